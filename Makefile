@@ -1,0 +1,28 @@
+# Two commands on a fresh machine (Debian, Python 3.11, no GPU):
+#   make demo   installs the embedded CPU tier and transcribes a sample recording into subtitles
+#   make test   installs everything the tests need and runs them
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ALL_EXTRAS := cpu,gpu,notebooks,enhance,upload,service,dev
+SAMPLES := .samples
+
+.PHONY: demo test bench install install-all clean
+
+install:
+	scripts/install.sh cpu
+
+install-all:
+	scripts/install.sh $(ALL_EXTRAS)
+
+demo: install
+	$(PY) -m vtxlib.testing.samples --fetch $(SAMPLES)
+	$(PY) -m vtxlib run $(SAMPLES)/sample.wav --out out
+
+test: install-all
+	$(PY) -m pytest -q
+
+bench: install-all
+	$(PY) bench/run.py
+
+clean:
+	rm -rf out vtx-workspace .pytest_cache

@@ -1,0 +1,189 @@
+"""acquire: turn a SOURCE (http(s) URL or local media path) into :class:`MediaInfo` + a local file.
+
+URLs go through yt-dlp's Python API, audio only (``bestaudio``), one video (no playlist expansion
+here; ``vtxlib.batch`` expands playlists). Local files get a content-hash id, so the same file
+under another name or on Drive hits the same cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from .errors import InputError, StageFailed, missing_dependency
+from .types import MediaInfo
+from .workspace import Workspace, atomic_write_json, file_sha256
+
+log = logging.getLogger("vtxlib.acquire")
+
+URL_RE = re.compile(r"^https?://", re.IGNORECASE)
+
+
+@dataclass
+class AcquireOptions:
+    format: str = "bestaudio/best"
+    socket_timeout: float = 20.0
+    retries: int = 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def is_url(source: str) -> bool:
+    return bool(URL_RE.match(source.strip()))
+
+
+def acquire(source: str, workspace: Workspace, options: Optional[AcquireOptions] = None) -> MediaInfo:
+    """Resolve SOURCE to a local media file in (or referenced by) the workspace."""
+    source = str(source).strip()
+    if not source:
+        raise InputError("no source given: expected an http(s) URL or a path to a media file")
+    if is_url(source):
+        return acquire_url(source, workspace, options or AcquireOptions())
+    return acquire_file(Path(source), workspace)
+
+
+# -- local files --------------------------------------------------------------------------------
+def acquire_file(path: Path, workspace: Workspace) -> MediaInfo:
+    path = path.expanduser()
+    if not path.exists():
+        raise InputError(f"file not found: {path} (expected an http(s) URL or a path to a video/audio file)")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; expected a single video/audio file "
+                         f"(use `python -m vtxlib batch` for many files)")
+    stat = path.stat()
+    if stat.st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes); expected a video/audio file")
+    path = path.resolve()
+    record = workspace.source_record_path(f"file:{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    if record.exists():
+        info = MediaInfo.from_dict(json.loads(record.read_text()))
+        if info.path and Path(info.path).exists():
+            return info
+    digest = file_sha256(path)
+    info = MediaInfo(id=f"f-{digest[:16]}", title=path.stem, source=str(path), kind="file", path=str(path))
+    atomic_write_json(record, info.to_dict())
+    log.info("local file %s -> media id %s", path.name, info.id)
+    return info
+
+
+# -- URLs -------------------------------------------------------------------------------------
+def acquire_url(url: str, workspace: Workspace, options: AcquireOptions) -> MediaInfo:
+    record = workspace.source_record_path(f"url:{url}")
+    if record.exists():
+        info = MediaInfo.from_dict(json.loads(record.read_text()))
+        if info.path and Path(info.path).exists():
+            log.info("%s already downloaded as %s", url, info.id)
+            return info
+    info = _download(url, workspace, options)
+    atomic_write_json(record, info.to_dict())
+    return info
+
+
+def _download(url: str, workspace: Workspace, options: AcquireOptions) -> MediaInfo:
+    try:
+        import yt_dlp
+    except ImportError as e:
+        raise missing_dependency("yt-dlp", "cpu", "Downloading from a URL") from e
+
+    probe = _extract_info(yt_dlp, url, options, download=False)
+    if probe.get("_type") == "playlist" or probe.get("entries") is not None:
+        raise InputError(f"{url} is a playlist; `run` takes one video. Use "
+                         f"`python -m vtxlib batch {url}` to process every video in it.")
+    media_id = _safe_id(f"{probe.get('extractor_key', 'web')}-{probe.get('id', 'unknown')}")
+    target_dir = workspace.media_dir(media_id)
+    existing = sorted(target_dir.glob("original.*"))
+    if existing:
+        path = existing[0]
+    else:
+        path = _download_to(yt_dlp, url, target_dir, options)
+    return MediaInfo(id=media_id, title=probe.get("title") or media_id, source=url,
+                     duration=probe.get("duration"), kind="url",
+                     extractor=probe.get("extractor_key"), path=str(path))
+
+
+def _ydl_params(options: AcquireOptions) -> dict:
+    return {
+        "format": options.format,
+        "noplaylist": True,
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "socket_timeout": options.socket_timeout,
+        "retries": options.retries,
+        "logger": _YdlLogger(),
+    }
+
+
+def _extract_info(yt_dlp, url: str, options: AcquireOptions, download: bool, extra: Optional[dict] = None) -> dict:
+    params = {**_ydl_params(options), **(extra or {})}
+    try:
+        with yt_dlp.YoutubeDL(params) as ydl:
+            return ydl.sanitize_info(ydl.extract_info(url, download=download))
+    except yt_dlp.utils.DownloadError as e:
+        raise StageFailed(f"could not download {url}: {explain_download_error(str(e))}") from e
+
+
+def _download_to(yt_dlp, url: str, target_dir: Path, options: AcquireOptions) -> Path:
+    partial_dir = target_dir / ".download"
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    info = _extract_info(yt_dlp, url, options, download=True,
+                         extra={"outtmpl": str(partial_dir / "original.%(ext)s")})
+    files = [p for p in partial_dir.glob("original.*") if not p.name.endswith((".part", ".ytdl"))]
+    if not files:
+        raise StageFailed(f"yt-dlp reported success for {url} but wrote no file")
+    final = target_dir / files[0].name
+    os.replace(files[0], final)  # yt-dlp downloads to .part itself; this is the commit point
+    log.info("downloaded %s (%s) to %s", url, info.get("title"), final)
+    return final
+
+
+_ERROR_HINTS = [
+    (r"Failed to resolve|Name or service not known|Temporary failure in name resolution|getaddrinfo|"
+     r"Connection refused|Network is unreachable|timed out",
+     "no network connection (the host could not be reached). Check the connection, or download the "
+     "file yourself and pass its path"),
+    (r"Private video|This video is private", "the video is private; only its owner can download it"),
+    (r"Video unavailable|has been removed|does not exist|account .* terminated",
+     "the video is unavailable (removed or never existed)"),
+    (r"not available in your country|geo.?restrict", "the video is geo-blocked from this location"),
+    (r"Sign in to confirm your age|age.?restrict", "the video is age-restricted and needs a signed-in account"),
+    (r"Unsupported URL", "unsupported URL: expected a YouTube (or other yt-dlp supported) video link"),
+    (r"Requested format is not available", "no audio format is available for this video"),
+    (r"HTTP Error 404", "the page was not found (HTTP 404): check the URL"),
+    (r"HTTP Error 403", "access denied (HTTP 403)"),
+]
+
+
+def explain_download_error(message: str) -> str:
+    """Map yt-dlp's message to one line naming the cause."""
+    for pattern, explanation in _ERROR_HINTS:
+        if re.search(pattern, message, re.IGNORECASE):
+            return explanation
+    first = message.replace("ERROR: ", "").strip().splitlines()[0] if message.strip() else "unknown error"
+    return first[:300]
+
+
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:100]
+
+
+class _YdlLogger:
+    """Route yt-dlp's chatter to logging so retries don't spray warnings over the terminal."""
+
+    def debug(self, msg: str) -> None:
+        log.debug("yt-dlp: %s", msg)
+
+    def info(self, msg: str) -> None:
+        log.debug("yt-dlp: %s", msg)
+
+    def warning(self, msg: str) -> None:
+        log.debug("yt-dlp warning: %s", msg)
+
+    def error(self, msg: str) -> None:
+        log.debug("yt-dlp error: %s", msg)

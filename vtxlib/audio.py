@@ -1,0 +1,104 @@
+"""audio: one ffmpeg decode to 16 kHz mono PCM wav; every later stage reads that file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .errors import BackendUnavailable, InputError
+from .types import AudioFile
+from .workspace import atomic_path
+
+log = logging.getLogger("vtxlib.audio")
+
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class AudioOptions:
+    sample_rate: int = SAMPLE_RATE
+    loudnorm: bool = False  # EBU R128 normalisation; off by default: the models don't need it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise BackendUnavailable(f"'{name}' was not found on PATH; install ffmpeg "
+                                 f"(Debian/Ubuntu: apt-get install ffmpeg; Colab has it)")
+    return path
+
+
+def probe(path: Path) -> dict:
+    """ffprobe's view of a file; raises InputError if it is not media."""
+    cmd = [_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unreadable"
+        raise InputError(f"{path} is not a media file ffmpeg can read ({reason}); "
+                         f"expected a video or audio file (mp4, mkv, webm, mp3, m4a, wav, flac, ...)")
+    return json.loads(proc.stdout or "{}")
+
+
+def decode(source: Path, target: Path, options: Optional[AudioOptions] = None) -> AudioFile:
+    """Decode SOURCE's first audio stream to a mono PCM wav at TARGET (atomically)."""
+    options = options or AudioOptions()
+    info = probe(source)
+    if not any(s.get("codec_type") == "audio" for s in info.get("streams", [])):
+        raise InputError(f"{source} has no audio stream (found: "
+                         f"{', '.join(sorted({s.get('codec_type', '?') for s in info.get('streams', [])})) or 'nothing'}); "
+                         f"expected a video or audio file with sound")
+    filters = ["loudnorm"] if options.loudnorm else []
+    with atomic_path(target, suffix=".wav") as tmp:
+        cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source),
+               "-vn", "-map", "0:a:0", "-ac", "1", "-ar", str(options.sample_rate), "-c:a", "pcm_s16le"]
+        if filters:
+            cmd += ["-af", ",".join(filters)]
+        proc = subprocess.run(cmd + ["-f", "wav", str(tmp)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+            raise InputError(f"ffmpeg could not decode {source}: {reason} (the file may be corrupt or truncated)")
+        audio = read_info(tmp)
+        if audio.duration <= 0:
+            raise InputError(f"{source} decoded to 0 seconds of audio; the file is empty or corrupt")
+    log.info("decoded %s -> %s (%.1f s)", source.name, target, audio.duration)
+    return AudioFile(path=str(target), sample_rate=audio.sample_rate, duration=audio.duration)
+
+
+def read_info(path: Path) -> AudioFile:
+    with wave.open(str(path), "rb") as wav:
+        frames, rate = wav.getnframes(), wav.getframerate()
+        return AudioFile(path=str(path), sample_rate=rate, duration=frames / float(rate),
+                         channels=wav.getnchannels())
+
+
+def load_audio(path: Path | str, start: float = 0.0, end: Optional[float] = None) -> np.ndarray:
+    """The wav (or a slice of it) as float32 in [-1, 1]."""
+    with wave.open(str(path), "rb") as wav:
+        rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
+        if width != 2:
+            raise InputError(f"{path}: expected 16-bit PCM wav (produced by the audio stage)")
+        first = int(max(0.0, start) * rate)
+        last = wav.getnframes() if end is None else min(wav.getnframes(), int(end * rate))
+        wav.setpos(min(first, wav.getnframes()))
+        raw = wav.readframes(max(0, last - first))
+    data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    return data.reshape(-1, channels).mean(axis=1) if channels > 1 else data
+
+
+def is_silent(samples: np.ndarray, threshold_dbfs: float = -60.0) -> bool:
+    """True when the whole signal is below THRESHOLD (digital silence, a muted track)."""
+    if samples.size == 0:
+        return True
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20 * np.log10(rms + 1e-12) < threshold_dbfs

@@ -1,0 +1,123 @@
+"""Command line: ``python -m vtxlib run SOURCE ...`` and friends.
+
+Expected failures (bad input, offline, missing credentials) print one line and exit 1; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+from . import __version__
+from .errors import VtxError
+from .pipeline import STAGES
+
+log = logging.getLogger("vtxlib.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vtxlib",
+                                     description="Speaker-attributed, precisely timed transcripts and subtitles.")
+    parser.add_argument("--version", action="version", version=f"vtxlib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub.add_parser("run", help="transcribe one video/audio file or URL into subtitles"))
+    for module in _EXTRA_COMMANDS:
+        module_commands = _load(module)
+        if module_commands is not None:
+            module_commands.add_parser(sub)
+    return parser
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", type=Path, default=None,
+                   help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--asr", default="auto", help="ASR backend: auto, whisper-cpu, nemo (default auto)")
+    p.add_argument("--asr-model", default=None, help="ASR model name/path (backend specific)")
+    p.add_argument("--language", default=None, help="spoken language code, e.g. en")
+    p.add_argument("--diarizer", default="auto", help="diarization backend: auto, embedded, pyannote")
+    p.add_argument("--diarizer-model", default=None, help="diarization model/pipeline name")
+    p.add_argument("--num-speakers", type=int, default=None, help="exact number of speakers, if known")
+    p.add_argument("--min-speakers", type=int, default=None, help="lower bound on the number of speakers")
+    p.add_argument("--max-speakers", type=int, default=None, help="upper bound on the number of speakers")
+    p.add_argument("--emotion", default="auto", help="emotion backend: auto, embedded, speechbrain, off")
+    p.add_argument("--enhance", default="off", help="LLM cleanup/summary: off, auto, gemini (needs a key)")
+    p.add_argument("--enhance-model", default=None, help="Gemini model name")
+    p.add_argument("--no-report", action="store_true", help="don't write report.html")
+    p.add_argument("--force", choices=STAGES, default=None, help="recompute this stage and all later ones")
+
+
+def pipeline_options_from_args(args: argparse.Namespace):
+    from .pipeline import PipelineOptions
+
+    return PipelineOptions(
+        asr=args.asr, asr_model=args.asr_model, language=args.language, diarizer=args.diarizer,
+        diarizer_model=args.diarizer_model, num_speakers=args.num_speakers, min_speakers=args.min_speakers,
+        max_speakers=args.max_speakers, emotion=args.emotion, enhance=args.enhance,
+        enhance_model=args.enhance_model, report=not args.no_report, force=args.force)
+
+
+def _add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="http(s) URL of one video, or a path to a video/audio file")
+    p.add_argument("--out", type=Path, default=None, help="write DIR/<media_id>/transcript.* (default: workspace/outputs)")
+    add_pipeline_arguments(p)
+    _add_common(p)
+    p.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import Pipeline
+    from .progress import TqdmHook
+    from .workspace import Workspace
+
+    options = pipeline_options_from_args(args)
+    with Pipeline(Workspace(args.workspace), options, hook=TqdmHook(disable=args.quiet)) as pipeline:
+        result = pipeline.run(args.source, out_dir=args.out)
+    sys.stdout.write(result.summary() + "\n")
+    for name, path in sorted(result.outputs.items()):
+        sys.stdout.write(f"  {name:<6} {path}\n")
+    return 0
+
+
+_EXTRA_COMMANDS: list[str] = []
+
+
+def _load(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(f".{module}", __package__)
+    except ImportError as e:  # an optional command whose libraries are absent
+        log.debug("command module %s unavailable: %s", module, e)
+        return None
+
+
+def configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("vtxlib").setLevel(level)
+    if verbose == 0:
+        # warnings from vtxlib itself are worth seeing; third-party chatter is not
+        logging.getLogger("vtxlib").setLevel(logging.WARNING)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(getattr(args, "verbose", 0))
+    try:
+        return args.handler(args)
+    except VtxError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: finished stages are cached; rerun the same command to resume\n")
+        return 130

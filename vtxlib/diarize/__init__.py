@@ -1,0 +1,52 @@
+"""Diarization backends by name: ``embedded`` (CPU default), ``pyannote`` (GPU tier), ``auto``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from ..errors import InputError
+from .base import DiarizationBackend, SpeakerCount
+
+log = logging.getLogger("vtxlib.diarize")
+
+DIARIZERS = ("auto", "embedded", "pyannote")
+
+__all__ = ["DIARIZERS", "SpeakerCount", "create_diarizer", "resolve_diarizer_name"]
+
+
+def resolve_diarizer_name(name: str, secrets_dir: Optional[Path] = None) -> str:
+    """Map ``auto`` to pyannote when CUDA, pyannote.audio and an HF token are present, else embedded."""
+    if name not in DIARIZERS:
+        raise InputError(f"unknown diarizer {name!r}; expected one of: {', '.join(DIARIZERS)}")
+    if name != "auto":
+        return name
+    from ..gpu import cuda_available, pyannote_available
+    from ..secrets import get_secret
+
+    if not (cuda_available() and pyannote_available()):
+        log.info("diarizer auto -> embedded (no CUDA GPU with pyannote.audio: embedded CPU tier)")
+        return "embedded"
+    if not get_secret("HF_TOKEN", secrets_dir):
+        log.warning("diarizer auto -> embedded: a GPU and pyannote.audio are here but no HF_TOKEN is set "
+                    "(see README, 'Hugging Face token')")
+        return "embedded"
+    log.info("diarizer auto -> pyannote (CUDA, pyannote.audio and an HF token present)")
+    return "pyannote"
+
+
+def create_diarizer(name: str = "auto", model: Optional[str] = None,
+                    secrets_dir: Optional[Path] = None) -> DiarizationBackend:
+    name = resolve_diarizer_name(name, secrets_dir)
+    if name == "embedded":
+        from .embedded import EmbeddedDiarizer
+
+        return EmbeddedDiarizer()
+    from ..secrets import get_secret
+    from .pyannote import PyannoteDiarizer, PyannoteOptions
+
+    options = PyannoteOptions()
+    if model:
+        options.model = model
+    return PyannoteDiarizer(options, token=get_secret("HF_TOKEN", secrets_dir))

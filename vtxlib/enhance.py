@@ -1,0 +1,668 @@
+"""Gemini enhancement: punctuation/casing restoration that never moves a timestamp, a summary,
+YouTube chapters and suggested speaker names.
+
+The transcript's words are sent in chunks, each word with an id; the model answers with the
+corrected text per id as structured JSON. A chunk's answer is used only if it has exactly the
+ids that were sent, in order, one token per word and the same letters (casing and punctuation
+are what may change); otherwise that chunk keeps its original words and a warning names it. So
+word count, order, speakers and every start/end are identical before and after.
+
+Without a key the stage raises :class:`EnhanceSkipped` (a :class:`~vtxlib.errors.VtxError`); the
+pipeline catches it, logs the one-line message and goes on without enhancement.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .errors import BackendUnavailable, InputError, StageFailed, missing_dependency
+from .secrets import get_secret
+from .types import Document, Turn, Word
+from .workspace import atomic_write_json
+
+log = logging.getLogger("vtxlib.enhance")
+
+PROMPT_VERSION = 1  # part of every cache key: change it when a prompt or schema changes
+RETRYABLE_HTTP_CODES = frozenset({408, 429, 500, 502, 503, 504})
+YOUTUBE_MIN_CHAPTER_S = 10.0
+
+PUNCTUATION_INSTRUCTIONS = """\
+You restore punctuation and casing in an automatic speech transcript.
+The input is JSON: speaker turns, each with words given as [id, text].
+Return every id exactly once, in the same order, each with its corrected text.
+Rules:
+- Only change capitalisation and add or remove punctuation attached to the word
+  (for example "hello" -> "Hello," or "im" -> "I'm").
+- Never merge, split, drop, add or reorder words; never put a space inside a word's text.
+- Do not change spelling, translate, or rephrase.
+"""
+
+INSIGHTS_INSTRUCTIONS = """\
+You read a speaker-attributed transcript. Each line is "[turn index | start time | speaker] text".
+Return JSON with:
+- summary.overall: a short paragraph summarising the conversation;
+- summary.speakers: for each speaker label, one or two sentences on what they said;
+- chapters: YouTube-style chapters, each {"turn": index of the turn where it begins, "title": a short
+  title}; the first chapter begins at turn 0; chapters follow the order of the transcript;
+- speaker_names: for each speaker label whose real name is stated or clearly implied in the
+  transcript (e.g. "This is Diane in New Jersey"), {"speaker", "name", "evidence": the words that
+  show it}. Leave out speakers whose name is not evident; never guess.
+"""
+
+PUNCTUATION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "words": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"id": {"type": "integer"}, "text": {"type": "string"}},
+                "required": ["id", "text"],
+            },
+        }
+    },
+    "required": ["words"],
+}
+
+INSIGHTS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "summary": {
+            "type": "object",
+            "properties": {
+                "overall": {"type": "string"},
+                "speakers": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"speaker": {"type": "string"}, "summary": {"type": "string"}},
+                        "required": ["speaker", "summary"],
+                    },
+                },
+            },
+            "required": ["overall", "speakers"],
+        },
+        "chapters": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"turn": {"type": "integer"}, "title": {"type": "string"}},
+                "required": ["turn", "title"],
+            },
+        },
+        "speaker_names": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"speaker": {"type": "string"}, "name": {"type": "string"},
+                               "evidence": {"type": "string"}},
+                "required": ["speaker", "name", "evidence"],
+            },
+        },
+    },
+    "required": ["summary", "chapters", "speaker_names"],
+}
+
+
+class EnhanceSkipped(BackendUnavailable):
+    """Enhancement cannot run here (no API key, or google-genai missing); the pipeline goes on."""
+
+
+class ResponseRejected(Exception):
+    """A model answer that cannot be used (blocked, garbled, or not matching the request)."""
+
+
+@dataclass
+class EnhanceOptions:
+    model: str = "gemini-2.5-flash"
+    chunk_words: int = 300
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    backoff_s: float = 2.0
+    max_backoff_s: float = 60.0
+    punctuation: bool = True
+    summary: bool = True
+    chapters: bool = True
+    suggest_names: bool = True
+    insights_max_chars: int = 400_000
+    temperature: float = 0.0
+    thinking_budget: Optional[int] = None  # e.g. 0 turns thinking off on Flash models
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EnhanceOptions":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def cache_options(self) -> dict:
+        """The options that change a model answer (not timeouts or retries)."""
+        return {"model": self.model, "temperature": self.temperature,
+                "thinking_budget": self.thinking_budget, "prompt_version": PROMPT_VERSION}
+
+
+@dataclass
+class EnhanceStats:
+    chunks: int = 0
+    chunks_ok: int = 0
+    chunks_fallback: int = 0
+    chunks_cached: int = 0
+    words_changed: int = 0
+    calls: int = 0
+    retries: int = 0
+    fallback_reasons: dict[str, str] = field(default_factory=dict)  # chunk index -> reason
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EnhanceStats":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class Chapter:
+    start: float
+    title: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Chapter":
+        return cls(start=float(data["start"]), title=str(data["title"]))
+
+
+@dataclass
+class EnhanceResult:
+    document: Document
+    summary: Optional[dict] = None  # {"overall": str, "speakers": {SPEAKER_00: str}}
+    chapters: list[Chapter] = field(default_factory=list)
+    suggested_speaker_names: dict[str, dict] = field(default_factory=dict)
+    stats: EnhanceStats = field(default_factory=EnhanceStats)
+    model: str = ""
+
+    def chapters_text(self) -> str:
+        return chapters_text(self.chapters)
+
+    def to_dict(self) -> dict:
+        return {"document": self.document.to_dict(), "summary": self.summary,
+                "chapters": [c.to_dict() for c in self.chapters],
+                "suggested_speaker_names": self.suggested_speaker_names,
+                "stats": self.stats.to_dict(), "model": self.model}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EnhanceResult":
+        return cls(document=Document.from_dict(data["document"]), summary=data.get("summary"),
+                   chapters=[Chapter.from_dict(c) for c in data.get("chapters", [])],
+                   suggested_speaker_names=dict(data.get("suggested_speaker_names", {})),
+                   stats=EnhanceStats.from_dict(data.get("stats", {})), model=data.get("model", ""))
+
+
+# -- public entry points ---------------------------------------------------------------------
+
+def enhance(document: Document, options: Optional[EnhanceOptions] = None, client: Any = None,
+            cache_dir: Optional[Path] = None, api_key: Optional[str] = None,
+            secrets_dir: Optional[Path] = None,
+            sleep: Callable[[float], None] = time.sleep) -> EnhanceResult:
+    """Restore punctuation/casing and add summary, chapters and suggested names.
+
+    ``client`` is anything with ``.models.generate_content(model=, contents=, config=)`` (a
+    ``google.genai.Client``); without one, a client is made from ``api_key`` or the
+    ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY`` secret. Raises :class:`EnhanceSkipped` when neither
+    exists. The input document is not modified.
+    """
+    options = options or EnhanceOptions()
+    if options.chunk_words < 1:
+        raise InputError(f"chunk_words must be at least 1, got {options.chunk_words}")
+    if client is None:
+        client = make_client(api_key or get_secret("GEMINI_API_KEY", secrets_dir), options)
+    caller = _ModelCaller(client, options, cache_dir, sleep)
+    result = EnhanceResult(document=copy.deepcopy(document), model=options.model)
+    if options.punctuation:
+        _restore_punctuation(result, caller)
+    if options.summary or options.chapters or options.suggest_names:
+        _add_insights(result, caller, options)
+    result.stats.calls, result.stats.retries = caller.calls, caller.retries
+    result.document.extras["enhance"] = _extras(result)
+    log.info("enhance: %d/%d chunks corrected (%d cached, %d kept original), %d words changed",
+             result.stats.chunks_ok, result.stats.chunks, result.stats.chunks_cached,
+             result.stats.chunks_fallback, result.stats.words_changed)
+    return result
+
+
+def make_client(api_key: Optional[str], options: EnhanceOptions):
+    """A ``google.genai.Client`` for the Gemini Developer API (SDK retries off: we retry)."""
+    if not api_key:
+        raise EnhanceSkipped(
+            "Gemini enhancement skipped: no API key. Set GEMINI_API_KEY (or GOOGLE_API_KEY) in the "
+            "environment, add it to Colab secrets, or write it to <workspace>/secrets/GEMINI_API_KEY.")
+    try:
+        from google import genai
+        from google.genai import types
+    except ImportError as e:
+        raise EnhanceSkipped(str(missing_dependency("google-genai", "enhance", "Gemini enhancement"))) from e
+    return genai.Client(api_key=api_key, http_options=types.HttpOptions(
+        timeout=int(options.timeout_s * 1000), retry_options=types.HttpRetryOptions(attempts=1)))
+
+
+def apply_speaker_names(document: Document, mapping: dict[str, Any]) -> Document:
+    """A copy of ``document`` whose speakers display under the given names.
+
+    ``mapping`` is ``{SPEAKER_00: "Diane"}`` or the ``suggested_speaker_names`` of an
+    :class:`EnhanceResult` (``{SPEAKER_00: {"name": ..., "evidence": ...}}``); the speaker ids
+    and every word stay as they are, only ``speaker_names`` changes.
+    """
+    unknown = sorted(set(mapping) - set(document.speakers))
+    if unknown:
+        raise InputError(f"unknown speaker(s) {', '.join(unknown)}; this transcript has "
+                         f"{', '.join(document.speakers) or 'no speakers'}")
+    named = copy.deepcopy(document)
+    for speaker, value in mapping.items():
+        name = value.get("name") if isinstance(value, dict) else value
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"the name for {speaker} is empty")
+        named.speaker_names[speaker] = name.strip()
+    return named
+
+
+def chapters_text(chapters: list[Chapter]) -> str:
+    """YouTube description chapters: ``00:00 Title`` lines, the first at 00:00."""
+    if not chapters:
+        return ""
+    if len(chapters) < 3:
+        log.info("YouTube shows chapters only when there are at least 3 (got %d)", len(chapters))
+    return "\n".join(f"{_timestamp(0.0 if i == 0 else c.start)} {c.title}" for i, c in enumerate(chapters))
+
+
+# -- punctuation ----------------------------------------------------------------------------
+
+@dataclass
+class _Chunk:
+    index: int
+    word_ids: list[int]
+    payload: dict  # what the model sees
+
+
+def _restore_punctuation(result: EnhanceResult, caller: "_ModelCaller") -> None:
+    words = result.document.transcript.words
+    chunks = _make_chunks(result.document.transcript.turns, caller.options.chunk_words)
+    result.stats.chunks = len(chunks)
+    for chunk in _progress(chunks, "enhance"):
+        texts, cached, reason = _correct_chunk(chunk, words, caller)
+        if texts is None:
+            result.stats.chunks_fallback += 1
+            result.stats.fallback_reasons[str(chunk.index)] = reason
+            log.warning("enhance: chunk %d (words %d-%d) keeps its original text: %s", chunk.index,
+                        chunk.word_ids[0], chunk.word_ids[-1], reason)
+            continue
+        result.stats.chunks_ok += 1
+        result.stats.chunks_cached += int(cached)
+        for word_id, text in zip(chunk.word_ids, texts):
+            if words[word_id].text != text:
+                result.stats.words_changed += 1
+                words[word_id].text = text
+
+
+def _make_chunks(turns: list[Turn], chunk_words: int) -> list[_Chunk]:
+    """Consecutive pieces of at most ``chunk_words`` words, cut at turn boundaries when possible."""
+    chunks: list[_Chunk] = []
+    current: list[tuple[str, list[tuple[int, Word]]]] = []
+    size = 0
+    next_id = 0
+
+    def flush():
+        nonlocal current, size
+        if current:
+            chunks.append(_chunk_from_pieces(len(chunks), current))
+        current, size = [], 0
+
+    for turn in turns:
+        numbered = list(enumerate(turn.words, start=next_id))
+        next_id += len(turn.words)
+        while numbered:
+            if size and size + len(numbered) > chunk_words:
+                flush()
+            take = numbered[: chunk_words - size]
+            numbered = numbered[len(take):]
+            current.append((turn.speaker, take))
+            size += len(take)
+    flush()
+    return chunks
+
+
+def _chunk_from_pieces(index: int, pieces: list[tuple[str, list[tuple[int, Word]]]]) -> _Chunk:
+    payload = {"turns": [{"speaker": speaker, "words": [[i, w.text.strip()] for i, w in numbered]}
+                         for speaker, numbered in pieces]}
+    ids = [i for _, numbered in pieces for i, _ in numbered]
+    return _Chunk(index=index, word_ids=ids, payload=payload)
+
+
+def _correct_chunk(chunk: _Chunk, words: list[Word], caller: "_ModelCaller"):
+    """(texts, from_cache, reason): texts is None when the chunk must keep its original words."""
+    originals = [words[i].text for i in chunk.word_ids]
+    try:
+        data, cached = caller.generate_json("punctuation", chunk.payload, PUNCTUATION_INSTRUCTIONS,
+                                            PUNCTUATION_SCHEMA,
+                                            validate=lambda d: _validate_words(d, chunk.word_ids, originals))
+    except (ResponseRejected, StageFailed) as e:
+        return None, False, str(e)
+    return data, cached, ""
+
+
+def _validate_words(data: Any, ids: list[int], originals: list[str]) -> list[str]:
+    """The corrected texts in id order, or ResponseRejected saying what does not match."""
+    items = data.get("words") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ResponseRejected("the answer has no 'words' list")
+    got_ids = [item.get("id") if isinstance(item, dict) else None for item in items]
+    if got_ids != ids:
+        raise ResponseRejected(f"ids do not match: sent {len(ids)} words, got {len(items)}"
+                               + (" (same count, different ids/order)" if len(items) == len(ids) else ""))
+    texts = []
+    for word_id, item, original in zip(ids, items, originals):
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ResponseRejected(f"word {word_id} came back empty")
+        leading = original[: len(original) - len(original.lstrip())]  # keep ASR's leading space
+        text = text.strip()
+        if re.search(r"\s", text):
+            raise ResponseRejected(f"word {word_id} was split or merged: {original.strip()!r} -> {text!r}")
+        if _letters(text) != _letters(original):
+            raise ResponseRejected(f"word {word_id} changed spelling: {original.strip()!r} -> {text!r}")
+        texts.append(leading + text)
+    return texts
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+# -- summary, chapters, names -------------------------------------------------------------------
+
+def _add_insights(result: EnhanceResult, caller: "_ModelCaller", options: EnhanceOptions) -> None:
+    turns = result.document.transcript.turns
+    if not turns:
+        return
+    payload = {"transcript": _insights_lines(turns, options.insights_max_chars),
+               "speakers": result.document.speakers}
+    try:
+        data, _ = caller.generate_json("insights", payload, INSIGHTS_INSTRUCTIONS, INSIGHTS_SCHEMA,
+                                       validate=lambda d: _validate_insights(d, turns, result.document.speakers))
+    except (ResponseRejected, StageFailed) as e:
+        log.warning("enhance: no summary/chapters/names: %s", e)
+        return
+    if options.summary:
+        result.summary = data["summary"]
+    if options.chapters:
+        result.chapters = data["chapters"]
+    if options.suggest_names:
+        result.suggested_speaker_names = data["speaker_names"]
+
+
+def _insights_lines(turns: list[Turn], max_chars: int) -> str:
+    lines = [f"[{i} | {_timestamp(t.start)} | {t.speaker}] {t.text}" for i, t in enumerate(turns)]
+    text = "\n".join(lines)
+    words_per_turn = max(len(t.words) for t in turns)
+    while len(text) > max_chars and words_per_turn > 1:
+        # Very long inputs: keep every turn (chapters need their times) but shorten each one.
+        words_per_turn = max(1, words_per_turn * 3 // 4)
+        lines = [f"[{i} | {_timestamp(t.start)} | {t.speaker}] "
+                 + " ".join(w.text.strip() for w in t.words[:words_per_turn]) for i, t in enumerate(turns)]
+        text = "\n".join(lines)
+    if words_per_turn < max(len(t.words) for t in turns):
+        log.warning("enhance: transcript too long for one summary request; each turn was cut to "
+                    "its first %d words", words_per_turn)
+    return text
+
+
+def _validate_insights(data: Any, turns: list[Turn], speakers: list[str]) -> dict:
+    if not isinstance(data, dict) or not isinstance(data.get("summary"), dict):
+        raise ResponseRejected("the answer has no 'summary' object")
+    summary = data["summary"]
+    per_speaker = {}
+    for item in summary.get("speakers") or []:
+        if isinstance(item, dict) and item.get("speaker") in speakers and isinstance(item.get("summary"), str):
+            per_speaker[item["speaker"]] = item["summary"].strip()
+    overall = summary.get("overall")
+    if not isinstance(overall, str) or not overall.strip():
+        raise ResponseRejected("the summary is empty")
+    return {"summary": {"overall": overall.strip(), "speakers": per_speaker},
+            "chapters": _valid_chapters(data.get("chapters") or [], turns),
+            "speaker_names": _valid_names(data.get("speaker_names") or [], speakers)}
+
+
+def _valid_chapters(items: list, turns: list[Turn]) -> list[Chapter]:
+    """Chapters at real turn starts, in order, at least 10 s apart (YouTube's minimum length)."""
+    chapters: list[Chapter] = []
+    last_turn = -1
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        index, title = item.get("turn"), str(item.get("title") or "").strip()
+        if not isinstance(index, int) or not 0 <= index < len(turns) or not title or index <= last_turn:
+            log.debug("dropping chapter %r (bad turn index or title)", item)
+            continue
+        start = turns[index].start
+        if chapters and start - chapters[-1].start < YOUTUBE_MIN_CHAPTER_S:
+            log.debug("dropping chapter %r: less than %.0f s after the previous", title, YOUTUBE_MIN_CHAPTER_S)
+            continue
+        chapters.append(Chapter(start=start, title=" ".join(title.split())))
+        last_turn = index
+    return chapters
+
+
+def _valid_names(items: list, speakers: list[str]) -> dict[str, dict]:
+    names = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("speaker") not in speakers:
+            continue
+        name = str(item.get("name") or "").strip()
+        if name:
+            names[item["speaker"]] = {"name": name, "evidence": str(item.get("evidence") or "").strip()}
+    return names
+
+
+def _extras(result: EnhanceResult) -> dict:
+    return {"model": result.model, "summary": result.summary,
+            "chapters": [c.to_dict() for c in result.chapters],
+            "chapters_text": result.chapters_text(),
+            "suggested_speaker_names": result.suggested_speaker_names,
+            "stats": result.stats.to_dict()}
+
+
+# -- calling the model --------------------------------------------------------------------------
+
+class _ModelCaller:
+    """One structured-JSON request: disk cache, per-call time limit, retries with backoff."""
+
+    def __init__(self, client: Any, options: EnhanceOptions, cache_dir: Optional[Path],
+                 sleep: Callable[[float], None]):
+        self.client, self.options, self.sleep = client, options, sleep
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.calls = self.retries = 0
+        self.gave_up: Optional[str] = None  # set once retries are exhausted: stop asking
+
+    def generate_json(self, kind: str, payload: dict, instructions: str, schema: dict,
+                      validate: Callable[[Any], Any]):
+        """(validated data, from_cache). Raises ResponseRejected or StageFailed."""
+        key = self._cache_key(kind, payload, instructions, schema)
+        cached = self._load(key)
+        if cached is not None:
+            try:
+                return validate(cached), True
+            except ResponseRejected:
+                log.warning("enhance: ignoring a cached %s answer that no longer validates", kind)
+        if self.gave_up:
+            raise StageFailed(f"not asked, an earlier request failed ({self.gave_up})")
+        response = self._call_with_retries(json.dumps(payload, ensure_ascii=False), instructions, schema)
+        data = _parse_response(response)
+        validated = validate(data)
+        self._store(key, data)
+        return validated, False
+
+    def _call_with_retries(self, contents: str, instructions: str, schema: dict):
+        config = _generate_config(self.options, instructions, schema)
+        for attempt in range(self.options.max_retries + 1):
+            self.calls += 1
+            try:
+                return self.client.models.generate_content(model=self.options.model, contents=contents,
+                                                           config=config)
+            except Exception as e:  # classified below; anything not transient propagates
+                if not _is_transient(e):
+                    raise _permanent_error(e, self.options.model) from e
+                if attempt == self.options.max_retries:
+                    self.gave_up = _describe(e)
+                    raise StageFailed(f"Gemini did not answer after {attempt + 1} attempts: {_describe(e)}") from e
+                delay = _backoff(attempt, self.options, e)
+                log.info("enhance: %s; retrying in %.1f s", _describe(e), delay)
+                self.retries += 1
+                self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _cache_key(self, kind: str, payload: dict, instructions: str, schema: dict) -> str:
+        blob = json.dumps({"kind": kind, "payload": payload, "instructions": instructions,
+                           "schema": schema, "options": self.options.cache_options()},
+                          sort_keys=True, ensure_ascii=False)
+        return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:24]}"
+
+    def _load(self, key: str) -> Optional[Any]:
+        if self.cache_dir is None:
+            return None
+        path = self.cache_dir / f"{key}.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError) as e:
+            log.warning("enhance: unreadable cache file %s (%s); asking again", path, e)
+            return None
+
+    def _store(self, key: str, data: Any) -> None:
+        if self.cache_dir is not None:
+            atomic_write_json(self.cache_dir / f"{key}.json", data)
+
+
+def _generate_config(options: EnhanceOptions, instructions: str, schema: dict):
+    try:
+        from google.genai import types
+    except ImportError as e:
+        raise EnhanceSkipped(str(missing_dependency("google-genai", "enhance", "Gemini enhancement"))) from e
+    extra = {}
+    if options.thinking_budget is not None:
+        extra["thinking_config"] = types.ThinkingConfig(thinking_budget=options.thinking_budget)
+    return types.GenerateContentConfig(
+        system_instruction=instructions, temperature=options.temperature,
+        response_mime_type="application/json", response_json_schema=schema,
+        http_options=types.HttpOptions(timeout=int(options.timeout_s * 1000)), **extra)
+
+
+def _parse_response(response: Any) -> Any:
+    """The JSON answer, or ResponseRejected for blocked, truncated or garbled responses."""
+    feedback = getattr(response, "prompt_feedback", None)
+    if feedback is not None and getattr(feedback, "block_reason", None):
+        raise ResponseRejected(f"request blocked ({_enum_name(feedback.block_reason)})")
+    candidates = getattr(response, "candidates", None) or []
+    if not candidates:
+        raise ResponseRejected("the response has no candidates")
+    reason = _enum_name(getattr(candidates[0], "finish_reason", None))
+    if reason not in ("STOP", "FINISH_REASON_UNSPECIFIED", "None"):
+        raise ResponseRejected(f"the answer stopped early (finish_reason {reason})")
+    text = response.text
+    if not text:
+        raise ResponseRejected("the response has no text")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ResponseRejected(f"the answer is not valid JSON ({e.msg} at char {e.pos})") from e
+
+
+def _enum_name(value: Any) -> str:
+    return str(getattr(value, "name", value))
+
+
+def _is_transient(error: Exception) -> bool:
+    try:
+        from google.genai import errors as genai_errors
+    except ImportError:
+        genai_errors = None
+    if genai_errors is not None and isinstance(error, genai_errors.APIError):
+        return error.code in RETRYABLE_HTTP_CODES
+    if isinstance(error, (TimeoutError, ConnectionError)):
+        return True
+    try:
+        import httpx
+    except ImportError:
+        return False
+    return isinstance(error, (httpx.TimeoutException, httpx.NetworkError))
+
+
+def _permanent_error(error: Exception, model: str) -> Exception:
+    try:
+        from google.genai import errors as genai_errors
+    except ImportError:
+        return error
+    if isinstance(error, genai_errors.APIError):
+        if error.code in (401, 403) or "API_KEY_INVALID" in str(error.details):
+            return EnhanceSkipped(f"Gemini rejected the API key ({error.code} {error.status}); check "
+                                  f"GEMINI_API_KEY. Enhancement skipped.")
+        if error.code == 404:
+            return EnhanceSkipped(f"Gemini model {model!r} was not found (404); pass another model "
+                                  f"name in EnhanceOptions(model=...). Enhancement skipped.")
+        return StageFailed(f"Gemini refused the request: {_describe(error)}")
+    return error
+
+
+def _describe(error: Exception) -> str:
+    code = getattr(error, "code", None)
+    if code is not None:
+        return f"{code} {getattr(error, 'status', '') or ''} {getattr(error, 'message', '') or ''}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def _backoff(attempt: int, options: EnhanceOptions, error: Exception) -> float:
+    """Exponential backoff with jitter; a server-sent RetryInfo delay wins when it is longer."""
+    delay = min(options.max_backoff_s, options.backoff_s * (2 ** attempt)) * (0.5 + random.random() / 2)
+    hinted = _retry_info_delay(getattr(error, "details", None))
+    if hinted is not None:
+        delay = max(delay, min(hinted, options.max_backoff_s))
+    return delay
+
+
+def _retry_info_delay(details: Any) -> Optional[float]:
+    """The ``retryDelay`` ("37s") of a google.rpc.RetryInfo detail in a 429 body, if any."""
+    error = details.get("error", details) if isinstance(details, dict) else None
+    for item in (error or {}).get("details", []) if isinstance(error, dict) else []:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+            match = re.fullmatch(r"([0-9.]+)s", str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+def _timestamp(seconds: float) -> str:
+    """``mm:ss`` below an hour, ``h:mm:ss`` from then on (both forms YouTube reads)."""
+    h, rem = divmod(int(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _progress(items: list, desc: str):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc=desc, unit="chunk", disable=len(items) < 2, leave=False)

@@ -1,0 +1,344 @@
+"""Run the stages through the workspace cache.
+
+acquire -> audio -> asr -> diarize -> align -> emotion -> enhance -> subtitles
+
+Each cached stage's artifact is stored under a key made of its backend, options and the keys of its
+inputs; an existing artifact is loaded instead of recomputed, so a rerun after a crash redoes only
+the stage that was running. Backends are created once per :class:`Pipeline` and reused across
+``run`` calls (batch runs over many videos load each model once).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .acquire import AcquireOptions, acquire
+from .audio import AudioOptions, decode
+from .diarize.base import SpeakerCount
+from .errors import InputError, VtxError
+from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
+                    StageRecord, Transcript)
+from .workspace import Workspace, stage_key
+
+log = logging.getLogger("vtxlib.pipeline")
+
+STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles")
+
+#: hook(stage, event, completed=None, total=None); event is "start", "progress", "done" or "cached"
+Hook = Callable[..., None]
+
+
+@dataclass
+class PipelineOptions:
+    asr: str = "auto"
+    asr_model: Optional[str] = None
+    language: Optional[str] = None
+    diarizer: str = "auto"
+    diarizer_model: Optional[str] = None
+    num_speakers: Optional[int] = None
+    min_speakers: Optional[int] = None
+    max_speakers: Optional[int] = None
+    emotion: str = "auto"  # "off" skips the stage
+    enhance: str = "off"  # "gemini" (needs a key) | "auto" (gemini when a key is set) | "off"
+    enhance_model: Optional[str] = None
+    report: bool = True  # write report.html next to the subtitles
+    force: Optional[str] = None  # recompute this stage and every stage after it
+
+    def __post_init__(self) -> None:
+        if self.force is not None and self.force not in STAGES:
+            raise InputError(f"--force {self.force!r}: expected one of {', '.join(STAGES)}")
+        self.speaker_count()  # validates the counts
+
+    def speaker_count(self) -> SpeakerCount:
+        return SpeakerCount(self.num_speakers, self.min_speakers, self.max_speakers)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    document: Document
+    outputs: dict[str, Path]
+    media: MediaInfo
+    audio: AudioFile
+    diarization: Diarization
+    wall_seconds: float
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def real_time_factor(self) -> float:
+        """Audio seconds processed per wall-clock second (higher is faster)."""
+        return self.audio.duration / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+
+    def summary(self) -> str:
+        doc = self.document
+        stages = ", ".join(f"{name} {rec.seconds:.2f}s{' (cached)' if rec.cached else ''}"
+                           for name, rec in doc.stages.items())
+        lines = [
+            f"{doc.media.title} [{doc.media.id}] {self.audio.duration:.1f} s of audio",
+            f"speakers: {len(doc.speakers)} ({', '.join(doc.display_name(s) for s in doc.speakers) or 'none'})",
+            f"words: {len(doc.transcript.words)}  turns: {len(doc.transcript.turns)}",
+            f"stages: {stages}",
+            f"total {self.wall_seconds:.2f} s, {self.real_time_factor:.1f}x real time",
+            f"outputs: {Path(self.outputs['vtt']).parent}" if "vtt" in self.outputs else "outputs: none",
+        ]
+        return "\n".join(lines)
+
+
+class Pipeline:
+    def __init__(self, workspace: Optional[Workspace] = None, options: Optional[PipelineOptions] = None,
+                 hook: Optional[Hook] = None):
+        self.workspace = workspace or Workspace()
+        self.options = options or PipelineOptions()
+        self.hook = hook or (lambda *a, **k: None)
+        self.workspace.configure_model_caches()
+        self._backends: dict[str, Any] = {}
+        self._records: dict[str, StageRecord] = {}
+
+    # -- public ----------------------------------------------------------------------------
+    def run(self, source: str, out_dir: Optional[Path] = None) -> RunResult:
+        started = time.perf_counter()
+        self._records = {}
+        media = self.acquire(source)
+        audio, audio_key = self.audio(media)
+        transcript, asr_key = self.asr(media, audio, audio_key)
+        diarization, diar_key = self.diarize(media, audio, audio_key)
+        aligned, align_key = self.align(media, transcript, diarization, [asr_key, diar_key])
+        aligned, emotion_key = self.emotion(media, audio, aligned, align_key)
+        document = Document(media=MediaInfo(**{**media.to_dict(), "duration": round(audio.duration, 3)}),
+                            transcript=aligned)
+        document, enhance_key = self.enhance(document, emotion_key)
+        document.stages = dict(self._records)
+        outputs = self.write_outputs(document, diarization, audio, out_dir)
+        document.stages = dict(self._records)
+        keys = {"audio": audio_key, "asr": asr_key, "diarize": diar_key, "align": align_key,
+                "emotion": emotion_key, "enhance": enhance_key}
+        result = RunResult(document=document, outputs=outputs, media=media, audio=audio,
+                           diarization=diarization, wall_seconds=time.perf_counter() - started, keys=keys)
+        if not document.transcript.words:
+            log.warning("no speech was recognised in %s (silence or music only?): the transcript is empty",
+                        media.title)
+        return result
+
+    def close(self) -> None:
+        for backend in self._backends.values():
+            closer = getattr(backend, "close", None)
+            if closer:
+                closer()
+        self._backends.clear()
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- stages ----------------------------------------------------------------------------
+    def acquire(self, source: str) -> MediaInfo:
+        with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().to_dict()):
+            return acquire(source, self.workspace, AcquireOptions())
+
+    def audio(self, media: MediaInfo) -> tuple[AudioFile, str]:
+        options = AudioOptions()
+        key = stage_key("audio", "ffmpeg", options.to_dict(), [media.id])
+        target = self.workspace.audio_path(media.id)
+
+        def compute() -> AudioFile:
+            return decode(Path(media.path), target, options)
+
+        def load(data: dict) -> Optional[AudioFile]:
+            audio = AudioFile.from_dict(data)
+            return audio if Path(audio.path).exists() else None
+
+        return self._cached(media.id, "audio", "ffmpeg", options.to_dict(), [media.id], compute, load), key
+
+    def asr(self, media: MediaInfo, audio: AudioFile, audio_key: str) -> tuple[Transcript, str]:
+        backend = self._backend("asr")
+        options = backend.options_dict()
+        key = stage_key("asr", backend.name, options, [audio_key])
+        result = self._cached(media.id, "asr", backend.name, options, [audio_key],
+                              lambda: backend.transcribe(audio, self._progress("asr")), Transcript.from_dict)
+        self._note_model("asr", result.model, result.model_version)
+        return result, key
+
+    def diarize(self, media: MediaInfo, audio: AudioFile, audio_key: str) -> tuple[Diarization, str]:
+        backend = self._backend("diarize")
+        count = self.options.speaker_count()
+        options = {**backend.options_dict(), **count.to_dict()}
+        key = stage_key("diarize", backend.name, options, [audio_key])
+        result = self._cached(media.id, "diarize", backend.name, options, [audio_key],
+                              lambda: backend.diarize(audio, count, self._progress("diarize")),
+                              Diarization.from_dict)
+        self._note_model("diarize", result.model, result.model_version)
+        return result, key
+
+    def align(self, media: MediaInfo, transcript: Transcript, diarization: Diarization,
+              input_keys: list[str]) -> tuple[AlignedTranscript, str]:
+        from .align import AlignOptions, align
+
+        options = AlignOptions()
+        opts = asdict(options)
+        key = stage_key("align", "vtxlib", opts, input_keys)
+        result = self._cached(media.id, "align", "vtxlib", opts, input_keys,
+                              lambda: align(transcript, diarization, options), AlignedTranscript.from_dict)
+        return result, key
+
+    def emotion(self, media: MediaInfo, audio: AudioFile, aligned: AlignedTranscript,
+                align_key: str) -> tuple[AlignedTranscript, str]:
+        if self.options.emotion == "off":
+            return aligned, align_key
+        from .emotion.stage import apply_emotions
+
+        backend = self._backend("emotion")
+        options = backend.options_dict()
+        key = stage_key("emotion", backend.name, options, [align_key])
+
+        def compute() -> _EmotionList:
+            return _EmotionList(backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
+
+        emotions = self._cached(media.id, "emotion", backend.name, options, [align_key], compute,
+                                _EmotionList.from_dict)
+        return apply_emotions(aligned, emotions.items), key
+
+    def enhance(self, document: Document, input_key: str) -> tuple[Document, str]:
+        mode = self.options.enhance
+        if mode == "off":
+            return document, input_key
+        from . import enhance as enh
+        from .secrets import get_secret
+
+        api_key = get_secret("GEMINI_API_KEY", self.workspace.secrets_dir)
+        if not api_key:
+            message = ("Gemini enhancement skipped: no GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment, "
+                       "Colab secrets or the workspace secrets folder")
+            if mode == "gemini":
+                log.warning(message)
+            else:
+                log.info(message)
+            return document, input_key
+        options = enh.EnhanceOptions()
+        if self.options.enhance_model:
+            options.model = self.options.enhance_model
+        opts = asdict(options)
+        key = stage_key("enhance", "gemini", opts, [input_key])
+        cache_dir = self.workspace.media_dir(document.media.id) / "enhance-chunks"
+
+        def compute():
+            return enh.enhance(document, options, cache_dir=cache_dir, api_key=api_key)
+
+        result = self._cached(document.media.id, "enhance", "gemini", opts, [input_key], compute,
+                              enh.EnhanceResult.from_dict)
+        return enh.document_with_enhancements(result), key
+
+    def write_outputs(self, document: Document, diarization: Diarization, audio: AudioFile,
+                      out_dir: Optional[Path]) -> dict[str, Path]:
+        from .subtitles import write_outputs
+
+        target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
+        with self._timed("subtitles", "vtxlib", {}):
+            outputs = write_outputs(document, target, diarization=diarization)
+        if self.options.report:
+            outputs["report"] = self._write_report(document, diarization, audio, target)
+        return outputs
+
+    def _write_report(self, document: Document, diarization: Diarization, audio: AudioFile,
+                      target: Path) -> Optional[Path]:
+        from .report import write_report
+
+        return write_report(document, target / "report.html", diarization=diarization, audio_path=audio.path)
+
+    # -- machinery -------------------------------------------------------------------------
+    def _backend(self, stage: str):
+        if stage not in self._backends:
+            self._backends[stage] = self._create_backend(stage)
+        return self._backends[stage]
+
+    def _create_backend(self, stage: str):
+        opts = self.options
+        if stage == "asr":
+            from .asr import create_asr
+
+            return create_asr(opts.asr, model=opts.asr_model, language=opts.language,
+                              cache_dir=self.workspace.models_dir)
+        if stage == "diarize":
+            from .diarize import create_diarizer
+
+            return create_diarizer(opts.diarizer, model=opts.diarizer_model,
+                                   secrets_dir=self.workspace.secrets_dir)
+        if stage == "emotion":
+            from .emotion import create_emotion_backend
+
+            return create_emotion_backend(opts.emotion, cache_dir=self.workspace.models_dir)
+        raise ValueError(stage)
+
+    def _forced(self, stage: str) -> bool:
+        force = self.options.force
+        return force is not None and STAGES.index(stage) >= STAGES.index(force)
+
+    def _cached(self, media_id: str, stage: str, backend: str, options: dict, inputs: list[str],
+                compute: Callable[[], Any], load: Callable[[dict], Any]):
+        key = stage_key(stage, backend, options, inputs)
+        if not self._forced(stage):
+            data = self.workspace.load_artifact(media_id, stage, key)
+            result = load(data) if data is not None else None
+            if result is not None:
+                log.info("%s: cached (%s)", stage, key)
+                self._records[stage] = StageRecord(backend=backend, options=options, seconds=0.0, cached=True)
+                self.hook(stage, "cached")
+                return result
+        with self._timed(stage, backend, options):
+            result = compute()
+            self.workspace.save_artifact(media_id, stage, key, result.to_dict())
+        return result
+
+    def _timed(self, stage: str, backend: str, options: dict):
+        return _StageTimer(self, stage, backend, options)
+
+    def _progress(self, stage: str):
+        def report(completed: float, total: float) -> None:
+            self.hook(stage, "progress", completed=completed, total=total)
+
+        return report
+
+    def _note_model(self, stage: str, model: Optional[str], version: Optional[str]) -> None:
+        record = self._records.get(stage)
+        if record is not None:
+            record.model, record.model_version = model, version
+
+
+class _StageTimer:
+    def __init__(self, pipeline: Pipeline, stage: str, backend: str, options: dict):
+        self.pipeline, self.stage, self.backend, self.options = pipeline, stage, backend, options
+
+    def __enter__(self):
+        self.started = time.perf_counter()
+        self.pipeline.hook(self.stage, "start")
+        log.info("%s: running (%s)", self.stage, self.backend)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        seconds = time.perf_counter() - self.started
+        if exc_type is None:
+            self.pipeline._records[self.stage] = StageRecord(backend=self.backend, options=self.options,
+                                                             seconds=round(seconds, 3))
+            self.pipeline.hook(self.stage, "done")
+        elif not issubclass(exc_type, VtxError):
+            log.debug("%s failed after %.1f s", self.stage, seconds)
+
+
+@dataclass
+class _EmotionList:
+    """The emotion stage's artifact: one (optional) emotion per aligned turn."""
+
+    items: list[Optional[Emotion]]
+
+    def to_dict(self) -> dict:
+        return {"emotions": [e.to_dict() if e else None for e in self.items]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "_EmotionList":
+        return cls([Emotion.from_dict(e) if e else None for e in data["emotions"]])
