@@ -151,7 +151,7 @@ _ERROR_HINTS = [
     (r"Private video|This video is private", "the video is private; only its owner can download it"),
     (r"Video unavailable|has been removed|does not exist|account .* terminated",
      "the video is unavailable (removed or never existed)"),
-    (r"not available in your country|geo.?restrict", "the video is geo-blocked from this location"),
+    (r"available in your country|geo.?restrict|blocked it in your country", "the video is geo-blocked from this location"),
     (r"Sign in to confirm your age|age.?restrict", "the video is age-restricted and needs a signed-in account"),
     (r"Unsupported URL", "unsupported URL: expected a YouTube (or other yt-dlp supported) video link"),
     (r"Requested format is not available", "no audio format is available for this video"),

@@ -62,21 +62,29 @@ class PipelineOptions:
 
 @dataclass
 class RunResult:
-    document: Document
-    outputs: dict[str, Path]
+    """What a run produced; stages after ``until`` leave their fields None."""
+
     media: MediaInfo
-    audio: AudioFile
-    diarization: Diarization
-    wall_seconds: float
+    audio: Optional[AudioFile] = None
+    transcript: Optional[Transcript] = None
+    diarization: Optional[Diarization] = None
+    aligned: Optional[AlignedTranscript] = None
+    document: Optional[Document] = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+    wall_seconds: float = 0.0
     keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def real_time_factor(self) -> float:
         """Audio seconds processed per wall-clock second (higher is faster)."""
-        return self.audio.duration / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+        if self.audio is None or self.wall_seconds <= 0:
+            return float("nan")
+        return self.audio.duration / self.wall_seconds
 
     def summary(self) -> str:
         doc = self.document
+        if doc is None or self.audio is None:
+            return f"{self.media.title} [{self.media.id}]: stopped before the transcript was assembled"
         stages = ", ".join(f"{name} {rec.seconds:.2f}s{' (cached)' if rec.cached else ''}"
                            for name, rec in doc.stages.items())
         lines = [
@@ -101,29 +109,60 @@ class Pipeline:
         self._records: dict[str, StageRecord] = {}
 
     # -- public ----------------------------------------------------------------------------
-    def run(self, source: str, out_dir: Optional[Path] = None) -> RunResult:
+    def run(self, source: str, out_dir: Optional[Path] = None, until: str = "subtitles") -> RunResult:
+        """Run (or load from cache) every stage up to and including UNTIL.
+
+        Notebooks call this with ``until=<their stage>``: earlier stages come from the cache, later
+        ones are not started. Fields of the result past UNTIL are None.
+        """
+        if until not in STAGES:
+            raise InputError(f"until={until!r}: expected one of {', '.join(STAGES)}")
+        last = STAGES.index(until)
         started = time.perf_counter()
         self._records = {}
-        media = self.acquire(source)
-        audio, audio_key = self.audio(media)
-        transcript, asr_key = self.asr(media, audio, audio_key)
-        diarization, diar_key = self.diarize(media, audio, audio_key)
-        aligned, align_key = self.align(media, transcript, diarization, [asr_key, diar_key])
-        aligned, emotion_key = self.emotion(media, audio, aligned, align_key)
-        document = Document(media=MediaInfo(**{**media.to_dict(), "duration": round(audio.duration, 3)}),
-                            transcript=aligned)
-        document, enhance_key = self.enhance(document, emotion_key)
-        document.stages = dict(self._records)
-        outputs = self.write_outputs(document, diarization, audio, out_dir)
-        document.stages = dict(self._records)
-        keys = {"audio": audio_key, "asr": asr_key, "diarize": diar_key, "align": align_key,
-                "emotion": emotion_key, "enhance": enhance_key}
-        result = RunResult(document=document, outputs=outputs, media=media, audio=audio,
-                           diarization=diarization, wall_seconds=time.perf_counter() - started, keys=keys)
-        if not document.transcript.words:
-            log.warning("no speech was recognised in %s (silence or music only?): the transcript is empty",
-                        media.title)
-        return result
+        state = RunResult(media=self.acquire(source))
+        steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
+                 self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir)]
+        for stage, step in zip(STAGES[1:], steps):
+            if STAGES.index(stage) > last:
+                break
+            step(state)
+        state.wall_seconds = time.perf_counter() - started
+        if state.document is not None:
+            state.document.stages = dict(self._records)
+            if not state.document.transcript.words:
+                log.warning("no speech was recognised in %s (silence or music only?): the transcript is empty",
+                            state.media.title)
+        return state
+
+    def _step_audio(self, st: "RunResult") -> None:
+        st.audio, st.keys["audio"] = self.audio(st.media)
+
+    def _step_asr(self, st: "RunResult") -> None:
+        st.transcript, st.keys["asr"] = self.asr(st.media, st.audio, st.keys["audio"])
+
+    def _step_diarize(self, st: "RunResult") -> None:
+        st.diarization, st.keys["diarize"] = self.diarize(st.media, st.audio, st.keys["audio"])
+
+    def _step_align(self, st: "RunResult") -> None:
+        st.aligned, st.keys["align"] = self.align(st.media, st.transcript, st.diarization,
+                                                  [st.keys["asr"], st.keys["diarize"]])
+        st.document = self._document(st)
+
+    def _step_emotion(self, st: "RunResult") -> None:
+        st.aligned, st.keys["emotion"] = self.emotion(st.media, st.audio, st.aligned, st.keys["align"])
+        st.document = self._document(st)
+
+    def _step_enhance(self, st: "RunResult") -> None:
+        st.document, st.keys["enhance"] = self.enhance(st.document, st.keys.get("emotion", st.keys["align"]))
+
+    def _step_outputs(self, st: "RunResult", out_dir: Optional[Path]) -> None:
+        st.document.stages = dict(self._records)
+        st.outputs = self.write_outputs(st.document, st.diarization, st.audio, out_dir)
+
+    def _document(self, st: "RunResult") -> Document:
+        media = MediaInfo(**{**st.media.to_dict(), "duration": round(st.audio.duration, 3)})
+        return Document(media=media, transcript=st.aligned, stages=dict(self._records))
 
     def close(self) -> None:
         for backend in self._backends.values():

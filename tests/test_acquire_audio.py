@@ -1,0 +1,140 @@
+"""acquire + audio: ids, caching, and the clear errors promised for bad input."""
+
+import math
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vtxlib.acquire import acquire, explain_download_error, is_url
+from vtxlib.audio import decode, is_silent, load_audio
+from vtxlib.errors import InputError, StageFailed
+from vtxlib.workspace import Workspace
+
+
+def _tone_wav(path: Path, seconds=1.0, rate=44100, channels=2) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    tone = (0.3 * np.sin(2 * math.pi * 440 * t) * 32767).astype("<i2")
+    frames = np.repeat(tone[:, None], channels, axis=1)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames.tobytes())
+    return path
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return Workspace(tmp_path / "ws")
+
+
+def test_local_file_gets_content_hash_id_and_same_content_same_id(tmp_path, ws):
+    a = _tone_wav(tmp_path / "a.wav")
+    b = tmp_path / "copy of a.wav"
+    b.write_bytes(a.read_bytes())
+    info_a, info_b = acquire(str(a), ws), acquire(str(b), ws)
+    assert info_a.id == info_b.id and info_a.id.startswith("f-")
+    assert info_a.kind == "file" and info_a.title == "a"
+    c = _tone_wav(tmp_path / "c.wav", seconds=2.0)
+    assert acquire(str(c), ws).id != info_a.id
+
+
+def test_decode_gives_16k_mono_pcm(tmp_path, ws):
+    src = _tone_wav(tmp_path / "stereo44k.wav", seconds=1.5)
+    audio = decode(src, ws.audio_path("x"), None)
+    with wave.open(audio.path) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+    assert audio.duration == pytest.approx(1.5, abs=0.01)
+    samples = load_audio(audio.path)
+    assert samples.dtype == np.float32 and len(samples) == pytest.approx(24000, abs=20)
+    assert not is_silent(samples)
+    assert load_audio(audio.path, 0.5, 1.0).shape[0] == 8000
+
+
+def test_decode_video_with_audio(tmp_path, ws):
+    video = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5",
+                    "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=22050", "-t", "1", "-shortest",
+                    "-c:v", "mpeg4", "-c:a", "aac", str(video)], check=True)
+    audio = decode(video, ws.audio_path("v"))
+    assert audio.sample_rate == 16000 and 0.9 < audio.duration < 1.2
+
+
+def test_file_not_found(ws):
+    with pytest.raises(InputError, match="file not found.*expected an http"):
+        acquire("/no/such/file.mp4", ws)
+
+
+def test_empty_file(tmp_path, ws):
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    with pytest.raises(InputError, match="empty \\(0 bytes\\)"):
+        acquire(str(empty), ws)
+
+
+def test_folder_is_refused(tmp_path, ws):
+    with pytest.raises(InputError, match="is a folder"):
+        acquire(str(tmp_path), ws)
+
+
+def test_not_a_media_file(tmp_path, ws):
+    text = tmp_path / "notes.mp3"
+    text.write_text("this is not audio at all\n" * 50)
+    with pytest.raises(InputError, match="not a media file ffmpeg can read"):
+        decode(text, ws.audio_path("t"))
+
+
+def test_truncated_media_file(tmp_path, ws):
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # an mp4 header and nothing else
+    with pytest.raises(InputError, match="not a media file|could not decode"):
+        decode(truncated, ws.audio_path("c"))
+
+
+def test_video_without_audio_stream(tmp_path, ws):
+    video = tmp_path / "silent_video.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5",
+                    "-t", "1", "-c:v", "mpeg4", str(video)], check=True)
+    with pytest.raises(InputError, match="has no audio stream.*video"):
+        decode(video, ws.audio_path("n"))
+
+
+def test_failed_decode_leaves_no_partial_file(tmp_path, ws):
+    text = tmp_path / "bad.wav"
+    text.write_text("nope")
+    target = ws.audio_path("p")
+    with pytest.raises(InputError):
+        decode(text, target)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_silence_detection():
+    assert is_silent(np.zeros(16000, dtype=np.float32))
+    assert is_silent(np.array([], dtype=np.float32))
+
+
+def test_url_detection():
+    assert is_url("https://www.youtube.com/watch?v=abc") and is_url("HTTP://x.y")
+    assert not is_url("/content/drive/MyDrive/video.mp4") and not is_url("video.mp4")
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("ERROR: [youtube] x: Unable to download API page: HTTPSConnection(host='www.youtube.com', port=443): "
+     "Failed to resolve 'www.youtube.com' ([Errno -2] Name or service not known)", "no network connection"),
+    ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access", "private"),
+    ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader", "unavailable"),
+    ("ERROR: [youtube] abc: The uploader has not made this video available in your country", "geo-blocked"),
+    ("ERROR: Unsupported URL: https://example.com/page", "unsupported URL"),
+])
+def test_download_errors_name_the_cause(message, expected):
+    assert expected in explain_download_error(message)
+
+
+def test_url_without_network_is_one_clear_error(ws):
+    # This machine has no route to video sites: yt-dlp fails fast and we report the cause.
+    with pytest.raises(StageFailed, match="could not download .*(no network|unreachable|not found)"):
+        acquire("https://www.youtube.com/watch?v=dQw4w9WgXcQ", ws)

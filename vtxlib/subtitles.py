@@ -1,0 +1,414 @@
+"""Subtitles stage: cut speaker turns into cues that obey subtitle conventions, and write them.
+
+Cue rules (:class:`SubtitleOptions`): at most ``max_line_chars`` characters per line and
+``max_lines`` lines per cue, a cue shown ``min_duration``–``max_duration`` seconds and read at
+no more than ``max_cps`` characters per second where the speech leaves time for it, a new cue at
+every speaker change and at pauses of ``split_pause`` seconds. Cue times come from word times: a
+cue starts at its first word and ends at its last, then a short or dense cue is held on screen
+into the following silence, never past the start of the next cue.
+
+Where to cut a turn into cues is chosen by a small dynamic programme over the words (cheap after a
+sentence end, dearer after a comma or a pause, dearest mid-phrase; reading speed and very short
+cues cost extra); lines inside a cue are broken at punctuation and balanced.
+
+Writers follow openai/whisper's ``utils.py``: small classes that differ by class attributes over
+one shared cue iterator. ``render(document) -> str`` is pure; :func:`write_outputs` does the file
+I/O, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from .align import ends_clause, ends_sentence
+from .errors import missing_dependency
+from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, Turn, Word
+from .workspace import atomic_write_text
+
+log = logging.getLogger("vtxlib.subtitles")
+
+OUTPUT_NAME = "transcript"
+
+# Styles for the emotion voice classes when a STYLE block is requested; other labels get none.
+EMOTION_COLOURS = {"angry": "#e5484d", "happy": "#e5a50a", "sad": "#3e63dd", "neutral": "#d0d0d0"}
+
+
+@dataclass
+class SubtitleOptions:
+    max_line_chars: int = 42
+    max_lines: int = 2
+    min_duration: float = 0.83     # s a cue stays on screen where the next cue leaves time
+    max_duration: float = 7.0      # s
+    max_cps: float = 17.0          # reading speed, characters per second
+    split_pause: float = 1.0       # s: a pause this long inside a turn always ends a cue
+    emotion_classes: bool = True   # <v.angry Speaker> for turns with a confident emotion
+    overlap_class: bool = True     # <v.overlap Speaker> for turns in overlapping speech
+    emit_style_block: bool = False  # a STYLE block colouring the emotion classes
+    srt_speaker_prefix: bool = True  # "Name: " before each SRT cue
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubtitleOptions":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Cue:
+    start: float
+    end: float
+    speaker: str
+    lines: list[str]
+    emotion: Optional[str] = None
+    overlap: bool = False
+    words: list[Word] = field(default_factory=list, repr=False)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.lines)
+
+
+# -- cues --------------------------------------------------------------------------------------
+
+def build_cues(aligned: AlignedTranscript, options: Optional[SubtitleOptions] = None,
+               prefixes: Optional[dict[str, str]] = None,
+               end_limit: Optional[float] = None) -> list[Cue]:
+    """Cut every turn into cues and time them.
+
+    ``prefixes`` maps a speaker to text that a writer will put before the first line of each of
+    its cues (SRT's "Name: "); it counts against that line's length. ``end_limit`` (the media
+    duration) is the latest time a cue may be held to.
+    """
+    options = options or SubtitleOptions()
+    cues: list[Cue] = []
+    for turn in aligned.turns:
+        words = [w for w in turn.words if w.text.strip()]
+        if not words:
+            continue
+        reserve = len((prefixes or {}).get(turn.speaker, ""))
+        for group in _cut_turn(words, options, reserve):
+            tokens = [w.text.strip() for w in group]
+            cues.append(Cue(start=group[0].start, end=max(w.end for w in group), speaker=turn.speaker,
+                            lines=layout_lines(tokens, options.max_line_chars, options.max_lines, reserve),
+                            emotion=_emotion_class(turn), overlap=turn.overlap, words=group))
+    _time_cues(cues, options, end_limit)
+    return cues
+
+
+def _emotion_class(turn: Turn) -> Optional[str]:
+    if turn.emotion is None or turn.emotion.low_confidence:
+        return None
+    label = re.sub(r"[^a-z0-9_]", "", turn.emotion.label.lower())
+    return label or None
+
+
+def _cut_turn(words: list[Word], options: SubtitleOptions, reserve: int) -> list[list[Word]]:
+    """Split one speaker's words into cue-sized groups with the least total cost."""
+    tokens = [w.text.strip() for w in words]
+    n = len(words)
+    best = [0.0] + [math.inf] * n
+    start_of = [0] * (n + 1)
+    capacity = options.max_lines * options.max_line_chars - reserve
+    for j in range(1, n + 1):
+        chars = -1
+        for i in range(j - 1, -1, -1):
+            chars += len(tokens[i]) + 1
+            if i < j - 1 and not _group_allowed(words, tokens, i, j, chars, capacity, options, reserve):
+                break
+            cost = best[i] + _cue_cost(words, i, j, chars, options)
+            if cost < best[j]:
+                best[j], start_of[j] = cost, i
+    groups, j = [], n
+    while j > 0:
+        groups.append(words[start_of[j]:j])
+        j = start_of[j]
+    return groups[::-1]
+
+
+def _group_allowed(words, tokens, i, j, chars, capacity, options, reserve) -> bool:
+    """Hard limits for words[i:j] as one cue; once false, any earlier i is false too."""
+    if chars > capacity or words[j - 1].end - words[i].start > options.max_duration:
+        return False
+    if words[i + 1].start - words[i].end >= options.split_pause:
+        return False
+    return _lines_needed(tokens[i:j], options.max_line_chars, reserve) <= options.max_lines
+
+
+def _cue_cost(words: list[Word], i: int, j: int, chars: int, options: SubtitleOptions) -> float:
+    last = words[j - 1]
+    cost = 1.0  # per cue: prefer fewer, fuller cues
+    if j < len(words):
+        cost += _break_cost(last, words[j])
+        # time the cue may stay up without reaching the next word of the turn
+        available = words[j].start - words[i].start
+    else:
+        available = last.end - words[i].start + options.split_pause
+    available = max(available, 1e-3)
+    if chars / available > options.max_cps:
+        cost += 3.0 * (chars / (available * options.max_cps) - 1.0)
+    if available < options.min_duration:
+        cost += 1.0
+    if chars < 12 and len(words) > j - i:
+        cost += (12 - chars) / 12  # a stub cue inside a longer turn reads badly
+    return cost
+
+
+def _break_cost(last: Word, following: Word) -> float:
+    """Cost of ending a cue after ``last`` (the next cue starting with ``following``)."""
+    if ends_sentence(last.text):
+        return 0.0
+    gap = following.start - last.end
+    if ends_clause(last.text):
+        return 0.4 if gap < 0.3 else 0.2
+    return 0.6 if gap >= 0.3 else 2.0
+
+
+# -- lines -------------------------------------------------------------------------------------
+
+def _lines_needed(tokens: list[str], width: int, reserve: int = 0) -> int:
+    """Lines that greedy filling needs, which is the minimum; an over-long token gets a line alone."""
+    lines, used, empty = 1, reserve, True
+    for token in tokens:
+        if empty:
+            used, empty = used + len(token), False
+        elif used + 1 + len(token) <= width:
+            used += 1 + len(token)
+        else:
+            lines, used = lines + 1, len(token)
+    return lines
+
+
+def layout_lines(tokens: list[str], width: int = 42, max_lines: int = 2, reserve: int = 0) -> list[str]:
+    """Break ``tokens`` into as few lines as fit ``width``, balanced, preferring punctuation.
+
+    ``reserve`` characters are taken by a prefix on the first line. Returns more than
+    ``max_lines`` lines only if the text cannot fit (a cue holds at most that much otherwise).
+    """
+    if not tokens:
+        return []
+    k = _lines_needed(tokens, width, reserve)
+    if k == 1:
+        return [" ".join(tokens)]
+    n = len(tokens)
+    total = sum(len(t) for t in tokens) + n - 1 + reserve
+    target = total / k
+    # cost[l][j]: best layout of tokens[:j] into l lines
+    cost = [[math.inf] * (n + 1) for _ in range(k + 1)]
+    cut = [[0] * (n + 1) for _ in range(k + 1)]
+    cost[0][0] = 0.0
+    for lines in range(1, k + 1):
+        for j in range(1, n + 1):
+            length = -1 + (reserve if lines == 1 else 0)
+            for i in range(j - 1, -1, -1):
+                length += len(tokens[i]) + 1
+                if length > width and i < j - 1:
+                    break
+                if cost[lines - 1][i] == math.inf:
+                    continue
+                c = cost[lines - 1][i] + _line_cost(length, target, width, tokens[j - 1], j == n)
+                if c < cost[lines][j]:
+                    cost[lines][j], cut[lines][j] = c, i
+    result, j = [], n
+    for lines in range(k, 0, -1):
+        i = cut[lines][j]
+        result.append(" ".join(tokens[i:j]))
+        j = i
+    return result[::-1]
+
+
+def _line_cost(length: int, target: float, width: int, last_token: str, is_last_line: bool) -> float:
+    cost = 4.0 * ((length - target) / width) ** 2
+    if not is_last_line:
+        cost += 0.0 if ends_sentence(last_token) else 0.15 if ends_clause(last_token) else 0.35
+    return cost
+
+
+# -- timing ------------------------------------------------------------------------------------
+
+def _time_cues(cues: list[Cue], options: SubtitleOptions, end_limit: Optional[float]) -> None:
+    """Hold short or dense cues into the following silence; make cues monotonic, non-overlapping,
+    on whole milliseconds."""
+    for k, cue in enumerate(cues):
+        start_ms = _ms(cue.start)
+        if k and start_ms < _ms(cues[k - 1].end):
+            start_ms = _ms(cues[k - 1].end)
+        speech_end_ms = max(_ms(cue.end), start_ms + 1)
+        wanted = max(options.min_duration, len(cue.text) / options.max_cps)
+        hold_ms = min(start_ms + _ms(wanted), start_ms + _ms(options.max_duration))
+        end_ms = max(speech_end_ms, hold_ms)
+        limit = cues[k + 1].start if k + 1 < len(cues) else end_limit
+        if limit is not None:
+            end_ms = max(min(end_ms, _ms(limit)), start_ms + 1)
+        cue.start, cue.end = start_ms / 1000, end_ms / 1000
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def format_timestamp(seconds: float, decimal_marker: str = ".") -> str:
+    ms = _ms(seconds)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_marker}{ms:03d}"
+
+
+# -- writers -----------------------------------------------------------------------------------
+
+class SubtitleWriter:
+    """Renders a :class:`~vtxlib.types.Document` to the text of one output file."""
+
+    extension: str = ""
+
+    def __init__(self, options: Optional[SubtitleOptions] = None):
+        self.options = options or SubtitleOptions()
+
+    def render(self, document: Document) -> str:
+        raise NotImplementedError
+
+
+class _CueWriter(SubtitleWriter):
+    decimal_marker = "."
+
+    def speaker_prefixes(self, document: Document) -> Optional[dict[str, str]]:
+        return None
+
+    def cue_lines(self, cue: Cue, document: Document) -> list[str]:
+        raise NotImplementedError
+
+    def iterate_cues(self, document: Document) -> Iterator[tuple[str, str, list[str]]]:
+        cues = build_cues(document.transcript, self.options, self.speaker_prefixes(document),
+                          end_limit=document.media.duration)
+        for cue in cues:
+            yield (format_timestamp(cue.start, self.decimal_marker),
+                   format_timestamp(cue.end, self.decimal_marker), self.cue_lines(cue, document))
+
+
+class VTTWriter(_CueWriter):
+    extension = "vtt"
+
+    def cue_lines(self, cue: Cue, document: Document) -> list[str]:
+        classes = []
+        if self.options.emotion_classes and cue.emotion:
+            classes.append(cue.emotion)
+        if self.options.overlap_class and cue.overlap:
+            classes.append("overlap")
+        name = " ".join(escape_vtt(document.display_name(cue.speaker)).split()) or UNKNOWN_SPEAKER
+        tag = "<v" + "".join(f".{c}" for c in classes) + f" {name}>"
+        lines = [escape_vtt(line) for line in cue.lines]
+        return [tag + lines[0], *lines[1:]]
+
+    def render(self, document: Document) -> str:
+        try:
+            import webvtt
+        except ImportError as e:
+            raise missing_dependency("webvtt-py", "cpu", "Writing WebVTT subtitles") from e
+        captions = [webvtt.Caption(start, end, lines) for start, end, lines in self.iterate_cues(document)]
+        styles = []
+        if self.options.emit_style_block and self.options.emotion_classes:
+            styles = [webvtt.Style(_emotion_styles())]
+        return webvtt.WebVTT(captions=captions, styles=styles).content
+
+
+class SRTWriter(_CueWriter):
+    extension = "srt"
+    decimal_marker = ","
+
+    def speaker_prefixes(self, document: Document) -> Optional[dict[str, str]]:
+        if not self.options.srt_speaker_prefix:
+            return None
+        return {s: f"{document.display_name(s)}: " for s in document.speakers}
+
+    def cue_lines(self, cue: Cue, document: Document) -> list[str]:
+        prefix = f"{document.display_name(cue.speaker)}: " if self.options.srt_speaker_prefix else ""
+        return [prefix + cue.lines[0], *cue.lines[1:]]
+
+    def render(self, document: Document) -> str:
+        blocks = [f"{n}\n{start} --> {end}\n" + "\n".join(lines) + "\n"
+                  for n, (start, end, lines) in enumerate(self.iterate_cues(document), start=1)]
+        return "\n".join(blocks)
+
+
+class TextWriter(SubtitleWriter):
+    """One line per turn: ``[00:01:02] SPEAKER_00: text``."""
+
+    extension = "txt"
+
+    def render(self, document: Document) -> str:
+        lines = []
+        for turn in document.transcript.turns:
+            if turn.text:
+                stamp = format_timestamp(math.floor(turn.start))[:8]
+                lines.append(f"[{stamp}] {document.display_name(turn.speaker)}: {turn.text}")
+        return "".join(line + "\n" for line in lines)
+
+
+class RTTMWriter(SubtitleWriter):
+    """Standard 10-field RTTM from the diarization if given, else from the aligned turns."""
+
+    extension = "rttm"
+
+    def __init__(self, options: Optional[SubtitleOptions] = None,
+                 diarization: Optional[Diarization] = None):
+        super().__init__(options)
+        self.diarization = diarization
+
+    def render(self, document: Document) -> str:
+        if self.diarization is not None:
+            spans = [(t.speaker, t.start, t.end) for t in self.diarization.turns]
+        else:
+            spans = [(t.speaker, t.start, t.end) for t in document.transcript.turns
+                     if t.speaker != UNKNOWN_SPEAKER]
+        uri = _rttm_token(document.media.id)
+        rows = []
+        for speaker, start, end in sorted(spans, key=lambda s: (s[1], s[2], s[0])):
+            if end > start:
+                rows.append(f"SPEAKER {uri} 1 {start:.3f} {end - start:.3f} <NA> <NA> "
+                            f"{_rttm_token(speaker)} <NA> <NA>\n")
+        return "".join(rows)
+
+
+class JSONWriter(SubtitleWriter):
+    extension = "json"
+
+    def render(self, document: Document) -> str:
+        return json.dumps(document.to_dict(), ensure_ascii=False, indent=1)
+
+
+WRITERS = {w.extension: w for w in (JSONWriter, VTTWriter, SRTWriter, RTTMWriter, TextWriter)}
+
+
+def write_outputs(document: Document, out_dir: Path, diarization: Optional[Diarization] = None,
+                  options: Optional[SubtitleOptions] = None) -> dict[str, Path]:
+    """Write transcript.{json,vtt,srt,rttm,txt} into ``out_dir`` atomically; returns format -> path."""
+    out_dir = Path(out_dir)
+    paths = {}
+    for extension, writer_class in WRITERS.items():
+        writer = (RTTMWriter(options, diarization) if writer_class is RTTMWriter
+                  else writer_class(options))
+        paths[extension] = atomic_write_text(out_dir / f"{OUTPUT_NAME}.{extension}",
+                                             writer.render(document))
+    log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    return paths
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def escape_vtt(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _emotion_styles() -> list[str]:
+    return [f"::cue(v.{label}) {{ color: {colour}; }}" for label, colour in EMOTION_COLOURS.items()]
+
+
+def _rttm_token(text: str) -> str:
+    return re.sub(r"\s+", "_", text.strip()) or "unknown"
