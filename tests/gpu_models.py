@@ -32,6 +32,9 @@ def train_tokenizer(folder: Path, vocab_size: int = 64) -> Path:
         input=str(corpus), model_prefix=str(folder / "tokenizer"), vocab_size=vocab_size,
         model_type="bpe", character_coverage=1.0, bos_id=-1, eos_id=-1, minloglevel=2,
     )
+    processor = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    (folder / "vocab.txt").write_text("\n".join(pieces) + "\n", encoding="utf-8")
     return folder
 
 

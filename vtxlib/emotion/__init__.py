@@ -1,0 +1,61 @@
+"""Emotion backends by name: ``embedded`` (CPU default), ``speechbrain`` (GPU tier), ``auto``, ``off``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from ..errors import InputError
+from .base import LABELS, EmotionBackend
+
+log = logging.getLogger("vtxlib.emotion")
+
+EMOTION_BACKENDS = ("auto", "embedded", "speechbrain", "off")
+
+__all__ = ["EMOTION_BACKENDS", "LABELS", "available_emotion_backends", "create_emotion_backend",
+           "resolve_emotion_name"]
+
+
+def available_emotion_backends() -> list[str]:
+    """The concrete backends whose libraries are installed here (weights are not checked)."""
+    from ..gpu import _installed
+
+    found = []
+    if _installed("vaderSentiment"):
+        found.append("embedded")
+    if _installed("speechbrain"):
+        found.append("speechbrain")
+    return found
+
+
+def resolve_emotion_name(name: str) -> str:
+    """Map ``auto`` to speechbrain when CUDA and speechbrain are present, else embedded."""
+    if name not in EMOTION_BACKENDS:
+        raise InputError(f"unknown emotion backend {name!r}; expected one of: {', '.join(EMOTION_BACKENDS)}")
+    if name != "auto":
+        return name
+    from ..gpu import cuda_available
+
+    chosen = "speechbrain" if "speechbrain" in available_emotion_backends() and cuda_available() else "embedded"
+    log.info("emotion backend auto -> %s (%s)", chosen,
+             "CUDA and speechbrain present" if chosen == "speechbrain"
+             else "no CUDA GPU with speechbrain: embedded prosody + lexicon estimator")
+    return chosen
+
+
+def create_emotion_backend(name: str = "auto", cache_dir: Optional[Path] = None,
+                           options=None) -> Optional[EmotionBackend]:
+    """The backend called ``name`` (None for ``off``). ``options`` is the backend's Options dataclass
+    (:class:`~vtxlib.emotion.embedded.EmbeddedEmotionOptions` or
+    :class:`~vtxlib.emotion.speechbrain.SpeechBrainEmotionOptions`); defaults when omitted."""
+    name = resolve_emotion_name(name)
+    if name == "off":
+        return None
+    if name == "embedded":
+        from .embedded import EmbeddedEmotion
+
+        return EmbeddedEmotion(options)
+    from .speechbrain import SpeechBrainEmotion
+
+    return SpeechBrainEmotion(options, cache_dir=cache_dir)

@@ -125,7 +125,7 @@ def pitch_track(frames: np.ndarray) -> np.ndarray:
         r = (ac / np.maximum(ac[:, :1], 1e-12)) / (taper_ac / taper_ac[0])
     lo, hi = int(ANALYSIS_RATE / F0_MAX), min(int(ANALYSIS_RATE / F0_MIN), size - 2)
     band = r[:, lo:hi + 1]
-    best = np.argmax(band, axis=1)
+    best = _shortest_strong_lag(band)
     peak = band[np.arange(len(band)), best]
     lag = (best + lo).astype(float)
     # parabolic interpolation around the peak for sub-sample lag precision
@@ -136,6 +136,19 @@ def pitch_track(frames: np.ndarray) -> np.ndarray:
         shift = np.where(np.abs(denom) > 1e-9, 0.5 * (left - right) / denom, 0.0)
     f0 = ANALYSIS_RATE / (lag + np.clip(shift, -0.5, 0.5))
     return np.where(peak > VOICING_THRESHOLD, f0, np.nan)
+
+
+def _shortest_strong_lag(band: np.ndarray) -> np.ndarray:
+    """Index of the first local maximum within 10% of the strongest one.
+
+    A periodic signal correlates as well at 2T, 3T, ... as at T; taking the global maximum would
+    report sub-octaves, so the shortest lag that is nearly as strong wins.
+    """
+    inner = band[:, 1:-1]
+    local_max = (inner > band[:, :-2]) & (inner >= band[:, 2:])
+    strong = local_max & (inner >= 0.9 * band.max(axis=1, keepdims=True))
+    first = np.argmax(strong, axis=1) + 1
+    return np.where(strong.any(axis=1), first, np.argmax(band, axis=1))
 
 
 def count_syllables(word: str) -> int:
@@ -163,7 +176,9 @@ def measure_prosody(samples: np.ndarray) -> tuple[Optional[float], Optional[floa
     if len(voiced) < 5:
         return loudness, None, None
     semitones = 12.0 * np.log2(voiced / 100.0)
-    return loudness, float(np.median(semitones)), float(np.std(semitones))
+    median = float(np.median(semitones))
+    # a robust spread (scaled MAD): a few octave or fricative errors must not look like excitement
+    return loudness, median, 1.4826 * float(np.median(np.abs(semitones - median)))
 
 
 # -- valence -------------------------------------------------------------------------------------

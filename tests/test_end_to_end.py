@@ -1,0 +1,115 @@
+"""`python -m vtxlib run` on a real two-speaker recording, and the CLI's one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vtxlib import metrics
+from vtxlib.testing.samples import pyannote_sample, words_by_speaker
+from vtxlib.types import SCHEMA_VERSION, Document, SpeakerTurn
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_FILES = ("transcript.json", "transcript.vtt", "transcript.srt", "transcript.rttm", "transcript.txt")
+
+
+def vtx(*args, cwd=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, "-m", "vtxlib", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=600, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return pyannote_sample()
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, sample):
+    base = tmp_path_factory.mktemp("e2e")
+    proc = vtx("run", str(sample.wav), "--workspace", str(base / "ws"), "--out", str(base / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    folder = next((base / "out").iterdir())
+    return proc, folder, base
+
+
+def test_writes_the_five_files_and_a_summary(sample_run):
+    proc, folder, _ = sample_run
+    for name in OUTPUT_FILES:
+        assert (folder / name).stat().st_size > 0, name
+    assert "speakers: 2" in proc.stdout and "real time" in proc.stdout
+
+
+def test_json_contract(sample_run):
+    _, folder, _ = sample_run
+    data = json.loads((folder / "transcript.json").read_text())
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert {"id", "title", "source", "duration"} <= set(data["media"])
+    assert data["media"]["duration"] == pytest.approx(30.0, abs=0.1)
+    assert len(data["speakers"]) == 2
+    words = data["words"]
+    assert len(words) > 60
+    for w in words:
+        assert {"text", "start", "end", "prob", "speaker"} <= set(w)
+        assert 0 <= w["start"] <= w["end"] <= 30.05
+        assert w["speaker"] in data["speakers"]
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts)
+    for t in data["turns"]:
+        assert {"speaker", "start", "end", "text", "overlap"} <= set(t)
+    assert {"audio", "asr", "diarize", "align", "subtitles"} <= set(data["stages"])
+    for rec in data["stages"].values():
+        assert {"backend", "options", "seconds"} <= set(rec)
+    Document.from_dict(data)  # round trip
+
+
+def test_quality_on_the_sample(sample_run, sample):
+    _, folder, _ = sample_run
+    doc = Document.from_dict(json.loads((folder / "transcript.json").read_text()))
+    hyp = " ".join(w.text for w in doc.transcript.words)
+    assert metrics.wer(sample.reference_text(), hyp) <= 0.20
+    turns = [SpeakerTurn(t.speaker, t.start, t.end) for t in doc.transcript.turns]
+    assert metrics.der(sample.reference_turns(), turns, collar=0.5) <= 0.20
+    assert metrics.cpwer(sample.reference_text_by_speaker(), words_by_speaker(doc.transcript.words)) <= 0.30
+
+
+def test_vtt_reparses_with_voice_tags(sample_run):
+    import webvtt
+
+    _, folder, _ = sample_run
+    captions = webvtt.read(str(folder / "transcript.vtt"))
+    assert len(captions) > 5
+    assert all("<v " in c.raw_text or "<v." in c.raw_text for c in captions)
+
+
+def test_rerun_is_cached(sample_run, sample):
+    _, _, base = sample_run
+    proc = vtx("run", str(sample.wav), "--workspace", str(base / "ws"), "--out", str(base / "out2"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "asr 0.00s (cached)" in proc.stdout and "diarize 0.00s (cached)" in proc.stdout
+
+
+@pytest.mark.parametrize("make_input, expected", [
+    (lambda d: d / "missing.mp4", "file not found"),
+    (lambda d: (d / "empty.wav").touch() or d / "empty.wav", "empty (0 bytes)"),
+    (lambda d: (d / "notes.mp3").write_text("not audio " * 100) and d / "notes.mp3", "not a media file"),
+    (lambda d: d, "is a folder"),
+])
+def test_bad_input_is_one_line_error(tmp_path, make_input, expected):
+    path = make_input(tmp_path)
+    proc = vtx("run", str(path), "--workspace", str(tmp_path / "ws"), "--quiet")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_option_is_one_line_error(tmp_path, sample):
+    proc = vtx("run", str(sample.wav), "--workspace", str(tmp_path / "ws"), "--min-speakers", "3",
+               "--max-speakers", "2")
+    assert proc.returncode == 1 and "larger than" in proc.stderr and "Traceback" not in proc.stderr
+    proc = vtx("run", str(sample.wav), "--workspace", str(tmp_path / "ws"), "--asr", "whisper-large")
+    assert proc.returncode == 1 and "unknown ASR backend" in proc.stderr

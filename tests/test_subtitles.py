@@ -1,0 +1,324 @@
+"""Cue segmentation rules and the VTT/SRT/TXT/RTTM/JSON writers."""
+
+import html
+import io
+import json
+import random
+import re
+
+import pytest
+import webvtt
+
+from vtxlib.subtitles import (Cue, RTTMWriter, SRTWriter, SubtitleOptions, TextWriter, VTTWriter,
+                              JSONWriter, build_cues, layout_lines, write_outputs)
+from vtxlib.types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, Emotion,
+                          MediaInfo, SpeakerTurn, Turn, Word)
+
+SENTENCES = [
+    "Well, I think the main problem with the proposal is that nobody has measured anything.",
+    "We keep guessing.",
+    "If we had the numbers, we could decide in five minutes, but instead we argue every week.",
+    "Right?",
+    "So my suggestion is simple: run it, time it, write it down, and then we talk about it.",
+    "Okay, fair enough.",
+    "But who is going to do it, and when would they have the time to do it properly?",
+    "I can do it tomorrow morning if someone gives me access to the staging server.",
+    "That works for me.",
+    "Let's also check how the old machines behave under load, because last time they were "
+    "noticeably slower than the new ones in every single measurement we took.",
+    "Yes.",
+    "Honestly I'd rather we spend the afternoon on the documentation",
+]
+
+
+def realistic_document(seed=7, n_turns=40, speakers=("SPEAKER_00", "SPEAKER_01", "SPEAKER_02")):
+    """A multi-speaker conversation with word timings from a plausible speaking rate.
+
+    Each speaker has its own rate (one of them fast), sentences are separated by short pauses and
+    turns by gaps that are sometimes zero (quick hand-over).
+    """
+    rng = random.Random(seed)
+    rates = {s: rate for s, rate in zip(speakers, (0.065, 0.055, 0.045))}  # seconds per character
+    t, turns, speaker = 0.5, [], None
+    for _ in range(n_turns):
+        speaker = rng.choice([s for s in speakers if s != speaker])
+        words = []
+        for sentence in rng.sample(SENTENCES, rng.randint(1, 3)):
+            for token in sentence.split():
+                duration = rates[speaker] * len(token) + rng.uniform(0.03, 0.12)
+                words.append(Word(text=" " + token, start=round(t, 3), end=round(t + duration, 3),
+                                  prob=0.9, speaker=speaker))
+                t += duration + rng.choice([0.0, 0.0, 0.03, 0.08])
+            t += rng.uniform(0.15, 0.7)
+        turns.append(Turn(speaker=speaker, start=words[0].start, end=words[-1].end, words=words))
+        t += rng.choice([0.0, 0.1, 0.4, 1.2])
+    media = MediaInfo(id="conv 1", title="Conversation", source="/tmp/conv.wav", duration=round(t + 2, 3))
+    return Document(media=media, transcript=AlignedTranscript(turns=turns),
+                    speaker_names={"SPEAKER_00": "Alice"})
+
+
+def doc_of(*turns, names=None, duration=None):
+    media = MediaInfo(id="m1", title="t", source="s", duration=duration)
+    return Document(media=media, transcript=AlignedTranscript(turns=list(turns)), speaker_names=names or {})
+
+
+def turn(speaker, spec, emotion=None, overlap=False):
+    words = [Word(text=" " + text, start=a, end=b, prob=0.9, speaker=speaker) for text, a, b in spec]
+    return Turn(speaker=speaker, start=words[0].start, end=words[-1].end, words=words,
+                emotion=emotion, overlap=overlap)
+
+
+def plain_lines(caption):
+    """Caption lines as a viewer reads them: tags removed, entities decoded."""
+    return [html.unescape(line) for line in caption.text.split("\n")]
+
+
+def seconds(timestamp):
+    h, m, s = timestamp.replace(",", ".").split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+@pytest.fixture(scope="module")
+def conversation():
+    doc = realistic_document()
+    options = SubtitleOptions()
+    cues = build_cues(doc.transcript, options, end_limit=doc.media.duration)
+    vtt = VTTWriter(options).render(doc)
+    return doc, options, cues, vtt
+
+
+def test_vtt_reparses_and_matches_cues(conversation):
+    doc, _, cues, vtt = conversation
+    parsed = webvtt.from_string(vtt, strict=True)
+    assert len(doc.transcript.words) > 500
+    assert len(parsed.captions) == len(cues) > 50
+    for caption, cue in zip(parsed.captions, cues):
+        assert seconds(caption.start) == pytest.approx(cue.start, abs=1e-3)
+        assert seconds(caption.end) == pytest.approx(cue.end, abs=1e-3)
+        assert caption.voice == doc.display_name(cue.speaker)
+        assert plain_lines(caption) == cue.lines
+
+
+def test_line_rules_hold_on_long_transcript(conversation):
+    _, options, _, vtt = conversation
+    for caption in webvtt.from_string(vtt).captions:
+        lines = plain_lines(caption)
+        assert 1 <= len(lines) <= options.max_lines
+        assert all(0 < len(line) <= options.max_line_chars for line in lines), lines
+
+
+def test_cues_monotonic_non_overlapping_and_from_word_times(conversation):
+    doc, options, cues, _ = conversation
+    for cue in cues:
+        assert cue.start < cue.end
+        assert cue.start == pytest.approx(cue.words[0].start, abs=5e-4)  # never before the first word
+        assert cue.end >= round(max(w.end for w in cue.words), 3) - 5e-4 or cue is cues[-1]
+    for a, b in zip(cues, cues[1:]):
+        assert a.end <= b.start
+    assert cues[-1].end <= doc.media.duration
+
+
+def test_durations_and_reading_speed_where_speech_allows(conversation):
+    _, options, cues, _ = conversation
+    held_back = 0
+    for cue, following in zip(cues, cues[1:] + [None]):
+        duration = cue.end - cue.start
+        blocked = following is not None and cue.end == following.start
+        single_long_word = len(cue.words) == 1
+        assert duration <= options.max_duration + 1e-3 or single_long_word
+        if not blocked:
+            assert duration >= options.min_duration - 1e-3
+            assert len(cue.text) / duration <= options.max_cps + 0.05
+        else:
+            held_back += 1
+    # The speaking rates are ordinary, so nearly every cue gets its full reading time.
+    rates = [len(c.text) / (c.end - c.start) for c in cues]
+    assert sum(r <= options.max_cps + 0.05 for r in rates) >= 0.9 * len(cues)
+    assert held_back < len(cues) / 2
+
+
+def test_speaker_change_always_starts_a_new_cue_and_no_word_is_lost(conversation):
+    doc, _, cues, _ = conversation
+    for cue in cues:
+        assert {w.speaker for w in cue.words} == {cue.speaker}
+    cue_words = [w for c in cues for w in c.words]
+    assert [(w.text, w.start) for w in cue_words] == [(w.text, w.start) for w in doc.transcript.words]
+    for cue in cues:
+        assert " ".join(w.text.strip() for w in cue.words) == cue.text
+
+
+def test_turns_are_cut_at_sentence_ends_when_possible(conversation):
+    _, _, cues, _ = conversation
+    endings = [c.words[-1].text.strip()[-1] for c in cues]
+    assert sum(e in ".?!," for e in endings) >= 0.8 * len(cues)
+
+
+def test_short_cue_is_held_into_silence_but_not_over_next_cue():
+    doc = doc_of(turn("A", [("Hi.", 1.0, 1.3)]), turn("B", [("Hello", 5.0, 5.4), ("there.", 5.4, 5.9)]),
+                 turn("A", [("Oh.", 8.0, 8.2)]), turn("B", [("Yes.", 8.5, 8.8)]), duration=9.0)
+    cues = build_cues(doc.transcript, SubtitleOptions(), end_limit=9.0)
+    assert [(c.start, c.end) for c in cues] == [(1.0, 1.83), (5.0, 5.9), (8.0, 8.5), (8.5, 9.0)]
+
+
+def test_dense_cue_is_held_for_reading_time():
+    long_words = turn("A", [("Incomprehensibilities", 2.0, 2.4), ("notwithstanding,", 2.4, 2.8)])
+    cues = build_cues(AlignedTranscript(turns=[long_words]))
+    chars = len("Incomprehensibilities notwithstanding,")
+    assert cues[0].start == 2.0
+    assert cues[0].end == pytest.approx(2.0 + chars / 17, abs=1e-3)
+
+
+def test_long_pause_inside_a_turn_splits_the_cue():
+    t = turn("A", [("First", 0.0, 0.4), ("bit", 0.4, 0.7), ("second", 1.9, 2.3), ("bit", 2.3, 2.6)])
+    cues = build_cues(AlignedTranscript(turns=[t]))
+    assert [c.text for c in cues] == ["First bit", "second bit"]
+
+
+def test_cue_never_exceeds_max_duration_for_slow_speech():
+    spec = [(f"word{i}", i * 0.9, i * 0.9 + 0.5) for i in range(20)]  # 0.4 s gaps, slow
+    cues = build_cues(AlignedTranscript(turns=[turn("A", spec)]), SubtitleOptions(max_duration=7.0))
+    assert len(cues) >= 3
+    assert all(c.end - c.start <= 7.0 for c in cues)
+
+
+def test_lines_break_at_punctuation_and_balance():
+    tokens = "Yesterday we went down to the harbour, and then we walked home slowly.".split()
+    assert layout_lines(tokens) == ["Yesterday we went down to the harbour,",
+                                    "and then we walked home slowly."]
+    tokens = "one two three four five six seven eight nine ten eleven twelve".split()
+    lines = layout_lines(tokens)
+    assert len(lines) == 2 and abs(len(lines[0]) - len(lines[1])) <= 8
+    assert layout_lines("short line".split()) == ["short line"]
+
+
+def test_escaping_of_ampersand_and_angle_brackets():
+    doc = doc_of(turn("A", [("AT&T", 0.0, 0.5), ("<b>bold</b>", 0.5, 1.0), ("x>y", 1.0, 1.4)]),
+                 names={"A": "Tom & <Jerry>"})
+    vtt = VTTWriter().render(doc)
+    body = vtt.split("\n")[3]
+    assert body == "<v Tom &amp; &lt;Jerry&gt;>AT&amp;T &lt;b&gt;bold&lt;/b&gt; x&gt;y"
+    caption = webvtt.from_string(vtt, strict=True).captions[0]
+    assert plain_lines(caption) == ["AT&T <b>bold</b> x>y"]
+    assert html.unescape(caption.voice) == "Tom & <Jerry>"
+
+
+def test_emotion_and_overlap_voice_classes():
+    angry = Emotion(label="Angry", scores={"angry": 0.8, "neutral": 0.2}, confidence=0.8, backend="x")
+    unsure = Emotion(label="sad", scores={"sad": 0.4}, confidence=0.4, backend="x", low_confidence=True)
+    doc = doc_of(turn("A", [("Stop", 0.0, 0.4), ("it!", 0.4, 0.8)], emotion=angry),
+                 turn("B", [("Sorry.", 2.0, 2.5)], emotion=unsure),
+                 turn("A", [("Fine.", 4.0, 4.5)], emotion=angry, overlap=True),
+                 names={"A": "Alice"})
+    vtt = VTTWriter().render(doc)
+    first_lines = [c.lines[0] for c in webvtt.from_string(vtt, strict=True).captions]
+    assert first_lines == ["<v.angry Alice>Stop it!", "<v B>Sorry.", "<v.angry.overlap Alice>Fine."]
+    assert [c.voice for c in webvtt.from_string(vtt).captions] == ["Alice", "B", "Alice"]
+    assert "STYLE" not in vtt
+
+    plain = VTTWriter(SubtitleOptions(emotion_classes=False, overlap_class=False)).render(doc)
+    assert [c.lines[0] for c in webvtt.from_string(plain).captions] == [
+        "<v Alice>Stop it!", "<v B>Sorry.", "<v Alice>Fine."]
+
+    styled = webvtt.from_string(VTTWriter(SubtitleOptions(emit_style_block=True)).render(doc), strict=True)
+    assert len(styled.styles) == 1 and "::cue(v.angry)" in styled.styles[0].text
+    assert len(styled.captions) == 3
+
+
+def test_srt_numbering_format_and_prefix(conversation):
+    doc, options, _, _ = conversation
+    srt = SRTWriter(options).render(doc)
+    blocks = srt.strip("\n").split("\n\n")
+    stamp = r"\d\d:\d\d:\d\d,\d\d\d"
+    for number, block in enumerate(blocks, start=1):
+        lines = block.split("\n")
+        assert lines[0] == str(number)
+        assert re.fullmatch(f"{stamp} --> {stamp}", lines[1])
+        assert seconds(lines[1].split(" --> ")[0]) < seconds(lines[1].split(" --> ")[1])
+        assert 1 <= len(lines) - 2 <= options.max_lines
+        assert all(len(line) <= options.max_line_chars for line in lines[2:])  # prefix included
+        assert re.match(r"(Alice|SPEAKER_01|SPEAKER_02): \S", lines[2])
+    reparsed = webvtt.from_buffer(io.StringIO(srt), format="srt")
+    assert len(reparsed.captions) == len(blocks)
+    srt_words = " ".join(re.sub(r"^[^:]+: ", "", c.text.replace("\n", " ")) for c in reparsed.captions).split()
+    assert srt_words == [w.text.strip() for w in doc.transcript.words]
+
+
+def test_text_transcript_one_line_per_turn(conversation):
+    doc, _, _, _ = conversation
+    lines = TextWriter().render(doc).splitlines()
+    assert len(lines) == len(doc.transcript.turns)
+    for line, t in zip(lines, doc.transcript.turns):
+        match = re.fullmatch(r"\[(\d\d):(\d\d):(\d\d)\] ([^:]+): (.+)", line)
+        assert match, line
+        h, m, s = map(int, match.groups()[:3])
+        assert h * 3600 + m * 60 + s == int(t.start)
+        assert match.group(4) == doc.display_name(t.speaker) and match.group(5) == t.text
+    assert lines[0].startswith("[00:00:00] ")
+
+
+def test_rttm_from_diarization_matches_pyannote_core():
+    core = pytest.importorskip("pyannote.core")
+    diarization = Diarization(turns=[SpeakerTurn("SPEAKER_01", 3.5, 7.25), SpeakerTurn("SPEAKER_00", 0.25, 3.5),
+                                     SpeakerTurn("SPEAKER_00", 8.0, 8.0)])
+    doc = doc_of(turn("SPEAKER_00", [("hi", 0.3, 0.6)]))
+    doc.media.id = "m1"
+    rttm = RTTMWriter(diarization=diarization).render(doc)
+    rows = [line.split(" ") for line in rttm.splitlines()]
+    assert len(rows) == 2  # zero-length turn dropped
+    for row in rows:
+        assert len(row) == 10 and row[0] == "SPEAKER" and row[1] == "m1" and row[2] == "1"
+        assert row[5] == row[6] == row[8] == row[9] == "<NA>"
+        float(row[3]), float(row[4])
+    annotation = core.Annotation(uri="m1")
+    for t in diarization.turns:
+        if t.end > t.start:
+            annotation[core.Segment(t.start, t.end)] = t.speaker
+    expected = io.StringIO()
+    annotation.write_rttm(expected)
+    assert sorted(rttm.splitlines()) == sorted(expected.getvalue().splitlines())
+
+
+def test_rttm_from_aligned_turns_skips_unknown(conversation):
+    doc, _, _, _ = conversation
+    doc = Document(media=doc.media, transcript=AlignedTranscript(
+        turns=doc.transcript.turns + [turn(UNKNOWN_SPEAKER, [("echo", 999.0, 999.5)])]))
+    rows = [line.split() for line in RTTMWriter().render(doc).splitlines()]
+    assert len(rows) == len(doc.transcript.turns) - 1
+    assert rows[0][1] == "conv_1"  # spaces are not allowed in an RTTM file id
+    starts = [float(r[3]) for r in rows]
+    assert starts == sorted(starts)
+    assert {r[7] for r in rows} == {"SPEAKER_00", "SPEAKER_01", "SPEAKER_02"}
+
+
+def test_json_is_document_dict(conversation):
+    doc, _, _, _ = conversation
+    data = json.loads(JSONWriter().render(doc))
+    assert data == json.loads(json.dumps(doc.to_dict()))
+    assert data["schema_version"] == 1 and len(data["words"]) == len(doc.transcript.words)
+
+
+def test_empty_transcript_gives_valid_empty_outputs(tmp_path):
+    doc = doc_of(duration=3.0)
+    vtt = VTTWriter().render(doc)
+    assert vtt.startswith("WEBVTT")
+    assert webvtt.from_string(vtt, strict=True).captions == []
+    assert SRTWriter().render(doc) == "" and TextWriter().render(doc) == "" and RTTMWriter().render(doc) == ""
+    paths = write_outputs(doc, tmp_path)
+    assert webvtt.read(str(paths["vtt"])).captions == []
+
+
+def test_write_outputs_writes_five_files_atomically(tmp_path, conversation):
+    doc, options, _, vtt = conversation
+    diarization = Diarization(turns=[SpeakerTurn("SPEAKER_00", 0.0, 5.0)])
+    paths = write_outputs(doc, tmp_path / "out", diarization=diarization, options=options)
+    assert sorted(paths) == ["json", "rttm", "srt", "txt", "vtt"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "transcript.json", "transcript.rttm", "transcript.srt", "transcript.txt", "transcript.vtt"]
+    assert paths["vtt"].read_text(encoding="utf-8") == vtt
+    assert paths["rttm"].read_text().split()[7] == "SPEAKER_00"
+    assert len(paths["rttm"].read_text().splitlines()) == 1
+    assert len(webvtt.read(str(paths["vtt"])).captions) == len(webvtt.from_string(vtt).captions)
+
+
+def test_cue_dataclass_text_joins_lines():
+    assert Cue(0.0, 1.0, "A", ["one two", "three"]).text == "one two three"

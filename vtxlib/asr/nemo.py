@@ -1,0 +1,389 @@
+"""ASR backend ``nemo``: NVIDIA Parakeet-TDT / Canary through NeMo, with word timestamps.
+
+Model loading (:func:`load_nemo_model`) is separate from transcription (:class:`NemoAsr`). The
+``.nemo`` checkpoint is fetched from Hugging Face into ``cache_dir`` (the workspace's model folder,
+on Drive under Colab) so it downloads once per workspace, then restored with
+``ASRModel.restore_from``; repositories without a single ``.nemo`` file go through
+``ASRModel.from_pretrained``.
+
+Long audio: up to ``full_attention_max_seconds`` the file goes through the model in one pass with
+full attention (the most accurate setting). Beyond that the default strategy ``local_attention``
+switches the FastConformer encoder to limited-context attention, whose memory grows linearly
+rather than quadratically with length, and still walks the audio in windows of ``window_seconds``
+so that peak memory is bounded by one window however long the recording is. ``chunk`` keeps full
+attention and uses short windows instead (the only option for Canary, whose encoder-decoder is
+trained on clips under 40 s). Windows overlap and are merged without duplicates or gaps
+(:mod:`vtxlib.asr.long_audio`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from .. import gpu
+from ..errors import BackendUnavailable, InputError, missing_dependency
+from ..types import AudioFile, Segment, Transcript, Word
+from .base import ProgressFn
+from .long_audio import Window, merge_windows, plan_windows, shift_segment
+
+log = logging.getLogger("vtxlib.asr")
+
+DEFAULT_MODEL = "nvidia/parakeet-tdt-0.6b-v2"
+EUROPEAN_25 = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "hr", "hu", "it", "lt",
+               "lv", "mt", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "uk")
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    languages: tuple[str, ...]
+    local_attention: bool       # FastConformer encoder that supports rel_pos_local_attn
+    max_window_seconds: float   # longest window the model handles well
+    prompted: bool = False      # Canary: needs source/target language prompts
+
+
+KNOWN_MODELS = {
+    "nvidia/parakeet-tdt-0.6b-v2": ModelProfile(("en",), True, 1440.0),
+    "nvidia/parakeet-tdt-0.6b-v3": ModelProfile(EUROPEAN_25, True, 1440.0),
+    "nvidia/canary-1b-flash": ModelProfile(("en", "de", "es", "fr"), False, 40.0, prompted=True),
+}
+TEXT_ONLY_MODELS = {
+    "nvidia/canary-qwen-2.5b": "is a speech-LLM (SALM) whose generate() API returns text only, "
+                               "with no word timestamps",
+}
+DEFAULT_PROFILE = ModelProfile((), True, 1440.0)
+
+
+@dataclass
+class NemoAsrOptions:
+    model: str = DEFAULT_MODEL
+    device: str = "auto"                      # auto | cuda | cpu
+    half_precision: bool = True               # fp16 autocast on CUDA (T4 has no bf16)
+    long_audio: str = "local_attention"       # local_attention | chunk
+    full_attention_max_seconds: float = 600.0  # one full-attention pass up to this length
+    window_seconds: float = 1200.0            # local_attention: window length for longer files
+    chunk_seconds: float = 300.0              # chunk: window length (Canary: capped at 40 s)
+    overlap_seconds: float = 10.0
+    batch_size: int = 1
+    language: Optional[str] = None            # Canary source language; None -> first supported
+    word_confidence: bool = True              # per-word probability from token max-probs
+
+    def __post_init__(self) -> None:
+        if self.long_audio not in ("local_attention", "chunk"):
+            raise InputError(f"long_audio must be 'local_attention' or 'chunk', got {self.long_audio!r}")
+        if self.model in TEXT_ONLY_MODELS:
+            raise BackendUnavailable(
+                f"{self.model} {TEXT_ONLY_MODELS[self.model]}, which subtitles and speaker alignment "
+                f"need; choose {', '.join(KNOWN_MODELS)}.")
+
+    @property
+    def profile(self) -> ModelProfile:
+        return KNOWN_MODELS.get(self.model, DEFAULT_PROFILE)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------- loading ----
+def load_nemo_model(name: str, cache_dir: Optional[Path] = None, token: Optional[str] = None):
+    """Restore an ASR model from a local ``.nemo`` file or a Hugging Face model id (on CPU)."""
+    try:
+        from nemo.collections.asr.models import ASRModel
+    except ImportError as e:
+        raise missing_dependency("nemo_toolkit[asr]", "gpu", "The 'nemo' ASR backend") from e
+    if name.endswith(".nemo"):
+        if not Path(name).is_file():
+            raise InputError(f"NeMo checkpoint not found: {name}")
+        return ASRModel.restore_from(name, map_location="cpu")
+    checkpoint = fetch_nemo_checkpoint(name, cache_dir, token)
+    if checkpoint is None:  # repository without a single .nemo file: NeMo's own loader
+        with _hub_errors(name):
+            return ASRModel.from_pretrained(name, map_location="cpu")
+    return ASRModel.restore_from(checkpoint, map_location="cpu")
+
+
+def fetch_nemo_checkpoint(name: str, cache_dir: Optional[Path], token: Optional[str]) -> Optional[str]:
+    """Path of ``<name>.nemo`` in the cache, downloading it if needed; None if the repo has none."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+    filename = name.rsplit("/", 1)[-1] + ".nemo"
+    with _hub_errors(name, cache_dir):
+        try:
+            return hf_hub_download(repo_id=name, filename=filename, token=token, library_name="nemo",
+                                   cache_dir=str(cache_dir) if cache_dir else None)
+        except EntryNotFoundError as e:
+            if isinstance(e, LocalEntryNotFoundError):
+                raise
+            return None
+
+
+@contextlib.contextmanager
+def _hub_errors(name: str, cache_dir: Optional[Path] = None):
+    """Turn Hugging Face download failures into one actionable line."""
+    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                        OfflineModeIsEnabled, RepositoryNotFoundError)
+
+    where = f" in {cache_dir}" if cache_dir else ""
+    try:
+        yield
+    except GatedRepoError as e:
+        raise BackendUnavailable(f"{name} is gated: accept its conditions at https://huggingface.co/{name} "
+                                 f"and set HF_TOKEN") from e
+    except RepositoryNotFoundError as e:
+        raise BackendUnavailable(f"no model named '{name}' on Hugging Face (or it is private); known "
+                                 f"NeMo ASR models: {', '.join(KNOWN_MODELS)}") from e
+    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
+        raise BackendUnavailable(
+            f"cannot download the NeMo model {name}: offline (HF_HUB_OFFLINE is set or huggingface.co is "
+            f"unreachable) and it is not cached{where}. Run once with internet access (e.g. on Colab) "
+            f"so it is stored in the workspace, or use --asr whisper") from e
+    except HfHubHTTPError as e:
+        raise BackendUnavailable(f"downloading {name} from Hugging Face failed: {e}") from e
+    except OSError as e:  # connection errors that escape huggingface_hub's own wrapping
+        raise BackendUnavailable(f"cannot reach huggingface.co to download {name} ({e}); check the "
+                                 f"connection or use --asr whisper") from e
+
+
+# ------------------------------------------------------------------------------ the backend ----
+class NemoAsr:
+    name = "nemo"
+
+    def __init__(self, options: Optional[NemoAsrOptions] = None, cache_dir: Optional[Path] = None,
+                 model=None, token: Optional[str] = None):
+        self.options = options or NemoAsrOptions()
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self._token = token
+        self._model = model
+        self._device: Optional[str] = None
+        self._attention = "full"
+
+    def options_dict(self) -> dict:
+        return self.options.to_dict()
+
+    # -- model ---------------------------------------------------------------------------
+    @property
+    def model(self):
+        if self._model is None:
+            log.info("loading NeMo model %s", self.options.model)
+            self._model = load_nemo_model(self.options.model, self.cache_dir, self._token)
+        if self._device is None:
+            self._prepare_model()
+        return self._model
+
+    def _prepare_model(self) -> None:
+        self._device = gpu.resolve_device(self.options.device)
+        self._model.eval()
+        self._model.to(self._device)
+        if self.options.word_confidence:
+            _enable_word_confidence(self._model)
+        log.info("NeMo model on %s%s", self._device, " (fp16 autocast)" if self._use_fp16 else "")
+
+    @property
+    def _use_fp16(self) -> bool:
+        return self.options.half_precision and (self._device or "").startswith("cuda")
+
+    def model_version(self) -> str:
+        try:
+            import nemo
+            return f"nemo {nemo.__version__}"
+        except ImportError:
+            return "nemo"
+
+    # -- transcription -------------------------------------------------------------------
+    def transcribe(self, audio: AudioFile, progress: Optional[ProgressFn] = None) -> Transcript:
+        model = self.model
+        windows = self.plan(audio.duration)
+        self._set_attention(model, "local" if self._wants_local_attention(audio.duration) else "full")
+        log.info("NeMo: %.1f s of audio in %d window(s), %s attention", audio.duration, len(windows),
+                 self._attention)
+        per_window = []
+        done = 0.0
+        for batch in _batched(windows, max(1, self.options.batch_size)):
+            hyps = self._run(model, [_read_window(audio.path, w) for w in batch])
+            for window, hyp in zip(batch, hyps):
+                segments = hypothesis_to_segments(hyp, window.duration)
+                per_window.append((window, [shift_segment(s, window.start) for s in segments]))
+                done = max(done, window.keep_end)
+            if progress:
+                progress(min(done, audio.duration), audio.duration)
+        segments = clip_segments(merge_windows(per_window), audio.duration)
+        return Transcript(segments=segments, language=self._language(), backend=self.name,
+                          model=self.options.model, model_version=self.model_version())
+
+    def plan(self, duration: float) -> list[Window]:
+        """How the audio will be cut: one pass, local-attention windows or short chunks."""
+        opts, profile = self.options, self.options.profile
+        if duration <= min(opts.full_attention_max_seconds, profile.max_window_seconds):
+            return plan_windows(duration, duration + 1.0, 0.0)
+        if opts.long_audio == "local_attention" and profile.local_attention:
+            window = opts.window_seconds
+        else:
+            window = min(opts.chunk_seconds, profile.max_window_seconds)
+        return plan_windows(duration, window, min(opts.overlap_seconds, window / 4))
+
+    def _wants_local_attention(self, duration: float) -> bool:
+        return (self.options.long_audio == "local_attention" and self.options.profile.local_attention
+                and duration > self.options.full_attention_max_seconds)
+
+    def _set_attention(self, model, mode: str) -> None:
+        if mode == self._attention or not hasattr(model, "change_attention_model"):
+            return
+        if mode == "local":
+            model.change_attention_model("rel_pos_local_attn", [256, 256])
+            model.change_subsampling_conv_chunking_factor(1)  # subsampling convs in chunks: less memory
+        else:
+            model.change_attention_model("rel_pos", [-1, -1])
+        self._attention = mode
+
+    def _run(self, model, arrays: list[np.ndarray]) -> list:
+        import torch
+
+        kwargs: dict[str, Any] = {"batch_size": len(arrays), "return_hypotheses": True,
+                                  "timestamps": True, "verbose": False, "num_workers": 0}
+        if self.options.profile.prompted:
+            lang = self._language()
+            kwargs.update(source_lang=lang, target_lang=lang, pnc="yes")
+        autocast = (torch.autocast(device_type="cuda", dtype=torch.float16) if self._use_fp16
+                    else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
+            result = model.transcribe(arrays, **kwargs)
+        if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
+            result = result[0]
+        return list(result)
+
+    def _language(self) -> Optional[str]:
+        languages = self.options.profile.languages
+        if self.options.language:
+            if languages and self.options.language not in languages:
+                raise InputError(f"{self.options.model} supports {', '.join(languages)}; "
+                                 f"got language {self.options.language!r}")
+            return self.options.language
+        return languages[0] if len(languages) == 1 or self.options.profile.prompted else None
+
+    def close(self) -> None:
+        self._model = None
+        self._device = None
+        gpu.free_gpu_memory()
+
+
+# ----------------------------------------------------------------- hypothesis -> Transcript ----
+def hypothesis_to_segments(hyp, duration: float) -> list[Segment]:
+    """Convert one NeMo ``Hypothesis`` (transcribed with ``timestamps=True``) to segments of words.
+
+    Words come from ``hyp.timestamp['word']`` (seconds), probabilities from ``hyp.word_confidence``
+    when it is aligned with them; segments from ``hyp.timestamp['segment']``, each taking the words
+    whose centre falls inside it. Times are clipped to ``[0, duration]`` and made monotonic."""
+    stamps = getattr(hyp, "timestamp", None) or {}
+    words = _words_from_stamps(stamps.get("word") or [], getattr(hyp, "word_confidence", None), duration)
+    spans = [(float(s["start"]), float(s["end"]), str(s.get("segment", "")).strip())
+             for s in stamps.get("segment") or []]
+    return _group_into_segments(words, spans)
+
+
+def _words_from_stamps(stamps: list[dict], confidence, duration: float) -> list[Word]:
+    probs = _as_floats(confidence)
+    if probs is not None and len(probs) != len(stamps):
+        probs = None
+    words: list[Word] = []
+    last_start = 0.0
+    for i, item in enumerate(stamps):
+        text = str(item.get("word", "")).strip()
+        if not text:
+            continue
+        start = min(max(float(item["start"]), last_start, 0.0), duration)
+        end = min(max(float(item["end"]), start), duration)
+        words.append(Word(text=text, start=round(start, 3), end=round(end, 3),
+                          prob=None if probs is None else round(probs[i], 4)))
+        last_start = start
+    return words
+
+
+def _group_into_segments(words: list[Word], spans: list[tuple[float, float, str]]) -> list[Segment]:
+    if not words:
+        return []
+    if not spans:
+        return [_segment_of(words)]
+    segments, i = [], 0
+    for n, (_, end, _) in enumerate(spans):
+        last = n == len(spans) - 1
+        group = []
+        while i < len(words) and (last or (words[i].start + words[i].end) / 2 <= end):
+            group.append(words[i])
+            i += 1
+        if group:
+            segments.append(_segment_of(group))
+    return segments
+
+
+def _segment_of(words: list[Word]) -> Segment:
+    return Segment(text=" ".join(w.text for w in words), start=words[0].start, end=words[-1].end,
+                   words=list(words))
+
+
+def clip_segments(segments: list[Segment], duration: float) -> list[Segment]:
+    """Final guard after merging: words in time order and inside the audio."""
+    out, last = [], 0.0
+    for seg in segments:
+        words = []
+        for w in seg.words:
+            start = min(max(w.start, last), duration)
+            words.append(Word(w.text, start, min(max(w.end, start), duration), w.prob, w.speaker))
+            last = start
+        if words:
+            out.append(Segment(seg.text, words[0].start, max(w.end for w in words), words))
+    return out
+
+
+def _as_floats(values) -> Optional[list[float]]:
+    if values is None:
+        return None
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def _enable_word_confidence(model) -> None:
+    """Ask the decoder for per-word confidence: the product of the tokens' max probabilities."""
+    from omegaconf import open_dict
+
+    if not hasattr(model, "change_decoding_strategy") or "decoding" not in model.cfg:
+        return
+    decoding = model.cfg.decoding
+    with open_dict(decoding):
+        decoding.confidence_cfg = {"preserve_frame_confidence": True, "preserve_token_confidence": True,
+                                   "preserve_word_confidence": True, "aggregation": "prod",
+                                   "exclude_blank": True,
+                                   "method_cfg": {"name": "max_prob", "alpha": 1.0}}
+    try:
+        model.change_decoding_strategy(decoding, verbose=False)
+    except TypeError:  # decoders whose change_decoding_strategy has no `verbose`
+        model.change_decoding_strategy(decoding)
+    except Exception as e:  # confidence is optional; timings matter more than probabilities
+        log.warning("word confidence unavailable for this model (%s); words get no probability", e)
+
+
+# ---------------------------------------------------------------------------------- audio -----
+def _read_window(path: str, window: Window, sample_rate: int = 16000) -> np.ndarray:
+    """Read only this window's samples, so a long file never sits in memory whole."""
+    import soundfile as sf
+
+    with sf.SoundFile(path) as f:
+        if f.samplerate != sample_rate:
+            raise InputError(f"{path} is {f.samplerate} Hz; the nemo backend expects the 16 kHz wav "
+                             f"made by the audio stage")
+        f.seek(int(round(window.start * sample_rate)))
+        frames = int(round(window.duration * sample_rate))
+        data = f.read(frames, dtype="float32", always_2d=True)
+    return data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+
+
+def _batched(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
