@@ -112,4 +112,4 @@ def test_bad_option_is_one_line_error(tmp_path, sample):
                "--max-speakers", "2")
     assert proc.returncode == 1 and "larger than" in proc.stderr and "Traceback" not in proc.stderr
     proc = vtx("run", str(sample.wav), "--workspace", str(tmp_path / "ws"), "--asr", "whisper-large")
-    assert proc.returncode == 1 and "unknown ASR backend" in proc.stderr
+    assert proc.returncode == 1 and "unknown asr backend" in proc.stderr

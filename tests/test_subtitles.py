@@ -131,9 +131,11 @@ def test_durations_and_reading_speed_where_speech_allows(conversation):
             assert len(cue.text) / duration <= options.max_cps + 0.05
         else:
             held_back += 1
-    # The speaking rates are ordinary, so nearly every cue gets its full reading time.
-    rates = [len(c.text) / (c.end - c.start) for c in cues]
-    assert sum(r <= options.max_cps + 0.05 for r in rates) >= 0.9 * len(cues)
+    # SPEAKER_00 and SPEAKER_01 speak at ordinary rates: all their cues get full reading time.
+    # SPEAKER_02 talks faster than 17 characters per second, so some of theirs cannot.
+    within = [len(c.text) / (c.end - c.start) <= options.max_cps + 0.05 for c in cues]
+    assert all(ok for ok, c in zip(within, cues) if c.speaker != "SPEAKER_02")
+    assert sum(within) >= 0.85 * len(cues)
     assert held_back < len(cues) / 2
 
 

@@ -28,6 +28,9 @@ log = logging.getLogger("vtxlib.pipeline")
 
 STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles")
 
+EMOTION_CHOICES = ("auto", "embedded", "speechbrain", "off")
+ENHANCE_CHOICES = ("off", "auto", "gemini")
+
 #: hook(stage, event, completed=None, total=None); event is "start", "progress", "done" or "cached"
 Hook = Callable[..., None]
 
@@ -49,6 +52,15 @@ class PipelineOptions:
     force: Optional[str] = None  # recompute this stage and every stage after it
 
     def __post_init__(self) -> None:
+        from .asr import ASR_BACKENDS
+        from .diarize import DIARIZERS
+
+        for option, value, allowed in (("--asr", self.asr, ASR_BACKENDS), ("--diarizer", self.diarizer, DIARIZERS),
+                                       ("--emotion", self.emotion, EMOTION_CHOICES),
+                                       ("--enhance", self.enhance, ENHANCE_CHOICES)):
+            if value not in allowed:
+                raise InputError(f"unknown {option.lstrip('-')} backend {value!r}; expected one of: "
+                                 f"{', '.join(allowed)}")
         if self.force is not None and self.force not in STAGES:
             raise InputError(f"--force {self.force!r}: expected one of {', '.join(STAGES)}")
         self.speaker_count()  # validates the counts

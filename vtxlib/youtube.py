@@ -309,7 +309,7 @@ def _find_track(service, options: UploadOptions) -> Optional[dict]:
     if len(matches) > 1:
         log.warning("video %s has %d caption tracks named %r in %s; updating the first (%s)",
                     options.video_id, len(matches), options.name, options.language, matches[0]["id"])
-    return matches[0] if matches else None
+    return None
 
 
 def _caption_request(service, subtitle_path: Path, options: UploadOptions, existing: Optional[dict]):
