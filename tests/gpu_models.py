@@ -134,7 +134,7 @@ def random_plda(folder: Path, embedding_dim: int = 512, lda_dim: int = 16, seed:
     return PLDA(transform, plda, lda_dimension=lda_dim)
 
 
-def build_pyannote_pipeline(folder: Path, seed: int = 0):
+def build_pyannote_pipeline(folder: Path, seed: int = 0, segmentation_step: float = 0.5):
     """``SpeakerDiarization`` (VBx clustering, as in community-1) from a random PyanNet segmentation
     model, a random XVectorSincNet embedding and a random PLDA (the default ``plda=`` downloads)."""
     import torch
@@ -144,7 +144,10 @@ def build_pyannote_pipeline(folder: Path, seed: int = 0):
     from pyannote.audio.pipelines import SpeakerDiarization
 
     torch.manual_seed(seed)
-    segmentation = PyanNet(sample_rate=SAMPLE_RATE)
+    segmentation = PyanNet(sample_rate=SAMPLE_RATE,
+                           lstm={"hidden_size": 32, "num_layers": 1, "bidirectional": True,
+                                 "monolithic": True, "dropout": 0.0},
+                           linear={"hidden_size": 32, "num_layers": 1})
     segmentation.specifications = Specifications(
         problem=Problem.MONO_LABEL_CLASSIFICATION, resolution=Resolution.FRAME, duration=10.0,
         min_duration=10.0, warm_up=(0.0, 0.0), classes=["spk1", "spk2", "spk3"],
@@ -155,6 +158,7 @@ def build_pyannote_pipeline(folder: Path, seed: int = 0):
     embedding.eval()
     pipeline = SpeakerDiarization(segmentation=segmentation, embedding=embedding,
                                   plda=random_plda(folder, seed=seed), clustering="VBxClustering",
+                                  segmentation_step=segmentation_step,
                                   embedding_batch_size=16, segmentation_batch_size=16)
     pipeline.instantiate({
         "segmentation": {"min_duration_off": 0.0},

@@ -486,3 +486,86 @@ def test_long_insights_input_is_shortened_but_keeps_every_turn():
     text = enh._insights_lines(doc.transcript.turns, max_chars=3000)
     assert len(text) <= 3000
     assert [int(line.split(" |")[0][1:]) for line in text.splitlines()] == list(range(60))
+
+
+# -- the real SDK client against a loopback server ---------------------------------------------
+
+@pytest.fixture
+def gemini_server():
+    """A local stand-in for the Gemini REST endpoint: answers queued (status, body, delay) tuples."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"answers": [], "seen": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state["seen"].append({"path": self.path, "headers": dict(self.headers), "body": body})
+            status, payload, delay = state["answers"].pop(0) if state["answers"] else (500, {}, 0)
+            time.sleep(delay)
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up first (the timeout case)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.server_port}"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def test_real_sdk_client_429_timeout_then_success(gemini_server):
+    from google import genai
+
+    doc = make_document(CALL[:2])
+    payload = {"turns": [{"speaker": t.speaker, "words": [[i, w.text.strip()] for i, w in enumerate(t.words, start)]}
+                         for t, start in zip(doc.transcript.turns, (0, len(doc.transcript.turns[0].words)))]}
+    good = {"candidates": [{"content": {"role": "model", "parts": [{"text": json.dumps(punctuate(payload))}]},
+                            "finishReason": "STOP"}]}
+    quota = {"error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}}
+    gemini_server["answers"] += [(429, quota, 0), (200, good, 1.0), (200, good, 0)]
+
+    options = only_punctuation(timeout_s=0.3, backoff_s=0.01)
+    client = genai.Client(api_key="test-key-not-real", http_options=genai_types.HttpOptions(
+        base_url=gemini_server["url"], retry_options=genai_types.HttpRetryOptions(attempts=1)))
+    result = enh.enhance(doc, options, client=client, sleep=lambda s: None)
+
+    assert result.stats.retries == 2 and result.stats.chunks_ok == 1
+    assert result.document.transcript.turns[1].text.startswith("Hi this is diane in new jersey and I have")
+    seen = gemini_server["seen"]
+    assert len(seen) == 3 and seen[0]["path"].endswith("/models/gemini-2.5-flash:generateContent")
+    body = seen[0]["body"]
+    assert body["generationConfig"]["responseMimeType"] == "application/json"
+    assert body["generationConfig"]["responseJsonSchema"] == enh.PUNCTUATION_SCHEMA
+    assert json.loads(body["contents"][0]["parts"][0]["text"]) == payload
+    assert "test-key-not-real" not in json.dumps(body), "the key travels in a header only"
+    assert seen[0]["headers"]["x-goog-api-key"] == "test-key-not-real"
+
+
+def test_document_with_enhancements_from_a_cached_result_keeps_the_base_document():
+    doc = make_document(CALL)
+    doc.media.path = "/media/call.wav"  # not serialised: lost when the result comes from the cache
+    result = EnhanceResult.from_dict(json.loads(json.dumps(
+        enh.enhance(doc, EnhanceOptions(), client=FakeClient()).to_dict())))
+    merged = enh.document_with_enhancements(result, doc)
+    assert merged.media.path == "/media/call.wav" and doc.transcript.turns[0].text.startswith("welcome")
+    assert merged.transcript.turns[0].text.startswith("Welcome back")
+    assert frozen(merged) == frozen(doc)
+    assert merged.extras["enhance"]["chapters_text"].startswith("00:00 Intro")
+    assert enh.document_with_enhancements(result).transcript.words[0].text == " Welcome"
+    with pytest.raises(InputError, match="another transcript"):
+        enh.document_with_enhancements(result, make_document(CALL[:2]))

@@ -318,3 +318,56 @@ def test_code_from_paste_variants():
         yt.code_from_paste("http://localhost/?error=access_denied&state=s1", "s1")
     with pytest.raises(InputError, match="nothing was pasted"):
         yt.code_from_paste("   ", "s1")
+
+
+def authorized_service(*responses):
+    """The service as built from credentials, with the HTTP layer (token refresh included) mocked."""
+    import datetime
+
+    from google.oauth2.credentials import Credentials
+    from google_auth_httplib2 import AuthorizedHttp
+
+    creds = Credentials(token="old-access", refresh_token="refresh-1", token_uri=TOKEN_URI,
+                        client_id="123.apps.googleusercontent.com", client_secret="shh", scopes=yt.SCOPES,
+                        expiry=datetime.datetime(2020, 1, 1))
+    http = HttpMockSequence(list(responses))
+    return yt.build_service(http=AuthorizedHttp(creds, http=http)), http
+
+
+def test_upload_refreshes_an_expired_token_before_calling_the_api(vtt):
+    service, http = authorized_service(ok({"access_token": "new-access", "expires_in": 3600}),
+                                       ok({"items": []}), ok({"id": "NEW1"}))
+    result = yt.upload_captions(vtt, UploadOptions(video_id=VIDEO), service=service)
+    assert result.caption_id == "NEW1"
+    (token_uri, _, token_body, _), (_, _, _, list_headers), _ = http.request_sequence
+    assert token_uri == TOKEN_URI and b"grant_type=refresh_token" in token_body
+    assert list_headers["authorization"] == "Bearer new-access"
+
+
+def test_upload_with_a_revoked_token_gives_a_clear_message(vtt, tmp_path):
+    revoked = ({"status": "400", "content-type": "application/json"},
+               json.dumps({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}))
+    service, http = authorized_service(revoked)
+    with pytest.raises(AuthorizationRequired, match="expired or revoked"):
+        yt.upload_captions(vtt, UploadOptions(video_id=VIDEO, token_path=tmp_path / "t.json"), service=service)
+
+
+def test_dry_run_uses_a_working_stored_token_to_list(vtt, tmp_path, monkeypatch, token_endpoint):
+    token_endpoint()  # a valid token needs no refresh: any token request would fail this test
+    token = tmp_path / "token.json"
+    write_token(token, expiry="2999-01-01T00:00:00Z")
+    service, http = service_with(ok({"items": [track("EN1", "en", "vtx")]}))
+    built = []
+    monkeypatch.setattr(yt, "build_service", lambda credentials=None, http=None: built.append(credentials) or service)
+    result = yt.upload_captions(vtt, UploadOptions(video_id=VIDEO, dry_run=True, token_path=token, interactive=False))
+    assert built[0].token == "old-access"
+    assert result.action == "update" and len(http.request_sequence) == 1
+
+
+def test_dry_run_with_a_revoked_token_still_writes_the_request(vtt, tmp_path, token_endpoint):
+    token_endpoint((400, {"error": "invalid_grant"}))
+    token = tmp_path / "token.json"
+    write_token(token)
+    result = yt.upload_captions(vtt, UploadOptions(video_id=VIDEO, dry_run=True, token_path=token, interactive=False))
+    assert result.dry_run and result.action == "insert" and Path(result.request_path).is_file()
+    assert "captions.list not called" in result.message

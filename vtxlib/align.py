@@ -39,13 +39,13 @@ _MIN_WORD_SECONDS = 0.05
 
 @dataclass
 class AlignOptions:
-    boundary_tolerance: float = 0.2   # s each word is widened by when measuring turn coverage
+    boundary_tolerance: float = 0.3   # s each word is widened by when measuring turn coverage
     max_distance: float = 1.0         # s: a word in no turn joins the nearest turn this close
     nearest_evidence: float = 0.5     # evidence given to that nearest turn's speaker
     evidence_floor: float = 0.02      # evidence never drops below this (caps a relabel's cost)
-    switch_cost: float = 3.0          # speaker change between two words mid-phrase
-    clause_switch_cost: float = 1.5   # ... after , ; : or a dash
-    segment_switch_cost: float = 1.0  # ... at an ASR segment boundary
+    switch_cost: float = 1.5          # speaker change between two words mid-phrase
+    clause_switch_cost: float = 0.9   # ... after , ; : or a dash
+    segment_switch_cost: float = 0.7  # ... at an ASR segment boundary
     sentence_switch_cost: float = 0.25  # ... after . ? !
     free_switch_pause: float = 0.6    # s of silence at which a change costs nothing
     split_pause: float = 1.5          # s: output turns of one speaker split at longer pauses

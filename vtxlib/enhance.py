@@ -257,6 +257,28 @@ def make_client(api_key: Optional[str], options: EnhanceOptions):
         timeout=int(options.timeout_s * 1000), retry_options=types.HttpRetryOptions(attempts=1)))
 
 
+def document_with_enhancements(result: EnhanceResult, base: Optional[Document] = None) -> Document:
+    """The enhanced document: corrected word texts plus ``extras["enhance"]``.
+
+    With ``base`` (the document that was enhanced), a copy of it receives the corrected texts, so
+    fields that do not survive serialisation (``media.path``) are kept, as when ``result`` comes
+    back from the stage cache. The words must line up one to one with identical timings.
+    """
+    if base is None:
+        enhanced = copy.deepcopy(result.document)
+        enhanced.extras["enhance"] = _extras(result)
+        return enhanced
+    corrected = result.document.transcript.words
+    enhanced = copy.deepcopy(base)
+    words = enhanced.transcript.words
+    if [(w.start, w.end, w.speaker) for w in words] != [(w.start, w.end, w.speaker) for w in corrected]:
+        raise InputError("this enhancement result belongs to another transcript (words or timings differ)")
+    for word, new in zip(words, corrected):
+        word.text = new.text
+    enhanced.extras["enhance"] = _extras(result)
+    return enhanced
+
+
 def apply_speaker_names(document: Document, mapping: dict[str, Any]) -> Document:
     """A copy of ``document`` whose speakers display under the given names.
 
@@ -521,7 +543,10 @@ class _ModelCaller:
                                                            config=config)
             except Exception as e:  # classified below; anything not transient propagates
                 if not _is_transient(e):
-                    raise _permanent_error(e, self.options.model) from e
+                    mapped = _permanent_error(e, self.options.model)
+                    if mapped is e:
+                        raise
+                    raise mapped from e
                 if attempt == self.options.max_retries:
                     self.gave_up = _describe(e)
                     raise StageFailed(f"Gemini did not answer after {attempt + 1} attempts: {_describe(e)}") from e
@@ -601,11 +626,21 @@ def _is_transient(error: Exception) -> bool:
         return error.code in RETRYABLE_HTTP_CODES
     if isinstance(error, (TimeoutError, ConnectionError)):
         return True
-    try:
-        import httpx
-    except ImportError:
-        return False
-    return isinstance(error, (httpx.TimeoutException, httpx.NetworkError))
+    return isinstance(error, _transport_errors())
+
+
+def _transport_errors() -> tuple[type, ...]:
+    """Timeouts and network errors of httpx and of httpx2 (the fork google-genai may use)."""
+    import importlib
+
+    found: list[type] = []
+    for module_name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        found += [getattr(module, name) for name in ("TimeoutException", "NetworkError") if hasattr(module, name)]
+    return tuple(found)
 
 
 def _permanent_error(error: Exception, model: str) -> Exception:

@@ -288,11 +288,12 @@ class Pipeline:
 
     def write_outputs(self, document: Document, diarization: Diarization, audio: AudioFile,
                       out_dir: Optional[Path]) -> dict[str, Path]:
-        from .subtitles import write_outputs
+        from .subtitles import SubtitleOptions, write_outputs
 
+        options = SubtitleOptions()
         target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
-        with self._timed("subtitles", "vtxlib", {}):
-            outputs = write_outputs(document, target, diarization=diarization)
+        with self._timed("subtitles", "vtxlib", options.to_dict()):
+            outputs = write_outputs(document, target, diarization=diarization, options=options)
         if self.options.report:
             outputs["report"] = self._write_report(document, diarization, audio, target)
         return outputs

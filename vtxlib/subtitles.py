@@ -132,7 +132,8 @@ def _cut_turn(words: list[Word], options: SubtitleOptions, reserve: int) -> list
     return groups[::-1]
 
 
-def _group_allowed(words, tokens, i, j, chars, capacity, options, reserve) -> bool:
+def _group_allowed(words: list[Word], tokens: list[str], i: int, j: int, chars: int, capacity: int,
+                   options: SubtitleOptions, reserve: int) -> bool:
     """Hard limits for words[i:j] as one cue; once false, any earlier i is false too."""
     if chars > capacity or words[j - 1].end - words[i].start > options.max_duration:
         return False

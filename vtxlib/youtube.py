@@ -129,11 +129,11 @@ def get_credentials(client_secrets: Optional[Path], token_path: Optional[Path], 
     redirect address or code. The token is stored at ``token_path`` with mode 0600.
     """
     try:
-        from google.auth.exceptions import RefreshError
+        from google.auth.exceptions import RefreshError, TransportError
         from google.auth.transport.requests import Request
         from google.oauth2.credentials import Credentials
     except ImportError as e:
-        raise missing_dependency("google-auth-oauthlib", "youtube", "YouTube upload") from e
+        raise missing_dependency("google-auth-oauthlib", "upload", "YouTube upload") from e
 
     token_path = Path(token_path) if token_path else None
     creds = _load_token(Credentials, token_path)
@@ -147,6 +147,9 @@ def get_credentials(client_secrets: Optional[Path], token_path: Optional[Path], 
                 raise _token_error(token_path) from e
             log.warning("the stored YouTube token was expired or revoked; signing in again")
             creds = None
+        except TransportError as e:
+            raise StageFailed(f"could not reach Google to refresh the YouTube token ({e}); check the "
+                              f"network connection") from e
     if creds is not None and creds.valid:
         return creds
     if not interactive:
@@ -242,7 +245,7 @@ def build_service(credentials=None, http=None):
     try:
         from googleapiclient.discovery import build
     except ImportError as e:
-        raise missing_dependency("google-api-python-client", "youtube", "YouTube upload") from e
+        raise missing_dependency("google-api-python-client", "upload", "YouTube upload") from e
     if credentials is None and http is None:
         import httplib2  # offline placeholder: a dry run only builds requests, never sends them
 
@@ -260,6 +263,8 @@ def upload_captions(subtitle_path: Path, options: UploadOptions, service: Any = 
     """
     subtitle_path = Path(subtitle_path)
     size = _check_subtitle_file(subtitle_path, options)
+    if options.dry_run and service is None and credentials is None:
+        credentials = _stored_credentials(options)
     can_list = service is not None or credentials is not None or not options.dry_run
     if service is None:
         if credentials is None and can_list:
@@ -281,6 +286,17 @@ def upload_captions(subtitle_path: Path, options: UploadOptions, service: Any = 
     log.info("caption track %s %sd on video %s. %s", result.caption_id, action, options.video_id,
              result.message)
     return result
+
+
+def _stored_credentials(options: UploadOptions):
+    """A dry run lists existing tracks when a stored token works; it never asks anyone to sign in."""
+    if not options.token_path or not Path(options.token_path).is_file():
+        return None
+    try:
+        return get_credentials(options.client_secrets, options.token_path, interactive=False)
+    except VtxError as e:
+        log.info("dry run without captions.list: %s", e)
+        return None
 
 
 def _check_subtitle_file(path: Path, options: UploadOptions) -> int:
@@ -309,7 +325,7 @@ def _find_track(service, options: UploadOptions) -> Optional[dict]:
     if len(matches) > 1:
         log.warning("video %s has %d caption tracks named %r in %s; updating the first (%s)",
                     options.video_id, len(matches), options.name, options.language, matches[0]["id"])
-    return None
+    return matches[0] if matches else None
 
 
 def _caption_request(service, subtitle_path: Path, options: UploadOptions, existing: Optional[dict]):

@@ -1,0 +1,239 @@
+"""The ``nemo`` ASR backend through NeMo's real classes, with tiny random-weight FastConformer models.
+
+Random weights give meaningless words; what is tested is the backend's code path (transcribe with
+timestamps, hypothesis conversion, windows, local attention, checkpoint restore, error messages).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nemo.collections.asr", reason="nemo_toolkit[asr] is not installed")
+
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+from vtxlib import gpu  # noqa: E402
+from vtxlib.asr.long_audio import Window, merge_windows, plan_windows  # noqa: E402
+from vtxlib.asr.nemo import KNOWN_MODELS, NemoAsr, NemoAsrOptions, hypothesis_to_segments  # noqa: E402
+from vtxlib.errors import BackendUnavailable, InputError  # noqa: E402
+from vtxlib.types import AudioFile, Segment, Transcript, Word  # noqa: E402
+
+from gpu_models import build_ctc_model, build_tdt_model, train_tokenizer  # noqa: E402
+
+torch.set_num_threads(1)
+SR = 16000
+
+
+# ------------------------------------------------------------------------------ fixtures ------
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    return train_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+
+
+@pytest.fixture(scope="module")
+def ctc_model(tokenizer_dir):
+    return build_ctc_model(tokenizer_dir)
+
+
+@pytest.fixture(scope="module")
+def tdt_model(tokenizer_dir):
+    return build_tdt_model(tokenizer_dir)
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory) -> AudioFile:
+    """A few seconds of synthetic speech (espeak-ng), 16 kHz mono."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    folder = tmp_path_factory.mktemp("speech")
+    raw = folder / "raw.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), "Hello there. This is a short test of speech "
+                    "recognition with word timestamps. It has a few sentences."], check=True)
+    data, rate = sf.read(raw, dtype="float32")
+    return _write_wav(folder / "speech.wav", _resample(data, rate))
+
+
+@pytest.fixture(scope="module")
+def long_wav(speech_wav, tmp_path_factory) -> AudioFile:
+    """Ten and a half minutes: the speech clip repeated with pauses."""
+    clip, _ = sf.read(speech_wav.path, dtype="float32")
+    unit = np.concatenate([clip, np.zeros(SR, dtype=np.float32)])
+    repeats = int(np.ceil(630 * SR / len(unit)))
+    data = np.tile(unit, repeats)[: 630 * SR]
+    return _write_wav(tmp_path_factory.mktemp("long") / "long.wav", data)
+
+
+def _resample(data: np.ndarray, rate: int) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    return resample_poly(data, SR, rate).astype(np.float32) if rate != SR else data
+
+
+def _write_wav(path, data: np.ndarray) -> AudioFile:
+    sf.write(path, data, SR, subtype="PCM_16")
+    return AudioFile(path=str(path), sample_rate=SR, duration=len(data) / SR)
+
+
+def assert_valid_words(transcript: Transcript, duration: float) -> list[Word]:
+    words = transcript.words
+    starts = [w.start for w in words]
+    assert starts == sorted(starts), "word start times must be monotonic"
+    for w in words:
+        assert w.text.strip(), "words must not be empty strings"
+        assert 0.0 <= w.start <= w.end <= duration + 1e-6, w
+        assert w.prob is None or 0.0 <= w.prob <= 1.0, w
+    for seg in transcript.segments:
+        assert seg.words and seg.start == seg.words[0].start and seg.end >= seg.words[-1].end - 1e-9
+    return words
+
+
+# ----------------------------------------------------------------------- transcription -------
+def test_ctc_model_transcribes_with_monotonic_word_timings(ctc_model, speech_wav):
+    backend = NemoAsr(NemoAsrOptions(model="tiny-ctc"), model=ctc_model)
+    transcript = backend.transcribe(speech_wav)
+    assert isinstance(transcript, Transcript)
+    assert transcript.backend == "nemo" and transcript.model == "tiny-ctc"
+    assert transcript.model_version.startswith("nemo 3.")
+    assert len(assert_valid_words(transcript, speech_wav.duration)) >= 1
+    assert Transcript.from_dict(transcript.to_dict()) == transcript
+
+
+def test_tdt_model_transcribes_words_with_confidence_and_progress(tdt_model, speech_wav):
+    calls = []
+    backend = NemoAsr(NemoAsrOptions(model="tiny-tdt"), model=tdt_model)
+    transcript = backend.transcribe(speech_wav, progress=lambda done, total: calls.append((done, total)))
+    words = assert_valid_words(transcript, speech_wav.duration)
+    assert len(words) >= 2
+    assert all(w.prob is not None for w in words), "TDT word confidence should be preserved"
+    assert calls and calls[-1] == (pytest.approx(speech_wav.duration), speech_wav.duration)
+
+
+def test_save_to_restore_from_round_trip_gives_the_same_words(tdt_model, speech_wav, tmp_path):
+    path = tmp_path / "tiny_tdt.nemo"
+    tdt_model.save_to(str(path))
+    in_memory = NemoAsr(NemoAsrOptions(model=str(path)), model=tdt_model).transcribe(speech_wav)
+    restored_backend = NemoAsr(NemoAsrOptions(model=str(path)))  # loads through load_nemo_model
+    restored = restored_backend.transcribe(speech_wav)
+    assert type(restored_backend.model).__name__ == type(tdt_model).__name__
+    assert [(w.text, w.start, w.end) for w in restored.words] == \
+        [(w.text, w.start, w.end) for w in in_memory.words]
+    restored_backend.close()
+    assert restored_backend._model is None
+
+
+@pytest.mark.slow
+def test_long_audio_uses_local_attention_windows(tokenizer_dir, long_wav):
+    """10.5 minutes through local attention in 3 overlapping windows (slowest test of this file)."""
+    model = build_tdt_model(tokenizer_dir)
+    options = NemoAsrOptions(model="tiny-tdt", full_attention_max_seconds=120, window_seconds=240,
+                             overlap_seconds=10, word_confidence=False)
+    backend = NemoAsr(options, model=model)
+    assert len(backend.plan(long_wav.duration)) == 3
+    transcript = backend.transcribe(long_wav)
+    assert model.encoder.self_attention_model == "rel_pos_local_attn"
+    words = assert_valid_words(transcript, long_wav.duration)
+    assert words[-1].end > long_wav.duration - 60, "the last window's words must be kept"
+    assert len({(w.start, w.text) for w in words}) == len(words), "no duplicated words at window joins"
+
+
+def test_chunk_mode_covers_the_audio_with_full_attention(ctc_model, long_wav):
+    backend = NemoAsr(NemoAsrOptions(model="tiny-ctc", long_audio="chunk", full_attention_max_seconds=60,
+                                     chunk_seconds=200, overlap_seconds=10, word_confidence=False),
+                      model=ctc_model)
+    windows = backend.plan(long_wav.duration)
+    assert len(windows) == 4 and windows[-1].keep_end == long_wav.duration
+    transcript = backend.transcribe(long_wav)
+    assert ctc_model.encoder.self_attention_model == "rel_pos"
+    assert_valid_words(transcript, long_wav.duration)
+
+
+# -------------------------------------------------------------- hypothesis conversion ---------
+class FakeHypothesis:
+    def __init__(self, timestamp, word_confidence=None):
+        self.timestamp = timestamp
+        self.word_confidence = word_confidence
+
+
+def test_hypothesis_conversion_groups_words_into_segments_and_clips():
+    hyp = FakeHypothesis({
+        "word": [{"word": "hello", "start": 0.1, "end": 0.5}, {"word": "world.", "start": 0.6, "end": 1.0},
+                 {"word": "again", "start": 0.55, "end": 1.6}, {"word": "", "start": 1.5, "end": 1.6},
+                 {"word": "late", "start": 2.9, "end": 3.5}],
+        "segment": [{"segment": "hello world.", "start": 0.1, "end": 1.0},
+                    {"segment": "again late", "start": 1.1, "end": 3.5}],
+    }, word_confidence=[0.9, 0.8, 0.7, 0.1, 0.6])
+    segments = hypothesis_to_segments(hyp, duration=3.0)
+    assert [[w.text for w in s.words] for s in segments] == [["hello", "world."], ["again", "late"]]
+    again, late = segments[1].words
+    assert again.start == 0.6, "starts are made monotonic"
+    assert (late.start, late.end) == (2.9, 3.0), "times are clipped to the audio"
+    assert [w.prob for w in segments[0].words] == [0.9, 0.8]
+
+
+def test_hypothesis_without_stamps_gives_no_segments():
+    assert hypothesis_to_segments(FakeHypothesis({}), duration=5.0) == []
+
+
+# --------------------------------------------------------------------------- windows ----------
+def test_windows_tile_the_audio_exactly():
+    windows = plan_windows(1000.0, 300.0, 20.0)
+    assert windows[0].keep_start == 0.0 and windows[-1].keep_end == 1000.0
+    for left, right in zip(windows, windows[1:]):
+        assert left.keep_end == right.keep_start
+        assert right.start < left.keep_end < left.end, "the cut lies inside the overlap"
+    assert all(w.end - w.start <= 300.0 for w in windows)
+    assert plan_windows(50.0, 300.0, 20.0) == [Window(0.0, 50.0, 0.0, 50.0)]
+    with pytest.raises(ValueError):
+        plan_windows(100.0, 10.0, 10.0)
+
+
+def test_merge_keeps_each_overlapping_word_once():
+    windows = plan_windows(20.0, 12.0, 4.0)  # [0,12] and [8,20], cut at 10
+    assert len(windows) == 2
+    first = [Segment("a b c", 7.0, 11.0, [Word("a", 7.0, 7.5), Word("b", 9.0, 9.6), Word("c", 10.2, 11.0)])]
+    second = [Segment("b c d", 9.0, 15.0, [Word("b", 9.05, 9.6), Word("c", 10.2, 10.9), Word("d", 14.0, 15.0)])]
+    merged = merge_windows([(windows[0], first), (windows[1], second)])
+    assert [w.text for s in merged for w in s.words] == ["a", "b", "c", "d"]
+    assert merged[0].text == "a b" and merged[1].text == "c d"
+
+
+# -------------------------------------------------------------------------- errors ------------
+@pytest.mark.parametrize("name", sorted(KNOWN_MODELS))
+def test_named_model_offline_gives_actionable_error(name, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    backend = NemoAsr(NemoAsrOptions(model=name), cache_dir=tmp_path)
+    with pytest.raises(BackendUnavailable) as info:
+        backend.transcribe(AudioFile(path="unused.wav", sample_rate=SR, duration=1.0))
+    message = str(info.value)
+    assert name in message and "offline" in message and str(tmp_path) in message
+    assert "\n" not in message
+
+
+def test_canary_qwen_is_refused_for_lack_of_word_timestamps():
+    with pytest.raises(BackendUnavailable, match="no word timestamps"):
+        NemoAsrOptions(model="nvidia/canary-qwen-2.5b")
+
+
+def test_bad_options_and_paths_are_input_errors(tmp_path):
+    with pytest.raises(InputError):
+        NemoAsrOptions(long_audio="stream")
+    with pytest.raises(InputError, match="not found"):
+        NemoAsr(NemoAsrOptions(model=str(tmp_path / "missing.nemo"))).model
+    with pytest.raises(InputError, match="supports"):
+        NemoAsr(NemoAsrOptions(model="nvidia/canary-1b-flash", language="ja"))._language()
+
+
+def test_gpu_checks_are_consistent_here():
+    assert gpu.nemo_available() is True
+    assert gpu.cuda_available() == torch.cuda.is_available()
+    assert gpu.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    gpu.free_gpu_memory()
+    assert gpu.peak_gpu_memory_mb() is None or gpu.peak_gpu_memory_mb() >= 0

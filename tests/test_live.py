@@ -1,0 +1,382 @@
+"""Live transcription without a microphone: a synthetic wav fed through the capture interface."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vtxlib import live
+from vtxlib.audio import load_audio
+from vtxlib.errors import BackendUnavailable, InputError
+from vtxlib.live import (FRAME_SAMPLES, SAMPLE_RATE, ColabMicSource, LiveOptions, LiveSession,
+                         SpeakerTracker, UtteranceSegmenter, Utterance, WavFileSource, decode_pcm_chunk,
+                         write_wav)
+from vtxlib.types import Document
+
+FIXTURES = Path(__file__).parent / ".fixtures" / "live"
+LEAD_SILENCE_S = 0.5
+GAP_S = 1.0
+#: (espeak-ng voice, sentence): two voices, so speaker labels can be checked
+SENTENCES = [
+    ("en-us", "Good morning everyone, thank you for joining the meeting today."),
+    ("en-us", "We will review the budget and the schedule for the next quarter."),
+    ("en+f3", "I have prepared the numbers and they look better than last year."),
+    ("en+f3", "Let us start with the marketing plan and then discuss hiring."),
+]
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
+                                reason="needs espeak-ng and ffmpeg to synthesise speech")
+
+
+def synthesise(voice: str, text: str, target: Path) -> np.ndarray:
+    raw = target.with_suffix(".22k.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw), "-ac", "1",
+                    "-ar", str(SAMPLE_RATE), str(target)], check=True)
+    return load_audio(target)
+
+
+@pytest.fixture(scope="module")
+def stream() -> dict:
+    """Four sentences with 1 s pauses; the file ends right after the last word (no trailing
+    silence), so only stop/flush can emit the last utterance."""
+    path = FIXTURES / "stream.wav"
+    meta = FIXTURES / "stream.json"
+    if not (path.exists() and meta.exists() and json.loads(meta.read_text())["sentences"] == SENTENCES):
+        FIXTURES.mkdir(parents=True, exist_ok=True)
+        parts, spans, at = [np.zeros(int(LEAD_SILENCE_S * SAMPLE_RATE), np.float32)], [], LEAD_SILENCE_S
+        for i, (voice, text) in enumerate(SENTENCES):
+            speech = synthesise(voice, text, FIXTURES / f"s{i}.wav")
+            speech = np.trim_zeros(speech)
+            spans.append((at, at + speech.size / SAMPLE_RATE))
+            parts.append(speech)
+            at += speech.size / SAMPLE_RATE
+            if i + 1 < len(SENTENCES):
+                parts.append(np.zeros(int(GAP_S * SAMPLE_RATE), np.float32))
+                at += GAP_S
+        write_wav(path, np.concatenate(parts))
+        meta.write_text(json.dumps({"sentences": SENTENCES, "spans": spans}))
+    return {"path": path, **json.loads(meta.read_text())}
+
+
+class CountingLoads:
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.real(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def transcriber():
+    import torch
+
+    torch.set_num_threads(1)
+    from vtxlib.asr import whisper_cpu
+
+    with pytest.MonkeyPatch.context() as mp:
+        loads = CountingLoads(whisper_cpu.load_whisper_model)
+        mp.setattr(whisper_cpu, "load_whisper_model", loads)
+        t = live.create_live_transcriber(options=LiveOptions(speaker_labels=True))
+        t.loads = loads
+        yield t
+
+
+@pytest.fixture(scope="module")
+def fast_session(transcriber, stream) -> LiveSession:
+    emitted = []
+    transcriber.on_utterance = emitted.append
+    session = transcriber.run(WavFileSource(stream["path"], realtime=False, chunk_ms=100))
+    transcriber.on_utterance = None
+    session.emitted = emitted
+    return session
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    import jiwer
+
+    clean = lambda s: " ".join(re.sub(r"[^a-z' ]+", " ", s.lower()).split())  # noqa: E731
+    return jiwer.wer(clean(reference), clean(hypothesis))
+
+
+# -- end to end, faster than real time -----------------------------------------------------------
+
+def test_one_utterance_per_sentence_with_low_wer(fast_session, stream):
+    assert len(fast_session.utterances) == len(SENTENCES)
+    for utterance, (_, text) in zip(fast_session.utterances, SENTENCES):
+        assert wer(text, utterance.text) <= 0.25, (text, utterance.text)
+    assert wer(" ".join(t for _, t in SENTENCES), fast_session.text) <= 0.15
+
+
+def test_word_times_are_absolute_stream_times(fast_session, stream):
+    for utterance, (start, end) in zip(fast_session.utterances, stream["spans"]):
+        assert utterance.words[0].start == pytest.approx(start, abs=0.5)
+        assert utterance.words[-1].end == pytest.approx(end, abs=0.5)
+        assert all(utterance.start <= w.start <= w.end <= utterance.end + 0.05 for w in utterance.words)
+
+
+def test_stop_flushes_the_last_utterance_without_trailing_silence(fast_session, stream):
+    last = fast_session.utterances[-1]
+    # less silence than min_silence_s followed it: only the end of the stream can have cut it
+    assert last.endpoint_delay_s < 0.45
+    assert wer(SENTENCES[-1][1], last.text) <= 0.25
+    assert last.end == pytest.approx(fast_session.duration, abs=0.05)
+
+
+def test_latency_is_recorded_per_utterance(fast_session):
+    emitted = fast_session.emitted
+    assert [u.index for u in emitted] == [0, 1, 2, 3]  # the callback saw every utterance, in order
+    for u in fast_session.utterances[:-1]:
+        assert not u.measured_realtime
+        # an utterance is cut after ~0.5 s of silence (min_silence_s, frame granularity 32 ms)
+        assert 0.45 <= u.endpoint_delay_s <= 0.6
+        assert u.processing_s > 0
+        assert u.latency_s == pytest.approx(u.endpoint_delay_s + u.processing_s, abs=0.002)
+
+
+def test_speakers_follow_the_two_voices(fast_session):
+    labels = [u.speaker for u in fast_session.utterances]
+    assert labels[0] == labels[1]
+    assert labels[2] == labels[3]
+    assert labels[0] != labels[2]
+    assert all(w.speaker == u.speaker for u in fast_session.utterances for w in u.words)
+
+
+def test_session_converts_saves_and_exports_vtt(fast_session, tmp_path):
+    from vtxlib.workspace import Workspace
+
+    aligned = fast_session.to_aligned()
+    assert aligned.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert len(aligned.turns) == 4
+    paths = fast_session.save(Workspace(tmp_path / "ws"), media_id="live-test")
+    vtt = paths["vtt"].read_text()
+    assert vtt.startswith("WEBVTT")
+    assert "<v SPEAKER_01>" in vtt and "marketing" in vtt.lower()
+    document = Document.from_dict(json.loads(paths["json"].read_text()))
+    assert document.media.id == "live-test"
+    assert len(document.transcript.words) == len(aligned.words)
+    assert load_audio(paths["audio"]).size == pytest.approx(fast_session.duration * SAMPLE_RATE, abs=2)
+    saved = json.loads(paths["utterances"].read_text())["utterances"]
+    assert [Utterance.from_dict(u).text for u in saved] == [u.text for u in fast_session.utterances]
+
+
+# -- real time, background thread, stop in the middle of an utterance ---------------------------
+
+def test_realtime_start_stop_mid_utterance_and_model_loaded_once(transcriber, stream, fast_session):
+    second_start, second_end = stream["spans"][1]
+    stop_at = (second_start + second_end) / 2  # in the middle of the second sentence
+    emitted = []
+    transcriber.on_utterance = emitted.append
+    source = WavFileSource(stream["path"], realtime=True, chunk_ms=100)
+    started = time.perf_counter()
+    transcriber.start(source)
+    assert transcriber.running
+    time.sleep(stop_at)
+    session = transcriber.stop()
+    stopped = time.perf_counter() - started
+    transcriber.on_utterance = None
+    assert not transcriber.running
+    assert stopped < stop_at + 10  # stop returned promptly (flush = one ASR call)
+    assert len(session.utterances) == 2  # the first, and the second flushed half-way
+    assert wer(SENTENCES[0][1], session.utterances[0].text) <= 0.25
+    partial = session.utterances[1]
+    assert 1 <= len(partial.words) < len(SENTENCES[1][1].split())
+    assert partial.end <= stop_at + 0.5
+    first = session.utterances[0]
+    assert first.measured_realtime
+    # wall-clock latency: at least the silence the cut waited for, at most that plus a slow ASR call
+    assert first.endpoint_delay_s <= first.latency_s <= first.endpoint_delay_s + first.processing_s + 1.0
+    assert transcriber.loads.calls == 1  # both sessions used the model loaded at creation
+
+
+def test_start_twice_is_refused(transcriber, stream):
+    source = WavFileSource(stream["path"], realtime=True)
+    transcriber.start(source)
+    try:
+        with pytest.raises(InputError, match="already recording"):
+            transcriber.start(WavFileSource(stream["path"], realtime=True))
+    finally:
+        transcriber.stop()
+
+
+# -- pieces, without models ------------------------------------------------------------------------
+
+def frames(*runs: tuple[float, float]) -> np.ndarray:
+    """Per-frame probabilities from (probability, seconds) runs."""
+    return np.concatenate([np.full(int(round(s * SAMPLE_RATE / FRAME_SAMPLES)), p) for p, s in runs])
+
+
+def test_segmenter_cuts_after_trailing_silence_only():
+    seg = UtteranceSegmenter(LiveOptions(min_silence_s=0.5))
+    # a 0.3 s pause inside speech does not cut; 0.6 s of silence does
+    closed = seg.push(frames((0.0, 1.0), (0.9, 1.0), (0.1, 0.3), (0.9, 1.0), (0.1, 0.6)))
+    assert len(closed) == 1
+    start, end, cut = closed[0]
+    assert start / SAMPLE_RATE == pytest.approx(1.0, abs=0.04)
+    assert end / SAMPLE_RATE == pytest.approx(3.3, abs=0.04)
+    assert (cut - end) / SAMPLE_RATE == pytest.approx(0.5, abs=0.04)
+    assert seg.flush() == []
+
+
+def test_segmenter_hysteresis_keeps_borderline_frames_in_speech():
+    seg = UtteranceSegmenter(LiveOptions(vad_threshold=0.5, min_silence_s=0.5))
+    # 0.4 is below the start threshold but above threshold - 0.15: it continues speech
+    assert seg.push(frames((0.9, 0.5), (0.4, 1.0))) == []
+    assert seg.speech_start == 0
+
+
+def test_segmenter_splits_long_speech_and_flushes_open_utterance():
+    seg = UtteranceSegmenter(LiveOptions(max_utterance_s=2.0))
+    closed = seg.push(frames((0.9, 5.0)))
+    assert [round((e - s) / SAMPLE_RATE, 1) for s, e, _ in closed] == [2.0, 2.0]
+    tail = seg.flush()
+    assert len(tail) == 1 and tail[0][1] - tail[0][0] > 0.9 * SAMPLE_RATE
+
+
+def test_segmenter_drops_short_bursts():
+    seg = UtteranceSegmenter(LiveOptions(min_speech_s=0.25))
+    assert seg.push(frames((0.9, 0.1), (0.0, 1.0))) == []
+
+
+def test_streaming_vad_matches_whole_file_probabilities(stream):
+    from vtxlib.vad import load_vad_model
+
+    wav = load_audio(stream["path"])[: 6 * SAMPLE_RATE]
+    whole = load_vad_model().frame_probabilities(wav)
+    vad = live.StreamingVad()
+    pieces = [vad.process(wav[i:i + 1234]) for i in range(0, wav.size, 1234)]  # chunk ≠ frame size
+    streamed = np.concatenate(pieces)
+    n = wav.size // FRAME_SAMPLES
+    np.testing.assert_allclose(streamed[:n], whole[:n], atol=1e-4)
+
+
+def test_speaker_tracker_threshold_and_placeholder():
+    vectors = {"a": np.array([1.0, 0.0, 0.0]), "b": np.array([0.0, 1.0, 0.0]),
+               "a2": np.array([0.9, 0.1, 0.0])}
+    tracker = SpeakerTracker(threshold=0.75, min_embed_s=1.0, embed=lambda s: vectors[s.key])
+
+    class Clip(np.ndarray):
+        pass
+
+    def clip(key: str, seconds: float):
+        c = np.zeros(int(seconds * SAMPLE_RATE), np.float32).view(Clip)
+        c.key = key
+        return c
+
+    assert tracker.assign(clip("a", 0.5)) == "SPEAKER_00"  # too short to embed: a placeholder
+    assert tracker.assign(clip("a", 2.0)) == "SPEAKER_00"  # gives the placeholder its voice
+    assert tracker.assign(clip("b", 2.0)) == "SPEAKER_01"
+    assert tracker.assign(clip("a2", 2.0)) == "SPEAKER_00"
+    assert tracker.assign(clip("x", 0.3)) == "SPEAKER_00"  # short: joins the last speaker
+
+
+def test_wav_source_realtime_pacing_and_stop(tmp_path):
+    path = tmp_path / "tone.wav"
+    write_wav(path, np.full(SAMPLE_RATE, 0.1, np.float32))  # 1 s
+    source = WavFileSource(path, realtime=True, chunk_ms=100)
+    started = time.perf_counter()
+    chunks = []
+    for chunk in source:
+        chunks.append(chunk)
+        if len(chunks) == 5:
+            source.stop()
+    assert len(chunks) == 5
+    assert time.perf_counter() - started == pytest.approx(0.5, abs=0.25)
+    fast = list(WavFileSource(path, realtime=False, chunk_ms=100))
+    assert sum(c.size for c in fast) == SAMPLE_RATE and len(fast) == 10
+
+
+def test_wav_source_rejects_other_sample_rates(tmp_path):
+    import wave
+
+    path = tmp_path / "8k.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\0\0" * 800)
+    with pytest.raises(InputError, match="16000 Hz"):
+        WavFileSource(path)
+
+
+def test_decode_pcm_chunk_from_browser():
+    pcm = (np.sin(np.linspace(0, 2 * np.pi * 440, 48000)) * 16000).astype("<i2")
+    payload = base64.b64encode(pcm.tobytes()).decode()
+    out = decode_pcm_chunk(payload, 48000)
+    assert out.dtype == np.float32 and out.size == SAMPLE_RATE
+    assert np.abs(out).max() == pytest.approx(16000 / 32768, rel=0.05)
+    same_rate = decode_pcm_chunk(base64.b64encode(pcm[:1600].tobytes()).decode(), SAMPLE_RATE)
+    np.testing.assert_allclose(same_rate, pcm[:1600] / 32768.0, atol=1e-6)
+    with pytest.raises(InputError, match="base64"):
+        decode_pcm_chunk("not base64!!", 16000)
+    with pytest.raises(InputError, match="16-bit"):
+        decode_pcm_chunk(base64.b64encode(b"\0\0\0").decode(), 16000)
+
+
+def test_colab_source_queues_received_chunks_in_order():
+    source = ColabMicSource(chunk_ms=100)
+    chunks = [np.full(1600, v, np.float32) for v in (0.1, 0.2, 0.3)]
+    for seq, c in enumerate(chunks):
+        source.receive(base64.b64encode((c * 32767).astype("<i2").tobytes()).decode(), SAMPLE_RATE, seq)
+    source.stop()
+    source._start_capture = lambda: None  # the browser side exists only in Colab
+    received = list(source)
+    assert [round(float(c[0]), 2) for c in received] == [0.1, 0.2, 0.3]
+    assert source.started_at is not None
+
+
+def test_colab_source_outside_colab_says_so():
+    with pytest.raises(BackendUnavailable, match="Colab"):
+        ColabMicSource()._start_capture()
+    assert "getUserMedia" in live.COLAB_CAPTURE_JS and live.COLAB_CALLBACK in live.COLAB_CAPTURE_JS
+
+
+def test_sounddevice_missing_is_an_actionable_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(BackendUnavailable, match="libportaudio2"):
+        live.import_sounddevice()
+
+
+def test_transcriber_refuses_backends_without_array_input():
+    class FileOnly:
+        name = "file-only"
+
+    with pytest.raises(BackendUnavailable, match="transcribe_array"):
+        live.LiveTranscriber(FileOnly())
+
+
+# -- the notebook widget, driven by button clicks -------------------------------------------------
+
+def test_widget_record_stop_save(transcriber, stream, tmp_path):
+    pytest.importorskip("ipywidgets")
+    from vtxlib.workspace import Workspace
+
+    box = live.live_widget(transcriber, workspace=Workspace(tmp_path / "ws"),
+                           source_factory=lambda: WavFileSource(stream["path"], realtime=False))
+    buttons = box.buttons
+    buttons["record"].click()
+    assert buttons["record"].disabled and not buttons["stop"].disabled
+    deadline = time.time() + 60
+    while transcriber.running and time.time() < deadline:
+        time.sleep(0.1)
+    buttons["stop"].click()
+    assert not buttons["record"].disabled and not buttons["save"].disabled
+    assert "stopped: 4 utterances" in box.status.value
+    assert "marketing" in box.transcript.value.lower() and "SPEAKER_01" in box.transcript.value
+    buttons["save"].click()
+    assert "transcript.vtt" in box.status.value

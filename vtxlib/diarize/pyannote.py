@@ -1,0 +1,216 @@
+"""Diarization backend ``pyannote``: pyannote.audio 4 pipelines (community-1 by default, or 3.1).
+
+Turns come from the pipeline's ``exclusive_speaker_diarization`` (one speaker at a time, which is
+what word-to-speaker alignment needs); overlap regions from the regular ``speaker_diarization``.
+The models are gated on Hugging Face: the user must accept every page in :data:`GATED_PAGES` for
+the chosen pipeline and provide an ``HF_TOKEN`` (environment, Colab secret or workspace file).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from .. import gpu
+from ..errors import BackendUnavailable, InputError, missing_dependency
+from ..secrets import get_secret
+from ..types import AudioFile, Diarization, SpeakerTurn
+from .base import ProgressFn, SpeakerCount
+
+log = logging.getLogger("vtxlib.diarize")
+
+DEFAULT_MODEL = "pyannote/speaker-diarization-community-1"
+#: Every gated model page a pipeline loads: access fails (401/403) until all are accepted.
+GATED_PAGES = {
+    "pyannote/speaker-diarization-community-1": ["pyannote/speaker-diarization-community-1"],
+    "pyannote/speaker-diarization-3.1": ["pyannote/speaker-diarization-3.1", "pyannote/segmentation-3.0"],
+}
+#: Share of the pipeline's work per hook step, to turn step progress into one progress bar.
+STEP_WEIGHTS = {"segmentation": 0.25, "speaker_counting": 0.05, "embeddings": 0.65,
+                "discrete_diarization": 0.05}
+
+
+@dataclass
+class PyannoteOptions:
+    model: str = DEFAULT_MODEL
+    device: str = "auto"  # auto | cuda | cpu
+    segmentation_batch_size: int = 32
+    embedding_batch_size: int = 32
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pages_to_accept(model: str) -> list[str]:
+    return [f"https://huggingface.co/{page}" for page in GATED_PAGES.get(model, [model])]
+
+
+def access_help(model: str) -> str:
+    return (f"accept the user conditions on {' and '.join(pages_to_accept(model))} (logged in as the "
+            f"token's owner), then set HF_TOKEN (a read token from https://huggingface.co/settings/tokens)"
+            f" as an environment variable, a Colab secret or <workspace>/secrets/HF_TOKEN")
+
+
+def load_pyannote_pipeline(model: str, token: Optional[str], cache_dir: Optional[Path] = None):
+    """``Pipeline.from_pretrained`` with its failures turned into one actionable line."""
+    try:
+        from pyannote.audio import Pipeline
+    except ImportError as e:
+        raise missing_dependency("pyannote.audio", "gpu", "The 'pyannote' diarization backend") from e
+    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                        OfflineModeIsEnabled, RepositoryNotFoundError)
+
+    try:
+        pipeline = Pipeline.from_pretrained(model, token=token, cache_dir=cache_dir)
+    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
+        raise BackendUnavailable(
+            f"cannot download {model}: offline (HF_HUB_OFFLINE is set or huggingface.co is unreachable) "
+            f"and it is not cached{f' in {cache_dir}' if cache_dir else ''}. Run once with internet "
+            f"access, or use --diarizer embedded") from e
+    except GatedRepoError as e:
+        raise BackendUnavailable(f"access to {model} was refused: {access_help(model)}") from e
+    except RepositoryNotFoundError as e:
+        if token:  # gated repositories also answer "not found" to tokens without access
+            raise BackendUnavailable(f"{model} not found or not accessible with this HF_TOKEN: "
+                                     f"check the name, and {access_help(model)}") from e
+        raise BackendUnavailable(f"{model} needs a Hugging Face token: {access_help(model)}") from e
+    except HfHubHTTPError as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise BackendUnavailable(f"access to {model} was refused ({status}): {access_help(model)}") from e
+        raise BackendUnavailable(f"downloading {model} from Hugging Face failed: {e}") from e
+    if pipeline is None:  # pyannote returns None for some access failures instead of raising
+        raise BackendUnavailable(f"could not load {model}: {access_help(model)}")
+    return pipeline
+
+
+class PyannoteDiarizer:
+    name = "pyannote"
+
+    def __init__(self, options: Optional[PyannoteOptions] = None, token: Optional[str] = None,
+                 pipeline=None, cache_dir: Optional[Path] = None, secrets_dir: Optional[Path] = None):
+        self.options = options or PyannoteOptions()
+        self._token = token
+        self._secrets_dir = secrets_dir
+        self.cache_dir = cache_dir
+        self._pipeline = pipeline
+        self._device: Optional[str] = None
+
+    def options_dict(self) -> dict:
+        return self.options.to_dict()
+
+    @property
+    def pipeline(self):
+        if self._pipeline is None:
+            token = self._token or get_secret("HF_TOKEN", self._secrets_dir)
+            if not token:
+                log.warning("no HF_TOKEN found; %s is gated and will likely refuse access", self.options.model)
+            log.info("loading pyannote pipeline %s", self.options.model)
+            self._pipeline = load_pyannote_pipeline(self.options.model, token, self.cache_dir)
+        if self._device is None:
+            self._prepare_pipeline()
+        return self._pipeline
+
+    def _prepare_pipeline(self) -> None:
+        import torch
+
+        self._device = gpu.resolve_device(self.options.device)
+        self._pipeline.to(torch.device(self._device))
+        for attribute, value in (("segmentation_batch_size", self.options.segmentation_batch_size),
+                                 ("embedding_batch_size", self.options.embedding_batch_size)):
+            if hasattr(self._pipeline, attribute):
+                setattr(self._pipeline, attribute, value)
+        log.info("pyannote pipeline on %s", self._device)
+
+    def model_version(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"pyannote.audio {version('pyannote.audio')}"
+        except PackageNotFoundError:
+            return "pyannote.audio"
+
+    def diarize(self, audio: AudioFile, count: SpeakerCount, progress: Optional[ProgressFn] = None,
+                speech=None) -> Diarization:
+        """Diarize ``audio``. ``speech`` (regions from another VAD) is not used: pyannote's
+        segmentation model detects speech itself."""
+        pipeline = self.pipeline
+        output = pipeline(_load_waveform(audio), hook=ProgressBridge(audio.duration, progress),
+                          **_count_kwargs(count))
+        regular = getattr(output, "speaker_diarization", output)
+        exclusive = getattr(output, "exclusive_speaker_diarization", None)
+        if exclusive is None:  # legacy pipelines (bare Annotation): derive exclusive turns ourselves
+            exclusive = _exclusive_from(regular)
+        turns = annotation_to_turns(exclusive, audio.duration)
+        if progress:
+            progress(audio.duration, audio.duration)
+        return Diarization(turns=turns, overlaps=annotation_overlaps(regular, audio.duration),
+                           backend=self.name, model=self.options.model, model_version=self.model_version(),
+                           num_speakers_estimated=len({t.speaker for t in turns}))
+
+    def close(self) -> None:
+        self._pipeline = None
+        self._device = None
+        gpu.free_gpu_memory()
+
+
+class ProgressBridge:
+    """pyannote hook ``hook(step, artifact, file=, total=, completed=)`` -> ``progress(done, total)``
+    in seconds of audio, weighting each step by its usual share of the run time."""
+
+    def __init__(self, duration: float, progress: Optional[ProgressFn]):
+        self.duration = duration
+        self.progress = progress
+        self.step_fraction: dict[str, float] = {}
+
+    def __call__(self, step_name, step_artifact, file=None, total=None, completed=None):
+        if self.progress is None:
+            return
+        fraction = 1.0 if completed is None or not total else min(1.0, completed / total)
+        self.step_fraction[step_name] = max(self.step_fraction.get(step_name, 0.0), fraction)
+        overall = sum(STEP_WEIGHTS.get(step, 0.0) * f for step, f in self.step_fraction.items())
+        self.progress(round(min(overall, 1.0) * self.duration, 3), self.duration)
+
+
+def _count_kwargs(count: SpeakerCount) -> dict:
+    return {k: v for k, v in count.to_dict().items() if v is not None}
+
+
+def _load_waveform(audio: AudioFile) -> dict:
+    """The wav as pyannote's in-memory input, so decoding does not depend on torchcodec/ffmpeg."""
+    import soundfile as sf
+    import torch
+
+    data, sample_rate = sf.read(audio.path, dtype="float32", always_2d=True)
+    if data.shape[0] == 0:
+        raise InputError(f"{audio.path} contains no audio")
+    waveform = torch.from_numpy(data.mean(axis=1, keepdims=True).T.copy())
+    return {"waveform": waveform, "sample_rate": sample_rate, "uri": Path(audio.path).stem}
+
+
+def annotation_to_turns(annotation, duration: float) -> list[SpeakerTurn]:
+    """Sorted, clipped turns from a pyannote ``Annotation``; empty turns dropped."""
+    turns = []
+    for segment, _, label in annotation.itertracks(yield_label=True):
+        start, end = max(0.0, float(segment.start)), min(duration, float(segment.end))
+        if end > start:
+            turns.append(SpeakerTurn(speaker=str(label), start=round(start, 3), end=round(end, 3)))
+    return sorted(turns, key=lambda t: (t.start, t.end))
+
+
+def annotation_overlaps(annotation, duration: float) -> list[tuple[float, float]]:
+    """Regions where two or more speakers are active."""
+    overlaps = []
+    for segment in annotation.get_overlap().support():
+        start, end = max(0.0, float(segment.start)), min(duration, float(segment.end))
+        if end > start:
+            overlaps.append((round(start, 3), round(end, 3)))
+    return overlaps
+
+
+def _exclusive_from(annotation):
+    """Drop overlapped regions from a legacy ``Annotation`` (pyannote 3 style output)."""
+    overlap = annotation.get_overlap()
+    return annotation.extrude(overlap) if len(overlap) else annotation

@@ -1,0 +1,577 @@
+"""Helpers the notebooks call: environment, Drive, secrets, stage runs and display.
+
+The notebooks hold no pipeline logic; each one calls :func:`stage_run` with its stage name and its
+own form fields. Settings shared between notebooks (the source, the options set in earlier
+notebooks, speaker names) are kept in ``<workspace>/notebook_session.json``, so any notebook can be
+rerun alone after a disconnect: it reads the previous stage's artifact from the workspace cache
+through the same :class:`~vtxlib.pipeline.Pipeline` and writes its own.
+
+Values recorded with :func:`record` are displayed under the ``application/vnd.vtx.record+json``
+MIME type; the batch runner and the tests read them back from the executed notebooks.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .errors import InputError, VtxError
+from .workspace import COLAB_DRIVE_ROOT, Workspace, atomic_write_json, default_root
+
+log = logging.getLogger("vtxlib.notebook")
+
+RECORD_MIME = "application/vnd.vtx.record+json"
+SESSION_FILE = "notebook_session.json"
+COLAB_LOCAL_ROOT = Path("/content/vtx-workspace")
+DRIVE_MOUNT_POINT = "/content/drive"
+#: secrets the notebooks may use, with what each one enables
+SECRETS = {
+    "HF_TOKEN": "pyannote diarization on the GPU tier (accept the model's terms on Hugging Face first)",
+    "GEMINI_API_KEY": "07_enhance: punctuation, summary, chapters, suggested speaker names",
+}
+YOUTUBE_CLIENT_SECRETS = "client_secret.json"
+YOUTUBE_TOKEN = "youtube_token.json"
+#: PipelineOptions fields a notebook may set; ``force`` applies to one call and is never stored
+SESSION_OPTIONS = ("asr", "asr_model", "language", "diarizer", "diarizer_model", "num_speakers",
+                   "min_speakers", "max_speakers", "emotion", "enhance", "enhance_model", "report")
+_SPEAKER_COUNTS = ("num_speakers", "min_speakers", "max_speakers")
+
+
+# -- environment --------------------------------------------------------------------------------
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return True
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@dataclass
+class EnvironmentInfo:
+    colab: bool
+    gpu: Optional[str]
+    cuda: bool
+    python: str
+    system: str
+    tier: str  # "gpu" or "embedded-cpu"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        where = "Google Colab" if self.colab else "local Python"
+        device = f"GPU {self.gpu}" if self.gpu else "no GPU"
+        tier = ("GPU tier (NeMo / pyannote / SpeechBrain when installed)" if self.tier == "gpu"
+                else "embedded CPU tier (faster-whisper tiny.en, silero-vad + resemblyzer)")
+        return f"{where}, Python {self.python} on {self.system}, {device}: {tier}"
+
+
+def detect_environment() -> EnvironmentInfo:
+    from .gpu import cuda_available
+
+    gpu = _nvidia_gpu_name()
+    cuda = cuda_available()
+    return EnvironmentInfo(colab=in_colab(), gpu=gpu, cuda=cuda, python=platform.python_version(),
+                           system=f"{platform.system()} {platform.machine()}",
+                           tier="gpu" if cuda else "embedded-cpu")
+
+
+def _nvidia_gpu_name() -> Optional[str]:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    return ", ".join(names) or None
+
+
+def install_colab_requirements(requirements: Path | str = "requirements-colab.txt",
+                               run: Callable[..., Any] = subprocess.run) -> bool:
+    """``pip install -r requirements-colab.txt`` on Colab only; returns whether it installed.
+
+    Off Colab nothing is installed: the local environment is the user's to manage.
+    """
+    if not in_colab():
+        log.info("not on Colab: nothing installed (use `pip install -e .[cpu,notebooks]` locally)")
+        return False
+    path = Path(requirements)
+    if not path.is_file():
+        raise InputError(f"{path} not found: open the notebook from a clone of the repository "
+                         f"(the setup cell clones it to /content/vtx)")
+    result = run([sys.executable, "-m", "pip", "install", "-q", "-r", str(path)],
+                 capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
+        raise VtxError(f"pip install -r {path} failed: {' | '.join(tail)}")
+    return True
+
+
+# -- Drive and workspace ------------------------------------------------------------------------
+class DriveUnavailable(VtxError):
+    """Google Drive could not be mounted."""
+
+
+def mount_drive(mount_point: str = DRIVE_MOUNT_POINT, mount: Optional[Callable[[str], Any]] = None) -> Path:
+    """Mount Google Drive on Colab and return the ``MyDrive`` folder."""
+    my_drive = Path(mount_point) / "MyDrive"
+    if my_drive.is_dir():
+        return my_drive
+    if mount is None:
+        if not in_colab():
+            raise DriveUnavailable("Google Drive can only be mounted inside Colab; "
+                                   "leave WORKSPACE empty to use a local folder")
+        from google.colab import drive  # type: ignore
+
+        mount = drive.mount
+    try:
+        mount(mount_point)
+    except Exception as e:  # the Colab helper raises plain exceptions (timeout, refused consent)
+        raise DriveUnavailable(
+            f"Google Drive could not be mounted at {mount_point} ({e}). Run the cell again and allow "
+            f"access in the pop-up, or untick USE_DRIVE to work in a local folder that is lost when "
+            f"the runtime ends") from e
+    if not my_drive.is_dir():
+        raise DriveUnavailable(f"Drive was mounted but {my_drive} does not exist")
+    return my_drive
+
+
+def check_free_space(path: Path, min_free_gb: float = 1.0) -> float:
+    """Free gigabytes at PATH; an actionable error when below MIN_FREE_GB (a full Drive)."""
+    free_gb = shutil.disk_usage(path).free / 1e9
+    if free_gb < min_free_gb:
+        on_drive = str(path).startswith(DRIVE_MOUNT_POINT)
+        where = "Google Drive" if on_drive else "the disk"
+        fix = ("empty Drive's bin or free space in Drive, or untick USE_DRIVE to use the runtime's "
+               "local disk (lost when the runtime ends)" if on_drive
+               else "free space or choose another WORKSPACE folder")
+        raise InputError(f"{where} at {path} has only {free_gb:.2f} GB free; vtx needs at least "
+                         f"{min_free_gb:.1f} GB for audio, artifacts and model caches: {fix}")
+    return free_gb
+
+
+def workspace_root(workspace: str = "", use_drive: bool = True) -> Path:
+    """The workspace folder a notebook uses: WORKSPACE if given, else Drive on Colab, else local."""
+    if workspace and str(workspace).strip():
+        return Path(str(workspace).strip()).expanduser()
+    if in_colab():
+        if not use_drive:
+            return COLAB_LOCAL_ROOT
+        try:
+            mount_drive()
+            return COLAB_DRIVE_ROOT
+        except DriveUnavailable as e:
+            log.warning("%s; using %s for now", e, COLAB_LOCAL_ROOT)
+            return COLAB_LOCAL_ROOT
+    return default_root()
+
+
+def open_workspace(workspace: str = "", use_drive: bool = True, min_free_gb: float = 0.5) -> Workspace:
+    """Create (or reopen) the workspace and check it has room; later notebooks in this kernel reuse it."""
+    ws = Workspace(workspace_root(workspace, use_drive))
+    check_free_space(ws.root, min_free_gb)
+    os.environ["VTX_WORKSPACE"] = str(ws.root)  # later calls in this kernel find the same tree
+    ws.configure_model_caches()
+    return ws
+
+
+# -- secrets ------------------------------------------------------------------------------------
+def secret_status(workspace: Workspace, names: tuple[str, ...] = tuple(SECRETS)) -> dict[str, bool]:
+    """Which secrets are set (True/False). Never returns or logs a value."""
+    from .secrets import get_secret
+
+    return {name: get_secret(name, workspace.secrets_dir) is not None for name in names}
+
+
+def youtube_files(workspace: Workspace) -> dict[str, Path]:
+    return {"client_secrets": workspace.secrets_dir / YOUTUBE_CLIENT_SECRETS,
+            "token": workspace.secrets_dir / YOUTUBE_TOKEN}
+
+
+def show_secret_status(workspace: Workspace) -> dict[str, bool]:
+    status = secret_status(workspace)
+    rows = [(name, "set" if ok else "missing", purpose) for (name, purpose), ok
+            in zip(SECRETS.items(), status.values())]
+    for label, path in youtube_files(workspace).items():
+        ok = path.is_file()
+        status[f"youtube_{label}"] = ok
+        rows.append((path.name, "present" if ok else "missing", f"09_upload ({label.replace('_', ' ')})"))
+    show_table(["secret", "status", "used by"], rows)
+    show_markdown("Set missing secrets in Colab's key panel (left sidebar) or as environment variables; "
+                  f"files go in `{workspace.secrets_dir}`. Values are never shown.")
+    return status
+
+
+# -- settings shared between notebooks --------------------------------------------------------------
+@dataclass
+class NotebookSession:
+    source: Optional[str] = None
+    options: dict[str, Any] = field(default_factory=dict)
+    speaker_names: dict[str, dict[str, str]] = field(default_factory=dict)  # media id -> names
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NotebookSession":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def load_session(workspace: Workspace) -> NotebookSession:
+    path = workspace.root / SESSION_FILE
+    if not path.is_file():
+        return NotebookSession()
+    try:
+        return NotebookSession.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as e:
+        log.warning("ignoring unreadable %s (%s)", path, e)
+        return NotebookSession()
+
+
+def save_session(workspace: Workspace, session: NotebookSession) -> None:
+    atomic_write_json(workspace.root / SESSION_FILE, session.to_dict())
+
+
+def normalise_option(name: str, value: Any) -> Any:
+    """Form values to PipelineOptions values: empty text -> None, speaker count 0 -> None."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+    if name in _SPEAKER_COUNTS and value is not None:
+        value = int(value)
+        return value if value > 0 else None
+    return value
+
+
+def resolve_source(source: str, session: NotebookSession, allow_sample: bool = False) -> str:
+    """SOURCE from the form, else the one the previous notebook used, else (01_acquire) the sample."""
+    if source and str(source).strip():
+        return str(source).strip()
+    if session.source:
+        return session.source
+    if allow_sample:
+        return sample_source()
+    raise InputError("no SOURCE: set SOURCE in the form (a video URL or a file path) "
+                     "or run 01_acquire first")
+
+
+def sample_source() -> str:
+    """The 30-second two-speaker sample recording (from pyannote.audio's wheel; fetched from PyPI
+    when that package is not installed)."""
+    from .testing.samples import pyannote_sample
+
+    return str(pyannote_sample().wav)
+
+
+# -- running stages --------------------------------------------------------------------------------
+_PIPELINE: dict[str, Any] = {}  # one Pipeline per kernel: models load once however often cells rerun
+
+
+def pipeline_for(workspace: Workspace, options) -> Any:
+    """The kernel's Pipeline for these options; a new one (and the old one closed) when they change."""
+    from .pipeline import Pipeline
+    from .progress import TqdmHook
+
+    key = json.dumps([str(workspace.root), options.to_dict()], sort_keys=True, default=str)
+    if _PIPELINE.get("key") != key:
+        close_pipeline()
+        _PIPELINE.update(key=key, pipeline=Pipeline(workspace, options, hook=TqdmHook()))
+    return _PIPELINE["pipeline"]
+
+
+def close_pipeline() -> None:
+    pipeline = _PIPELINE.pop("pipeline", None)
+    _PIPELINE.pop("key", None)
+    if pipeline is not None:
+        pipeline.close()
+
+
+def stage_run(until: str, source: str = "", workspace: str = "", force: Optional[str] = None,
+              out_dir: Optional[str] = None, allow_sample: bool = False, **options: Any):
+    """Run the pipeline up to UNTIL for SOURCE, reusing every cached earlier stage.
+
+    ``options`` are the calling notebook's own PipelineOptions fields (form values; empty text and
+    a speaker count of 0 mean "automatic"). They are stored in the workspace's notebook session, so
+    later notebooks run with the same settings. Speaker names chosen in 08_review are applied to
+    the written subtitles and report.
+    """
+    from .pipeline import STAGES, PipelineOptions
+
+    if until not in STAGES:
+        raise InputError(f"until={until!r}: expected one of {', '.join(STAGES)}")
+    unknown = sorted(set(options) - set(SESSION_OPTIONS))
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(unknown)}; expected: {', '.join(SESSION_OPTIONS)}")
+    ws = open_workspace(workspace)
+    session = load_session(ws)
+    src = resolve_source(source, session, allow_sample)
+    session.options.update({k: normalise_option(k, v) for k, v in options.items()})
+    session.source = src
+    pipeline_options = PipelineOptions(**{k: v for k, v in session.options.items() if k in SESSION_OPTIONS},
+                                       force=normalise_option("force", force))
+    save_session(ws, session)
+    pipeline = pipeline_for(ws, pipeline_options)
+    if until != "subtitles":
+        return pipeline.run(src, until=until)
+    result = pipeline.run(src, until="enhance")
+    names = session.speaker_names.get(result.media.id, {})
+    if names:
+        from .enhance import apply_speaker_names
+
+        result.document = apply_speaker_names(result.document, names)
+    result.outputs = pipeline.write_outputs(result.document, result.diarization, result.audio,
+                                            Path(out_dir) if out_dir else None)
+    return result
+
+
+def parse_speaker_names(text: str) -> dict[str, str]:
+    """``"SPEAKER_00=Alice; SPEAKER_01=Bob"`` (``;``, ``,`` or newlines between pairs) -> mapping."""
+    mapping: dict[str, str] = {}
+    for part in text.replace("\n", ";").replace(",", ";").split(";"):
+        if not part.strip():
+            continue
+        speaker, sep, name = part.partition("=")
+        if not sep or not speaker.strip() or not name.strip():
+            raise InputError(f"speaker name {part.strip()!r}: expected SPEAKER_00=Name")
+        mapping[speaker.strip()] = name.strip()
+    return mapping
+
+
+def suggested_names(document) -> dict[str, dict]:
+    """Names 07_enhance suggested (``{SPEAKER_00: {"name", "evidence"}}``); never applied by itself."""
+    return dict((document.extras.get("enhance") or {}).get("suggested_speaker_names") or {})
+
+
+def show_suggested_names(document) -> dict[str, dict]:
+    names = suggested_names(document)
+    if names:
+        show_table(["speaker", "suggested name", "evidence"],
+                   [(s, v.get("name", ""), v.get("evidence", "")) for s, v in sorted(names.items())],
+                   caption="suggested by 07_enhance; tick APPLY_SUGGESTED_NAMES to use them")
+    else:
+        show_markdown("No suggested names (07_enhance did not run or found no names in the transcript).")
+    return names
+
+
+def show_enhancement(document) -> bool:
+    """Show the summary, chapters and suggested names of 07_enhance; False when it did not run."""
+    extras = document.extras.get("enhance")
+    if not extras:
+        show_markdown("Not enhanced: no Gemini key, or ENHANCE is off. The transcript is unchanged.")
+        return False
+    summary = (extras.get("summary") or {}).get("overall")
+    if summary:
+        show_markdown(f"**Summary.** {summary}")
+    if extras.get("chapters_text"):
+        show_markdown("**Chapters** (paste into the video description):\n\n```\n" + extras["chapters_text"] + "\n```")
+    stats = extras.get("stats") or {}
+    show_markdown(f"punctuation: {stats.get('chunks_ok', 0)}/{stats.get('chunks', 0)} chunks corrected, "
+                  f"{stats.get('words_changed', 0)} words changed")
+    show_suggested_names(document)
+    return True
+
+
+def set_speaker_names(names: str = "", apply_suggested: bool = False, source: str = "",
+                      workspace: str = "") -> dict[str, str]:
+    """Store the speaker names for SOURCE's media: the suggested ones only when APPLY_SUGGESTED, then
+    the typed NAMES on top. Empty NAMES and no suggestions leave stored names as they are."""
+    ws = open_workspace(workspace)
+    result = stage_run("enhance", source, workspace)
+    mapping: dict[str, str] = {}
+    if apply_suggested:
+        mapping.update({s: v["name"] for s, v in suggested_names(result.document).items() if v.get("name")})
+    mapping.update(parse_speaker_names(names))
+    unknown = sorted(set(mapping) - set(result.document.speakers))
+    if unknown:
+        raise InputError(f"unknown speaker(s) {', '.join(unknown)}; this transcript has "
+                         f"{', '.join(result.document.speakers) or 'no speakers'}")
+    if mapping:
+        session = load_session(ws)
+        session.speaker_names[result.media.id] = {**session.speaker_names.get(result.media.id, {}), **mapping}
+        save_session(ws, session)
+    return load_session(ws).speaker_names.get(result.media.id, {})
+
+
+def upload_captions(result, video_id: str = "", language: str = "en", name: str = "vtx",
+                    fmt: str = "vtt", is_draft: bool = False, dry_run: bool = True, workspace: str = ""):
+    """Upload the subtitles of RESULT (a ``stage_run("subtitles")`` result) to YouTube.
+
+    VIDEO_ID may be empty when the source was a YouTube URL. OAuth files live in the workspace's
+    secrets folder (``client_secret.json``; the token is stored there with mode 0600).
+    """
+    from .youtube import UploadOptions, upload_captions as upload
+
+    ws = open_workspace(workspace)
+    video = (video_id or "").strip() or _youtube_source(result.media.source)
+    if not video:
+        raise InputError("set VIDEO_ID: the source is not a YouTube video, so the video to caption "
+                         "must be given (its 11-character id or URL)")
+    if fmt not in result.outputs:
+        raise InputError(f"no .{fmt} subtitles were written; run 06_subtitles first")
+    files = youtube_files(ws)
+    options = UploadOptions(video_id=video, language=language, name=name, is_draft=is_draft, format=fmt,
+                            dry_run=dry_run, client_secrets=files["client_secrets"], token_path=files["token"],
+                            interactive=not dry_run)
+    return upload(Path(result.outputs[fmt]), options)
+
+
+def _youtube_source(source: str) -> str:
+    from .youtube import video_id_from
+
+    try:
+        return video_id_from(source)
+    except InputError:
+        return ""
+
+
+# -- display ---------------------------------------------------------------------------------------
+def _display(obj: Any, raw: bool = False) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python: nothing to render into
+        log.info("%s", obj)
+        return
+    display(obj, raw=raw)
+
+
+def show_markdown(text: str) -> None:
+    try:
+        from IPython.display import Markdown
+    except ImportError:
+        log.info("%s", text)
+        return
+    _display(Markdown(text))
+
+
+def show_table(columns: list[str], rows: list[tuple], caption: str = "") -> None:
+    """A small HTML table (every cell escaped) with a plain-text fallback."""
+    head = "".join(f"<th style='text-align:left'>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(v))}</td>" for v in row)
+                   + "</tr>" for row in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    plain = "\n".join(["  ".join(map(str, columns))] + ["  ".join(map(str, r)) for r in rows])
+    _display({"text/html": f"<table>{cap}<tr>{head}</tr>{body}</table>", "text/plain": plain}, raw=True)
+
+
+def show_figure(fig: Any) -> None:
+    """Show a matplotlib or plotly figure inline (and release a matplotlib one)."""
+    _display(fig)
+    if type(fig).__module__.startswith("matplotlib"):
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def record(**values: Any) -> None:
+    """Display VALUES as this notebook's machine-readable result (read by the batch runner and tests)."""
+    data = json.loads(json.dumps(values, default=str))
+    _display({RECORD_MIME: data, "text/plain": json.dumps(data, indent=1, sort_keys=True)}, raw=True)
+
+
+def recorded(notebook) -> dict:
+    """Everything :func:`record` displayed in an executed notebook (an nbformat node), merged in order."""
+    values: dict = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}) if output.get("output_type") in ("display_data", "execute_result") else {}
+            if RECORD_MIME in data:
+                values.update(data[RECORD_MIME])
+    return values
+
+
+def show_media(result) -> None:
+    media, audio = result.media, result.audio
+    rows = [("media id", media.id), ("title", media.title), ("source", media.source)]
+    if audio is not None:
+        rows += [("audio", audio.path), ("duration", f"{audio.duration:.1f} s")]
+    show_table(["", ""], rows)
+
+
+def show_segments(transcript, limit: int = 12) -> None:
+    rows = [(f"{s.start:7.2f}", f"{s.end:7.2f}", s.text.strip()) for s in transcript.segments[:limit]]
+    show_table(["start", "end", "text"], rows,
+               caption=f"{len(transcript.segments)} segments, {len(transcript.words)} words "
+                       f"({transcript.backend} {transcript.model})")
+
+
+def speaker_seconds(diarization) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for turn in diarization.turns:
+        totals[turn.speaker] = totals.get(turn.speaker, 0.0) + (turn.end - turn.start)
+    return {s: round(v, 2) for s, v in sorted(totals.items())}
+
+
+def show_speakers(diarization) -> None:
+    counts: dict[str, int] = {}
+    for turn in diarization.turns:
+        counts[turn.speaker] = counts.get(turn.speaker, 0) + 1
+    rows = [(s, counts[s], f"{sec:.1f}") for s, sec in speaker_seconds(diarization).items()]
+    show_table(["speaker", "turns", "seconds"], rows,
+               caption=f"{len(rows)} speakers, {len(diarization.overlaps)} overlap regions ({diarization.backend})")
+
+
+def show_turns(document, limit: int = 20) -> None:
+    rows = []
+    for turn in document.transcript.turns[:limit]:
+        emotion = turn.emotion.label + (" (low confidence)" if turn.emotion.low_confidence else "") \
+            if turn.emotion else ""
+        rows.append((f"{turn.start:7.2f}", f"{turn.end:7.2f}", document.display_name(turn.speaker),
+                     emotion, turn.text))
+    show_table(["start", "end", "speaker", "emotion", "text"], rows,
+               caption=f"first {len(rows)} of {len(document.transcript.turns)} turns")
+
+
+def emotion_counts(document) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for turn in document.transcript.turns:
+        label = turn.emotion.label if turn.emotion else "none"
+        counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def show_cues(vtt_path: Path | str, limit: int = 8) -> None:
+    """The first cues of a WebVTT file as text."""
+    blocks = Path(vtt_path).read_text(encoding="utf-8").strip().split("\n\n")
+    preview = "\n\n".join(blocks[: limit + 1])  # +1: the WEBVTT header block
+    _display({"text/plain": preview, "text/html": f"<pre>{html.escape(preview)}</pre>"}, raw=True)
+
+
+def show_outputs(outputs: dict[str, Path]) -> dict[str, int]:
+    """A table of written files with sizes and, on Colab, how to download them; returns the sizes."""
+    sizes = {name: Path(path).stat().st_size for name, path in outputs.items() if path and Path(path).exists()}
+    show_table(["file", "bytes", "path"], [(n, sizes[n], str(outputs[n])) for n in sorted(sizes)])
+    if in_colab():
+        show_markdown("Download a file with `from google.colab import files; files.download(path)`, "
+                      "or open it in Drive (the workspace folder) from the Files panel.")
+    else:
+        try:
+            from IPython.display import FileLink
+        except ImportError:
+            return sizes
+        for name in sorted(sizes):
+            path = Path(outputs[name])
+            try:
+                _display(FileLink(os.path.relpath(path), result_html_prefix=f"{name}: "))
+            except ValueError:  # another drive on Windows: no relative link possible
+                continue
+    return sizes
+
+
+def files_written(outputs: dict[str, Path]) -> list[str]:
+    return sorted(Path(p).name for p in outputs.values() if p and Path(p).is_file())
