@@ -203,7 +203,8 @@ def stage_notebooks() -> list[Notebook]:
             [("code", "result = nb.stage_run(\"emotion\", SOURCE, WORKSPACE, emotion=EMOTION)\n"
                       "nb.show_turns(result.document)"),
              ("code", "from vtxlib import plots\n\n"
-                      "nb.show_figure(plots.emotion_timeline_figure(result.document))"),
+                      "nb.show_figure(plots.emotion_timeline_figure(result.document))\n"
+                      "nb.show_figure(plots.emotion_summary_figure(result.document))"),
              ("code", "# NBVAL_IGNORE_OUTPUT\n"
                       "labelled = [t.emotion for t in result.document.transcript.turns if t.emotion]\n"
                       "nb.record(notebook=\"05_emotion\", media_id=result.media.id, emotions=nb.emotion_counts(result.document),\n"
@@ -261,9 +262,11 @@ def stage_notebooks() -> list[Notebook]:
              ("code", "names = nb.set_speaker_names(SPEAKER_NAMES, APPLY_SUGGESTED_NAMES, SOURCE, WORKSPACE)\n"
                       "result = nb.stage_run(\"subtitles\", SOURCE, WORKSPACE)\n"
                       "nb.show_turns(result.document, limit=40)"),
+             ("md", "Move the slider to inspect any 30-second window: word boxes per speaker, diarization "
+                    "turns, overlaps and the waveform."),
              ("code", "from vtxlib import plots\n\n"
-                      "nb.show_figure(plots.alignment_figure(result.document, diarization=result.diarization,\n"
-                      "                                      audio=result.audio, start=0, end=30))"),
+                      "plots.interactive_alignment(result.document, diarization=result.diarization, audio=result.audio,\n"
+                      "                            window=30.0)"),
              ("code", "sizes = nb.show_outputs(result.outputs)"),
              ("code", "# NBVAL_IGNORE_OUTPUT\n"
                       "nb.record(notebook=\"08_review\", media_id=result.media.id, speaker_names=names,\n"

@@ -282,9 +282,13 @@ class Pipeline:
         def compute():
             return enh.enhance(document, options, cache_dir=cache_dir, api_key=api_key)
 
-        result = self._cached(document.media.id, "enhance", "gemini", opts, [input_key], compute,
-                              enh.EnhanceResult.from_dict)
-        return enh.document_with_enhancements(result), key
+        try:
+            result = self._cached(document.media.id, "enhance", "gemini", opts, [input_key], compute,
+                                  enh.EnhanceResult.from_dict)
+        except enh.EnhanceSkipped as e:
+            log.warning("Gemini enhancement skipped: %s", e)
+            return document, input_key
+        return enh.document_with_enhancements(result, document), key
 
     def write_outputs(self, document: Document, diarization: Diarization, audio: AudioFile,
                       out_dir: Optional[Path]) -> dict[str, Path]:

@@ -39,6 +39,7 @@ SPEAKER_PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17be
 BACKENDS = ("matplotlib", "plotly")
 MAX_WORD_LABELS = 150  # beyond this many words in view, labels would overlap into a smear
 WAVEFORM_BINS = 2000  # min/max envelope points: enough for any screen width
+ENVELOPE_CHUNK_SAMPLES = 1 << 21  # read long files ~2 M samples (~2 min) at a time
 
 
 # -- shared data ---------------------------------------------------------------------------------
@@ -109,16 +110,25 @@ def waveform_envelope(audio: AudioLike, start: float, end: float,
         return None
     from .audio import load_audio
 
-    path = audio.path if isinstance(audio, AudioFile) else str(audio)
-    samples = load_audio(path, start, end)
-    if samples.size == 0:
+    path, rate = (audio.path, audio.sample_rate) if isinstance(audio, AudioFile) else (str(audio), 16000)
+    total = int((end - start) * rate)
+    bins = max(1, min(bins, total))
+    edges = np.linspace(0, total, bins + 1).astype(int)
+    per_chunk = max(1, bins * ENVELOPE_CHUNK_SAMPLES // max(total, 1))  # bounded memory on long files
+    lows, highs = [], []
+    for first in range(0, bins, per_chunk):
+        last = min(bins, first + per_chunk)
+        chunk = load_audio(path, start + edges[first] / rate, start + edges[last] / rate)
+        if chunk.size == 0:
+            break
+        local = np.minimum(edges[first:last] - edges[first], chunk.size - 1)
+        lows.append(np.minimum.reduceat(chunk, local))
+        highs.append(np.maximum.reduceat(chunk, local))
+    if not lows:
         return None
-    bins = max(1, min(bins, samples.size))
-    edges = np.linspace(0, samples.size, bins + 1).astype(int)
-    lows = np.minimum.reduceat(samples, edges[:-1])
-    highs = np.maximum.reduceat(samples, edges[:-1])
-    times = start + (edges[:-1] + edges[1:]) / 2 / 16000.0
-    return times, lows, highs
+    lows_all, highs_all = np.concatenate(lows), np.concatenate(highs)
+    times = start + (edges[:-1] + edges[1:])[: len(lows_all)] / 2 / rate
+    return times, lows_all, highs_all
 
 
 def _check_backend(backend: str) -> None:

@@ -178,9 +178,11 @@ def _load_token(credentials_cls, token_path: Optional[Path]):
 
 
 def _save_token(creds, token_path: Optional[Path]) -> None:
-    if token_path is not None:
-        atomic_write_text(token_path, creds.to_json(), mode=0o600)
-        log.info("YouTube token saved to %s (mode 0600)", token_path)
+    if token_path is None:
+        log.warning("no token_path given: the YouTube token is not stored and the next run signs in again")
+        return
+    atomic_write_text(token_path, creds.to_json(), mode=0o600)
+    log.info("YouTube token saved to %s (mode 0600)", token_path)
 
 
 def _token_error(token_path: Optional[Path]) -> VtxError:
