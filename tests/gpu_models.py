@@ -165,3 +165,30 @@ def build_pyannote_pipeline(folder: Path, seed: int = 0, segmentation_step: floa
         "clustering": {"threshold": 0.6, "Fa": 0.07, "Fb": 0.8},
     })
     return pipeline
+
+
+# --------------------------------------------------------------------------- sortformer ------
+def build_sortformer_model(num_speakers: int = 4):
+    """A tiny ``SortformerEncLabelModel`` (FastConformer + Transformer + sigmoid speaker heads)."""
+    from nemo.collections.asr.models import SortformerEncLabelModel
+    from omegaconf import OmegaConf
+
+    cfg = {
+        "sample_rate": SAMPLE_RATE, "max_num_of_spks": num_speakers,
+        "model_defaults": {"fc_d_model": 32, "tf_d_model": 32},
+        "preprocessor": _preprocessor(),
+        "encoder": _fastconformer_encoder(),
+        "sortformer_modules": {"_target_": "nemo.collections.asr.modules.sortformer_modules.SortformerModules",
+                               "num_spks": num_speakers, "dropout_rate": 0.0, "fc_d_model": 32,
+                               "tf_d_model": 32, "subsampling_factor": 8},
+        "transformer_encoder": {
+            "_target_": "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder",
+            "num_layers": 1, "hidden_size": 32, "inner_size": 64, "num_attention_heads": 2,
+            "attn_score_dropout": 0.0, "attn_layer_dropout": 0.0, "ffn_dropout": 0.0, "pre_ln": False},
+        "loss": {"_target_": "nemo.collections.asr.losses.bce_loss.BCELoss", "weight": None,
+                 "reduction": "mean"},
+        "validation_ds": {"manifest_filepath": None, "sample_rate": SAMPLE_RATE, "batch_size": 1,
+                          "num_spks": num_speakers, "shuffle": False},
+    }
+    model = SortformerEncLabelModel(cfg=OmegaConf.create(cfg))
+    return _ready(model)

@@ -16,7 +16,7 @@ from vtxlib.emotion import create_emotion_backend, resolve_emotion_name
 from vtxlib.emotion.base import LABELS
 from vtxlib.emotion.embedded import (EmbeddedEmotion, count_syllables, label_scores, measure_prosody,
                                      pitch_track, _analysis_frames)
-from vtxlib.emotion.stage import (Window, WindowOptions, aggregate_scores, apply_emotions,
+from vtxlib.emotion.stage import (WindowOptions, aggregate_scores, apply_emotions,
                                   classify_turns_by_windows, emotion_from_scores, split_span,
                                   words_in_span)
 from vtxlib.errors import BackendUnavailable, InputError
@@ -237,12 +237,17 @@ def test_embedded_without_lexicon_is_arousal_only(tmp_path):
 # -- registry --------------------------------------------------------------------------------------
 
 def test_registry_resolves_auto_and_rejects_unknown_names(monkeypatch):
+    import vtxlib.emotion as registry
     import vtxlib.gpu as gpu
 
+    assert "embedded" in registry.available_emotion_backends()  # vaderSentiment is a cpu-extra dependency
+    monkeypatch.setattr(registry, "available_emotion_backends", lambda: ["embedded", "speechbrain"])
     monkeypatch.setattr(gpu, "cuda_available", lambda: False)
     assert resolve_emotion_name("auto") == "embedded"
     monkeypatch.setattr(gpu, "cuda_available", lambda: True)
-    assert resolve_emotion_name("auto") == "speechbrain"  # speechbrain is installed in this venv
+    assert resolve_emotion_name("auto") == "speechbrain"
+    monkeypatch.setattr(registry, "available_emotion_backends", lambda: ["embedded"])
+    assert resolve_emotion_name("auto") == "embedded"  # a GPU without speechbrain
     assert create_emotion_backend("off") is None
     assert create_emotion_backend("embedded").name == "embedded"
     assert create_emotion_backend("speechbrain").name == "speechbrain"  # loads lazily
@@ -440,3 +445,21 @@ def test_speechbrain_incomplete_local_folder_names_the_missing_layout(tmp_path):
                                  cache_dir=tmp_path / "m")
     with pytest.raises(BackendUnavailable, match="hyperparams.yaml"):
         backend.load()
+
+
+def test_speechbrain_loads_a_card_written_for_speechbrain_before_1_0(speechbrain_card, tmp_path):
+    from vtxlib.emotion.speechbrain import SpeechBrainEmotion, SpeechBrainEmotionOptions
+
+    old_card = tmp_path / "old-card"
+    shutil.copytree(speechbrain_card, old_card, ignore=shutil.ignore_patterns("w2v-cache"))
+    yaml = (old_card / "hyperparams.yaml").read_text()
+    yaml = yaml.replace("speechbrain.lobes.models.huggingface_transformers.wav2vec2.Wav2Vec2",
+                        "speechbrain.lobes.models.huggingface_wav2vec.HuggingFaceWav2Vec2")
+    yaml = yaml.replace("    freeze: True\n", "    freeze: True\n    pretrain: False\n")
+    yaml = yaml.replace(f"pretrained_path: {speechbrain_card}", f"pretrained_path: {old_card}")
+    (old_card / "hyperparams.yaml").write_text(yaml)
+    assert "HuggingFaceWav2Vec2" in yaml and "pretrain: False" in yaml
+    backend = SpeechBrainEmotion(SpeechBrainEmotionOptions(source=str(old_card), device="cpu"),
+                                 cache_dir=tmp_path / "m")
+    backend.load()
+    assert backend._columns == ["neutral", "angry", "happy", "sad"]

@@ -129,7 +129,8 @@ def test_stop_flushes_the_last_utterance_without_trailing_silence(fast_session, 
     # less silence than min_silence_s followed it: only the end of the stream can have cut it
     assert last.endpoint_delay_s < 0.45
     assert wer(SENTENCES[-1][1], last.text) <= 0.25
-    assert last.end == pytest.approx(fast_session.duration, abs=0.05)
+    assert stream["spans"][-1][1] == pytest.approx(fast_session.duration, abs=0.01)
+    assert last.end >= fast_session.duration - 0.5
 
 
 def test_latency_is_recorded_per_utterance(fast_session):
@@ -186,15 +187,16 @@ def test_realtime_start_stop_mid_utterance_and_model_loaded_once(transcriber, st
     transcriber.on_utterance = None
     assert not transcriber.running
     assert stopped < stop_at + 10  # stop returned promptly (flush = one ASR call)
-    assert len(session.utterances) == 2  # the first, and the second flushed half-way
+    details = [(u.start, u.end, u.text, u.latency_s, u.processing_s) for u in session.utterances]
+    assert len(session.utterances) == 2, details  # the first, and the second flushed half-way
     assert wer(SENTENCES[0][1], session.utterances[0].text) <= 0.25
     partial = session.utterances[1]
-    assert 1 <= len(partial.words) < len(SENTENCES[1][1].split())
-    assert partial.end <= stop_at + 0.5
+    assert 1 <= len(partial.words) < len(SENTENCES[1][1].split()), details
+    assert partial.end <= stop_at + 0.5, details
     first = session.utterances[0]
     assert first.measured_realtime
     # wall-clock latency: at least the silence the cut waited for, at most that plus a slow ASR call
-    assert first.endpoint_delay_s <= first.latency_s <= first.endpoint_delay_s + first.processing_s + 1.0
+    assert first.endpoint_delay_s <= first.latency_s <= first.endpoint_delay_s + first.processing_s + 1.0, details
     assert transcriber.loads.calls == 1  # both sessions used the model loaded at creation
 
 
@@ -334,7 +336,8 @@ def test_colab_source_queues_received_chunks_in_order():
 def test_colab_source_outside_colab_says_so():
     with pytest.raises(BackendUnavailable, match="Colab"):
         ColabMicSource()._start_capture()
-    assert "getUserMedia" in live.COLAB_CAPTURE_JS and live.COLAB_CALLBACK in live.COLAB_CAPTURE_JS
+    script = live.colab_capture_js(0.25)
+    assert "getUserMedia" in script and f'"{live.COLAB_CALLBACK}"' in script and "= 0.250000;" in script
 
 
 def test_sounddevice_missing_is_an_actionable_error(monkeypatch):
@@ -366,8 +369,10 @@ def test_widget_record_stop_save(transcriber, stream, tmp_path):
     pytest.importorskip("ipywidgets")
     from vtxlib.workspace import Workspace
 
+    clip = tmp_path / "two-speakers.wav"  # the second and third sentences: one per voice
+    write_wav(clip, load_audio(stream["path"], stream["spans"][1][0] - 0.3, stream["spans"][2][1] + 0.3))
     box = live.live_widget(transcriber, workspace=Workspace(tmp_path / "ws"),
-                           source_factory=lambda: WavFileSource(stream["path"], realtime=False))
+                           source_factory=lambda: WavFileSource(clip, realtime=False))
     buttons = box.buttons
     buttons["record"].click()
     assert buttons["record"].disabled and not buttons["stop"].disabled
@@ -376,7 +381,8 @@ def test_widget_record_stop_save(transcriber, stream, tmp_path):
         time.sleep(0.1)
     buttons["stop"].click()
     assert not buttons["record"].disabled and not buttons["save"].disabled
-    assert "stopped: 4 utterances" in box.status.value
-    assert "marketing" in box.transcript.value.lower() and "SPEAKER_01" in box.transcript.value
+    assert "stopped: 2 utterances" in box.status.value
+    assert "budget" in box.transcript.value.lower() and "numbers" in box.transcript.value.lower()
+    assert "SPEAKER_00" in box.transcript.value and "SPEAKER_01" in box.transcript.value
     buttons["save"].click()
     assert "transcript.vtt" in box.status.value

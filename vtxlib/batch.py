@@ -81,7 +81,7 @@ class SourceStatus:
     media_id: Optional[str] = None
     duration: Optional[float] = None
     folder: Optional[str] = None
-    skipped: bool = False  # done in an earlier run, not redone in this one
+    skipped: bool = False  # done (or failed, without retry_failed) in an earlier run; not rerun now
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,8 +123,9 @@ class BatchReport:
     def throughput(self) -> str:
         processed = len([r for r in self.rows if not r.skipped])
         return (f"{processed} source(s) processed in {self.wall_seconds:.1f} s "
-                f"({len(self.done) - len(self.skipped)} done, {len(self.failed)} failed, "
-                f"{len(self.skipped)} skipped as already done); {self.audio_seconds:.1f} s of audio, "
+                f"({len([r for r in self.done if not r.skipped])} done, "
+                f"{len([r for r in self.failed if not r.skipped])} failed, "
+                f"{len(self.skipped)} skipped as finished in an earlier run); {self.audio_seconds:.1f} s of audio, "
                 f"{self.real_time_factor:.2f}x real time")
 
     def table(self) -> str:
@@ -248,7 +249,7 @@ class StatusFile:
 def _cell(row: SourceStatus, column: str) -> str:
     value = getattr(row, column)
     if column == "status" and row.skipped:
-        return "done (earlier run)"
+        return f"{value} (earlier run)"
     if value is None:
         return ""
     if column == "seconds":
@@ -328,7 +329,7 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
     try:
         for row in rows:
             if row.skipped:
-                echo(f"skip   {row.source} (done in an earlier run)")
+                echo(f"skip   {row.source} ({row.status} in an earlier run)")
                 continue
             echo(f"start  {row.source}")
             row.status, row.error = "running", ""
@@ -348,7 +349,7 @@ def _initial_row(source: str, previous: Optional[SourceStatus], options: BatchOp
         previous.skipped = True
         return previous
     if previous is not None and previous.status == "failed" and not options.retry_failed:
-        previous.skipped = False
+        previous.skipped = True
         return previous
     return SourceStatus(source=source, folder=previous.folder if previous else None)
 

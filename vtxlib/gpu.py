@@ -87,3 +87,21 @@ def peak_gpu_memory_mb(reset: bool = False) -> Optional[float]:
     if reset:
         torch.cuda.reset_peak_memory_stats()
     return value
+
+
+def gpu_tier_report() -> dict[str, bool]:
+    """What ``auto`` backend selection looks at; safe to log."""
+    return {"cuda": cuda_available(), "nemo": nemo_available(), "pyannote": pyannote_available()}
+
+
+def gpu_tier_ready(library: str) -> tuple[bool, str]:
+    """Whether the GPU-tier backend built on ``library`` ("nemo" | "pyannote") should be chosen by
+    ``auto``, with the reason to log either way."""
+    checks = {"nemo": nemo_available, "pyannote": pyannote_available}
+    if library not in checks:
+        raise ValueError(f"unknown GPU-tier library {library!r}; expected one of {sorted(checks)}")
+    if not checks[library]():
+        return False, f"{library} is not installed"
+    if not cuda_available():
+        return False, "no CUDA device"
+    return True, f"CUDA device and {library} present"

@@ -194,22 +194,26 @@ class WavFileSource:
         self.realtime = realtime
         self.chunk = max(1, int(SAMPLE_RATE * chunk_ms / 1000))
         self.started_at: Optional[float] = None
+        self._stopped_at: Optional[float] = None
         self._stop = threading.Event()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         self.started_at = time.perf_counter()
         for first in range(0, self.samples.size, self.chunk):
-            if self._stop.is_set():
-                return
             chunk = self.samples[first:first + self.chunk]
-            if self.realtime:  # the chunk is "captured" once its last sample has been played
-                due = self.started_at + (first + chunk.size) / SAMPLE_RATE
-                if self._stop.wait(max(0.0, due - time.perf_counter())):
+            captured = self.started_at + (first + chunk.size) / SAMPLE_RATE
+            if self._stop.is_set() and (not self.realtime or captured > self._stopped_at):
+                return  # like a microphone: audio captured before stop() is still delivered
+            if self.realtime and not self._stop.is_set():
+                self._stop.wait(max(0.0, captured - time.perf_counter()))
+                if self._stop.is_set() and captured > self._stopped_at:
                     return
             yield chunk
 
     def stop(self) -> None:
-        self._stop.set()
+        if not self._stop.is_set():
+            self._stopped_at = time.perf_counter()
+            self._stop.set()
 
 
 class _QueueSource:
@@ -380,6 +384,11 @@ COLAB_CAPTURE_JS = r"""
 COLAB_STOP_JS = "if (window.vtxLive) { window.vtxLive.stop(); }"
 
 
+def colab_capture_js(chunk_s: float, callback: str = COLAB_CALLBACK) -> str:
+    """The browser-side recorder, sending a chunk every CHUNK_S seconds to CALLBACK."""
+    return COLAB_CAPTURE_JS % {"callback": callback, "chunk_s": chunk_s}
+
+
 def decode_pcm_chunk(payload: str, sample_rate: int) -> np.ndarray:
     """A base64 little-endian int16 mono chunk (as the browser sends it) -> float32 at 16 kHz."""
     try:
@@ -432,7 +441,7 @@ class ColabMicSource(_QueueSource):
     def _start_capture(self) -> None:
         output, display, javascript = _colab_output()
         output.register_callback(COLAB_CALLBACK, self.receive)
-        display(javascript(COLAB_CAPTURE_JS % {"callback": COLAB_CALLBACK, "chunk_s": self.chunk_s}))
+        display(javascript(colab_capture_js(self.chunk_s)))
 
     def stop(self) -> None:
         try:
@@ -551,23 +560,30 @@ class UtteranceSegmenter:
 
 # -- speakers --------------------------------------------------------------------------------
 
-_encoder_lock = threading.Lock()
-_encoder = None
+def embed_voice(samples: np.ndarray) -> np.ndarray:
+    """A unit d-vector for an utterance: the mean of resemblyzer embeddings of 1.6 s windows
+    (hop 0.8 s), computed by the embedded diarizer's numpy encoder (no torch/librosa import)."""
+    from .diarize.embedded import (embed_windows, load_voice_encoder, mel_spectrogram,
+                                   normalize_volume, speech_windows)
+
+    mel = mel_spectrogram(normalize_volume(np.asarray(samples, dtype=np.float32)))
+    windows = speech_windows([(0, mel.shape[0])], length=160, hop=80, min_length=40)
+    if not windows:
+        raise InputError(f"utterance of {samples.size / SAMPLE_RATE:.2f} s is too short to embed")
+    with _single_threaded_blas():  # many small matmuls: threads only add contention
+        vectors = embed_windows(load_voice_encoder(), mel, windows, batch_size=16)
+    mean = vectors.mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
-def load_voice_encoder():
-    """The process-wide resemblyzer encoder (weights ship inside the package), warmed up."""
-    global _encoder
-    with _encoder_lock:
-        if _encoder is None:
-            try:
-                from resemblyzer import VoiceEncoder
-            except ImportError as e:
-                raise missing_dependency("resemblyzer", "cpu", "Live speaker labels") from e
-            encoder = VoiceEncoder(device="cpu", verbose=False)
-            encoder.embed_utterance(np.zeros(SAMPLE_RATE, dtype=np.float32))  # first call: numba warm-up
-            _encoder = encoder
-        return _encoder
+def _single_threaded_blas():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class SpeakerTracker:
@@ -576,21 +592,24 @@ class SpeakerTracker:
     def __init__(self, threshold: float = 0.75, min_embed_s: float = 1.0, embed: Optional[Callable] = None):
         self.threshold = threshold
         self.min_embed_s = min_embed_s
-        self._embed = embed
+        self._embed = embed or embed_voice
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the speakers seen (a new recording starts with SPEAKER_00 again)."""
         self.centroids: list[np.ndarray] = []
         self.counts: list[int] = []
         self.last: Optional[int] = None
 
     def embed(self, samples: np.ndarray) -> np.ndarray:
-        if self._embed is None:
-            self._embed = load_voice_encoder().embed_utterance
         vector = np.asarray(self._embed(samples), dtype=np.float64)
         return vector / (np.linalg.norm(vector) + 1e-9)
 
     def assign(self, samples: np.ndarray) -> str:
         if samples.size < self.min_embed_s * SAMPLE_RATE:
-            index = self.last if self.last is not None else self._new(None)
-            return self.label(index)
+            if self.last is None:
+                self.last = self._new(None)
+            return self.label(self.last)
         vector = self.embed(samples)
         if self.last is not None and self.counts[self.last] == 0:  # a placeholder gets its voice
             self.centroids[self.last], self.counts[self.last] = vector, 1
@@ -655,8 +674,10 @@ class LiveTranscriber:
         model = getattr(self.asr, "model", None)  # whisper-cpu loads lazily on first access
         if model is None:
             log.debug("ASR backend %s has no lazy model attribute", getattr(self.asr, "name", "?"))
-        if self.speakers is not None and self.speakers._embed is None:
-            self.speakers._embed = load_voice_encoder().embed_utterance
+        if self.speakers is not None:
+            from .diarize.embedded import load_voice_encoder
+
+            load_voice_encoder()
 
     def _reset(self) -> None:
         self.session = LiveSession()
@@ -668,6 +689,8 @@ class LiveTranscriber:
         self._started_at: Optional[float] = None
         if self.vad is not None:
             self.vad.reset()
+        if self.speakers is not None:
+            self.speakers.reset()
 
     def run(self, source: AudioSource) -> LiveSession:
         """Consume SOURCE to its end (or until :meth:`stop`), flush, and return the session."""

@@ -471,11 +471,17 @@ def show_table(columns: list[str], rows: list[tuple], caption: str = "") -> None
 
 def show_figure(fig: Any) -> None:
     """Show a matplotlib or plotly figure inline (and release a matplotlib one)."""
-    _display(fig)
-    if type(fig).__module__.startswith("matplotlib"):
-        import matplotlib.pyplot as plt
+    if not type(fig).__module__.startswith("matplotlib"):
+        _display(fig)
+        return
+    from .plots import figure_png
 
-        plt.close(fig)
+    try:
+        from IPython.display import Image
+    except ImportError:
+        return
+    # rendered here rather than through the inline backend, which a pyplot-free Figure never reaches
+    _display(Image(data=figure_png(fig), format="png"))
 
 
 def record(**values: Any) -> None:

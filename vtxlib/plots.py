@@ -131,6 +131,11 @@ def waveform_envelope(audio: AudioLike, start: float, end: float,
     return times, lows_all, highs_all
 
 
+def _literal(text: str) -> str:
+    """Text matplotlib must not read as mathtext ("$5 or $10" would otherwise fail to render)."""
+    return text.replace("$", r"\$")
+
+
 def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise InputError(f"unknown plot backend {backend!r}; expected one of: {', '.join(BACKENDS)}")
@@ -209,12 +214,13 @@ def _alignment_matplotlib(view: _View, data: dict, start: float, end: float, max
         ax.broken_barh(word_spans, (lane - 0.22, 0.44), facecolors=colors[speaker], alpha=0.8,
                        edgecolor="white", linewidth=0.5)
     if len(data["words"]) <= max_labels:
+        chars_per_second = width * 12 / (end - start)  # ~12 characters per inch at 7 pt
         for s, e, (who, text) in data["words"]:
-            ax.text((s + e) / 2, lanes[who] + 0.3, text, ha="center", va="bottom", fontsize=7,
-                    rotation=30 if e - s < 0.35 else 0, clip_on=True)
+            ax.text((s + e) / 2, lanes[who] + 0.3, _literal(text), ha="center", va="bottom", fontsize=7,
+                    rotation=30 if len(text) > (e - s) * chars_per_second else 0, clip_on=True)
     for s, e in data["overlaps"]:
         ax.axvspan(s, e, color=OVERLAP_COLOR, alpha=0.25, hatch="//", linewidth=0)
-    ax.set_yticks(list(lanes.values()), [view.name(s) for s in lanes])
+    ax.set_yticks(list(lanes.values()), [_literal(view.name(s)) for s in lanes])
     ax.set_ylim(-0.6, len(speakers) - 0.1)
     ax.set_xlim(start, end)
     ax.set_xlabel("time (s)")
@@ -330,7 +336,7 @@ def emotion_timeline_figure(source: Source, mode: str = "bands", backend: str = 
                 xs, ys = _step_curve(mine, label)
                 ax.plot(xs, ys, color=EMOTION_COLORS[label], label=label, linewidth=1.2)
             ax.set_ylim(0, 1)
-        ax.set_ylabel(view.name(speaker), rotation=0, ha="right", va="center")
+        ax.set_ylabel(_literal(view.name(speaker)), rotation=0, ha="right", va="center")
         ax.set_xlim(start, end)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
@@ -416,7 +422,7 @@ def emotion_summary_figure(source: Source, backend: str = "matplotlib", width: f
     left = np.zeros(len(speakers))
     for c in categories:
         values = np.array([shares[s][c] for s in speakers])
-        ax.barh([view.name(s) for s in speakers], values, left=left, color=colors[c], label=c)
+        ax.barh([_literal(view.name(s)) for s in speakers], values, left=left, color=colors[c], label=c)
         left += values
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of speaking time")

@@ -54,7 +54,8 @@ def _plot_section(title: str, make_figure) -> str:
         return f"<h2>{html.escape(title)}</h2>\n{_png_img(make_figure(), title)}"
     except Exception as e:  # plotting libraries fail in many ways; the transcript still matters
         log.warning("report: %s plot skipped (%s: %s)", title, type(e).__name__, e)
-        return f"<h2>{html.escape(title)}</h2>\n<p class=meta>not drawn: {html.escape(type(e).__name__)}: {html.escape(str(e))}</p>"
+        reason = html.escape(f"{type(e).__name__}: {e}")
+        return f"<h2>{html.escape(title)}</h2>\n<p class=meta>not drawn: {reason}</p>"
 
 
 def _clock(seconds: float) -> str:
@@ -101,8 +102,9 @@ def _stages_html(document: Document) -> str:
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(record.backend)}</td>"
                     f"<td>{html.escape(model)}</td><td class=num>{record.seconds:.2f}</td>"
                     f"<td class=num>{share}</td><td>{'cached' if record.cached else ''}</td></tr>")
-    return ("<table><tr><th>stage</th><th>backend</th><th>model</th><th>seconds</th><th>share</th><th></th></tr>"
-            + "".join(rows) + f"<tr><th>total</th><th></th><th></th><th class=num>{total:.2f}</th><th></th><th></th></tr></table>")
+    header = "<tr><th>stage</th><th>backend</th><th>model</th><th>seconds</th><th>share</th><th></th></tr>"
+    footer = f"<tr><th>total</th><th></th><th></th><th class=num>{total:.2f}</th><th></th><th></th></tr>"
+    return f"<table>{header}{''.join(rows)}{footer}</table>"
 
 
 def _speakers_html(document: Document, colors: dict[str, str]) -> str:
@@ -140,6 +142,8 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
     media = document.media
     has_emotion = any(t.emotion for t in document.transcript.turns)
     duration = media.duration or max((t.end for t in document.transcript.turns), default=0.0)
+    language = document.transcript.language
+    language_note = f" &middot; language {html.escape(language)}" if language else ""
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(media.title or media.id)} - transcript report</title>",
@@ -147,7 +151,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         f"<h1>{html.escape(media.title or media.id)}</h1>",
         f'<p class="meta">{html.escape(media.source)} &middot; {_clock(duration)} &middot; '
         f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words"
-        f"{' &middot; language ' + html.escape(document.transcript.language) if document.transcript.language else ''}</p>",
+        f"{language_note}</p>",
         "<h2>Speakers</h2>", _speakers_html(document, colors),
         "<h2>Stage timings</h2>", _stages_html(document),
     ]

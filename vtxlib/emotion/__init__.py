@@ -19,14 +19,16 @@ __all__ = ["EMOTION_BACKENDS", "LABELS", "available_emotion_backends", "create_e
 
 def available_emotion_backends() -> list[str]:
     """The concrete backends whose libraries are installed here (weights are not checked)."""
-    from ..gpu import _installed
+    import importlib.util
 
-    found = []
-    if _installed("vaderSentiment"):
-        found.append("embedded")
-    if _installed("speechbrain"):
-        found.append("speechbrain")
-    return found
+    def installed(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    return [name for name, module in (("embedded", "vaderSentiment"), ("speechbrain", "speechbrain"))
+            if installed(module)]
 
 
 def resolve_emotion_name(name: str) -> str:

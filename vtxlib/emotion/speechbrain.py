@@ -57,6 +57,7 @@ def load_classifier(source: str, savedir: Path, device: str):
     except ImportError as e:
         raise missing_dependency("speechbrain", "gpu", "The speechbrain emotion backend") from e
     savedir.mkdir(parents=True, exist_ok=True)
+    _alias_pre_1_0_wav2vec_module()
     try:
         classifier = foreign_class(
             source=source, pymodule_file="custom_interface.py",
@@ -70,6 +71,33 @@ def load_classifier(source: str, savedir: Path, device: str):
     encoder = classifier.hparams.label_encoder
     encoder.expect_len(len(encoder.ind2lab))
     return classifier
+
+
+def _alias_pre_1_0_wav2vec_module() -> None:
+    """Let hyperparams written for SpeechBrain < 1.0 (``speechbrain.lobes.models.huggingface_wav2vec.
+    HuggingFaceWav2Vec2``, as older revisions of the card have) load on SpeechBrain >= 1.0, which
+    renamed that class and dropped its ``pretrain`` argument."""
+    import importlib
+    import sys
+    import types
+
+    legacy = "speechbrain.lobes.models.huggingface_wav2vec"
+    try:
+        importlib.import_module(legacy)
+        return
+    except ImportError:
+        pass
+    from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
+
+    class HuggingFaceWav2Vec2(Wav2Vec2):
+        def __init__(self, source, save_path, pretrain=True, **kwargs):
+            super().__init__(source, save_path, **kwargs)
+
+    module = types.ModuleType(legacy)
+    module.HuggingFaceWav2Vec2 = HuggingFaceWav2Vec2
+    sys.modules[legacy] = module
+    parent, _, name = legacy.rpartition(".")
+    setattr(importlib.import_module(parent), name, module)  # hyperpyyaml resolves classes via getattr
 
 
 def _load_failure_message(source: str, savedir: Path, error: Exception) -> str:

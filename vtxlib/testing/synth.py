@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -32,7 +33,7 @@ from .samples import write_rttm
 log = logging.getLogger("vtxlib.testing")
 
 SAMPLE_RATE = 16000
-FORMAT_VERSION = 1  # bump when the generated audio or references change
+FORMAT_VERSION = 4  # bump when the generated audio or references change
 
 HARVARD_SENTENCES = (
     "The birch canoe slid on the smooth planks.",
@@ -103,13 +104,15 @@ class Voice:
                 "-w", str(wav_path), text]
 
 
+# Chosen so that the speaker embeddings of different voices are far apart (measured with the
+# resemblyzer encoder) while faster-whisper tiny.en still transcribes them well.
 VOICES = (
-    Voice("en-us", pitch=40, speed=160),
-    Voice("en-gb+f3", pitch=65, speed=150),
-    Voice("en-us+m3", pitch=25, speed=150),
-    Voice("en-gb-x-rp+f4", pitch=80, speed=165),
-    Voice("en-us+m7", pitch=55, speed=145),
-    Voice("en-gb+f2", pitch=50, speed=155),
+    Voice("en-us-nyc+m5", pitch=20, speed=140),
+    Voice("en-gb-x-rp+f4", pitch=80, speed=140),
+    Voice("en+klatt2", pitch=40, speed=140),
+    Voice("en-us+m7", pitch=55, speed=140),
+    Voice("en+Alicia", pitch=60, speed=150),
+    Voice("en-gb-scotland+m1", pitch=30, speed=150),
 )
 
 
@@ -201,15 +204,19 @@ def _generate(folder: Path, num_speakers: int, target_seconds: float, seed: int)
     import soundfile as sf
 
     pieces, turns, cursor = [], [], 0
+    rng = random.Random(seed + 1)
     with tempfile.TemporaryDirectory(prefix="vtx-synth-") as tmp:
         for i, (speaker, text, gap) in enumerate(_script(num_speakers, target_seconds, seed)):
-            clip = _speak(VOICES[speaker], text, Path(tmp) / f"{i}.wav")
-            silence = int(round(gap * SAMPLE_RATE))
-            pieces += [np.zeros(silence, dtype=np.float32), clip]
-            start = cursor + silence
-            cursor = start + clip.size
-            turns.append(ReferenceTurn(f"spk{speaker}", round(start / SAMPLE_RATE, 4),
-                                       round(cursor / SAMPLE_RATE, 4), text))
+            # One clip per sentence, so the reference has the real pauses inside a turn.
+            for j, sentence in enumerate(_sentences(text)):
+                clip = _speak(VOICES[speaker], sentence, Path(tmp) / f"{i}-{j}.wav")
+                pause = gap if j == 0 else rng.uniform(0.15, 0.35)
+                silence = int(round(pause * SAMPLE_RATE))
+                pieces += [np.zeros(silence, dtype=np.float32), clip]
+                start = cursor + silence
+                cursor = start + clip.size
+                turns.append(ReferenceTurn(f"spk{speaker}", round(start / SAMPLE_RATE, 4),
+                                           round(cursor / SAMPLE_RATE, 4), sentence))
     pieces.append(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
     audio = np.concatenate(pieces)
     folder.mkdir(parents=True, exist_ok=True)
@@ -226,6 +233,11 @@ def _generate(folder: Path, num_speakers: int, target_seconds: float, seed: int)
     tmp_meta.write_text(json.dumps(data, indent=1))
     tmp_meta.replace(folder / "reference.json")  # written last: its presence marks a complete fixture
     log.info("generated %s (%.1f s)", folder, data["duration"])
+
+
+def _sentences(text: str) -> list[str]:
+    return [part.strip() + "." if not part.strip().endswith(("?", "!")) else part.strip()
+            for part in re.split(r"(?<=[.?!])\s+", text) if part.strip()] if text else []
 
 
 def _speak(voice: Voice, text: str, wav_path: Path) -> np.ndarray:

@@ -1,0 +1,187 @@
+"""The ``pyannote`` diarization backend on pyannote.audio's own ``SpeakerDiarization`` pipeline,
+built from a random PyanNet segmentation model, XVectorSincNet embedding and PLDA.
+
+Random weights give arbitrary speakers; the tests check the adapter (types, invariants, speaker
+count pass-through, progress, overlap extraction) and the access/offline error messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyannote.audio", reason="pyannote.audio is not installed")
+
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+from vtxlib import gpu  # noqa: E402
+from vtxlib.diarize.base import SpeakerCount  # noqa: E402
+from vtxlib.diarize.pyannote import (GATED_PAGES, ProgressBridge, PyannoteDiarizer,  # noqa: E402
+                                     PyannoteOptions, annotation_overlaps, annotation_to_turns)
+from vtxlib.errors import BackendUnavailable  # noqa: E402
+from vtxlib.types import AudioFile, Diarization  # noqa: E402
+
+from gpu_models import build_pyannote_pipeline  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def sample_wav() -> AudioFile:
+    import pyannote.audio
+
+    path = Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
+    assert path.is_file(), "pyannote.audio's wheel ships sample/sample.wav"
+    return AudioFile(path=str(path), sample_rate=16000, duration=sf.info(str(path)).duration)
+
+
+class RecordingPipeline:
+    """Delegates to the real pipeline and records the keyword arguments it was called with."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.calls: list[dict] = []
+
+    def __call__(self, file, **kwargs):
+        self.calls.append(kwargs)
+        return self.pipeline(file, **kwargs)
+
+    def to(self, device):
+        self.pipeline.to(device)
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    def __setattr__(self, name, value):
+        if name in ("pipeline", "calls"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.pipeline, name, value)
+
+
+@pytest.fixture(scope="module")
+def recording_pipeline(tmp_path_factory):
+    return RecordingPipeline(build_pyannote_pipeline(tmp_path_factory.mktemp("plda")))
+
+
+def assert_diarization_invariants(result: Diarization, duration: float) -> None:
+    assert isinstance(result, Diarization) and result.turns
+    assert result.backend == "pyannote" and result.model_version.startswith("pyannote.audio 4.")
+    for turn in result.turns:
+        assert isinstance(turn.speaker, str) and 0.0 <= turn.start < turn.end <= duration
+    for left, right in zip(result.turns, result.turns[1:]):
+        assert left.end <= right.start + 1e-6, "exclusive turns never overlap"
+    for start, end in result.overlaps:
+        assert 0.0 <= start < end <= duration
+    assert result.num_speakers_estimated == len(result.speakers)
+    assert Diarization.from_dict(result.to_dict()) == result
+
+
+@pytest.mark.slow
+def test_diarizes_the_sample_with_the_real_pipeline(recording_pipeline, sample_wav):
+    progress = []
+    diarizer = PyannoteDiarizer(PyannoteOptions(embedding_batch_size=16), pipeline=recording_pipeline)
+    result = diarizer.diarize(sample_wav, SpeakerCount(),
+                              progress=lambda done, total: progress.append((done, total)))
+    assert_diarization_invariants(result, sample_wav.duration)
+    assert result.model == "pyannote/speaker-diarization-community-1"
+    assert recording_pipeline.calls[-1].keys() == {"hook"}
+    done = [d for d, _ in progress]
+    assert len(progress) > 3 and done == sorted(done), "progress only moves forward"
+    assert progress[-1] == (sample_wav.duration, sample_wav.duration)
+
+
+def test_speaker_count_is_passed_through(recording_pipeline, sample_wav):
+    diarizer = PyannoteDiarizer(PyannoteOptions(embedding_batch_size=16), pipeline=recording_pipeline)
+    result = diarizer.diarize(sample_wav, SpeakerCount(num_speakers=2))
+    assert recording_pipeline.calls[-1]["num_speakers"] == 2
+    assert len(result.speakers) == 2
+    assert_diarization_invariants(result, sample_wav.duration)
+    diarizer.diarize(sample_wav, SpeakerCount(min_speakers=1, max_speakers=3))
+    call = recording_pipeline.calls[-1]
+    assert (call["min_speakers"], call["max_speakers"]) == (1, 3) and "num_speakers" not in call
+
+
+def test_annotation_conversion_splits_turns_and_overlaps():
+    from pyannote.core import Annotation, Segment
+
+    regular = Annotation()
+    regular[Segment(0.0, 4.0)] = "A"
+    regular[Segment(3.0, 6.0)] = "B"
+    regular[Segment(9.0, 12.0)] = "A"
+    exclusive = Annotation()
+    exclusive[Segment(0.0, 3.5)] = "A"
+    exclusive[Segment(3.5, 6.0)] = "B"
+    exclusive[Segment(9.0, 12.0)] = "A"
+    turns = annotation_to_turns(exclusive, duration=10.0)
+    assert [(t.speaker, t.start, t.end) for t in turns] == [("A", 0.0, 3.5), ("B", 3.5, 6.0), ("A", 9.0, 10.0)]
+    assert annotation_overlaps(regular, duration=10.0) == [(3.0, 4.0)]
+
+
+def test_progress_bridge_weights_steps_into_one_forward_bar():
+    seen = []
+    hook = ProgressBridge(100.0, lambda done, total: seen.append(done))
+    hook("segmentation", object())
+    hook("speaker_counting", object())
+    hook("embeddings", None, total=4, completed=0)
+    hook("embeddings", None, total=4, completed=2)
+    hook("embeddings", object())
+    hook("discrete_diarization", object())
+    assert seen == sorted(seen) and seen[0] == 25.0 and seen[-1] == 100.0
+    assert seen[3] == pytest.approx(30.0 + 65.0 / 2)
+
+
+@pytest.mark.parametrize("model", sorted(GATED_PAGES))
+def test_named_pipeline_offline_gives_actionable_error(model, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    diarizer = PyannoteDiarizer(PyannoteOptions(model=model), token="hf_dummy", cache_dir=tmp_path)
+    with pytest.raises(BackendUnavailable) as info:
+        diarizer.diarize(AudioFile("unused.wav", 16000, 1.0), SpeakerCount())
+    assert model in str(info.value) and "offline" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_refused_access_names_every_page_to_accept(monkeypatch):
+    import httpx
+    from huggingface_hub.errors import GatedRepoError
+    from pyannote.audio import Pipeline
+
+    def refuse(*args, **kwargs):
+        request = httpx.Request("GET", "https://huggingface.co/pyannote/segmentation-3.0/resolve/main/x")
+        raise GatedRepoError("403 Client Error", response=httpx.Response(403, request=request))
+
+    monkeypatch.setattr(Pipeline, "from_pretrained", refuse)
+    diarizer = PyannoteDiarizer(PyannoteOptions(model="pyannote/speaker-diarization-3.1"), token="hf_x")
+    with pytest.raises(BackendUnavailable) as info:
+        diarizer.pipeline
+    message = str(info.value)
+    assert "https://huggingface.co/pyannote/speaker-diarization-3.1" in message
+    assert "https://huggingface.co/pyannote/segmentation-3.0" in message and "HF_TOKEN" in message
+    assert "hf_x" not in message, "the token itself is never shown"
+
+
+def test_token_comes_from_the_workspace_secrets(tmp_path, monkeypatch):
+    from pyannote.audio import Pipeline
+
+    for name in ("HF_TOKEN", "HUGGINGFACE_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "HF_TOKEN").write_text("hf_from_file\n")
+    received = {}
+
+    def capture(model, token=None, cache_dir=None):
+        received.update(model=model, token=token)
+        return None
+
+    monkeypatch.setattr(Pipeline, "from_pretrained", capture)
+    with pytest.raises(BackendUnavailable):  # from_pretrained returned None: access help is raised
+        PyannoteDiarizer(secrets_dir=tmp_path).pipeline
+    assert received == {"model": "pyannote/speaker-diarization-community-1", "token": "hf_from_file"}
+
+
+def test_pyannote_is_detected_as_installed():
+    assert gpu.pyannote_available() is True

@@ -1,0 +1,271 @@
+"""The ten notebooks: structure, generator consistency, a headless papermill run of all of them on the
+embedded tier (one shared workspace, so each notebook reads the previous one's artifacts), assertions
+on what they recorded and wrote, nbval over the executed copies, and no secret in any of them."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+papermill = pytest.importorskip("papermill")
+
+from vtxlib.notebook import RECORD_MIME, recorded  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+EXPECTED = ["00_setup_gpu", "01_acquire", "02_transcribe", "03_diarize", "04_align", "05_emotion",
+            "06_subtitles", "07_enhance", "08_review", "09_upload"]
+FAKE_HF_TOKEN = "hf_FAKEtokenForNotebookTests0123456789"
+FAKE_GEMINI_KEY = "AIzaFAKEgeminiKeyForNotebookTests0123456"
+VIDEO_ID = "dQw4w9WgXcQ"
+# parameters each notebook gets on top of SOURCE and WORKSPACE
+EXTRA_PARAMETERS = {"07_enhance": {"ENHANCE": "auto"},  # no key in the env: must skip cleanly
+                    "08_review": {"SPEAKER_NAMES": "SPEAKER_00=Alice"},
+                    "09_upload": {"VIDEO_ID": VIDEO_ID, "DRY_RUN": True}}
+
+
+def _sample_wav() -> Path:
+    from vtxlib.testing.samples import pyannote_sample
+
+    return pyannote_sample().wav
+
+
+def _load(name: str):
+    return nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+
+
+# -- structure (fast) -----------------------------------------------------------------------------
+def test_notebook_list_is_exactly_the_ten():
+    found = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
+    assert found == EXPECTED, f"notebooks/ must hold exactly the ten notebooks, found {found}"
+
+
+def test_notebooks_are_what_the_generator_writes():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import make_notebooks
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    assert [s.name for s in make_notebooks.stage_notebooks()] == EXPECTED
+    assert make_notebooks.main(["--check"]) == 0, "run: python tools/make_notebooks.py"
+
+
+def _assigned_names(source: str) -> list[str]:
+    return [t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)]
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_structure(name):
+    notebook = _load(name)
+    nbformat.validate(notebook)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    params = tagged[0].source
+    assert params.startswith("# @title")
+    names = _assigned_names(params)
+    assert names and "WORKSPACE" in names
+    for line in params.splitlines():
+        if "=" in line and not line.startswith("#"):
+            assert "# @param" in line, f"parameter without a Colab form field: {line}"
+    form = code[code.index(tagged[0]) + 1].source
+    assert "widgets.parameter_form(globals()" in form
+    assert re.findall(r"^    '(\w+)':", form, re.M)[: len(names)] == names, "widget form and @param fields differ"
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, "notebooks are committed without outputs"
+    body = "\n".join(c.source for c in code[code.index(tagged[0]) + 2:])
+    assert "Pipeline(" not in body and "def " not in body and "class " not in body, "no pipeline logic in notebooks"
+    assert "nb." in body
+    text = json.dumps(notebook)
+    assert not re.search(r"AIza[0-9A-Za-z_-]{20,}|hf_[A-Za-z0-9]{20,}|ya29\.[0-9A-Za-z_-]+", text), "a secret?"
+
+
+def test_widget_form_feeds_the_same_variables():
+    pytest.importorskip("ipywidgets")
+    from vtxlib.widgets import parameter_form
+
+    namespace = {"ASR": "auto", "NUM_SPEAKERS": 0, "USE_DRIVE": True, "SOURCE": "", "MIN_FREE_GB": 1.0}
+    form = parameter_form(namespace, {"ASR": ["auto", "whisper-cpu", "nemo"], "NUM_SPEAKERS": None,
+                                      "USE_DRIVE": None, "SOURCE": None, "MIN_FREE_GB": None}, show=False)
+    kinds = {n: type(w).__name__ for n, w in form.widgets.items()}
+    assert kinds == {"ASR": "Dropdown", "NUM_SPEAKERS": "IntText", "USE_DRIVE": "Checkbox", "SOURCE": "Text",
+                     "MIN_FREE_GB": "FloatText"}
+    form.widgets["ASR"].value = "whisper-cpu"
+    form.widgets["NUM_SPEAKERS"].value = 3
+    form.widgets["USE_DRIVE"].value = False
+    form.widgets["SOURCE"].value = "https://example.org/v.mp4"
+    assert namespace["ASR"] == "whisper-cpu" and namespace["NUM_SPEAKERS"] == 3
+    assert namespace["USE_DRIVE"] is False and namespace["SOURCE"] == "https://example.org/v.mp4"
+    with pytest.raises(KeyError):
+        parameter_form(namespace, {"MISSING": None}, show=False)
+
+
+# -- headless run of all ten --------------------------------------------------------------------------
+def _set_env(values: dict) -> dict:
+    previous = {k: os.environ.get(k) for k in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return previous
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """All ten notebooks executed in order, each in a fresh kernel, on one shared workspace."""
+    root = tmp_path_factory.mktemp("notebooks")
+    workspace, out = root / "workspace", root / "executed"
+    out.mkdir()
+    sample = _sample_wav()
+    base_env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                "VTX_WORKSPACE": None, "HF_TOKEN": FAKE_HF_TOKEN, "GEMINI_API_KEY": None,
+                "GOOGLE_API_KEY": None, "OMP_NUM_THREADS": "1"}
+    saved = _set_env(base_env)
+    seconds = {}
+    try:
+        for name in EXPECTED:
+            env = {"GEMINI_API_KEY": FAKE_GEMINI_KEY} if name == "00_setup_gpu" else {"GEMINI_API_KEY": None}
+            before = _set_env(env)
+            started = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(NOTEBOOK_DIR / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
+                    parameters={**({} if name == "00_setup_gpu" else {"SOURCE": str(sample)}),
+                                "WORKSPACE": str(workspace), **EXTRA_PARAMETERS.get(name, {})},
+                    kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False)
+            finally:
+                _set_env(before)
+            seconds[name] = round(time.perf_counter() - started, 1)
+    finally:
+        _set_env(saved)
+    print("notebook seconds:", seconds)
+    notebooks = {name: nbformat.read(out / f"{name}.ipynb", as_version=4) for name in EXPECTED}
+    return {"dir": out, "workspace": workspace, "notebooks": notebooks,
+            "records": {n: recorded(nb) for n, nb in notebooks.items()}, "seconds": seconds}
+
+
+def _outputs_of(notebook, mime: str) -> list:
+    return [o for c in notebook.cells for o in c.get("outputs", []) if mime in o.get("data", {})]
+
+
+@pytest.mark.notebooks
+def test_every_notebook_recorded_its_result(executed):
+    records = executed["records"]
+    assert sorted(records) == EXPECTED
+    for name, values in records.items():
+        assert values.get("notebook") == name, f"{name} recorded nothing"
+        errors = [o for c in executed["notebooks"][name].cells for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors
+
+
+@pytest.mark.notebooks
+def test_setup_notebook_reports_environment_and_secret_presence(executed):
+    setup = executed["records"]["00_setup_gpu"]
+    assert setup["tier"] == "embedded-cpu" and setup["colab"] is False and setup["installed"] is False
+    assert Path(setup["workspace"]) == executed["workspace"].resolve()
+    assert setup["secrets"]["HF_TOKEN"] is True and setup["secrets"]["GEMINI_API_KEY"] is True
+    assert setup["secrets"]["youtube_client_secrets"] is False
+
+
+@pytest.mark.notebooks
+def test_stage_notebooks_chain_through_the_workspace(executed):
+    r = executed["records"]
+    media_id = r["01_acquire"]["media_id"]
+    assert all(r[n]["media_id"] == media_id for n in EXPECTED[1:]), "every notebook works on the same media"
+    assert r["01_acquire"]["duration"] == pytest.approx(30.0, abs=0.1)
+    words = r["02_transcribe"]["words"]
+    assert words >= 50 and r["02_transcribe"]["backend"] == "whisper-cpu"
+    assert r["03_diarize"]["speakers"] == 2 and r["03_diarize"]["backend"]
+    assert r["04_align"]["words"] == words and r["04_align"]["speakers"] == 2
+    assert sum(r["05_emotion"]["emotions"].values()) == r["04_align"]["turns"]
+    assert r["05_emotion"]["labelled_turns"] == r["04_align"]["turns"]
+    for name in ("04_align", "05_emotion", "08_review"):  # plots rendered inline
+        assert _outputs_of(executed["notebooks"][name], "image/png") or \
+            _outputs_of(executed["notebooks"][name], "application/vnd.jupyter.widget-view+json")
+    assert _outputs_of(executed["notebooks"]["04_align"], "image/png")
+    assert len(_outputs_of(executed["notebooks"]["05_emotion"], "image/png")) == 2
+    # the ASR artifact was computed once (02) and reused by every later notebook
+    asr_artifacts = list((executed["workspace"] / "media" / media_id / "asr").glob("*.json"))
+    assert len(asr_artifacts) == 1
+
+
+@pytest.mark.notebooks
+def test_subtitle_files_written(executed):
+    r = executed["records"]["06_subtitles"]
+    expected = {"transcript.vtt", "transcript.srt", "transcript.json", "report.html"}
+    assert expected <= set(r["files"])
+    folder = Path(r["output_dir"])
+    for name in r["files"]:
+        assert (folder / name).stat().st_size > 0
+    vtt = (folder / "transcript.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and "<v " in vtt
+    document = json.loads((folder / "transcript.json").read_text())
+    assert len(document["speakers"]) == 2 == r["speakers"]
+
+
+@pytest.mark.notebooks
+def test_enhance_skips_cleanly_without_a_key(executed):
+    r = executed["records"]["07_enhance"]
+    assert r["key_set"] is False and r["enhanced"] is False
+    assert r["words"] == executed["records"]["02_transcribe"]["words"]
+
+
+@pytest.mark.notebooks
+def test_review_renames_speakers_everywhere(executed):
+    r = executed["records"]["08_review"]
+    assert r["speaker_names"] == {"SPEAKER_00": "Alice"}
+    folder = Path(executed["records"]["06_subtitles"]["output_dir"])
+    assert "<v Alice>" in (folder / "transcript.vtt").read_text()
+    assert "Alice" in Path(r["report"]).read_text()
+    assert json.loads((folder / "transcript.json").read_text())["speaker_names"] == {"SPEAKER_00": "Alice"}
+
+
+@pytest.mark.notebooks
+def test_upload_dry_run_writes_the_request(executed):
+    r = executed["records"]["09_upload"]
+    assert r["dry_run"] is True and r["video_id"] == VIDEO_ID and r["action"] in ("insert", "update")
+    request = json.loads(Path(r["request_path"]).read_text())
+    assert request["body"]["snippet"]["videoId"] == VIDEO_ID
+    assert request["media"]["path"].endswith("transcript.vtt")
+
+
+@pytest.mark.notebooks
+def test_no_secret_in_any_notebook_or_output(executed):
+    for path in sorted(executed["dir"].glob("*.ipynb")) + sorted(NOTEBOOK_DIR.glob("*.ipynb")):
+        text = path.read_text()
+        assert FAKE_HF_TOKEN not in text and FAKE_GEMINI_KEY not in text, path.name
+    for path in executed["workspace"].rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".vtt", ".srt", ".txt", ".html"):
+            text = path.read_text(errors="ignore")
+            assert FAKE_HF_TOKEN not in text and FAKE_GEMINI_KEY not in text, path
+
+
+@pytest.mark.notebooks
+def test_nbval_over_the_executed_notebooks(executed):
+    """nbval re-executes each executed copy; with --nbval-lax only cells marked NBVAL_CHECK_OUTPUT
+    (deterministic facts) are compared with what papermill recorded; every cell must run."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("VTX_WORKSPACE", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           "--nbval-current-env", "--rootdir", str(executed["dir"]), str(executed["dir"])],
+                          capture_output=True, text=True, cwd=executed["dir"], env=env, timeout=600)
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    passed = int(re.search(r"(\d+) passed", summary).group(1))
+    code_cells = sum(1 for nb in executed["notebooks"].values() for c in nb.cells if c.cell_type == "code")
+    assert passed == code_cells, summary
+    checked = sum("NBVAL_CHECK_OUTPUT" in c.source for nb in executed["notebooks"].values() for c in nb.cells)
+    assert checked == len(EXPECTED)
