@@ -254,3 +254,9 @@ def test_gpu_checks_are_consistent_here():
     assert gpu.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     gpu.free_gpu_memory()
     assert gpu.peak_gpu_memory_mb() is None or gpu.peak_gpu_memory_mb() >= 0
+    ready, reason = gpu.gpu_tier_ready("nemo")
+    assert ready == torch.cuda.is_available()
+    assert reason == ("CUDA device and nemo present" if ready else "no CUDA device")
+    assert gpu.gpu_tier_report() == {"cuda": ready, "nemo": True, "pyannote": gpu.pyannote_available()}
+    with pytest.raises(ValueError):
+        gpu.gpu_tier_ready("whisper")

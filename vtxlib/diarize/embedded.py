@@ -489,8 +489,8 @@ def frames_to_turns(labels: np.ndarray, names: dict[int, str]) -> list[SpeakerTu
     for start, end in zip(changes[:-1], changes[1:]):
         label = int(labels[start])
         if label >= 0:
-            turns.append(SpeakerTurn(names[label], round(start / FRAME_RATE, 3),
-                                     round(end / FRAME_RATE, 3)))
+            turns.append(SpeakerTurn(names[label], round(float(start) / FRAME_RATE, 3),
+                                     round(float(end) / FRAME_RATE, 3)))
     return turns
 
 

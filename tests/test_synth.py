@@ -1,0 +1,52 @@
+"""Synthetic conversations: deterministic, cached, with consistent ground truth."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vtxlib.testing.samples import read_rttm
+from vtxlib.testing.synth import make_conversation
+
+FIXTURES = Path(__file__).parent / ".fixtures" / "synth"
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+
+def test_conversation_has_requested_speakers_and_exact_reference(tmp_path):
+    conv = make_conversation(tmp_path, num_speakers=3, target_seconds=20, seed=1)
+    audio, rate = sf.read(conv.wav, dtype="float32")
+    assert rate == 16000 and audio.ndim == 1
+    assert conv.duration == pytest.approx(audio.size / 16000)
+    assert {t.speaker for t in conv.turns} == {"spk0", "spk1", "spk2"}
+    starts = [t.start for t in conv.turns]
+    assert starts == sorted(starts)
+    for turn in conv.turns:  # speech inside each reference turn, silence in the gaps
+        inside = audio[int(turn.start * 16000):int(turn.end * 16000)]
+        assert np.abs(inside).max() > 0.1
+    gaps = [(a.end, b.start) for a, b in zip(conv.turns, conv.turns[1:])]
+    for end, start in gaps:
+        assert start > end
+        assert np.abs(audio[int(end * 16000) + 2:int(start * 16000) - 2]).max() == 0.0
+    assert [(t.speaker, t.start, t.end) for t in read_rttm(conv.rttm)] == \
+        [(t.speaker, pytest.approx(t.start, abs=1e-3), pytest.approx(t.end, abs=1e-3)) for t in conv.turns]
+    assert conv.text_path.read_text().count("\n") == len(conv.turns)
+
+
+def test_conversation_is_deterministic_and_cached(tmp_path):
+    a = make_conversation(tmp_path / "a", 2, 15, seed=3)
+    b = make_conversation(tmp_path / "b", 2, 15, seed=3)
+    assert a.turns == b.turns
+    assert a.wav.read_bytes() == b.wav.read_bytes()
+    mtime = a.wav.stat().st_mtime_ns
+    again = make_conversation(tmp_path / "a", 2, 15, seed=3)
+    assert again.wav.stat().st_mtime_ns == mtime  # read from the cache, not regenerated
+    other = make_conversation(tmp_path / "a", 2, 15, seed=4)
+    assert other.turns != a.turns
+
+
+def test_rejects_unsupported_speaker_count(tmp_path):
+    with pytest.raises(ValueError):
+        make_conversation(tmp_path, num_speakers=0, target_seconds=10)

@@ -1,0 +1,632 @@
+"""HTTP service: ``python -m vtxlib serve [--host 127.0.0.1 --port 8000]`` (FastAPI + uvicorn).
+
+Endpoints::
+
+    GET  /status               ready, backends, library versions, queue
+    POST /transcribe           multipart ``file`` upload or a ``url`` form field (+ num_speakers,
+                               min_speakers, max_speakers, emotion=off, mode=auto|sync|async)
+                               -> 200 {media, speakers, turns: [{speaker, start, end, text, emotion?}], words}
+                               -> 202 {job_id, status_url} for long media, URLs, or mode=async
+    GET  /jobs/{id}            a job's state, and its result once done
+    GET  /jobs/{id}/{format}   transcript.{vtt,srt,json,txt,rttm} of a finished job
+
+One :class:`~vtxlib.pipeline.Pipeline` is created and its models are loaded at start-up; a single
+worker thread runs one job at a time (the models are not thread-safe) from a bounded queue, so a
+full queue answers 503 instead of piling up work. Every artifact lands in the workspace (cached
+per media, so the same file posted twice is not recomputed); job records live in
+``<workspace>/service/jobs``. The service has no authentication: it binds to 127.0.0.1 unless
+told otherwise.
+"""
+
+
+import dataclasses
+import logging
+import platform
+import queue
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
+
+log = logging.getLogger("vtxlib.service")
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+OUTPUT_FORMATS = ("vtt", "srt", "json", "txt", "rttm")
+REPORTED_PACKAGES = ("vtxlib", "fastapi", "uvicorn", "faster-whisper", "ctranslate2", "onnxruntime",
+                     "silero-vad", "resemblyzer", "torch", "pyannote.audio", "nemo_toolkit",
+                     "speechbrain", "yt-dlp")
+
+
+@dataclass
+class ServiceOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_mb: float = 500.0
+    sync_max_seconds: float = 120.0  # media longer than this run as a background job (202)
+    sync_timeout_s: float = 300.0  # a synchronous request waiting longer gets 202 + job id instead
+    max_pending_jobs: int = 4  # queued + running; one more is answered 503
+    allow_urls: bool = True
+    warm_up: bool = True  # load the models at start-up rather than on the first request
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+class ServiceError(Exception):
+    """An error answered with ``status`` and a one-line message."""
+
+    def __init__(self, status: int, message: str, headers: Optional[dict] = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def http_status_for(error: BaseException) -> int:
+    """The HTTP status a pipeline failure maps to."""
+    if isinstance(error, InputError):
+        return 422
+    if isinstance(error, BackendUnavailable):
+        return 503
+    if isinstance(error, StageFailed):
+        return 502
+    return 500
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+@dataclass
+class JobRequest:
+    """What to transcribe and the per-request options."""
+
+    source: str  # a local path (upload) or a URL
+    name: str  # the upload's file name or the URL, for display
+    overrides: dict[str, Any] = field(default_factory=dict)
+    upload_dir: Optional[str] = None  # removed once the job ends
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "overrides": self.overrides}
+
+
+@dataclass
+class Job:
+    id: str
+    request: JobRequest
+    status: str = "queued"  # queued | running | done | failed
+    created: float = field(default_factory=time.time)
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    stage: Optional[str] = None
+    result: Optional[dict] = None
+    error: Optional[dict] = None
+    done_event: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def to_dict(self) -> dict:
+        data = {"job_id": self.id, "status": self.status, "created": self.created, "started": self.started,
+                "finished": self.finished, "stage": self.stage, "request": self.request.to_dict()}
+        if self.result is not None:
+            data["result"] = self.result
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+class JobManager:
+    """A bounded queue and one worker thread: jobs run one at a time, in order."""
+
+    def __init__(self, runner: Callable[[Job], dict], jobs_dir: Path, max_pending: int = 4):
+        self.runner = runner
+        self.jobs_dir = Path(jobs_dir)
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.max_pending = max(1, max_pending)
+        self._jobs: dict[str, Job] = {}
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending = 0
+        self.current: Optional[Job] = None
+        self.handled = 0
+        self._worker = threading.Thread(target=self._work, name="vtx-service-worker", daemon=True)
+        self._worker.start()
+
+    def submit(self, request: JobRequest) -> Job:
+        with self._lock:
+            if self._pending >= self.max_pending:
+                raise ServiceError(503, f"server busy: {self._pending} job(s) queued or running "
+                                        f"(limit {self.max_pending}); retry later", {"Retry-After": "10"})
+            self._pending += 1
+            job = Job(id=uuid.uuid4().hex[:16], request=request)
+            self._jobs[job.id] = job
+        self._save(job)
+        self._queue.put(job)
+        return job
+
+    def get(self, job_id: str) -> Optional[dict]:
+        """A job's record: in memory, else from the workspace (jobs of an earlier server run)."""
+        if not re.fullmatch(r"[0-9a-f]{16}", job_id):
+            return None
+        job = self._jobs.get(job_id)
+        if job is not None:
+            return job.to_dict()
+        path = self.jobs_dir / f"{job_id}.json"
+        if path.exists():
+            import json
+
+            return json.loads(path.read_text(encoding="utf-8"))
+        return None
+
+    def counts(self) -> dict:
+        return {"pending": self._pending, "max_pending": self.max_pending, "handled": self.handled,
+                "running": self.current.id if self.current else None}
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        job.status, job.started, self.current = "running", time.time(), job
+        self._save(job)
+        try:
+            job.result = self.runner(job)
+            job.status = "done"
+        except Exception as e:  # recorded in the job; the worker must survive any one job
+            status = http_status_for(e)
+            job.status = "failed"
+            job.error = {"type": type(e).__name__, "message": str(e), "http_status": status}
+            if status == 500:
+                log.exception("job %s failed", job.id)
+            else:
+                log.warning("job %s failed: %s", job.id, e)
+        finally:
+            job.finished = time.time()
+            self._save(job)
+            self._cleanup(job)
+            with self._lock:
+                self._pending -= 1
+                self.handled += 1
+                self.current = None
+            job.done_event.set()
+
+    def _save(self, job: Job) -> None:
+        from .workspace import atomic_write_json
+
+        atomic_write_json(self.jobs_dir / f"{job.id}.json", job.to_dict())
+
+    @staticmethod
+    def _cleanup(job: Job) -> None:
+        if job.request.upload_dir:
+            shutil.rmtree(job.request.upload_dir, ignore_errors=True)
+
+
+# -- the pipeline side -----------------------------------------------------------------------
+
+class PipelineRunner:
+    """Runs jobs through one shared Pipeline (models loaded once), one at a time."""
+
+    def __init__(self, pipeline, base_options):
+        self.pipeline = pipeline
+        self.base_options = base_options
+        self.lock = threading.Lock()
+        self.current_job: Optional[Job] = None
+        self.ready = False
+        self.error: Optional[str] = None
+        if hasattr(pipeline, "hook"):
+            pipeline.hook = self._hook
+
+    def warm_up(self) -> None:
+        """Create the backends and load their models now."""
+        started = time.perf_counter()
+        try:
+            with self.lock:
+                custom = getattr(self.pipeline, "warm_up", None)
+                if callable(custom):
+                    custom()
+                else:
+                    warm_up_pipeline(self.pipeline)
+            self.ready, self.error = True, None
+            log.info("models loaded in %.1f s: %s", time.perf_counter() - started, self.backends())
+        except VtxError as e:
+            self.ready, self.error = False, str(e)
+            log.error("start-up failed: %s", e)
+
+    def backends(self) -> dict[str, str]:
+        loaded = getattr(self.pipeline, "_backends", {}) or {}
+        return {stage: getattr(backend, "name", type(backend).__name__)
+                for stage, backend in loaded.items() if backend is not None}
+
+    def options_for(self, overrides: dict):
+        """The pipeline options of one request (validated: raises InputError)."""
+        return dataclasses.replace(self.base_options, **overrides)
+
+    def __call__(self, job: Job) -> dict:
+        with self.lock:
+            self.current_job = job
+            self.pipeline.options = self.options_for(job.request.overrides)
+            try:
+                result = self.pipeline.run(job.request.source)
+            finally:
+                self.pipeline.options = self.base_options
+                self.current_job = None
+        return transcript_response(result.document, result.outputs)
+
+    def _hook(self, stage: str, event: str, completed=None, total=None) -> None:
+        job = self.current_job
+        if job is not None and event in ("start", "cached"):
+            job.stage = stage
+
+
+def warm_up_pipeline(pipeline) -> None:
+    """Create each backend the pipeline will use and load the models behind it."""
+    stages = ["asr", "diarize"] + ([] if pipeline.options.emotion == "off" else ["emotion"])
+    for stage in stages:
+        backend = pipeline._backend(stage)
+        if backend is None:
+            continue
+        if callable(getattr(backend, "load", None)):
+            backend.load()
+        elif hasattr(type(backend), "model"):
+            getattr(backend, "model")  # whisper-cpu loads lazily on first access
+        if getattr(backend, "name", "") == "embedded" and stage == "diarize":
+            from .diarize.embedded import load_voice_encoder
+            from .vad import load_vad_model
+
+            load_vad_model()
+            load_voice_encoder()
+
+
+def transcript_response(document, outputs: Optional[dict] = None) -> dict:
+    """The service's JSON: ``{media, language, speakers, turns, words, outputs}``."""
+    data = document.to_dict()
+    turns = []
+    for turn in document.transcript.turns:
+        item = {"speaker": turn.speaker, "start": turn.start, "end": turn.end, "text": turn.text}
+        if turn.overlap:
+            item["overlap"] = True
+        if turn.emotion is not None:
+            item["emotion"] = turn.emotion.to_dict()
+        turns.append(item)
+    return {"media": data["media"], "language": data.get("language"), "speakers": data["speakers"],
+            "speaker_names": data.get("speaker_names", {}), "turns": turns, "words": data["words"],
+            "outputs": {name: str(path) for name, path in (outputs or {}).items() if path},
+            "stages": {name: {"backend": rec.get("backend"), "seconds": rec.get("seconds"),
+                              "cached": rec.get("cached")} for name, rec in data.get("stages", {}).items()}}
+
+
+def package_versions() -> dict[str, Optional[str]]:
+    versions: dict[str, Optional[str]] = {"python": platform.python_version()}
+    for name in REPORTED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+# -- upload handling -------------------------------------------------------------------------
+
+def safe_filename(name: Optional[str]) -> str:
+    stem = Path(name or "upload").name
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._")
+    return cleaned[:120] or "upload"
+
+
+def store_upload(upload, uploads_dir: Path, max_bytes: int) -> Path:
+    """Copy an UploadFile into ``uploads_dir/<random>/<name>`` (413 past ``max_bytes``)."""
+    folder = uploads_dir / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    target = folder / safe_filename(upload.filename)
+    written = 0
+    with open(target, "wb") as out:
+        while block := upload.file.read(1 << 20):
+            written += len(block)
+            if written > max_bytes:
+                out.close()
+                shutil.rmtree(folder, ignore_errors=True)
+                raise ServiceError(413, f"upload larger than the limit of {max_bytes / 1048576:.0f} MB")
+            out.write(block)
+    if written == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ServiceError(400, "the uploaded file is empty (0 bytes)")
+    return target
+
+
+def media_duration(path: Path) -> float:
+    """Seconds of audio in an uploaded file; 415 when ffmpeg cannot read it or it has no sound."""
+    from .audio import probe
+
+    try:
+        info = probe(path)
+    except InputError as e:
+        raise ServiceError(415, f"unsupported media: {e}") from e
+    streams = info.get("streams", [])
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not audio:
+        kinds = ", ".join(sorted({s.get("codec_type", "?") for s in streams})) or "nothing"
+        raise ServiceError(415, f"unsupported media: {path.name} has no audio stream (found: {kinds}); "
+                                f"expected a video or audio file with sound")
+    for candidate in (info.get("format", {}).get("duration"), audio[0].get("duration")):
+        try:
+            return float(candidate)
+        except (TypeError, ValueError):
+            continue
+    return float("inf")  # unknown length: treat as long (background job)
+
+
+def parse_overrides(num_speakers: Optional[int], min_speakers: Optional[int], max_speakers: Optional[int],
+                    emotion: Optional[str]) -> dict:
+    overrides: dict[str, Any] = {}
+    for name, value in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
+                        ("max_speakers", max_speakers)):
+        if value is not None:
+            if value < 1:
+                raise ServiceError(400, f"{name} must be at least 1 (got {value})")
+            overrides[name] = value
+    if emotion is not None:
+        if emotion != "off":
+            raise ServiceError(400, f"emotion={emotion!r}: only 'off' can be requested per call "
+                                    f"(the backend is chosen when the server starts)")
+        overrides["emotion"] = "off"
+    return overrides
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+class BodySizeLimit:
+    """ASGI middleware: refuse an oversized /transcribe body before it is parsed or spooled.
+
+    A Content-Length over the limit is answered 413 at once; a chunked body is counted while it
+    is read and stopped with 413 as soon as it passes the limit.
+    """
+
+    def __init__(self, app, max_bytes: int, paths: tuple[str, ...] = ("/transcribe",)):
+        self.app, self.max_bytes, self.paths = app, max_bytes, paths
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        # multipart framing adds a little to the file itself
+        limit = self.max_bytes + 64 * 1024
+        if length is not None and length.isdigit() and int(length) > limit:
+            return await self._too_large(send)
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    from fastapi import HTTPException
+
+                    raise HTTPException(413, detail=self._message())
+            return message
+
+        return await self.app(scope, counting_receive, send)
+
+    def _message(self) -> str:
+        return f"upload larger than the limit of {self.max_bytes / 1048576:.0f} MB"
+
+    async def _too_large(self, send) -> None:
+        import json
+
+        body = json.dumps({"error": self._message(), "status": 413}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_options=None, pipeline=None):
+    """The FastAPI application. ``pipeline`` may be given (tests pass a stand-in); otherwise one
+    :class:`~vtxlib.pipeline.Pipeline` is built from ``pipeline_options`` and warmed up at start-up."""
+    try:
+        from fastapi import FastAPI, File, Form, Request, UploadFile
+        from fastapi.exceptions import RequestValidationError
+        from fastapi.responses import FileResponse, JSONResponse
+        from starlette.exceptions import HTTPException as StarletteHTTPException
+    except ImportError as e:
+        raise missing_dependency("fastapi", "service", "The HTTP service") from e
+    from contextlib import asynccontextmanager
+
+    from . import __version__
+
+    options = options or ServiceOptions()
+    if pipeline is None:
+        from .pipeline import Pipeline, PipelineOptions
+
+        pipeline = Pipeline(workspace, pipeline_options or PipelineOptions())
+    runner = PipelineRunner(pipeline, getattr(pipeline, "options", pipeline_options))
+    service_dir = workspace.root / "service"
+    uploads_dir = service_dir / "uploads"
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        import asyncio
+
+        state["jobs"] = JobManager(runner, service_dir / "jobs", options.max_pending_jobs)
+        if options.warm_up:
+            await asyncio.get_running_loop().run_in_executor(None, runner.warm_up)
+        else:
+            runner.ready = True
+        yield
+        state["jobs"].shutdown()
+        closer = getattr(pipeline, "close", None)
+        if callable(closer):
+            closer()
+
+    app = FastAPI(title="vtx", version=__version__, lifespan=lifespan,
+                  summary="Speaker-attributed transcripts: upload audio/video, get speakers, turns and words.")
+    app.add_middleware(BodySizeLimit, max_bytes=options.max_upload_bytes)
+    app.state.runner = runner
+    app.state.options = options
+
+    def jobs() -> JobManager:
+        if "jobs" not in state:  # the lifespan did not run (an app used without its server)
+            raise ServiceError(503, "service not started: run it with uvicorn or TestClient as a context manager")
+        return state["jobs"]
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError):
+        return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in err.get('loc', [])[1:]) or 'body'}: {err.get('msg')}"
+                             for err in exc.errors())
+        return JSONResponse({"error": f"invalid request: {problems}", "status": 400}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail), "status": exc.status_code}, status_code=exc.status_code)
+
+    @app.get("/status")
+    def status() -> dict:
+        return {"ready": runner.ready, "error": runner.error, "version": __version__,
+                "backends": runner.backends(), "versions": package_versions(),
+                "jobs": jobs().counts() if "jobs" in state else None,
+                "limits": {"max_upload_mb": options.max_upload_mb, "sync_max_seconds": options.sync_max_seconds,
+                           "max_pending_jobs": options.max_pending_jobs, "urls": options.allow_urls}}
+
+    @app.post("/transcribe")
+    def transcribe(file: Optional[UploadFile] = File(None), url: Optional[str] = Form(None),
+                   num_speakers: Optional[int] = Form(None), min_speakers: Optional[int] = Form(None),
+                   max_speakers: Optional[int] = Form(None), emotion: Optional[str] = Form(None),
+                   mode: str = Form("auto")):
+        if not runner.ready:
+            raise ServiceError(503, f"not ready: {runner.error or 'models are still loading'}",
+                               {"Retry-After": "30"})
+        if mode not in ("auto", "sync", "async"):
+            raise ServiceError(400, f"mode={mode!r}: expected auto, sync or async")
+        request = _job_request(file, url, parse_overrides(num_speakers, min_speakers, max_speakers, emotion))
+        try:
+            background = mode == "async"
+            if mode == "auto":
+                background = url is not None or media_duration(Path(request.source)) > options.sync_max_seconds
+            elif file is not None:
+                media_duration(Path(request.source))  # 415 for unreadable media, whatever the mode
+            job = jobs().submit(request)
+        except Exception:
+            if request.upload_dir:  # refused before it became a job: nobody else will remove it
+                shutil.rmtree(request.upload_dir, ignore_errors=True)
+            raise
+        if background or not job.done_event.wait(options.sync_timeout_s):
+            return _accepted(job)
+        if job.status == "failed":
+            error = job.error or {}
+            status_code = error.get("http_status", 500)
+            return JSONResponse({"error": error.get("message"), "status": status_code, "job_id": job.id},
+                                status_code=status_code)
+        return {"job_id": job.id, **job.result}
+
+    def _job_request(file, url: Optional[str], overrides: dict) -> JobRequest:
+        if file is None and not url:
+            raise ServiceError(400, "missing field: send the media as multipart field 'file', "
+                                    "or an http(s) link in form field 'url'")
+        if file is not None and url:
+            raise ServiceError(400, "send either 'file' or 'url', not both")
+        try:
+            runner.options_for(overrides)
+        except (InputError, TypeError) as e:
+            raise ServiceError(400, str(e)) from e
+        if url:
+            from .acquire import is_url
+
+            if not options.allow_urls:
+                raise ServiceError(400, "this server does not download URLs (started with --no-urls); upload the file")
+            if not is_url(url):
+                raise ServiceError(400, f"url {url[:200]!r} is not an http(s) link")
+            return JobRequest(source=url.strip(), name=url.strip(), overrides=overrides)
+        path = store_upload(file, uploads_dir, options.max_upload_bytes)
+        return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
+                          upload_dir=str(path.parent))
+
+    def _accepted(job: Job):
+        return JSONResponse({"job_id": job.id, "status": job.status, "status_url": f"/jobs/{job.id}"},
+                            status_code=202, headers={"Location": f"/jobs/{job.id}"})
+
+    @app.get("/jobs/{job_id}")
+    def job_status(job_id: str) -> dict:
+        record = jobs().get(job_id)
+        if record is None:
+            raise ServiceError(404, f"no job {job_id!r}")
+        return record
+
+    @app.get("/jobs/{job_id}/{fmt}")
+    def job_output(job_id: str, fmt: str):
+        if fmt not in OUTPUT_FORMATS:
+            raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+        record = jobs().get(job_id)
+        if record is None:
+            raise ServiceError(404, f"no job {job_id!r}")
+        if record["status"] != "done":
+            raise ServiceError(409, f"job {job_id} is {record['status']}; outputs exist once it is done")
+        path = record.get("result", {}).get("outputs", {}).get(fmt)
+        if not path or not Path(path).is_file():
+            raise ServiceError(404, f"job {job_id} has no {fmt} output")
+        return FileResponse(path, filename=f"transcript.{fmt}")
+
+    return app
+
+
+# -- command line ----------------------------------------------------------------------------
+
+def add_parser(subparsers) -> None:
+    """Register ``serve`` (``python -m vtxlib serve``)."""
+    from .cli import add_pipeline_arguments
+
+    defaults = ServiceOptions()
+    p = subparsers.add_parser("serve", help="HTTP service: POST /transcribe, GET /status, GET /jobs/{id}")
+    p.add_argument("--host", default=defaults.host,
+                   help="address to bind (default 127.0.0.1; the service has no authentication)")
+    p.add_argument("--port", type=int, default=defaults.port, help="port (default 8000)")
+    p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb, help="upload size limit")
+    p.add_argument("--sync-max-seconds", type=float, default=defaults.sync_max_seconds,
+                   help="longer media run as background jobs (202 + job id)")
+    p.add_argument("--max-pending-jobs", type=int, default=defaults.max_pending_jobs,
+                   help="queued + running jobs before the server answers 503")
+    p.add_argument("--no-urls", action="store_true", help="refuse 'url' requests (uploads only)")
+    p.add_argument("--workspace", type=Path, default=None,
+                   help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    add_pipeline_arguments(p)
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    try:
+        import uvicorn
+    except ImportError as e:
+        raise missing_dependency("uvicorn", "service", "The HTTP service") from e
+    from .cli import pipeline_options_from_args
+    from .workspace import Workspace
+
+    options = ServiceOptions(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+                             sync_max_seconds=args.sync_max_seconds, max_pending_jobs=args.max_pending_jobs,
+                             allow_urls=not args.no_urls)
+    if options.host not in LOOPBACK_HOSTS:
+        log.warning("binding to %s: anyone who can reach this address can use the service "
+                    "(it has no authentication)", options.host)
+    app = create_app(Workspace(args.workspace), options, pipeline_options_from_args(args))
+    uvicorn.run(app, host=options.host, port=options.port,
+                log_level="info" if getattr(args, "verbose", 0) else "warning")
+    return 0
