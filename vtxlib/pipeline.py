@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -135,6 +136,8 @@ class Pipeline:
         state = RunResult(media=self.acquire(source))
         steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir)]
+        if last >= STAGES.index("diarize"):
+            steps[1:3] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
                 break
@@ -153,6 +156,22 @@ class Pipeline:
     def _step_asr(self, st: "RunResult") -> None:
         st.transcript, st.keys["asr"] = self.asr(st.media, st.audio, st.keys["audio"])
 
+    def _step_asr_and_diarize(self, st: "RunResult") -> None:
+        """ASR and diarization both read only the audio: run them side by side.
+
+        The CPU ASR decodes on one thread (faster than two on a 2-core machine), which leaves a core
+        for diarization; GPU backends queue on the device anyway. If ASR fails, diarization still
+        finishes and is cached before the error propagates, so the rerun has less to do.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
+            diarizing = pool.submit(self.diarize, st.media, st.audio, st.keys["audio"])
+            try:
+                st.transcript, st.keys["asr"] = self.asr(st.media, st.audio, st.keys["audio"])
+            except BaseException:
+                wait([diarizing])  # let it finish and cache; the ASR error is the one to report
+                raise
+            st.diarization, st.keys["diarize"] = diarizing.result()
+
     def _step_diarize(self, st: "RunResult") -> None:
         st.diarization, st.keys["diarize"] = self.diarize(st.media, st.audio, st.keys["audio"])
 
@@ -169,7 +188,7 @@ class Pipeline:
         st.document, st.keys["enhance"] = self.enhance(st.document, st.keys.get("emotion", st.keys["align"]))
 
     def _step_outputs(self, st: "RunResult", out_dir: Optional[Path]) -> None:
-        st.document.stages = dict(self._records)
+        st.document.stages = dict(self._records)  # the files written carry every stage so far
         st.outputs = self.write_outputs(st.document, st.diarization, st.audio, out_dir)
 
     def _document(self, st: "RunResult") -> Document:
@@ -292,14 +311,18 @@ class Pipeline:
 
     def write_outputs(self, document: Document, diarization: Diarization, audio: AudioFile,
                       out_dir: Optional[Path]) -> dict[str, Path]:
-        from .subtitles import SubtitleOptions, write_outputs
+        from .subtitles import JSONWriter, SubtitleOptions, write_outputs
+        from .workspace import atomic_write_text
 
         options = SubtitleOptions()
         target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
         with self._timed("subtitles", "vtxlib", options.to_dict()):
             outputs = write_outputs(document, target, diarization=diarization, options=options)
-        if self.options.report:
-            outputs["report"] = self._write_report(document, diarization, audio, target)
+            if self.options.report:
+                outputs["report"] = self._write_report(document, diarization, audio, target)
+        # transcript.json is rewritten once more so that it records the subtitles stage's own time
+        document.stages = dict(self._records)
+        atomic_write_text(outputs["json"], JSONWriter(options).render(document))
         return outputs
 
     def _write_report(self, document: Document, diarization: Diarization, audio: AudioFile,

@@ -2,36 +2,46 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 
 class TqdmHook:
-    """One tqdm.auto bar per stage: a seconds-of-audio bar when the stage reports progress."""
+    """One tqdm.auto bar per running stage, counting seconds of audio when the stage reports
+    progress. ASR and diarization run side by side, so several bars can be open at once."""
 
     def __init__(self, disable: bool = False):
         self.disable = disable
-        self._bar = None
-        self._stage: Optional[str] = None
+        self._bars: dict[str, object] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, stage: str, event: str, completed: Optional[float] = None,
                  total: Optional[float] = None) -> None:
+        with self._lock:
+            if event == "start":
+                self._open(stage)
+            elif event == "progress" and total:
+                self._update(stage, completed or 0.0, total)
+            elif event in ("done", "cached"):
+                bar = self._bars.pop(stage, None)
+                if bar is not None:
+                    bar.close()
+
+    def _open(self, stage: str) -> None:
         from tqdm.auto import tqdm
 
-        if event == "start":
-            self._close()
-            self._stage = stage
-            self._bar = tqdm(total=None, desc=f"{stage:<9}", unit="s", disable=self.disable, leave=False,
-                             bar_format="{desc} {n:.1f}/{total_fmt} s audio [{elapsed}]")
-        elif event == "progress" and self._bar is not None and total:
-            if self._bar.total != round(total, 1):
-                self._bar.total = round(total, 1)
-            self._bar.n = round(min(completed or 0.0, total), 1)
-            self._bar.refresh()
-        elif event in ("done", "cached"):
-            if stage == self._stage:
-                self._close()
+        old = self._bars.pop(stage, None)
+        if old is not None:
+            old.close()
+        self._bars[stage] = tqdm(total=None, desc=f"{stage:<9}", unit="s", disable=self.disable, leave=False,
+                                 position=len(self._bars),
+                                 bar_format="{desc} {n:.1f}/{total_fmt} s audio [{elapsed}]")
 
-    def _close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        self._bar, self._stage = None, None
+    def _update(self, stage: str, completed: float, total: float) -> None:
+        bar = self._bars.get(stage)
+        if bar is None:
+            return
+        if bar.total != round(total, 1):
+            bar.total = round(total, 1)
+        bar.n = round(min(completed, total), 1)
+        bar.refresh()
