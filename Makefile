@@ -4,7 +4,6 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ALL_EXTRAS := cpu,gpu,notebooks,enhance,upload,service,dev
-SAMPLES := .samples
 
 .PHONY: demo test bench install install-all clean
 
@@ -15,8 +14,8 @@ install-all:
 	scripts/install.sh $(ALL_EXTRAS)
 
 demo: install
-	$(PY) -m vtxlib.testing.samples --fetch $(SAMPLES)
-	$(PY) -m vtxlib run $(SAMPLES)/sample.wav --out out
+	@sample=$$($(PY) -m vtxlib.testing.samples) && echo "sample recording: $$sample" && \
+	  $(PY) -m vtxlib run "$$sample" --out out
 
 test: install-all
 	$(PY) -m pytest -q

@@ -222,10 +222,11 @@ def test_segmenter_cuts_after_trailing_silence_only():
     # a 0.3 s pause inside speech does not cut; 0.6 s of silence does
     closed = seg.push(frames((0.0, 1.0), (0.9, 1.0), (0.1, 0.3), (0.9, 1.0), (0.1, 0.6)))
     assert len(closed) == 1
-    start, end, cut = closed[0]
-    assert start / SAMPLE_RATE == pytest.approx(1.0, abs=0.04)
-    assert end / SAMPLE_RATE == pytest.approx(3.3, abs=0.04)
-    assert (cut - end) / SAMPLE_RATE == pytest.approx(0.5, abs=0.04)
+    cut = closed[0]
+    assert cut.start / SAMPLE_RATE == pytest.approx(1.0, abs=0.04)
+    assert cut.end / SAMPLE_RATE == pytest.approx(3.3, abs=0.04)
+    assert (cut.decided_at - cut.end) / SAMPLE_RATE == pytest.approx(0.5, abs=0.04)
+    assert not (cut.split_start or cut.split_end)
     assert seg.flush() == []
 
 
@@ -236,12 +237,24 @@ def test_segmenter_hysteresis_keeps_borderline_frames_in_speech():
     assert seg.speech_start == 0
 
 
-def test_segmenter_splits_long_speech_and_flushes_open_utterance():
+def test_segmenter_splits_long_speech_at_its_weakest_frame_and_flushes_the_rest():
+    seg = UtteranceSegmenter(LiveOptions(max_utterance_s=4.0))
+    # 3 s of speech, a 0.2 s dip (a pause between words, too short to end the utterance), 3 s more
+    closed = seg.push(frames((0.9, 3.0), (0.3, 0.2), (0.9, 3.0)))
+    assert len(closed) == 1
+    first = closed[0]
+    assert first.split_end and not first.split_start
+    assert 3.0 <= first.end / SAMPLE_RATE <= 3.2  # inside the dip, not at the 4 s limit
+    tail = seg.flush()
+    assert len(tail) == 1 and tail[0].split_start and tail[0].start == first.end
+    assert tail[0].end / SAMPLE_RATE == pytest.approx(6.2, abs=0.04)
+
+
+def test_segmenter_splits_uniform_speech_at_the_limit():
     seg = UtteranceSegmenter(LiveOptions(max_utterance_s=2.0))
     closed = seg.push(frames((0.9, 5.0)))
-    assert [round((e - s) / SAMPLE_RATE, 1) for s, e, _ in closed] == [2.0, 2.0]
-    tail = seg.flush()
-    assert len(tail) == 1 and tail[0][1] - tail[0][0] > 0.9 * SAMPLE_RATE
+    assert [round((c.end - c.start) / SAMPLE_RATE, 1) for c in closed] == [2.0, 2.0]
+    assert [c.start for c in closed[1:]] == [c.end for c in closed[:-1]]  # contiguous, no overlap
 
 
 def test_segmenter_drops_short_bursts():

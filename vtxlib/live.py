@@ -504,12 +504,31 @@ class StreamingVad:
         return probs.reshape(-1)
 
 
+@dataclass
+class Cut:
+    """A closed utterance in stream samples: speech ``start``-``end``, decided at ``decided_at``.
+
+    ``split_start`` / ``split_end`` mark boundaries made inside continuous speech (at
+    ``max_utterance_s``): those are not padded, so no audio is transcribed twice.
+    """
+
+    start: int
+    end: int
+    decided_at: int
+    split_start: bool = False
+    split_end: bool = False
+
+
 class UtteranceSegmenter:
     """Turns per-frame speech probabilities into utterance boundaries (sample indices).
 
     Hysteresis as in silero-vad: speech starts at ``threshold``; it ends once the probability has
-    stayed below ``neg_threshold`` for ``min_silence_s``. Pure bookkeeping, no audio.
+    stayed below ``neg_threshold`` for ``min_silence_s``. Speech running past ``max_utterance_s``
+    is split at the least speech-like frame of its last ``split_search_s`` seconds (a short pause
+    between words, usually). Pure bookkeeping, no audio.
     """
+
+    split_search_s = 2.0
 
     def __init__(self, options: LiveOptions):
         self.options = options
@@ -518,10 +537,11 @@ class UtteranceSegmenter:
         self.frames_seen = 0
         self.speech_start: Optional[int] = None  # sample index of the first speech frame
         self.silence_start: Optional[int] = None
+        self.split_start = False
+        self.probs: list[float] = []  # since speech_start, one per frame
 
-    def push(self, probs: np.ndarray) -> list[tuple[int, int, int]]:
-        """Feed probabilities; returns closed utterances as ``(start, end, cut_at)`` samples,
-        where ``end`` is the end of speech and ``cut_at`` the stream position of the decision."""
+    def push(self, probs: np.ndarray) -> list[Cut]:
+        """Feed probabilities; returns the utterances they close."""
         closed = []
         opts = self.options
         for p in np.asarray(probs, dtype=np.float64):
@@ -530,8 +550,9 @@ class UtteranceSegmenter:
             now = at + FRAME_SAMPLES
             if self.speech_start is None:
                 if p >= opts.vad_threshold:
-                    self.speech_start, self.silence_start = at, None
+                    self.speech_start, self.silence_start, self.probs = at, None, [p]
                 continue
+            self.probs.append(p)
             if p >= opts.vad_threshold:
                 self.silence_start = None
             elif p < self.neg_threshold and self.silence_start is None:
@@ -539,23 +560,31 @@ class UtteranceSegmenter:
             if self.silence_start is not None and now - self.silence_start >= opts.min_silence_s * SAMPLE_RATE:
                 closed.extend(self._close(self.silence_start, now))
             elif now - self.speech_start >= opts.max_utterance_s * SAMPLE_RATE:
-                closed.extend(self._close(now, now, keep_speaking=True))
+                closed.extend(self._split(now))
         return closed
 
-    def flush(self) -> list[tuple[int, int, int]]:
+    def flush(self) -> list[Cut]:
         """Close an utterance still open at the end of the stream."""
         if self.speech_start is None:
             return []
         now = self.frames_seen * FRAME_SAMPLES
         return self._close(self.silence_start if self.silence_start is not None else now, now)
 
-    def _close(self, end: int, now: int, keep_speaking: bool = False) -> list[tuple[int, int, int]]:
-        start = self.speech_start
-        self.speech_start = now if keep_speaking else None
-        self.silence_start = None
+    def _split(self, now: int) -> list[Cut]:
+        search = min(len(self.probs) - 1, int(self.split_search_s * SAMPLE_RATE / FRAME_SAMPLES))
+        window = np.asarray(self.probs[len(self.probs) - search:])
+        index = len(self.probs) - 1 - int(np.argmin(window[::-1]))  # the latest of equal minima
+        cut = self.speech_start + index * FRAME_SAMPLES
+        closed = self._close(cut, now, split_end=True)
+        self.speech_start, self.split_start, self.probs = cut, True, self.probs[index:]
+        return closed
+
+    def _close(self, end: int, now: int, split_end: bool = False) -> list[Cut]:
+        start, split_start = self.speech_start, self.split_start
+        self.speech_start, self.silence_start, self.split_start, self.probs = None, None, False, []
         if end - start < self.options.min_speech_s * SAMPLE_RATE:
             return []
-        return [(start, end, now)]
+        return [Cut(start, end, now, split_start, split_end)]
 
 
 # -- speakers --------------------------------------------------------------------------------
@@ -752,7 +781,7 @@ class LiveTranscriber:
         self._samples += chunk.size
         self.session.duration = self._samples / SAMPLE_RATE
         closed = self.segmenter.push(self.vad.process(chunk))
-        results = [self._emit(*bounds) for bounds in closed]
+        results = [self._emit(cut) for cut in closed]
         self._trim_history()
         return [u for u in results if u is not None]
 
@@ -763,16 +792,19 @@ class LiveTranscriber:
             pad = np.zeros(FRAME_SAMPLES - tail, dtype=np.float32)
             self.segmenter.push(self.vad.process(pad))  # complete the last partial frame
         closed = self.segmenter.flush()
-        results = [self._emit(min(s, self._samples), min(e, self._samples), min(c, self._samples))
-                   for s, e, c in closed]
+        for cut in closed:
+            cut.end, cut.decided_at = min(cut.end, self._samples), min(cut.decided_at, self._samples)
+        results = [self._emit(cut) for cut in closed]
         if self.options.keep_audio and self._chunks:
             self.session.audio = np.concatenate(self._chunks)
         return [u for u in results if u is not None]
 
-    def _emit(self, start: int, end: int, cut_at: int) -> Optional[Utterance]:
+    def _emit(self, cut: Cut) -> Optional[Utterance]:
         decided = time.perf_counter()
         pad = int(self.options.pad_s * SAMPLE_RATE)
-        first, last = max(0, start - pad), min(self._samples, end + pad)
+        start, end = cut.start, cut.end
+        first = start if cut.split_start else max(0, start - pad)
+        last = end if cut.split_end else min(self._samples, end + pad)
         samples = self._slice(first, last)
         if samples.size == 0:
             return None
@@ -786,7 +818,7 @@ class LiveTranscriber:
         done = time.perf_counter()
         utterance = Utterance(index=len(self.session.utterances), start=round(first / SAMPLE_RATE, 3),
                               end=round(last / SAMPLE_RATE, 3), words=words, speaker=speaker,
-                              endpoint_delay_s=round((cut_at - end) / SAMPLE_RATE, 3),
+                              endpoint_delay_s=round((cut.decided_at - end) / SAMPLE_RATE, 3),
                               processing_s=round(done - decided, 3))
         utterance.latency_s, utterance.measured_realtime = self._latency(utterance, end, done)
         if speaker:
@@ -928,3 +960,55 @@ def live_widget(transcriber: Optional[LiveTranscriber] = None, workspace=None,
     box.transcript = transcript
     box.status = status
     return box
+
+
+# -- command line ----------------------------------------------------------------------------
+
+def add_parser(subparsers) -> None:
+    """Register ``live`` (``python -m vtxlib live``): print utterances as they are recognised."""
+    p = subparsers.add_parser("live", help="transcribe the microphone (or a wav replayed live) as you speak")
+    p.add_argument("--wav", type=Path, default=None,
+                   help="replay this 16 kHz mono wav instead of recording the microphone")
+    p.add_argument("--fast", action="store_true", help="with --wav: replay as fast as possible")
+    p.add_argument("--labels", action="store_true", help="label speakers by voice (SPEAKER_00, ...)")
+    p.add_argument("--min-silence", type=float, default=LiveOptions.min_silence_s,
+                   help="seconds of silence that end an utterance (default 0.5)")
+    p.add_argument("--asr-model", default=None, help="CTranslate2 Whisper folder (default: bundled tiny.en)")
+    p.add_argument("--save", action="store_true", help="save audio + transcript.{vtt,srt,json,...} to the workspace")
+    p.add_argument("--workspace", type=Path, default=None,
+                   help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    p.set_defaults(handler=cmd_live)
+
+
+def cmd_live(args) -> int:
+    import sys
+
+    def show(u: Utterance) -> None:
+        who = f"{u.speaker}: " if u.speaker else ""
+        sys.stdout.write(f"[{u.start:7.2f}-{u.end:7.2f}] {who}{u.text}   ({u.latency_s:.2f} s)\n")
+        sys.stdout.flush()
+
+    options = LiveOptions(speaker_labels=args.labels, min_silence_s=args.min_silence)
+    transcriber = create_live_transcriber(asr_model=args.asr_model, options=options, on_utterance=show)
+    source = (WavFileSource(args.wav, realtime=not args.fast) if args.wav is not None
+              else SoundDeviceSource())
+    if args.wav is None:
+        sys.stderr.write("recording from the microphone; press Ctrl-C to stop\n")
+    transcriber.start(source)
+    try:
+        while transcriber.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    session = transcriber.stop()
+    latencies = sorted(session.latencies)
+    median = latencies[len(latencies) // 2] if latencies else float("nan")
+    sys.stdout.write(f"{len(session.utterances)} utterances, {session.duration:.1f} s of audio, "
+                     f"median latency {median:.2f} s\n")
+    if args.save:
+        from .workspace import Workspace
+
+        paths = session.save(Workspace(args.workspace))
+        sys.stdout.write(f"saved: {paths['vtt']}\n")
+    return 0

@@ -163,3 +163,23 @@ def words_by_speaker(words: list[Word]) -> dict[str, str]:
     for w in sorted(words, key=lambda w: w.start):
         out.setdefault(w.speaker or "UNKNOWN", []).append(w.text.strip())
     return {speaker: " ".join(texts) for speaker, texts in out.items()}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Print the path of the pyannote sample wav, fetching it from PyPI first if needed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m vtxlib.testing.samples", description=main.__doc__)
+    parser.add_argument("--cache-dir", type=Path, default=None, help=f"where to keep it (default {default_cache_dir()})")
+    args = parser.parse_args(argv)
+    try:
+        sample = pyannote_sample(args.cache_dir)
+    except BackendUnavailable as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 1
+    sys.stdout.write(f"{sample.wav}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
