@@ -26,6 +26,7 @@ from vtxlib.types import AudioFile, Segment, Transcript, Word  # noqa: E402
 from gpu_models import build_ctc_model, build_tdt_model, train_tokenizer  # noqa: E402
 
 torch.set_num_threads(1)
+pytestmark = pytest.mark.gpu_tier
 SR = 16000
 
 

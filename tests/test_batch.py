@@ -181,3 +181,12 @@ def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path):
                                                             retry_failed=False))
     assert len(again.skipped) == 3 and again.failed and again.wall_seconds < 5, "nothing left to run"
     assert again.audio_seconds == 0
+
+
+def test_batch_subcommand_registers_with_the_cli():
+    from vtxlib.batch import add_parser, cmd_batch
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["batch", "videos.txt", "--kernel", "notebook", "--notebooks", "01_acquire"])
+    assert args.handler is cmd_batch and args.kernel == "notebook" and args.input == "videos.txt"

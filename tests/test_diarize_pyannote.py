@@ -26,6 +26,7 @@ from vtxlib.types import AudioFile, Diarization  # noqa: E402
 from gpu_models import build_pyannote_pipeline  # noqa: E402
 
 torch.set_num_threads(1)
+pytestmark = pytest.mark.gpu_tier
 
 
 @pytest.fixture(scope="module")

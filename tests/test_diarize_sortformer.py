@@ -20,6 +20,7 @@ from vtxlib.types import AudioFile, Diarization, SpeakerTurn  # noqa: E402
 from gpu_models import build_sortformer_model  # noqa: E402
 
 torch.set_num_threads(1)
+pytestmark = pytest.mark.gpu_tier
 
 
 @pytest.fixture(scope="module")

@@ -210,6 +210,20 @@ def test_start_twice_is_refused(transcriber, stream):
         transcriber.stop()
 
 
+def test_live_command_replays_a_wav_and_saves(stream, tmp_path, monkeypatch, capsys):
+    from vtxlib import cli
+
+    clip = tmp_path / "first.wav"
+    write_wav(clip, load_audio(stream["path"], 0.0, stream["spans"][0][1] + 0.7))
+    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["live"])
+    code = cli.main(["live", "--wav", str(clip), "--fast", "--save", "--workspace", str(tmp_path / "ws")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "1 utterances" in out and "morning" in out.lower()
+    saved = Path(out.strip().splitlines()[-1].removeprefix("saved: "))
+    assert saved.name == "transcript.vtt" and "morning" in saved.read_text().lower()
+
+
 # -- pieces, without models ------------------------------------------------------------------------
 
 def frames(*runs: tuple[float, float]) -> np.ndarray:

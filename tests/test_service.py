@@ -48,6 +48,9 @@ class FakePipeline:
         self.loads += 1
         self._backends = {"asr": SimpleNamespace(name="fake-asr"), "diarize": SimpleNamespace(name="fake-diar")}
 
+    def backends(self) -> dict:
+        return dict(self._backends)
+
     def run(self, source: str, out_dir=None, until: str = "subtitles"):
         from vtxlib.subtitles import write_outputs
 
@@ -265,18 +268,17 @@ def test_not_ready_when_warm_up_fails(workspace, fake):
         assert response.status_code == 503 and "not ready" in response.json()["error"]
 
 
-def test_serve_command_defaults_to_loopback():
-    import argparse
+def test_serve_command_registers_with_the_cli_and_defaults_to_loopback(monkeypatch):
+    from vtxlib import cli
 
-    from vtxlib.service import add_parser
-
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="command"))
+    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
+    parser = cli.build_parser()
     args = parser.parse_args(["serve"])
     assert (args.host, args.port) == ("127.0.0.1", 8000)
     assert args.handler.__name__ == "cmd_serve"
     args = parser.parse_args(["serve", "--port", "9000", "--num-speakers", "2", "--max-upload-mb", "10"])
     assert args.port == 9000 and args.num_speakers == 2 and args.max_upload_mb == 10
+    assert cli.pipeline_options_from_args(args).num_speakers == 2
 
 
 # -- the real pipeline behind a real server on loopback ----------------------------------------------

@@ -263,8 +263,17 @@ def format_table(rows: list[SourceStatus], markdown: bool = False) -> str:
         lines = ["| " + " | ".join(STATUS_COLUMNS) + " |", "|" + "---|" * len(STATUS_COLUMNS)]
         return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells])
     widths = [min(max([len(h)] + [len(c[i]) for c in cells]), 60) for i, h in enumerate(STATUS_COLUMNS)]
-    line = lambda values: "  ".join(v[:w].ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(STATUS_COLUMNS)] + [line(c) for c in cells])
+    widths[-1] = max(len(c[-1]) for c in cells + [list(STATUS_COLUMNS)])  # the error, last, is never cut
+    return "\n".join([_line(STATUS_COLUMNS, widths)] + [_line(c, widths) for c in cells])
+
+
+def _line(values, widths: list[int]) -> str:
+    return "  ".join(_fit(v, w).ljust(w) for v, w in zip(values, widths)).rstrip()
+
+
+def _fit(text: str, width: int) -> str:
+    """TEXT cut to WIDTH from the left: the end of a path or URL tells sources apart."""
+    return text if len(text) <= width else "..." + text[len(text) - width + 3:]
 
 
 def table_csv(rows: list[SourceStatus]) -> str:
@@ -277,7 +286,7 @@ def table_csv(rows: list[SourceStatus]) -> str:
 
 
 # -- running ---------------------------------------------------------------------------------------
-class _Kernel:
+class NotebookKernel:
     """The kernel the notebooks run in: one shared kernel ("batch") or none (papermill starts one per
     notebook)."""
 
@@ -324,7 +333,7 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
     for index, row in enumerate(rows):
         row.folder = row.folder or str(folder / source_folder_name(index, row.source))
     status.save(rows)
-    kernel = _Kernel(options.kernel, options.kernel_name)
+    kernel = NotebookKernel(options.kernel, options.kernel_name)
     started = time.perf_counter()
     try:
         for row in rows:
@@ -354,7 +363,7 @@ def _initial_row(source: str, previous: Optional[SourceStatus], options: BatchOp
     return SourceStatus(source=source, folder=previous.folder if previous else None)
 
 
-def _run_source(row: SourceStatus, workspace: Workspace, options: BatchOptions, kernel: _Kernel) -> None:
+def _run_source(row: SourceStatus, workspace: Workspace, options: BatchOptions, kernel: NotebookKernel) -> None:
     import nbformat
 
     from .notebook import recorded
@@ -393,7 +402,7 @@ def _parameters(source: str, workspace: Workspace, options: BatchOptions, notebo
     return {k: v for k, v in wanted.items() if k in declared}
 
 
-def _execute(notebook: Path, output: Path, parameters: dict, options: BatchOptions, kernel: _Kernel) -> None:
+def _execute(notebook: Path, output: Path, parameters: dict, options: BatchOptions, kernel: NotebookKernel) -> None:
     try:
         import papermill
     except ImportError as e:
@@ -473,6 +482,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
                            parameters=parameters_from_args(args), name=args.name,
                            retry_failed=not args.no_retry_failed, cell_timeout_s=args.cell_timeout)
     echo = (lambda line: None) if args.quiet else (lambda line: sys.stdout.write(line + "\n") or sys.stdout.flush())
+    # jupyter_client's clients are dropped after each notebook; their "could not destroy zmq context"
+    # warnings are noise here
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
     report = run_batch(args.input, Workspace(args.workspace), options, echo=echo)
     sys.stdout.write(report.table() + "\n" + report.throughput() + "\n" + f"status: {report.folder}\n")
     return 1 if report.failed else 0

@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-_EXTRA_COMMANDS: list[str] = ["upload_cli"]
+_EXTRA_COMMANDS: list[str] = ["upload_cli", "live", "service"]
 
 
 def _load(module: str):

@@ -195,6 +195,27 @@ class Pipeline:
         media = MediaInfo(**{**st.media.to_dict(), "duration": round(st.audio.duration, 3)})
         return Document(media=media, transcript=st.aligned, stages=dict(self._records))
 
+    def warm_up(self) -> None:
+        """Create (load) every backend now, e.g. when a service starts, not on the first request."""
+        for stage in ("asr", "diarize") + (("emotion",) if self.options.emotion != "off" else ()):
+            backend = self._backend(stage)
+            if backend is None:
+                continue
+            if callable(getattr(backend, "load", None)):
+                backend.load()
+            elif hasattr(type(backend), "model"):
+                getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
+            if stage == "diarize" and backend.name == "embedded":
+                from .diarize.embedded import load_voice_encoder
+                from .vad import load_vad_model
+
+                load_vad_model()
+                load_voice_encoder()
+
+    def backends(self) -> dict[str, Any]:
+        """The backends created so far, by stage."""
+        return dict(self._backends)
+
     def close(self) -> None:
         for backend in self._backends.values():
             closer = getattr(backend, "close", None)
@@ -348,7 +369,7 @@ class Pipeline:
             from .diarize import create_diarizer
 
             return create_diarizer(opts.diarizer, model=opts.diarizer_model,
-                                   secrets_dir=self.workspace.secrets_dir)
+                                   secrets_dir=self.workspace.secrets_dir, models_dir=self.workspace.models_dir)
         if stage == "emotion":
             from .emotion import create_emotion_backend
 

@@ -123,6 +123,8 @@ class Job:
 class JobManager:
     """A bounded queue and one worker thread: jobs run one at a time, in order."""
 
+    keep_in_memory = 100
+
     def __init__(self, runner: Callable[[Job], dict], jobs_dir: Path, max_pending: int = 4):
         self.runner = runner
         self.jobs_dir = Path(jobs_dir)
@@ -200,7 +202,14 @@ class JobManager:
                 self._pending -= 1
                 self.handled += 1
                 self.current = None
+                self._forget_old_jobs()
             job.done_event.set()
+
+    def _forget_old_jobs(self) -> None:
+        """Keep the newest finished jobs in memory; older ones are read back from their files."""
+        finished = [j for j in self._jobs.values() if j.done_event.is_set()]
+        for job in finished[:max(0, len(finished) - self.keep_in_memory)]:
+            del self._jobs[job.id]
 
     def _save(self, job: Job) -> None:
         from .workspace import atomic_write_json
@@ -233,11 +242,7 @@ class PipelineRunner:
         started = time.perf_counter()
         try:
             with self.lock:
-                custom = getattr(self.pipeline, "warm_up", None)
-                if callable(custom):
-                    custom()
-                else:
-                    warm_up_pipeline(self.pipeline)
+                self.pipeline.warm_up()
             self.ready, self.error = True, None
             log.info("models loaded in %.1f s: %s", time.perf_counter() - started, self.backends())
         except VtxError as e:
@@ -245,7 +250,7 @@ class PipelineRunner:
             log.error("start-up failed: %s", e)
 
     def backends(self) -> dict[str, str]:
-        loaded = getattr(self.pipeline, "_backends", {}) or {}
+        loaded = self.pipeline.backends()
         return {stage: getattr(backend, "name", type(backend).__name__)
                 for stage, backend in loaded.items() if backend is not None}
 
@@ -268,25 +273,6 @@ class PipelineRunner:
         job = self.current_job
         if job is not None and event in ("start", "cached"):
             job.stage = stage
-
-
-def warm_up_pipeline(pipeline) -> None:
-    """Create each backend the pipeline will use and load the models behind it."""
-    stages = ["asr", "diarize"] + ([] if pipeline.options.emotion == "off" else ["emotion"])
-    for stage in stages:
-        backend = pipeline._backend(stage)
-        if backend is None:
-            continue
-        if callable(getattr(backend, "load", None)):
-            backend.load()
-        elif hasattr(type(backend), "model"):
-            getattr(backend, "model")  # whisper-cpu loads lazily on first access
-        if getattr(backend, "name", "") == "embedded" and stage == "diarize":
-            from .diarize.embedded import load_voice_encoder
-            from .vad import load_vad_model
-
-            load_vad_model()
-            load_voice_encoder()
 
 
 def transcript_response(document, outputs: Optional[dict] = None) -> dict:

@@ -25,7 +25,7 @@ class MediaInfo:
     title: str
     source: str
     duration: Optional[float] = None
-    kind: str = "file"  # "file" | "url"
+    kind: str = "file"  # "file" | "url" | "live"
     extractor: Optional[str] = None
     path: Optional[str] = None  # local media file (downloaded or given)
 

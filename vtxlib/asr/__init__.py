@@ -42,7 +42,10 @@ def create_asr(name: str = "auto", model: Optional[str] = None, language: Option
         return WhisperCpuAsr(options)
     from .nemo import NemoAsr, NemoAsrOptions
 
-    options = NemoAsrOptions()
-    if model:
-        options.model = model
-    return NemoAsr(options, cache_dir=cache_dir)
+    options = NemoAsrOptions(**{k: v for k, v in (("model", model), ("language", language)) if v})
+    return NemoAsr(options, cache_dir=hub_cache(cache_dir))
+
+
+def hub_cache(models_dir: Optional[Path]) -> Optional[Path]:
+    """The Hugging Face hub cache inside the workspace, whatever HF_HOME was at first import."""
+    return Path(models_dir) / "huggingface" / "hub" if models_dir else None

@@ -11,7 +11,7 @@ from .base import DiarizationBackend, SpeakerCount
 
 log = logging.getLogger("vtxlib.diarize")
 
-DIARIZERS = ("auto", "embedded", "pyannote")
+DIARIZERS = ("auto", "embedded", "pyannote", "sortformer")
 
 __all__ = ["DIARIZERS", "SpeakerCount", "create_diarizer", "resolve_diarizer_name"]
 
@@ -36,17 +36,23 @@ def resolve_diarizer_name(name: str, secrets_dir: Optional[Path] = None) -> str:
     return "pyannote"
 
 
-def create_diarizer(name: str = "auto", model: Optional[str] = None,
-                    secrets_dir: Optional[Path] = None) -> DiarizationBackend:
+def create_diarizer(name: str = "auto", model: Optional[str] = None, secrets_dir: Optional[Path] = None,
+                    models_dir: Optional[Path] = None) -> DiarizationBackend:
+    from ..asr import hub_cache
+
     name = resolve_diarizer_name(name, secrets_dir)
     if name == "embedded":
         from .embedded import EmbeddedDiarizer
 
         return EmbeddedDiarizer()
+    if name == "sortformer":
+        from .sortformer import SortformerDiarizer, SortformerOptions
+
+        options = SortformerOptions(**({"model": model} if model else {}))
+        return SortformerDiarizer(options, cache_dir=hub_cache(models_dir))
     from ..secrets import get_secret
     from .pyannote import PyannoteDiarizer, PyannoteOptions
 
-    options = PyannoteOptions()
-    if model:
-        options.model = model
-    return PyannoteDiarizer(options, token=get_secret("HF_TOKEN", secrets_dir))
+    options = PyannoteOptions(**({"model": model} if model else {}))
+    return PyannoteDiarizer(options, token=get_secret("HF_TOKEN", secrets_dir), cache_dir=hub_cache(models_dir),
+                            secrets_dir=secrets_dir)
