@@ -152,6 +152,7 @@ def executed(tmp_path_factory):
                     parameters={**({} if setup else {"SOURCE": str(sample)}),
                                 "WORKSPACE": str(workspace), **EXTRA_PARAMETERS.get(name, {})},
                     kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False,
+                    execution_timeout=300,
                     **({} if setup else shared.engine_kwargs()))
             finally:
                 _set_env(before)
@@ -283,3 +284,42 @@ def test_nbval_over_the_executed_notebooks(executed):
     assert passed == code_cells, summary
     checked = sum("NBVAL_CHECK_OUTPUT" in c.source for nb in executed["notebooks"].values() for c in nb.cells)
     assert checked == len(EXPECTED)
+
+
+# -- helpers the notebooks call ---------------------------------------------------------------------
+def test_drive_mount_failure_and_full_disk_give_clear_messages(tmp_path):
+    from vtxlib.errors import InputError
+    from vtxlib.notebook import DriveUnavailable, check_free_space, mount_drive
+
+    def refuse(mount_point):
+        raise ValueError("mount failed: credential propagation was unsuccessful")
+
+    with pytest.raises(DriveUnavailable, match="could not be mounted.*USE_DRIVE"):
+        mount_drive(str(tmp_path / "drive"), mount=refuse)
+    with pytest.raises(InputError, match="GB free.*WORKSPACE"):
+        check_free_space(tmp_path, min_free_gb=1e9)
+    assert check_free_space(tmp_path, min_free_gb=0.0) > 0
+
+
+def test_form_values_and_speaker_names_are_parsed():
+    from vtxlib.errors import InputError
+    from vtxlib.notebook import normalise_option, parse_speaker_names
+
+    assert normalise_option("num_speakers", 0) is None and normalise_option("num_speakers", 3) == 3
+    assert normalise_option("asr_model", "  ") is None and normalise_option("asr", "nemo") == "nemo"
+    assert parse_speaker_names("SPEAKER_00=Alice; SPEAKER_01 = Bob Smith\n") == {
+        "SPEAKER_00": "Alice", "SPEAKER_01": "Bob Smith"}
+    assert parse_speaker_names("") == {}
+    with pytest.raises(InputError, match="SPEAKER_00=Name"):
+        parse_speaker_names("Alice")
+
+
+def test_secret_status_never_returns_values(tmp_path, monkeypatch):
+    from vtxlib.notebook import secret_status
+    from vtxlib.workspace import Workspace
+
+    monkeypatch.setenv("HF_TOKEN", FAKE_HF_TOKEN)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    status = secret_status(Workspace(tmp_path))
+    assert status == {"HF_TOKEN": True, "GEMINI_API_KEY": False}

@@ -122,6 +122,8 @@ class BatchReport:
 
     def throughput(self) -> str:
         processed = len([r for r in self.rows if not r.skipped])
+        if processed == 0:
+            return f"nothing left to run: all {len(self.rows)} source(s) finished in an earlier run"
         return (f"{processed} source(s) processed in {self.wall_seconds:.1f} s "
                 f"({len([r for r in self.done if not r.skipped])} done, "
                 f"{len([r for r in self.failed if not r.skipped])} failed, "

@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-_EXTRA_COMMANDS: list[str] = ["upload_cli", "live", "service"]
+_EXTRA_COMMANDS: list[str] = ["upload_cli", "batch", "live", "service"]
 
 
 def _load(module: str):
