@@ -329,15 +329,9 @@ def stage_run(until: str, source: str = "", workspace: str = "", force: Optional
     pipeline = pipeline_for(ws, pipeline_options)
     if until != "subtitles":
         return pipeline.run(src, until=until)
-    result = pipeline.run(src, until="enhance")
-    names = session.speaker_names.get(result.media.id, {})
-    if names:
-        from .enhance import apply_speaker_names
-
-        result.document = apply_speaker_names(result.document, names)
-    result.outputs = pipeline.write_outputs(result.document, result.diarization, result.audio,
-                                            Path(out_dir) if out_dir else None)
-    return result
+    media = pipeline.acquire(src)
+    pipeline.options.speaker_names = dict(session.speaker_names.get(media.id, {}))
+    return pipeline.run(src, out_dir=Path(out_dir) if out_dir else None, until="subtitles")
 
 
 def parse_speaker_names(text: str) -> dict[str, str]:

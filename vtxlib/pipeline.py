@@ -50,6 +50,7 @@ class PipelineOptions:
     enhance: str = "off"  # "gemini" (needs a key) | "auto" (gemini when a key is set) | "off"
     enhance_model: Optional[str] = None
     report: bool = True  # write report.html next to the subtitles
+    speaker_names: dict[str, str] = field(default_factory=dict)  # SPEAKER_00 -> "Diane", shown in outputs
     force: Optional[str] = None  # recompute this stage and every stage after it
 
     def __post_init__(self) -> None:
@@ -188,6 +189,10 @@ class Pipeline:
         st.document, st.keys["enhance"] = self.enhance(st.document, st.keys.get("emotion", st.keys["align"]))
 
     def _step_outputs(self, st: "RunResult", out_dir: Optional[Path]) -> None:
+        if self.options.speaker_names:
+            from .enhance import apply_speaker_names
+
+            st.document = apply_speaker_names(st.document, self.options.speaker_names)
         st.document.stages = dict(self._records)  # the files written carry every stage so far
         st.outputs = self.write_outputs(st.document, st.diarization, st.audio, out_dir)
 

@@ -57,6 +57,11 @@ class EmbeddedDiarizerOptions:
     min_window_s: float = 0.4  # speech regions shorter than this get no embedding of their own
     fine_window_s: float = 0.8  # windows used to re-locate speaker changes
     fine_hop_s: float = 0.1
+    # Around a change, frames within fine_window_s are relabelled from windows spread over twice
+    # that distance, so that frames near the edge of the zone are still covered by many windows.
+    # edge_weight: share of a frame's score taken from the two windows that end / start at it
+    # (each sees one side of the frame only), the rest from all windows covering it.
+    edge_weight: float = 0.3
     switch_penalty: float = 4.0  # Viterbi cost of a speaker change (in frame-score units)
     max_auto_speakers: int = 8
     min_cluster_share: float = 0.03  # a cluster with less speech than this is merged away
@@ -451,6 +456,23 @@ def frame_scores(windows: list[Window], similarities: np.ndarray, n_frames: int)
     return total / np.maximum(count, 1)[:, None], count > 0
 
 
+def edge_scores(windows: list[Window], similarities: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame mean of the latest window ending at or before the frame and the earliest window
+    starting at or after it. Near a speaker change one of the two lies on a single side of it,
+    where the windows covering the frame mix both speakers."""
+    starts = np.array([w.start for w in windows])
+    ends = np.array([w.end for w in windows])
+    by_end, by_start = np.argsort(ends, kind="stable"), np.argsort(starts, kind="stable")
+    frames = np.arange(n_frames)
+    before = np.searchsorted(ends[by_end], frames, side="right") - 1
+    after = np.searchsorted(starts[by_start], frames, side="left")
+    has_before, has_after = before >= 0, after < len(windows)
+    left = similarities[by_end[np.clip(before, 0, None)]] * has_before[:, None]
+    right = similarities[by_start[np.clip(after, 0, len(windows) - 1)]] * has_after[:, None]
+    count = has_before.astype(float) + has_after
+    return (left + right) / np.maximum(count, 1)[:, None], count > 0
+
+
 def viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     """Best label sequence maximising total score minus ``penalty`` per label change."""
     steps, k = scores.shape
@@ -593,15 +615,18 @@ class EmbeddedDiarizer:
         changes = np.flatnonzero((labels[1:] != labels[:-1]) & (labels[1:] >= 0) & (labels[:-1] >= 0)) + 1
         if changes.size == 0 or len(centroids) < 2:
             return labels
-        zones = _merge_spans([(c - length, c + length) for c in changes], regions)
-        windows = [w for zone in zones for w in speech_windows([zone], length, hop, length)]
+        context = _merge_spans([(c - 2 * length, c + 2 * length) for c in changes], regions)
+        windows = [w for zone in context for w in speech_windows([zone], length, hop, length)]
         if not windows:
             return labels
-        vectors = _unit(embed_windows(encoder, mel, windows, opts.batch_size) - mean)
-        scores, covered = frame_scores(windows, vectors @ centroids.T, labels.size)
-        relabelled = label_regions(zones, scores, covered, opts.switch_penalty)
+        similarities = _unit(embed_windows(encoder, mel, windows, opts.batch_size) - mean) @ centroids.T
+        scores, covered = frame_scores(windows, similarities, labels.size)
+        if opts.edge_weight > 0:
+            edges, _ = edge_scores(windows, similarities, labels.size)
+            scores = (1 - opts.edge_weight) * scores + opts.edge_weight * edges
+        relabelled = label_regions(context, scores, covered, opts.switch_penalty)
         labels = labels.copy()
-        for start, end in zones:
+        for start, end in _merge_spans([(c - length, c + length) for c in changes], regions):
             labels[start:end] = relabelled[start:end]
         return labels
 
