@@ -96,15 +96,21 @@ def load_nemo_model(name: str, cache_dir: Optional[Path] = None, token: Optional
         from nemo.collections.asr.models import ASRModel
     except ImportError as e:
         raise missing_dependency("nemo_toolkit[asr]", "gpu", "The 'nemo' ASR backend") from e
+    return restore_nemo(ASRModel, name, cache_dir, token)
+
+
+def restore_nemo(model_class, name: str, cache_dir: Optional[Path] = None, token: Optional[str] = None):
+    """``model_class`` from a local ``.nemo`` file, or from the hub's ``<name>.nemo`` (cached), or
+    through NeMo's own ``from_pretrained`` when the repository holds no single ``.nemo`` file."""
     if name.endswith(".nemo"):
         if not Path(name).is_file():
             raise InputError(f"NeMo checkpoint not found: {name}")
-        return ASRModel.restore_from(name, map_location="cpu")
+        return model_class.restore_from(name, map_location="cpu")
     checkpoint = fetch_nemo_checkpoint(name, cache_dir, token)
-    if checkpoint is None:  # repository without a single .nemo file: NeMo's own loader
+    if checkpoint is None:
         with _hub_errors(name):
-            return ASRModel.from_pretrained(name, map_location="cpu")
-    return ASRModel.restore_from(checkpoint, map_location="cpu")
+            return model_class.from_pretrained(name, map_location="cpu")
+    return model_class.restore_from(checkpoint, map_location="cpu")
 
 
 def fetch_nemo_checkpoint(name: str, cache_dir: Optional[Path], token: Optional[str]) -> Optional[str]:
@@ -142,12 +148,12 @@ def _hub_errors(name: str, cache_dir: Optional[Path] = None):
         raise BackendUnavailable(
             f"cannot download the NeMo model {name}: offline (HF_HUB_OFFLINE is set or huggingface.co is "
             f"unreachable) and it is not cached{where}. Run once with internet access (e.g. on Colab) "
-            f"so it is stored in the workspace, or use --asr whisper") from e
+            f"so it is stored in the workspace, or use --asr whisper-cpu") from e
     except HfHubHTTPError as e:
         raise BackendUnavailable(f"downloading {name} from Hugging Face failed: {e}") from e
     except OSError as e:  # connection errors that escape huggingface_hub's own wrapping
         raise BackendUnavailable(f"cannot reach huggingface.co to download {name} ({e}); check the "
-                                 f"connection or use --asr whisper") from e
+                                 f"connection or use --asr whisper-cpu") from e
 
 
 # ------------------------------------------------------------------------------ the backend ----

@@ -43,17 +43,9 @@ def load_sortformer_model(name: str, cache_dir: Optional[Path] = None):
         from nemo.collections.asr.models import SortformerEncLabelModel
     except ImportError as e:
         raise missing_dependency("nemo_toolkit[asr]", "gpu", "The 'sortformer' diarization backend") from e
-    from ..asr.nemo import _hub_errors, fetch_nemo_checkpoint
+    from ..asr.nemo import restore_nemo
 
-    if name.endswith(".nemo"):
-        if not Path(name).is_file():
-            raise InputError(f"Sortformer checkpoint not found: {name}")
-        return SortformerEncLabelModel.restore_from(name, map_location="cpu")
-    checkpoint = fetch_nemo_checkpoint(name, cache_dir, token=None)
-    if checkpoint is None:
-        with _hub_errors(name):
-            return SortformerEncLabelModel.from_pretrained(name, map_location="cpu")
-    return SortformerEncLabelModel.restore_from(checkpoint, map_location="cpu")
+    return restore_nemo(SortformerEncLabelModel, name, cache_dir)
 
 
 class SortformerDiarizer:
