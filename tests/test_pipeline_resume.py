@@ -163,3 +163,47 @@ def test_bad_options_are_rejected_clearly():
         PipelineOptions(num_speakers=2, max_speakers=3)
     with pytest.raises(InputError, match="larger than"):
         PipelineOptions(min_speakers=4, max_speakers=2)
+
+
+class GpuNamed:
+    """Wraps a fake backend under a GPU-tier name and records closes and the running thread."""
+
+    def __init__(self, inner, name):
+        self.inner, self.name, self.closed, self.threads = inner, name, 0, []
+
+    def options_dict(self):
+        return self.inner.options_dict()
+
+    def transcribe(self, audio, progress=None):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return self.inner.transcribe(audio, progress)
+
+    def diarize(self, audio, count, progress=None):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return self.inner.diarize(audio, count, progress)
+
+    def close(self):
+        self.closed += 1
+
+
+def test_gpu_models_are_released_after_their_stage_and_not_run_together(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    asr, diarizer = GpuNamed(CountingAsr(), "nemo"), GpuNamed(FlakyDiarizer(failures=0), "pyannote")
+    pipeline = _pipeline(ws, asr, diarizer)
+    pipeline.run(str(_wav(tmp_path / "t.wav")))
+    assert (asr.closed, diarizer.closed) == (1, 1)
+    assert asr.threads == diarizer.threads == ["MainThread"]  # sequential: one device's memory
+    assert "asr" not in pipeline.backends() and "diarize" not in pipeline.backends()
+
+
+def test_cpu_asr_and_diarization_run_side_by_side(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    asr, diarizer = GpuNamed(CountingAsr(), "whisper-cpu"), GpuNamed(FlakyDiarizer(failures=0), "embedded")
+    pipeline = _pipeline(ws, asr, diarizer)
+    pipeline.run(str(_wav(tmp_path / "t.wav")))
+    assert asr.threads == ["MainThread"] and diarizer.threads[0].startswith("vtx-diarize")
+    assert (asr.closed, diarizer.closed) == (0, 0)  # CPU models stay loaded for the next run

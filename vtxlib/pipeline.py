@@ -30,6 +30,7 @@ log = logging.getLogger("vtxlib.pipeline")
 STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles")
 
 EMOTION_CHOICES = ("auto", "embedded", "speechbrain", "off")
+GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
 ENHANCE_CHOICES = ("off", "auto", "gemini")
 
 #: hook(stage, event, completed=None, total=None); event is "start", "progress", "done" or "cached"
@@ -51,6 +52,9 @@ class PipelineOptions:
     enhance_model: Optional[str] = None
     report: bool = True  # write report.html next to the subtitles
     speaker_names: dict[str, str] = field(default_factory=dict)  # SPEAKER_00 -> "Diane", shown in outputs
+    # GPU-tier models are released after their stage (a 15 GB T4 holds ASR, diarization and emotion
+    # models one after another); False keeps them loaded across runs, e.g. for a batch on a big GPU.
+    free_gpu_between_stages: bool = True
     force: Optional[str] = None  # recompute this stage and every stage after it
 
     def __post_init__(self) -> None:
@@ -137,7 +141,7 @@ class Pipeline:
         state = RunResult(media=self.acquire(source))
         steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir)]
-        if last >= STAGES.index("diarize"):
+        if last >= STAGES.index("diarize") and not self._both_on_gpu():
             steps[1:3] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
@@ -151,6 +155,9 @@ class Pipeline:
                             state.media.title)
         return state
 
+    def _both_on_gpu(self) -> bool:
+        return all(self._backend(stage).name in GPU_BACKENDS for stage in ("asr", "diarize"))
+
     def _step_audio(self, st: "RunResult") -> None:
         st.audio, st.keys["audio"] = self.audio(st.media)
 
@@ -161,7 +168,8 @@ class Pipeline:
         """ASR and diarization both read only the audio: run them side by side.
 
         The CPU ASR decodes on one thread (faster than two on a 2-core machine), which leaves a core
-        for diarization; GPU backends queue on the device anyway. If ASR fails, diarization still
+        for diarization (or the GPU ASR leaves the CPU to the embedded diarizer). Two GPU models are
+        not run together: they would share one device's memory. If ASR fails, diarization still
         finishes and is cached before the error propagates, so the rerun has less to do.
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
@@ -260,6 +268,7 @@ class Pipeline:
         result = self._cached(media.id, "asr", backend.name, options, [audio_key],
                               lambda: backend.transcribe(audio, self._progress("asr")), Transcript.from_dict)
         self._note_model("asr", result.model, result.model_version)
+        self._release_if_gpu("asr")
         return result, key
 
     def diarize(self, media: MediaInfo, audio: AudioFile, audio_key: str) -> tuple[Diarization, str]:
@@ -271,6 +280,7 @@ class Pipeline:
                               lambda: backend.diarize(audio, count, self._progress("diarize")),
                               Diarization.from_dict)
         self._note_model("diarize", result.model, result.model_version)
+        self._release_if_gpu("diarize")
         return result, key
 
     def align(self, media: MediaInfo, transcript: Transcript, diarization: Diarization,
@@ -299,6 +309,7 @@ class Pipeline:
 
         emotions = self._cached(media.id, "emotion", backend.name, options, [align_key], compute,
                                 _EmotionList.from_dict)
+        self._release_if_gpu("emotion")
         return apply_emotions(aligned, emotions.items), key
 
     def enhance(self, document: Document, input_key: str) -> tuple[Document, str]:
@@ -384,6 +395,13 @@ class Pipeline:
     def _forced(self, stage: str) -> bool:
         force = self.options.force
         return force is not None and STAGES.index(stage) >= STAGES.index(force)
+
+    def _release_if_gpu(self, stage: str) -> None:
+        backend = self._backends.get(stage)
+        if backend is not None and backend.name in GPU_BACKENDS and self.options.free_gpu_between_stages:
+            backend.close()
+            del self._backends[stage]
+            log.info("%s: released the %s model (free_gpu_between_stages)", stage, backend.name)
 
     def _cached(self, media_id: str, stage: str, backend: str, options: dict, inputs: list[str],
                 compute: Callable[[], Any], load: Callable[[dict], Any]):
