@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .workspace import Workspace
 
     options = pipeline_options_from_args(args)
-    with Pipeline(Workspace(args.workspace), options, hook=TqdmHook(disable=args.quiet)) as pipeline:
+    with Pipeline(Workspace(args.workspace), options, hook=TqdmHook(disable=args.quiet or not sys.stderr.isatty())) as pipeline:
         result = pipeline.run(args.source, out_dir=args.out)
     sys.stdout.write(result.summary() + "\n")
     for name, path in sorted(result.outputs.items()):

@@ -149,11 +149,15 @@ class Pipeline:
             step(state)
         state.wall_seconds = time.perf_counter() - started
         if state.document is not None:
-            state.document.stages = dict(self._records)
+            state.document.stages = self._stage_records()
             if not state.document.transcript.words:
                 log.warning("no speech was recognised in %s (silence or music only?): the transcript is empty",
                             state.media.title)
         return state
+
+    def _stage_records(self) -> dict[str, StageRecord]:
+        """Stage records in pipeline order (ASR and diarization finish in either order)."""
+        return dict(sorted(self._records.items(), key=lambda item: STAGES.index(item[0])))
 
     def _both_on_gpu(self) -> bool:
         return all(self._backend(stage).name in GPU_BACKENDS for stage in ("asr", "diarize"))
@@ -201,12 +205,12 @@ class Pipeline:
             from .enhance import apply_speaker_names
 
             st.document = apply_speaker_names(st.document, self.options.speaker_names)
-        st.document.stages = dict(self._records)  # the files written carry every stage so far
+        st.document.stages = self._stage_records()  # the files written carry every stage so far
         st.outputs = self.write_outputs(st.document, st.diarization, st.audio, out_dir)
 
     def _document(self, st: "RunResult") -> Document:
         media = MediaInfo(**{**st.media.to_dict(), "duration": round(st.audio.duration, 3)})
-        return Document(media=media, transcript=st.aligned, stages=dict(self._records))
+        return Document(media=media, transcript=st.aligned, stages=self._stage_records())
 
     def warm_up(self) -> None:
         """Create (load) every backend now, e.g. when a service starts, not on the first request."""
@@ -358,7 +362,7 @@ class Pipeline:
             if self.options.report:
                 outputs["report"] = self._write_report(document, diarization, audio, target)
         # transcript.json is rewritten once more so that it records the subtitles stage's own time
-        document.stages = dict(self._records)
+        document.stages = self._stage_records()
         atomic_write_text(outputs["json"], JSONWriter(options).render(document))
         return outputs
 
