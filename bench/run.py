@@ -114,7 +114,7 @@ def recordings(quick: bool, cache: Path) -> list[Recording]:
     specs = [(2, 60), (3, 60), (4, 200)] if not quick else [(3, 45)]
     for speakers, seconds in specs:
         conv = synth.make_conversation(cache, num_speakers=speakers, target_seconds=seconds, seed=speakers)
-        result.append(Recording(f"synthetic {speakers} spk {conv.duration / 60:.1f} min", Path(conv.wav_path),
+        result.append(Recording(f"synthetic {speakers} spk {conv.duration / 60:.1f} min", Path(conv.wav),
                                 conv.duration, conv.reference_turns(), conv.reference_text_by_speaker(),
                                 conv.reference_text()))
     return result

