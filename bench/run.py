@@ -77,34 +77,30 @@ def run_bare(rec: Recording) -> tuple[float, float]:
     return wall, rss
 
 
-def run_pipeline(rec: Recording, scratch: Path) -> tuple[float, float, Document]:
+def run_pipeline(rec: Recording, scratch: Path) -> tuple[float, float, Document, list[SpeakerTurn]]:
     ws = Path(tempfile.mkdtemp(dir=scratch, prefix="ws-"))
     out = ws / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "vtxlib", "run", str(rec.wav), "--workspace", str(ws), "--out", str(out),
            "--quiet", "--no-report"]
     wall, rss, _ = timed_child(cmd, env=env)
-    doc_path = next(out.glob("*/transcript.json"))
-    return wall, rss, Document.from_dict(json.loads(doc_path.read_text()))
+    folder = next(out.glob("*/transcript.json")).parent
+    document = Document.from_dict(json.loads((folder / "transcript.json").read_text()))
+    return wall, rss, document, samples.read_rttm(folder / "transcript.rttm")
 
 
-def evaluate(rec: Recording, doc: Document) -> dict:
-    hyp_turns = [SpeakerTurn(t.speaker, t.start, t.end) for t in doc.transcript.turns if t.words]
+def evaluate(rec: Recording, doc: Document, diarization: list[SpeakerTurn]) -> dict:
+    """WER and cpWER from the words; DER from the diarization stage's turns (transcript.rttm)."""
     hyp_text = " ".join(w.text for w in doc.transcript.words)
     hyp_by_speaker = samples.words_by_speaker(doc.transcript.words)
     return {
         "wer": metrics.wer(rec.reference_text, hyp_text),
-        "der_c0": metrics.der(rec.reference_turns, diarization_turns(doc), collar=0.0),
-        "der_c025": metrics.der_collar_025(rec.reference_turns, diarization_turns(doc)),
+        "der_c0": metrics.der(rec.reference_turns, diarization, collar=0.0),
+        "der_c025": metrics.der_collar_025(rec.reference_turns, diarization),
         "cpwer": metrics.cpwer(rec.reference_by_speaker, hyp_by_speaker),
         "speakers_true": len({t.speaker for t in rec.reference_turns}),
-        "speakers_found": len({t.speaker for t in hyp_turns}),
+        "speakers_found": len({t.speaker for t in diarization}),
     }
-
-
-def diarization_turns(doc: Document) -> list[SpeakerTurn]:
-    """The diarization the pipeline reported (aligned turns span their words; use them)."""
-    return [SpeakerTurn(t.speaker, t.start, t.end) for t in doc.transcript.turns]
 
 
 def recordings(quick: bool, cache: Path) -> list[Recording]:
@@ -136,7 +132,7 @@ def main(argv=None) -> int:
             for _ in range(args.repeats):
                 wall, _ = run_bare(rec)
                 bare.append(wall)
-                wall, peak, doc = run_pipeline(rec, Path(scratch))
+                wall, peak, doc, diarization = run_pipeline(rec, Path(scratch))
                 pipe.append(wall)
                 rss.append(peak)
             row = Row(rec.name, rec.duration)
@@ -144,7 +140,7 @@ def main(argv=None) -> int:
                 "bare_s": min(bare), "pipeline_s": min(pipe), "ratio": min(pipe) / min(bare),
                 "rtf_x": rec.duration / min(pipe), "peak_rss_mb": max(rss),
                 "stages": {k: v.seconds for k, v in doc.stages.items()},
-                **evaluate(rec, doc),
+                **evaluate(rec, doc, diarization),
             }
             rows.append(row)
             print_row(row)
