@@ -74,13 +74,15 @@ VTX_REPO = _find_repo()
 if importlib.util.find_spec("vtxlib") is None:
     if VTX_REPO is None and ("google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG")):
         subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, "/content/vtx"], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
-                        "/content/vtx/requirements-colab.txt"], check=True)
         VTX_REPO = pathlib.Path("/content/vtx")
+        sys.path.insert(0, str(VTX_REPO))
+        from vtxlib.notebook import install_colab_requirements  # keeps Colab's torch (constraints)
+        install_colab_requirements(VTX_REPO / "requirements-colab.txt")
     if VTX_REPO is None:
         raise ModuleNotFoundError("vtxlib is not installed: run `pip install -e .[cpu,notebooks]` in the "
                                   "repository, or open this notebook from inside it")
-    sys.path.insert(0, str(VTX_REPO))
+    if str(VTX_REPO) not in sys.path:
+        sys.path.insert(0, str(VTX_REPO))
 
 import logging
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -21,6 +21,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -113,12 +114,28 @@ def install_colab_requirements(requirements: Path | str = "requirements-colab.tx
     if not path.is_file():
         raise InputError(f"{path} not found: open the notebook from a clone of the repository "
                          f"(the setup cell clones it to /content/vtx)")
-    result = run([sys.executable, "-m", "pip", "install", "-q", "-r", str(path)],
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="torch-pins-", delete=False) as pins:
+        pins.write("\n".join(running_torch_pins()) + "\n")
+    result = run([sys.executable, "-m", "pip", "install", "-q", "-r", str(path), "-c", pins.name],
                  capture_output=True, text=True)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
         raise VtxError(f"pip install -r {path} failed: {' | '.join(tail)}")
     return True
+
+
+def running_torch_pins() -> list[str]:
+    """``torch==X`` lines for the installed torch/torchvision/torchaudio: a constraints file that
+    makes pip fail loudly rather than replace Colab's CUDA builds."""
+    from importlib import metadata
+
+    pins = []
+    for package in ("torch", "torchvision", "torchaudio"):
+        try:
+            pins.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
 
 
 # -- Drive and workspace ------------------------------------------------------------------------
