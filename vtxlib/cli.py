@@ -63,13 +63,22 @@ def pipeline_options_from_args(args: argparse.Namespace):
         asr=args.asr, asr_model=args.asr_model, language=args.language, diarizer=args.diarizer,
         diarizer_model=args.diarizer_model, num_speakers=args.num_speakers, min_speakers=args.min_speakers,
         max_speakers=args.max_speakers, emotion=args.emotion, enhance=args.enhance,
-        enhance_model=args.enhance_model, report=not args.no_report, force=args.force)
+        enhance_model=args.enhance_model, report=not args.no_report, force=args.force,
+        upload_video=getattr(args, "upload", None), upload_dry_run=getattr(args, "upload_dry_run", False),
+        upload_language=getattr(args, "upload_language", "en"),
+        upload_client_secrets=getattr(args, "client_secrets", None))
 
 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="http(s) URL of one video, or a path to a video/audio file")
     p.add_argument("--out", type=Path, default=None, help="write DIR/<media_id>/transcript.* (default: workspace/outputs)")
     add_pipeline_arguments(p)
+    p.add_argument("--upload", metavar="VIDEO", default=None,
+                   help="then upload the VTT to this YouTube video (id or URL; 'source' = the URL transcribed)")
+    p.add_argument("--upload-dry-run", action="store_true", help="write the upload request instead of sending it")
+    p.add_argument("--upload-language", default="en", help="caption track language (default en)")
+    p.add_argument("--client-secrets", default=None, help="OAuth client JSON for the upload "
+                   "(default <workspace>/secrets/client_secret.json)")
     _add_common(p)
     p.set_defaults(handler=cmd_run)
 

@@ -40,8 +40,6 @@ SECRETS = {
     "HF_TOKEN": "pyannote diarization on the GPU tier (accept the model's terms on Hugging Face first)",
     "GEMINI_API_KEY": "07_enhance: punctuation, summary, chapters, suggested speaker names",
 }
-YOUTUBE_CLIENT_SECRETS = "client_secret.json"
-YOUTUBE_TOKEN = "youtube_token.json"
 #: PipelineOptions fields a notebook may set; ``force`` applies to one call and is never stored
 SESSION_OPTIONS = ("asr", "asr_model", "language", "diarizer", "diarizer_model", "num_speakers",
                    "min_speakers", "max_speakers", "emotion", "enhance", "enhance_model", "report")
@@ -215,8 +213,10 @@ def secret_status(workspace: Workspace, names: tuple[str, ...] = tuple(SECRETS))
 
 
 def youtube_files(workspace: Workspace) -> dict[str, Path]:
-    return {"client_secrets": workspace.secrets_dir / YOUTUBE_CLIENT_SECRETS,
-            "token": workspace.secrets_dir / YOUTUBE_TOKEN}
+    from .youtube import CLIENT_SECRETS_FILE, TOKEN_FILE
+
+    return {"client_secrets": workspace.secrets_dir / CLIENT_SECRETS_FILE,
+            "token": workspace.secrets_dir / TOKEN_FILE}
 
 
 def show_secret_status(workspace: Workspace) -> dict[str, bool]:

@@ -1,6 +1,6 @@
 """Run the stages through the workspace cache.
 
-acquire -> audio -> asr -> diarize -> align -> emotion -> enhance -> subtitles
+acquire -> audio -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
 
 Each cached stage's artifact is stored under a key made of its backend, options and the keys of its
 inputs; an existing artifact is loaded instead of recomputed, so a rerun after a crash redoes only
@@ -27,7 +27,7 @@ from .workspace import Workspace, stage_key
 
 log = logging.getLogger("vtxlib.pipeline")
 
-STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles")
+STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
 
 EMOTION_CHOICES = ("auto", "embedded", "speechbrain", "off")
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
@@ -55,6 +55,11 @@ class PipelineOptions:
     # GPU-tier models are released after their stage (a 15 GB T4 holds ASR, diarization and emotion
     # models one after another); False keeps them loaded across runs, e.g. for a batch on a big GPU.
     free_gpu_between_stages: bool = True
+    # YouTube caption upload after the subtitles: a video id/URL, or "source" for the transcribed URL
+    upload_video: Optional[str] = None
+    upload_dry_run: bool = False
+    upload_language: str = "en"
+    upload_client_secrets: Optional[str] = None  # default <workspace>/secrets/client_secret.json
     force: Optional[str] = None  # recompute this stage and every stage after it
 
     def __post_init__(self) -> None:
@@ -89,6 +94,7 @@ class RunResult:
     aligned: Optional[AlignedTranscript] = None
     document: Optional[Document] = None
     outputs: dict[str, Path] = field(default_factory=dict)
+    upload: Any = None  # vtxlib.youtube.UploadResult when an upload was asked for
     wall_seconds: float = 0.0
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -113,6 +119,8 @@ class RunResult:
             f"total {self.wall_seconds:.2f} s, {self.real_time_factor:.1f}x real time",
             f"outputs: {Path(self.outputs['vtt']).parent}" if "vtt" in self.outputs else "outputs: none",
         ]
+        if self.upload is not None:
+            lines.append(f"upload: {self.upload.message}")
         return "\n".join(lines)
 
 
@@ -127,7 +135,7 @@ class Pipeline:
         self._records: dict[str, StageRecord] = {}
 
     # -- public ----------------------------------------------------------------------------
-    def run(self, source: str, out_dir: Optional[Path] = None, until: str = "subtitles") -> RunResult:
+    def run(self, source: str, out_dir: Optional[Path] = None, until: str = "upload") -> RunResult:
         """Run (or load from cache) every stage up to and including UNTIL.
 
         Notebooks call this with ``until=<their stage>``: earlier stages come from the cache, later
@@ -140,7 +148,8 @@ class Pipeline:
         self._records = {}
         state = RunResult(media=self.acquire(source))
         steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
-                 self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir)]
+                 self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
+                 self._step_upload]
         if last >= STAGES.index("diarize") and not self._both_on_gpu():
             steps[1:3] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
@@ -207,6 +216,10 @@ class Pipeline:
             st.document = apply_speaker_names(st.document, self.options.speaker_names)
         st.document.stages = self._stage_records()  # the files written carry every stage so far
         st.outputs = self.write_outputs(st.document, st.diarization, st.audio, out_dir)
+
+    def _step_upload(self, st: "RunResult") -> None:
+        if self.options.upload_video:
+            st.upload = self.upload(st.media, Path(st.outputs["vtt"]))
 
     def _document(self, st: "RunResult") -> Document:
         media = MediaInfo(**{**st.media.to_dict(), "duration": round(st.audio.duration, 3)})
@@ -365,6 +378,27 @@ class Pipeline:
         document.stages = self._stage_records()
         atomic_write_text(outputs["json"], JSONWriter(options).render(document))
         return outputs
+
+    def upload(self, media: MediaInfo, subtitles: Path):
+        """Put SUBTITLES on the YouTube video named by ``upload_video`` (update, never duplicate)."""
+        import sys
+
+        from .youtube import CLIENT_SECRETS_FILE, TOKEN_FILE, UploadOptions, upload_captions
+
+        opts = self.options
+        video = media.source if opts.upload_video == "source" else opts.upload_video
+        secrets = self.workspace.secrets_dir
+        options = UploadOptions(
+            video_id=video, language=opts.upload_language, dry_run=opts.upload_dry_run,
+            client_secrets=Path(opts.upload_client_secrets) if opts.upload_client_secrets
+            else secrets / CLIENT_SECRETS_FILE,
+            token_path=secrets / TOKEN_FILE,
+            interactive=bool(sys.stdin and sys.stdin.isatty()) and not opts.upload_dry_run)
+        record = {k: v for k, v in options.to_dict().items() if k not in ("client_secrets", "token_path")}
+        with self._timed("upload", "youtube", record):
+            result = upload_captions(subtitles, options)
+        log.info("upload: %s", result.message)
+        return result
 
     def _write_report(self, document: Document, diarization: Diarization, audio: AudioFile,
                       target: Path) -> Optional[Path]:

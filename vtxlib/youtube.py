@@ -37,6 +37,11 @@ MIME_TYPES = {"vtt": "text/vtt", "srt": "application/x-subrip"}
 VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 
+#: file names inside the workspace's secrets folder
+CLIENT_SECRETS_FILE = "client_secret.json"
+TOKEN_FILE = "youtube_token.json"
+
+
 @dataclass
 class UploadOptions:
     video_id: str
