@@ -185,3 +185,26 @@ def test_options_round_trip():
     options = EmbeddedDiarizerOptions(window_s=1.5, vad=VadOptions(threshold=0.6))
     assert EmbeddedDiarizerOptions.from_dict(options.to_dict()) == options
     assert EmbeddedDiarizer(options).options_dict()["vad"]["threshold"] == 0.6
+
+
+def test_long_recordings_cluster_on_an_evenly_spread_subset():
+    """Beyond max_cluster_windows the O(n^3) steps run on a subset; every window is still labelled."""
+    from vtxlib.diarize.base import SpeakerCount
+    from vtxlib.diarize.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions, evenly_spread
+
+    assert list(evenly_spread(5, 10)) == [0, 1, 2, 3, 4]
+    picked = evenly_spread(10_000, 1000)
+    assert len(picked) == 1000 and picked[0] == 0 and picked[-1] == 9_999
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 256))
+    truth = np.repeat(np.arange(3), 1000)[rng.permutation(3000)]  # 30 min of speech at a 0.6 s hop
+    vectors = centres[truth] + rng.normal(size=(3000, 256)) * 1.5
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    diarizer = EmbeddedDiarizer(EmbeddedDiarizerOptions(max_cluster_windows=400))
+    labels, centroids = diarizer._cluster(vectors, np.ones(3000), SpeakerCount())
+    assert len(centroids) == 3 and labels.shape == (3000,)
+    # each found cluster is one true speaker
+    for c in range(3):
+        members = truth[labels == c]
+        assert np.bincount(members).max() / len(members) > 0.98

@@ -71,6 +71,10 @@ class EmbeddedDiarizerOptions:
     switch_penalty: float = 4.0  # Viterbi cost of a speaker change (in frame-score units)
     max_auto_speakers: int = 8
     min_cluster_share: float = 0.03  # a cluster with less speech than this is merged away
+    # Count estimation (eigendecompositions) and average linkage grow as n^3 in the number of
+    # windows; beyond this many (~10 min of speech) they run on an evenly spread subset, and every
+    # window is then labelled by k-means from the subset's centroids.
+    max_cluster_windows: int = 1000
     batch_size: int = 64
     vad: VadOptions = field(default_factory=VadOptions)
 
@@ -389,6 +393,13 @@ def _binarised_affinity(similarity: np.ndarray, p: int) -> np.ndarray:
     return 0.5 * (affinity + affinity.T)
 
 
+def evenly_spread(n: int, limit: int) -> np.ndarray:
+    """Indices of at most LIMIT of N items, spread evenly over the recording (all when N <= LIMIT)."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
 def agglomerate(vectors: np.ndarray, k: int, weights: np.ndarray) -> np.ndarray:
     """Average-linkage clustering on cosine distance down to ``k`` clusters; labels 0..k-1."""
     n = len(vectors)
@@ -607,8 +618,13 @@ class EmbeddedDiarizer:
         min_k, max_k = count_bounds(count, len(vectors), opts.max_auto_speakers)
         if max_k <= 1:
             return np.zeros(len(vectors), dtype=int), _unit(vectors.sum(0, keepdims=True))
-        k = min_k if min_k == max_k else estimate_num_speakers(vectors @ vectors.T, min_k, max_k)
-        labels = agglomerate(vectors, k, weights)
+        subset = evenly_spread(len(vectors), opts.max_cluster_windows)
+        sub_vectors, sub_weights = vectors[subset], weights[subset]
+        k = min_k if min_k == max_k else estimate_num_speakers(sub_vectors @ sub_vectors.T, min_k, max_k)
+        labels = agglomerate(sub_vectors, k, sub_weights)
+        labels, centroids = refine_kmeans(sub_vectors, labels, sub_weights)
+        if len(subset) < len(vectors):
+            labels = np.argmax(vectors @ centroids.T, axis=1)
         labels, _ = refine_kmeans(vectors, labels, weights)
         if not count.num_speakers:
             labels = drop_small_clusters(vectors, labels, weights, opts.min_cluster_share, min_k)
