@@ -3,7 +3,7 @@
 #   make test   installs everything the tests need and runs them
 VENV ?= .venv
 PY := $(VENV)/bin/python
-ALL_EXTRAS := cpu,gpu,notebooks,enhance,upload,service,dev
+ALL_EXTRAS := cpu,cpu-multilingual,gpu,notebooks,enhance,upload,service,dev
 
 .PHONY: demo test bench install install-all clean
 
