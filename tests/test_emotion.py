@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vtxlib import audio
 from vtxlib.emotion import create_emotion_backend, resolve_emotion_name
 from vtxlib.emotion.base import LABELS
 from vtxlib.emotion.embedded import (EmbeddedEmotion, count_syllables, label_scores, measure_prosody,
@@ -29,12 +30,7 @@ SR = 16000
 # -- audio helpers ---------------------------------------------------------------------------------
 
 def write_wav(path: Path, samples: np.ndarray) -> AudioFile:
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SR)
-        wav.writeframes(pcm.tobytes())
+    audio.write_wav(path, samples, SR)
     return AudioFile(path=str(path), sample_rate=SR, duration=len(samples) / SR)
 
 

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 
 from vtxlib import live
-from vtxlib.audio import load_audio
+from vtxlib.audio import load_audio, write_wav
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.live import (FRAME_SAMPLES, SAMPLE_RATE, ColabMicSource, LiveOptions, LiveSession,
-                         SpeakerTracker, UtteranceSegmenter, Utterance, WavFileSource, decode_pcm_chunk,
-                         write_wav)
+                         SpeakerTracker, UtteranceSegmenter, Utterance, WavFileSource, decode_pcm_chunk)
 from vtxlib.types import Document
 
 FIXTURES = Path(__file__).parent / ".fixtures" / "live"

@@ -96,6 +96,17 @@ def load_audio(path: Path | str, start: float = 0.0, end: Optional[float] = None
     return data.reshape(-1, channels).mean(axis=1) if channels > 1 else data
 
 
+def write_wav(path: Path | str, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write float samples in [-1, 1] as 16-bit mono PCM (clipping anything outside)."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
+    return Path(path)
+
+
 def is_silent(samples: np.ndarray, threshold_dbfs: float = -60.0) -> bool:
     """True when the whole signal is below THRESHOLD (digital silence, a muted track)."""
     if samples.size == 0:

@@ -29,11 +29,12 @@ import logging
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import InputError, StageFailed, VtxError, missing_dependency
+from .types import from_known_fields
 from .workspace import Workspace, atomic_write_json, atomic_write_text
 
 log = logging.getLogger("vtxlib.batch")
@@ -88,8 +89,7 @@ class SourceStatus:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SourceStatus":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return from_known_fields(cls, data)
 
 
 @dataclass

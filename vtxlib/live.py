@@ -29,6 +29,7 @@ from typing import Callable, Iterator, Optional, Protocol
 
 import numpy as np
 
+from .audio import write_wav
 from .errors import BackendUnavailable, InputError, missing_dependency
 from .types import (AlignedTranscript, Diarization, Document, MediaInfo, SpeakerTurn, StageRecord,
                     Turn, Word)
@@ -876,17 +877,6 @@ def create_live_transcriber(asr_model: Optional[str] = None, language: Optional[
     transcriber = LiveTranscriber(WhisperCpuAsr(asr_options), options, on_utterance=on_utterance)
     transcriber.warm_up()
     return transcriber
-
-
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    import wave
-
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(pcm.tobytes())
 
 
 # -- notebook widget -------------------------------------------------------------------------

@@ -22,11 +22,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import InputError, VtxError
+from .types import from_known_fields
 from .workspace import COLAB_DRIVE_ROOT, Workspace, atomic_write_json, default_root
 
 log = logging.getLogger("vtxlib.notebook")
@@ -245,8 +246,7 @@ class NotebookSession:
 
     @classmethod
     def from_dict(cls, data: dict) -> "NotebookSession":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return from_known_fields(cls, data)
 
 
 def load_session(workspace: Workspace) -> NotebookSession:

@@ -13,7 +13,7 @@ SCHEMA_VERSION = 1
 UNKNOWN_SPEAKER = "UNKNOWN"
 
 
-def _from_dict(cls, data: dict):
+def from_known_fields(cls, data: dict):
     """Build a flat dataclass from a dict, ignoring keys it does not know (forward compatible)."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
@@ -34,7 +34,7 @@ class MediaInfo:
 
     @classmethod
     def from_dict(cls, data: dict) -> "MediaInfo":
-        return _from_dict(cls, data)
+        return from_known_fields(cls, data)
 
 
 @dataclass
@@ -51,7 +51,7 @@ class AudioFile:
 
     @classmethod
     def from_dict(cls, data: dict) -> "AudioFile":
-        return _from_dict(cls, data)
+        return from_known_fields(cls, data)
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Word:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Word":
-        return _from_dict(cls, data)
+        return from_known_fields(cls, data)
 
 
 @dataclass
@@ -125,7 +125,7 @@ class SpeakerTurn:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SpeakerTurn":
-        return _from_dict(cls, data)
+        return from_known_fields(cls, data)
 
 
 @dataclass
@@ -175,7 +175,7 @@ class Emotion:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Emotion":
-        return _from_dict(cls, data)
+        return from_known_fields(cls, data)
 
 
 @dataclass
@@ -250,7 +250,7 @@ class StageRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> "StageRecord":
-        return _from_dict(cls, data)
+        return from_known_fields(cls, data)
 
 
 @dataclass

@@ -25,13 +25,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import BackendUnavailable, InputError, missing_dependency
-from ..types import AudioFile, Segment, Transcript, Word
+from ..types import AudioFile, Segment, Transcript, Word, from_known_fields
 from ..workspace import file_sha256
 from .base import ProgressFn
 
@@ -107,8 +107,7 @@ class WhisperCpuOptions:
 
     @classmethod
     def from_dict(cls, data: dict) -> "WhisperCpuOptions":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return from_known_fields(cls, data)
 
     def cache_dict(self) -> dict:
         """Options that change the transcript (threads don't)."""
