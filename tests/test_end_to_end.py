@@ -113,3 +113,19 @@ def test_bad_option_is_one_line_error(tmp_path, sample):
     assert proc.returncode == 1 and "larger than" in proc.stderr and "Traceback" not in proc.stderr
     proc = vtx("run", str(sample.wav), "--workspace", str(tmp_path / "ws"), "--asr", "whisper-large")
     assert proc.returncode == 1 and "unknown asr backend" in proc.stderr
+
+
+@pytest.mark.parametrize("lavfi", ["anullsrc=r=16000:cl=mono", "sine=frequency=440:sample_rate=44100"])
+def test_silence_or_music_gives_an_empty_transcript_and_a_warning(tmp_path, lavfi):
+    import webvtt
+
+    source = tmp_path / "no-speech.mp3"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", lavfi, "-t", "6",
+                    str(source)], check=True)
+    proc = vtx("run", str(source), "--workspace", str(tmp_path / "ws"), "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "transcript is empty" in proc.stderr
+    folder = next((tmp_path / "out").iterdir())
+    data = json.loads((folder / "transcript.json").read_text())
+    assert data["words"] == [] and data["turns"] == [] and data["speakers"] == []
+    assert len(webvtt.read(str(folder / "transcript.vtt"))) == 0
