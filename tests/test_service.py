@@ -21,7 +21,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from vtxlib.errors import InputError  # noqa: E402
-from vtxlib.live import write_wav  # noqa: E402
+from vtxlib.audio import write_wav  # noqa: E402
 from vtxlib.pipeline import PipelineOptions  # noqa: E402
 from vtxlib.service import ServiceOptions, create_app  # noqa: E402
 from vtxlib.types import AlignedTranscript, Document, MediaInfo, Turn, Word  # noqa: E402

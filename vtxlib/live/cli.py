@@ -1,0 +1,62 @@
+"""``python -m vtxlib live``: a microphone or a replayed wav, transcribed as it streams."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from .capture import SoundDeviceSource, WavFileSource
+from .session import LiveOptions, Utterance
+from .transcriber import create_live_transcriber
+
+log = logging.getLogger("vtxlib.live")
+
+def add_parser(subparsers) -> None:
+    """Register ``live`` (``python -m vtxlib live``): print utterances as they are recognised."""
+    p = subparsers.add_parser("live", help="transcribe the microphone (or a wav replayed live) as you speak")
+    p.add_argument("--wav", type=Path, default=None,
+                   help="replay this 16 kHz mono wav instead of recording the microphone")
+    p.add_argument("--fast", action="store_true", help="with --wav: replay as fast as possible")
+    p.add_argument("--labels", action="store_true", help="label speakers by voice (SPEAKER_00, ...)")
+    p.add_argument("--min-silence", type=float, default=LiveOptions.min_silence_s,
+                   help="seconds of silence that end an utterance (default 0.5)")
+    p.add_argument("--asr-model", default=None, help="CTranslate2 Whisper folder (default: bundled tiny.en)")
+    p.add_argument("--save", action="store_true", help="save audio + transcript.{vtt,srt,json,...} to the workspace")
+    p.add_argument("--workspace", type=Path, default=None,
+                   help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    p.set_defaults(handler=cmd_live)
+
+
+def cmd_live(args) -> int:
+    import sys
+
+    def show(u: Utterance) -> None:
+        who = f"{u.speaker}: " if u.speaker else ""
+        sys.stdout.write(f"[{u.start:7.2f}-{u.end:7.2f}] {who}{u.text}   ({u.latency_s:.2f} s)\n")
+        sys.stdout.flush()
+
+    options = LiveOptions(speaker_labels=args.labels, min_silence_s=args.min_silence)
+    transcriber = create_live_transcriber(asr_model=args.asr_model, options=options, on_utterance=show)
+    source = (WavFileSource(args.wav, realtime=not args.fast) if args.wav is not None
+              else SoundDeviceSource())
+    if args.wav is None:
+        sys.stderr.write("recording from the microphone; press Ctrl-C to stop\n")
+    transcriber.start(source)
+    try:
+        while transcriber.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    session = transcriber.stop()
+    latencies = sorted(session.latencies)
+    median = latencies[len(latencies) // 2] if latencies else float("nan")
+    sys.stdout.write(f"{len(session.utterances)} utterances, {session.duration:.1f} s of audio, "
+                     f"median latency {median:.2f} s\n")
+    if args.save:
+        from ..workspace import Workspace
+
+        paths = session.save(Workspace(args.workspace))
+        sys.stdout.write(f"saved: {paths['vtt']}\n")
+    return 0

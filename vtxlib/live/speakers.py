@@ -1,0 +1,95 @@
+"""Speaker labels for live utterances: voice embeddings matched to the speakers heard so far."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import InputError
+from .session import SAMPLE_RATE, SPEAKER_PREFIX
+
+log = logging.getLogger("vtxlib.live")
+
+def embed_voice(samples: np.ndarray) -> np.ndarray:
+    """A unit d-vector for an utterance: the mean of resemblyzer embeddings of 1.6 s windows
+    (hop 0.8 s), computed by the embedded diarizer's numpy encoder (no torch/librosa import)."""
+    from ..diarize.embedded import (
+        embed_windows,
+        load_voice_encoder,
+        mel_spectrogram,
+        normalize_volume,
+        speech_windows,
+    )
+
+    mel = mel_spectrogram(normalize_volume(np.asarray(samples, dtype=np.float32)))
+    windows = speech_windows([(0, mel.shape[0])], length=160, hop=80, min_length=40)
+    if not windows:
+        raise InputError(f"utterance of {samples.size / SAMPLE_RATE:.2f} s is too short to embed")
+    with _single_threaded_blas():  # many small matmuls: threads only add contention
+        vectors = embed_windows(load_voice_encoder(), mel, windows, batch_size=16)
+    mean = vectors.mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def _single_threaded_blas():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+class SpeakerTracker:
+    """Labels utterances by cosine similarity to the running centroid of each speaker seen."""
+
+    def __init__(self, threshold: float = 0.75, min_embed_s: float = 1.0, embed: Optional[Callable] = None):
+        self.threshold = threshold
+        self.min_embed_s = min_embed_s
+        self._embed = embed or embed_voice
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the speakers seen (a new recording starts with SPEAKER_00 again)."""
+        self.centroids: list[np.ndarray] = []
+        self.counts: list[int] = []
+        self.last: Optional[int] = None
+
+    def embed(self, samples: np.ndarray) -> np.ndarray:
+        vector = np.asarray(self._embed(samples), dtype=np.float64)
+        return vector / (np.linalg.norm(vector) + 1e-9)
+
+    def assign(self, samples: np.ndarray) -> str:
+        if samples.size < self.min_embed_s * SAMPLE_RATE:
+            if self.last is None:
+                self.last = self._new(None)
+            return self.label(self.last)
+        vector = self.embed(samples)
+        if self.last is not None and self.counts[self.last] == 0:  # a placeholder gets its voice
+            self.centroids[self.last], self.counts[self.last] = vector, 1
+            return self.label(self.last)
+        if self.centroids:
+            similarities = [float(vector @ (c / (np.linalg.norm(c) + 1e-9))) if n else -1.0
+                            for c, n in zip(self.centroids, self.counts)]
+            best = int(np.argmax(similarities))
+            if similarities[best] >= self.threshold:
+                self.centroids[best] = self.centroids[best] * self.counts[best] + vector
+                self.counts[best] += 1
+                self.centroids[best] /= self.counts[best]
+                self.last = best
+                return self.label(best)
+        self.last = self._new(vector)
+        return self.label(self.last)
+
+    def _new(self, vector: Optional[np.ndarray]) -> int:
+        """A new speaker; without a vector it is a placeholder until a long utterance gives its voice."""
+        self.centroids.append(vector if vector is not None else np.zeros(1))
+        self.counts.append(1 if vector is not None else 0)
+        return len(self.centroids) - 1
+
+    @staticmethod
+    def label(index: int) -> str:
+        return f"{SPEAKER_PREFIX}{index:02d}"

@@ -1,0 +1,226 @@
+"""The live transcriber: chunks in, transcribed utterances out, one model loaded once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import BackendUnavailable, InputError
+from .capture import AudioSource
+from .segment import Cut, StreamingVad, UtteranceSegmenter
+from .session import FRAME_SAMPLES, SAMPLE_RATE, LiveOptions, LiveSession, Utterance
+from .speakers import SpeakerTracker
+
+log = logging.getLogger("vtxlib.live")
+
+class LiveTranscriber:
+    """VAD-segmented streaming transcription with an already-loaded ASR backend.
+
+    ``asr`` needs ``transcribe_array(samples, duration, offset=...) -> Transcript`` (the
+    ``whisper-cpu`` backend has it). Use :meth:`run` to consume a source to its end, or
+    :meth:`start` / :meth:`stop` to run in a background thread (notebook widget).
+    """
+
+    def __init__(self, asr, options: Optional[LiveOptions] = None, vad: Optional[StreamingVad] = None,
+                 speakers: Optional[SpeakerTracker] = None,
+                 on_utterance: Optional[Callable[[Utterance], None]] = None):
+        if not hasattr(asr, "transcribe_array"):
+            raise BackendUnavailable(f"live transcription needs an ASR backend with transcribe_array "
+                                     f"(whisper-cpu); {getattr(asr, 'name', type(asr).__name__)} has none")
+        self.asr = asr
+        self.options = options or LiveOptions()
+        self.vad = vad
+        self.speakers = speakers
+        if self.speakers is None and self.options.speaker_labels:
+            self.speakers = SpeakerTracker(self.options.speaker_threshold, self.options.min_embed_s)
+        self.on_utterance = on_utterance
+        self._thread: Optional[threading.Thread] = None
+        self._source: Optional[AudioSource] = None
+        self.error: Optional[BaseException] = None
+        self._reset()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load every model now, so the first utterance does not pay for it."""
+        if self.vad is None:
+            self.vad = StreamingVad()
+        model = getattr(self.asr, "model", None)  # whisper-cpu loads lazily on first access
+        if model is None:
+            log.debug("ASR backend %s has no lazy model attribute", getattr(self.asr, "name", "?"))
+        if self.speakers is not None:
+            from ..diarize.embedded import load_voice_encoder
+
+            load_voice_encoder()
+
+    def _reset(self) -> None:
+        self.session = LiveSession()
+        self.segmenter = UtteranceSegmenter(self.options)
+        self._chunks: list[np.ndarray] = []  # the stream so far (kept for slicing and saving)
+        self._offset = 0  # samples dropped from the front of _chunks when keep_audio is off
+        self._samples = 0
+        self._realtime = False
+        self._started_at: Optional[float] = None
+        if self.vad is not None:
+            self.vad.reset()
+        if self.speakers is not None:
+            self.speakers.reset()
+
+    def run(self, source: AudioSource) -> LiveSession:
+        """Consume SOURCE to its end (or until :meth:`stop`), flush, and return the session."""
+        self.warm_up()
+        self._reset()
+        self._source = source
+        self._realtime = bool(getattr(source, "realtime", False))
+        self.session.started_wall = time.time()
+        for chunk in source:
+            if self._started_at is None:
+                self._started_at = getattr(source, "started_at", None) or time.perf_counter()
+            self.feed(chunk)
+        self.flush()
+        return self.session
+
+    def start(self, source: AudioSource) -> None:
+        """Run in a background thread; :meth:`stop` ends it and returns the session."""
+        if self._thread is not None and self._thread.is_alive():
+            raise InputError("this live transcriber is already recording; stop it first")
+        self.warm_up()
+        self.error = None
+
+        def target() -> None:
+            try:
+                self.run(source)
+            except BaseException as e:  # reported by stop(); a thread has nobody else to tell
+                self.error = e
+                log.exception("live transcription stopped by an error")
+
+        self._thread = threading.Thread(target=target, name="vtx-live", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: Optional[float] = 30.0) -> LiveSession:
+        if self._source is not None:
+            self._source.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("live transcription did not finish within %.0f s", timeout or 0)
+            self._thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return self.session
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- streaming -----------------------------------------------------------------------
+    def feed(self, chunk: np.ndarray) -> list[Utterance]:
+        """Add CHUNK; returns the utterances it completed (already transcribed)."""
+        if self.vad is None:
+            self.warm_up()
+        if self._started_at is None:
+            self._started_at = time.perf_counter()
+        chunk = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        self._chunks.append(chunk)
+        self._samples += chunk.size
+        self.session.duration = self._samples / SAMPLE_RATE
+        closed = self.segmenter.push(self.vad.process(chunk))
+        results = [self._emit(cut) for cut in closed]
+        self._trim_history()
+        return [u for u in results if u is not None]
+
+    def flush(self) -> list[Utterance]:
+        """Transcribe the utterance still open (on stop or end of stream)."""
+        if self.vad is not None and self.vad.pending.size:
+            tail = self.vad.pending.size
+            pad = np.zeros(FRAME_SAMPLES - tail, dtype=np.float32)
+            self.segmenter.push(self.vad.process(pad))  # complete the last partial frame
+        closed = self.segmenter.flush()
+        for cut in closed:
+            cut.end, cut.decided_at = min(cut.end, self._samples), min(cut.decided_at, self._samples)
+        results = [self._emit(cut) for cut in closed]
+        if self.options.keep_audio and self._chunks:
+            self.session.audio = np.concatenate(self._chunks)
+        return [u for u in results if u is not None]
+
+    def _emit(self, cut: Cut) -> Optional[Utterance]:
+        decided = time.perf_counter()
+        pad = int(self.options.pad_s * SAMPLE_RATE)
+        start, end = cut.start, cut.end
+        first = start if cut.split_start else max(0, start - pad)
+        last = end if cut.split_end else min(self._samples, end + pad)
+        samples = self._slice(first, last)
+        if samples.size == 0:
+            return None
+        transcript = self.asr.transcribe_array(samples, samples.size / SAMPLE_RATE, offset=first / SAMPLE_RATE)
+        self.session.language = self.session.language or transcript.language
+        words = [w for s in transcript.segments for w in s.words]
+        if not words:
+            log.debug("utterance %.2f-%.2f s: no words recognised", first / SAMPLE_RATE, last / SAMPLE_RATE)
+            return None
+        speaker = self.speakers.assign(self._slice(start, end)) if self.speakers is not None else None
+        done = time.perf_counter()
+        utterance = Utterance(index=len(self.session.utterances), start=round(first / SAMPLE_RATE, 3),
+                              end=round(last / SAMPLE_RATE, 3), words=words, speaker=speaker,
+                              endpoint_delay_s=round((cut.decided_at - end) / SAMPLE_RATE, 3),
+                              processing_s=round(done - decided, 3))
+        utterance.latency_s, utterance.measured_realtime = self._latency(utterance, end, done)
+        if speaker:
+            for w in words:
+                w.speaker = speaker
+        self.session.utterances.append(utterance)
+        log.info("utterance %d (%.2f-%.2f s, latency %.2f s): %s", utterance.index, utterance.start,
+                 utterance.end, utterance.latency_s, utterance.text)
+        if self.on_utterance is not None:
+            self.on_utterance(utterance)
+        return utterance
+
+    def _latency(self, utterance: Utterance, speech_end: int, emitted: float) -> tuple[float, bool]:
+        if self._realtime and self._started_at is not None:
+            spoken = self._started_at + speech_end / SAMPLE_RATE
+            return round(emitted - spoken, 3), True
+        return round(utterance.endpoint_delay_s + utterance.processing_s, 3), False
+
+    def _slice(self, first: int, last: int) -> np.ndarray:
+        first, last = first - self._offset, last - self._offset
+        if last <= 0:
+            return np.zeros(0, dtype=np.float32)
+        out, position = [], 0
+        for chunk in self._chunks:
+            lo, hi = max(first - position, 0), min(last - position, chunk.size)
+            if lo < hi:
+                out.append(chunk[lo:hi])
+            position += chunk.size
+            if position >= last:
+                break
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def _trim_history(self) -> None:
+        """Without keep_audio, drop audio older than the open utterance (plus padding)."""
+        if self.options.keep_audio:
+            return
+        open_start = self.segmenter.speech_start
+        keep_from = (open_start if open_start is not None else self._samples) - int(
+            (self.options.pad_s + 1.0) * SAMPLE_RATE)
+        while self._chunks and self._offset + self._chunks[0].size < keep_from:
+            self._offset += self._chunks.pop(0).size
+
+
+def create_live_transcriber(asr_model: Optional[str] = None, language: Optional[str] = "en",
+                            options: Optional[LiveOptions] = None, beam_size: int = 1,
+                            on_utterance: Optional[Callable[[Utterance], None]] = None) -> LiveTranscriber:
+    """A transcriber on the embedded tier (whisper-cpu, bundled tiny.en unless ``asr_model``),
+    with its models loaded now. Greedy decoding without faster-whisper's own VAD: utterances are
+    already cut at silences, and latency matters more than the last bit of accuracy."""
+    from ..asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions
+
+    asr_options = WhisperCpuOptions(language=language, beam_size=beam_size, vad_filter=False)
+    if asr_model:
+        asr_options.model = asr_model
+    transcriber = LiveTranscriber(WhisperCpuAsr(asr_options), options, on_utterance=on_utterance)
+    transcriber.warm_up()
+    return transcriber
