@@ -173,7 +173,7 @@ def simulated_conversation(seed: int, n_turns: int = 60, jitter: float = 0.35):
     """True speaker turns of sentences, and a diarization whose boundaries are off by up to ``jitter``."""
     rng = random.Random(seed)
     speakers = ["S0", "S1", "S2"]
-    t, words, truth, true_turns = 0.0, [], [], []
+    t, truth, true_turns = 0.0, [], []
     segments = []
     speaker = speakers[0]
     for _ in range(n_turns):

@@ -126,15 +126,10 @@ def install_colab_requirements(requirements: Path | str = "requirements-colab.tx
 def running_torch_pins() -> list[str]:
     """``torch==X`` lines for the installed torch/torchvision/torchaudio: a constraints file that
     makes pip fail loudly rather than replace Colab's CUDA builds."""
-    from importlib import metadata
+    from .versions import package_version
 
-    pins = []
-    for package in ("torch", "torchvision", "torchaudio"):
-        try:
-            pins.append(f"{package}=={metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return pins
+    return [f"{package}=={package_version(package)}" for package in ("torch", "torchvision", "torchaudio")
+            if package_version(package)]
 
 
 # -- Drive and workspace ------------------------------------------------------------------------

@@ -29,11 +29,11 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
+from .versions import package_version
 
 log = logging.getLogger("vtxlib.service")
 
@@ -296,10 +296,7 @@ def transcript_response(document, outputs: Optional[dict] = None) -> dict:
 def package_versions() -> dict[str, Optional[str]]:
     versions: dict[str, Optional[str]] = {"python": platform.python_version()}
     for name in REPORTED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+        versions[name] = package_version(name)
     return versions
 
 

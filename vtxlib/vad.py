@@ -112,11 +112,9 @@ def silero_model_path() -> Path:
 
 
 def silero_version() -> Optional[str]:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("silero-vad")
-    except PackageNotFoundError:
-        return None
+    from .versions import package_version
+
+    return package_version("silero-vad")
 
 
 def load_vad_model() -> SileroVad:

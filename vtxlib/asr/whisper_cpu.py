@@ -26,12 +26,12 @@ import hashlib
 import importlib.util
 import logging
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import BackendUnavailable, InputError, missing_dependency
 from ..types import AudioFile, Segment, Transcript, Word, from_known_fields
+from ..versions import package_version
 from ..workspace import file_sha256
 from .base import ProgressFn
 
@@ -249,7 +249,7 @@ class WhisperCpuAsr:
         if progress:
             progress(duration, duration)
         return Transcript(segments=result, language=language, backend=self.name,
-                          model=self._model_name(), model_version=_version("faster-whisper"))
+                          model=self._model_name(), model_version=package_version("faster-whisper"))
 
     def _decode(self, samples):
         opts = self.options
@@ -279,10 +279,3 @@ def _convert_segment(seg, offset: float) -> Segment:
 
 def _time(seconds, offset: float) -> float:
     return round(float(seconds) + offset, 3)  # batched decoding yields numpy floats
-
-
-def _version(package: str) -> Optional[str]:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None

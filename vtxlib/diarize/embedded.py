@@ -277,11 +277,9 @@ def resemblyzer_weights_path() -> Path:
 
 
 def resemblyzer_version() -> Optional[str]:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("resemblyzer")
-    except PackageNotFoundError:
-        return None
+    from ..versions import package_version
+
+    return package_version("resemblyzer")
 
 
 def load_voice_encoder() -> VoiceEncoder:

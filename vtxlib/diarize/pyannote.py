@@ -125,12 +125,10 @@ class PyannoteDiarizer:
         log.info("pyannote pipeline on %s", self._device)
 
     def model_version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
+        from ..versions import package_version
 
-        try:
-            return f"pyannote.audio {version('pyannote.audio')}"
-        except PackageNotFoundError:
-            return "pyannote.audio"
+        version = package_version("pyannote.audio")
+        return f"pyannote.audio {version}" if version else "pyannote.audio"
 
     def diarize(self, audio: AudioFile, count: SpeakerCount, progress: Optional[ProgressFn] = None,
                 speech=None) -> Diarization:
