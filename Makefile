@@ -3,15 +3,14 @@
 #   make test   installs everything the tests need and runs them
 VENV ?= .venv
 PY := $(VENV)/bin/python
-ALL_EXTRAS := cpu,cpu-multilingual,gpu,notebooks,enhance,upload,service,dev
 
-.PHONY: demo test bench install install-all clean
+.PHONY: demo test bench install install-all lock clean
 
 install:
 	scripts/install.sh cpu
 
 install-all:
-	scripts/install.sh $(ALL_EXTRAS)
+	scripts/install.sh all
 
 demo: install
 	@sample=$$($(PY) -m vtxlib.testing.samples) && echo "sample recording: $$sample" && \
@@ -22,6 +21,9 @@ test: install-all
 
 bench: install-all
 	$(PY) bench/run.py
+
+lock:
+	scripts/lock.sh
 
 clean:
 	rm -rf out vtx-workspace .pytest_cache

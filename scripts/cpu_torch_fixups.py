@@ -7,12 +7,14 @@ Run it with the environment's own interpreter after installing the GPU-tier pack
 
 What it handles:
 
-* ``torchaudio``: the newest PyPI wheel (2.11.0) is a CUDA build. On a machine without CUDA
-  libraries ``import torchaudio`` fails with ``OSError ... _torchaudio.abi3.so`` (``libc10_cuda.so``
-  missing). torchaudio treats absent extension files as "extension not built" and falls back to its
-  pure-PyTorch code, which is all the GPU tier uses here (transforms, resampling, kaldi fbank). So
-  the extension files are renamed to ``*.so.cpu-disabled``. Renaming (not deleting) keeps the step
-  reversible (``--restore``) and idempotent.
+* ``torchaudio``: the PyPI wheels (2.11.0, 2.11.1) are CUDA builds. On a machine without CUDA
+  libraries ``import torchaudio`` fails with ``OSError: Could not load this library: .../lib/<ext>``
+  (``libc10_cuda.so`` missing). torchaudio treats absent extension files as "extension not built" and
+  falls back to its pure-PyTorch code, which is all the GPU tier uses here (transforms, resampling,
+  kaldi fbank). So its compiled extensions are renamed to ``*.cpu-disabled``. They are recognised by
+  what they are (ELF shared objects in ``torchaudio/lib``), not by a naming scheme: 2.11.0 named them
+  ``*.abi3.so``, 2.11.1 ``*.so``. Renaming (not deleting) keeps the step reversible (``--restore``)
+  and idempotent.
 * ``torchcodec`` (audio decoding for pyannote.audio 4): 0.14+ wheels are CUDA-linked; 0.13.0 works
   with the system ffmpeg. This script only checks it and says which pin to install, because
   installing belongs to the install script (``pip install -c constraints.txt torchcodec==0.13.0``).
@@ -30,7 +32,7 @@ import sys
 from pathlib import Path
 
 DISABLED_SUFFIX = ".cpu-disabled"
-TORCHAUDIO_EXTENSIONS = ("_torchaudio.abi3.so", "libtorchaudio.abi3.so", "torchaudio_prefixctc.abi3.so")
+ELF_MAGIC = b"\x7fELF"
 TORCHCODEC_PIN = "torchcodec==0.13.0"
 TORCHCODEC_PROBE = ("import torchcodec\n"
                     "from torchcodec.decoders import AudioDecoder\n")
@@ -50,8 +52,26 @@ def package_dir(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def is_shared_object(path: Path) -> bool:
+    """True for an ELF file (a compiled extension or library), whatever its name."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
 def torchaudio_extension_files(pkg: Path) -> list[Path]:
-    return [pkg / "lib" / name for name in TORCHAUDIO_EXTENSIONS if (pkg / "lib" / name).exists()]
+    lib = pkg / "lib"
+    if not lib.is_dir():
+        return []
+    return sorted(path for path in lib.iterdir() if path.is_file() and is_shared_object(path))
+
+
+def is_extension_load_error(error: str) -> bool:
+    """The import failed while loading a compiled library (not a Python-level problem)."""
+    markers = ("could not load this library", "cannot open shared object", "libc10_cuda", ".so")
+    return any(marker in error.lower() for marker in markers)
 
 
 def disable_torchaudio_extension(pkg: Path) -> list[Path]:
@@ -81,7 +101,7 @@ def fix_torchaudio(check_only: bool) -> bool:
     if ok:
         print("torchaudio: imports fine (nothing to do)")
         return True
-    if "abi3.so" not in error and "libc10_cuda" not in error:
+    if not is_extension_load_error(error) or not torchaudio_extension_files(pkg):
         print(f"torchaudio: import fails for another reason, not touched: {error}")
         return False
     if check_only:

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Install what vtx needs on a fresh Debian machine: system tools (apt) and a project venv.
-#   scripts/install.sh cpu                      embedded CPU tier (the demo)
-#   scripts/install.sh cpu,gpu,notebooks,...    more extras (see pyproject.toml)
-# torch is pinned to 2.13.0 (CPU wheel on disk) through constraints.txt, for every pip call.
-# Re-running is cheap: a stamp records what was installed from which pyproject/constraints.
+# Install what vtx needs on a fresh Debian machine: system tools (apt) and a project venv, from the lock.
+#   scripts/install.sh cpu    the embedded CPU tier (the demo): locks/cpu.txt
+#   scripts/install.sh all    every extra (tests, notebooks, GPU-tier libraries on CPU): locks/all.txt
+# torch==2.13.0 is the CPU wheel on this machine's disk and is installed by pip first; every other
+# package comes from the hashed lock with --no-deps, so nothing floats and nothing pulls a CUDA torch.
+# A lock older than pyproject.toml/constraints.txt is refused (regenerate it with scripts/lock.sh).
+# Re-running is cheap: a stamp records which lock was installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="${1:-cpu}"
+LOCK_NAME="${1:-cpu}"
+LOCK="locks/$LOCK_NAME.txt"
 VENV="${VTX_VENV:-.venv}"
 PY="${PYTHON:-python3}"
+UV_VERSION=0.13.8
+[ -f "$LOCK" ] || { echo "[install] no lock file $LOCK (expected cpu or all)" >&2; exit 2; }
+
+recorded=$(sed -n 's/^# input-digest: //p' "$LOCK")
+current=$(scripts/lock_digest.sh)
+if [ "$recorded" != "$current" ]; then
+  echo "[install] $LOCK is stale: pyproject.toml or constraints.txt changed since it was made" \
+       "(lock $recorded, now $current). Run scripts/lock.sh and commit locks/." >&2
+  exit 3
+fi
 
 need_apt=()
 for tool in ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng sox:sox; do
@@ -23,21 +36,21 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 [ -x "$VENV/bin/python" ] || { echo "[install] creating $VENV"; "$PY" -m venv "$VENV"; }
-stamp="$VENV/.vtx-installed-$(echo "$EXTRAS" | tr ',' '-')"
-digest=$(cat pyproject.toml constraints.txt scripts/install.sh | sha256sum | cut -c1-16)
+stamp="$VENV/.vtx-installed-$LOCK_NAME"
+digest=$(cat "$LOCK" scripts/install.sh scripts/cpu_torch_fixups.py | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
-  echo "[install] $EXTRAS already installed in $VENV"
+  echo "[install] $LOCK already installed in $VENV"
   exit 0
 fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-"${PIP[@]}" install -q --upgrade pip "setuptools<81" wheel
-echo "[install] torch==2.13.0 (CPU)"
-"${PIP[@]}" install -q -c constraints.txt "torch==2.13.0"
-echo "[install] vtxlib[$EXTRAS]"
-"${PIP[@]}" install -q -c constraints.txt -e ".[$EXTRAS]"
-if [ -f scripts/cpu_torch_fixups.py ]; then
-  "$VENV/bin/python" scripts/cpu_torch_fixups.py
-fi
+start=$SECONDS
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+echo "[install] torch==2.13.0 (CPU wheel on disk) and uv==$UV_VERSION"
+"${PIP[@]}" install -c constraints.txt "torch==2.13.0" "uv==$UV_VERSION" 2> >(grep -v "is ignored" >&2)
+echo "[install] $LOCK ($(grep -c '==' "$LOCK") packages, hashes checked)"
+UV=("$VENV/bin/uv" pip install --python "$VENV/bin/python" --quiet --no-deps)
+"${UV[@]}" --require-hashes -r "$LOCK"
+"${UV[@]}" -e .
+"$VENV/bin/python" scripts/cpu_torch_fixups.py
 "$VENV/bin/python" -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 echo "$digest" > "$stamp"
-echo "[install] done: $VENV ($EXTRAS)"
+echo "[install] done in $((SECONDS - start)) s: $VENV ($LOCK)"
