@@ -65,7 +65,8 @@ def torchaudio_extension_files(pkg: Path) -> list[Path]:
     lib = pkg / "lib"
     if not lib.is_dir():
         return []
-    return sorted(path for path in lib.iterdir() if path.is_file() and is_shared_object(path))
+    return sorted(path for path in lib.iterdir()
+                  if path.is_file() and not path.name.endswith(DISABLED_SUFFIX) and is_shared_object(path))
 
 
 def is_extension_load_error(error: str) -> bool:
