@@ -157,7 +157,7 @@ def stage_notebooks() -> list[Notebook]:
         Notebook(
             "03_diarize", "Diarize: who spoke when",
             "Speaker diarization. `auto` picks pyannote on a GPU with an HF token, else the embedded CPU "
-            "diarizer (silero-vad + resemblyzer embeddings + clustering that estimates the number of speakers). "
+            "diarizer (pretrained pyannote segmentation-3.0 + CAM++ embeddings through pyannote's pipeline; it estimates the number of speakers and detects overlapped speech). "
             "Set NUM_SPEAKERS when you know it (0 = estimate), or bound it with MIN/MAX_SPEAKERS.",
             [SOURCE, WORKSPACE,
              Param("DIARIZER", "auto", "diarization backend", ["auto", "embedded", "pyannote"]),

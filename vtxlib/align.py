@@ -49,6 +49,7 @@ class AlignOptions:
     sentence_switch_cost: float = 0.25  # ... after . ? !
     free_switch_pause: float = 0.6    # s of silence at which a change costs nothing
     split_pause: float = 1.5          # s: output turns of one speaker split at longer pauses
+    overlap_voice_min: float = 0.3    # s: a second voice heard this long in overlap gets its own turn
     smooth: bool = True               # False: plain max-overlap labels (for comparison)
 
     def to_dict(self) -> dict:
@@ -84,7 +85,28 @@ def align(transcript: Transcript, diarization: Diarization,
     overlaps = _merged(diarization.overlaps)
     for turn in out_turns:
         turn.overlap = _touches_any(turn.words, overlaps)
+    out_turns += _second_voices(diarization, overlaps, out_turns, options.overlap_voice_min)
+    out_turns.sort(key=lambda t: (t.start, t.end))
     return AlignedTranscript(turns=out_turns, language=transcript.language)
+
+
+def _second_voices(diarization: Diarization, overlaps: list[tuple[float, float]], turns: list[Turn],
+                   min_seconds: float) -> list[Turn]:
+    """Word-less ``overlap`` turns for voices heard under another speaker's words.
+
+    Words come from one ASR stream and go to one speaker each (the exclusive diarization), so a
+    voice talking at the same time keeps no words; this turn still says who else spoke, and when."""
+    spoken = [(t.speaker, w.start, w.end) for t in turns for w in t.words]
+    extra = []
+    for voice in diarization.speech_turns:
+        for lo, hi in overlaps:
+            start, end = max(voice.start, lo), min(voice.end, hi)
+            if end - start < min_seconds:
+                continue
+            if any(speaker == voice.speaker and ws < end and we > start for speaker, ws, we in spoken):
+                continue
+            extra.append(Turn(speaker=voice.speaker, start=round(start, 3), end=round(end, 3), overlap=True))
+    return extra
 
 
 # -- words -------------------------------------------------------------------------------------

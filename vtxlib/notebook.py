@@ -74,7 +74,7 @@ class EnvironmentInfo:
         where = "Google Colab" if self.colab else "local Python"
         device = f"GPU {self.gpu}" if self.gpu else "no GPU"
         tier = ("GPU tier (NeMo / pyannote / SpeechBrain when installed)" if self.tier == "gpu"
-                else "embedded CPU tier (faster-whisper tiny.en, silero-vad + resemblyzer)")
+                else "embedded CPU tier (faster-whisper tiny.en, pyannote segmentation-3.0 + CAM++)")
         return f"{where}, Python {self.python} on {self.system}, {device}: {tier}"
 
 

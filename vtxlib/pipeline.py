@@ -235,12 +235,6 @@ class Pipeline:
                 backend.load()
             elif hasattr(type(backend), "model"):
                 getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
-            if stage == "diarize" and backend.name == "embedded":
-                from .diarize.embedded import load_voice_encoder
-                from .vad import load_vad_model
-
-                load_vad_model()
-                load_voice_encoder()
 
     def backends(self) -> dict[str, Any]:
         """The backends created so far, by stage."""

@@ -49,6 +49,7 @@ class SubtitleOptions:
     split_pause: float = 1.0       # s: a pause this long inside a turn always ends a cue
     emotion_classes: bool = True   # <v.angry Speaker> for turns with a confident emotion
     overlap_class: bool = True     # <v.overlap Speaker> for turns in overlapping speech
+    overlap_text: str = "(overlapping speech)"  # cue for a voice heard under another's words; "" = none
     emit_style_block: bool = False  # a STYLE block colouring the emotion classes
     srt_speaker_prefix: bool = True  # "Name: " before each SRT cue
 
@@ -88,9 +89,13 @@ def build_cues(aligned: AlignedTranscript, options: Optional[SubtitleOptions] = 
     """
     options = options or SubtitleOptions()
     cues: list[Cue] = []
+    second_voices: list[Cue] = []
     for turn in aligned.turns:
         words = [w for w in turn.words if w.text.strip()]
         if not words:
+            if turn.overlap and options.overlap_text:
+                second_voices.append(Cue(start=turn.start, end=turn.end, speaker=turn.speaker,
+                                         lines=[options.overlap_text], overlap=True))
             continue
         reserve = len((prefixes or {}).get(turn.speaker, ""))
         for group in _cut_turn(words, options, reserve):
@@ -99,7 +104,9 @@ def build_cues(aligned: AlignedTranscript, options: Optional[SubtitleOptions] = 
                             lines=layout_lines(tokens, options.max_line_chars, options.max_lines, reserve),
                             emotion=_emotion_class(turn), overlap=turn.overlap, words=group))
     _time_cues(cues, options, end_limit)
-    return cues
+    for cue in second_voices:  # shown beside the words they overlap (players stack concurrent cues)
+        cue.start, cue.end = _ms(cue.start) / 1000, _ms(cue.end) / 1000
+    return sorted(cues + second_voices, key=lambda c: (c.start, c.end))
 
 
 def _emotion_class(turn: Turn) -> Optional[str]:
@@ -353,7 +360,8 @@ class TextWriter(SubtitleWriter):
 
 
 class RTTMWriter(SubtitleWriter):
-    """Standard 10-field RTTM from the diarization if given, else from the aligned turns."""
+    """Standard 10-field RTTM from the diarization if given (with overlapped speech when the backend
+    reports it), else from the aligned turns."""
 
     extension = "rttm"
 
@@ -364,7 +372,8 @@ class RTTMWriter(SubtitleWriter):
 
     def render(self, document: Document) -> str:
         if self.diarization is not None:
-            spans = [(t.speaker, t.start, t.end) for t in self.diarization.turns]
+            spans = [(t.speaker, t.start, t.end)
+                     for t in (self.diarization.speech_turns or self.diarization.turns)]
         else:
             spans = [(t.speaker, t.start, t.end) for t in document.transcript.turns
                      if t.speaker != UNKNOWN_SPEAKER]

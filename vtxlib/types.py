@@ -132,12 +132,15 @@ class SpeakerTurn:
 class Diarization:
     """Diarization output.
 
-    ``turns`` are exclusive (at most one speaker at a time); ``overlaps`` are the regions where
-    more than one speaker was detected, kept so that later stages can flag them.
+    ``turns`` are exclusive (at most one speaker at a time): words get their speaker from them.
+    ``overlaps`` are the regions where more than one speaker was detected, and ``speech_turns``
+    the turns with overlap (both speakers where two talk at once; empty for a backend that only
+    gives exclusive turns), so that later stages can flag and show both.
     """
 
     turns: list[SpeakerTurn]
     overlaps: list[tuple[float, float]] = field(default_factory=list)
+    speech_turns: list[SpeakerTurn] = field(default_factory=list)
     backend: str = ""
     model: str = ""
     model_version: Optional[str] = None
@@ -149,7 +152,8 @@ class Diarization:
 
     def to_dict(self) -> dict:
         return {"turns": [t.to_dict() for t in self.turns],
-                "overlaps": [list(o) for o in self.overlaps], "backend": self.backend,
+                "overlaps": [list(o) for o in self.overlaps],
+                "speech_turns": [t.to_dict() for t in self.speech_turns], "backend": self.backend,
                 "model": self.model, "model_version": self.model_version,
                 "num_speakers_estimated": self.num_speakers_estimated}
 
@@ -157,6 +161,7 @@ class Diarization:
     def from_dict(cls, data: dict) -> "Diarization":
         return cls(turns=[SpeakerTurn.from_dict(t) for t in data["turns"]],
                    overlaps=[tuple(o) for o in data.get("overlaps", [])],
+                   speech_turns=[SpeakerTurn.from_dict(t) for t in data.get("speech_turns", [])],
                    backend=data.get("backend", ""), model=data.get("model", ""),
                    model_version=data.get("model_version"),
                    num_speakers_estimated=data.get("num_speakers_estimated"))

@@ -4,7 +4,7 @@ The stream is cut into utterances by voice activity (Silero VAD, run frame by fr
 state carried across chunks), not into fixed blocks: an utterance ends after ``min_silence_s`` of
 trailing silence (or at ``max_utterance_s``), and is then transcribed by the already-loaded ASR
 model with its absolute offset, so word times are stream times. Optionally each utterance's voice
-embedding (resemblyzer) is matched to the speakers seen so far.
+embedding (CAM++, the embedded diarizer's speaker model) is matched to the speakers seen so far.
 
 Capture is an interface (:class:`AudioSource`, chunks of float32 16 kHz mono):
 

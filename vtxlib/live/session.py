@@ -39,7 +39,7 @@ class LiveOptions:
     max_utterance_s: float = 15.0  # a monologue is cut here so text keeps flowing
     pad_s: float = 0.2  # audio kept before speech onset and after speech end
     speaker_labels: bool = False
-    speaker_threshold: float = 0.75  # cosine similarity to a known speaker's centroid
+    speaker_threshold: Optional[float] = None  # cosine similarity to a known voice; None: SPEAKER_THRESHOLD
     min_embed_s: float = 1.0  # shorter utterances join the closest known speaker instead
     keep_audio: bool = True  # keep the session audio so that it can be saved with the transcript
 

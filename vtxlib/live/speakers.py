@@ -12,41 +12,26 @@ from .session import SAMPLE_RATE, SPEAKER_PREFIX
 
 log = logging.getLogger("vtxlib.live")
 
+# Chosen on the dev half of the synthetic corpus (bench/live_speaker_threshold.py): the cosine
+# similarity between CAM++ embeddings of two utterances at which same- and different-voice pairs
+# are misjudged equally often (equal error rate).
+SPEAKER_THRESHOLD = 0.75
+
+
 def embed_voice(samples: np.ndarray) -> np.ndarray:
-    """A unit d-vector for an utterance: the mean of resemblyzer embeddings of 1.6 s windows
-    (hop 0.8 s), computed by the embedded diarizer's numpy encoder (no torch/librosa import)."""
-    from ..diarize.embedded import (
-        embed_windows,
-        load_voice_encoder,
-        mel_spectrogram,
-        normalize_volume,
-        speech_windows,
-    )
+    """A unit CAM++ embedding of an utterance (the embedded diarizer's speaker model)."""
+    from ..diarize.models import embed_speech
 
-    mel = mel_spectrogram(normalize_volume(np.asarray(samples, dtype=np.float32)))
-    windows = speech_windows([(0, mel.shape[0])], length=160, hop=80, min_length=40)
-    if not windows:
+    vector = embed_speech(np.asarray(samples, dtype=np.float32))
+    if np.isnan(vector).any():
         raise InputError(f"utterance of {samples.size / SAMPLE_RATE:.2f} s is too short to embed")
-    with _single_threaded_blas():  # many small matmuls: threads only add contention
-        vectors = embed_windows(load_voice_encoder(), mel, windows, batch_size=16)
-    mean = vectors.mean(axis=0)
-    return mean / max(float(np.linalg.norm(mean)), 1e-12)
-
-
-def _single_threaded_blas():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return vector
 
 
 class SpeakerTracker:
     """Labels utterances by cosine similarity to the running centroid of each speaker seen."""
 
-    def __init__(self, threshold: float = 0.75, min_embed_s: float = 1.0, embed: Optional[Callable] = None):
+    def __init__(self, threshold: float = SPEAKER_THRESHOLD, min_embed_s: float = 1.0, embed: Optional[Callable] = None):
         self.threshold = threshold
         self.min_embed_s = min_embed_s
         self._embed = embed or embed_voice

@@ -13,7 +13,7 @@ from ..errors import BackendUnavailable, InputError
 from .capture import AudioSource
 from .segment import Cut, StreamingVad, UtteranceSegmenter
 from .session import FRAME_SAMPLES, SAMPLE_RATE, LiveOptions, LiveSession, Utterance
-from .speakers import SpeakerTracker
+from .speakers import SPEAKER_THRESHOLD, SpeakerTracker
 
 log = logging.getLogger("vtxlib.live")
 
@@ -36,7 +36,7 @@ class LiveTranscriber:
         self.vad = vad
         self.speakers = speakers
         if self.speakers is None and self.options.speaker_labels:
-            self.speakers = SpeakerTracker(self.options.speaker_threshold, self.options.min_embed_s)
+            self.speakers = SpeakerTracker(self.options.speaker_threshold or SPEAKER_THRESHOLD, self.options.min_embed_s)
         self.on_utterance = on_utterance
         self._thread: Optional[threading.Thread] = None
         self._source: Optional[AudioSource] = None
@@ -52,9 +52,9 @@ class LiveTranscriber:
         if model is None:
             log.debug("ASR backend %s has no lazy model attribute", getattr(self.asr, "name", "?"))
         if self.speakers is not None:
-            from ..diarize.embedded import load_voice_encoder
+            from ..diarize.models import load_campplus
 
-            load_voice_encoder()
+            load_campplus()
 
     def _reset(self) -> None:
         self.session = LiveSession()

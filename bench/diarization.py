@@ -1,0 +1,208 @@
+"""Diarization on the synthetic corpus, split by voice: vtx's embedded diarizer and senko side by side.
+
+    python bench/diarization.py                 # dev and test halves, vtx and senko, one table each
+    python bench/diarization.py --tune          # grid search of the clustering constants, dev half only
+    python bench/diarization.py --halves test   # one half
+
+DER is collar 0 with overlapped speech scored, on the diarization stage's output with overlap
+(what transcript.rttm holds). Overlap recall/false alarm compare the detected overlap regions with
+the reference's (false alarm as a share of reference speech). Both systems run on one thread, one
+file after the other, in this one process; RTF is audio seconds per second of wall time.
+Every constant is chosen with --tune on the dev half; the README quotes the test half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import statistics
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vtxlib.diarize.base import SpeakerCount  # noqa: E402
+from vtxlib.diarize.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions, WavReader  # noqa: E402
+from vtxlib.testing.corpus import CorpusFile, make_corpus  # noqa: E402
+from vtxlib.types import AudioFile, SpeakerTurn  # noqa: E402
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / ".fixtures" / "corpus"
+
+
+@dataclass
+class Score:
+    name: str
+    reference_speakers: int
+    speakers: int
+    der: float
+    overlap_recall: float
+    overlap_false_alarm: float
+    seconds: float
+    duration: float
+
+
+def annotation(turns):
+    from pyannote.core import Annotation, Segment
+    result = Annotation()
+    for i, turn in enumerate(turns):
+        result[Segment(turn.start, turn.end), i] = turn.speaker
+    return result
+
+
+def overlap_scores(reference, hypothesis_overlap):
+    """(share of reference overlap that was flagged, flagged non-overlap as a share of speech)."""
+    ref_overlap = reference.get_overlap()
+    ref_speech = reference.get_timeline().support()
+    hyp = hypothesis_overlap.support()
+    flagged = sum(seg.duration for seg in ref_overlap.crop(hyp, mode="intersection")) if ref_overlap else 0.0
+    overlap_total = sum(seg.duration for seg in ref_overlap)
+    false_alarm = sum(seg.duration for seg in hyp) - flagged
+    speech = sum(seg.duration for seg in ref_speech)
+    return (flagged / overlap_total if overlap_total else float("nan")), max(false_alarm, 0.0) / speech
+
+
+def score(file: CorpusFile, hypothesis_turns: list[SpeakerTurn], overlaps, seconds: float) -> Score:
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference = annotation(file.reference_turns())
+    hypothesis = annotation(hypothesis_turns)
+    der = DiarizationErrorRate(collar=0.0, skip_overlap=False)(reference, hypothesis)
+    recall, false_alarm = overlap_scores(reference, Timeline([Segment(s, e) for s, e in overlaps]))
+    return Score(file.name, file.num_speakers, len({t.speaker for t in hypothesis_turns}), der, recall,
+                 false_alarm, seconds, file.duration)
+
+
+def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile) -> Score:
+    started = time.perf_counter()
+    result = diarizer.diarize(AudioFile(str(file.wav), 16000, file.duration), SpeakerCount())
+    return score(file, result.speech_turns or result.turns, result.overlaps, time.perf_counter() - started)
+
+
+def run_senko(diarizer, file: CorpusFile) -> Score:
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = diarizer.diarize(str(file.wav))
+    segments = (result or {}).get("merged_segments", [])
+    turns = [SpeakerTurn(str(s["speaker"]), float(s["start"]), float(s["end"])) for s in segments]
+    return score(file, turns, [], time.perf_counter() - started)
+
+
+def summary(label: str, scores: list[Score]) -> str:
+    def fmt(values, pct=True):
+        values = [v for v in values if v == v]
+        return f"{100 * statistics.median(values):.1f}%" if values else "-"
+    right = sum(s.speakers == s.reference_speakers for s in scores)
+    multi = [s for s in scores if 2 <= s.reference_speakers <= 6]
+    mid = [s for s in scores if 3 <= s.reference_speakers <= 4]
+    rtf = sum(s.duration for s in scores) / sum(s.seconds for s in scores)
+    return (f"| {label} | {len(scores)} | {right}/{len(scores)} | "
+            f"{sum(s.speakers == s.reference_speakers for s in multi)}/{len(multi)} | "
+            f"{fmt([s.der for s in scores])} | {100 * max(s.der for s in scores):.1f}% | "
+            f"{fmt([s.der for s in mid])} | {fmt([s.overlap_recall for s in scores])} | "
+            f"{fmt([s.overlap_false_alarm for s in scores])} | {rtf:.0f}x |")
+
+
+HEADER = ("| system, half | files | count right | count right (2-6) | median DER | worst DER | "
+          "median DER 3-4 spk | overlap recall | overlap FA | RTF |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbose: bool) -> None:
+    import torch
+    torch.set_num_threads(1)
+    vtx = EmbeddedDiarizer()
+    vtx.load()
+    peer = None
+    if with_senko:
+        import senko
+        with contextlib.redirect_stdout(io.StringIO()):
+            peer = senko.Diarizer(device="cpu", warmup=True, quiet=True)
+    rows = []
+    for half in halves:
+        chosen = [f for f in files if f.half == half]
+        vtx_scores = [run_vtx(vtx, f) for f in chosen]
+        if verbose:
+            for s in vtx_scores:
+                print(f"  vtx {s.name}: {s.speakers}/{s.reference_speakers} DER {100 * s.der:.1f}% "
+                      f"ovl {s.overlap_recall:.2f}/{s.overlap_false_alarm:.3f} {s.duration / s.seconds:.0f}x",
+                      flush=True)
+        rows.append(summary(f"vtx embedded, {half}", vtx_scores))
+        if peer is not None:
+            rows.append(summary(f"senko 0.2.2, {half}", [run_senko(peer, f) for f in chosen]))
+    print(HEADER)
+    print("\n".join(rows))
+
+
+def tune(files: list[CorpusFile], steps: list[float]) -> None:
+    """Grid search of the clustering constants on the dev half; the speech detection and window
+    embeddings of each file are computed once per segmentation step."""
+    import torch
+    from pyannote.core import SlidingWindowFeature
+    from pyannote.audio.pipelines.utils import SpeakerDiarizationMixin
+    from vtxlib.diarize import embedded as E
+
+    torch.set_num_threads(1)
+    dev = [f for f in files if f.half == "dev"]
+    thresholds = {"centroid": [0.3, 0.4, 0.5, 0.6, 0.7], "average": [0.6, 0.7, 0.8, 0.9, 1.0, 1.1],
+                  "ward": [1.0, 1.5, 2.0, 3.0, 4.0, 6.0]}
+    grid = [(m, t, size, 0.0) for m, ts in thresholds.items() for t in ts for size in [2, 4, 8, 16]]
+    results = []
+    for step in steps:
+        base = EmbeddedDiarizerOptions(step_s=step)
+        cache = {}
+        started = time.perf_counter()
+        for f in dev:
+            reader = WavReader(str(f.wav))
+            voices = E.speaker_count(E.segment(reader, base), reader.duration)
+            cache[f.name] = (voices, E.embed_windows(reader, voices, base))
+            reader.close()
+        rtf = sum(f.duration for f in dev) / (time.perf_counter() - started)
+        for method, threshold, min_size, off in grid:
+            options = replace(base, clustering_method=method, clustering_threshold=threshold,
+                              min_cluster_size=min_size, min_duration_off=off)
+            scores = []
+            for f in dev:
+                voices, windows = cache[f.name]
+                _, similarity = E.cluster_windows(windows, options, {"min_speakers": 1, "max_speakers": 20})
+                frame = E.frame_scores(windows, similarity, voices, options.window_s)
+                counts = voices.data[:, 0].astype(int)
+                notes = [SpeakerDiarizationMixin.to_annotation(
+                    SlidingWindowFeature(E.discrete_diarization(frame, counts, exclusive), voices.sliding_window),
+                    min_duration_off=off) for exclusive in (True, False)]
+                d = E.to_diarization(notes[0], notes[1], "embedded")
+                scores.append(score(f, d.speech_turns, d.overlaps, 1.0))
+            right = sum(s.speakers == s.reference_speakers for s in scores)
+            results.append((right, -statistics.mean(s.der for s in scores), step, f"{method} {threshold}",
+                            min_size, off, statistics.median(s.der for s in scores), rtf))
+    results.sort(reverse=True)
+    print("count right | mean DER | median DER | step | linkage threshold | min cluster | min off | seg+emb RTF")
+    for right, neg_mean, step, threshold, min_size, off, median, rtf in results[:15]:
+        print(f"{right}/{len(dev)} | {-100 * neg_mean:.1f}% | {100 * median:.1f}% | {step} | {threshold} | "
+              f"{min_size} | {off} | {rtf:.0f}x", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--count", type=int, default=24, help="conversations per half")
+    parser.add_argument("--halves", default="dev,test")
+    parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--steps", default="2.5,5.0", help="segmentation hops tried by --tune")
+    parser.add_argument("--no-senko", action="store_true")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    files = make_corpus(args.corpus, args.count)
+    if args.tune:
+        tune(files, [float(s) for s in args.steps.split(",")])
+    else:
+        evaluate(files, args.halves.split(","), not args.no_senko, args.verbose)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""A varied synthetic diarization corpus, split by voice into a dev half and a test half.
+
+Every constant of the embedded diarizer is chosen on the dev half; the test half's voices are never
+used for that, and the benchmark reports both. Each conversation draws its own speaker count (1-6),
+length (20 s - 10 min), share of overlapped speech (0-15 %), short interjections (< 1 s, some over
+the current speaker), background noise (-45 to -20 dB relative to speech) and, for some, sox
+reverberation. Voices are espeak-ng accents x voice variants x pitch x speed; the two halves use
+disjoint voice variants, so a test voice differs in timbre, not only in pitch.
+
+The reference turns are the exact sample spans of each dry clip, so scoring at collar 0 is fair.
+Everything is seeded and cached by its parameters: ``make_corpus(folder)`` only reads files the
+second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+from ..types import SpeakerTurn
+from .samples import write_rttm
+from .synth import BACK_CHANNELS, HARVARD_SENTENCES, SAMPLE_RATE, Voice, _sentences, _speak
+
+log = logging.getLogger("vtxlib.testing")
+
+CORPUS_VERSION = 1  # bump when generated audio or references change
+ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+           "en-029", "en-us-nyc")
+# Disjoint voice variants per half: no timbre of the test half is ever heard while tuning.
+DEV_VARIANTS = ("m1", "m2", "m3", "f1", "f2", "klatt", "Alicia", "adam", "Andy", "annie", "boris",
+                "caleb", "david", "edward", "iven", "john", "linda", "max", "paul", "Mike")
+TEST_VARIANTS = ("m4", "m5", "m6", "m7", "f3", "f4", "f5", "klatt2", "klatt3", "Andrea", "belinda",
+                 "benjamin", "grandma", "grandpa", "iven2", "norbert", "michel", "Lee", "Hugo", "Denis")
+INTERJECTIONS = BACK_CHANNELS + ("Yes.", "No.", "Mm-hmm.", "Exactly.", "Go on.")
+
+
+@dataclass(frozen=True)
+class ConversationSpec:
+    name: str
+    half: str
+    voices: tuple[Voice, ...]
+    target_seconds: float
+    overlap_share: float  # wanted share of speech time spoken by two at once
+    noise_db: float  # noise RMS relative to speech RMS
+    reverb: Optional[int]  # sox reverberance 0-100, or None
+    seed: int
+
+
+@dataclass
+class CorpusFile:
+    name: str
+    half: str
+    wav: Path
+    rttm: Path
+    num_speakers: int
+    duration: float
+    overlap_share: float
+    voices: list[str]
+
+    def reference_turns(self) -> list[SpeakerTurn]:
+        from .samples import read_rttm
+        return read_rttm(self.rttm)
+
+
+def voices_for(half: str, seed: int = 0) -> list[Voice]:
+    """The half's voices: one per variant, each with its own accent, pitch and speed."""
+    variants = DEV_VARIANTS if half == "dev" else TEST_VARIANTS
+    rng = random.Random(f"{half}-{seed}")
+    return [Voice(f"{rng.choice(ACCENTS)}+{variant}", pitch=rng.randint(15, 85), speed=rng.randint(125, 180))
+            for variant in variants]
+
+
+def corpus_specs(half: str, count: int = 24, seed: int = 0) -> list[ConversationSpec]:
+    """``count`` conversations of one half: 1-6 speakers, 20 s - 10 min, 0-15 % overlap."""
+    pool = voices_for(half, seed)
+    rng = random.Random(f"specs-{half}-{seed}")
+    speaker_counts = [1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6, 6]
+    specs = []
+    for i in range(count):
+        k = speaker_counts[i % len(speaker_counts)] if i < len(speaker_counts) else rng.randint(2, 6)
+        length = rng.choices([rng.uniform(20, 45), rng.uniform(45, 120), rng.uniform(120, 300),
+                              rng.uniform(300, 600)], weights=[30, 45, 17, 8])[0]
+        length = max(length, 12.0 * k)  # room for every voice to be heard more than once
+        specs.append(ConversationSpec(
+            name=f"{half}-{i:02d}-{k}spk", half=half, voices=tuple(rng.sample(pool, k)),
+            target_seconds=round(length, 1), overlap_share=rng.choice([0.0, 0.03, 0.07, 0.1, 0.15]),
+            noise_db=round(rng.uniform(-45, -20), 1),
+            reverb=rng.choice([None, None, rng.randint(20, 70)]), seed=seed * 1000 + i))
+    return specs
+
+
+def make_corpus(folder: Path, count_per_half: int = 24, seed: int = 0,
+                halves: tuple[str, ...] = ("dev", "test")) -> list[CorpusFile]:
+    """Generate (or read back) the corpus under ``folder``."""
+    folder = Path(folder)
+    files = []
+    for half in halves:
+        for spec in corpus_specs(half, count_per_half, seed):
+            files.append(make_conversation(folder / f"v{CORPUS_VERSION}" / spec.name, spec))
+    return files
+
+
+def make_conversation(folder: Path, spec: ConversationSpec) -> CorpusFile:
+    meta = folder / "reference.json"
+    if not meta.is_file():
+        _generate(folder, spec)
+    data = json.loads(meta.read_text())
+    return CorpusFile(name=spec.name, half=spec.half, wav=folder / "audio.wav", rttm=folder / "reference.rttm",
+                      num_speakers=data["num_speakers"], duration=data["duration"],
+                      overlap_share=data["overlap_share"], voices=data["voices"])
+
+
+def _generate(folder: Path, spec: ConversationSpec) -> None:
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        raise BackendUnavailable("the corpus needs espeak-ng and sox: apt-get install -y espeak-ng sox")
+    import soundfile as sf
+
+    rng = random.Random(spec.seed)
+    with tempfile.TemporaryDirectory(prefix="vtx-corpus-") as tmp:
+        placed = _place_clips(spec, rng, Path(tmp))
+        total = max(start + clip.size for start, clip, _ in placed) + SAMPLE_RATE // 2
+        mix = np.zeros(total, dtype=np.float32)
+        for start, clip, _ in placed:
+            mix[start:start + clip.size] += clip
+        if spec.reverb is not None:
+            mix = _reverberate(mix, spec.reverb, Path(tmp))[:total]
+        mix = _add_noise(mix, spec.noise_db, rng)
+    mix *= 0.9 / max(float(np.abs(mix).max()), 1e-6)
+    turns = [SpeakerTurn(speaker, start / SAMPLE_RATE, (start + clip.size) / SAMPLE_RATE)
+             for start, clip, speaker in placed]
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / ".audio.wav.part"
+    sf.write(partial, mix, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    partial.replace(folder / "audio.wav")
+    write_rttm(folder / "reference.rttm", turns, uri=spec.name)
+    data = {"num_speakers": len(spec.voices), "duration": mix.size / SAMPLE_RATE,
+            "overlap_share": round(_overlap_share(turns), 4), "voices": [asdict(v) for v in spec.voices],
+            "spec": {**asdict(spec), "voices": None}}
+    tmp_meta = folder / ".reference.json.part"
+    tmp_meta.write_text(json.dumps(data, indent=1))
+    tmp_meta.replace(folder / "reference.json")  # written last: its presence marks a complete file
+    log.info("generated %s (%.1f s, %d speakers)", spec.name, data["duration"], data["num_speakers"])
+
+
+def _place_clips(spec: ConversationSpec, rng: random.Random, tmp: Path) -> list[tuple[int, np.ndarray, str]]:
+    """(start sample, dry clip, speaker) for every sentence and interjection of the conversation."""
+    sentences = list(HARVARD_SENTENCES)
+    rng.shuffle(sentences)
+    k = len(spec.voices)
+    placed: list[tuple[int, np.ndarray, str]] = []
+    cursor, used, speaker, turns_by_speaker = int(0.4 * SAMPLE_RATE), 0, 0, [0] * k
+
+    def speak(index: int, text: str) -> np.ndarray:
+        clip = _speak(spec.voices[index], text, tmp / f"{len(placed)}.wav")
+        return clip * rng.uniform(0.5, 1.0)
+
+    while cursor < spec.target_seconds * SAMPLE_RATE:
+        for j, sentence in enumerate(_sentences(" ".join(
+                sentences[(used + i) % len(sentences)] for i in range(rng.choice((1, 1, 2, 3)))))):
+            used += 1
+            clip = speak(speaker, sentence)
+            if clip.size == 0:
+                continue
+            if j == 0 and placed and k > 1 and rng.random() < spec.overlap_share * 4:
+                start = cursor - int(rng.uniform(0.3, 1.2) * SAMPLE_RATE)  # cut in over the last speaker
+            else:
+                start = cursor + int(rng.uniform(0.1, 0.9 if j == 0 else 0.35) * SAMPLE_RATE)
+            start = max(start, 0)
+            placed.append((start, clip, f"spk{speaker}"))
+            cursor = max(cursor, start + clip.size)
+        turns_by_speaker[speaker] += 1
+        others = [s for s in range(k) if s != speaker] or [speaker]
+        if k > 1 and rng.random() < 0.25:
+            listener = rng.choice(others)
+            clip = speak(listener, rng.choice(INTERJECTIONS))[: int(0.95 * SAMPLE_RATE)]
+            over = rng.random() < spec.overlap_share * 4  # said over the speaker's last words
+            start = cursor - int(rng.uniform(0.3, 0.8) * SAMPLE_RATE) if over else \
+                cursor + int(rng.uniform(0.15, 0.5) * SAMPLE_RATE)
+            placed.append((max(start, 0), clip, f"spk{listener}"))
+            cursor = max(cursor, start + clip.size)
+        fewest = min(turns_by_speaker[s] for s in others)
+        speaker = rng.choice([s for s in others if turns_by_speaker[s] == fewest])
+    return placed
+
+
+def _reverberate(mix: np.ndarray, reverberance: int, tmp: Path) -> np.ndarray:
+    import soundfile as sf
+
+    dry, wet = tmp / "dry.wav", tmp / "wet.wav"
+    sf.write(dry, mix / max(float(np.abs(mix).max()), 1e-6) * 0.5, SAMPLE_RATE, subtype="FLOAT")
+    subprocess.run(["sox", str(dry), str(wet), "reverb", str(reverberance), "50", "60"], check=True,
+                   capture_output=True)
+    out, _ = sf.read(wet, dtype="float32")
+    return out if out.ndim == 1 else out.mean(axis=1)
+
+
+def _add_noise(mix: np.ndarray, noise_db: float, rng: random.Random) -> np.ndarray:
+    """Pink-ish noise (white noise through a one-pole low-pass) at ``noise_db`` below speech RMS."""
+    from scipy.signal import lfilter
+
+    generator = np.random.default_rng(rng.randrange(2 ** 32))
+    noise = lfilter([1.0], [1.0, -0.9], generator.standard_normal(mix.size)).astype(np.float32)
+    speech = mix[np.abs(mix) > 0.02 * np.abs(mix).max()]
+    speech_rms = float(np.sqrt(np.mean(speech ** 2))) if speech.size else 1e-3
+    noise *= speech_rms * 10 ** (noise_db / 20) / max(float(np.sqrt(np.mean(noise ** 2))), 1e-9)
+    return mix + noise
+
+
+def _overlap_share(turns: list[SpeakerTurn]) -> float:
+    """Seconds with two or more speakers over seconds with at least one."""
+    edges = sorted([(t.start, 1) for t in turns] + [(t.end, -1) for t in turns])
+    active, last, speech, overlap = 0, 0.0, 0.0, 0.0
+    for time, delta in edges:
+        if active >= 1:
+            speech += time - last
+        if active >= 2:
+            overlap += time - last
+        active, last = active + delta, time
+    return overlap / speech if speech else 0.0
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="generate the dev/test diarization corpus")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--count", type=int, default=24, help="conversations per half")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    files = make_corpus(args.folder, args.count)
+    for half in ("dev", "test"):
+        chosen = [f for f in files if f.half == half]
+        print(f"{half}: {len(chosen)} files, {sum(f.duration for f in chosen) / 60:.1f} min, "
+              f"{len({v['name'] + str(v['pitch']) for f in chosen for v in f.voices})} voices")
+
+
+if __name__ == "__main__":
+    main()
