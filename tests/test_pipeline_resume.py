@@ -284,6 +284,29 @@ def test_other_model_files_in_the_same_folder_recompute_and_are_hashed_once(tmp_
     assert not [p for p in hashed if folder in p.parents], "unchanged model files were hashed again"
 
 
+class LocalModelDiarizer(FlakyDiarizer):
+    """A diarizer given a local model file as an option (as --diarizer-model PATH is)."""
+
+    def __init__(self, model):
+        super().__init__(failures=0)
+        self.model = model
+
+    def options_dict(self):
+        return {"model": str(self.model)}
+
+
+def test_a_local_model_named_by_an_option_is_part_of_the_key(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    model = tmp_path / "diarizer" / "config.yaml"
+    model.parent.mkdir()
+    model.write_text("threshold: 0.5\n")
+    diarizer = LocalModelDiarizer(model)
+    _pipeline(ws, CountingAsr(), diarizer).run(str(src))
+    model.write_text("threshold: 0.7\n")
+    again = _pipeline(ws, CountingAsr(), diarizer).run(str(src))
+    assert diarizer.calls == 2 and not again.document.stages["diarize"].cached
+
+
 # -- content, not upstream keys, decides ----------------------------------------------------
 
 class VaryingAsr(CountingAsr):

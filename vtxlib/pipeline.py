@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -309,9 +310,10 @@ class Pipeline:
 
     def asr(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Transcript, Ref]:
         backend = self._backend("asr")
-        result, ref = self._cached(media.id, "asr", backend.name, backend.options_dict(), [audio_ref.digest],
+        options = backend.options_dict()
+        result, ref = self._cached(media.id, "asr", backend.name, options, [audio_ref.digest],
                                    lambda: backend.transcribe(audio, self._progress("asr")), Transcript.from_dict,
-                                   model_files=_model_files(backend))
+                                   model_files=_model_files(backend, options))
         self._note_model("asr", result.model, result.model_version)
         self._release_if_gpu("asr")
         return result, ref
@@ -322,7 +324,7 @@ class Pipeline:
         options = {**backend.options_dict(), **count.to_dict()}
         result, ref = self._cached(media.id, "diarize", backend.name, options, [audio_ref.digest],
                                    lambda: backend.diarize(audio, count, self._progress("diarize")),
-                                   Diarization.from_dict, model_files=_model_files(backend))
+                                   Diarization.from_dict, model_files=_model_files(backend, options))
         self._note_model("diarize", result.model, result.model_version)
         self._release_if_gpu("diarize")
         return result, ref
@@ -346,8 +348,9 @@ class Pipeline:
         def compute() -> _EmotionList:
             return _EmotionList(backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
 
-        emotions, ref = self._cached(media.id, "emotion", backend.name, backend.options_dict(), [align_ref.digest],
-                                     compute, _EmotionList.from_dict, model_files=_model_files(backend))
+        options = backend.options_dict()
+        emotions, ref = self._cached(media.id, "emotion", backend.name, options, [align_ref.digest],
+                                     compute, _EmotionList.from_dict, model_files=_model_files(backend, options))
         self._release_if_gpu("emotion")
         return apply_emotions(aligned, emotions.items), ref
 
@@ -566,10 +569,18 @@ class _StageTimer:
             log.debug("%s failed after %.1f s", self.stage, seconds)
 
 
-def _model_files(backend: Any) -> list[Path]:
-    """The local model files a backend reads (those that exist before it loads), if it says."""
+def _model_files(backend: Any, options: dict) -> list[Path]:
+    """The local model files a backend reads: those it names (``model_files()``) and any option
+    that is a path to an existing file or folder (a local model given instead of a hub name)."""
     model_files = getattr(backend, "model_files", None)
-    return [Path(p) for p in model_files()] if callable(model_files) else []
+    named = [Path(p) for p in model_files()] if callable(model_files) else []
+    given = [Path(v).expanduser() for v in options.values() if _looks_like_path(v)]
+    return sorted({p for p in named + given if p.exists()})
+
+
+def _looks_like_path(value: Any) -> bool:
+    # hub names ("org/model") contain a slash too; they are dropped for not existing on disk
+    return isinstance(value, str) and (os.sep in value or value.startswith("~"))
 
 
 def _expand_files(paths: Sequence[Path]) -> Iterator[tuple[str, Path]]:

@@ -283,10 +283,12 @@ class Workspace:
     def relative(self, path: os.PathLike | str) -> str:
         """PATH relative to the root when inside the workspace (as stored), else unchanged."""
         path = Path(path)
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        for inside, root in ((path, self.root), (path.resolve(), self.root.resolve())):
+            try:
+                return inside.relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return str(path)
 
     def absolute(self, stored: os.PathLike | str) -> Path:
         """A path as stored by :meth:`relative`, made absolute again under this root."""
