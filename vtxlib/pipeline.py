@@ -23,13 +23,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+from . import versions
 from .acquire import AcquireOptions, acquire
 from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
                     StageRecord, Transcript)
-from . import versions
 from .workspace import (Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
                         stage_key)
 
@@ -288,6 +288,7 @@ class Pipeline:
 
     # -- stages ----------------------------------------------------------------------------
     def acquire(self, source: str) -> MediaInfo:
+        remove_stale_temporaries(self.workspace.root / "sources", self._run_started)
         with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().to_dict()):
             return acquire(source, self.workspace, AcquireOptions())
 

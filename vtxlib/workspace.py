@@ -55,9 +55,10 @@ CHECKSUMS_FILE = "checksums.json"  # in models/: model file checksums by (path, 
 FOREIGN_TEMP_MAX_AGE_S = 24 * 3600
 
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-# .<target>.[p<pid>h<host>.]<8 random chars>[.<suffix>]; names without the owner tag are older leftovers
-_TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.)?"
-                        r"[a-z0-9_]{8}(?:\.[A-Za-z0-9]+)?$")
+# .<target>.p<pid>h<host>.<8 random chars>[.<suffix>], or, written before names carried their
+# owner, .<target>.<8 random chars>.part|.wav
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
+                        r"(?:\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(?:part|wav))$")
 _checksum_lock = threading.Lock()
 
 
@@ -176,6 +177,8 @@ def _is_stale_temporary(entry: Path, since: float) -> bool:
 
 
 def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate it there; leave it to the age limit
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
