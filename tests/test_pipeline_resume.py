@@ -497,3 +497,29 @@ def test_only_temporaries_are_taken_for_leftovers(tmp_path):
         os.utime(path, (past, past))
     assert remove_stale_temporaries(tmp_path, since=time.time()) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
+
+
+_KILLED_PUBLISHER = """
+import os, signal, sys
+from pathlib import Path
+from vtxlib.workspace import atomic_folder
+with atomic_folder(Path(sys.argv[1])) as folder:
+    (folder / "transcript.vtt").write_text("WEBVTT")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_kill_while_writing_outputs_leaves_the_old_set_and_the_next_run_cleans_up(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src))
+    folder = Path(first.outputs["vtt"]).parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    subprocess.run([sys.executable, "-c", _KILLED_PUBLISHER, str(folder)], cwd=os.getcwd(), timeout=60)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    leftovers = [p for p in folder.parent.iterdir() if p != folder]
+    assert len(leftovers) == 1 and (leftovers[0] / "transcript.vtt").exists()
+    past = time.time() - 60
+    os.utime(leftovers[0], (past, past))
+    _pipeline(ws, asr, diarizer).run(str(src))
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
