@@ -569,3 +569,88 @@ def test_document_with_enhancements_from_a_cached_result_keeps_the_base_document
     assert enh.document_with_enhancements(result).transcript.words[0].text == " Welcome"
     with pytest.raises(InputError, match="another transcript"):
         enh.document_with_enhancements(result, make_document(CALL[:2]))
+
+
+# -- an enhancement that got no answer is not a finished one ------------------------------------
+
+def unreachable(payload, call_no):
+    return ConnectionError("Gemini is unreachable")
+
+
+def test_requests_without_an_answer_leave_the_result_unfinished_but_rejected_answers_do_not():
+    doc = make_document(CALL)
+    result = enh.enhance(doc, EnhanceOptions(max_retries=1), client=FakeClient(unreachable), sleep=lambda s: None)
+    assert result.unfinished() is not None and "0 of 1 chunks corrected" in result.unfinished()
+    assert "ConnectionError" in result.unfinished()
+    rejected = enh.enhance(doc, only_punctuation(chunk_words=15), client=FakeClient(corrupting(garble, (1,))))
+    assert rejected.stats.chunks_fallback == 1 and rejected.unfinished() is None
+    assert enh.enhance(doc, EnhanceOptions(), client=FakeClient()).unfinished() is None
+
+
+class _Asr:
+    name = "fake-asr"
+
+    def options_dict(self):
+        return {}
+
+    def transcribe(self, audio, progress=None):
+        from vtxlib.types import Segment, Transcript
+
+        words = [Word("hello", 0.2, 0.5, 0.9), Word("there", 0.6, 0.9, 0.9)]
+        return Transcript([Segment("hello there", 0.2, 0.9, words)], language="en", backend=self.name)
+
+    def close(self):
+        pass
+
+
+class _Diarizer:
+    name = "fake-diarizer"
+
+    def options_dict(self):
+        return {}
+
+    def diarize(self, audio, count, progress=None):
+        from vtxlib.types import Diarization, SpeakerTurn
+
+        return Diarization([SpeakerTurn("SPEAKER_00", 0.1, 1.0)], backend=self.name)
+
+    def close(self):
+        pass
+
+
+def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(tmp_path, monkeypatch, capsys):
+    import wave
+
+    import numpy as np
+
+    from vtxlib import cli
+    from vtxlib.pipeline import Pipeline
+
+    src = tmp_path / "talk.wav"
+    with wave.open(str(src), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((0.2 * np.sin(np.arange(32000) / 10) * 32767).astype("<i2").tobytes())
+    clients = []
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-real")
+    monkeypatch.setattr(enh, "make_client", lambda api_key, options: clients[-1])
+    monkeypatch.setattr(enh, "_backoff", lambda attempt, options, error: 0.0)
+    monkeypatch.setattr(Pipeline, "_create_backend",
+                        lambda self, stage: {"asr": _Asr, "diarize": _Diarizer}[stage]())
+    argv = ["run", str(src), "--workspace", str(tmp_path / "ws"), "--enhance", "gemini", "--emotion", "off",
+            "--no-report", "-q"]
+
+    def run(behaviour):
+        clients.append(FakeClient(behaviour))
+        status = cli.main(argv)
+        return status, capsys.readouterr().out, len(clients[-1].models.requests)
+
+    status, out, asked = run(unreachable)
+    assert status != 0 and asked > 0
+    assert "incomplete: enhance (0 of 1 chunks corrected" in out
+    status, out, asked = run(unreachable)
+    assert status != 0 and asked > 0, "the failed enhancement was served from the cache"
+    assert "enhance (cached)" not in out
+    status, out, asked = run(good_model)
+    assert status == 0 and asked > 0 and "incomplete" not in out
+    status, out, asked = run(good_model)
+    assert status == 0 and asked == 0 and "(cached)" in out.split("enhance", 1)[1].split(",", 1)[0]

@@ -1,7 +1,15 @@
-"""Workspace cache: atomic writes, skip-if-cached, --force, and resume after a failure mid-stage."""
+"""Workspace cache: atomic writes, skip-if-cached, --force, resume after a failure mid-stage, and
+never a stale result: keys follow code, library and model versions and input content, artifacts are
+checked before reuse, a moved workspace still reads its own files, leftovers are cleaned."""
 
 import json
+import logging
 import math
+import os
+import shutil
+import subprocess
+import sys
+import time
 import wave
 from pathlib import Path
 
@@ -65,7 +73,7 @@ def _wav(path: Path, seconds=2.2) -> Path:
 
 
 def _pipeline(ws, asr, diarizer, **options):
-    p = Pipeline(ws, PipelineOptions(emotion="off", report=False, **options))
+    p = Pipeline(ws, PipelineOptions(**{"emotion": "off", "report": False, **options}))
     p._backends.update({"asr": asr, "diarize": diarizer})
     return p
 
@@ -207,3 +215,311 @@ def test_cpu_asr_and_diarization_run_side_by_side(tmp_path):
     pipeline.run(str(_wav(tmp_path / "t.wav")))
     assert asr.threads == ["MainThread"] and diarizer.threads[0].startswith("vtx-diarize")
     assert (asr.closed, diarizer.closed) == (0, 0)  # CPU models stay loaded for the next run
+
+
+# -- keys follow code, library and model versions ----------------------------------------------
+
+def _stages_cached(result, *stages):
+    return [result.document.stages[s].cached for s in stages]
+
+
+def test_a_bumped_stage_version_recomputes_that_stage(tmp_path, monkeypatch):
+    import vtxlib.versions
+
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    _pipeline(ws, asr, diarizer).run(str(src))
+    bumped = {**getattr(vtxlib.versions, "STAGE_VERSIONS", {}), "align": 10_000}
+    monkeypatch.setattr(vtxlib.versions, "STAGE_VERSIONS", bumped, raising=False)
+    again = _pipeline(ws, asr, diarizer).run(str(src))
+    assert _stages_cached(again, "audio", "asr", "diarize", "align") == [True, True, True, False]
+
+
+def test_an_upgraded_library_recomputes_the_stage_that_uses_it(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = GpuNamed(CountingAsr(), "whisper-cpu"), FlakyDiarizer(failures=0)
+    _pipeline(ws, asr, diarizer).run(str(src))
+    installed = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "99.0" if name == "faster-whisper" else installed(name))
+    again = _pipeline(ws, asr, diarizer).run(str(src))
+    assert len(asr.threads) == 2, "ASR was served from the cache after its library changed"
+    assert _stages_cached(again, "audio", "asr", "diarize") == [True, False, True]
+
+
+class FolderModelAsr(CountingAsr):
+    """An ASR backend reading its model from a folder (as --asr-model DIR does)."""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def model_files(self):
+        return [self.folder]
+
+
+def test_other_model_files_in_the_same_folder_recompute_and_are_hashed_once(tmp_path, monkeypatch):
+    import vtxlib.workspace
+
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(b"weights A" * 1000)
+    (folder / "config.json").write_text("{}")
+    asr = FolderModelAsr(folder)
+    _pipeline(ws, asr, FlakyDiarizer(failures=0)).run(str(src))
+    (folder / "model.bin").write_bytes(b"weights B" * 1000)  # same size, other weights
+    _pipeline(ws, asr, FlakyDiarizer(failures=0)).run(str(src))
+    assert asr.calls == 2
+
+    hashed = []
+    real_sha256 = vtxlib.workspace.file_sha256
+    monkeypatch.setattr(vtxlib.workspace, "file_sha256", lambda path, *a: hashed.append(Path(path)) or
+                        real_sha256(path, *a))
+    again = _pipeline(ws, asr, FlakyDiarizer(failures=0)).run(str(src))
+    assert asr.calls == 2 and again.document.stages["asr"].cached
+    assert not [p for p in hashed if folder in p.parents], "unchanged model files were hashed again"
+
+
+class LocalModelDiarizer(FlakyDiarizer):
+    """A diarizer given a local model file as an option (as --diarizer-model PATH is)."""
+
+    def __init__(self, model):
+        super().__init__(failures=0)
+        self.model = model
+
+    def options_dict(self):
+        return {"model": str(self.model)}
+
+
+def test_a_local_model_named_by_an_option_is_part_of_the_key(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    model = tmp_path / "diarizer" / "config.yaml"
+    model.parent.mkdir()
+    model.write_text("threshold: 0.5\n")
+    diarizer = LocalModelDiarizer(model)
+    _pipeline(ws, CountingAsr(), diarizer).run(str(src))
+    model.write_text("threshold: 0.7\n")
+    again = _pipeline(ws, CountingAsr(), diarizer).run(str(src))
+    assert diarizer.calls == 2 and not again.document.stages["diarize"].cached
+
+
+# -- content, not upstream keys, decides ----------------------------------------------------
+
+class VaryingAsr(CountingAsr):
+    """Different words on every call, as a nondeterministic or updated model gives."""
+
+    def transcribe(self, audio, progress=None):
+        transcript = super().transcribe(audio, progress)
+        for word in transcript.words:
+            word.text = f"{word.text}{self.calls}"
+        for segment in transcript.segments:
+            segment.text = " ".join(w.text for w in segment.words)
+        return transcript
+
+
+def test_truncated_audio_is_decoded_again_and_later_stages_follow_its_content(tmp_path, caplog):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src))
+    audio = Path(first.audio.path)
+    audio.write_bytes(audio.read_bytes()[: audio.stat().st_size // 2])  # damaged from outside
+    with caplog.at_level(logging.WARNING, logger="vtxlib"):
+        again = _pipeline(ws, asr, diarizer).run(str(src))
+    assert not again.document.stages["audio"].cached
+    assert "audio.wav" in caplog.text
+    with wave.open(str(audio)) as w:
+        assert w.getnframes() / w.getframerate() == pytest.approx(first.audio.duration)
+    # decoded again to the same content: transcript and speakers are still valid
+    assert _stages_cached(again, "asr", "diarize", "align") == [True, True, True]
+
+
+def test_a_recomputed_transcript_with_other_words_is_realigned(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = VaryingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src))
+    ws.artifact_path(first.media.id, "asr", first.keys["asr"]).unlink()  # lost, e.g. a Drive sync conflict
+    again = _pipeline(ws, asr, diarizer).run(str(src))
+    assert asr.calls == 2
+    assert [w.text for w in again.document.transcript.words] == [w.text for w in again.transcript.words]
+    assert not again.document.stages["align"].cached
+
+
+def test_an_edited_artifact_is_recomputed_with_a_warning(tmp_path, caplog):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src))
+    artifact = ws.artifact_path(first.media.id, "asr", first.keys["asr"])
+    artifact.write_text(artifact.read_text().replace('"hello', '"goodbye'))  # still valid JSON
+    with caplog.at_level(logging.WARNING, logger="vtxlib"):
+        again = _pipeline(ws, asr, diarizer).run(str(src))
+    assert asr.calls == 2 and "recomputed" in caplog.text
+    assert "goodbye" not in " ".join(w.text for w in again.document.transcript.words)
+
+
+def test_an_artifact_of_the_wrong_shape_is_recomputed_not_a_traceback(tmp_path, caplog):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src))
+    ws.save_artifact(first.media.id, "asr", first.keys["asr"], {"language": "en"})  # no "segments"
+    with caplog.at_level(logging.WARNING, logger="vtxlib"):
+        again = _pipeline(ws, asr, diarizer).run(str(src))
+    assert asr.calls == 2 and "shape" in caplog.text
+    assert [w.text for w in again.document.transcript.words] == ["hello", "there", "general", "kenobi"]
+
+
+# -- a moved workspace reads its own files -----------------------------------------------------
+
+def test_a_moved_workspace_is_served_from_its_own_cache(tmp_path):
+    src = _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(Workspace(tmp_path / "ws"), asr, diarizer).run(str(src))
+    shutil.move(str(tmp_path / "ws"), str(tmp_path / "moved"))
+    moved = Workspace(tmp_path / "moved")
+    again = _pipeline(moved, asr, diarizer).run(str(src))
+    assert _stages_cached(again, "audio", "asr", "diarize", "align") == [True] * 4
+    assert (asr.calls, diarizer.calls) == (1, 1)
+    assert Path(again.audio.path) == moved.root / "media" / first.media.id / "audio.wav"
+    vtt = Path(again.outputs["vtt"])
+    assert vtt.parent == moved.root / "outputs" / first.media.id
+    assert "general kenobi" in vtt.read_text()
+
+
+def test_a_moved_workspace_finds_its_downloaded_media(tmp_path, monkeypatch):
+    from vtxlib import acquire as acq
+    from vtxlib.types import MediaInfo
+
+    def download(url, workspace, options):
+        path = workspace.media_dir("Youtube-abc") / "original.wav"
+        _wav(path)
+        return MediaInfo(id="Youtube-abc", title="talk", source=url, kind="url", path=str(path))
+
+    monkeypatch.setattr(acq, "_download", download)
+    acq.acquire("https://www.youtube.com/watch?v=abc", Workspace(tmp_path / "ws"))
+    shutil.move(str(tmp_path / "ws"), str(tmp_path / "moved"))
+
+    def offline(*args):
+        raise AssertionError("downloaded again although the workspace holds the file")
+
+    monkeypatch.setattr(acq, "_download", offline)
+    info = acq.acquire("https://www.youtube.com/watch?v=abc", Workspace(tmp_path / "moved"))
+    assert Path(info.path) == (tmp_path / "moved").resolve() / "media" / "Youtube-abc" / "original.wav"
+
+
+# -- outputs appear together; leftovers of killed runs are removed -----------------------------
+
+def test_a_failure_while_writing_outputs_keeps_the_previous_set_whole(tmp_path, monkeypatch):
+    from vtxlib import subtitles
+
+    ws, src, out = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav"), tmp_path / "out"
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src), out_dir=out)
+    folder = out / first.media.id
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def crash(self, document):
+        raise KeyboardInterrupt  # a kill between two files of the set
+
+    monkeypatch.setattr(subtitles.SRTWriter, "render", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _pipeline(ws, asr, diarizer, speaker_names={"SPEAKER_00": "Obi-Wan"}).run(str(src), out_dir=out)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in out.iterdir()] == [first.media.id]
+
+
+def test_no_report_leaves_no_older_report_beside_new_outputs(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer, report=True).run(str(src))
+    assert Path(first.outputs["report"]).exists()
+    again = _pipeline(ws, asr, diarizer, report=False).run(str(src))
+    assert "report" not in again.outputs
+    assert sorted(p.name for p in Path(again.outputs["vtt"]).parent.iterdir()) == sorted(
+        Path(p).name for p in again.outputs.values())
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from vtxlib.workspace import atomic_path
+with atomic_path(Path(sys.argv[1]), suffix=".wav") as tmp:
+    tmp.write_bytes(b"RIFF partial")
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    print("writing", flush=True)
+    sys.stdin.read()
+"""
+
+
+def _leave_temporary(target: Path, how: str):
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target), how], cwd=os.getcwd(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    if how == "kill":
+        proc.wait(timeout=60)
+    else:
+        proc.stdout.readline()
+    return proc
+
+
+def test_temporaries_of_killed_writers_are_removed_at_the_start_of_a_stage(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src))
+    media = ws.media_dir(first.media.id)
+    _leave_temporary(media / "audio.wav", "kill")
+    killed = [p for p in media.iterdir() if p.name.startswith(".audio.wav.")]
+    assert len(killed) == 1
+    writer = _leave_temporary(media / "audio.wav", "live")
+    try:
+        live = [p for p in media.iterdir() if p.name.startswith(".audio.wav.") and p not in killed]
+        past = time.time() - 60
+        for path in killed + live:
+            os.utime(path, (past, past))
+        _pipeline(ws, asr, diarizer).run(str(src))
+        assert not killed[0].exists(), "the temporary file of a killed decode was left behind"
+        assert live[0].exists(), "the temporary file of a running writer was removed"
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_only_temporaries_are_taken_for_leftovers(tmp_path):
+    from vtxlib.workspace import remove_stale_temporaries
+
+    names = [".audio.wav.k3j_9x2a.wav", ".a1b2.json.p999999999h0a1b2c.zz9_8yx7.part", ".config.settings",
+             ".notes.abcdefgh.txt", "audio.wav", ".download"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    past = time.time() - 3 * 24 * 3600  # old enough even for a temporary written on another host
+    for path in tmp_path.iterdir():
+        os.utime(path, (past, past))
+    assert remove_stale_temporaries(tmp_path, since=time.time()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
+
+
+_KILLED_PUBLISHER = """
+import os, signal, sys
+from pathlib import Path
+from vtxlib.workspace import atomic_folder
+with atomic_folder(Path(sys.argv[1])) as folder:
+    (folder / "transcript.vtt").write_text("WEBVTT")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_kill_while_writing_outputs_leaves_the_old_set_and_the_next_run_cleans_up(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src))
+    folder = Path(first.outputs["vtt"]).parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    subprocess.run([sys.executable, "-c", _KILLED_PUBLISHER, str(folder)], cwd=os.getcwd(), timeout=60)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    leftovers = [p for p in folder.parent.iterdir() if p != folder]
+    assert len(leftovers) == 1 and (leftovers[0] / "transcript.vtt").exists()
+    past = time.time() - 60
+    os.utime(leftovers[0], (past, past))
+    _pipeline(ws, asr, diarizer).run(str(src))
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]

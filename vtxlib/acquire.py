@@ -77,11 +77,12 @@ def acquire_url(url: str, workspace: Workspace, options: AcquireOptions) -> Medi
     record = workspace.source_record_path(f"url:{url}")
     if record.exists():
         info = MediaInfo.from_dict(json.loads(record.read_text()))
-        if info.path and Path(info.path).exists():
+        if info.path and workspace.absolute(info.path).exists():
             log.info("%s already downloaded as %s", url, info.id)
-            return info
+            return MediaInfo(**{**info.to_dict(), "path": str(workspace.absolute(info.path))})
     info = _download(url, workspace, options)
-    atomic_write_json(record, info.to_dict())
+    # stored relative to the workspace, so a moved workspace still finds its download
+    atomic_write_json(record, {**info.to_dict(), "path": workspace.relative(info.path)})
     return info
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -37,6 +38,17 @@ def _tool(name: str) -> str:
         raise BackendUnavailable(f"'{name}' was not found on PATH; install ffmpeg "
                                  f"(Debian/Ubuntu: apt-get install ffmpeg; Colab has it)")
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_version() -> Optional[str]:
+    """ffmpeg's version line (part of the audio stage's cache key), or None without ffmpeg."""
+    path = shutil.which("ffmpeg")
+    if not path:
+        return None
+    proc = subprocess.run([path, "-version"], capture_output=True, text=True)
+    first = proc.stdout.splitlines()[0] if proc.stdout.strip() else ""
+    return first.split(" Copyright")[0].strip() or None
 
 
 def probe(path: Path) -> dict:

@@ -1,7 +1,8 @@
 """Command line: ``python -m vtxlib run SOURCE ...`` and friends.
 
-Expected failures (bad input, offline, missing credentials) print one line and exit 1; anything
-else is a bug and keeps its traceback.
+Expected failures (bad input, offline, missing credentials) print one line and exit 1; a run that
+finished with a stage that did not do its work (it is named in the summary) exits 3; anything else
+is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .errors import VtxError
 from .pipeline import STAGES
 
 log = logging.getLogger("vtxlib.cli")
+
+EXIT_INCOMPLETE = 3  # the run finished, but a stage did not do its work (see the summary)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.write(result.summary() + "\n")
     for name, path in sorted(result.outputs.items()):
         sys.stdout.write(f"  {name:<6} {path}\n")
-    return 0
+    return EXIT_INCOMPLETE if result.incomplete else 0
 
 
 _EXTRA_COMMANDS: list[str] = ["upload_cli", "batch", "live", "service"]

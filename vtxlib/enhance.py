@@ -9,6 +9,10 @@ word count, order, speakers and every start/end are identical before and after.
 
 Without a key the stage raises :class:`EnhanceSkipped` (a :class:`~vtxlib.errors.VtxError`); the
 pipeline catches it, logs the one-line message and goes on without enhancement.
+
+A request that got no answer (Gemini unreachable, retries exhausted) is different from an answer
+that was rejected: the result then says so (:meth:`EnhanceResult.unfinished`), and the pipeline
+neither caches it nor reports the run as complete, so a later run asks again.
 """
 
 from __future__ import annotations
@@ -161,6 +165,8 @@ class EnhanceStats:
     calls: int = 0
     retries: int = 0
     fallback_reasons: dict[str, str] = field(default_factory=dict)  # chunk index -> reason
+    chunks_unanswered: int = 0  # fallbacks because no answer came (not because one was rejected)
+    insights_unanswered: str = ""  # why the summary/chapters request got no answer, if it did not
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,6 +201,20 @@ class EnhanceResult:
 
     def chapters_text(self) -> str:
         return chapters_text(self.chapters)
+
+    def unfinished(self) -> Optional[str]:
+        """Why this result is not final (requests that got no answer), or None when it is."""
+        stats = self.stats
+        problems = []
+        if stats.chunks_unanswered:
+            problems.append(f"{stats.chunks_ok} of {stats.chunks} chunks corrected, "
+                            f"{stats.chunks_unanswered} got no answer")
+        if stats.insights_unanswered:
+            problems.append("no summary or chapters: the request got no answer")
+        if not problems:
+            return None
+        reasons = [r for r in stats.fallback_reasons.values() if r] + [stats.insights_unanswered]
+        return "; ".join(problems) + f" ({next(r for r in reasons if r)})"
 
     def to_dict(self) -> dict:
         return {"document": self.document.to_dict(), "summary": self.summary,
@@ -322,9 +342,10 @@ def _restore_punctuation(result: EnhanceResult, caller: "_ModelCaller") -> None:
     chunks = _make_chunks(result.document.transcript.turns, caller.options.chunk_words)
     result.stats.chunks = len(chunks)
     for chunk in _progress(chunks, "enhance"):
-        texts, cached, reason = _correct_chunk(chunk, words, caller)
+        texts, cached, reason, unanswered = _correct_chunk(chunk, words, caller)
         if texts is None:
             result.stats.chunks_fallback += 1
+            result.stats.chunks_unanswered += int(unanswered)
             result.stats.fallback_reasons[str(chunk.index)] = reason
             log.warning("enhance: chunk %d (words %d-%d) keeps its original text: %s", chunk.index,
                         chunk.word_ids[0], chunk.word_ids[-1], reason)
@@ -372,15 +393,18 @@ def _chunk_from_pieces(index: int, pieces: list[tuple[str, list[tuple[int, Word]
 
 
 def _correct_chunk(chunk: _Chunk, words: list[Word], caller: "_ModelCaller"):
-    """(texts, from_cache, reason): texts is None when the chunk must keep its original words."""
+    """(texts, from_cache, reason, unanswered): texts is None when the chunk must keep its original
+    words; unanswered says that no answer came (as opposed to one that was rejected)."""
     originals = [words[i].text for i in chunk.word_ids]
     try:
         data, cached = caller.generate_json("punctuation", chunk.payload, PUNCTUATION_INSTRUCTIONS,
                                             PUNCTUATION_SCHEMA,
                                             validate=lambda d: _validate_words(d, chunk.word_ids, originals))
-    except (ResponseRejected, StageFailed) as e:
-        return None, False, str(e)
-    return data, cached, ""
+    except ResponseRejected as e:
+        return None, False, str(e), False
+    except StageFailed as e:
+        return None, False, str(e), True
+    return data, cached, "", False
 
 
 def _validate_words(data: Any, ids: list[int], originals: list[str]) -> list[str]:
@@ -424,6 +448,8 @@ def _add_insights(result: EnhanceResult, caller: "_ModelCaller", options: Enhanc
                                        validate=lambda d: _validate_insights(d, turns, result.document.speakers))
     except (ResponseRejected, StageFailed) as e:
         log.warning("enhance: no summary/chapters/names: %s", e)
+        if isinstance(e, StageFailed):
+            result.stats.insights_unanswered = str(e)
         return
     if options.summary:
         result.summary = data["summary"]

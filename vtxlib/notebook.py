@@ -377,6 +377,10 @@ def show_suggested_names(document) -> dict[str, dict]:
 
 def show_enhancement(document) -> bool:
     """Show the summary, chapters and suggested names of 07_enhance; False when it did not run."""
+    record = document.stages.get("enhance")
+    if record is not None and record.incomplete:
+        show_markdown(f"**Enhancement incomplete:** {record.incomplete}. It was not cached: run this cell "
+                      f"again to retry.")
     extras = document.extras.get("enhance")
     if not extras:
         show_markdown("Not enhanced: no Gemini key, or ENHANCE is off. The transcript is unchanged.")

@@ -2,28 +2,36 @@
 
 acquire -> audio -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
 
-Each cached stage's artifact is stored under a key made of its backend, options and the keys of its
-inputs; an existing artifact is loaded instead of recomputed, so a rerun after a crash redoes only
-the stage that was running. Backends are created once per :class:`Pipeline` and reused across
-``run`` calls (batch runs over many videos load each model once).
+Each cached stage's artifact is stored under a key made of its backend, options, the versions of
+its code, libraries and model files, and the content digests of its inputs; an existing artifact
+whose content still matches its record is loaded instead of recomputed, so a rerun after a crash
+redoes only the stage that was running. A stage that did not finish its work (enhancement with
+requests that got no answer) is not cached and is reported in :attr:`RunResult.incomplete`.
+Backends are created once per :class:`Pipeline` and reused across ``run`` calls (batch runs over
+many videos load each model once).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
+from . import versions
 from .acquire import AcquireOptions, acquire
-from .audio import AudioOptions, decode
+from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
                     StageRecord, Transcript)
-from .workspace import Workspace, stage_key
+from .workspace import (Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
+                        stage_key)
 
 log = logging.getLogger("vtxlib.pipeline")
 
@@ -83,6 +91,14 @@ class PipelineOptions:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Ref:
+    """Where a stage's result lives (its key) and what it contains (the digest later keys use)."""
+
+    key: str
+    digest: str
+
+
 @dataclass
 class RunResult:
     """What a run produced; stages after ``until`` leave their fields None."""
@@ -96,7 +112,13 @@ class RunResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     upload: Any = None  # vtxlib.youtube.UploadResult when an upload was asked for
     wall_seconds: float = 0.0
-    keys: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, Ref] = field(default_factory=dict)
+    incomplete: dict[str, str] = field(default_factory=dict)  # stage -> why it did not finish its work
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """The artifact key of each stage run so far."""
+        return {stage: ref.key for stage, ref in self.refs.items()}
 
     @property
     def real_time_factor(self) -> float:
@@ -121,6 +143,8 @@ class RunResult:
         ]
         if self.upload is not None:
             lines.append(f"upload: {self.upload.message}")
+        lines += [f"incomplete: {stage} ({reason}); not cached, rerun to retry"
+                  for stage, reason in self.incomplete.items()]
         return "\n".join(lines)
 
 
@@ -133,6 +157,7 @@ class Pipeline:
         self.workspace.configure_model_caches()
         self._backends: dict[str, Any] = {}
         self._records: dict[str, StageRecord] = {}
+        self._run_started = time.time()
 
     # -- public ----------------------------------------------------------------------------
     def run(self, source: str, out_dir: Optional[Path] = None, until: str = "upload") -> RunResult:
@@ -145,6 +170,7 @@ class Pipeline:
             raise InputError(f"until={until!r}: expected one of {', '.join(STAGES)}")
         last = STAGES.index(until)
         started = time.perf_counter()
+        self._run_started = time.time()
         self._records = {}
         state = RunResult(media=self.acquire(source))
         steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
@@ -157,6 +183,7 @@ class Pipeline:
                 break
             step(state)
         state.wall_seconds = time.perf_counter() - started
+        state.incomplete = {stage: rec.incomplete for stage, rec in self._stage_records().items() if rec.incomplete}
         if state.document is not None:
             state.document.stages = self._stage_records()
             if not state.document.transcript.words:
@@ -172,10 +199,10 @@ class Pipeline:
         return all(self._backend(stage).name in GPU_BACKENDS for stage in ("asr", "diarize"))
 
     def _step_audio(self, st: "RunResult") -> None:
-        st.audio, st.keys["audio"] = self.audio(st.media)
+        st.audio, st.refs["audio"] = self.audio(st.media)
 
     def _step_asr(self, st: "RunResult") -> None:
-        st.transcript, st.keys["asr"] = self.asr(st.media, st.audio, st.keys["audio"])
+        st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"])
 
     def _step_asr_and_diarize(self, st: "RunResult") -> None:
         """ASR and diarization both read only the audio: run them side by side.
@@ -186,28 +213,28 @@ class Pipeline:
         finishes and is cached before the error propagates, so the rerun has less to do.
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
-            diarizing = pool.submit(self.diarize, st.media, st.audio, st.keys["audio"])
+            diarizing = pool.submit(self.diarize, st.media, st.audio, st.refs["audio"])
             try:
-                st.transcript, st.keys["asr"] = self.asr(st.media, st.audio, st.keys["audio"])
+                st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"])
             except BaseException:
                 wait([diarizing])  # let it finish and cache; the ASR error is the one to report
                 raise
-            st.diarization, st.keys["diarize"] = diarizing.result()
+            st.diarization, st.refs["diarize"] = diarizing.result()
 
     def _step_diarize(self, st: "RunResult") -> None:
-        st.diarization, st.keys["diarize"] = self.diarize(st.media, st.audio, st.keys["audio"])
+        st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"])
 
     def _step_align(self, st: "RunResult") -> None:
-        st.aligned, st.keys["align"] = self.align(st.media, st.transcript, st.diarization,
-                                                  [st.keys["asr"], st.keys["diarize"]])
+        st.aligned, st.refs["align"] = self.align(st.media, st.transcript, st.diarization,
+                                                  [st.refs["asr"], st.refs["diarize"]])
         st.document = self._document(st)
 
     def _step_emotion(self, st: "RunResult") -> None:
-        st.aligned, st.keys["emotion"] = self.emotion(st.media, st.audio, st.aligned, st.keys["align"])
+        st.aligned, st.refs["emotion"] = self.emotion(st.media, st.audio, st.aligned, st.refs["align"])
         st.document = self._document(st)
 
     def _step_enhance(self, st: "RunResult") -> None:
-        st.document, st.keys["enhance"] = self.enhance(st.document, st.keys.get("emotion", st.keys["align"]))
+        st.document, st.refs["enhance"] = self.enhance(st.document, st.refs.get("emotion", st.refs["align"]))
 
     def _step_outputs(self, st: "RunResult", out_dir: Optional[Path]) -> None:
         if self.options.speaker_names:
@@ -255,123 +282,131 @@ class Pipeline:
 
     # -- stages ----------------------------------------------------------------------------
     def acquire(self, source: str) -> MediaInfo:
+        remove_stale_temporaries(self.workspace.root / "sources", self._run_started)
         with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().to_dict()):
             return acquire(source, self.workspace, AcquireOptions())
 
-    def audio(self, media: MediaInfo) -> tuple[AudioFile, str]:
+    def audio(self, media: MediaInfo) -> tuple[AudioFile, Ref]:
         options = AudioOptions()
-        key = stage_key("audio", "ffmpeg", options.to_dict(), [media.id])
         target = self.workspace.audio_path(media.id)
+        workspace = self.workspace
+        remove_stale_temporaries(target.parent, self._run_started)  # a decode killed mid-write
 
-        def compute() -> AudioFile:
-            return decode(Path(media.path), target, options)
+        def store(audio: AudioFile) -> dict:
+            return {**audio.to_dict(), "path": workspace.relative(audio.path)}
 
-        def load(data: dict) -> Optional[AudioFile]:
-            audio = AudioFile.from_dict(data)
-            return audio if Path(audio.path).exists() else None
+        def load(data: dict) -> AudioFile:
+            return AudioFile.from_dict({**data, "path": str(workspace.absolute(data["path"]))})
 
-        return self._cached(media.id, "audio", "ffmpeg", options.to_dict(), [media.id], compute, load), key
+        return self._cached(media.id, "audio", "ffmpeg", options.to_dict(), [media.id],
+                            lambda: decode(Path(media.path), target, options), load,
+                            extra_versions={"ffmpeg": ffmpeg_version()}, store=store,
+                            files=lambda audio: [Path(audio.path)])
 
-    def asr(self, media: MediaInfo, audio: AudioFile, audio_key: str) -> tuple[Transcript, str]:
+    def asr(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Transcript, Ref]:
         backend = self._backend("asr")
         options = backend.options_dict()
-        key = stage_key("asr", backend.name, options, [audio_key])
-        result = self._cached(media.id, "asr", backend.name, options, [audio_key],
-                              lambda: backend.transcribe(audio, self._progress("asr")), Transcript.from_dict)
+        result, ref = self._cached(media.id, "asr", backend.name, options, [audio_ref.digest],
+                                   lambda: backend.transcribe(audio, self._progress("asr")), Transcript.from_dict,
+                                   model_files=_model_files(backend, options))
         self._note_model("asr", result.model, result.model_version)
         self._release_if_gpu("asr")
-        return result, key
+        return result, ref
 
-    def diarize(self, media: MediaInfo, audio: AudioFile, audio_key: str) -> tuple[Diarization, str]:
+    def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Diarization, Ref]:
         backend = self._backend("diarize")
         count = self.options.speaker_count()
         options = {**backend.options_dict(), **count.to_dict()}
-        key = stage_key("diarize", backend.name, options, [audio_key])
-        result = self._cached(media.id, "diarize", backend.name, options, [audio_key],
-                              lambda: backend.diarize(audio, count, self._progress("diarize")),
-                              Diarization.from_dict)
+        result, ref = self._cached(media.id, "diarize", backend.name, options, [audio_ref.digest],
+                                   lambda: backend.diarize(audio, count, self._progress("diarize")),
+                                   Diarization.from_dict, model_files=_model_files(backend, options))
         self._note_model("diarize", result.model, result.model_version)
         self._release_if_gpu("diarize")
-        return result, key
+        return result, ref
 
     def align(self, media: MediaInfo, transcript: Transcript, diarization: Diarization,
-              input_keys: list[str]) -> tuple[AlignedTranscript, str]:
+              input_refs: list[Ref]) -> tuple[AlignedTranscript, Ref]:
         from .align import AlignOptions, align
 
         options = AlignOptions()
-        opts = asdict(options)
-        key = stage_key("align", "vtxlib", opts, input_keys)
-        result = self._cached(media.id, "align", "vtxlib", opts, input_keys,
-                              lambda: align(transcript, diarization, options), AlignedTranscript.from_dict)
-        return result, key
+        return self._cached(media.id, "align", "vtxlib", asdict(options), [r.digest for r in input_refs],
+                            lambda: align(transcript, diarization, options), AlignedTranscript.from_dict)
 
     def emotion(self, media: MediaInfo, audio: AudioFile, aligned: AlignedTranscript,
-                align_key: str) -> tuple[AlignedTranscript, str]:
+                align_ref: Ref) -> tuple[AlignedTranscript, Ref]:
         if self.options.emotion == "off":
-            return aligned, align_key
+            return aligned, align_ref
         from .emotion.stage import apply_emotions
 
         backend = self._backend("emotion")
-        options = backend.options_dict()
-        key = stage_key("emotion", backend.name, options, [align_key])
 
         def compute() -> _EmotionList:
             return _EmotionList(backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
 
-        emotions = self._cached(media.id, "emotion", backend.name, options, [align_key], compute,
-                                _EmotionList.from_dict)
+        options = backend.options_dict()
+        emotions, ref = self._cached(media.id, "emotion", backend.name, options, [align_ref.digest],
+                                     compute, _EmotionList.from_dict, model_files=_model_files(backend, options))
         self._release_if_gpu("emotion")
-        return apply_emotions(aligned, emotions.items), key
+        return apply_emotions(aligned, emotions.items), ref
 
-    def enhance(self, document: Document, input_key: str) -> tuple[Document, str]:
+    def enhance(self, document: Document, input_ref: Ref) -> tuple[Document, Ref]:
         mode = self.options.enhance
         if mode == "off":
-            return document, input_key
+            return document, input_ref
         from . import enhance as enh
         from .secrets import get_secret
 
         api_key = get_secret("GEMINI_API_KEY", self.workspace.secrets_dir)
         if not api_key:
-            message = ("Gemini enhancement skipped: no GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment, "
-                       "Colab secrets or the workspace secrets folder")
-            if mode == "gemini":
-                log.warning(message)
-            else:
-                log.info(message)
-            return document, input_key
+            self._enhance_skipped("no GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment, Colab secrets "
+                                  "or the workspace secrets folder")
+            return document, input_ref
         options = enh.EnhanceOptions()
         if self.options.enhance_model:
             options.model = self.options.enhance_model
-        opts = asdict(options)
-        key = stage_key("enhance", "gemini", opts, [input_key])
         cache_dir = self.workspace.media_dir(document.media.id) / "enhance-chunks"
+        remove_stale_temporaries(cache_dir, self._run_started)
 
         def compute():
             return enh.enhance(document, options, cache_dir=cache_dir, api_key=api_key)
 
         try:
-            result = self._cached(document.media.id, "enhance", "gemini", opts, [input_key], compute,
-                                  enh.EnhanceResult.from_dict)
+            result, ref = self._cached(document.media.id, "enhance", "gemini", asdict(options), [input_ref.digest],
+                                       compute, enh.EnhanceResult.from_dict,
+                                       unfinished=lambda result: result.unfinished())
         except enh.EnhanceSkipped as e:
-            log.warning("Gemini enhancement skipped: %s", e)
-            return document, input_key
-        return enh.document_with_enhancements(result, document), key
+            self._enhance_skipped(str(e))
+            return document, input_ref
+        return enh.document_with_enhancements(result, document), ref
+
+    def _enhance_skipped(self, reason: str) -> None:
+        """Asked for by name (--enhance gemini), a skipped enhancement leaves the run incomplete."""
+        if self.options.enhance != "gemini":
+            log.info("Gemini enhancement skipped: %s", reason)
+            return
+        log.warning("Gemini enhancement skipped: %s", reason)
+        self._records["enhance"] = StageRecord(backend="gemini", options={}, seconds=0.0,
+                                               incomplete=f"skipped: {reason}")
 
     def write_outputs(self, document: Document, diarization: Diarization, audio: AudioFile,
                       out_dir: Optional[Path]) -> dict[str, Path]:
+        """Write transcript.* (and report.html) into a temporary folder that then replaces the
+        media's output folder, so the files of one run appear together and no older file stays."""
         from .subtitles import JSONWriter, SubtitleOptions, write_outputs
         from .workspace import atomic_write_text
 
         options = SubtitleOptions()
         target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
-        with self._timed("subtitles", "vtxlib", options.to_dict()):
-            outputs = write_outputs(document, target, diarization=diarization, options=options)
-            if self.options.report:
-                outputs["report"] = self._write_report(document, diarization, audio, target)
-        # transcript.json is rewritten once more so that it records the subtitles stage's own time
-        document.stages = self._stage_records()
-        atomic_write_text(outputs["json"], JSONWriter(options).render(document))
-        return outputs
+        remove_stale_temporaries(target.parent, self._run_started)
+        with atomic_folder(target) as folder:
+            with self._timed("subtitles", "vtxlib", options.to_dict()):
+                written = write_outputs(document, folder, diarization=diarization, options=options)
+                if self.options.report:
+                    written["report"] = self._write_report(document, diarization, audio, folder)
+            # transcript.json is rewritten once more so that it records the subtitles stage's own time
+            document.stages = self._stage_records()
+            atomic_write_text(written["json"], JSONWriter(options).render(document))
+        return {name: target / Path(path).name for name, path in written.items() if path is not None}
 
     def upload(self, media: MediaInfo, subtitles: Path):
         """Put SUBTITLES on the YouTube video named by ``upload_video`` (update, never duplicate)."""
@@ -436,20 +471,64 @@ class Pipeline:
             log.info("%s: released the %s model (free_gpu_between_stages)", stage, backend.name)
 
     def _cached(self, media_id: str, stage: str, backend: str, options: dict, inputs: list[str],
-                compute: Callable[[], Any], load: Callable[[dict], Any]):
-        key = stage_key(stage, backend, options, inputs)
+                compute: Callable[[], Any], load: Callable[[dict], Any], *,
+                model_files: Sequence[Path] = (), extra_versions: Optional[dict] = None,
+                store: Callable[[Any], dict] = lambda result: result.to_dict(),
+                files: Callable[[Any], Sequence[Path]] = lambda result: (),
+                unfinished: Callable[[Any], Optional[str]] = lambda result: None) -> tuple[Any, Ref]:
+        """Load STAGE's artifact, or compute and store it; INPUTS are the digests of its inputs.
+
+        ``store``/``load`` convert the result to and from the artifact's JSON, ``files`` names files
+        the artifact refers to (checked before reuse), and ``unfinished`` says why a result is not
+        final (then it is returned but not cached).
+        """
+        versions_used = {**self._versions(stage, backend, model_files), **(extra_versions or {})}
+        key = stage_key(stage, backend, options, inputs, versions_used)
+        remove_stale_temporaries(self.workspace.media_dir(media_id) / stage, self._run_started)
         if not self._forced(stage):
-            data = self.workspace.load_artifact(media_id, stage, key)
-            result = load(data) if data is not None else None
-            if result is not None:
+            hit = self._load_cached(media_id, stage, key, load)
+            if hit is not None:
                 log.info("%s: cached (%s)", stage, key)
                 self._records[stage] = StageRecord(backend=backend, options=options, seconds=0.0, cached=True)
                 self.hook(stage, "cached")
-                return result
+                return hit[0], Ref(key, hit[1])
         with self._timed(stage, backend, options):
             result = compute()
-            self.workspace.save_artifact(media_id, stage, key, result.to_dict())
-        return result
+            data, reason = store(result), unfinished(result)
+            if reason is None:
+                digest = self.workspace.save_artifact(media_id, stage, key, data, files(result)).digest
+            else:
+                digest = content_digest(normalised(data))
+        if reason is not None:
+            self._records[stage].incomplete = reason
+            log.warning("%s did not finish its work (%s): not cached, the next run tries again", stage, reason)
+        return result, Ref(key, digest)
+
+    def _load_cached(self, media_id: str, stage: str, key: str,
+                     load: Callable[[dict], Any]) -> Optional[tuple[Any, str]]:
+        """(result, digest) of a valid cached artifact, else None (a recompute follows)."""
+        artifact = self.workspace.read_artifact(media_id, stage, key)
+        if artifact is None:
+            return None
+        try:
+            result = load(artifact.data)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            log.warning("%s: the cached artifact %s has an unexpected shape (%s: %s); it will be recomputed",
+                        stage, key, type(e).__name__, e)
+            return None
+        return (result, artifact.digest) if result is not None else None
+
+    def _versions(self, stage: str, backend: str, model_files: Sequence[Path]) -> dict:
+        """What besides options and inputs determines the output: code, libraries, model files."""
+        return {"code": versions.STAGE_VERSIONS.get(stage), "libraries": versions.library_versions(stage, backend),
+                "model": self._model_checksum(model_files)}
+
+    def _model_checksum(self, paths: Sequence[Path]) -> Optional[str]:
+        named = sorted(_expand_files(paths))
+        if not named:
+            return None
+        sums = [[name, self.workspace.file_checksum(path)] for name, path in named]
+        return hashlib.sha256(json.dumps(sums).encode()).hexdigest()[:16]
 
     def _timed(self, stage: str, backend: str, options: dict):
         return _StageTimer(self, stage, backend, options)
@@ -483,6 +562,32 @@ class _StageTimer:
             self.pipeline.hook(self.stage, "done")
         elif not issubclass(exc_type, VtxError):
             log.debug("%s failed after %.1f s", self.stage, seconds)
+
+
+def _model_files(backend: Any, options: dict) -> list[Path]:
+    """The local model files a backend reads: those it names (``model_files()``) and any option
+    that is a path to an existing file or folder (a local model given instead of a hub name)."""
+    model_files = getattr(backend, "model_files", None)
+    named = [Path(p) for p in model_files()] if callable(model_files) else []
+    given = [Path(v).expanduser() for v in options.values() if _looks_like_path(v)]
+    return sorted({p for p in named + given if p.exists()})
+
+
+def _looks_like_path(value: Any) -> bool:
+    # hub names ("org/model") contain a slash too; they are dropped for not existing on disk
+    return isinstance(value, str) and (os.sep in value or value.startswith("~"))
+
+
+def _expand_files(paths: Sequence[Path]) -> Iterator[tuple[str, Path]]:
+    """(name, path) of each file, folders expanded to their files (named relative to the folder)."""
+    for path in map(Path, paths):
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                relative = file.relative_to(path)
+                if file.is_file() and not any(part.startswith(".") for part in relative.parts):
+                    yield relative.as_posix(), file
+        elif path.is_file():
+            yield path.name, path
 
 
 @dataclass

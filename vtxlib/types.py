@@ -249,6 +249,7 @@ class StageRecord:
     cached: bool = False
     model: Optional[str] = None
     model_version: Optional[str] = None
+    incomplete: Optional[str] = None  # why the stage did not finish its work (then it was not cached)
 
     def to_dict(self) -> dict:
         return asdict(self)

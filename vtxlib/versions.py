@@ -1,9 +1,30 @@
-"""Installed package versions, recorded in transcript.json and reported by the service."""
+"""Installed package versions, and the versions that form part of every stage's cache key.
+
+A stage's key (see :func:`vtxlib.workspace.stage_key`) names the code, libraries and model files
+that produced its artifact, so that a changed stage, an upgraded library or other model files in the
+same folder are recomputed instead of served from the cache.
+"""
 
 from __future__ import annotations
 
 from importlib import metadata
 from typing import Optional
+
+#: The algorithm version of each cached stage. Bump a stage's number by hand whenever a change to
+#: its code (or to a backend of it) changes its output for the same input and options.
+STAGE_VERSIONS: dict[str, int] = {"audio": 1, "asr": 1, "diarize": 1, "align": 1, "emotion": 1, "enhance": 1}
+
+#: The libraries whose version can change a backend's output, by (stage, backend name).
+BACKEND_LIBRARIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("asr", "whisper-cpu"): ("faster-whisper", "ctranslate2"),
+    ("asr", "nemo"): ("nemo-toolkit", "torch"),
+    ("diarize", "embedded"): ("resemblyzer", "silero-vad", "onnxruntime"),
+    ("diarize", "pyannote"): ("pyannote.audio", "torch"),
+    ("diarize", "sortformer"): ("nemo-toolkit", "torch"),
+    ("emotion", "speechbrain"): ("speechbrain", "torch", "torchaudio"),
+    ("emotion", "embedded"): ("numpy",),
+    ("enhance", "gemini"): ("google-genai",),
+}
 
 
 def package_version(name: str) -> Optional[str]:
@@ -12,3 +33,8 @@ def package_version(name: str) -> Optional[str]:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def library_versions(stage: str, backend: str) -> dict[str, Optional[str]]:
+    """The installed versions of the libraries BACKEND of STAGE depends on."""
+    return {name: package_version(name) for name in BACKEND_LIBRARIES.get((stage, backend), ())}

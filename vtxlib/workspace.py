@@ -14,7 +14,14 @@ Layout (``drive_layout.md`` documents it for Google Drive)::
       batch/                          batch runs: executed notebooks, status tables
 
 Every write goes to a temporary file in the same directory and is renamed into place, so a
-crash or a Colab disconnect never leaves a partial artifact where a later run would read it.
+crash or a Colab disconnect never leaves a partial artifact where a later run would read it. A
+temporary name carries the writing process's id and host, so a later run can tell the leftovers of
+a killed process (removed by :func:`remove_stale_temporaries`) from files still being written.
+
+An artifact records a digest of its content (and the size and SHA-256 of files it refers to, such
+as ``audio.wav``); it is reused only when that still matches, and later stages' keys are made of
+these digests. Paths inside the workspace are stored relative to its root, so a copied or moved
+workspace reads its own files.
 """
 
 from __future__ import annotations
@@ -24,9 +31,16 @@ import hashlib
 import json
 import logging
 import os
+import re
+import secrets
+import shutil
+import socket
 import tempfile
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from .errors import InputError
 
@@ -34,6 +48,18 @@ log = logging.getLogger("vtxlib.workspace")
 
 COLAB_DRIVE_ROOT = Path("/content/drive/MyDrive/vtx")
 ENV_ROOT = "VTX_WORKSPACE"
+ARTIFACT_RECORD = "_artifact"  # the integrity record inside every stage artifact
+CHECKSUMS_FILE = "checksums.json"  # in models/: model file checksums by (path, size, mtime)
+# A temporary written on another machine (a shared Drive) cannot be checked for a live writer;
+# after this long it is taken for a leftover.
+FOREIGN_TEMP_MAX_AGE_S = 24 * 3600
+
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+# .<target>.p<pid>h<host>.<8 random chars>[.<suffix>], or, written before names carried their
+# owner, .<target>.<8 random chars>.part|.wav
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
+                        r"(?:\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(?:part|wav))$")
+_checksum_lock = threading.Lock()
 
 
 def default_root() -> Path:
@@ -45,11 +71,20 @@ def default_root() -> Path:
     return Path("vtx-workspace").resolve()
 
 
-def stage_key(stage: str, backend: str, options: dict, inputs: list[str]) -> str:
-    """A short stable hash of everything that determines a stage's output."""
-    payload = json.dumps({"stage": stage, "backend": backend, "options": options, "inputs": inputs},
-                         sort_keys=True, default=str)
+def stage_key(stage: str, backend: str, options: dict, inputs: list[str],
+              versions: Optional[dict] = None) -> str:
+    """A short stable hash of everything that determines a stage's output.
+
+    ``inputs`` are the content digests of the stage's input artifacts; ``versions`` names the code,
+    libraries and model files that produce the output (see :mod:`vtxlib.versions`).
+    """
+    payload = json.dumps({"stage": stage, "backend": backend, "options": options, "inputs": inputs,
+                          "versions": versions}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _owner_tag() -> str:
+    return f"p{os.getpid()}h{_HOST}"
 
 
 @contextlib.contextmanager
@@ -57,7 +92,8 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=suffix or ".part",
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -66,6 +102,90 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(target: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder next to ``target``; on success it replaces ``target`` whole.
+
+    Files written there appear together or not at all, and files of an earlier run that this run
+    did not write (an old ``report.html``) do not survive beside the new ones.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_temp_folder_name(target)
+    tmp.mkdir()
+    try:
+        yield tmp
+        _replace_folder(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _new_temp_folder_name(target: Path) -> Path:
+    while True:
+        path = target.parent / f".{target.name}.{_owner_tag()}.{secrets.token_hex(4)}"
+        if not path.exists():
+            return path
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = _new_temp_folder_name(target)
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_temporaries(folder: Path, since: float) -> int:
+    """Remove the temporary files and folders in FOLDER that a dead writer left behind.
+
+    Only entries older than ``since`` (the start of the current run) are candidates, so nothing
+    being written by this run is touched; of those, entries of a live process are kept.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for entry in folder.iterdir():
+        if _is_stale_temporary(entry, since):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            log.info("removed %s, left over by an interrupted run", entry)
+            removed += 1
+    return removed
+
+
+def _is_stale_temporary(entry: Path, since: float) -> bool:
+    match = _TEMP_NAME.match(entry.name)
+    if not match:
+        return False
+    try:
+        mtime = entry.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    if mtime >= since:
+        return False
+    if match["pid"] is None or time.time() - mtime > FOREIGN_TEMP_MAX_AGE_S:
+        return True
+    return match["host"] == _HOST and not _process_alive(int(match["pid"]))
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate it there; leave it to the age limit
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def atomic_write_text(target: Path, text: str, mode: Optional[int] = None) -> Path:
@@ -95,6 +215,34 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def content_digest(data: Any, files: Optional[dict[str, str]] = None) -> str:
+    """SHA-256 of an artifact's JSON content and the checksums of the files it refers to."""
+    blob = json.dumps({"data": data, "files": files or {}}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def normalised(data: Any) -> Any:
+    """DATA as it reads back from JSON (tuples become lists, keys strings), so digests match."""
+    return json.loads(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _file_record(path: Path) -> dict:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_sha256(path)}
+
+
+@dataclass
+class Artifact:
+    """A stage's artifact as read back: its data and the digest later stages' keys are made of."""
+
+    data: dict
+    digest: str
+
+
+class ArtifactMismatch(Exception):
+    """An artifact whose content no longer matches what was recorded when it was written."""
 
 
 class Workspace:
@@ -135,23 +283,99 @@ class Workspace:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def relative(self, path: os.PathLike | str) -> str:
+        """PATH relative to the root when inside the workspace (as stored), else unchanged."""
+        path = Path(path)
+        for inside, root in ((path, self.root), (path.resolve(), self.root.resolve())):
+            try:
+                return inside.relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return str(path)
+
+    def absolute(self, stored: os.PathLike | str) -> Path:
+        """A path as stored by :meth:`relative`, made absolute again under this root."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.root / path
+
     # -- artifacts -------------------------------------------------------------------------
     def artifact_path(self, media_id: str, stage: str, key: str) -> Path:
         return self.media_dir(media_id) / stage / f"{key}.json"
 
     def load_artifact(self, media_id: str, stage: str, key: str) -> Optional[dict]:
+        artifact = self.read_artifact(media_id, stage, key)
+        return artifact.data if artifact is not None else None
+
+    def read_artifact(self, media_id: str, stage: str, key: str) -> Optional[Artifact]:
+        """The artifact if it exists and its content still matches its record, else None."""
         path = self.artifact_path(media_id, stage, key)
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            record = data.pop(ARTIFACT_RECORD) if isinstance(data, dict) else None
+            if not isinstance(record, dict):
+                raise ArtifactMismatch("it has no integrity record")
+            return Artifact(data, self._verified_digest(path, data, record))
+        except (OSError, json.JSONDecodeError, ArtifactMismatch, KeyError, TypeError, ValueError) as e:
             # Only atomic renames put files here, so this means outside damage: recompute.
-            log.warning("ignoring unreadable artifact %s (%s); it will be recomputed", path, e)
+            log.warning("ignoring artifact %s (%s); it will be recomputed", path, e)
             return None
 
-    def save_artifact(self, media_id: str, stage: str, key: str, data: dict) -> Path:
-        return atomic_write_json(self.artifact_path(media_id, stage, key), data)
+    def save_artifact(self, media_id: str, stage: str, key: str, data: dict,
+                      files: Iterable[Path] = ()) -> Artifact:
+        """Write DATA with a record of its digest and of FILES (paths it refers to) for later checks."""
+        data = normalised(data)
+        records = {self.relative(path): _file_record(Path(path)) for path in files}
+        digest = content_digest(data, {name: rec["sha256"] for name, rec in records.items()})
+        atomic_write_json(self.artifact_path(media_id, stage, key),
+                          {**data, ARTIFACT_RECORD: {"digest": digest, "files": records}})
+        return Artifact(data, digest)
+
+    def _verified_digest(self, path: Path, data: dict, record: dict) -> str:
+        files = record.get("files") or {}
+        refreshed = False
+        for name, expected in files.items():
+            refreshed |= self._verify_file(name, expected)
+        digest = content_digest(data, {name: rec["sha256"] for name, rec in files.items()})
+        if digest != record["digest"]:
+            raise ArtifactMismatch("its content changed after it was written")
+        if refreshed:  # same content under a new mtime (a copied workspace): skip the hash next time
+            atomic_write_json(path, {**data, ARTIFACT_RECORD: record})
+        return digest
+
+    def _verify_file(self, name: str, expected: dict) -> bool:
+        """Raise ArtifactMismatch unless file NAME is as recorded; True when only its mtime moved."""
+        path = self.absolute(name)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise ArtifactMismatch(f"{name} is missing") from None
+        if stat.st_size != expected["size"]:
+            raise ArtifactMismatch(f"{name} has {stat.st_size} bytes, {expected['size']} were written")
+        if stat.st_mtime_ns == expected["mtime_ns"]:
+            return False
+        if file_sha256(path) != expected["sha256"]:
+            raise ArtifactMismatch(f"{name} was modified after it was written")
+        expected["mtime_ns"] = stat.st_mtime_ns
+        return True
+
+    def file_checksum(self, path: Path) -> str:
+        """SHA-256 of a (model) file, remembered by path, size and mtime so it is hashed once."""
+        path = Path(path).resolve()
+        stat = path.stat()
+        with _checksum_lock:
+            store = self.models_dir / CHECKSUMS_FILE
+            try:
+                known = json.loads(store.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                known = {}
+            entry = known.get(str(path)) or {}
+            if entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+                return entry["sha256"]
+            known[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_sha256(path)}
+            atomic_write_json(store, known)
+            return known[str(path)]["sha256"]
 
     def latest_artifact(self, media_id: str, stage: str) -> Optional[dict]:
         """The most recently written artifact of a stage (notebooks read the previous stage so)."""

@@ -172,6 +172,11 @@ class NemoAsr:
     def options_dict(self) -> dict:
         return self.options.to_dict()
 
+    def model_files(self) -> list[Path]:
+        """A local ``.nemo`` checkpoint (its checksum is part of the cache key); hub models are
+        named by the model option."""
+        return [Path(self.options.model)] if str(self.options.model).endswith(".nemo") else []
+
     # -- model ---------------------------------------------------------------------------
     @property
     def model(self):

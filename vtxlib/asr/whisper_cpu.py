@@ -225,6 +225,17 @@ class WhisperCpuAsr:
     def options_dict(self) -> dict:
         return self.options.cache_dict()
 
+    def model_files(self) -> list[Path]:
+        """The model's files: their checksum is part of the cache key (other files in the same
+        ``--asr-model`` folder give another transcript)."""
+        bundled = BUNDLED_MODELS.get(self.options.model)
+        if bundled is None:
+            return [Path(self.options.model).expanduser()]
+        try:
+            return [piece for pieces in bundled.locate().values() for piece in pieces]
+        except BackendUnavailable:  # not installed: loading the model says so, if it comes to that
+            return []
+
     def transcribe(self, audio: AudioFile, progress: Optional[ProgressFn] = None) -> Transcript:
         from ..audio import load_audio
 
