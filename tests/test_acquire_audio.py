@@ -138,3 +138,43 @@ def test_url_without_network_is_one_clear_error(ws):
     # This machine has no route to video sites: yt-dlp fails fast and we report the cause.
     with pytest.raises(StageFailed, match="could not download .*(no network|unreachable|not found)"):
         acquire("https://www.youtube.com/watch?v=dQw4w9WgXcQ", ws)
+
+
+# -- URLs: ids from the whole link, re-download on force, one-line errors ---------------------------
+
+def _wav_bytes(tmp_path: Path, name: str, seconds: float) -> bytes:
+    return _tone_wav(tmp_path / name, seconds=seconds, rate=16000, channels=1).read_bytes()
+
+
+def test_plain_file_urls_with_one_base_name_do_not_share_a_cache_entry(tmp_path, ws):
+    from local_http import LocalServer
+
+    first, second = _wav_bytes(tmp_path, "a.wav", 0.5), _wav_bytes(tmp_path, "b.wav", 1.0)
+    routes = {"/talk.wav": (200, {"Content-Type": "audio/wav"}, first),
+              "/other/talk.wav": (200, {"Content-Type": "audio/wav"}, second)}
+    with LocalServer(routes) as server:
+        a = acquire(server.url("/talk.wav"), ws)
+        b = acquire(server.url("/other/talk.wav"), ws)
+        assert a.id != b.id and "talk" in a.id and "talk" in b.id
+        assert Path(a.path).read_bytes() == first and Path(b.path).read_bytes() == second
+        assert acquire(server.url("/talk.wav"), ws).id == a.id  # the same link is the same entry
+        before = len(server.hits)
+        again = acquire(server.url("/talk.wav"), ws)
+        assert len(server.hits) == before  # cached: no request at all
+        routes["/talk.wav"] = (200, {"Content-Type": "audio/wav"}, second)
+        forced = acquire(server.url("/talk.wav"), ws, force=True)
+        assert len(server.hits) > before and forced.id == again.id
+        assert Path(forced.path).read_bytes() == second  # downloaded again, not the cached copy
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("ftp://example.com/talk.mp4", "unsupported scheme \\(expected http or https or a local file\\)"),
+    ("http://", "invalid URL.*names no host"),
+    ("http://[::1", "invalid URL"),
+    ("http://127.0.0.1:99999/x.wav", "invalid URL.*[Pp]ort"),
+    ("http://user:secret@example.com/x.wav", "user name or password"),
+])
+def test_malformed_links_are_one_line_input_errors(ws, source, expected):
+    with pytest.raises(InputError, match=expected) as caught:
+        acquire(source, ws)
+    assert "\n" not in str(caught.value) and "secret" not in str(caught.value)

@@ -262,7 +262,7 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------
     def acquire(self, source: str) -> MediaInfo:
         with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().to_dict()):
-            return acquire(source, self.workspace, AcquireOptions())
+            return acquire(source, self.workspace, AcquireOptions(), force=self._forced("acquire"))
 
     def audio(self, media: MediaInfo) -> tuple[AudioFile, str]:
         options = AudioOptions()
