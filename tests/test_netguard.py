@@ -9,9 +9,11 @@ import pytest
 
 from vtxlib import netguard
 from vtxlib.acquire import acquire
-from vtxlib.errors import InputError, StageFailed
+from vtxlib.errors import InputError
 from vtxlib.netguard import UrlPolicy, check_url, url_policy
 from vtxlib.workspace import Workspace
+
+from local_http import stub_resolver
 
 REFUSED = ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
            "100.64.0.1", "0.0.0.0", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
@@ -36,21 +38,6 @@ def test_an_allow_list_admits_named_networks_only():
     assert not policy.permits("127.0.0.2") and not policy.permits("169.254.169.254")
     with pytest.raises(InputError, match="--allow-url-network"):
         UrlPolicy.from_strings(["not-a-network"])
-
-
-def stub_resolver(monkeypatch, names: dict[str, str]):
-    """Resolve the given host names to the given addresses; anything else as before."""
-    real = socket.getaddrinfo
-
-    def fake(host, port, *args, **kwargs):
-        if host in names:
-            address = names[host]
-            family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            sockaddr = (address, port or 0, 0, 0) if family == socket.AF_INET6 else (address, port or 0)
-            return [(family, socket.SOCK_STREAM, 6, "", sockaddr)]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
 
 
 def test_check_url_resolves_the_host_and_refuses_metadata_addresses(monkeypatch):
@@ -82,7 +69,7 @@ def test_a_redirect_to_a_refused_address_is_stopped_before_connecting(tmp_path, 
         target = f"http://inside.test:{inside.port}/secret"
         with LocalServer({"/talk.wav": (302, {"Location": target}, b"")}) as outside:
             policy = UrlPolicy.from_strings(["127.0.0.1/32"])
-            with url_policy(policy), pytest.raises(StageFailed, match="private|loopback"):
+            with url_policy(policy), pytest.raises(InputError, match="private|loopback"):
                 acquire(outside.url("/talk.wav"), Workspace(tmp_path / "ws"))
             assert outside.hits  # the first hop was allowed
         assert inside.hits == []  # the redirect target was never contacted

@@ -484,7 +484,7 @@ def test_foreign_hosts_and_cross_site_posts_are_refused_without_a_key(workspace,
 
 
 def test_url_requests_are_refused_for_local_and_private_addresses(workspace, fake, monkeypatch):
-    from test_netguard import stub_resolver
+    from local_http import stub_resolver
 
     stub_resolver(monkeypatch, {"metadata.test": "169.254.169.254", "intranet.test": "10.1.2.3"})
     with client_for(workspace, fake) as client:
@@ -559,3 +559,52 @@ def test_jobs_of_a_killed_server_are_failed_and_their_uploads_removed(workspace,
             assert record["status"] == "failed", record
             assert "server stopped" in record["error"]["message"] and "upload_folder" not in record
     assert list(uploads.iterdir()) == []
+
+
+class AcquiringPipeline(FakePipeline):
+    """A stand-in that really acquires its source (as the first stage of the real pipeline does)."""
+
+    def run(self, source: str, out_dir=None, until: str = "subtitles"):
+        from vtxlib.acquire import acquire
+
+        acquire(source, self.workspace)
+        return super().run(source, out_dir, until)
+
+
+def test_url_jobs_check_every_redirect_in_the_worker(workspace, monkeypatch):
+    from local_http import LocalServer
+    from local_http import stub_resolver
+
+    stub_resolver(monkeypatch, {"inside.test": "127.0.0.2"})
+    with LocalServer({"/secret": (200, {"Content-Type": "audio/wav"}, b"RIFF")}, host="127.0.0.2") as inside:
+        hop = {"/talk.wav": (302, {"Location": f"http://inside.test:{inside.port}/secret"}, b"")}
+        with LocalServer(hop) as outside, \
+                client_for(workspace, AcquiringPipeline(workspace), allow_url_networks=("127.0.0.1/32",)) as client:
+            accepted = client.post("/transcribe", data={"url": outside.url("/talk.wav")})
+            assert accepted.status_code == 202, accepted.text
+            record = wait_for_job(client, accepted.json()["job_id"])
+            assert outside.hits  # the allow-listed first hop was fetched
+        assert record["status"] == "failed" and record["error"]["http_status"] == 422
+        assert "private" in record["error"]["message"]
+        assert inside.hits == []  # the redirect target was refused before connecting
+
+
+@needs_ffmpeg
+def test_a_full_disk_is_507_not_500(workspace, tmp_path, monkeypatch):
+    import errno
+
+    from vtxlib import service
+
+    audio = tone_wav(tmp_path / "a.wav", 0.5).read_bytes()
+    disk_full = OSError(errno.ENOSPC, "No space left on device", str(workspace.root / "x"))
+    with client_for(workspace, FakePipeline(workspace, fail=disk_full)) as client:
+        during_job = client.post("/transcribe", files={"file": ("a.wav", audio, "audio/wav")})
+        assert during_job.status_code == 507 and "disk is full" in during_job.json()["error"]
+
+        def no_space(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(service, "store_upload", no_space)
+        upload = client.post("/transcribe", files={"file": ("a.wav", audio, "audio/wav")})
+        assert upload.status_code == 507 and "disk is full" in upload.json()["error"]
+        assert client.get("/status").json()["jobs"]["handled"] == 1  # the worker is alive

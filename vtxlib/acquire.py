@@ -159,7 +159,9 @@ def _extract_info(yt_dlp, url: str, options: AcquireOptions, download: bool, ext
         with yt_dlp.YoutubeDL(params) as ydl:
             return ydl.sanitize_info(ydl.extract_info(url, download=download))
     except yt_dlp.utils.DownloadError as e:
-        raise StageFailed(f"could not download {url}: {explain_download_error(str(e))}") from e
+        # a link (or redirect) into a refused network is the request's fault, not the network's
+        error = InputError if netguard.POLICY_REFUSAL in str(e) else StageFailed
+        raise error(f"could not download {netguard.redact(url)}: {explain_download_error(str(e))}") from e
 
 
 def _download_to(yt_dlp, url: str, target_dir: Path, options: AcquireOptions) -> Path:
