@@ -82,3 +82,15 @@ def test_without_a_policy_local_links_still_work_for_the_cli(tmp_path):
     with LocalServer({"/a.wav": (200, {"Content-Type": "audio/wav"}, b"RIFF" + bytes(100))}) as server:
         info = acquire(server.url("/a.wav"), Workspace(tmp_path / "ws"))
     assert info.kind == "url" and server.hits
+
+
+def test_an_allow_listed_address_downloads_under_the_policy(tmp_path):
+    from local_http import LocalServer
+
+    body = b"RIFF" + bytes(100)
+    with LocalServer({"/a.wav": (200, {"Content-Type": "audio/wav"}, body)}) as server:
+        with url_policy(UrlPolicy.from_strings(["127.0.0.1/32"])):
+            info = acquire(server.url("/a.wav"), Workspace(tmp_path / "ws"))
+        with url_policy(UrlPolicy()), pytest.raises(InputError, match="refused by the URL policy"):
+            acquire(server.url("/a.wav"), Workspace(tmp_path / "other"))
+    assert open(info.path, "rb").read() == body

@@ -27,7 +27,6 @@ files, never the server's folders.
 
 
 import dataclasses
-import errno
 import hmac
 import ipaddress
 import json
@@ -51,7 +50,6 @@ from .versions import package_version
 
 log = logging.getLogger("vtxlib.service")
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 TRUSTED_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # Host headers accepted without an API key
 API_KEY_ENV = "VTX_API_KEY"
 OPEN_PATHS = ("/status",)  # answered (minimally) without the API key
@@ -561,6 +559,9 @@ class CrossSiteGuard:
     elsewhere posting a form to this loopback service): ``Sec-Fetch-Site`` cross-site/same-site,
     or an ``Origin`` that is not this server's own."""
 
+    def __init__(self, app):
+        self.app = app
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
             return await self.app(scope, receive, send)
@@ -573,9 +574,6 @@ class CrossSiteGuard:
             return await _json_answer(send, 403, "cross-site request refused: post from this server's own "
                                                  "pages or a non-browser client, or start the server with an API key")
         return await self.app(scope, receive, send)
-
-    def __init__(self, app):
-        self.app = app
 
     @staticmethod
     def _same_origin(origin: str, headers) -> bool:

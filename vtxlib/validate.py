@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -71,7 +70,3 @@ def os_error_in_chain(error: BaseException) -> Optional[OSError]:
             return error
         error = error.__cause__ or error.__context__
     return None
-
-
-def writable(path: Path) -> bool:
-    return os.access(path, os.W_OK | os.X_OK)
