@@ -491,7 +491,8 @@ def test_url_requests_are_refused_for_local_and_private_addresses(workspace, fak
         for url in ("http://127.0.0.1:8000/status", "http://localhost:8000/status",
                     "http://169.254.169.254/latest/meta-data/", "http://metadata.test/latest/meta-data/",
                     "http://[::1]:8000/status", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0:8000/",
-                    "http://intranet.test/talk.mp4", "http://[fd00::1]/a.wav", "http://224.0.0.1/a.wav"):
+                    "http://intranet.test/talk.mp4", "http://[fd00::1]/a.wav", "http://224.0.0.1/a.wav",
+                    "http://2130706433:8000/status", "http://0x7f.0.0.1:8000/status", "HTTP://127.1:8000/"):
             response = client.post("/transcribe", data={"url": url})
             assert response.status_code == 400 and "refused" in response.json()["error"], (url, response.text)
         secret = client.post("/transcribe", data={"url": "https://bob:hunter2@example.com/a.mp4"})
