@@ -550,6 +550,8 @@ class ApiKeyAuth:
         scope.setdefault("state", {})["authenticated"] = ok
         if ok or scope["path"] in self.open_paths:
             return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 1008})
         await _json_answer(send, 401, "missing or wrong API key: send the header 'Authorization: Bearer <key>'",
                            {"WWW-Authenticate": "Bearer"})
 
@@ -599,12 +601,12 @@ def load_api_key(key_file: Optional[Path] = None) -> Optional[str]:
     """The API key from ``key_file`` (first line) or ``$VTX_API_KEY``; None when neither is set."""
     if key_file is not None:
         try:
-            key = Path(key_file).expanduser().read_text(encoding="utf-8").strip()
+            lines = Path(key_file).expanduser().read_text(encoding="utf-8").strip().splitlines()
         except OSError as e:
             raise InputError(f"cannot read the API key file {key_file}: {e.strerror or e}") from e
-        if not key:
+        if not lines or not lines[0].strip():
             raise InputError(f"the API key file {key_file} is empty")
-        return key
+        return lines[0].strip()
     return os.environ.get(API_KEY_ENV, "").strip() or None
 
 
