@@ -609,3 +609,19 @@ def test_a_full_disk_is_507_not_500(workspace, tmp_path, monkeypatch):
         upload = client.post("/transcribe", files={"file": ("a.wav", audio, "audio/wav")})
         assert upload.status_code == 507 and "disk is full" in upload.json()["error"]
         assert client.get("/status").json()["jobs"]["handled"] == 1  # the worker is alive
+
+
+def test_the_api_key_file_gives_its_first_line(tmp_path, monkeypatch):
+    from vtxlib.service import load_api_key
+
+    monkeypatch.setenv("VTX_API_KEY", "from-the-environment")
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(f"  {KEY}  \nsecond line\n")
+    assert load_api_key(key_file) == KEY
+    assert load_api_key(None) == "from-the-environment"
+    key_file.write_text("\n")
+    with pytest.raises(InputError, match="empty"):
+        load_api_key(key_file)
+    with pytest.raises(InputError, match="cannot read") as caught:
+        load_api_key(tmp_path / "missing.txt")
+    assert KEY not in str(caught.value)
