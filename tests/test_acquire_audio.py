@@ -138,3 +138,95 @@ def test_url_without_network_is_one_clear_error(ws):
     # This machine has no route to video sites: yt-dlp fails fast and we report the cause.
     with pytest.raises(StageFailed, match="could not download .*(no network|unreachable|not found)"):
         acquire("https://www.youtube.com/watch?v=dQw4w9WgXcQ", ws)
+
+
+# -- URLs: ids from the whole link, re-download on force, one-line errors ---------------------------
+
+def _wav_bytes(tmp_path: Path, name: str, seconds: float) -> bytes:
+    return _tone_wav(tmp_path / name, seconds=seconds, rate=16000, channels=1).read_bytes()
+
+
+def test_plain_file_urls_with_one_base_name_do_not_share_a_cache_entry(tmp_path, ws):
+    from local_http import LocalServer
+
+    first, second = _wav_bytes(tmp_path, "a.wav", 0.5), _wav_bytes(tmp_path, "b.wav", 1.0)
+    routes = {"/talk.wav": (200, {"Content-Type": "audio/wav"}, first),
+              "/other/talk.wav": (200, {"Content-Type": "audio/wav"}, second)}
+    with LocalServer(routes) as server:
+        a = acquire(server.url("/talk.wav"), ws)
+        b = acquire(server.url("/other/talk.wav"), ws)
+        assert a.id != b.id and "talk" in a.id and "talk" in b.id
+        assert Path(a.path).read_bytes() == first and Path(b.path).read_bytes() == second
+        assert acquire(server.url("/talk.wav"), ws).id == a.id  # the same link is the same entry
+        before = len(server.hits)
+        again = acquire(server.url("/talk.wav"), ws)
+        assert len(server.hits) == before  # cached: no request at all
+        routes["/talk.wav"] = (200, {"Content-Type": "audio/wav"}, second)
+        forced = acquire(server.url("/talk.wav"), ws, force=True)
+        assert len(server.hits) > before and forced.id == again.id
+        assert Path(forced.path).read_bytes() == second  # downloaded again, not the cached copy
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("ftp://example.com/talk.mp4", "unsupported scheme \\(expected http or https or a local file\\)"),
+    ("http://", "invalid URL.*names no host"),
+    ("http://[::1", "invalid URL"),
+    ("http://127.0.0.1:99999/x.wav", "invalid URL.*[Pp]ort"),
+    ("http://user:secret@example.com/x.wav", "user name or password"),
+])
+def test_malformed_links_are_one_line_input_errors(ws, source, expected):
+    with pytest.raises(InputError, match=expected) as caught:
+        acquire(source, ws)
+    assert "\n" not in str(caught.value) and "secret" not in str(caught.value)
+
+
+# -- truncated media and a full disk while decoding --------------------------------------------------
+
+def test_a_truncated_wav_warns_with_the_promised_and_decoded_length(tmp_path, ws, caplog):
+    full = _tone_wav(tmp_path / "full.wav", seconds=30.0, rate=16000, channels=1)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # the header still promises 30 s
+    with caplog.at_level("WARNING", logger="vtxlib.audio"):
+        audio = decode(cut, ws.audio_path("cut"))
+    assert audio.duration == pytest.approx(15.0, abs=0.1)
+    assert "truncated" in caplog.text and "30.0 s" in caplog.text and "15.0 s" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vtxlib.audio"):
+        decode(full, ws.audio_path("full"))
+    assert "truncated" not in caplog.text
+
+
+def test_an_mp4_cut_in_half_warns_or_names_the_truncation(tmp_path, ws, caplog):
+    for flags, name in ((["-movflags", "+faststart"], "indexed"), ([], "plain")):
+        video = tmp_path / f"{name}.mp4"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5",
+                        "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=22050", "-t", "20", "-c:v", "mpeg4",
+                        "-c:a", "aac", *flags, str(video)], check=True)
+        half = tmp_path / f"{name}-half.mp4"
+        half.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+        if name == "indexed":  # the index survives: decodes part, warns with both lengths
+            with caplog.at_level("WARNING", logger="vtxlib.audio"):
+                audio = decode(half, ws.audio_path(name))
+            assert audio.duration < 15 and "truncated" in caplog.text and "20.0 s" in caplog.text
+        else:  # the index was at the end: nothing to decode, and the message says why
+            with pytest.raises(InputError, match="truncated"):
+                decode(half, ws.audio_path(name))
+
+
+def test_a_full_disk_while_decoding_is_not_blamed_on_the_file(tmp_path, ws, monkeypatch):
+    import errno
+
+    from vtxlib import audio as audio_module
+
+    src = _tone_wav(tmp_path / "fine.wav", seconds=1.0)
+    real_run = subprocess.run
+
+    def full_disk(cmd, *args, **kwargs):
+        if Path(cmd[0]).name == "ffmpeg":
+            return subprocess.CompletedProcess(cmd, 1, "", "Error writing trailer: No space left on device\n")
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(audio_module.subprocess, "run", full_disk)
+    with pytest.raises(OSError) as caught:
+        decode(src, ws.audio_path("full"))
+    assert caught.value.errno == errno.ENOSPC and not isinstance(caught.value, InputError)

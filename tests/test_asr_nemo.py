@@ -229,6 +229,7 @@ def test_wrong_model_name_lists_the_known_models(monkeypatch, tmp_path):
         raise RepositoryNotFoundError("404 Client Error", response=httpx.Response(404, request=request))
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", not_found)
+    monkeypatch.setattr(gpu, "hf_offline_reason", lambda: None)  # the hub answers (with a 404)
     with pytest.raises(BackendUnavailable) as info:
         NemoAsr(NemoAsrOptions(model="nvidia/parakeet-typo"), cache_dir=tmp_path).model
     assert "no model named 'nvidia/parakeet-typo'" in str(info.value)

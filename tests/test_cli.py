@@ -63,3 +63,113 @@ def test_upload_of_a_local_file_to_its_source_is_refused(tmp_path):
                            "--upload-dry-run"],
                           capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=300)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ")
+
+
+# -- the one-line contract: bad links, bad --out, read-only and full disks ------------------------
+
+import errno  # noqa: E402
+import os  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import pytest  # noqa: E402
+
+from vtxlib import cli  # noqa: E402
+
+
+@pytest.fixture
+def quiet_env(monkeypatch, tmp_path):
+    """In-process runs: model caches into tmp, and Pipeline.run recorded instead of run."""
+    for name in ("HF_HOME", "NEMO_CACHE_DIR", "TORCH_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    runs = []
+    from vtxlib.pipeline import Pipeline
+
+    monkeypatch.setattr(Pipeline, "run", lambda self, source, out_dir=None, until="upload": runs.append(source)
+                        or SimpleNamespace(summary=lambda: "ok", outputs={}))
+    return runs
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def read_only(monkeypatch, folder: Path) -> Path:
+    """Make FOLDER read-only: chmod, and (root ignores modes) writes inside it fail with EROFS."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o555)
+    real_open = os.open
+
+    def guarded_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and Path(path).resolve().is_relative_to(folder.resolve()):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded_open)
+    return folder
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("http://", "names no host"),
+    ("http://[::1", "invalid URL"),
+    ("http://127.0.0.1:99999/x.wav", "invalid URL"),
+    ("ftp://example.com/talk.mp4", "unsupported scheme (expected http or https or a local file)"),
+])
+def test_malformed_sources_are_one_line_errors(tmp_path, capsys, source, expected):
+    assert cli.main(["run", source, "--workspace", str(tmp_path / "ws"), "--emotion", "off", "--no-report"]) == 1
+    err = one_line_error(capsys)
+    assert expected in err and "file not found" not in err
+
+
+def test_out_pointing_at_a_file_fails_before_the_pipeline_runs(tmp_path, capsys, quiet_env):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"RIFF")
+    existing = tmp_path / "taken.txt"
+    existing.write_text("keep me")
+    assert cli.main(["run", str(wav), "--workspace", str(tmp_path / "ws"), "--out", str(existing)]) == 1
+    assert "--out" in one_line_error(capsys) and quiet_env == [] and existing.read_text() == "keep me"
+
+
+def test_read_only_out_or_workspace_fails_before_the_pipeline_runs(tmp_path, capsys, quiet_env, monkeypatch):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"RIFF")
+    (tmp_path / "ws" / "models").mkdir(parents=True)  # an existing workspace
+    locked_out = read_only(monkeypatch, tmp_path / "locked-out")
+    try:
+        assert cli.main(["run", str(wav), "--workspace", str(tmp_path / "ws"), "--out", str(locked_out)]) == 1
+        err = one_line_error(capsys)
+        assert "--out" in err and "not writable" in err
+        read_only(monkeypatch, tmp_path / "ws")
+        assert cli.main(["run", str(wav), "--workspace", str(tmp_path / "ws")]) == 1
+        assert "workspace" in one_line_error(capsys)
+    finally:
+        locked_out.chmod(0o755)
+        (tmp_path / "ws").chmod(0o755)
+    assert quiet_env == []
+
+
+def test_a_full_disk_is_named_as_such_in_one_line(tmp_path, capsys, monkeypatch):
+    from vtxlib import acquire
+
+    for name in ("HF_HOME", "NEMO_CACHE_DIR", "TORCH_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    wav = tmp_path / "talk.wav"
+    wav.write_bytes(b"RIFF" + bytes(64))
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(acquire, "atomic_write_json", full)
+    assert cli.main(["run", str(wav), "--workspace", str(tmp_path / "ws"), "--emotion", "off"]) == 1
+    err = one_line_error(capsys)
+    assert "disk is full" in err and "corrupt" not in err and "not found" not in err
+
+
+def test_speaker_counts_over_the_limit_are_refused(tmp_path, capsys, quiet_env):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"RIFF")
+    for option in ("--num-speakers", "--max-speakers", "--min-speakers"):
+        assert cli.main(["run", str(wav), "--workspace", str(tmp_path / "ws"), option, "21"]) == 1
+        assert "between 1 and 20" in one_line_error(capsys)
+    assert quiet_env == []

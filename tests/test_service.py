@@ -59,12 +59,15 @@ class FakePipeline:
         assert self.gate.wait(20)
         if self.fail is not None:
             raise self.fail
+        other = "SPEAKER_00" if self.options.num_speakers == 1 else "SPEAKER_01"  # options change the result
         words = [Word("hello", 0.1, 0.4, 0.9, "SPEAKER_00"), Word("there", 0.5, 0.8, 0.9, "SPEAKER_00"),
-                 Word("hi", 1.2, 1.4, 0.9, "SPEAKER_01")]
-        turns = [Turn("SPEAKER_00", 0.1, 0.8, words[:2]), Turn("SPEAKER_01", 1.2, 1.4, words[2:])]
-        media = MediaInfo(id="f-fake", title=Path(source).stem, source=source, duration=1.5)
+                 Word("hi", 1.2, 1.4, 0.9, other)]
+        turns = [Turn("SPEAKER_00", 0.1, 0.8, words[:2]), Turn(other, 1.2, 1.4, words[2:])]
+        media = MediaInfo(id="f-fake", title=Path(source).stem, source=source, duration=1.5, path=source)
         document = Document(media=media, transcript=AlignedTranscript(turns, language="en"))
-        outputs = write_outputs(document, self.workspace.outputs_dir(media.id))
+        # like Pipeline.run: DIR/<media_id>/ when out_dir is given, else the workspace's outputs
+        target = Path(out_dir) / media.id if out_dir else self.workspace.outputs_dir(media.id)
+        outputs = write_outputs(document, target)
         return SimpleNamespace(document=document, outputs=outputs)
 
     def close(self) -> None:
@@ -87,9 +90,9 @@ def fake(workspace) -> FakePipeline:
     return FakePipeline(workspace)
 
 
-def client_for(workspace, pipeline, **service_options) -> TestClient:
+def client_for(workspace, pipeline, base_url: str = "http://127.0.0.1:8000", **service_options) -> TestClient:
     app = create_app(workspace, ServiceOptions(**service_options), pipeline=pipeline)
-    return TestClient(app)
+    return TestClient(app, base_url=base_url)
 
 
 def wait_for_job(client, job_id: str, timeout: float = 20.0) -> dict:
@@ -357,25 +360,268 @@ def test_real_server_on_loopback_with_the_embedded_pipeline(tmp_path, monkeypatc
             assert len(body["speakers"]) == 2
             assert body["turns"][0]["speaker"] != body["turns"][-1]["speaker"]
             assert all("emotion" in t for t in body["turns"])  # the embedded emotion stage ran
-            assert Path(body["outputs"]["vtt"]).is_file()
-            assert Path(body["outputs"]["vtt"]).is_relative_to(workspace.root)
+            assert body["outputs"]["vtt"] == "transcript.vtt"  # a file name, not a server path
+            vtt = client.get(f"/jobs/{body['job_id']}/vtt")
+            assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
             # the same media again comes from the workspace cache
             again = client.post("/transcribe", files={"file": ("copy.wav", clip.read_bytes(), "audio/wav")},
                                 data={"num_speakers": "2"}).json()
             assert again["turns"] == body["turns"]
             assert again["stages"]["asr"]["cached"] is True
-            # a URL is a background job; offline (a closed loopback port) it fails with a clear error
-            url_job = client.post("/transcribe", data={"url": f"http://127.0.0.1:{free_port()}/talk.mp4"})
-            assert url_job.status_code == 202
-            deadline = time.time() + 30
-            record = client.get(url_job.json()["status_url"]).json()
-            while record["status"] in ("queued", "running") and time.time() < deadline:
-                time.sleep(0.1)
-                record = client.get(url_job.json()["status_url"]).json()
-            assert record["status"] == "failed" and record["error"]["http_status"] == 502
-            assert "could not download" in record["error"]["message"]
+            # a URL to a loopback address is refused before anything is fetched
+            url_job = client.post("/transcribe", data={"url": f"http://127.0.0.1:{port}/status"})
+            assert url_job.status_code == 400 and "refused by the URL policy" in url_job.json()["error"]
         assert loads == [1]
     finally:
         server.should_exit = True
         thread.join(15)
     assert not thread.is_alive()
+
+
+# -- safety: per-job outputs, paths, limits, authentication, hosts, URLs, crash recovery ---------------
+
+@needs_ffmpeg
+def test_each_job_keeps_its_own_outputs(workspace, fake, tmp_path):
+    audio = tone_wav(tmp_path / "same.wav", 0.5).read_bytes()
+    with client_for(workspace, fake) as client:
+        a = client.post("/transcribe", files={"file": ("same.wav", audio, "audio/wav")}, data={"num_speakers": "2"})
+        b = client.post("/transcribe", files={"file": ("same.wav", audio, "audio/wav")}, data={"num_speakers": "1"})
+        assert a.status_code == b.status_code == 200
+        assert a.json()["speakers"] == ["SPEAKER_00", "SPEAKER_01"] and b.json()["speakers"] == ["SPEAKER_00"]
+        a_json = client.get(f"/jobs/{a.json()['job_id']}/json").json()
+        b_json = client.get(f"/jobs/{b.json()['job_id']}/json").json()
+        assert a_json["speakers"] == a.json()["speakers"] and b_json["speakers"] == b.json()["speakers"]
+        assert "SPEAKER_01" in client.get(f"/jobs/{a.json()['job_id']}/vtt").text
+        assert "SPEAKER_01" not in client.get(f"/jobs/{b.json()['job_id']}/vtt").text
+    assert (workspace.root / "outputs" / "jobs" / a.json()["job_id"]).is_dir()
+
+
+@needs_ffmpeg
+def test_answers_and_errors_name_files_not_server_folders(workspace, fake, tmp_path):
+    audio = tone_wav(tmp_path / "talk.wav", 0.5).read_bytes()
+    failing = FakePipeline(workspace)
+    with client_for(workspace, fake) as client:
+        done = client.post("/transcribe", files={"file": ("talk.wav", audio, "audio/wav")})
+        job_id = done.json()["job_id"]
+        answers = [done.text, client.get(f"/jobs/{job_id}").text, client.get(f"/jobs/{job_id}/json").text,
+                   client.post("/transcribe", files={"file": ("notes.txt", b"not media", "text/plain")}).text]
+        assert done.json()["outputs"]["vtt"] == "transcript.vtt"
+        assert done.json()["media"]["source"] == "talk.wav" and "path" not in done.json()["media"]
+    with client_for(workspace, failing) as client:
+        upload_dir = workspace.root / "service" / "uploads"
+        failing.fail = InputError(f"{upload_dir}/0123/talk.wav has no audio stream; in {workspace.root}")
+        answers.append(client.post("/transcribe", files={"file": ("talk.wav", audio, "audio/wav")}).text)
+    for text in answers:
+        assert str(workspace.root) not in text and str(tmp_path) not in text, text
+
+
+def test_speaker_counts_have_an_upper_bound(workspace, fake):
+    with client_for(workspace, fake) as client:
+        for field in ("num_speakers", "min_speakers", "max_speakers"):
+            response = client.post("/transcribe", data={"url": "https://example.com/v", field: "21"})
+            assert response.status_code == 400 and "between 1 and 20" in response.json()["error"], response.text
+    assert fake.runs == []
+
+
+KEY = "s3cret-key-for-tests"
+
+
+def test_an_api_key_guards_every_endpoint_but_a_minimal_status(workspace, fake):
+    with client_for(workspace, fake, base_url="http://vtx.example", api_key=KEY) as client:
+        anonymous = client.get("/status")
+        assert anonymous.status_code == 200 and anonymous.json() == {"ready": True}
+        for method, path in (("get", "/jobs/0123456789abcdef"), ("get", "/jobs/0123456789abcdef/vtt"),
+                             ("post", "/transcribe"), ("get", "/docs"), ("get", "/openapi.json")):
+            response = getattr(client, method)(path)
+            assert response.status_code == 401 and "Bearer" in response.json()["error"], path
+            assert response.headers["www-authenticate"] == "Bearer"
+        wrong = client.get("/jobs/0123456789abcdef", headers={"Authorization": "Bearer wrong"})
+        assert wrong.status_code == 401
+        auth = {"Authorization": f"Bearer {KEY}"}
+        assert client.get("/jobs/0123456789abcdef", headers=auth).status_code == 404
+        full = client.get("/status", headers=auth).json()
+        assert full["backends"] and full["versions"]
+        assert KEY not in json.dumps(full)
+
+
+def test_serve_refuses_a_public_bind_without_a_key_and_never_prints_it(monkeypatch, capsys, caplog):
+    import uvicorn
+
+    from vtxlib import cli, service
+
+    started = []
+    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    monkeypatch.setattr(service, "create_app", lambda *a, **k: "app")
+    monkeypatch.delenv("VTX_API_KEY", raising=False)
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 1
+    err = capsys.readouterr().err
+    assert started == [] and len(err.strip().splitlines()) == 1 and "VTX_API_KEY" in err
+    monkeypatch.setenv("VTX_API_KEY", KEY)
+    assert cli.main(["serve", "--host", "0.0.0.0", "-vv"]) == 0 and started
+    out = capsys.readouterr()
+    assert KEY not in out.out + out.err + caplog.text
+    assert KEY not in repr(ServiceOptions(api_key=KEY)) and KEY not in json.dumps(ServiceOptions(api_key=KEY).to_dict())
+
+
+def test_foreign_hosts_and_cross_site_posts_are_refused_without_a_key(workspace, fake):
+    with client_for(workspace, fake) as client:
+        assert client.get("/status").status_code == 200
+        assert client.get("/status", headers={"Host": "localhost:8000"}).status_code == 200
+        assert client.get("/status", headers={"Host": "[::1]:8000"}).status_code == 200
+        assert client.get("/status", headers={"Host": "attacker.example"}).status_code == 400  # DNS rebinding
+        form = {"url": "https://example.com/v", "mode": "later"}  # would be a 400 if it got through
+        for headers in ({"Origin": "http://attacker.example"}, {"Sec-Fetch-Site": "cross-site"},
+                        {"Origin": "null"}):
+            response = client.post("/transcribe", data=form, headers=headers)
+            assert response.status_code == 403 and "cross-site" in response.json()["error"], headers
+        same = client.post("/transcribe", data=form, headers={"Origin": "http://127.0.0.1:8000",
+                                                              "Sec-Fetch-Site": "same-origin"})
+        assert same.status_code == 400
+    with client_for(workspace, FakePipeline(workspace), base_url="http://vtx.lan",
+                    trusted_hosts=("vtx.lan",)) as client:
+        assert client.get("/status").status_code == 200
+
+
+def test_url_requests_are_refused_for_local_and_private_addresses(workspace, fake, monkeypatch):
+    from local_http import stub_resolver
+
+    stub_resolver(monkeypatch, {"metadata.test": "169.254.169.254", "intranet.test": "10.1.2.3"})
+    with client_for(workspace, fake) as client:
+        for url in ("http://127.0.0.1:8000/status", "http://localhost:8000/status",
+                    "http://169.254.169.254/latest/meta-data/", "http://metadata.test/latest/meta-data/",
+                    "http://[::1]:8000/status", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0:8000/",
+                    "http://intranet.test/talk.mp4", "http://[fd00::1]/a.wav", "http://224.0.0.1/a.wav",
+                    "http://2130706433:8000/status", "http://0x7f.0.0.1:8000/status", "HTTP://127.1:8000/"):
+            response = client.post("/transcribe", data={"url": url})
+            assert response.status_code == 400 and "refused" in response.json()["error"], (url, response.text)
+        secret = client.post("/transcribe", data={"url": "https://bob:hunter2@example.com/a.mp4"})
+        assert secret.status_code == 400 and "hunter2" not in secret.text
+        for url in ("http://", "http://[::1", "http://example.com:99999/x.wav"):
+            assert client.post("/transcribe", data={"url": url}).status_code == 400, url
+    assert fake.runs == []
+    assert "hunter2" not in "".join(p.read_text() for p in (workspace.root / "service" / "jobs").glob("*.json"))
+    with client_for(workspace, FakePipeline(workspace), allow_url_networks=("10.0.0.0/8",)) as client:
+        allowed = client.post("/transcribe", data={"url": "http://intranet.test/talk.mp4"})
+        assert allowed.status_code == 202
+
+
+SERVER_SCRIPT = """
+import sys, time, uvicorn
+from vtxlib.pipeline import PipelineOptions
+from vtxlib.service import ServiceOptions, create_app
+from vtxlib.workspace import Workspace
+
+class Stuck:  # a pipeline that never finishes: the job is 'running' when the server is killed
+    options, hook = PipelineOptions(emotion="off"), None
+    def warm_up(self): pass
+    def backends(self): return {}
+    def run(self, source, out_dir=None, until="subtitles"):
+        self.hook("asr", "start")
+        time.sleep(600)
+
+app = create_app(Workspace(sys.argv[1]), ServiceOptions(warm_up=False), pipeline=Stuck())
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+@needs_ffmpeg
+def test_jobs_of_a_killed_server_are_failed_and_their_uploads_removed(workspace, fake, tmp_path):
+    import httpx
+    import sys
+
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(workspace.root), str(port)], cwd=root)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    http.get("/status")
+                    break
+                except httpx.TransportError:
+                    assert time.time() < deadline and proc.poll() is None, "server did not start"
+                    time.sleep(0.1)
+            audio = tone_wav(tmp_path / "a.wav", 0.5).read_bytes()
+            queued = [http.post("/transcribe", files={"file": (f"{n}.wav", audio, "audio/wav")},
+                                data={"mode": "async"}).json()["job_id"] for n in ("first", "second")]
+            while http.get(f"/jobs/{queued[0]}").json()["status"] != "running":
+                assert time.time() < deadline
+                time.sleep(0.05)
+    finally:
+        proc.kill()  # SIGKILL: no shutdown code runs
+        proc.wait(10)
+    uploads = workspace.root / "service" / "uploads"
+    assert len(list(uploads.iterdir())) == 2  # what the killed server left behind
+    with client_for(workspace, fake) as client:
+        for job_id in queued:
+            record = client.get(f"/jobs/{job_id}").json()
+            assert record["status"] == "failed", record
+            assert "server stopped" in record["error"]["message"] and "upload_folder" not in record
+    assert list(uploads.iterdir()) == []
+
+
+class AcquiringPipeline(FakePipeline):
+    """A stand-in that really acquires its source (as the first stage of the real pipeline does)."""
+
+    def run(self, source: str, out_dir=None, until: str = "subtitles"):
+        from vtxlib.acquire import acquire
+
+        acquire(source, self.workspace)
+        return super().run(source, out_dir, until)
+
+
+def test_url_jobs_check_every_redirect_in_the_worker(workspace, monkeypatch):
+    from local_http import LocalServer
+    from local_http import stub_resolver
+
+    stub_resolver(monkeypatch, {"inside.test": "127.0.0.2"})
+    with LocalServer({"/secret": (200, {"Content-Type": "audio/wav"}, b"RIFF")}, host="127.0.0.2") as inside:
+        hop = {"/talk.wav": (302, {"Location": f"http://inside.test:{inside.port}/secret"}, b"")}
+        with LocalServer(hop) as outside, \
+                client_for(workspace, AcquiringPipeline(workspace), allow_url_networks=("127.0.0.1/32",)) as client:
+            accepted = client.post("/transcribe", data={"url": outside.url("/talk.wav")})
+            assert accepted.status_code == 202, accepted.text
+            record = wait_for_job(client, accepted.json()["job_id"])
+            assert outside.hits  # the allow-listed first hop was fetched
+        assert record["status"] == "failed" and record["error"]["http_status"] == 422
+        assert "private" in record["error"]["message"]
+        assert inside.hits == []  # the redirect target was refused before connecting
+
+
+@needs_ffmpeg
+def test_a_full_disk_is_507_not_500(workspace, tmp_path, monkeypatch):
+    import errno
+
+    from vtxlib import service
+
+    audio = tone_wav(tmp_path / "a.wav", 0.5).read_bytes()
+    disk_full = OSError(errno.ENOSPC, "No space left on device", str(workspace.root / "x"))
+    with client_for(workspace, FakePipeline(workspace, fail=disk_full)) as client:
+        during_job = client.post("/transcribe", files={"file": ("a.wav", audio, "audio/wav")})
+        assert during_job.status_code == 507 and "disk is full" in during_job.json()["error"]
+
+        def no_space(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(service, "store_upload", no_space)
+        upload = client.post("/transcribe", files={"file": ("a.wav", audio, "audio/wav")})
+        assert upload.status_code == 507 and "disk is full" in upload.json()["error"]
+        assert client.get("/status").json()["jobs"]["handled"] == 1  # the worker is alive
+
+
+def test_the_api_key_file_gives_its_first_line(tmp_path, monkeypatch):
+    from vtxlib.service import load_api_key
+
+    monkeypatch.setenv("VTX_API_KEY", "from-the-environment")
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(f"  {KEY}  \nsecond line\n")
+    assert load_api_key(key_file) == KEY
+    assert load_api_key(None) == "from-the-environment"
+    key_file.write_text("\n")
+    with pytest.raises(InputError, match="empty"):
+        load_api_key(key_file)
+    with pytest.raises(InputError, match="cannot read") as caught:
+        load_api_key(tmp_path / "missing.txt")
+    assert KEY not in str(caught.value)

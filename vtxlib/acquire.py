@@ -7,6 +7,7 @@ under another name or on Drive hits the same cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
+from . import netguard
 from .errors import InputError, StageFailed, missing_dependency
 from .types import MediaInfo
 from .workspace import Workspace, atomic_write_json, file_sha256
@@ -22,6 +24,9 @@ from .workspace import Workspace, atomic_write_json, file_sha256
 log = logging.getLogger("vtxlib.acquire")
 
 URL_RE = re.compile(r"^https?://", re.IGNORECASE)
+SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# extractors whose "id" is only the file's base name: the id must come from the whole URL
+GENERIC_EXTRACTORS = ("Generic",)
 
 
 @dataclass
@@ -38,13 +43,22 @@ def is_url(source: str) -> bool:
     return bool(URL_RE.match(source.strip()))
 
 
-def acquire(source: str, workspace: Workspace, options: Optional[AcquireOptions] = None) -> MediaInfo:
-    """Resolve SOURCE to a local media file in (or referenced by) the workspace."""
+def acquire(source: str, workspace: Workspace, options: Optional[AcquireOptions] = None,
+            force: bool = False) -> MediaInfo:
+    """Resolve SOURCE to a local media file in (or referenced by) the workspace.
+
+    ``force`` downloads a URL again even when it is cached. When the current thread has a URL
+    policy (:func:`vtxlib.netguard.url_policy`, set by the service), the link and every host the
+    download resolves (redirects included) must be allowed by it."""
     source = str(source).strip()
     if not source:
         raise InputError("no source given: expected an http(s) URL or a path to a media file")
-    if is_url(source):
-        return acquire_url(source, workspace, options or AcquireOptions())
+    if SCHEME_RE.match(source):
+        netguard.split_url(source)  # scheme, credentials, host and port, before anything else
+        policy = netguard.current_policy()
+        if policy is not None:
+            netguard.check_url(source, policy)
+        return acquire_url(source, workspace, options or AcquireOptions(), force=force)
     return acquire_file(Path(source), workspace)
 
 
@@ -73,20 +87,32 @@ def acquire_file(path: Path, workspace: Workspace) -> MediaInfo:
 
 
 # -- URLs -------------------------------------------------------------------------------------
-def acquire_url(url: str, workspace: Workspace, options: AcquireOptions) -> MediaInfo:
+def acquire_url(url: str, workspace: Workspace, options: AcquireOptions, force: bool = False) -> MediaInfo:
     record = workspace.source_record_path(f"url:{url}")
-    if record.exists():
+    if record.exists() and not force:
         info = MediaInfo.from_dict(json.loads(record.read_text()))
         if info.path and workspace.absolute(info.path).exists():
             log.info("%s already downloaded as %s", url, info.id)
             return MediaInfo(**{**info.to_dict(), "path": str(workspace.absolute(info.path))})
-    info = _download(url, workspace, options)
+    with netguard.guard_connections():
+        info = _download(url, workspace, options, force)
     # stored relative to the workspace, so a moved workspace still finds its download
     atomic_write_json(record, {**info.to_dict(), "path": workspace.relative(info.path)})
     return info
 
 
-def _download(url: str, workspace: Workspace, options: AcquireOptions) -> MediaInfo:
+def url_media_id(url: str, probe: dict) -> str:
+    """A platform's own video id (``Youtube-<id>``); for a plain file link (no platform id), a
+    hash of the whole URL plus its readable base name, so ``/a/talk.wav`` and ``/b/talk.wav`` differ."""
+    extractor = probe.get("extractor_key") or "web"
+    if probe.get("id") and extractor not in GENERIC_EXTRACTORS:
+        return _safe_id(f"{extractor}-{probe['id']}")
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
+    name = Path(url.split("?", 1)[0].split("#", 1)[0].rstrip("/")).stem or "media"
+    return _safe_id(f"url-{digest}-{name[:60]}")
+
+
+def _download(url: str, workspace: Workspace, options: AcquireOptions, force: bool = False) -> MediaInfo:
     try:
         import yt_dlp
     except ImportError as e:
@@ -96,13 +122,16 @@ def _download(url: str, workspace: Workspace, options: AcquireOptions) -> MediaI
     if probe.get("_type") == "playlist" or probe.get("entries") is not None:
         raise InputError(f"{url} is a playlist; `run` takes one video. Use "
                          f"`python -m vtxlib batch {url}` to process every video in it.")
-    media_id = _safe_id(f"{probe.get('extractor_key', 'web')}-{probe.get('id', 'unknown')}")
+    media_id = url_media_id(url, probe)
     target_dir = workspace.media_dir(media_id)
     existing = sorted(target_dir.glob("original.*"))
-    if existing:
+    if existing and not force:
         path = existing[0]
     else:
         path = _download_to(yt_dlp, url, target_dir, options)
+        for stale in existing:
+            if stale != path:
+                stale.unlink(missing_ok=True)
     return MediaInfo(id=media_id, title=probe.get("title") or media_id, source=url,
                      duration=probe.get("duration"), kind="url",
                      extractor=probe.get("extractor_key"), path=str(path))
@@ -118,6 +147,10 @@ def _ydl_params(options: AcquireOptions) -> dict:
         "socket_timeout": options.socket_timeout,
         "retries": options.retries,
         "logger": _YdlLogger(),
+        # under a URL policy every request must go through this process's sockets (checked per
+        # hop); an external downloader (ffmpeg, aria2c) would connect on its own
+        **({"external_downloader": {"default": "native"}, "hls_prefer_native": True}
+           if netguard.current_policy() is not None else {}),
     }
 
 
@@ -127,7 +160,9 @@ def _extract_info(yt_dlp, url: str, options: AcquireOptions, download: bool, ext
         with yt_dlp.YoutubeDL(params) as ydl:
             return ydl.sanitize_info(ydl.extract_info(url, download=download))
     except yt_dlp.utils.DownloadError as e:
-        raise StageFailed(f"could not download {url}: {explain_download_error(str(e))}") from e
+        # a link (or redirect) into a refused network is the request's fault, not the network's
+        error = InputError if netguard.POLICY_REFUSAL in str(e) else StageFailed
+        raise error(f"could not download {netguard.redact(url)}: {explain_download_error(str(e))}") from e
 
 
 def _download_to(yt_dlp, url: str, target_dir: Path, options: AcquireOptions) -> Path:
@@ -145,6 +180,8 @@ def _download_to(yt_dlp, url: str, target_dir: Path, options: AcquireOptions) ->
 
 
 _ERROR_HINTS = [
+    (netguard.POLICY_REFUSAL, "the link (or a redirect) points to a loopback, private, link-local or reserved "
+     "address, which this server does not download from"),
     (r"Failed to resolve|Name or service not known|Temporary failure in name resolution|getaddrinfo|"
      r"Connection refused|Network is unreachable|timed out",
      "no network connection (the host could not be reached). Check the connection, or download the "

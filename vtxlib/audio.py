@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
 import shutil
+import struct
 import subprocess
 import wave
 from dataclasses import asdict, dataclass
@@ -57,6 +59,8 @@ def probe(path: Path) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unreadable"
+        if "moov atom not found" in proc.stderr:
+            reason = "its index (moov atom) is missing: the file is incomplete or truncated"
         raise InputError(f"{path} is not a media file ffmpeg can read ({reason}); "
                          f"expected a video or audio file (mp4, mkv, webm, mp3, m4a, wav, flac, ...)")
     return json.loads(proc.stdout or "{}")
@@ -77,14 +81,58 @@ def decode(source: Path, target: Path, options: Optional[AudioOptions] = None) -
         if filters:
             cmd += ["-af", ",".join(filters)]
         proc = subprocess.run(cmd + ["-f", "wav", str(tmp)], capture_output=True, text=True)
+        if proc.returncode != 0 and "No space left on device" in proc.stderr:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
         if proc.returncode != 0:
             reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
             raise InputError(f"ffmpeg could not decode {source}: {reason} (the file may be corrupt or truncated)")
         audio = read_info(tmp)
         if audio.duration <= 0:
             raise InputError(f"{source} decoded to 0 seconds of audio; the file is empty or corrupt")
+    warn_if_truncated(source, header_duration(source, info), audio.duration)
     log.info("decoded %s -> %s (%.1f s)", source.name, target, audio.duration)
     return AudioFile(path=str(target), sample_rate=audio.sample_rate, duration=audio.duration)
+
+
+def header_duration(source: Path, info: dict) -> Optional[float]:
+    """The length the file's header promises: a WAV's data-chunk size, else what ffprobe reports
+    (which for a WAV already shrinks to the bytes present, hence the header is read directly)."""
+    promised = wav_header_duration(source)
+    if promised is not None:
+        return promised
+    try:
+        return float(info.get("format", {}).get("duration"))
+    except (TypeError, ValueError):
+        return None
+
+
+def wav_header_duration(path: Path) -> Optional[float]:
+    """Seconds a RIFF/WAVE header declares (data size / byte rate); None for other files."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, byte_rate = 12, None
+    while offset + 8 <= len(head):
+        chunk, size = head[offset:offset + 4], struct.unpack("<I", head[offset + 4:offset + 8])[0]
+        if chunk == b"fmt " and offset + 20 <= len(head):
+            byte_rate = struct.unpack("<I", head[offset + 16:offset + 20])[0]
+        elif chunk == b"data":
+            streaming = size in (0, 0xFFFFFFFF)
+            return None if streaming or not byte_rate else size / byte_rate
+        offset += 8 + size + (size & 1)
+    return None
+
+
+def warn_if_truncated(source: Path, expected: Optional[float], decoded: float) -> None:
+    """A warning when the decoded audio is clearly shorter than the header promised."""
+    if expected is None or expected <= 0 or decoded >= expected - max(1.0, 0.02 * expected):
+        return
+    log.warning("%s looks truncated: its header says %.1f s but only %.1f s of audio could be decoded; "
+                "the transcript covers the decoded part", Path(source).name, expected, decoded)
 
 
 def read_info(path: Path) -> AudioFile:

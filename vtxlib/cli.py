@@ -1,8 +1,8 @@
 """Command line: ``python -m vtxlib run SOURCE ...`` and friends.
 
-Expected failures (bad input, offline, missing credentials) print one line and exit 1; a run that
-finished with a stage that did not do its work (it is named in the summary) exits 3; anything else
-is a bug and keeps its traceback.
+Expected failures (bad input, offline, missing credentials, a full disk or an unwritable folder)
+print one line and exit 1; a run that finished with a stage that did not do its work (it is named
+in the summary) exits 3; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Optional
 from . import __version__
 from .errors import VtxError
 from .pipeline import STAGES
+from .validate import MAX_SPEAKERS, check_speaker_counts, check_writable_dir, describe_os_error, os_error_in_chain
 
 log = logging.getLogger("vtxlib.cli")
 
@@ -49,9 +50,12 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", default=None, help="spoken language code, e.g. en")
     p.add_argument("--diarizer", default="auto", help="diarization backend: auto, embedded, pyannote")
     p.add_argument("--diarizer-model", default=None, help="diarization model/pipeline name")
-    p.add_argument("--num-speakers", type=int, default=None, help="exact number of speakers, if known")
-    p.add_argument("--min-speakers", type=int, default=None, help="lower bound on the number of speakers")
-    p.add_argument("--max-speakers", type=int, default=None, help="upper bound on the number of speakers")
+    p.add_argument("--num-speakers", type=int, default=None,
+                   help=f"exact number of speakers, if known (1-{MAX_SPEAKERS})")
+    p.add_argument("--min-speakers", type=int, default=None,
+                   help=f"lower bound on the number of speakers (1-{MAX_SPEAKERS})")
+    p.add_argument("--max-speakers", type=int, default=None,
+                   help=f"upper bound on the number of speakers (1-{MAX_SPEAKERS})")
     p.add_argument("--emotion", default="auto", help="emotion backend: auto, embedded, speechbrain, off")
     p.add_argument("--enhance", default="off", help="LLM cleanup/summary: off, auto, gemini (needs a key)")
     p.add_argument("--enhance-model", default=None, help="Gemini model name")
@@ -62,6 +66,7 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
 def pipeline_options_from_args(args: argparse.Namespace):
     from .pipeline import PipelineOptions
 
+    check_speaker_counts(args.num_speakers, args.min_speakers, args.max_speakers)
     return PipelineOptions(
         asr=args.asr, asr_model=args.asr_model, language=args.language, diarizer=args.diarizer,
         diarizer_model=args.diarizer_model, num_speakers=args.num_speakers, min_speakers=args.min_speakers,
@@ -92,7 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .workspace import Workspace
 
     options = pipeline_options_from_args(args)
-    with Pipeline(Workspace(args.workspace), options, hook=TqdmHook(disable=args.quiet or not sys.stderr.isatty())) as pipeline:
+    if args.out is not None:  # before any work: a bad --out must not cost a whole run
+        check_writable_dir(args.out, "--out")
+    workspace = Workspace(args.workspace)
+    check_writable_dir(workspace.root, "the workspace")
+    with Pipeline(workspace, options, hook=TqdmHook(disable=args.quiet or not sys.stderr.isatty())) as pipeline:
         result = pipeline.run(args.source, out_dir=args.out)
     sys.stdout.write(result.summary() + "\n")
     for name, path in sorted(result.outputs.items()):
@@ -130,6 +139,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         return args.handler(args)
     except VtxError as e:
         sys.stderr.write(f"error: {e}\n")
+        return 1
+    except Exception as e:  # a full disk or an unwritable folder is the machine's problem, not a bug
+        disk = os_error_in_chain(e)
+        if disk is None:
+            raise
+        sys.stderr.write(f"error: {describe_os_error(disk)}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: finished stages are cached; rerun the same command to resume\n")

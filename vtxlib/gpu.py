@@ -11,8 +11,11 @@ import importlib.util
 import logging
 import os
 import shutil
+import socket
 import sys
+from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
 
 log = logging.getLogger("vtxlib.gpu")
 
@@ -105,3 +108,40 @@ def gpu_tier_ready(library: str) -> tuple[bool, str]:
     if not cuda_available():
         return False, "no CUDA device"
     return True, f"CUDA device and {library} present"
+
+
+# -- Hugging Face reachability: fail in seconds rather than after a minute of retries -------------
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
+
+
+def hf_offline_reason(timeout: float = 3.0) -> Optional[str]:
+    """Why the Hugging Face hub cannot be used now, or None when it answers.
+
+    ``HF_HUB_OFFLINE`` counts as offline; otherwise one TCP connection to the hub's host (``HF_ENDPOINT``)
+    is tried with a short timeout. Behind a proxy the direct probe says nothing, so it is skipped.
+    """
+    constants = sys.modules.get("huggingface_hub.constants")
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    if flag or bool(getattr(constants, "HF_HUB_OFFLINE", False)):
+        return "HF_HUB_OFFLINE is set"
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return None
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        return f"{host} is unreachable ({e.strerror or e})"
+    return None
+
+
+def hub_file_cached(repo_id: str, filename: str, cache_dir: Optional[Path] = None) -> bool:
+    """``filename`` of ``repo_id`` is in the local Hugging Face cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(cache_dir) if cache_dir else None)
+    return isinstance(found, str)

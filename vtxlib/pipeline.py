@@ -284,7 +284,7 @@ class Pipeline:
     def acquire(self, source: str) -> MediaInfo:
         remove_stale_temporaries(self.workspace.root / "sources", self._run_started)
         with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().to_dict()):
-            return acquire(source, self.workspace, AcquireOptions())
+            return acquire(source, self.workspace, AcquireOptions(), force=self._forced("acquire"))
 
     def audio(self, media: MediaInfo) -> tuple[AudioFile, Ref]:
         options = AudioOptions()

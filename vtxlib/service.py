@@ -12,15 +12,26 @@ Endpoints::
 
 One :class:`~vtxlib.pipeline.Pipeline` is created and its models are loaded at start-up; a single
 worker thread runs one job at a time (the models are not thread-safe) from a bounded queue, so a
-full queue answers 503 instead of piling up work. Every artifact lands in the workspace (cached
-per media, so the same file posted twice is not recomputed); job records live in
-``<workspace>/service/jobs``. The service has no authentication: it binds to 127.0.0.1 unless
-told otherwise.
+full queue answers 503 instead of piling up work. Every stage's artifact lands in the workspace
+(cached per media, so the same file posted twice is not recomputed); each job's transcript files
+are its own, in ``<workspace>/outputs/jobs/<job_id>/``; job records live in
+``<workspace>/service/jobs``. Jobs left queued or running by a server that died are marked failed
+when the next one starts.
+
+Safety: with an API key (``$VTX_API_KEY`` or ``--api-key-file``) every endpoint but a minimal
+``/status`` needs ``Authorization: Bearer <key>``; without one the server binds to loopback only and
+refuses foreign ``Host`` headers and cross-site posts. ``url`` requests download from public
+addresses only (every redirect checked), unless ``--allow-url-network`` names more. Answers name
+files, never the server's folders.
 """
 
 
 import dataclasses
+import hmac
+import ipaddress
+import json
 import logging
+import os
 import platform
 import queue
 import re
@@ -32,12 +43,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from . import netguard
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
+from .validate import MAX_SPEAKERS, check_speaker_counts, describe_os_error, is_disk_full
 from .versions import package_version
 
 log = logging.getLogger("vtxlib.service")
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+TRUSTED_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # Host headers accepted without an API key
+API_KEY_ENV = "VTX_API_KEY"
+OPEN_PATHS = ("/status",)  # answered (minimally) without the API key
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 OUTPUT_FORMATS = ("vtt", "srt", "json", "txt", "rttm")
 REPORTED_PACKAGES = ("vtxlib", "fastapi", "uvicorn", "faster-whisper", "ctranslate2", "onnxruntime",
                      "silero-vad", "resemblyzer", "torch", "pyannote.audio", "nemo_toolkit",
@@ -54,9 +70,17 @@ class ServiceOptions:
     max_pending_jobs: int = 4  # queued + running; one more is answered 503
     allow_urls: bool = True
     warm_up: bool = True  # load the models at start-up rather than on the first request
+    api_key: Optional[str] = field(default=None, repr=False)  # never logged, never in to_dict
+    trusted_hosts: tuple[str, ...] = ()  # Host header names accepted besides localhost
+    allow_url_networks: tuple[str, ...] = ()  # private networks 'url' may download from
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["api_key"] = bool(self.api_key)
+        return data
+
+    def url_policy(self) -> netguard.UrlPolicy:
+        return netguard.UrlPolicy.from_strings(self.allow_url_networks)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -73,6 +97,8 @@ class ServiceError(Exception):
 
 def http_status_for(error: BaseException) -> int:
     """The HTTP status a pipeline failure maps to."""
+    if is_disk_full(error):
+        return 507
     if isinstance(error, InputError):
         return 422
     if isinstance(error, BackendUnavailable):
@@ -119,16 +145,41 @@ class Job:
             data["error"] = self.error
         return data
 
+    def record(self) -> dict:
+        """What is stored on disk: the answer plus the upload folder's name (for crash clean-up)."""
+        data = self.to_dict()
+        if self.request.upload_dir:
+            data[PRIVATE_UPLOAD_KEY] = Path(self.request.upload_dir).name
+        return data
+
+
+PRIVATE_UPLOAD_KEY = "upload_folder"  # in stored records only, never answered
+
+
+def error_record(error: BaseException, clean: Callable[[str], str] = str) -> dict:
+    """A job's ``error``: type, a one-line message without server paths, and the HTTP status."""
+    status = http_status_for(error)
+    if status == 507:
+        message = "the server's disk is full; retry later"
+    elif status == 500:
+        message = f"internal error ({type(error).__name__}); the server log has the details"
+    else:
+        message = clean(str(error))
+    return {"type": type(error).__name__, "message": message, "http_status": status}
+
 
 class JobManager:
     """A bounded queue and one worker thread: jobs run one at a time, in order."""
 
     keep_in_memory = 100
 
-    def __init__(self, runner: Callable[[Job], dict], jobs_dir: Path, max_pending: int = 4):
+    def __init__(self, runner: Callable[[Job], dict], jobs_dir: Path, max_pending: int = 4,
+                 uploads_dir: Optional[Path] = None, clean: Callable[[Job, str], str] = lambda job, text: text):
         self.runner = runner
         self.jobs_dir = Path(jobs_dir)
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.uploads_dir = Path(uploads_dir) if uploads_dir else None
+        self.clean = clean
         self.max_pending = max(1, max_pending)
         self._jobs: dict[str, Job] = {}
         self._queue: queue.Queue = queue.Queue()
@@ -136,6 +187,7 @@ class JobManager:
         self._pending = 0
         self.current: Optional[Job] = None
         self.handled = 0
+        self.recovered = self._recover_interrupted()
         self._worker = threading.Thread(target=self._work, name="vtx-service-worker", daemon=True)
         self._worker.start()
 
@@ -160,10 +212,37 @@ class JobManager:
             return job.to_dict()
         path = self.jobs_dir / f"{job_id}.json"
         if path.exists():
-            import json
-
-            return json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(path.read_text(encoding="utf-8"))
+            record.pop(PRIVATE_UPLOAD_KEY, None)
+            return record
         return None
+
+    def _recover_interrupted(self) -> int:
+        """Mark jobs that a dead server left queued or running as failed, and remove their uploads."""
+        count = 0
+        for path in sorted(self.jobs_dir.glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if record.get("status") not in ("queued", "running"):
+                continue
+            self._remove_upload(record.pop(PRIVATE_UPLOAD_KEY, None))
+            record.update(status="failed", finished=time.time(), error={
+                "type": "Interrupted", "http_status": 503,
+                "message": f"the server stopped while this job was {record['status']}; submit it again"})
+            from .workspace import atomic_write_json
+
+            atomic_write_json(path, record)
+            count += 1
+        if count:
+            log.warning("%d job(s) left unfinished by an earlier server run were marked failed", count)
+        return count
+
+    def _remove_upload(self, folder: Optional[str]) -> None:
+        if self.uploads_dir is None or not folder or not re.fullmatch(r"[0-9a-f]{32}", folder):
+            return
+        shutil.rmtree(self.uploads_dir / folder, ignore_errors=True)
 
     def counts(self) -> dict:
         return {"pending": self._pending, "max_pending": self.max_pending, "handled": self.handled,
@@ -187,9 +266,9 @@ class JobManager:
             job.result = self.runner(job)
             job.status = "done"
         except Exception as e:  # recorded in the job; the worker must survive any one job
-            status = http_status_for(e)
             job.status = "failed"
-            job.error = {"type": type(e).__name__, "message": str(e), "http_status": status}
+            job.error = error_record(e, lambda text: self.clean(job, text))
+            status = job.error["http_status"]
             if status == 500:
                 log.exception("job %s failed", job.id)
             else:
@@ -214,7 +293,10 @@ class JobManager:
     def _save(self, job: Job) -> None:
         from .workspace import atomic_write_json
 
-        atomic_write_json(self.jobs_dir / f"{job.id}.json", job.to_dict())
+        try:
+            atomic_write_json(self.jobs_dir / f"{job.id}.json", job.record())
+        except OSError as e:  # the in-memory record still answers; the worker must go on
+            log.error("could not store job %s: %s", job.id, describe_os_error(e) or e)
 
     @staticmethod
     def _cleanup(job: Job) -> None:
@@ -227,9 +309,12 @@ class JobManager:
 class PipelineRunner:
     """Runs jobs through one shared Pipeline (models loaded once), one at a time."""
 
-    def __init__(self, pipeline, base_options):
+    def __init__(self, pipeline, base_options, outputs_dir: Path,
+                 url_policy: Optional[netguard.UrlPolicy] = None):
         self.pipeline = pipeline
         self.base_options = base_options
+        self.outputs_dir = Path(outputs_dir)  # each job writes into outputs_dir/<job_id>/
+        self.url_policy = url_policy or netguard.UrlPolicy()
         self.lock = threading.Lock()
         self.current_job: Optional[Job] = None
         self.ready = False
@@ -258,16 +343,20 @@ class PipelineRunner:
         """The pipeline options of one request (validated: raises InputError)."""
         return dataclasses.replace(self.base_options, **overrides)
 
+    def job_dir(self, job_id: str) -> Path:
+        return self.outputs_dir / job_id
+
     def __call__(self, job: Job) -> dict:
         with self.lock:
             self.current_job = job
             self.pipeline.options = self.options_for(job.request.overrides)
             try:
-                result = self.pipeline.run(job.request.source)
+                with netguard.url_policy(self.url_policy):
+                    result = self.pipeline.run(job.request.source, out_dir=self.job_dir(job.id))
             finally:
                 self.pipeline.options = self.base_options
                 self.current_job = None
-        return transcript_response(result.document, result.outputs)
+        return transcript_response(result.document, result.outputs, source_name=job.request.name)
 
     def _hook(self, stage: str, event: str, completed=None, total=None) -> None:
         job = self.current_job
@@ -275,8 +364,18 @@ class PipelineRunner:
             job.stage = stage
 
 
-def transcript_response(document, outputs: Optional[dict] = None) -> dict:
-    """The service's JSON: ``{media, language, speakers, turns, words, outputs}``."""
+def public_media(media: dict, source_name: Optional[str] = None) -> dict:
+    """A media record without server paths: the local path is dropped, the source is the upload's
+    file name or the URL."""
+    data = {key: value for key, value in media.items() if key != "path"}
+    source = str(data.get("source") or "")
+    data["source"] = source_name or (source if "://" in source else Path(source).name)
+    return data
+
+
+def transcript_response(document, outputs: Optional[dict] = None, source_name: Optional[str] = None) -> dict:
+    """The service's JSON: ``{media, language, speakers, turns, words, outputs}``; ``outputs`` maps
+    each format to its file name (``GET /jobs/{id}/{format}`` serves it)."""
     data = document.to_dict()
     turns = []
     for turn in document.transcript.turns:
@@ -286,9 +385,9 @@ def transcript_response(document, outputs: Optional[dict] = None) -> dict:
         if turn.emotion is not None:
             item["emotion"] = turn.emotion.to_dict()
         turns.append(item)
-    return {"media": data["media"], "language": data.get("language"), "speakers": data["speakers"],
-            "speaker_names": data.get("speaker_names", {}), "turns": turns, "words": data["words"],
-            "outputs": {name: str(path) for name, path in (outputs or {}).items() if path},
+    return {"media": public_media(data["media"], source_name), "language": data.get("language"),
+            "speakers": data["speakers"], "speaker_names": data.get("speaker_names", {}), "turns": turns,
+            "words": data["words"], "outputs": {name: Path(path).name for name, path in (outputs or {}).items() if path},
             "stages": {name: {"backend": rec.get("backend"), "seconds": rec.get("seconds"),
                               "cached": rec.get("cached")} for name, rec in data.get("stages", {}).items()}}
 
@@ -335,7 +434,7 @@ def media_duration(path: Path) -> float:
     try:
         info = probe(path)
     except InputError as e:
-        raise ServiceError(415, f"unsupported media: {e}") from e
+        raise ServiceError(415, f"unsupported media: {str(e).replace(str(path), path.name)}") from e
     streams = info.get("streams", [])
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not audio:
@@ -352,13 +451,13 @@ def media_duration(path: Path) -> float:
 
 def parse_overrides(num_speakers: Optional[int], min_speakers: Optional[int], max_speakers: Optional[int],
                     emotion: Optional[str]) -> dict:
-    overrides: dict[str, Any] = {}
-    for name, value in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
-                        ("max_speakers", max_speakers)):
-        if value is not None:
-            if value < 1:
-                raise ServiceError(400, f"{name} must be at least 1 (got {value})")
-            overrides[name] = value
+    try:
+        check_speaker_counts(num_speakers, min_speakers, max_speakers)
+    except InputError as e:
+        raise ServiceError(400, str(e)) from e
+    overrides: dict[str, Any] = {name: value for name, value in (
+        ("num_speakers", num_speakers), ("min_speakers", min_speakers), ("max_speakers", max_speakers))
+        if value is not None}
     if emotion is not None:
         if emotion != "off":
             raise ServiceError(400, f"emotion={emotion!r}: only 'off' can be requested per call "
@@ -416,6 +515,113 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+async def _json_answer(send, status: int, message: str, headers: Optional[dict] = None) -> None:
+    """Send ``{"error": message, "status": status}`` from an ASGI middleware."""
+    body = json.dumps({"error": message, "status": status}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())] + extra})
+    await send({"type": "http.response.body", "body": body})
+
+
+def bearer_token(authorization: Optional[str]) -> Optional[str]:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class ApiKeyAuth:
+    """ASGI middleware: every request needs ``Authorization: Bearer <key>`` (compared in constant
+    time), except ``open_paths``, which are let through marked as unauthenticated."""
+
+    def __init__(self, app, key: str, open_paths: tuple[str, ...] = OPEN_PATHS):
+        self.app, self._key, self.open_paths = app, key.encode(), open_paths
+
+    def authorized(self, headers) -> bool:
+        token = bearer_token(headers.get("authorization"))
+        return token is not None and hmac.compare_digest(token.encode(), self._key)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        from starlette.datastructures import Headers
+
+        ok = self.authorized(Headers(scope=scope))
+        scope.setdefault("state", {})["authenticated"] = ok
+        if ok or scope["path"] in self.open_paths:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 1008})
+        await _json_answer(send, 401, "missing or wrong API key: send the header 'Authorization: Bearer <key>'",
+                           {"WWW-Authenticate": "Bearer"})
+
+
+class CrossSiteGuard:
+    """ASGI middleware: refuse state-changing requests a browser sends from another site (a page
+    elsewhere posting a form to this loopback service): ``Sec-Fetch-Site`` cross-site/same-site,
+    or an ``Origin`` that is not this server's own."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            return await self.app(scope, receive, send)
+        from starlette.datastructures import Headers
+
+        headers = Headers(scope=scope)
+        site = headers.get("sec-fetch-site", "").lower()
+        origin = headers.get("origin")
+        if site in ("cross-site", "same-site") or (origin is not None and not self._same_origin(origin, headers)):
+            return await _json_answer(send, 403, "cross-site request refused: post from this server's own "
+                                                 "pages or a non-browser client, or start the server with an API key")
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    def _same_origin(origin: str, headers) -> bool:
+        from urllib.parse import urlsplit
+
+        try:
+            netloc = urlsplit(origin).netloc.lower()
+        except ValueError:
+            return False
+        return bool(netloc) and netloc == headers.get("host", "").lower()
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def load_api_key(key_file: Optional[Path] = None) -> Optional[str]:
+    """The API key from ``key_file`` (first line) or ``$VTX_API_KEY``; None when neither is set."""
+    if key_file is not None:
+        try:
+            lines = Path(key_file).expanduser().read_text(encoding="utf-8").strip().splitlines()
+        except OSError as e:
+            raise InputError(f"cannot read the API key file {key_file}: {e.strerror or e}") from e
+        if not lines or not lines[0].strip():
+            raise InputError(f"the API key file {key_file} is empty")
+        return lines[0].strip()
+    return os.environ.get(API_KEY_ENV, "").strip() or None
+
+
+def add_safety_middleware(app, options: ServiceOptions) -> None:
+    """Authentication, or (without a key) Host and cross-site checks; added last = run first."""
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    if not options.api_key:
+        app.add_middleware(CrossSiteGuard)
+    if not options.api_key or options.trusted_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=[*TRUSTED_HOSTS, *options.trusted_hosts])
+    if options.api_key:
+        app.add_middleware(ApiKeyAuth, key=options.api_key)
+
+
 def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_options=None, pipeline=None):
     """The FastAPI application. ``pipeline`` may be given (tests pass a stand-in); otherwise one
     :class:`~vtxlib.pipeline.Pipeline` is built from ``pipeline_options`` and warmed up at start-up."""
@@ -435,17 +641,25 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
         from .pipeline import Pipeline, PipelineOptions
 
         pipeline = Pipeline(workspace, pipeline_options or PipelineOptions())
-    runner = PipelineRunner(pipeline, getattr(pipeline, "options", pipeline_options))
+    policy = options.url_policy()
+    runner = PipelineRunner(pipeline, getattr(pipeline, "options", pipeline_options),
+                            workspace.root / "outputs" / "jobs", policy)
     service_dir = workspace.root / "service"
     uploads_dir = service_dir / "uploads"
     uploads_dir.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {}
 
+    def clean(job: Optional[Job], text: str) -> str:
+        """A message without server folders: an upload is named by its file name."""
+        if job is not None and job.request.upload_dir:
+            text = text.replace(f"{job.request.upload_dir}{os.sep}", "")
+        return text.replace(str(workspace.root), "<workspace>")
+
     @asynccontextmanager
     async def lifespan(app):
         import asyncio
 
-        state["jobs"] = JobManager(runner, service_dir / "jobs", options.max_pending_jobs)
+        state["jobs"] = JobManager(runner, service_dir / "jobs", options.max_pending_jobs, uploads_dir, clean)
         if options.warm_up:
             await asyncio.get_running_loop().run_in_executor(None, runner.warm_up)
         else:
@@ -459,6 +673,7 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
     app = FastAPI(title="vtx", version=__version__, lifespan=lifespan,
                   summary="Speaker-attributed transcripts: upload audio/video, get speakers, turns and words.")
     app.add_middleware(BodySizeLimit, max_bytes=options.max_upload_bytes)
+    add_safety_middleware(app, options)
     app.state.runner = runner
     app.state.options = options
 
@@ -478,17 +693,29 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
                              for err in exc.errors())
         return JSONResponse({"error": f"invalid request: {problems}", "status": 400}, status_code=400)
 
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError):
+        if is_disk_full(exc):
+            return JSONResponse({"error": "the server's disk is full; retry later", "status": 507}, status_code=507)
+        log.error("request failed: %s", exc)
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); the server log has the details",
+                             "status": 500}, status_code=500)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         return JSONResponse({"error": str(exc.detail), "status": exc.status_code}, status_code=exc.status_code)
 
     @app.get("/status")
-    def status() -> dict:
-        return {"ready": runner.ready, "error": runner.error, "version": __version__,
+    def status(request: Request) -> dict:
+        if options.api_key and not getattr(request.state, "authenticated", False):
+            return {"ready": runner.ready}  # no versions, backends or queue for anonymous callers
+        return {"ready": runner.ready, "error": clean(None, runner.error) if runner.error else None,
+                "version": __version__,
                 "backends": runner.backends(), "versions": package_versions(),
                 "jobs": jobs().counts() if "jobs" in state else None,
                 "limits": {"max_upload_mb": options.max_upload_mb, "sync_max_seconds": options.sync_max_seconds,
-                           "max_pending_jobs": options.max_pending_jobs, "urls": options.allow_urls}}
+                           "max_pending_jobs": options.max_pending_jobs, "urls": options.allow_urls,
+                           "max_speakers": MAX_SPEAKERS}}
 
     @app.post("/transcribe")
     def transcribe(file: Optional[UploadFile] = File(None), url: Optional[str] = Form(None),
@@ -537,8 +764,12 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
             if not options.allow_urls:
                 raise ServiceError(400, "this server does not download URLs (started with --no-urls); upload the file")
             if not is_url(url):
-                raise ServiceError(400, f"url {url[:200]!r} is not an http(s) link")
-            return JobRequest(source=url.strip(), name=url.strip(), overrides=overrides)
+                raise ServiceError(400, f"url {netguard.redact(url)!r} is not an http(s) link")
+            try:
+                url = netguard.check_url(url, policy)
+            except InputError as e:
+                raise ServiceError(400, str(e)) from e
+            return JobRequest(source=url, name=url, overrides=overrides)
         path = store_upload(file, uploads_dir, options.max_upload_bytes)
         return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
                           upload_dir=str(path.parent))
@@ -563,10 +794,24 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
             raise ServiceError(404, f"no job {job_id!r}")
         if record["status"] != "done":
             raise ServiceError(409, f"job {job_id} is {record['status']}; outputs exist once it is done")
-        path = record.get("result", {}).get("outputs", {}).get(fmt)
-        if not path or not Path(path).is_file():
+        path = _output_path(job_id, record.get("result") or {}, fmt)
+        if path is None:
             raise ServiceError(404, f"job {job_id} has no {fmt} output")
+        if fmt == "json":  # the file records the media's local path; the answer names files only
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data.get("media"), dict):
+                data["media"] = public_media(data["media"], record.get("request", {}).get("name"))
+            return JSONResponse(data, headers={"Content-Disposition": 'attachment; filename="transcript.json"'})
         return FileResponse(path, filename=f"transcript.{fmt}")
+
+    def _output_path(job_id: str, result: dict, fmt: str) -> Optional[Path]:
+        """The job's own file: outputs/jobs/<job_id>/<media_id>/<name>, never outside that folder."""
+        name, media_id = result.get("outputs", {}).get(fmt), result.get("media", {}).get("id")
+        if not name or not media_id:
+            return None
+        folder = runner.job_dir(job_id).resolve()
+        path = (folder / str(media_id) / Path(str(name)).name).resolve()
+        return path if path.is_relative_to(folder) and path.is_file() else None
 
     return app
 
@@ -580,7 +825,7 @@ def add_parser(subparsers) -> None:
     defaults = ServiceOptions()
     p = subparsers.add_parser("serve", help="HTTP service: POST /transcribe, GET /status, GET /jobs/{id}")
     p.add_argument("--host", default=defaults.host,
-                   help="address to bind (default 127.0.0.1; the service has no authentication)")
+                   help="address to bind (default 127.0.0.1; any other address needs an API key)")
     p.add_argument("--port", type=int, default=defaults.port, help="port (default 8000)")
     p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb, help="upload size limit")
     p.add_argument("--sync-max-seconds", type=float, default=defaults.sync_max_seconds,
@@ -588,6 +833,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-pending-jobs", type=int, default=defaults.max_pending_jobs,
                    help="queued + running jobs before the server answers 503")
     p.add_argument("--no-urls", action="store_true", help="refuse 'url' requests (uploads only)")
+    p.add_argument("--api-key-file", type=Path, default=None,
+                   help=f"file holding the API key (default: ${API_KEY_ENV}); clients send 'Authorization: Bearer <key>'")
+    p.add_argument("--trusted-host", action="append", default=[], metavar="NAME",
+                   help="Host header name to accept besides localhost/127.0.0.1/[::1] (repeatable)")
+    p.add_argument("--allow-url-network", action="append", default=[], metavar="NET",
+                   help="private network 'url' may download from, e.g. 10.0.0.0/8 (repeatable; "
+                        "default: public addresses only)")
     p.add_argument("--workspace", type=Path, default=None,
                    help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -605,10 +857,14 @@ def cmd_serve(args) -> int:
 
     options = ServiceOptions(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
                              sync_max_seconds=args.sync_max_seconds, max_pending_jobs=args.max_pending_jobs,
-                             allow_urls=not args.no_urls)
-    if options.host not in LOOPBACK_HOSTS:
-        log.warning("binding to %s: anyone who can reach this address can use the service "
-                    "(it has no authentication)", options.host)
+                             allow_urls=not args.no_urls, api_key=load_api_key(args.api_key_file),
+                             trusted_hosts=tuple(args.trusted_host),
+                             allow_url_networks=tuple(args.allow_url_network))
+    if not options.api_key and not is_loopback_host(options.host):
+        raise InputError(f"refusing to bind to {options.host} without an API key: set {API_KEY_ENV} or pass "
+                         f"--api-key-file FILE (clients send 'Authorization: Bearer <key>'), or bind to 127.0.0.1")
+    options.url_policy()  # a bad --allow-url-network fails here, before the models load
+    log.info("API key %s", "required" if options.api_key else "not set: loopback only")
     app = create_app(Workspace(args.workspace), options, pipeline_options_from_args(args))
     uvicorn.run(app, host=options.host, port=options.port,
                 log_level="info" if getattr(args, "verbose", 0) else "warning")

@@ -106,11 +106,26 @@ def restore_nemo(model_class, name: str, cache_dir: Optional[Path] = None, token
         if not Path(name).is_file():
             raise InputError(f"NeMo checkpoint not found: {name}")
         return model_class.restore_from(name, map_location="cpu")
+    _fail_fast_when_offline(name, cache_dir)
     checkpoint = fetch_nemo_checkpoint(name, cache_dir, token)
     if checkpoint is None:
         with _hub_errors(name):
             return model_class.from_pretrained(name, map_location="cpu")
     return model_class.restore_from(checkpoint, map_location="cpu")
+
+
+def _fail_fast_when_offline(name: str, cache_dir: Optional[Path]) -> None:
+    """Not cached and the hub unreachable: say so now, not after huggingface_hub's retries."""
+    from ..gpu import hf_offline_reason, hub_file_cached
+
+    if hub_file_cached(name, name.rsplit("/", 1)[-1] + ".nemo", cache_dir):
+        return
+    reason = hf_offline_reason()
+    if reason:
+        where = f" in {cache_dir}" if cache_dir else ""
+        raise BackendUnavailable(
+            f"cannot download the NeMo model {name}: offline ({reason}) and it is not cached{where}. Run once "
+            f"with internet access (e.g. on Colab) so it is stored in the workspace, or use --asr whisper-cpu")
 
 
 def fetch_nemo_checkpoint(name: str, cache_dir: Optional[Path], token: Optional[str]) -> Optional[str]:
