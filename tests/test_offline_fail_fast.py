@@ -78,3 +78,21 @@ def test_a_reachable_hub_or_a_cached_model_is_not_refused(tmp_path, monkeypatch,
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert "HF_HUB_OFFLINE" in gpu.hf_offline_reason()
     assert not gpu.hub_file_cached("nvidia/parakeet-tdt-0.6b-v2", "parakeet-tdt-0.6b-v2.nemo", tmp_path)
+
+
+def test_pyannote_pipeline_not_cached_fails_fast_without_the_hub_retries(tmp_path, monkeypatch, unreachable_hub):
+    pytest.importorskip("pyannote.audio")
+    import pyannote.audio
+
+    from vtxlib.diarize.pyannote import load_pyannote_pipeline
+
+    calls = []
+    monkeypatch.setattr(pyannote.audio.Pipeline, "from_pretrained",
+                        classmethod(lambda cls, *a, **k: calls.append(a) or 1 / 0))
+    started = time.perf_counter()
+    with pytest.raises(BackendUnavailable) as caught:
+        load_pyannote_pipeline("pyannote/speaker-diarization-community-1", token=None, cache_dir=tmp_path)
+    assert time.perf_counter() - started < 5
+    assert calls == [] and unreachable_hub == [("huggingface.co", 443)]
+    message = str(caught.value)
+    assert "offline" in message and "--diarizer embedded" in message and "\n" not in message

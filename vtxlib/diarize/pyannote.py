@@ -53,6 +53,19 @@ def access_help(model: str) -> str:
             f" as an environment variable, a Colab secret or <workspace>/secrets/HF_TOKEN")
 
 
+def _fail_fast_when_offline(model: str, cache_dir: Optional[Path]) -> None:
+    """Not cached and the hub unreachable: say so now, not after huggingface_hub's retries."""
+    from ..gpu import hf_offline_reason, hub_file_cached
+
+    if Path(model).exists() or hub_file_cached(model, "config.yaml", cache_dir):
+        return
+    reason = hf_offline_reason()
+    if reason:
+        raise BackendUnavailable(
+            f"cannot download {model}: offline ({reason}) and it is not cached"
+            f"{f' in {cache_dir}' if cache_dir else ''}. Run once with internet access, or use --diarizer embedded")
+
+
 def load_pyannote_pipeline(model: str, token: Optional[str], cache_dir: Optional[Path] = None):
     """``Pipeline.from_pretrained`` with its failures turned into one actionable line."""
     try:
@@ -62,6 +75,7 @@ def load_pyannote_pipeline(model: str, token: Optional[str], cache_dir: Optional
     from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
                                         OfflineModeIsEnabled, RepositoryNotFoundError)
 
+    _fail_fast_when_offline(model, cache_dir)
     try:
         pipeline = Pipeline.from_pretrained(model, token=token, cache_dir=cache_dir)
     except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
