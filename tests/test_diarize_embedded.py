@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 
 from vtxlib.diarize.base import SpeakerCount
-from vtxlib.diarize.embedded import (CHUNK_S, EmbeddedDiarizer, EmbeddedDiarizerOptions, FrameFeatures,
-                                     WavReader, build_pipeline, chunk_starts)
+from vtxlib.diarize.cluster import SpectralOptions, spectral_labels
+from vtxlib.diarize.embedded import (CHUNK_S, EmbeddedDiarizer, EmbeddedDiarizerOptions, FrameFeatures, WavReader,
+                                     Windows, chunk_starts, cluster_windows)
 from vtxlib.errors import BackendUnavailable
 from vtxlib.metrics import der
 from vtxlib.testing.corpus import corpus_specs, make_conversation
@@ -148,13 +149,12 @@ def test_audio_is_read_one_chunk_at_a_time(diarizer, sample, monkeypatch):
     assert longest and max(longest) <= CHUNK_S
 
 
-def test_frame_features_join_blocks_without_a_seam(sample):
+def test_frame_features_of_a_span_are_its_blocks_joined(sample):
     reader = WavReader(str(sample.wav))
-    features = FrameFeatures(reader)
-    joined = features.span(5.0, CHUNK_S)  # half of block 0, half of block 1
-    assert joined.shape[1] == pytest.approx(features.block(0).shape[1], abs=2)
-    assert np.allclose(joined[:, :10].numpy(), features.block(0)[:, -joined.shape[1] // 2:][:, :10].numpy(),
-                       atol=1e-5)
+    features = FrameFeatures(reader, block_s=0.75, batch=4)
+    joined = features.span(7.5, 1.5)  # blocks 10 and 11
+    expected = np.concatenate([features.block(10).numpy(), features.block(11).numpy()], axis=1)
+    assert joined.shape == expected.shape and np.allclose(joined.numpy(), expected)
     reader.close()
 
 
@@ -164,16 +164,38 @@ def test_chunk_grid_covers_the_file():
     assert starts[0] == 0.0 and starts[-1] + CHUNK_S >= 61.0 and starts[-1] < 61.0
 
 
-def test_long_files_cluster_a_bounded_number_of_embeddings():
-    pipeline = build_pipeline(EmbeddedDiarizerOptions(max_cluster_embeddings=50))
-    from pyannote.core import SlidingWindow, SlidingWindowFeature
-    rng = np.random.default_rng(0)
-    segmentations = SlidingWindowFeature(np.ones((400, 589, 3), dtype=np.float32) * (rng.random((400, 1, 3)) > 0.5),
-                                         SlidingWindow(start=0, duration=10, step=2.5))
-    embeddings = rng.normal(size=(400, 3, 192))
-    segmentations.data[:, :, 1:] = 0  # one speaker per chunk: all "clean"
-    kept, chunks, speakers = pipeline.clustering.filter_embeddings(embeddings, segmentations)
-    assert len(kept) == 50 and chunks[0] == 0 and chunks[-1] == 399
+def clustered_vectors(sizes, spread, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(sizes), 192))
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    vectors = centres[truth] + rng.normal(size=(len(truth), 192)) * spread
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), truth
+
+
+@pytest.mark.parametrize("sizes", [[60], [40, 25], [30, 30, 12, 50], [20] * 6])
+def test_spectral_clustering_finds_separated_groups(sizes):
+    vectors, truth = clustered_vectors(sizes, spread=0.08)
+    labels = spectral_labels(vectors, 1, 20, SpectralOptions())
+    assert len(np.unique(labels)) == len(sizes)
+    for k in np.unique(labels):  # each found cluster is one true group
+        assert len(np.unique(truth[labels == k])) == 1
+
+
+def test_spectral_clustering_honours_the_bounds():
+    vectors, _ = clustered_vectors([30, 30, 30], spread=0.08)
+    assert len(np.unique(spectral_labels(vectors, 1, 2, SpectralOptions()))) <= 2
+    assert len(np.unique(spectral_labels(vectors, 1, 20, SpectralOptions(), num_speakers=5))) == 5
+    assert len(np.unique(spectral_labels(vectors, 4, 20, SpectralOptions()))) >= 4
+
+
+def test_long_files_cluster_a_bounded_number_of_windows_and_score_them_all():
+    vectors, truth = clustered_vectors([3000, 2000], spread=0.08)
+    windows = Windows(starts=np.arange(5000) * 0.75, embeddings=vectors, clean_speech=np.full(5000, 1.5))
+    centroids, similarity = cluster_windows(windows, EmbeddedDiarizerOptions(max_cluster_embeddings=300),
+                                            {"min_speakers": 1, "max_speakers": 20})
+    assert centroids.shape[0] == 2 and similarity.shape == (5000, 2)
+    labels = similarity.argmax(axis=1)
+    assert all(len(np.unique(truth[labels == k])) == 1 for k in range(2))
 
 
 def test_damaged_model_files_are_refused(monkeypatch):
@@ -186,6 +208,6 @@ def test_damaged_model_files_are_refused(monkeypatch):
 
 
 def test_options_round_trip():
-    options = EmbeddedDiarizerOptions(step_s=5.0, clustering_threshold=0.4)
+    options = EmbeddedDiarizerOptions(step_s=2.5, merge_cosine=0.9)
     assert EmbeddedDiarizerOptions.from_dict(options.to_dict()) == options
-    assert EmbeddedDiarizer(options).options_dict()["step_s"] == 5.0
+    assert EmbeddedDiarizer(options).options_dict()["step_s"] == 2.5

