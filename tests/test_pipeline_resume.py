@@ -391,7 +391,7 @@ def test_a_moved_workspace_finds_its_downloaded_media(tmp_path, monkeypatch):
     from vtxlib import acquire as acq
     from vtxlib.types import MediaInfo
 
-    def download(url, workspace, options):
+    def download(url, workspace, options, *rest):
         path = workspace.media_dir("Youtube-abc") / "original.wav"
         _wav(path)
         return MediaInfo(id="Youtube-abc", title="talk", source=url, kind="url", path=str(path))
