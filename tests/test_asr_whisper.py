@@ -166,3 +166,38 @@ def test_opt_in_base_model_verifies_and_transcribes(sample):
     assert "Systran/faster-whisper-base" in result.model
     reference = " ".join(u.text for u in sample.reference_utterances() if u.end <= 18.0)
     assert wer(reference, " ".join(w.text for w in result.words)) <= 0.35
+
+
+def test_long_files_are_transcribed_in_windows_cut_in_quiet_moments(sample, sample_transcript, monkeypatch):
+    """With a 12 s window the 30 s call is read in three pieces, never whole, and gives nearly the
+    same words at the same times."""
+    from vtxlib import audio as audio_module
+    from vtxlib.types import AudioFile
+
+    reads = []
+    original = audio_module.load_audio
+
+    def spy(path, start=0.0, end=None):
+        reads.append((start, end))
+        return original(path, start, end)
+
+    monkeypatch.setattr(audio_module, "load_audio", spy)
+    windowed = WhisperCpuAsr(WhisperCpuOptions(window_s=12.0))
+    try:
+        result = windowed.transcribe(AudioFile(str(sample.wav), 16000, 30.0))
+    finally:
+        windowed.close()
+    assert len(reads) >= 3 and all(end is not None and end - start <= 12.0 + 1e-6 for start, end in reads)
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts) and all(0.0 <= w.start <= w.end <= 30.0 for w in result.words)
+    whole = " ".join(w.text for w in sample_transcript.words)
+    assert wer(whole, " ".join(w.text for w in result.words)) <= 0.2
+    assert wer(sample.reference_text(), " ".join(w.text for w in result.words)) <= SAMPLE_MAX_WER + 0.05
+
+
+def test_a_window_ends_in_its_quietest_moment():
+    from vtxlib.asr.whisper_cpu import quiet_cut
+    loud = np.random.default_rng(0).normal(size=16000 * 60).astype(np.float32) * 0.3
+    loud[16000 * 45:16000 * 45 + 1600] = 0.0  # 100 ms of silence 15 s before the end
+    cut = quiet_cut(loud)
+    assert 16000 * 45 <= cut <= 16000 * 45 + 1600
