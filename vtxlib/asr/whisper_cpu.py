@@ -104,7 +104,7 @@ class WhisperCpuOptions:
     condition_on_previous_text: bool = False  # sequential decoding only; avoids carried-over repetition loops
     compute_type: str = "int8"
     cpu_threads: int = 1  # measured: one thread beats two on a shared 2-core machine
-    window_s: float = 1200.0  # longer files are transcribed in windows of at most this length
+    window_s: float = 300.0  # longer files are transcribed in windows of at most this length (memory)
 
     def to_dict(self) -> dict:
         return asdict(self)
