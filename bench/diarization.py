@@ -171,8 +171,6 @@ def tune(files: list[CorpusFile], steps: list[float], thresholds=(0.5, 0.6, 0.7,
     speech of the detected speech), then the clustering constants (speaker count, then DER) with
     the speech detection and window embeddings of each file computed once."""
     import torch
-    from pyannote.core import SlidingWindowFeature
-    from pyannote.audio.utils.signal import Binarize
     from vtxlib.diarize import embedded as E
 
     torch.set_num_threads(1)
@@ -205,14 +203,7 @@ def tune(files: list[CorpusFile], steps: list[float], thresholds=(0.5, 0.6, 0.7,
         scores = []
         for f in dev:
             voices, windows, fine = cache[f.name]
-            centroids, _ = E.cluster_windows(windows, options, {"min_speakers": 1, "max_speakers": 20})
-            similarity = np.nan_to_num(fine.embeddings @ centroids.T, nan=0.0)
-            frame = E.frame_scores(fine, similarity, voices, options.score_window_s)
-            counts = voices.data[:, 0].astype(int)
-            notes = [Binarize(onset=0.5, offset=0.5, min_duration_off=off)(
-                SlidingWindowFeature(E.discrete_diarization(frame, counts, exclusive), voices.sliding_window))
-                for exclusive in (True, False)]
-            d = E.to_diarization(notes[0], notes[1], "embedded")
+            d = E.diarize_windows(voices, windows, fine, options, {"min_speakers": 1, "max_speakers": 20})
             scores.append(score(f, d.speech_turns, d.overlaps, 1.0))
         right = sum(s.speakers == s.reference_speakers for s in scores)
         results.append((right, -statistics.mean(s.der for s in scores), pval, merge, min_size, off,

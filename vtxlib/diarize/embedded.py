@@ -326,20 +326,27 @@ class EmbeddedDiarizer:
         return diarization
 
     def _diarize(self, reader: "WavReader", count: SpeakerCount, hook) -> Diarization:
-        from pyannote.core import SlidingWindowFeature
-        _, _, Binarize = _pyannote()
         options = self.options
         voices = speaker_count(segment(reader, options, hook), reader.duration)
         windows, fine = embed_windows(reader, voices, options, hook)
-        centroids, _ = cluster_windows(windows, options, _speaker_bounds(count, options.max_speakers))
-        similarity = np.nan_to_num(fine.embeddings @ centroids.T, nan=0.0)
-        scores = frame_scores(fine, similarity, voices, options.score_window_s)
-        counts = voices.data[:, 0].astype(int)
+        return diarize_windows(voices, windows, fine, options, _speaker_bounds(count, options.max_speakers),
+                               self.name)
 
-        def annotation(exclusive: bool):
-            activity = SlidingWindowFeature(discrete_diarization(scores, counts, exclusive), voices.sliding_window)
-            return Binarize(onset=0.5, offset=0.5, min_duration_off=options.min_duration_off)(activity)
-        return to_diarization(annotation(exclusive=True), annotation(exclusive=False), self.name)
+
+def diarize_windows(voices, windows: Windows, fine: Windows, options: EmbeddedDiarizerOptions, bounds: dict,
+                    backend: str = "embedded") -> Diarization:
+    """Steps 3 and 4 from the speaker count and both window sets (the tuning reuses them per file)."""
+    from pyannote.core import SlidingWindowFeature
+    _, _, Binarize = _pyannote()
+    centroids, _ = cluster_windows(windows, options, bounds)
+    similarity = np.nan_to_num(fine.embeddings @ centroids.T, nan=0.0)
+    scores = frame_scores(fine, similarity, voices, options.score_window_s)
+    counts = voices.data[:, 0].astype(int)
+
+    def annotation(exclusive: bool):
+        activity = SlidingWindowFeature(discrete_diarization(scores, counts, exclusive), voices.sliding_window)
+        return Binarize(onset=0.5, offset=0.5, min_duration_off=options.min_duration_off)(activity)
+    return to_diarization(annotation(exclusive=True), annotation(exclusive=False), backend)
 
 
 def to_diarization(exclusive, with_overlap, backend: str) -> Diarization:

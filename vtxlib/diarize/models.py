@@ -110,7 +110,7 @@ def load_campplus():
     return model
 
 
-def fbank(samples) -> "torch.Tensor":
+def fbank(samples):
     """80-bin Kaldi fbank (25 ms / 10 ms), mean-normalised, as 3D-Speaker computes CAM++ inputs."""
     torch = _torch()
     from torchaudio.compliance import kaldi
