@@ -46,7 +46,7 @@ STATUS_COLUMNS = ("source", "status", "speakers", "words", "seconds", "error")
 KERNEL_MODES = ("batch", "notebook")
 #: CLI pipeline options -> the notebook parameters that set them
 OPTION_PARAMETERS = {"asr": "ASR", "asr_model": "ASR_MODEL", "language": "LANGUAGE", "diarizer": "DIARIZER",
-                     "num_speakers": "NUM_SPEAKERS", "min_speakers": "MIN_SPEAKERS",
+                     "diarizer_model": "DIARIZER_MODEL", "num_speakers": "NUM_SPEAKERS", "min_speakers": "MIN_SPEAKERS",
                      "max_speakers": "MAX_SPEAKERS", "emotion": "EMOTION", "enhance": "ENHANCE",
                      "enhance_model": "ENHANCE_MODEL"}
 

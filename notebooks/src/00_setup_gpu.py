@@ -1,0 +1,81 @@
+# %% [markdown]
+# # 00_setup_gpu: Setup: GPU, packages, Drive workspace, secrets
+#
+# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+#
+# Detects the GPU (a T4 on Colab picks the GPU tier; no GPU picks the embedded CPU tier), installs `requirements-colab.txt` on Colab only (the setup cell: Colab's torch is kept, wheels are cached on Drive so the later notebooks install in seconds, and the runtime restarts itself once when an already-imported package changed), mounts Google Drive for the workspace (artifacts, model caches, OAuth token, batch runs) or falls back to a local folder, and checks which secrets exist without showing them. On Colab choose *Runtime > Change runtime type > T4 GPU* first.
+
+# %%
+# @title Setup: vtxlib and its packages (on Colab set VTX_SOURCE first: docs/notebooks.md)
+VTX_SOURCE = ""  # @param {type:"string"}
+import importlib.util, os, pathlib, subprocess, sys
+
+_here = pathlib.Path.cwd()
+_repo = next((p for p in (_here, *_here.parents) if (p / "vtxlib" / "colab_install.py").is_file()), None)
+if importlib.util.find_spec("vtxlib") is None and _repo is not None:
+    sys.path.insert(0, str(_repo))  # opened inside the repository
+if importlib.util.find_spec("vtxlib") is None:
+    VTX_SOURCE = VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip()
+    if not VTX_SOURCE:
+        raise RuntimeError("vtxlib is missing: set VTX_SOURCE in this cell's form to git+https://github.com/"
+                           "<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive, or a folder")
+    if VTX_SOURCE.startswith("/content/drive/"):
+        from google.colab import drive
+        drive.mount("/content/drive")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", VTX_SOURCE], check=True)
+    importlib.invalidate_caches()
+
+import logging
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+logging.getLogger("vtxlib").setLevel(logging.INFO)
+from vtxlib.colab_install import setup_runtime
+VTX_INSTALL = setup_runtime(VTX_SOURCE)  # Colab only: requirements-colab.txt with Colab's torch kept
+from vtxlib import notebook as nb, widgets
+
+# %% tags=["parameters"]
+# @title Parameters
+# papermill injects values after this cell; 0 or empty means automatic
+WORKSPACE = ''  # @param {type:"string"}
+USE_DRIVE = True  # @param {type:"boolean"}
+MIN_FREE_GB = 1.0  # @param {type:"number"}
+
+# %%
+# @title Form (Jupyter): edits here set the variables above; on Colab use the form above
+form = widgets.parameter_form(globals(), {
+    'WORKSPACE': None,
+    'USE_DRIVE': None,
+    'MIN_FREE_GB': None,
+}, descriptions={
+    'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
+    'USE_DRIVE': 'keep the workspace on Google Drive (Colab)',
+    'MIN_FREE_GB': 'refuse to start with less free space than this',
+})
+
+# %%
+environment = nb.detect_environment()
+nb.show_markdown(environment.describe())
+
+# %%
+installed = VTX_INSTALL.installed
+nb.show_markdown(VTX_INSTALL.describe())
+
+# %%
+workspace = nb.open_workspace(WORKSPACE, use_drive=USE_DRIVE, min_free_gb=MIN_FREE_GB)
+free_gb = nb.check_free_space(workspace.root, MIN_FREE_GB)
+nb.show_markdown(f"workspace: `{workspace.root}` ({free_gb:.1f} GB free)")
+
+# %% [markdown]
+# Secrets are looked up in the environment, Colab's key panel and the workspace's `secrets/` folder. Only *set* or *missing* is shown.
+
+# %%
+secrets = nb.show_secret_status(workspace)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb.record(notebook="00_setup_gpu", colab=environment.colab, gpu=environment.gpu,
+          tier=environment.tier, installed=installed, workspace=workspace.root,
+          free_gb=round(free_gb, 1), secrets=secrets)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("workspace ready:", workspace.root.is_dir(), "| secrets checked:", sorted(secrets))

@@ -1,0 +1,81 @@
+# %% [markdown]
+# # 03_diarize: Diarize: who spoke when
+#
+# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+#
+# Speaker diarization. `auto` picks pyannote on a GPU with an HF token (`sortformer`: NeMo's Sortformer on a GPU, at most 4 speakers, non-commercial weights), else the embedded CPU diarizer (pretrained pyannote segmentation-3.0 + CAM++ embeddings through pyannote's pipeline; it estimates the number of speakers and detects overlapped speech). Set NUM_SPEAKERS when you know it (0 = estimate), or bound it with MIN/MAX_SPEAKERS.
+
+# %%
+# @title Setup: vtxlib and its packages (on Colab set VTX_SOURCE first: docs/notebooks.md)
+VTX_SOURCE = ""  # @param {type:"string"}
+import importlib.util, os, pathlib, subprocess, sys
+
+_here = pathlib.Path.cwd()
+_repo = next((p for p in (_here, *_here.parents) if (p / "vtxlib" / "colab_install.py").is_file()), None)
+if importlib.util.find_spec("vtxlib") is None and _repo is not None:
+    sys.path.insert(0, str(_repo))  # opened inside the repository
+if importlib.util.find_spec("vtxlib") is None:
+    VTX_SOURCE = VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip()
+    if not VTX_SOURCE:
+        raise RuntimeError("vtxlib is missing: set VTX_SOURCE in this cell's form to git+https://github.com/"
+                           "<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive, or a folder")
+    if VTX_SOURCE.startswith("/content/drive/"):
+        from google.colab import drive
+        drive.mount("/content/drive")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", VTX_SOURCE], check=True)
+    importlib.invalidate_caches()
+
+import logging
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+logging.getLogger("vtxlib").setLevel(logging.INFO)
+from vtxlib.colab_install import setup_runtime
+VTX_INSTALL = setup_runtime(VTX_SOURCE)  # Colab only: requirements-colab.txt with Colab's torch kept
+from vtxlib import notebook as nb, widgets
+
+# %% tags=["parameters"]
+# @title Parameters
+# papermill injects values after this cell; 0 or empty means automatic
+SOURCE = ''  # @param {type:"string"}
+WORKSPACE = ''  # @param {type:"string"}
+DIARIZER = 'auto'  # @param ["auto", "embedded", "pyannote", "sortformer"]
+DIARIZER_MODEL = ''  # @param {type:"string"}
+NUM_SPEAKERS = 0  # @param {type:"integer"}
+MIN_SPEAKERS = 0  # @param {type:"integer"}
+MAX_SPEAKERS = 0  # @param {type:"integer"}
+
+# %%
+# @title Form (Jupyter): edits here set the variables above; on Colab use the form above
+form = widgets.parameter_form(globals(), {
+    'SOURCE': None,
+    'WORKSPACE': None,
+    'DIARIZER': ['auto', 'embedded', 'pyannote', 'sortformer'],
+    'DIARIZER_MODEL': None,
+    'NUM_SPEAKERS': None,
+    'MIN_SPEAKERS': None,
+    'MAX_SPEAKERS': None,
+}, descriptions={
+    'SOURCE': 'video URL or media file path; empty = the source of the previous notebook',
+    'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
+    'DIARIZER': 'diarization backend',
+    'DIARIZER_MODEL': "model or pipeline name/path; empty = the backend's default",
+    'NUM_SPEAKERS': 'exact number of speakers; 0 = estimate',
+    'MIN_SPEAKERS': 'lower bound; 0 = none',
+    'MAX_SPEAKERS': 'upper bound; 0 = none',
+})
+
+# %%
+result = nb.stage_run("diarize", SOURCE, WORKSPACE, diarizer=DIARIZER, diarizer_model=DIARIZER_MODEL,
+                      num_speakers=NUM_SPEAKERS,
+                      min_speakers=MIN_SPEAKERS, max_speakers=MAX_SPEAKERS)
+nb.show_speakers(result.diarization)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb.record(notebook="03_diarize", media_id=result.media.id, speakers=len(result.diarization.speakers),
+          speaker_seconds=nb.speaker_seconds(result.diarization),
+          turns=len(result.diarization.turns), overlaps=len(result.diarization.overlaps),
+          backend=result.diarization.backend)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("speakers found:", len(result.diarization.speakers))

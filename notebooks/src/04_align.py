@@ -1,0 +1,76 @@
+# %% [markdown]
+# # 04_align: Align: words to speakers, inspected on a timeline
+#
+# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+#
+# Gives every word a speaker and groups words into speaker turns. The plot shows one window of the recording: speaker lanes with word boxes, diarization turns and overlap regions.
+
+# %%
+# @title Setup: vtxlib and its packages (on Colab set VTX_SOURCE first: docs/notebooks.md)
+VTX_SOURCE = ""  # @param {type:"string"}
+import importlib.util, os, pathlib, subprocess, sys
+
+_here = pathlib.Path.cwd()
+_repo = next((p for p in (_here, *_here.parents) if (p / "vtxlib" / "colab_install.py").is_file()), None)
+if importlib.util.find_spec("vtxlib") is None and _repo is not None:
+    sys.path.insert(0, str(_repo))  # opened inside the repository
+if importlib.util.find_spec("vtxlib") is None:
+    VTX_SOURCE = VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip()
+    if not VTX_SOURCE:
+        raise RuntimeError("vtxlib is missing: set VTX_SOURCE in this cell's form to git+https://github.com/"
+                           "<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive, or a folder")
+    if VTX_SOURCE.startswith("/content/drive/"):
+        from google.colab import drive
+        drive.mount("/content/drive")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", VTX_SOURCE], check=True)
+    importlib.invalidate_caches()
+
+import logging
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+logging.getLogger("vtxlib").setLevel(logging.INFO)
+from vtxlib.colab_install import setup_runtime
+VTX_INSTALL = setup_runtime(VTX_SOURCE)  # Colab only: requirements-colab.txt with Colab's torch kept
+from vtxlib import notebook as nb, widgets
+
+# %% tags=["parameters"]
+# @title Parameters
+# papermill injects values after this cell; 0 or empty means automatic
+SOURCE = ''  # @param {type:"string"}
+WORKSPACE = ''  # @param {type:"string"}
+WINDOW_START = 0.0  # @param {type:"number"}
+WINDOW_SECONDS = 30.0  # @param {type:"number"}
+
+# %%
+# @title Form (Jupyter): edits here set the variables above; on Colab use the form above
+form = widgets.parameter_form(globals(), {
+    'SOURCE': None,
+    'WORKSPACE': None,
+    'WINDOW_START': None,
+    'WINDOW_SECONDS': None,
+}, descriptions={
+    'SOURCE': 'video URL or media file path; empty = the source of the previous notebook',
+    'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
+    'WINDOW_START': 'plot window start (seconds)',
+    'WINDOW_SECONDS': 'plot window length (seconds)',
+})
+
+# %%
+result = nb.stage_run("align", SOURCE, WORKSPACE)
+nb.show_turns(result.document)
+
+# %%
+from vtxlib import plots
+
+figure = plots.alignment_figure(result.document, diarization=result.diarization, audio=result.audio,
+                                start=WINDOW_START, end=WINDOW_START + WINDOW_SECONDS)
+nb.show_figure(figure)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb.record(notebook="04_align", media_id=result.media.id, turns=len(result.document.transcript.turns),
+          words=len(result.document.transcript.words), speakers=len(result.document.speakers),
+          overlap_turns=sum(t.overlap for t in result.document.transcript.turns))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("every word has a speaker:", all(w.speaker for w in result.document.transcript.words))

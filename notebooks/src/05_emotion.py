@@ -1,0 +1,72 @@
+# %% [markdown]
+# # 05_emotion: Emotion: per-turn labels and a timeline
+#
+# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+#
+# Labels each speaker turn neutral / happy / angry / sad. On a GPU: SpeechBrain's wav2vec2 IEMOCAP model; on CPU: the embedded estimator (prosody + word lexicon, see docs/emotion.md; it is not a trained emotion model). Short turns are marked low-confidence.
+
+# %%
+# @title Setup: vtxlib and its packages (on Colab set VTX_SOURCE first: docs/notebooks.md)
+VTX_SOURCE = ""  # @param {type:"string"}
+import importlib.util, os, pathlib, subprocess, sys
+
+_here = pathlib.Path.cwd()
+_repo = next((p for p in (_here, *_here.parents) if (p / "vtxlib" / "colab_install.py").is_file()), None)
+if importlib.util.find_spec("vtxlib") is None and _repo is not None:
+    sys.path.insert(0, str(_repo))  # opened inside the repository
+if importlib.util.find_spec("vtxlib") is None:
+    VTX_SOURCE = VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip()
+    if not VTX_SOURCE:
+        raise RuntimeError("vtxlib is missing: set VTX_SOURCE in this cell's form to git+https://github.com/"
+                           "<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive, or a folder")
+    if VTX_SOURCE.startswith("/content/drive/"):
+        from google.colab import drive
+        drive.mount("/content/drive")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", VTX_SOURCE], check=True)
+    importlib.invalidate_caches()
+
+import logging
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+logging.getLogger("vtxlib").setLevel(logging.INFO)
+from vtxlib.colab_install import setup_runtime
+VTX_INSTALL = setup_runtime(VTX_SOURCE)  # Colab only: requirements-colab.txt with Colab's torch kept
+from vtxlib import notebook as nb, widgets
+
+# %% tags=["parameters"]
+# @title Parameters
+# papermill injects values after this cell; 0 or empty means automatic
+SOURCE = ''  # @param {type:"string"}
+WORKSPACE = ''  # @param {type:"string"}
+EMOTION = 'auto'  # @param ["auto", "embedded", "speechbrain", "off"]
+
+# %%
+# @title Form (Jupyter): edits here set the variables above; on Colab use the form above
+form = widgets.parameter_form(globals(), {
+    'SOURCE': None,
+    'WORKSPACE': None,
+    'EMOTION': ['auto', 'embedded', 'speechbrain', 'off'],
+}, descriptions={
+    'SOURCE': 'video URL or media file path; empty = the source of the previous notebook',
+    'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
+    'EMOTION': 'emotion backend',
+})
+
+# %%
+result = nb.stage_run("emotion", SOURCE, WORKSPACE, emotion=EMOTION)
+nb.show_turns(result.document)
+
+# %%
+from vtxlib import plots
+
+nb.show_figure(plots.emotion_timeline_figure(result.document))
+nb.show_figure(plots.emotion_summary_figure(result.document))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+labelled = [t.emotion for t in result.document.transcript.turns if t.emotion]
+nb.record(notebook="05_emotion", media_id=result.media.id, emotions=nb.emotion_counts(result.document),
+          labelled_turns=len(labelled), backend=labelled[0].backend if labelled else None)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("turns:", len(result.document.transcript.turns) > 0)

@@ -1,0 +1,86 @@
+# %% [markdown]
+# # 08_review: Review: name the speakers, inspect, write the report
+#
+# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+#
+# Shows the speaker names Gemini suggested (07) — they are applied only when you tick APPLY_SUGGESTED_NAMES — and applies names you type as `SPEAKER_00=Alice; SPEAKER_01=Bob`. The names are stored in the workspace, so the subtitles, the report and 09_upload use them.
+
+# %%
+# @title Setup: vtxlib and its packages (on Colab set VTX_SOURCE first: docs/notebooks.md)
+VTX_SOURCE = ""  # @param {type:"string"}
+import importlib.util, os, pathlib, subprocess, sys
+
+_here = pathlib.Path.cwd()
+_repo = next((p for p in (_here, *_here.parents) if (p / "vtxlib" / "colab_install.py").is_file()), None)
+if importlib.util.find_spec("vtxlib") is None and _repo is not None:
+    sys.path.insert(0, str(_repo))  # opened inside the repository
+if importlib.util.find_spec("vtxlib") is None:
+    VTX_SOURCE = VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip()
+    if not VTX_SOURCE:
+        raise RuntimeError("vtxlib is missing: set VTX_SOURCE in this cell's form to git+https://github.com/"
+                           "<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive, or a folder")
+    if VTX_SOURCE.startswith("/content/drive/"):
+        from google.colab import drive
+        drive.mount("/content/drive")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", VTX_SOURCE], check=True)
+    importlib.invalidate_caches()
+
+import logging
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+logging.getLogger("vtxlib").setLevel(logging.INFO)
+from vtxlib.colab_install import setup_runtime
+VTX_INSTALL = setup_runtime(VTX_SOURCE)  # Colab only: requirements-colab.txt with Colab's torch kept
+from vtxlib import notebook as nb, widgets
+
+# %% tags=["parameters"]
+# @title Parameters
+# papermill injects values after this cell; 0 or empty means automatic
+SOURCE = ''  # @param {type:"string"}
+WORKSPACE = ''  # @param {type:"string"}
+SPEAKER_NAMES = ''  # @param {type:"string"}
+APPLY_SUGGESTED_NAMES = False  # @param {type:"boolean"}
+
+# %%
+# @title Form (Jupyter): edits here set the variables above; on Colab use the form above
+form = widgets.parameter_form(globals(), {
+    'SOURCE': None,
+    'WORKSPACE': None,
+    'SPEAKER_NAMES': None,
+    'APPLY_SUGGESTED_NAMES': None,
+}, descriptions={
+    'SOURCE': 'video URL or media file path; empty = the source of the previous notebook',
+    'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
+    'SPEAKER_NAMES': 'SPEAKER_00=Alice; SPEAKER_01=Bob',
+    'APPLY_SUGGESTED_NAMES': 'use the names suggested in 07_enhance',
+})
+
+# %%
+nb.show_suggested_names(nb.stage_run("enhance", SOURCE, WORKSPACE).document)
+
+# %%
+names = nb.set_speaker_names(SPEAKER_NAMES, APPLY_SUGGESTED_NAMES, SOURCE, WORKSPACE)
+result = nb.stage_run("subtitles", SOURCE, WORKSPACE)
+nb.show_turns(result.document, limit=40)
+
+# %% [markdown]
+# Move the slider to inspect any 30-second window: word boxes per speaker, diarization turns, overlaps and the waveform.
+
+# %%
+from vtxlib import plots
+
+plots.interactive_alignment(result.document, diarization=result.diarization, audio=result.audio,
+                            window=30.0)
+
+# %%
+sizes = nb.show_outputs(result.outputs)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb.record(notebook="08_review", media_id=result.media.id, speaker_names=names,
+          report=result.outputs.get("report"), files=nb.files_written(result.outputs),
+          speakers=len(result.document.speakers), words=len(result.document.transcript.words),
+          duration=round(result.audio.duration, 2))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("report written:", "report" in result.outputs and pathlib.Path(result.outputs["report"]).is_file())

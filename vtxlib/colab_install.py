@@ -1,0 +1,344 @@
+"""Install vtx's Colab requirements into a running Colab kernel without breaking it.
+
+Standard library only: the notebooks' setup cell imports this right after vtxlib itself arrives
+(``pip install --no-deps $VTX_SOURCE``), before any of vtx's dependencies exist.
+
+What it guarantees on Colab:
+
+* Colab's torch, torchaudio, torchvision and torchcodec (CUDA builds matched to the driver) are never
+  touched: every pip call gets a constraints file pinning the installed versions, read from
+  ``importlib.metadata`` at run time, so pip fails loudly rather than replace them.
+* pip's own output is shown line by line as it runs.
+* A module the kernel has already imported whose distribution changed on disk (Colab imports numpy,
+  packaging and google.auth before the first cell) makes the runtime restart itself, the way Colab's
+  own "Restart session" button does (``os.kill(os.getpid(), 9)``); elsewhere it raises one line.
+* Wheels are kept on Drive (``MyDrive/vtx/wheels/<python>-<torch>``): the first notebook builds them,
+  later runtimes install from there with ``--no-index`` (seconds) and fall back to the index when the
+  cache lacks something.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata as metadata
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from .errors import InputError, VtxError
+from .workspace import COLAB_DRIVE_ROOT
+
+log = logging.getLogger("vtxlib.colab_install")
+
+REQUIREMENTS_NAME = "requirements-colab.txt"
+#: Colab's CUDA builds: pinned to the installed versions in every pip call
+TORCH_FAMILY = ("torch", "torchaudio", "torchvision", "torchcodec")
+DRIVE_MOUNT_POINT = "/content/drive"
+WHEEL_CACHE_ROOT = COLAB_DRIVE_ROOT / "wheels"
+ENV_WHEEL_CACHE = "VTX_WHEEL_CACHE"  # a folder, or "off"
+#: a successful install is stamped here (outside Drive: it lives as long as the VM, across restarts)
+STAMP_DIR = Path(tempfile.gettempdir()) / "vtx-colab-install"
+SOURCE_HELP = ("set VTX_SOURCE in the setup cell's form (or the VTX_SOURCE environment variable) to "
+               "git+https://github.com/<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive "
+               "(/content/drive/MyDrive/...), or a folder holding the repository")
+
+Echo = Callable[[str], None]
+
+
+class RestartRequired(VtxError):
+    """Packages the kernel had already imported changed on disk: the kernel must restart."""
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return True
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _stdout(line: str) -> None:
+    # pip's output is the progress the user watches, shown as `!pip` would show it
+    sys.stdout.write(line if line.endswith("\n") else line + "\n")
+    sys.stdout.flush()
+
+
+# -- what is installed ---------------------------------------------------------------------------
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_versions() -> dict[str, str]:
+    """Every installed distribution, canonical name -> version, read from disk now."""
+    importlib.invalidate_caches()
+    versions = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            versions.setdefault(canonical(name), dist.version)
+    return versions
+
+
+def runtime_constraints(versions: Optional[dict[str, str]] = None) -> list[str]:
+    """``torch==2.11.0+cu128``-style pins for the torch family as installed (local label included)."""
+    versions = installed_versions() if versions is None else versions
+    return [f"{name}=={versions[name]}" for name in TORCH_FAMILY if name in versions]
+
+
+def modules_of(distribution: str) -> set[str]:
+    """Import names a distribution provides (packages and top-level modules), from its file list."""
+    try:
+        files = metadata.distribution(distribution).files or []
+    except metadata.PackageNotFoundError:
+        return set()
+    names = set()
+    for path in files:
+        parts = path.parts
+        if not parts or parts[0].endswith((".dist-info", ".data", ".egg-info")) or parts[0] == "..":
+            continue
+        if parts[-1] == "__init__.py":
+            names.add(".".join(parts[:-1]))
+        elif len(parts) == 1 and path.suffix == ".py":
+            names.add(path.stem)
+    return names
+
+
+def changed_imports(before: dict[str, str], after: dict[str, str],
+                    modules: Optional[Iterable[str]] = None) -> dict[str, tuple[str, str]]:
+    """Distributions whose version changed (or vanished) and that provide an already-imported module."""
+    loaded = set(sys.modules if modules is None else modules)
+    changed = {}
+    for name, old in before.items():
+        new = after.get(name, "removed")
+        if new != old and (modules_of(name) or {name.replace("-", "_")}) & loaded:
+            changed[name] = (old, new)
+    return changed
+
+
+# -- where requirements-colab.txt comes from ------------------------------------------------------
+def requirements_file(source: str = "", work_dir: Path = Path("/content/vtx-source")) -> Path:
+    """requirements-colab.txt of the vtx copy in use: next to an imported repository checkout, or
+    taken from VTX_SOURCE (a folder, a .zip of the repository, a wheel with the file beside it, or a
+    git URL, shallow-cloned)."""
+    beside_package = Path(__file__).resolve().parents[1] / REQUIREMENTS_NAME
+    if beside_package.is_file():
+        return beside_package
+    source = (source or os.environ.get("VTX_SOURCE", "")).strip()
+    if not source:
+        raise InputError(f"vtx's {REQUIREMENTS_NAME} was not found: {SOURCE_HELP}")
+    path = Path(source).expanduser()
+    if path.is_dir():
+        found = path / REQUIREMENTS_NAME
+    elif path.suffix == ".zip" and path.is_file():
+        found = _from_zip(path, work_dir)
+    elif path.suffix == ".whl":
+        found = path.with_name(REQUIREMENTS_NAME)
+    elif re.match(r"^(git\+)?(https?|ssh|git)://", source) or source.endswith(".git"):
+        found = _clone(source, work_dir) / REQUIREMENTS_NAME
+    else:
+        raise InputError(f"VTX_SOURCE={source!r} is neither a folder, a .zip, a .whl nor a git URL: "
+                         f"{SOURCE_HELP}")
+    if not found.is_file():
+        where = "beside the wheel" if path.suffix == ".whl" else "in it"
+        raise InputError(f"VTX_SOURCE={source!r} has no {REQUIREMENTS_NAME} {where}: copy the "
+                         f"repository's {REQUIREMENTS_NAME} there")
+    return found
+
+
+def _from_zip(archive: Path, work_dir: Path) -> Path:
+    with zipfile.ZipFile(archive) as zf:
+        members = sorted((m for m in zf.namelist() if m.rsplit("/", 1)[-1] == REQUIREMENTS_NAME),
+                         key=lambda m: m.count("/"))
+        if not members:
+            return work_dir / "missing" / REQUIREMENTS_NAME
+        work_dir.mkdir(parents=True, exist_ok=True)
+        target = work_dir / REQUIREMENTS_NAME
+        target.write_bytes(zf.read(members[0]))
+        return target
+
+
+def _clone(url: str, work_dir: Path) -> Path:
+    url = url[4:] if url.startswith("git+") else url
+    url, _, ref = url.partition("@") if url.count("@") == 1 and "://" in url.split("@")[0] else (url, "", "")
+    if not (work_dir / ".git").is_dir():
+        cmd = ["git", "clone", "-q", "--depth", "1", *(["--branch", ref] if ref else []), url, str(work_dir)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise InputError(f"git clone {url} failed ({proc.stderr.strip().splitlines()[-1:]}): {SOURCE_HELP}")
+    return work_dir
+
+
+# -- pip -------------------------------------------------------------------------------------------
+def pip_install_command(requirements: Path, constraints: Path, find_links: Optional[Path] = None,
+                        no_index: bool = False, extra: Iterable[str] = ()) -> list[str]:
+    cmd = [sys.executable, "-m", "pip", "install", "--progress-bar", "off", "-r", str(requirements),
+           "-c", str(constraints)]
+    if find_links is not None:
+        cmd += ["--find-links", str(find_links)]
+    if no_index:
+        cmd.append("--no-index")
+    return cmd + list(extra)
+
+
+def run_pip(cmd: list[str], echo: Echo = _stdout) -> int:
+    """Run pip, passing each line of its output to ECHO as it comes; returns pip's exit code."""
+    echo("$ " + " ".join(Path(cmd[0]).name if i == 0 else part for i, part in enumerate(cmd)))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        echo(line.rstrip("\n"))
+    return proc.wait()
+
+
+def wheel_cache_dir(root: Path, versions: Optional[dict[str, str]] = None) -> Path:
+    """One folder per Python and torch build: a new Colab image starts a fresh cache."""
+    versions = installed_versions() if versions is None else versions
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}-torch{versions.get('torch', 'none')}"
+    return root / re.sub(r"[^A-Za-z0-9_.+-]", "_", tag)
+
+
+def fill_wheel_cache(requirements: Path, constraints: Path, cache: Path, echo: Echo = _stdout,
+                     run: Callable[[list[str], Echo], int] = run_pip) -> int:
+    """Resolve against what is installed (``--dry-run --report``), then ``pip wheel --no-deps`` exactly
+    the distributions an install would add into CACHE. Returns how many it was asked to build."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        code = run(pip_install_command(requirements, constraints, find_links=cache,
+                                       extra=["--dry-run", "--quiet", "--report", str(report)]), echo)
+        if code != 0:
+            raise VtxError(f"pip could not resolve {requirements.name} (exit {code}); see its output above")
+        wanted = [f"{item['metadata']['name']}=={item['metadata']['version']}"
+                  for item in json.loads(report.read_text())["install"]
+                  if canonical(item["metadata"]["name"]) not in TORCH_FAMILY]
+        if not wanted:
+            return 0
+        pins = Path(tmp) / "wanted.txt"
+        pins.write_text("\n".join(wanted) + "\n")
+        code = run([sys.executable, "-m", "pip", "wheel", "--progress-bar", "off", "--no-deps",
+                    "--find-links", str(cache), "-w", str(cache), "-r", str(pins)], echo)
+        if code != 0:
+            raise VtxError(f"pip wheel into {cache} failed (exit {code}); see its output above")
+    return len(wanted)
+
+
+@dataclass
+class InstallResult:
+    installed: bool  # pip ran (or a stamp showed the same requirements were installed this VM)
+    origin: str  # "wheel cache", "index", "already installed", "not on Colab"
+    changed: dict[str, tuple[str, str]] = field(default_factory=dict)  # imported dists that changed
+    wheel_cache: Optional[str] = None
+
+    def describe(self) -> str:
+        if self.origin == "not on Colab":
+            return "not on Colab: nothing installed (install vtx locally with pip install -e '.[cpu,notebooks]')"
+        where = f" (wheel cache {self.wheel_cache})" if self.wheel_cache else ""
+        return f"{REQUIREMENTS_NAME}: {self.origin}{where}"
+
+
+def _stamp(requirements: Path, constraints: list[str]) -> Path:
+    digest = hashlib.sha256(requirements.read_bytes() + "\n".join(constraints).encode()).hexdigest()[:16]
+    return STAMP_DIR / f"installed-{digest}"
+
+
+def install_requirements(requirements: Path, wheel_cache: Optional[Path] = None, echo: Echo = _stdout,
+                         run: Callable[[list[str], Echo], int] = run_pip,
+                         restart: Optional[Callable[[], None]] = None,
+                         modules: Optional[Iterable[str]] = None) -> InstallResult:
+    """pip install REQUIREMENTS with the torch family pinned, through WHEEL_CACHE when given.
+
+    Afterwards, a distribution of an already-imported module that changed version calls RESTART
+    (Colab: kill the kernel, which Colab restarts) or raises :class:`RestartRequired`.
+    """
+    before = installed_versions()
+    pins = runtime_constraints(before)
+    stamp = _stamp(requirements, pins)
+    if stamp.is_file():
+        return InstallResult(installed=True, origin="already installed")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="colab-pins-", delete=False) as handle:
+        handle.write("\n".join(pins) + "\n")
+    constraints = Path(handle.name)
+    origin = "index"
+    if wheel_cache is not None:
+        cached = any(wheel_cache.glob("*.whl"))
+        if not cached:
+            echo(f"building the wheel cache {wheel_cache} (once; later runtimes install from it)")
+            fill_wheel_cache(requirements, constraints, wheel_cache, echo, run)
+        code = run(pip_install_command(requirements, constraints, find_links=wheel_cache, no_index=True), echo)
+        if code == 0:
+            origin = "wheel cache"
+        else:
+            echo("the wheel cache lacks something: installing from the package index instead")
+    if origin == "index":
+        code = run(pip_install_command(requirements, constraints, find_links=wheel_cache), echo)
+        if code != 0:
+            raise VtxError(f"pip install -r {requirements} failed (exit {code}); see pip's output above")
+    after = installed_versions()
+    torch_changed = {n: (before.get(n), after.get(n)) for n in TORCH_FAMILY if before.get(n) != after.get(n)}
+    if torch_changed:  # cannot happen with the pins; a loud stop rather than a broken CUDA stack
+        raise VtxError(f"the install changed Colab's torch family {torch_changed}: factory-reset the runtime")
+    STAMP_DIR.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
+    changed = changed_imports(before, after, modules)
+    result = InstallResult(installed=True, origin=origin, changed=changed,
+                           wheel_cache=str(wheel_cache) if wheel_cache else None)
+    if changed:
+        what = ", ".join(f"{name} {old} -> {new}" for name, (old, new) in sorted(changed.items()))
+        message = f"already-imported packages changed on disk ({what})"
+        if restart is None:
+            raise RestartRequired(f"{message}: restart the kernel, then run this cell again")
+        echo(f"{message}: restarting the runtime now; when it is back, run this cell again "
+             f"(nothing will be reinstalled)")
+        restart()
+    return result
+
+
+def restart_colab_runtime() -> None:
+    """Colab's own way to restart a session: the kernel process dies and Colab starts a new one."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _colab_wheel_cache(echo: Echo) -> Optional[Path]:
+    setting = os.environ.get(ENV_WHEEL_CACHE, "").strip()
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    if setting:
+        return wheel_cache_dir(Path(setting).expanduser())
+    if not Path(DRIVE_MOUNT_POINT, "MyDrive").is_dir():
+        try:
+            from google.colab import drive  # type: ignore
+
+            drive.mount(DRIVE_MOUNT_POINT)
+        except Exception as e:  # Colab's helper raises plain exceptions (refused consent, timeout)
+            echo(f"Drive not mounted ({e}): no wheel cache, installing from the package index")
+            return None
+    return wheel_cache_dir(WHEEL_CACHE_ROOT)
+
+
+def setup_runtime(source: str = "", echo: Echo = _stdout, colab: Optional[bool] = None) -> InstallResult:
+    """The setup cell's one call: on Colab, install requirements-colab.txt (Drive wheel cache, torch
+    kept, restart when an imported module changed); elsewhere nothing."""
+    if not (in_colab() if colab is None else colab):
+        return InstallResult(installed=False, origin="not on Colab")
+    requirements = requirements_file(source)
+    return install_requirements(requirements, wheel_cache=_colab_wheel_cache(echo), echo=echo,
+                                restart=restart_colab_runtime)
+
+
+__all__ = ["InstallResult", "RestartRequired", "TORCH_FAMILY", "changed_imports", "fill_wheel_cache",
+           "in_colab", "install_requirements", "installed_versions", "modules_of", "pip_install_command",
+           "requirements_file", "restart_colab_runtime", "run_pip", "runtime_constraints", "setup_runtime",
+           "wheel_cache_dir"]
