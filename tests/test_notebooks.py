@@ -52,14 +52,75 @@ def test_notebook_list_is_exactly_the_ten():
     assert found == EXPECTED, f"notebooks/ must hold exactly the ten notebooks, found {found}"
 
 
-def test_notebooks_are_what_the_generator_writes():
+def _generator():
     sys.path.insert(0, str(ROOT / "tools"))
     try:
         import make_notebooks
     finally:
         sys.path.remove(str(ROOT / "tools"))
-    assert [s.name for s in make_notebooks.stage_notebooks()] == EXPECTED
-    assert make_notebooks.main(["--check"]) == 0, "run: python tools/make_notebooks.py"
+    return make_notebooks
+
+
+def test_notebooks_are_generated_from_their_percent_sources():
+    make_notebooks = _generator()
+    assert [s.stem for s in make_notebooks.sources()] == EXPECTED
+    assert make_notebooks.stale_notebooks() == ([], []), "run: python tools/make_notebooks.py"
+    assert make_notebooks.main(["--check"]) == 0
+
+
+def test_drift_check_names_the_notebook_that_differs(tmp_path, capsys):
+    make_notebooks = _generator()
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for source in make_notebooks.sources():
+        (src / source.name).write_text(source.read_text())
+    assert make_notebooks.main(["--src", str(src), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.ipynb")) == [f"{n}.ipynb" for n in EXPECTED]
+    assert make_notebooks.main(["--check", "--src", str(src), "--out", str(out)]) == 0
+    edited = src / "03_diarize.py"
+    edited.write_text(edited.read_text().replace("MAX_SPEAKERS = 0", "MAX_SPEAKERS = 5"))
+    (out / "99_extra.ipynb").write_text("{}")
+    capsys.readouterr()
+    assert make_notebooks.main(["--check", "--src", str(src), "--out", str(out)]) == 1
+    message = capsys.readouterr().err
+    assert "03_diarize.ipynb" in message and "99_extra.ipynb" in message and "04_align" not in message
+
+
+def test_generated_notebooks_are_deterministic():
+    make_notebooks = _generator()
+    source = make_notebooks.SOURCE_DIR / "05_emotion.py"
+    first, second = make_notebooks.render(source), make_notebooks.render(source)
+    assert first == second
+    notebook = nbformat.reads(first, as_version=4)
+    assert [c.id for c in notebook.cells][:3] == ["05-emotion-00", "05-emotion-01", "05-emotion-02"]
+    assert set(notebook.metadata) == {"kernelspec", "language_info", "colab", "accelerator"}
+    assert all(set(c.metadata) <= {"tags"} for c in notebook.cells)
+
+
+def test_every_notebook_has_the_same_setup_cell_and_no_placeholder_repository():
+    setups = {name: [c for c in _load(name).cells if c.cell_type == "code"][0].source for name in EXPECTED}
+    assert len(set(setups.values())) == 1, "the setup cells differ between notebooks"
+    setup = setups["00_setup_gpu"]
+    assert 'VTX_SOURCE = ""  # @param' in setup and "setup_runtime(VTX_SOURCE)" in setup
+    for path in [*NOTEBOOK_DIR.glob("*.ipynb"), *(NOTEBOOK_DIR / "src").glob("*.py"), ROOT / "README.md",
+                 *(ROOT / "docs").glob("*.md"), *(ROOT / "tools").glob("*.py")]:
+        assert "OWNER" not in path.read_text(), f"placeholder repository owner in {path}"
+
+
+def test_setup_cell_without_vtx_source_says_what_to_set(tmp_path):
+    """On a fresh runtime (vtxlib not importable, no repository around) the setup cell stops with one
+    line naming VTX_SOURCE and what it accepts."""
+    setup = [c for c in _load("01_acquire").cells if c.cell_type == "code"][0].source
+    script = tmp_path / "setup_cell.py"
+    script.write_text(setup)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VTX_SOURCE")}
+    # -I -S: no site-packages, so not even an installed vtxlib is found (a bare Colab runtime)
+    proc = subprocess.run([sys.executable, "-I", "-S", str(script)], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: vtxlib is missing: set VTX_SOURCE")
+    assert ".whl" in last and ".zip" in last and "git+https://" in last
 
 
 def _assigned_names(source: str) -> list[str]:
@@ -84,6 +145,9 @@ def test_notebook_structure(name):
     form = code[code.index(tagged[0]) + 1].source
     assert "widgets.parameter_form(globals()" in form
     assert re.findall(r"^    '(\w+)':", form, re.M)[: len(names)] == names, "widget form and @param fields differ"
+    form_choices = dict(re.findall(r"^    '(\w+)': (\[.*?\]|None),", form, re.M)[: len(names)])
+    for name, choices in re.findall(r"^(\w+) = .*# @param (\[.*\])", params, re.M):
+        assert ast.literal_eval(form_choices[name]) == json.loads(choices), f"{name}: form and @param choices differ"
     for cell in code:
         assert cell.outputs == [] and cell.execution_count is None, "notebooks are committed without outputs"
     body = "\n".join(c.source for c in code[code.index(tagged[0]) + 2:])
@@ -91,6 +155,84 @@ def test_notebook_structure(name):
     assert "nb." in body
     text = json.dumps(notebook)
     assert not re.search(r"AIza[0-9A-Za-z_-]{20,}|hf_[A-Za-z0-9]{20,}|ya29\.[0-9A-Za-z_-]+", text), "a secret?"
+
+
+# -- notebook parameters against the pipeline's options -------------------------------------------
+def _option_fields(cls) -> set[str]:
+    """Field names of a dataclass or a pydantic model."""
+    fields = getattr(cls, "model_fields", None)
+    if fields is not None:
+        return set(fields)
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _notebook_options() -> dict[str, dict[str, str]]:
+    """notebook -> {PipelineOptions field: the parameter passed for it} from its nb.stage_run(...) calls."""
+    import inspect
+
+    from vtxlib.notebook import stage_run
+
+    own = set(inspect.signature(stage_run).parameters) - {"options"}
+    found = {}
+    for name in EXPECTED:
+        pairs = {}
+        for cell in _load(name).cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "stage_run":
+                    pairs.update({kw.arg: kw.value.id for kw in node.keywords
+                                  if kw.arg not in own and isinstance(kw.value, ast.Name)})
+        found[name] = pairs
+    return found
+
+
+def _form_choices(name: str) -> dict[str, list]:
+    params = next(c.source for c in _load(name).cells if "parameters" in c.metadata.get("tags", []))
+    return {n: json.loads(c) for n, c in re.findall(r"^(\w+) = .*# @param (\[.*\])", params, re.M)}
+
+
+def test_every_option_a_notebook_sets_is_a_pipeline_option():
+    from vtxlib.notebook import SESSION_OPTIONS
+    from vtxlib.pipeline import PipelineOptions
+
+    fields = _option_fields(PipelineOptions)
+    used = {option for pairs in _notebook_options().values() for option in pairs}
+    assert used, "no stage_run options found in the notebooks"
+    assert used <= fields, f"not PipelineOptions fields: {sorted(used - fields)}"
+    assert set(SESSION_OPTIONS) <= fields
+    assert set(SESSION_OPTIONS) <= used, f"no notebook parameter sets {sorted(set(SESSION_OPTIONS) - used)}"
+
+
+def test_choices_offered_by_the_forms_are_exactly_the_backends():
+    from vtxlib.asr import ASR_BACKENDS
+    from vtxlib.diarize import DIARIZERS
+    from vtxlib.pipeline import EMOTION_CHOICES, ENHANCE_CHOICES, PipelineOptions
+
+    backends = {"asr": ASR_BACKENDS, "diarizer": DIARIZERS, "emotion": EMOTION_CHOICES, "enhance": ENHANCE_CHOICES}
+    offered = {}
+    for name, pairs in _notebook_options().items():
+        choices = _form_choices(name)
+        for option, parameter in pairs.items():
+            if parameter in choices:
+                offered[option] = choices[parameter]
+                for value in choices[parameter]:
+                    PipelineOptions(**{option: value})  # raises on a name the pipeline does not know
+    assert set(offered) == set(backends)
+    for option, values in offered.items():
+        assert sorted(values) == sorted(backends[option]), f"{option}: the form offers {values}"
+
+
+def test_batch_runner_maps_every_option_parameter():
+    from vtxlib.batch import OPTION_PARAMETERS
+    from vtxlib.pipeline import PipelineOptions
+
+    pairs = {o: p for nb_pairs in _notebook_options().values() for o, p in nb_pairs.items()}
+    handled_apart = {"report": "REPORT"}  # --no-report sets REPORT=False
+    assert {**OPTION_PARAMETERS, **handled_apart} == pairs
+    assert set(OPTION_PARAMETERS) <= _option_fields(PipelineOptions)
 
 
 def test_widget_form_feeds_the_same_variables():
