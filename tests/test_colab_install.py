@@ -1,39 +1,228 @@
-"""On Colab, requirements-colab.txt is installed with the running torch pinned (never replaced)."""
+"""The Colab install (vtxlib.colab_install): Colab's torch family pinned in every pip call, pip's output
+streamed, a changed already-imported module restarts the runtime, VTX_SOURCE forms, and the Drive
+wheel cache exercised with real pip on a fake Drive folder and a local package index."""
 
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from vtxlib import notebook
+from vtxlib import colab_install
+from vtxlib.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_colab_install_pins_the_running_torch(monkeypatch):
+def _done(code: int = 0):
+    return lambda cmd, echo: code
+
+
+@pytest.fixture(autouse=True)
+def stamp_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(colab_install, "STAMP_DIR", tmp_path / "stamps")
+    return tmp_path / "stamps"
+
+
+def test_every_pip_call_pins_the_running_torch_family(tmp_path):
     calls = []
 
-    def fake_run(cmd, **kwargs):
-        constraints = Path(cmd[cmd.index("-c") + 1]).read_text()
-        calls.append((cmd, constraints))
-        return type("Done", (), {"returncode": 0, "stdout": "", "stderr": ""})()
+    def run(cmd, echo):
+        calls.append((cmd, Path(cmd[cmd.index("-c") + 1]).read_text().split()))
+        return 0
 
-    monkeypatch.setattr(notebook, "in_colab", lambda: True)
-    assert notebook.install_colab_requirements(ROOT / "requirements-colab.txt", run=fake_run)
-    cmd, constraints = calls[0]
+    result = colab_install.install_requirements(ROOT / "requirements-colab.txt", run=run, echo=lambda line: None)
+    assert result.origin == "index" and result.changed == {}
+    cmd, pins = calls[0]
     assert cmd[cmd.index("-r") + 1].endswith("requirements-colab.txt")
-    from importlib.metadata import version
-
-    assert f"torch=={version('torch')}" in constraints.split()  # exact, local label (+cu121) included
-
-
-def test_not_on_colab_installs_nothing(monkeypatch):
-    monkeypatch.setattr(notebook, "in_colab", lambda: False)
-    assert not notebook.install_colab_requirements(ROOT / "requirements-colab.txt",
-                                                   run=lambda *a, **k: pytest.fail("pip was called"))
+    assert f"torch=={version('torch')}" in pins  # exact, local label (+cpu, +cu128) included
+    assert f"torchcodec=={version('torchcodec')}" in pins
+    assert "--progress-bar" in cmd and "-q" not in cmd and "--quiet" not in cmd
 
 
-def test_colab_requirements_never_list_torch():
-    lines = [line.split("#")[0].strip().lower() for line in (ROOT / "requirements-colab.txt").read_text().splitlines()]
-    names = {line.split("==")[0].split(">=")[0].split("[")[0] for line in lines if line}
-    assert not names & {"torch", "torchvision", "torchaudio"}
-    assert {"nemo_toolkit", "pyannote.audio", "speechbrain", "faster-whisper", "webvtt-py"} <= names
+def test_an_imported_module_changed_on_disk_restarts_once(monkeypatch):
+    before = {"numpy": "2.1.3", "packaging": "26.0", "webvtt-py": "0.5.1", "torch": "2.11.0+cu128"}
+    after = {"numpy": "2.2.6", "packaging": "24.2", "webvtt-py": "0.6.0", "torch": "2.11.0+cu128"}
+    snapshots = iter([before, after])
+    monkeypatch.setattr(colab_install, "installed_versions", lambda: next(snapshots))
+    restarts, lines = [], []
+    result = colab_install.install_requirements(ROOT / "requirements-colab.txt", run=_done(), echo=lines.append,
+                                                restart=lambda: restarts.append(1), modules={"numpy", "packaging"})
+    assert restarts == [1]
+    assert result.changed == {"numpy": ("2.1.3", "2.2.6"), "packaging": ("26.0", "24.2")}  # webvtt not imported
+    assert "restarting the runtime" in lines[-1] and "numpy 2.1.3 -> 2.2.6" in lines[-1]
+    # after the restart the same cell runs again: the stamp skips pip entirely
+    monkeypatch.setattr(colab_install, "installed_versions", lambda: after)
+    again = colab_install.install_requirements(ROOT / "requirements-colab.txt",
+                                               run=lambda cmd, echo: pytest.fail("pip ran again"))
+    assert again.origin == "already installed"
+
+
+def test_outside_colab_a_changed_import_is_one_line_to_act_on(monkeypatch):
+    snapshots = iter([{"numpy": "2.1.3"}, {"numpy": "2.2.6"}])
+    monkeypatch.setattr(colab_install, "installed_versions", lambda: next(snapshots))
+    with pytest.raises(colab_install.RestartRequired, match=r"numpy 2.1.3 -> 2.2.6.*restart the kernel"):
+        colab_install.install_requirements(ROOT / "requirements-colab.txt", run=_done(), echo=lambda line: None,
+                                           modules={"numpy"})
+
+
+def test_a_changed_torch_stops_loudly(monkeypatch):
+    snapshots = iter([{"torch": "2.11.0+cu128"}, {"torch": "2.13.0"}])
+    monkeypatch.setattr(colab_install, "installed_versions", lambda: next(snapshots))
+    with pytest.raises(colab_install.VtxError, match="torch family"):
+        colab_install.install_requirements(ROOT / "requirements-colab.txt", run=_done(), echo=lambda line: None)
+
+
+def test_pip_output_is_streamed_while_pip_runs(tmp_path):
+    """The second line is only printed after the first one reached ECHO: captured output would hang
+    until the child's own timeout and show 'not streamed'."""
+    flag = tmp_path / "seen"
+    child = ("import os, sys, time\nprint('one', flush=True)\ndeadline = time.time() + 20\n"
+             f"while not os.path.exists({str(flag)!r}) and time.time() < deadline: time.sleep(0.01)\n"
+             f"print('two' if os.path.exists({str(flag)!r}) else 'not streamed')\n")
+    lines = []
+
+    def echo(line):
+        lines.append(line)
+        if line == "one":
+            flag.touch()
+
+    assert colab_install.run_pip([sys.executable, "-c", child], echo=echo) == 0
+    assert lines[1:] == ["one", "two"]
+
+
+def test_off_colab_setup_installs_nothing(monkeypatch):
+    monkeypatch.setattr(colab_install, "run_pip", lambda *a, **k: pytest.fail("pip was called"))
+    result = colab_install.setup_runtime("", colab=False)
+    assert result.installed is False and "not on Colab" in result.describe()
+
+
+def test_requirements_file_from_each_vtx_source(tmp_path):
+    nowhere = tmp_path / "site-packages"  # vtxlib installed from a wheel: no repository around it
+    repo = tmp_path / "vtx"
+    repo.mkdir()
+    (repo / "requirements-colab.txt").write_text("webvtt-py==0.6.0\n")
+    assert colab_install.requirements_file(str(repo), package_root=nowhere) == repo / "requirements-colab.txt"
+    archive = tmp_path / "vtx.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("vtx-main/requirements-colab.txt", "webvtt-py==0.6.0\n")
+        zf.writestr("vtx-main/tests/data/requirements-colab.txt", "other\n")
+    found = colab_install.requirements_file(str(archive), work_dir=tmp_path / "work", package_root=nowhere)
+    assert found.read_text() == "webvtt-py==0.6.0\n"
+    wheel = repo / "vtxlib-0.1.0-py3-none-any.whl"
+    assert colab_install.requirements_file(str(wheel), package_root=nowhere) == repo / "requirements-colab.txt"
+    with pytest.raises(InputError, match="no requirements-colab.txt beside the wheel"):
+        colab_install.requirements_file(str(tmp_path / "elsewhere" / wheel.name), package_root=nowhere)
+    with pytest.raises(InputError, match="set VTX_SOURCE"):
+        colab_install.requirements_file("", package_root=nowhere)
+    assert colab_install.requirements_file("", package_root=ROOT) == ROOT / "requirements-colab.txt"
+
+
+# -- real pip on a fake Drive: a local index, a fake torch and a module the kernel has imported --------
+def _wheel(folder: Path, name: str, ver: str, requires: tuple[str, ...] = ()) -> Path:
+    module, dist = name.replace("-", "_"), f"{name.replace('-', '_')}-{ver}"
+    files = {f"{module}/__init__.py": f"__version__ = {ver!r}\n",
+             f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {ver}\n"
+             + "".join(f"Requires-Dist: {r}\n" for r in requires),
+             f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+              f"{len(text.encode())}" for path, text in files.items()] + [f"{dist}.dist-info/RECORD,,"]
+    path = folder / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name_in_zip, text in {**files, f"{dist}.dist-info/RECORD": "\n".join(record) + "\n"}.items():
+            zf.writestr(name_in_zip, text)
+    return path
+
+
+def _index(root: Path, wheels: list[Path]) -> str:
+    """A PEP 503 'simple' index on disk, as pip reads it through file:// URLs."""
+    by_project = {}
+    for wheel in wheels:
+        by_project.setdefault(wheel.name.split("-")[0].replace("_", "-"), []).append(wheel)
+    for project, files in by_project.items():
+        page = root / "simple" / project
+        page.mkdir(parents=True)
+        links = "".join(f'<a href="{w.as_uri()}">{w.name}</a>\n' for w in files)
+        (page / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+    return (root / "simple").as_uri()
+
+
+INSTALL_SCRIPT = """
+import json, sys
+from pathlib import Path
+from vtxlib import colab_install
+import demo_core  # imported by the "kernel" before the install, as Colab imports numpy
+requirements, cache, stamps = (Path(a) for a in sys.argv[1:4])
+colab_install.STAMP_DIR = stamps
+restarted = []
+try:
+    result = colab_install.install_requirements(requirements, wheel_cache=cache, echo=lambda line: None,
+                                                restart=lambda: restarted.append(True))
+    print(json.dumps({"origin": result.origin, "changed": result.changed, "restarted": bool(restarted)}))
+except colab_install.VtxError as e:
+    print(json.dumps({"error": str(e)}))
+"""
+
+
+@pytest.mark.slow
+def test_wheel_cache_on_a_fake_drive_with_real_pip(tmp_path):
+    files = tmp_path / "files"
+    files.mkdir()
+    wheels = [_wheel(files, "torch", "9.9.0+cu999"), _wheel(files, "torch", "10.0.0"),
+              _wheel(files, "demo-core", "1.0"), _wheel(files, "demo-core", "2.0"),
+              _wheel(files, "demo-app", "1.0", ("demo-core>=2.0", "torch")),
+              _wheel(files, "demo-extra", "1.0"), _wheel(files, "demo-greedy", "1.0", ("torch>=10",))]
+    index = _index(tmp_path / "index", wheels)
+    venv = tmp_path / "runtime"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")}, "PYTHONPATH": str(ROOT),
+           "PIP_CONFIG_FILE": os.devnull,  # no machine-wide find-links, indexes or constraints
+           "PIP_INDEX_URL": index, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    script = tmp_path / "install.py"
+    script.write_text(INSTALL_SCRIPT)
+    cache = tmp_path / "drive" / "MyDrive" / "vtx" / "wheels" / "py-torch9.9.0+cu999"
+
+    def colab_image():  # a fresh runtime: Colab's torch build and an old demo-core, nothing else
+        subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "demo-app", "demo-core", "demo-extra"],
+                       env=env, capture_output=True, timeout=120)
+        subprocess.run([python, "-m", "pip", "install", "-q", "torch==9.9.0+cu999", "demo-core==1.0"], env=env,
+                       check=True, timeout=120)
+
+    def install(requirements: str, stamps: str, **extra_env) -> dict:
+        req = tmp_path / f"{stamps}.txt"
+        req.write_text(requirements)
+        proc = subprocess.run([python, str(script), str(req), str(cache), str(tmp_path / stamps)],
+                              env={**env, **extra_env}, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def installed(name: str) -> str:
+        return subprocess.run([python, "-c", f"from importlib.metadata import version; print(version({name!r}))"],
+                              capture_output=True, text=True, env=env).stdout.strip()
+
+    colab_image()
+    first = install("demo-app\n", "first")  # 00: builds the cache on Drive, installs from it
+    assert first == {"origin": "wheel cache", "changed": {"demo-core": ["1.0", "2.0"]}, "restarted": True}
+    assert sorted(p.name for p in cache.glob("*.whl")) == ["demo_app-1.0-py3-none-any.whl",
+                                                           "demo_core-2.0-py3-none-any.whl"]  # no torch
+    assert installed("torch") == "9.9.0+cu999"
+
+    colab_image()  # a later notebook = a new runtime; the index is gone: the cache alone must do
+    later = install("demo-app\n", "later", PIP_INDEX_URL=(tmp_path / "no-index").as_uri())
+    assert later["origin"] == "wheel cache" and later["restarted"] is True
+    assert installed("demo-app") == "1.0"
+
+    fallback = install("demo-app\ndemo-extra\n", "fallback")  # not in the cache: from the index
+    assert fallback["origin"] == "index" and installed("demo-extra") == "1.0"
+
+    greedy = install("demo-greedy\n", "greedy")  # wants torch>=10: pip must refuse, torch stays
+    assert "failed" in greedy["error"] and installed("torch") == "9.9.0+cu999"

@@ -128,11 +128,12 @@ def changed_imports(before: dict[str, str], after: dict[str, str],
 
 
 # -- where requirements-colab.txt comes from ------------------------------------------------------
-def requirements_file(source: str = "", work_dir: Path = Path("/content/vtx-source")) -> Path:
+def requirements_file(source: str = "", work_dir: Path = Path("/content/vtx-source"),
+                      package_root: Path = Path(__file__).resolve().parents[1]) -> Path:
     """requirements-colab.txt of the vtx copy in use: next to an imported repository checkout, or
     taken from VTX_SOURCE (a folder, a .zip of the repository, a wheel with the file beside it, or a
     git URL, shallow-cloned)."""
-    beside_package = Path(__file__).resolve().parents[1] / REQUIREMENTS_NAME
+    beside_package = package_root / REQUIREMENTS_NAME
     if beside_package.is_file():
         return beside_package
     source = (source or os.environ.get("VTX_SOURCE", "")).strip()
