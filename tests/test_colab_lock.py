@@ -1,0 +1,69 @@
+"""requirements-colab.txt resolves on a mirror of today's Colab image (locks/colab-image.txt: Python 3.13,
+torch 2.11.0, numpy 2.1.3, ...) and locks/colab.txt is that resolution, current with its inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("lock_colab", ROOT / "tools" / "lock_colab.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lock_colab"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+lock_colab = _tool()
+
+
+def test_colab_lock_is_current_with_its_inputs():
+    assert lock_colab.main(["--check"]) == 0, "run: python tools/lock_colab.py"
+
+
+def test_colab_lock_keeps_colabs_torch_and_imported_modules_or_says_restart():
+    image = lock_colab.read_image()
+    header = lock_colab.lock_header()
+    kept = dict(re.findall(r"([a-z0-9\-]+)==(\S+?)(?:,|$)", header["left to Colab (resolved, never installed)"]))
+    assert kept["torch"] == "2.11.0" and kept["torchaudio"] == "2.11.0" and kept["torchcodec"].startswith("0.11.")
+    pins = lock_colab.lock_pins()
+    assert not {"torch", "torchaudio", "torchvision", "torchcodec", "triton"} & set(pins)
+    assert not any(name.startswith("nvidia-") for name in pins)
+    assert lock_colab.problems({**kept, **pins}, image) == []
+    imported = {p.name for p in image if p.imported}
+    assert {"numpy", "packaging", "google-auth"} <= imported
+    restart = {p.name for p in image if p.restart}
+    assert restart == {"numpy", "packaging"}, "the modules whose change costs a restart"
+    assert pins["google-auth"].startswith("2.49.")
+
+
+def test_problems_names_a_replaced_torch_and_a_stale_restart_mark():
+    image = [lock_colab.ImagePin(name="torch", spec="torch==2.11.0", imported=False, restart=None),
+             lock_colab.ImagePin(name="numpy", spec="numpy==2.1.3", imported=True, restart="needs 2.2")]
+    found = lock_colab.problems({"torch": "2.13.0", "numpy": "2.1.3"}, image)
+    assert found == ["torch 2.13.0 replaces Colab's torch==2.11.0",
+                     "numpy keeps Colab's numpy==2.1.3: drop its 'restart:' mark"]
+
+
+@pytest.mark.slow
+def test_requirements_resolve_on_the_colab_image_as_locked():
+    """uv resolves requirements-colab.txt for Python 3.13 against the image, as the registry was on the
+    lock's date: the same pins as the committed lock, Colab's torch kept."""
+    header = lock_colab.lock_header()
+    try:
+        resolved = lock_colab.resolve(header["exclude-newer"], timeout=90)
+    except lock_colab.RegistryUnreachable as e:
+        pytest.skip(f"cannot check the Colab resolution: {e}")
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    assert resolved["torch"] == "2.11.0" and resolved["torchaudio"] == "2.11.0"
+    assert lock_colab.problems(resolved) == []
+    written = {n: v for n, v in resolved.items() if not lock_colab.LEFT_TO_COLAB.match(n)}
+    assert written == lock_colab.lock_pins(), "locks/colab.txt differs from today's resolution"
