@@ -226,3 +226,26 @@ def test_wheel_cache_on_a_fake_drive_with_real_pip(tmp_path):
 
     greedy = install("demo-greedy\n", "greedy")  # wants torch>=10: pip must refuse, torch stays
     assert "failed" in greedy["error"] and installed("torch") == "9.9.0+cu999"
+
+
+def test_requirements_file_from_a_git_source_is_a_shallow_clone(tmp_path):
+    repo = tmp_path / "origin"
+    repo.mkdir()
+    (repo / "requirements-colab.txt").write_text("webvtt-py==0.6.0\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q", "-b", "release"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "r"], check=True)
+    found = colab_install.requirements_file(f"git+{repo.as_uri()}@release", work_dir=tmp_path / "clone",
+                                            package_root=tmp_path / "site-packages")
+    assert found == tmp_path / "clone" / "requirements-colab.txt" and found.read_text() == "webvtt-py==0.6.0\n"
+
+
+def test_an_unusable_wheel_cache_falls_back_to_the_index(tmp_path):
+    blocked = tmp_path / "drive-is-a-file"
+    blocked.write_text("")
+    calls, lines = [], []
+    result = colab_install.install_requirements(ROOT / "requirements-colab.txt", wheel_cache=blocked / "wheels",
+                                                run=lambda cmd, echo: calls.append(cmd) or 0, echo=lines.append)
+    assert result.origin == "index" and len(calls) == 1 and "--no-index" not in calls[0]
+    assert any("wheel cache unusable" in line for line in lines)

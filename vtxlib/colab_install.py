@@ -110,8 +110,8 @@ def modules_of(distribution: str) -> set[str]:
             continue
         if parts[-1] == "__init__.py":
             names.add(".".join(parts[:-1]))
-        elif len(parts) == 1 and path.suffix == ".py":
-            names.add(path.stem)
+        elif len(parts) == 1 and path.suffix in (".py", ".so", ".pyd"):
+            names.add(path.name.split(".", 1)[0])  # _cffi_backend.cpython-313-x86_64-linux-gnu.so
     return names
 
 
@@ -146,7 +146,7 @@ def requirements_file(source: str = "", work_dir: Path = Path("/content/vtx-sour
         found = _from_zip(path, work_dir)
     elif path.suffix == ".whl":
         found = path.with_name(REQUIREMENTS_NAME)
-    elif re.match(r"^(git\+)?(https?|ssh|git)://", source) or source.endswith(".git"):
+    elif re.match(r"^(git\+)?(https?|ssh|git|file)://", source) or source.endswith(".git"):
         found = _clone(source, work_dir) / REQUIREMENTS_NAME
     else:
         raise InputError(f"VTX_SOURCE={source!r} is neither a folder, a .zip, a .whl nor a git URL: "
@@ -172,7 +172,10 @@ def _from_zip(archive: Path, work_dir: Path) -> Path:
 
 def _clone(url: str, work_dir: Path) -> Path:
     url = url[4:] if url.startswith("git+") else url
-    url, _, ref = url.partition("@") if url.count("@") == 1 and "://" in url.split("@")[0] else (url, "", "")
+    head, _, ref = url.rpartition("@")
+    if not (head and "/" in head.split("://", 1)[-1]):  # that "@" was ssh's user@host, not @ref
+        head, ref = url, ""
+    url = head
     if not (work_dir / ".git").is_dir():
         cmd = ["git", "clone", "-q", "--depth", "1", *(["--branch", ref] if ref else []), url, str(work_dir)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -275,10 +278,14 @@ def install_requirements(requirements: Path, wheel_cache: Optional[Path] = None,
     origin = "index"
     if wheel_cache is not None:
         cached = any(wheel_cache.glob("*.whl"))
-        if not cached:
-            echo(f"building the wheel cache {wheel_cache} (once; later runtimes install from it)")
-            fill_wheel_cache(requirements, constraints, wheel_cache, echo, run)
-        code = run(pip_install_command(requirements, constraints, find_links=wheel_cache, no_index=True), echo)
+        try:
+            if not cached:
+                echo(f"building the wheel cache {wheel_cache} (once; later runtimes install from it)")
+                fill_wheel_cache(requirements, constraints, wheel_cache, echo, run)
+            code = run(pip_install_command(requirements, constraints, find_links=wheel_cache, no_index=True), echo)
+        except (OSError, VtxError) as e:  # a full or read-only Drive must not stop the install
+            echo(f"wheel cache unusable ({e})")
+            code = 1
         if code == 0:
             origin = "wheel cache"
         else:
