@@ -12,8 +12,8 @@ import importlib.util, os, pathlib, subprocess, sys
 
 _here = pathlib.Path.cwd()
 _repo = next((p for p in (_here, *_here.parents) if (p / "vtxlib" / "colab_install.py").is_file()), None)
-if importlib.util.find_spec("vtxlib") is None and _repo is not None:
-    sys.path.insert(0, str(_repo))  # opened inside the repository
+if _repo is not None and str(_repo) not in sys.path:
+    sys.path.insert(0, str(_repo))  # opened inside a repository: its own vtxlib, even if another is installed
 if importlib.util.find_spec("vtxlib") is None:
     VTX_SOURCE = VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip()
     if not VTX_SOURCE:
