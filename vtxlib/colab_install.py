@@ -271,6 +271,7 @@ def install_requirements(requirements: Path, wheel_cache: Optional[Path] = None,
     pins = runtime_constraints(before)
     stamp = _stamp(requirements, pins)
     if stamp.is_file():
+        log.info("%s already installed in this runtime (%s): pip not run", requirements.name, stamp)
         return InstallResult(installed=True, origin="already installed")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="colab-pins-", delete=False) as handle:
         handle.write("\n".join(pins) + "\n")
