@@ -92,7 +92,7 @@ def sources(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("ray-sources")
     first = make_conversation(folder / "synth", 2, 4, seed=31).wav
-    last = make_conversation(folder / "synth", 2, 30, seed=32).wav  # still running when the first is done
+    last = make_conversation(folder / "synth", 2, 40, seed=32).wav  # still running when the first is done
     bad = folder / "broken.wav"
     bad.write_bytes(b"RIFF this is not audio at all" * 50)
     listing = folder / "videos.txt"

@@ -16,6 +16,9 @@ kernel, where :mod:`vtxlib.notebook` keeps one Pipeline (and so every loaded mod
 the options stay the same. After a failure that kernel is restarted, so the next source starts
 clean. ``--kernel notebook`` gives each notebook a fresh kernel instead (full isolation, models
 reload for every notebook).
+
+``--engine ray`` runs the pipeline for each source on a Ray cluster instead (:mod:`vtxlib.batch_ray`),
+with the same batch folder, status table and resume rules (:func:`prepare_batch`).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from .batch import BatchReport, SourceStatus, describe_failure, end_line, prepare_batch
-from .errors import InputError, VtxError, missing_dependency
+from .errors import InputError, StageFailed, missing_dependency
 from .workspace import Workspace
 
 log = logging.getLogger("vtxlib.batch_ray")
@@ -44,6 +44,7 @@ log = logging.getLogger("vtxlib.batch_ray")
 STAGE_LOG = "stages.jsonl"  # per source folder: one line per stage event, appended by the worker
 #: the local runtime only passes small records between processes; Ray's default reserves 30 % of RAM
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
+LOCAL_START_ATTEMPTS = 3
 
 
 @dataclass
@@ -143,14 +144,29 @@ def ray_runtime(ray, options: RayOptions, workers_hint: Optional[int]) -> Iterat
         cpus = os.cpu_count() or 1
         if workers_hint:  # the workers asked for run side by side even where cores are fewer
             cpus = max(cpus, math.ceil(workers_hint * options.cpus_per_task))
-        with _loopback_only(ray):
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False,
-                     object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
+        _start_local(ray, dict(num_cpus=cpus, include_dashboard=False,
+                               object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common))
         _warn_unless_loopback(ray)
     try:
         yield not options.address
     finally:
         ray.shutdown()
+
+
+def _start_local(ray, kwargs: dict) -> None:
+    """``ray.init`` of a local runtime, tried again when Ray's own start-up deadlines pass (its raylet
+    gives up after 15 s without its agent, which happens on an overloaded machine)."""
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            with _loopback_only(ray):
+                ray.init(address="local", **kwargs)
+            return
+        except Exception as e:  # Ray raises a bare Exception for a node that did not come up
+            ray.shutdown()
+            if attempt == LOCAL_START_ATTEMPTS:
+                raise StageFailed(f"the local Ray runtime did not start after {attempt} tries ({e}); is the "
+                                  f"machine overloaded? Ray's logs: /tmp/ray/session_latest/logs") from e
+            log.warning("the local Ray runtime did not start (%s); trying again", e)
 
 
 @contextmanager
