@@ -114,6 +114,25 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _listening(driver: int, rows: dict) -> set[tuple[str, str]]:
+    """(address, process name) of every TCP socket listening in the batch's local Ray runtime: the
+    processes of the driver's session and the workers named in the stage logs."""
+    import psutil
+
+    workers = {e["pid"] for row in rows.values() if row.get("folder") for e in read_stage_log(row["folder"])}
+    found = set()
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status != psutil.CONN_LISTEN or conn.pid is None:
+            continue
+        try:
+            process = psutil.Process(conn.pid)
+            if conn.pid in workers or os.getsid(conn.pid) == driver:
+                found.add((conn.laddr.ip, process.name()))
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
+    return found
+
+
 def _artifacts(workspace: Path) -> dict[Path, int]:
     files = [p for stage in CACHED_STAGES for p in workspace.glob(f"media/*/{stage}/*.json")]
     return {p: p.stat().st_mtime_ns for p in files + list(workspace.glob("media/*/audio.wav"))}
@@ -137,6 +156,7 @@ def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_pa
         while time.time() < deadline and _status(batch).get(first, {}).get("status") != "done":
             assert proc.poll() is None, f"the batch ended before it could be killed: {proc.stderr.read()[-2000:]}"
             time.sleep(0.2)
+        listening = _listening(proc.pid, _status(batch))
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray runtime it started, as a lost VM would
         proc.wait()
@@ -146,11 +166,14 @@ def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_pa
     assert killed[last]["status"] == "running", "killed too late to test resuming"
     killed_pids = {e["pid"] for s in (first, bad, last) for e in read_stage_log(killed[s]["folder"])}
     assert len(killed_pids) == 2, "two workers ran the first part"
+    assert listening and all(ip in ("127.0.0.1", "::ffff:127.0.0.1") for ip, _ in listening), listening
+    assert {name for _, name in listening} >= {"gcs_server", "raylet"}, "Ray's own servers were not seen"
     while any(map(_alive, killed_pids)) and time.time() < deadline:  # workers exit once their raylet is gone
         time.sleep(0.2)
     assert not any(map(_alive, killed_pids)), "a worker outlived its killed batch"
     before = _artifacts(workspace)
     first_log = read_stage_log(killed[first]["folder"])
+    computed_before_kill = {e["stage"] for e in read_stage_log(killed[last]["folder"]) if e["event"] == "computed"}
 
     done = subprocess.run(command + ["--workers", "1"], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -181,8 +204,7 @@ def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_pa
         assert sorted(s for s in computed if s in CACHED_STAGES) == sorted(CACHED_STAGES), source
     assert {p: p.stat().st_mtime_ns for p in before} == before
     resumed = [e for e in read_stage_log(rows[last]["folder"]) if e["pid"] not in killed_pids]
-    assert {e["stage"] for e in resumed if e["event"] == "cached"} == \
-        {e["stage"] for e in read_stage_log(killed[last]["folder"]) if e["event"] == "computed"} & set(CACHED_STAGES)
+    assert {e["stage"] for e in resumed if e["event"] == "cached"} == computed_before_kill & set(CACHED_STAGES)
     # one worker ran the bad source and then the last one: one process, its pipeline kept
     assert {e["pid"] for e in read_stage_log(rows[bad]["folder"]) if e["pid"] not in killed_pids} == \
         {e["pid"] for e in resumed}

@@ -45,6 +45,7 @@ STAGE_LOG = "stages.jsonl"  # per source folder: one line per stage event, appen
 #: the local runtime only passes small records between processes; Ray's default reserves 30 % of RAM
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
 LOCAL_START_ATTEMPTS = 3
+CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": single machine, servers on 127.0.0.1
 
 
 @dataclass
@@ -109,11 +110,8 @@ def _check_gpus(gpus: float, resources: dict, local: bool) -> None:
 
 # -- the Ray runtime -----------------------------------------------------------------------------
 def import_ray(local: bool):
-    """Import ray; for a LOCAL runtime first make it bind to 127.0.0.1 only and stay offline."""
+    """Import ray; for a LOCAL runtime without usage reports (this machine may be offline)."""
     if local:
-        # Ray binds its servers to the node address; with clustering off that is 127.0.0.1. The
-        # variable is read when ray is imported, so it must be set first (see _loopback_only).
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         os.environ.setdefault("RAY_AUTH_MODE", "token")  # Ray's default; set, it is not announced
     try:
@@ -171,10 +169,14 @@ def _start_local(ray, kwargs: dict) -> None:
 
 @contextmanager
 def _loopback_only(ray) -> Iterator[None]:
-    """Ray read RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it was imported: a process that imported it
-    before :func:`import_ray` set the variable needs the constant itself set for this start."""
+    """While a local runtime starts, Ray's clustering switch is off: its node address, to which every
+    server of the runtime binds, is then 127.0.0.1. The variable is for the processes Ray starts;
+    this process read it when it imported ray, so its constant is set too. Both are restored after,
+    so a later ``--ray-address`` in the same process reaches other machines."""
     constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
     before = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    variable = os.environ.get(CLUSTER_SWITCH)
+    os.environ[CLUSTER_SWITCH] = "0"
     if before:
         constants.ENABLE_RAY_CLUSTER = False
     try:
@@ -182,14 +184,18 @@ def _loopback_only(ray) -> Iterator[None]:
     finally:
         if before:
             constants.ENABLE_RAY_CLUSTER = before
+        if variable is None:
+            os.environ.pop(CLUSTER_SWITCH, None)
+        else:
+            os.environ[CLUSTER_SWITCH] = variable
 
 
 def _warn_unless_loopback(ray) -> None:
     addresses = {node.get("NodeManagerAddress") for node in ray.nodes()}
     if addresses != {"127.0.0.1"}:
         log.warning("the local Ray runtime listens on %s, not only 127.0.0.1 (this Ray version ignores "
-                    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); firewall its ports or pass --ray-address",
-                    ", ".join(sorted(map(str, addresses))))
+                    "%s=0); firewall its ports or pass --ray-address",
+                    ", ".join(sorted(map(str, addresses))), CLUSTER_SWITCH)
 
 
 # -- the worker ------------------------------------------------------------------------------------
