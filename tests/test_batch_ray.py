@@ -141,6 +141,7 @@ def _artifacts(workspace: Path) -> dict[Path, int]:
 @pytest.mark.slow
 def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_path):
     pytest.importorskip("ray")
+    pytest.importorskip("psutil")
     listing, (first, bad, last) = sources
     workspace = tmp_path / "ws"
     batch = workspace / "batch" / "videos"
