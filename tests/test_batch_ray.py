@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from vtxlib.batch import add_parser
-from vtxlib.batch_ray import (RayOptions, SourceWorker, check_engine_arguments, gpus_per_task, import_ray,
-                              read_stage_log, worker_count)
+from vtxlib.batch_ray import (RayOptions, SourceWorker, check_engine_arguments, check_reachable, gpus_per_task,
+                              import_ray, read_stage_log, worker_count)
 from vtxlib.errors import InputError, VtxError
 from vtxlib.pipeline import PipelineOptions
 from vtxlib.workspace import Workspace
@@ -64,6 +64,19 @@ def test_engine_options_are_refused_where_they_would_be_ignored():
     assert _parse().engine == "local"
     with pytest.raises(InputError, match="--workers 0"):
         RayOptions(workers=0)
+
+
+def test_an_address_where_nothing_listens_is_refused_at_once():
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(InputError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        check_reachable(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 5
+    check_reachable("auto")  # left to Ray
 
 
 def test_missing_ray_names_the_extra(monkeypatch):

@@ -133,6 +133,7 @@ def ray_runtime(ray, options: RayOptions, workers_hint: Optional[int]) -> Iterat
     common = dict(logging_level=logging.WARNING, log_to_driver=options.log_to_driver,
                   namespace="vtx-batch")
     if options.address:
+        check_reachable(options.address)
         try:
             ray.init(address=options.address, **common)
         except (ConnectionError, RuntimeError, ValueError) as e:
@@ -149,6 +150,19 @@ def ray_runtime(ray, options: RayOptions, workers_hint: Optional[int]) -> Iterat
         yield not options.address
     finally:
         ray.shutdown()
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a HOST:PORT where nothing listens (Ray itself would retry for minutes); ``auto`` and
+    ``ray://`` addresses are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise InputError(f"no Ray cluster answers at {address} ({e.strerror or e}). Start its head node with "
+                         f"`ray start --head --port {port}` and pass the address it prints.") from None
 
 
 def _start_local(ray, kwargs: dict) -> None:
