@@ -85,7 +85,9 @@ def test_missing_ray_names_the_extra(monkeypatch):
         import_ray(local=False)
 
 
-def test_worker_reports_a_bad_source_and_keeps_going(tmp_path):
+def test_worker_reports_a_bad_source_and_keeps_going(tmp_path, monkeypatch):
+    for name in ("HF_HOME", "NEMO_CACHE_DIR", "TORCH_HOME"):  # a Pipeline points unset caches at its workspace
+        monkeypatch.setenv(name, str(tmp_path / name))
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF this is not audio at all" * 50)
     worker = SourceWorker(str(tmp_path / "ws"), PipelineOptions(emotion="off"))
