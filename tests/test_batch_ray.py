@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -98,6 +99,64 @@ def test_worker_reports_a_bad_source_and_keeps_going(tmp_path, monkeypatch):
     assert second["status"] == "failed" and "missing.wav" in second["error"]
     log = read_stage_log(tmp_path / "two")
     assert log[-1]["event"] == "end" and log[-1]["sources_run"] == 2 and log[-1]["pid"] == os.getpid()
+
+
+class _FakeRay:
+    """Just enough of ray for the pool: actors answer at once; a source named "crash" kills its actor."""
+
+    class exceptions:
+        class RayError(Exception):
+            pass
+
+        class RayActorError(RayError):
+            pass
+
+    def __init__(self):
+        self.spawned, self.killed = [], []
+
+    def remote(self, cls):
+        ray = self
+
+        class Handle:
+            def options(self, **resources):
+                ray.resources = resources
+                return self
+
+            def remote(self, *args):
+                actor = SimpleNamespace(run=SimpleNamespace(remote=lambda source, folder: (folder, source)))
+                ray.spawned.append(actor)
+                return actor
+
+        return Handle()
+
+    def wait(self, refs, num_returns=1):
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        folder, source = ref
+        if "crash" in source:
+            raise self.exceptions.RayActorError("The actor died unexpectedly before finishing this task.")
+        return {"status": "done", "speakers": 2, "words": 7, "media_id": "m", "duration": 3.0, "worker": "h:1"}
+
+    def kill(self, actor):
+        self.killed.append(actor)
+
+
+def test_pool_fails_the_source_of_a_dead_worker_and_replaces_it(tmp_path):
+    from vtxlib.batch import SourceStatus
+    from vtxlib.batch_ray import _Pool
+
+    ray = _FakeRay()
+    pool = _Pool(ray, Workspace(tmp_path / "ws"), PipelineOptions(), workers=2, cpus=1.0, gpus=0.5)
+    rows = [SourceStatus(source=s, folder=str(tmp_path / s)) for s in ("a.wav", "crash.wav", "b.wav", "c.wav")]
+    saves, lines = [], []
+    pool.run(rows, lambda: saves.append([r.status for r in rows]), lines.append)
+    assert [r.status for r in rows] == ["done", "failed", "done", "done"]
+    assert rows[1].error.startswith("worker: RayActorError: The actor died") and rows[1].seconds >= 0
+    assert rows[0].words == 7 and rows[0].speakers == 2 and rows[0].duration == 3.0
+    assert len(ray.spawned) == 3 and ray.killed == [ray.spawned[1]], "the dead worker was replaced"
+    assert ray.resources == {"num_cpus": 1.0, "num_gpus": 0.5, "max_restarts": 0, "max_task_retries": 0}
+    assert len(saves) == 8 and sum(line.startswith("start") for line in lines) == 4
 
 
 # -- a local Ray cluster, killed and resumed -------------------------------------------------------
