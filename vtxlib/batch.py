@@ -16,6 +16,9 @@ kernel, where :mod:`vtxlib.notebook` keeps one Pipeline (and so every loaded mod
 the options stay the same. After a failure that kernel is restarted, so the next source starts
 clean. ``--kernel notebook`` gives each notebook a fresh kernel instead (full isolation, models
 reload for every notebook).
+
+``--engine ray`` runs the pipeline for each source on a Ray cluster instead (:mod:`vtxlib.batch_ray`),
+with the same batch folder, status table and resume rules (:func:`prepare_batch`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ DEFAULT_NOTEBOOKS = ("01_acquire", "02_transcribe", "03_diarize", "04_align", "0
                      "07_enhance", "08_review")
 STATUS_COLUMNS = ("source", "status", "speakers", "words", "seconds", "error")
 KERNEL_MODES = ("batch", "notebook")
+ENGINES = ("local", "ray")  # ray: vtxlib.batch_ray
 #: CLI pipeline options -> the notebook parameters that set them
 OPTION_PARAMETERS = {"asr": "ASR", "asr_model": "ASR_MODEL", "language": "LANGUAGE", "diarizer": "DIARIZER",
                      "diarizer_model": "DIARIZER_MODEL", "num_speakers": "NUM_SPEAKERS", "min_speakers": "MIN_SPEAKERS",
@@ -325,16 +329,7 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
               sources: Optional[list[str]] = None, echo: Callable[[str], None] = lambda line: None) -> BatchReport:
     """Run the notebooks for every source of INPUT; returns (and writes) the status table."""
     options = options or BatchOptions()
-    sources = sources if sources is not None else read_sources(input_)
-    name = options.name or batch_name(input_)
-    folder = workspace.batch_dir / name
-    folder.mkdir(parents=True, exist_ok=True)
-    status = StatusFile(folder, input_)
-    previous = status.load()
-    rows = [_initial_row(source, previous.get(source), options) for source in sources]
-    for index, row in enumerate(rows):
-        row.folder = row.folder or str(folder / source_folder_name(index, row.source))
-    status.save(rows)
+    name, folder, status, rows = prepare_batch(input_, workspace, options.name, options.retry_failed, sources)
     kernel = NotebookKernel(options.kernel, options.kernel_name)
     started = time.perf_counter()
     try:
@@ -347,7 +342,7 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
             status.save(rows)
             _run_source(row, workspace, options, kernel)
             status.save(rows)
-            echo(f"{row.status:<6} {row.source} ({row.seconds:.1f} s){': ' + row.error if row.error else ''}")
+            echo(end_line(row))
     finally:
         kernel.shutdown()
     report = BatchReport(name, folder, rows, time.perf_counter() - started)
@@ -355,11 +350,36 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
     return report
 
 
-def _initial_row(source: str, previous: Optional[SourceStatus], options: BatchOptions) -> SourceStatus:
+def prepare_batch(input_: str, workspace: Workspace, name: Optional[str], retry_failed: bool,
+                  sources: Optional[list[str]] = None) -> tuple[str, Path, StatusFile, list[SourceStatus]]:
+    """(name, folder, status file, rows) of a batch, rows resumed from an earlier run's ``status.json``.
+
+    Every engine (this module's notebooks, :mod:`vtxlib.batch_ray`) starts from here, so they share
+    the folder layout, the resume rules and the status table.
+    """
+    sources = sources if sources is not None else read_sources(input_)
+    name = name or batch_name(input_)
+    folder = workspace.batch_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    status = StatusFile(folder, input_)
+    previous = status.load()
+    rows = [_initial_row(source, previous.get(source), retry_failed) for source in sources]
+    for index, row in enumerate(rows):
+        row.folder = row.folder or str(folder / source_folder_name(index, row.source))
+    status.save(rows)
+    return name, folder, status, rows
+
+
+def end_line(row: SourceStatus) -> str:
+    """The progress line printed when a source ends."""
+    return f"{row.status:<6} {row.source} ({row.seconds or 0:.1f} s){': ' + row.error if row.error else ''}"
+
+
+def _initial_row(source: str, previous: Optional[SourceStatus], retry_failed: bool) -> SourceStatus:
     if previous is not None and previous.status == "done":
         previous.skipped = True
         return previous
-    if previous is not None and previous.status == "failed" and not options.retry_failed:
+    if previous is not None and previous.status == "failed" and not retry_failed:
         previous.skipped = True
         return previous
     return SourceStatus(source=source, folder=previous.folder if previous else None)
@@ -449,7 +469,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-timeout", type=int, default=None, help="seconds one notebook cell may run")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     p.add_argument("-q", "--quiet", action="store_true", help="only the final table")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: the notebooks on this machine (default); ray: the pipeline on a Ray cluster")
     add_pipeline_arguments(p)
+    from .batch_ray import add_arguments
+
+    add_arguments(p)
     p.set_defaults(handler=cmd_batch)
 
 
@@ -479,17 +504,28 @@ def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch_ray import check_engine_arguments, run_from_args
+
+    check_engine_arguments(args, {"notebooks": ",".join(DEFAULT_NOTEBOOKS), "notebook_dir": NOTEBOOK_DIR,
+                                  "kernel": "batch", "param": [], "cell_timeout": None})
+    echo = (lambda line: None) if args.quiet else (lambda line: sys.stdout.write(line + "\n") or sys.stdout.flush())
+    if args.engine == "ray":
+        report = run_from_args(args, Workspace(args.workspace), echo)
+    else:
+        report = _run_notebooks(args, echo)
+    sys.stdout.write(report.table() + "\n" + report.throughput() + "\n" + f"status: {report.folder}\n")
+    return 1 if report.failed else 0
+
+
+def _run_notebooks(args: argparse.Namespace, echo: Callable[[str], None]) -> BatchReport:
     notebooks = tuple(n.strip().removesuffix(".ipynb") for n in args.notebooks.split(",") if n.strip())
     options = BatchOptions(notebooks=notebooks, notebook_dir=args.notebook_dir, kernel=args.kernel,
                            parameters=parameters_from_args(args), name=args.name,
                            retry_failed=not args.no_retry_failed, cell_timeout_s=args.cell_timeout)
-    echo = (lambda line: None) if args.quiet else (lambda line: sys.stdout.write(line + "\n") or sys.stdout.flush())
     # jupyter_client's clients are dropped after each notebook; their "could not destroy zmq context"
     # warnings are noise here
     logging.getLogger("traitlets").setLevel(logging.ERROR)
-    report = run_batch(args.input, Workspace(args.workspace), options, echo=echo)
-    sys.stdout.write(report.table() + "\n" + report.throughput() + "\n" + f"status: {report.folder}\n")
-    return 1 if report.failed else 0
+    return run_batch(args.input, Workspace(args.workspace), options, echo=echo)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
