@@ -12,13 +12,12 @@ import json
 import logging
 import os
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 from . import netguard
 from .errors import InputError, StageFailed, missing_dependency
-from .types import MediaInfo
+from .types import MediaInfo, OptionsModel
 from .workspace import Workspace, atomic_write_json, file_sha256
 
 log = logging.getLogger("vtxlib.acquire")
@@ -29,14 +28,10 @@ SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 GENERIC_EXTRACTORS = ("Generic",)
 
 
-@dataclass
-class AcquireOptions:
+class AcquireOptions(OptionsModel):
     format: str = "bestaudio/best"
     socket_timeout: float = 20.0
     retries: int = 3
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def is_url(source: str) -> bool:
