@@ -35,8 +35,7 @@ class FakePipeline:
 
     def __init__(self, workspace: Workspace, fail: Exception | None = None):
         self.workspace = workspace
-        self.options = PipelineOptions(emotion="off")
-        self.hook = None
+        self.default_options = PipelineOptions(emotion="off")
         self.fail = fail
         self.runs: list[tuple[str, PipelineOptions]] = []
         self.loads = 0
@@ -52,15 +51,16 @@ class FakePipeline:
     def backends(self) -> dict:
         return dict(self._backends)
 
-    def run(self, source: str, out_dir=None, until: str = "subtitles"):
+    def run(self, source: str, out_dir=None, until: str = "subtitles", options=None, hook=None):
         from vtxlib.subtitles import write_outputs
 
-        self.runs.append((source, self.options))
-        self.hook("asr", "start")
+        options = options or self.default_options
+        self.runs.append((source, options))
+        hook("asr", "start")
         assert self.gate.wait(20)
         if self.fail is not None:
             raise self.fail
-        other = "SPEAKER_00" if self.options.num_speakers == 1 else "SPEAKER_01"  # options change the result
+        other = "SPEAKER_00" if options.num_speakers == 1 else "SPEAKER_01"  # options change the result
         words = [Word("hello", 0.1, 0.4, 0.9, "SPEAKER_00"), Word("there", 0.5, 0.8, 0.9, "SPEAKER_00"),
                  Word("hi", 1.2, 1.4, 0.9, other)]
         turns = [Turn("SPEAKER_00", 0.1, 0.8, words[:2]), Turn(other, 1.2, 1.4, words[2:])]
@@ -514,11 +514,11 @@ from vtxlib.service import ServiceOptions, create_app
 from vtxlib.workspace import Workspace
 
 class Stuck:  # a pipeline that never finishes: the job is 'running' when the server is killed
-    options, hook = PipelineOptions(emotion="off"), None
+    default_options = PipelineOptions(emotion="off")
     def warm_up(self): pass
     def backends(self): return {}
-    def run(self, source, out_dir=None, until="subtitles"):
-        self.hook("asr", "start")
+    def run(self, source, out_dir=None, until="subtitles", options=None, hook=None):
+        hook("asr", "start")
         time.sleep(600)
 
 app = create_app(Workspace(sys.argv[1]), ServiceOptions(warm_up=False), pipeline=Stuck())
@@ -566,11 +566,11 @@ def test_jobs_of_a_killed_server_are_failed_and_their_uploads_removed(workspace,
 class AcquiringPipeline(FakePipeline):
     """A stand-in that really acquires its source (as the first stage of the real pipeline does)."""
 
-    def run(self, source: str, out_dir=None, until: str = "subtitles"):
+    def run(self, source: str, out_dir=None, until: str = "subtitles", options=None, hook=None):
         from vtxlib.acquire import acquire
 
         acquire(source, self.workspace)
-        return super().run(source, out_dir, until)
+        return super().run(source, out_dir, until, options=options, hook=hook)
 
 
 def test_url_jobs_check_every_redirect_in_the_worker(workspace, monkeypatch):
