@@ -69,8 +69,10 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, run: bool = False) -> Non
             kwargs["action"] = "store_false" if info.default else "store_true"
         else:
             kwargs.update(default=info.default, type=kind)
-            if choices:
+            if name == "force":
                 kwargs["choices"] = choices
+            elif choices:  # checked by PipelineOptions, with a one-line error (argparse would print usage)
+                kwargs["metavar"] = "{" + ",".join(choices) + "}"
                 kwargs["help"] += f" (default {info.default})" if info.default else ""
         p.add_argument(flag, **kwargs)
 

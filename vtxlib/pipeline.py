@@ -21,11 +21,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 import contextvars
 import threading
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Optional, Sequence
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from . import versions
 from .acquire import AcquireOptions, acquire
@@ -84,6 +85,16 @@ class PipelineOptions(OptionsModel):
     upload_client_secrets: Optional[str] = Field(None, description="OAuth client secrets file (default "
                                                  "<workspace>/secrets/client_secret.json)")
     force: Optional[StageName] = Field(None, description="recompute this stage and every stage after it")
+
+    @field_validator("asr", "diarizer", "emotion", "enhance", "force", mode="before")
+    @classmethod
+    def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = typing.get_args(typing.get_args(cls.model_fields[info.field_name].annotation)[0]) \
+            if info.field_name == "force" else typing.get_args(cls.model_fields[info.field_name].annotation)
+        if value is not None and value not in allowed:
+            what = "--force" if info.field_name == "force" else f"unknown {info.field_name} backend"
+            raise InputError(f"{what} {value!r}: expected one of {', '.join(allowed)}")
+        return value
 
     def model_post_init(self, _context: Any) -> None:
         self.speaker_count()  # validates the counts
@@ -204,6 +215,7 @@ class Pipeline:
         self.default_hook = hook or (lambda *a, **k: None)
         self.workspace.configure_model_caches()
         self._injected: dict[str, Any] = dict(backends or {})
+        self._released: set[str] = set()  # given backends closed after their stage (GPU memory)
         self._backends: dict[tuple, Any] = {}
         self._backends_lock = threading.Lock()
         self._loose_run = Run(pipeline=self, options=self.default_options, hook=self.default_hook)
@@ -352,7 +364,8 @@ class Pipeline:
     def backends(self) -> dict[str, Any]:
         """The backends given or created so far, by stage."""
         with self._backends_lock:
-            return {**{key[0]: backend for key, backend in self._backends.items()}, **self._injected}
+            given = {stage: backend for stage, backend in self._injected.items() if stage not in self._released}
+            return {**{key[0]: backend for key, backend in self._backends.items()}, **given}
 
     def close(self) -> None:
         with self._backends_lock:
@@ -526,6 +539,7 @@ class Pipeline:
     # -- machinery -------------------------------------------------------------------------
     def _backend(self, stage: str):
         if stage in self._injected:
+            self._released.discard(stage)
             return self._injected[stage]
         key = self._backend_key(stage)
         with self._backends_lock:  # two runs asking at once create one backend
@@ -563,14 +577,15 @@ class Pipeline:
         return force is not None and STAGES.index(stage) >= STAGES.index(force)
 
     def _release_if_gpu(self, stage: str) -> None:
-        if stage in self._injected:
-            return
         with self._backends_lock:
             key = self._backend_key(stage)
-            backend = self._backends.get(key)
+            backend = self._injected.get(stage, self._backends.get(key))
             if backend is None or backend.name not in GPU_BACKENDS or not self.options.free_gpu_between_stages:
                 return
-            del self._backends[key]
+            if stage in self._injected:  # a given backend stays: it loads its model again when used
+                self._released.add(stage)
+            else:
+                del self._backends[key]
         backend.close()
         log.info("%s: released the %s model (free_gpu_between_stages)", stage, backend.name)
 
