@@ -636,3 +636,32 @@ def test_a_stage_that_did_not_do_its_work_is_named_in_the_answer(workspace, fake
         unfinished = client.post("/transcribe", files={"file": ("b.wav", audio.read_bytes(), "audio/wav")}).json()
     assert done["incomplete"] == {}
     assert unfinished["incomplete"] == {"enhance": "0 of 1 chunks corrected"}
+
+
+def test_openapi_shows_the_transcript_and_job_schemas(workspace, fake):
+    with client_for(workspace, fake) as client:
+        spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {"TranscriptResponse", "JobRecord", "JobAccepted", "TurnSummary", "Word", "ErrorAnswer"} <= set(schemas)
+    assert {"speakers", "turns", "words", "media"} <= set(schemas["TranscriptResponse"]["properties"])
+    assert schemas["JobRecord"]["properties"]["status"]["enum"] == ["queued", "running", "done", "failed"]
+    transcribe = spec["paths"]["/transcribe"]["post"]["responses"]
+    ok = json.dumps(transcribe["200"]["content"]["application/json"]["schema"])
+    assert "#/components/schemas/TranscriptResponse" in ok
+    assert transcribe["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/JobAccepted")
+    job = spec["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert job["$ref"].endswith("/JobRecord")
+
+
+@needs_ffmpeg
+def test_answers_validate_against_their_published_models(workspace, fake, tmp_path):
+    from vtxlib.service import JobRecord, TranscriptResponse
+
+    audio = tone_wav(tmp_path / "talk.wav", 1.0).read_bytes()
+    with client_for(workspace, fake) as client:
+        body = client.post("/transcribe", files={"file": ("talk.wav", audio, "audio/wav")}, data={"mode": "async"})
+        assert body.status_code == 202, body.text
+        record = wait_for_job(client, body.json()["job_id"])
+    parsed = JobRecord.model_validate(record)
+    assert isinstance(parsed.result, TranscriptResponse) and parsed.result.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert parsed.result.turns[0].text == "hello there" and "words" not in record["result"]["turns"][0]

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vtxlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub.add_parser("run", help="transcribe one video/audio file or URL into subtitles"))
+    _add_schema(sub.add_parser("schema", help="write (or --check) the JSON Schema of transcript.json"))
     for module in _EXTRA_COMMANDS:
         module_commands = _load(module)
         if module_commands is not None:
@@ -103,6 +104,32 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(p, run=True)
     _add_common(p)
     p.set_defaults(handler=cmd_run)
+
+
+def _add_schema(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None,
+                   help="write it to this file (default: standard output)")
+    p.add_argument("--check", action="store_true", help="exit 1 when --out differs from the current schema")
+    p.set_defaults(handler=cmd_schema)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .types import transcript_schema_text
+
+    text = transcript_schema_text()
+    if args.check:
+        if args.out is None:
+            raise VtxError("--check needs --out FILE")
+        if not args.out.is_file() or args.out.read_text(encoding="utf-8") != text:
+            sys.stderr.write(f"error: {args.out} is not the current schema; run "
+                             f"`python -m vtxlib schema --out {args.out}`\n")
+            return 1
+        return 0
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

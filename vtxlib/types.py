@@ -333,8 +333,17 @@ def describe_validation_error(error: ValidationError) -> str:
 def transcript_schema() -> dict:
     """The JSON Schema of transcript.json (as written: serialization mode, computed fields included)."""
     schema = Document.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "vtx transcript.json"
+    schema["description"] = (Document.__doc__ or "").strip().splitlines()[0]
     return schema
+
+
+def transcript_schema_text() -> str:
+    """The schema as ``schemas/transcript.schema.json`` holds it."""
+    import json
+
+    return json.dumps(transcript_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 class OptionsModel(VtxModel):
