@@ -295,7 +295,7 @@ def test_rttm_from_aligned_turns_skips_unknown(conversation):
 def test_json_is_document_dict(conversation):
     doc, _, _, _ = conversation
     data = json.loads(JSONWriter().render(doc))
-    assert data == json.loads(json.dumps(doc.to_dict()))
+    assert data == doc.model_dump(mode="json")
     assert data["schema_version"] == 1 and len(data["words"]) == len(doc.transcript.words)
 
 

@@ -382,7 +382,7 @@ class JSONWriter(SubtitleWriter):
     extension = "json"
 
     def render(self, document: Document) -> str:
-        return json.dumps(document.to_dict(), ensure_ascii=False, indent=1)
+        return json.dumps(document.model_dump(mode="json"), ensure_ascii=False, indent=1)
 
 
 WRITERS = {w.extension: w for w in (JSONWriter, VTTWriter, SRTWriter, RTTMWriter, TextWriter)}
