@@ -296,7 +296,9 @@ def test_json_is_document_dict(conversation):
     doc, _, _, _ = conversation
     data = json.loads(JSONWriter().render(doc))
     assert data == doc.model_dump(mode="json")
-    assert data["schema_version"] == 1 and len(data["words"]) == len(doc.transcript.words)
+    assert data["schema_version"] == 2 and "words" not in data
+    assert [w["text"] for t in data["turns"] for w in t["words"]] == [w.text for w in doc.transcript.words]
+    assert Document.load(data) == doc
 
 
 def test_empty_transcript_gives_valid_empty_outputs(tmp_path):
