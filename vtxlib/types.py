@@ -9,7 +9,7 @@ newer vtxlib with more fields still reads. Times are float seconds from the star
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, computed_field, model_serializer,
                       model_validator)
@@ -24,10 +24,11 @@ class VtxModel(BaseModel):
     order (as the dataclasses these replaced allowed)."""
 
     model_config = ConfigDict(extra="ignore")
+    _positional: ClassVar[Optional[tuple[str, ...]]] = None  # positional order when not the fields'
 
     def __init__(self, *args: Any, **data: Any) -> None:
         if args:
-            names = list(type(self).model_fields)
+            names = list(type(self)._positional or type(self).model_fields)
             if len(args) > len(names):
                 raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
             data.update(zip(names, args))
@@ -247,6 +248,8 @@ class Document(VtxModel):
     ``document.transcript`` is the same turns as an :class:`AlignedTranscript`, and
     ``Document(media=..., transcript=AlignedTranscript(...))`` builds one.
     """
+
+    _positional: ClassVar[Optional[tuple[str, ...]]] = ("media", "transcript", "stages", "speaker_names", "extras")
 
     schema_version: Literal[2] = SCHEMA_VERSION
     media: MediaInfo
