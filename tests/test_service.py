@@ -462,7 +462,7 @@ def test_serve_refuses_a_public_bind_without_a_key_and_never_prints_it(monkeypat
     assert cli.main(["serve", "--host", "0.0.0.0", "-vv"]) == 0 and started
     out = capsys.readouterr()
     assert KEY not in out.out + out.err + caplog.text
-    assert KEY not in repr(ServiceOptions(api_key=KEY)) and KEY not in json.dumps(ServiceOptions(api_key=KEY).to_dict())
+    assert KEY not in repr(ServiceOptions(api_key=KEY)) and KEY not in ServiceOptions(api_key=KEY).model_dump_json()
 
 
 def test_foreign_hosts_and_cross_site_posts_are_refused_without_a_key(workspace, fake):

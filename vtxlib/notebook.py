@@ -22,9 +22,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import Field
 
@@ -65,17 +64,13 @@ def in_colab() -> bool:
         return False
 
 
-@dataclass
-class EnvironmentInfo:
+class EnvironmentInfo(VtxModel):
     colab: bool
     gpu: Optional[str]
     cuda: bool
     python: str
     system: str
-    tier: str  # "gpu" or "embedded-cpu"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    tier: Literal["gpu", "embedded-cpu"]
 
     def describe(self) -> str:
         where = "Google Colab" if self.colab else "local Python"

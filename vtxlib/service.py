@@ -38,15 +38,15 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
 from pydantic import Field, model_serializer
 
 from . import netguard
-from .types import Document, Emotion, MediaInfo, VtxModel, Word
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
+from .types import Document, Emotion, MediaInfo, OptionsModel, VtxModel, Word
 from .validate import MAX_SPEAKERS, check_speaker_counts, describe_os_error, is_disk_full
 from .versions import package_version
 
@@ -62,8 +62,7 @@ REPORTED_PACKAGES = ("vtxlib", "fastapi", "uvicorn", "faster-whisper", "ctransla
                      "speechbrain", "yt-dlp")
 
 
-@dataclass
-class ServiceOptions:
+class ServiceOptions(OptionsModel):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: float = 500.0
@@ -72,14 +71,9 @@ class ServiceOptions:
     max_pending_jobs: int = 4  # queued + running; one more is answered 503
     allow_urls: bool = True
     warm_up: bool = True  # load the models at start-up rather than on the first request
-    api_key: Optional[str] = field(default=None, repr=False)  # never logged, never in to_dict
+    api_key: Optional[str] = Field(default=None, repr=False, exclude=True)  # never logged, never dumped
     trusted_hosts: tuple[str, ...] = ()  # Host header names accepted besides localhost
     allow_url_networks: tuple[str, ...] = ()  # private networks 'url' may download from
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["api_key"] = bool(self.api_key)
-        return data
 
     def url_policy(self) -> netguard.UrlPolicy:
         return netguard.UrlPolicy.from_strings(self.allow_url_networks)
