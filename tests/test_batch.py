@@ -125,7 +125,7 @@ def _status(folder: Path) -> dict:
 
 
 @pytest.mark.notebooks
-def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path):
+def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path, monkeypatch):
     listing, (first, bad, last) = sources
     workspace = Workspace(tmp_path / "ws")
     batch = workspace.batch_dir / "videos"
@@ -150,6 +150,7 @@ def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path):
     assert sorted(p.name for p in first_notebooks) == ["01_acquire.ipynb", "06_subtitles.ipynb"]
 
     options = BatchOptions(notebooks=tuple(NOTEBOOKS.split(",")), name="videos")
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # the kernel imports this checkout's vtxlib too
     lines: list[str] = []
     report = run_batch(str(listing), workspace, options, echo=lines.append)
 
