@@ -94,3 +94,18 @@ def test_the_schema_rejects_what_the_model_rejects(tmp_path):
     assert any("'end' is a required property" in p for p in found)  # the schema says so
     assert any("turns.0.words.0.end" in p for p in found)  # and so does the model
     path.unlink()  # leave nothing invalid for the after-test check
+
+
+def test_an_enhance_artifact_cached_by_version_1_code_still_loads():
+    """The enhance stage's cached artifact embeds a document; one written before version 2 is reused."""
+    from vtxlib.enhance import EnhanceResult
+
+    v1 = json.loads(V1_FILE.read_text(encoding="utf-8"))
+    extras = v1["extras"]["enhance"]
+    artifact = {"document": v1, "summary": extras["summary"], "chapters": extras["chapters"],
+                "suggested_speaker_names": extras["suggested_speaker_names"], "stats": extras["stats"],
+                "model": extras["model"]}
+    result = EnhanceResult.model_validate(artifact)
+    assert result.summary.speakers == {"SPEAKER_00": "greets"} and result.chapters_text() == "00:00 Hello"
+    assert result.suggested_speaker_names["SPEAKER_01"].evidence == "called Bob"
+    assert len(result.document.transcript.words) == len(v1["words"]) and result.unfinished() is None
