@@ -85,7 +85,7 @@ def run_pipeline(rec: Recording, scratch: Path) -> tuple[float, float, Document,
            "--quiet", "--no-report"]
     wall, rss, _ = timed_child(cmd, env=env)
     folder = next(out.glob("*/transcript.json")).parent
-    document = Document.from_dict(json.loads((folder / "transcript.json").read_text()))
+    document = Document.load(folder / "transcript.json")
     return wall, rss, document, samples.read_rttm(folder / "transcript.rttm")
 
 

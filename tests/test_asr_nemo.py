@@ -101,7 +101,7 @@ def test_ctc_model_transcribes_with_monotonic_word_timings(ctc_model, speech_wav
     assert transcript.backend == "nemo" and transcript.model == "tiny-ctc"
     assert transcript.model_version.startswith("nemo 3.")
     assert len(assert_valid_words(transcript, speech_wav.duration)) >= 1
-    assert Transcript.from_dict(transcript.to_dict()) == transcript
+    assert Transcript.model_validate(transcript.model_dump(mode="json")) == transcript
 
 
 def test_tdt_model_transcribes_words_with_confidence_and_progress(tdt_model, speech_wav):

@@ -94,7 +94,7 @@ def test_unknown_model_name_lists_the_choices(tmp_path):
 
 def test_options_round_trip_and_cache_key_ignores_threads():
     options = WhisperCpuOptions(model="base", language=None, batch_size=1, cpu_threads=2)
-    assert WhisperCpuOptions.from_dict(options.to_dict()) == options
+    assert WhisperCpuOptions.model_validate(options.model_dump(mode="json")) == options
     assert "cpu_threads" not in options.cache_dict()
     assert WhisperCpuOptions(cpu_threads=2).cache_dict() == WhisperCpuOptions().cache_dict()
     assert WhisperCpuOptions(batch_size=4).cache_dict() != WhisperCpuOptions().cache_dict()

@@ -173,3 +173,48 @@ def test_speaker_counts_over_the_limit_are_refused(tmp_path, capsys, quiet_env):
         assert cli.main(["run", str(wav), "--workspace", str(tmp_path / "ws"), option, "21"]) == 1
         assert "between 1 and 20" in one_line_error(capsys)
     assert quiet_env == []
+
+
+def test_every_pipeline_option_reaches_pipeline_options_from_the_command_line():
+    """The CLI is made from PipelineOptions: each option's flag sets that option (and only it)."""
+    import typing
+
+    from vtxlib.cli import CLI_FLAGS, pipeline_options_from_args
+    from vtxlib.pipeline import UPLOAD_OPTIONS, PipelineOptions, option_names
+
+    given = {"asr": ("--asr", "nemo"), "asr_model": ("--asr-model", "m"), "language": ("--language", "de"),
+             "diarizer": ("--diarizer", "sortformer"), "diarizer_model": ("--diarizer-model", "d"),
+             "num_speakers": ("--num-speakers", "2"), "min_speakers": None, "max_speakers": None,
+             "emotion": ("--emotion", "off"), "enhance": ("--enhance", "gemini"),
+             "enhance_model": ("--enhance-model", "g"), "report": ("--no-report",),
+             "force": ("--force", "align"), "upload_video": ("--upload", "dQw4w9WgXcQ"),
+             "upload_dry_run": ("--upload-dry-run",), "upload_language": ("--upload-language", "fr"),
+             "upload_client_secrets": ("--client-secrets", "c.json")}
+    assert set(given) == set(option_names("cli")) | set(UPLOAD_OPTIONS)  # a new option needs a line here
+    defaults = pipeline_options_from_args(build_parser().parse_args(["run", "x"]))
+    assert defaults == PipelineOptions()
+    for name, argv in given.items():
+        if argv is None:
+            continue
+        assert argv[0] == CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+        options = pipeline_options_from_args(build_parser().parse_args(["run", "x", *argv]))
+        changed = {n for n in option_names() if getattr(options, n) != getattr(defaults, n)}
+        assert changed == {name}, (name, changed)
+    counts = pipeline_options_from_args(build_parser().parse_args(["run", "x", "--min-speakers", "2",
+                                                                   "--max-speakers", "4"]))
+    assert (counts.min_speakers, counts.max_speakers) == (2, 4)
+    assert typing.get_args(PipelineOptions.model_fields["emotion"].annotation) == ("auto", "embedded",
+                                                                                   "speechbrain", "off")
+
+
+def test_option_choices_match_the_backend_registries():
+    import typing
+
+    from vtxlib.asr import ASR_BACKENDS
+    from vtxlib.diarize import DIARIZERS
+    from vtxlib.pipeline import STAGES, PipelineOptions
+
+    fields = PipelineOptions.model_fields
+    assert typing.get_args(fields["asr"].annotation) == ASR_BACKENDS
+    assert typing.get_args(fields["diarizer"].annotation) == DIARIZERS
+    assert typing.get_args(typing.get_args(fields["force"].annotation)[0]) == STAGES

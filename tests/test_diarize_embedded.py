@@ -214,5 +214,5 @@ def test_damaged_model_files_are_refused(monkeypatch):
 
 def test_options_round_trip():
     options = EmbeddedDiarizerOptions(step_s=2.5, merge_cosine=0.9)
-    assert EmbeddedDiarizerOptions.from_dict(options.to_dict()) == options
+    assert EmbeddedDiarizerOptions.model_validate(options.model_dump(mode="json")) == options
     assert EmbeddedDiarizer(options).options_dict()["step_s"] == 2.5

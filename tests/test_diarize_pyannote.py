@@ -80,7 +80,7 @@ def assert_diarization_invariants(result: Diarization, duration: float) -> None:
     for start, end in result.overlaps:
         assert 0.0 <= start < end <= duration
     assert result.num_speakers_estimated == len(result.speakers)
-    assert Diarization.from_dict(result.to_dict()) == result
+    assert Diarization.model_validate(result.model_dump(mode="json")) == result
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ def test_random_sortformer_gives_exclusive_turns(sample_wav):
         assert left.end <= right.start
     assert 1 <= result.num_speakers_estimated <= 4
     assert calls[-1] == (sample_wav.duration, sample_wav.duration)
-    assert Diarization.from_dict(result.to_dict()) == result
+    assert Diarization.model_validate(result.model_dump(mode="json")) == result
     diarizer.close()
     assert diarizer._model is None
 

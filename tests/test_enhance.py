@@ -140,7 +140,7 @@ def test_happy_path_corrects_text_and_keeps_every_timing():
     assert result.stats.chunks == result.stats.chunks_ok == 1
     assert result.stats.words_changed == 11  # 5 turn starts + 5 full stops + one "I"
 
-    assert result.summary == {"overall": "A caller asks about a garden.",
+    assert result.summary.model_dump() == {"overall": "A caller asks about a garden.",
                               "speakers": {"SPEAKER_00": "SPEAKER_00 talks.", "SPEAKER_01": "SPEAKER_01 talks."}}
     turns = doc.transcript.turns
     assert [(c.start, c.title) for c in result.chapters] == [
@@ -148,9 +148,10 @@ def test_happy_path_corrects_text_and_keeps_every_timing():
     lines = result.chapters_text().splitlines()
     assert lines[0] == "00:00 Intro"
     assert lines[1] == f"00:{int(turns[1].start):02d} Diane's garden"
-    assert result.suggested_speaker_names == {"SPEAKER_01": {"name": "Diane", "evidence": "this is diane"}}
+    assert {s: n.model_dump() for s, n in result.suggested_speaker_names.items()} == {
+        "SPEAKER_01": {"name": "Diane", "evidence": "this is diane"}}
     assert result.document.speaker_names == {}, "names are offered, never applied"
-    assert result.document.extras["enhance"]["chapters_text"] == result.chapters_text()
+    assert result.document.extras.enhance.chapters_text == result.chapters_text()
 
 
 def test_request_uses_structured_json_output_and_per_call_timeout():
@@ -347,8 +348,8 @@ def test_rerun_is_served_from_the_cache(tmp_path):
     assert first.stats.chunks_cached == 0 and len(first_client.models.requests) == first.stats.chunks + 1
     assert second_client.models.requests == []
     assert second.stats.chunks_cached == second.stats.chunks
-    assert second.document.to_dict()["words"] == first.document.to_dict()["words"]
-    assert second.document.extras["enhance"]["stats"]["chunks_cached"] == second.stats.chunks
+    assert second.document.transcript.words == first.document.transcript.words
+    assert second.document.extras.enhance.stats.chunks_cached == second.stats.chunks
     assert second.summary == first.summary and second.chapters == first.chapters
     # another model is another answer: not served from this cache
     third_client = FakeClient()
@@ -475,10 +476,10 @@ def test_chapters_use_real_turn_times_and_youtube_rules():
 
 def test_result_round_trips_through_json():
     result = enh.enhance(make_document(CALL), EnhanceOptions(chunk_words=20), client=FakeClient())
-    again = EnhanceResult.from_dict(json.loads(json.dumps(result.to_dict())))
-    assert again.to_dict() == result.to_dict()
+    again = EnhanceResult.model_validate_json(result.model_dump_json())
+    assert again.model_dump(mode="json") == result.model_dump(mode="json")
     assert again.chapters_text() == result.chapters_text()
-    assert EnhanceOptions.from_dict(EnhanceOptions(model="m").to_dict()).model == "m"
+    assert EnhanceOptions.model_validate(EnhanceOptions(model="m").model_dump()).model == "m"
 
 
 def test_long_insights_input_is_shortened_but_keeps_every_turn():
@@ -559,13 +560,13 @@ def test_real_sdk_client_429_timeout_then_success(gemini_server):
 def test_document_with_enhancements_from_a_cached_result_keeps_the_base_document():
     doc = make_document(CALL)
     doc.media.path = "/media/call.wav"  # not serialised: lost when the result comes from the cache
-    result = EnhanceResult.from_dict(json.loads(json.dumps(
-        enh.enhance(doc, EnhanceOptions(), client=FakeClient()).to_dict())))
+    result = EnhanceResult.model_validate_json(
+        enh.enhance(doc, EnhanceOptions(), client=FakeClient()).model_dump_json())
     merged = enh.document_with_enhancements(result, doc)
     assert merged.media.path == "/media/call.wav" and doc.transcript.turns[0].text.startswith("welcome")
     assert merged.transcript.turns[0].text.startswith("Welcome back")
     assert frozen(merged) == frozen(doc)
-    assert merged.extras["enhance"]["chapters_text"].startswith("00:00 Intro")
+    assert merged.extras.enhance.chapters_text.startswith("00:00 Intro")
     assert enh.document_with_enhancements(result).transcript.words[0].text == " Welcome"
     with pytest.raises(InputError, match="another transcript"):
         enh.document_with_enhancements(result, make_document(CALL[:2]))

@@ -161,12 +161,12 @@ def test_session_converts_saves_and_exports_vtt(fast_session, tmp_path):
     vtt = paths["vtt"].read_text()
     assert vtt.startswith("WEBVTT")
     assert "<v SPEAKER_01>" in vtt and "marketing" in vtt.lower()
-    document = Document.from_dict(json.loads(paths["json"].read_text()))
+    document = Document.load(paths["json"])
     assert document.media.id == "live-test"
     assert len(document.transcript.words) == len(aligned.words)
     assert load_audio(paths["audio"]).size == pytest.approx(fast_session.duration * SAMPLE_RATE, abs=2)
     saved = json.loads(paths["utterances"].read_text())["utterances"]
-    assert [Utterance.from_dict(u).text for u in saved] == [u.text for u in fast_session.utterances]
+    assert [Utterance.model_validate(u).text for u in saved] == [u.text for u in fast_session.utterances]
 
 
 # -- real time, background thread, stop in the middle of an utterance ---------------------------

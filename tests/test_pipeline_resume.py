@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import wave
 from pathlib import Path
@@ -73,9 +74,54 @@ def _wav(path: Path, seconds=2.2) -> Path:
 
 
 def _pipeline(ws, asr, diarizer, **options):
-    p = Pipeline(ws, PipelineOptions(**{"emotion": "off", "report": False, **options}))
-    p._backends.update({"asr": asr, "diarize": diarizer})
-    return p
+    return Pipeline(ws, PipelineOptions(**{"emotion": "off", "report": False, **options}),
+                    backends={"asr": asr, "diarize": diarizer})
+
+
+class CountingDiarizer:
+    """Gives as many speakers as asked for, after both runs of a test have entered the stage."""
+
+    name = "count-diarizer"
+
+    def __init__(self, runs=2):
+        self.inside = threading.Barrier(runs, timeout=30)
+
+    def options_dict(self):
+        return {}
+
+    def diarize(self, audio, count, progress=None):
+        self.inside.wait()  # the two runs are inside the pipeline at the same time
+        return Diarization(turns=[SpeakerTurn(speaker=f"SPEAKER_0{i}", start=0.2 + i * 1.1, end=1.0 + i * 1.1)
+                                  for i in range(count.num_speakers)], backend=self.name)
+
+
+def test_two_runs_at_once_keep_their_own_options_and_records(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    pipeline = _pipeline(ws, CountingAsr(), CountingDiarizer())
+    jobs = {"one": (_wav(tmp_path / "one.wav"), PipelineOptions(emotion="off", report=False, num_speakers=1,
+                                                                  speaker_names={"SPEAKER_00": "Ann"})),
+            "two": (_wav(tmp_path / "two.wav", 2.4), PipelineOptions(emotion="off", report=False, num_speakers=2,
+                                                                       speaker_names={"SPEAKER_00": "Bo"}))}
+    results: dict = {}
+
+    def run(name):
+        source, options = jobs[name]
+        results[name] = pipeline.run(str(source), out_dir=tmp_path / name, options=options)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    one, two = results["one"].document, results["two"].document
+    assert one.stages["diarize"].options["num_speakers"] == 1 and two.stages["diarize"].options["num_speakers"] == 2
+    assert one.speakers == ["SPEAKER_00"] and two.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert one.speaker_names == {"SPEAKER_00": "Ann"} and two.speaker_names == {"SPEAKER_00": "Bo"}
+    assert one.media.title == "one" and two.media.title == "two"
+    assert list(one.stages) == list(two.stages) == ["acquire", "audio", "asr", "diarize", "align", "subtitles"]
+    written = json.loads((tmp_path / "one" / one.media.id / "transcript.json").read_text())
+    assert written["speaker_names"] == {"SPEAKER_00": "Ann"}
+    assert pipeline.default_options.num_speakers is None  # the pipeline's own options were never touched
 
 
 def test_resume_after_failure_inside_a_stage(tmp_path):

@@ -35,8 +35,7 @@ class FakePipeline:
 
     def __init__(self, workspace: Workspace, fail: Exception | None = None):
         self.workspace = workspace
-        self.options = PipelineOptions(emotion="off")
-        self.hook = None
+        self.default_options = PipelineOptions(emotion="off")
         self.fail = fail
         self.runs: list[tuple[str, PipelineOptions]] = []
         self.loads = 0
@@ -52,15 +51,16 @@ class FakePipeline:
     def backends(self) -> dict:
         return dict(self._backends)
 
-    def run(self, source: str, out_dir=None, until: str = "subtitles"):
+    def run(self, source: str, out_dir=None, until: str = "subtitles", options=None, hook=None):
         from vtxlib.subtitles import write_outputs
 
-        self.runs.append((source, self.options))
-        self.hook("asr", "start")
+        options = options or self.default_options
+        self.runs.append((source, options))
+        hook("asr", "start")
         assert self.gate.wait(20)
         if self.fail is not None:
             raise self.fail
-        other = "SPEAKER_00" if self.options.num_speakers == 1 else "SPEAKER_01"  # options change the result
+        other = "SPEAKER_00" if options.num_speakers == 1 else "SPEAKER_01"  # options change the result
         words = [Word("hello", 0.1, 0.4, 0.9, "SPEAKER_00"), Word("there", 0.5, 0.8, 0.9, "SPEAKER_00"),
                  Word("hi", 1.2, 1.4, 0.9, other)]
         turns = [Turn("SPEAKER_00", 0.1, 0.8, words[:2]), Turn(other, 1.2, 1.4, words[2:])]
@@ -462,7 +462,7 @@ def test_serve_refuses_a_public_bind_without_a_key_and_never_prints_it(monkeypat
     assert cli.main(["serve", "--host", "0.0.0.0", "-vv"]) == 0 and started
     out = capsys.readouterr()
     assert KEY not in out.out + out.err + caplog.text
-    assert KEY not in repr(ServiceOptions(api_key=KEY)) and KEY not in json.dumps(ServiceOptions(api_key=KEY).to_dict())
+    assert KEY not in repr(ServiceOptions(api_key=KEY)) and KEY not in ServiceOptions(api_key=KEY).model_dump_json()
 
 
 def test_foreign_hosts_and_cross_site_posts_are_refused_without_a_key(workspace, fake):
@@ -514,11 +514,11 @@ from vtxlib.service import ServiceOptions, create_app
 from vtxlib.workspace import Workspace
 
 class Stuck:  # a pipeline that never finishes: the job is 'running' when the server is killed
-    options, hook = PipelineOptions(emotion="off"), None
+    default_options = PipelineOptions(emotion="off")
     def warm_up(self): pass
     def backends(self): return {}
-    def run(self, source, out_dir=None, until="subtitles"):
-        self.hook("asr", "start")
+    def run(self, source, out_dir=None, until="subtitles", options=None, hook=None):
+        hook("asr", "start")
         time.sleep(600)
 
 app = create_app(Workspace(sys.argv[1]), ServiceOptions(warm_up=False), pipeline=Stuck())
@@ -566,11 +566,11 @@ def test_jobs_of_a_killed_server_are_failed_and_their_uploads_removed(workspace,
 class AcquiringPipeline(FakePipeline):
     """A stand-in that really acquires its source (as the first stage of the real pipeline does)."""
 
-    def run(self, source: str, out_dir=None, until: str = "subtitles"):
+    def run(self, source: str, out_dir=None, until: str = "subtitles", options=None, hook=None):
         from vtxlib.acquire import acquire
 
         acquire(source, self.workspace)
-        return super().run(source, out_dir, until)
+        return super().run(source, out_dir, until, options=options, hook=hook)
 
 
 def test_url_jobs_check_every_redirect_in_the_worker(workspace, monkeypatch):
@@ -636,3 +636,32 @@ def test_a_stage_that_did_not_do_its_work_is_named_in_the_answer(workspace, fake
         unfinished = client.post("/transcribe", files={"file": ("b.wav", audio.read_bytes(), "audio/wav")}).json()
     assert done["incomplete"] == {}
     assert unfinished["incomplete"] == {"enhance": "0 of 1 chunks corrected"}
+
+
+def test_openapi_shows_the_transcript_and_job_schemas(workspace, fake):
+    with client_for(workspace, fake) as client:
+        spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {"TranscriptResponse", "JobRecord", "JobAccepted", "TurnSummary", "Word", "ErrorAnswer"} <= set(schemas)
+    assert {"speakers", "turns", "words", "media"} <= set(schemas["TranscriptResponse"]["properties"])
+    assert schemas["JobRecord"]["properties"]["status"]["enum"] == ["queued", "running", "done", "failed"]
+    transcribe = spec["paths"]["/transcribe"]["post"]["responses"]
+    ok = json.dumps(transcribe["200"]["content"]["application/json"]["schema"])
+    assert "#/components/schemas/TranscriptResponse" in ok
+    assert transcribe["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/JobAccepted")
+    job = spec["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert job["$ref"].endswith("/JobRecord")
+
+
+@needs_ffmpeg
+def test_answers_validate_against_their_published_models(workspace, fake, tmp_path):
+    from vtxlib.service import JobRecord, TranscriptResponse
+
+    audio = tone_wav(tmp_path / "talk.wav", 1.0).read_bytes()
+    with client_for(workspace, fake) as client:
+        body = client.post("/transcribe", files={"file": ("talk.wav", audio, "audio/wav")}, data={"mode": "async"})
+        assert body.status_code == 202, body.text
+        record = wait_for_job(client, body.json()["job_id"])
+    parsed = JobRecord.model_validate(record)
+    assert isinstance(parsed.result, TranscriptResponse) and parsed.result.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert parsed.result.turns[0].text == "hello there" and "words" not in record["result"]["turns"][0]

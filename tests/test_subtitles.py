@@ -295,8 +295,10 @@ def test_rttm_from_aligned_turns_skips_unknown(conversation):
 def test_json_is_document_dict(conversation):
     doc, _, _, _ = conversation
     data = json.loads(JSONWriter().render(doc))
-    assert data == json.loads(json.dumps(doc.to_dict()))
-    assert data["schema_version"] == 1 and len(data["words"]) == len(doc.transcript.words)
+    assert data == doc.model_dump(mode="json")
+    assert data["schema_version"] == 2 and "words" not in data
+    assert [w["text"] for t in data["turns"] for w in t["words"]] == [w.text for w in doc.transcript.words]
+    assert Document.load(data) == doc
 
 
 def test_empty_transcript_gives_valid_empty_outputs(tmp_path):

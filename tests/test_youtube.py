@@ -162,10 +162,10 @@ def test_dry_run_with_a_service_lists_but_sends_nothing_else(vtt, tmp_path):
 
 def test_options_and_result_round_trip(tmp_path):
     options = UploadOptions(video_id=VIDEO, token_path=tmp_path / "t.json", format="srt")
-    assert UploadOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+    assert UploadOptions.model_validate_json(options.model_dump_json()) == options
     result = UploadResult(action="insert", video_id=VIDEO, language="en", name="vtx", is_draft=False,
                           caption_id="X", quota_units=450)
-    assert UploadResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    assert UploadResult.model_validate_json(result.model_dump_json()) == result
     with pytest.raises(InputError, match="format"):
         UploadOptions(video_id=VIDEO, format="ass")
 

@@ -12,13 +12,12 @@ import json
 import logging
 import os
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 from . import netguard
 from .errors import InputError, StageFailed, missing_dependency
-from .types import MediaInfo
+from .types import MediaInfo, OptionsModel
 from .workspace import Workspace, atomic_write_json, file_sha256
 
 log = logging.getLogger("vtxlib.acquire")
@@ -29,14 +28,10 @@ SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 GENERIC_EXTRACTORS = ("Generic",)
 
 
-@dataclass
-class AcquireOptions:
+class AcquireOptions(OptionsModel):
     format: str = "bestaudio/best"
     socket_timeout: float = 20.0
     retries: int = 3
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def is_url(source: str) -> bool:
@@ -76,12 +71,12 @@ def acquire_file(path: Path, workspace: Workspace) -> MediaInfo:
     path = path.resolve()
     record = workspace.source_record_path(f"file:{path}:{stat.st_size}:{stat.st_mtime_ns}")
     if record.exists():
-        info = MediaInfo.from_dict(json.loads(record.read_text()))
+        info = MediaInfo.model_validate_json(record.read_text())
         if info.path and Path(info.path).exists():
             return info
     digest = file_sha256(path)
     info = MediaInfo(id=f"f-{digest[:16]}", title=path.stem, source=str(path), kind="file", path=str(path))
-    atomic_write_json(record, info.to_dict())
+    atomic_write_json(record, info.model_dump(mode="json"))
     log.info("local file %s -> media id %s", path.name, info.id)
     return info
 
@@ -90,14 +85,14 @@ def acquire_file(path: Path, workspace: Workspace) -> MediaInfo:
 def acquire_url(url: str, workspace: Workspace, options: AcquireOptions, force: bool = False) -> MediaInfo:
     record = workspace.source_record_path(f"url:{url}")
     if record.exists() and not force:
-        info = MediaInfo.from_dict(json.loads(record.read_text()))
+        info = MediaInfo.model_validate_json(record.read_text())
         if info.path and workspace.absolute(info.path).exists():
             log.info("%s already downloaded as %s", url, info.id)
-            return MediaInfo(**{**info.to_dict(), "path": str(workspace.absolute(info.path))})
+            return info.model_copy(update={"path": str(workspace.absolute(info.path))})
     with netguard.guard_connections():
         info = _download(url, workspace, options, force)
     # stored relative to the workspace, so a moved workspace still finds its download
-    atomic_write_json(record, {**info.to_dict(), "path": workspace.relative(info.path)})
+    atomic_write_json(record, {**info.model_dump(mode="json"), "path": workspace.relative(info.path)})
     return info
 
 

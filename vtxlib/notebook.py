@@ -19,13 +19,14 @@ import os
 import platform
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
+
+from pydantic import Field
 
 from .colab_install import in_colab  # noqa: F401  (one Colab detection; widgets import it from here)
 from .errors import InputError, VtxError
-from .types import from_known_fields
+from .types import VtxModel
 from .workspace import COLAB_DRIVE_ROOT, Workspace, atomic_write_json, default_root
 
 log = logging.getLogger("vtxlib.notebook")
@@ -40,25 +41,26 @@ SECRETS = {
     "GEMINI_API_KEY": "07_enhance: punctuation, summary, chapters, suggested speaker names",
 }
 #: PipelineOptions fields a notebook may set; ``force`` applies to one call and is never stored
-SESSION_OPTIONS = ("asr", "asr_model", "language", "diarizer", "diarizer_model", "num_speakers",
-                   "min_speakers", "max_speakers", "emotion", "enhance", "enhance_model", "report")
+
+
+def session_options() -> list[str]:
+    """The pipeline options a notebook may pass to :func:`stage_run` (kept in the session)."""
+    from .pipeline import option_names
+
+    return option_names("notebook")
 _SPEAKER_COUNTS = ("num_speakers", "min_speakers", "max_speakers")
 
 
 # -- environment --------------------------------------------------------------------------------
 
 
-@dataclass
-class EnvironmentInfo:
+class EnvironmentInfo(VtxModel):
     colab: bool
     gpu: Optional[str]
     cuda: bool
     python: str
     system: str
-    tier: str  # "gpu" or "embedded-cpu"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    tier: Literal["gpu", "embedded-cpu"]
 
     def describe(self) -> str:
         where = "Google Colab" if self.colab else "local Python"
@@ -188,18 +190,10 @@ def show_secret_status(workspace: Workspace) -> dict[str, bool]:
 
 
 # -- settings shared between notebooks --------------------------------------------------------------
-@dataclass
-class NotebookSession:
+class NotebookSession(VtxModel):
     source: Optional[str] = None
-    options: dict[str, Any] = field(default_factory=dict)
-    speaker_names: dict[str, dict[str, str]] = field(default_factory=dict)  # media id -> names
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "NotebookSession":
-        return from_known_fields(cls, data)
+    options: dict[str, Any] = Field(default_factory=dict)
+    speaker_names: dict[str, dict[str, str]] = Field(default_factory=dict)  # media id -> names
 
 
 def load_session(workspace: Workspace) -> NotebookSession:
@@ -207,14 +201,14 @@ def load_session(workspace: Workspace) -> NotebookSession:
     if not path.is_file():
         return NotebookSession()
     try:
-        return NotebookSession.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return NotebookSession.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError) as e:
         log.warning("ignoring unreadable %s (%s)", path, e)
         return NotebookSession()
 
 
 def save_session(workspace: Workspace, session: NotebookSession) -> None:
-    atomic_write_json(workspace.root / SESSION_FILE, session.to_dict())
+    atomic_write_json(workspace.root / SESSION_FILE, session.model_dump(mode="json"))
 
 
 def normalise_option(name: str, value: Any) -> Any:
@@ -258,7 +252,7 @@ def pipeline_for(workspace: Workspace, options) -> Any:
     from .pipeline import Pipeline
     from .progress import TqdmHook
 
-    key = json.dumps([str(workspace.root), options.to_dict()], sort_keys=True, default=str)
+    key = json.dumps([str(workspace.root), options.model_dump(mode="json")], sort_keys=True)
     if _PIPELINE.get("key") != key:
         close_pipeline()
         _PIPELINE.update(key=key, pipeline=Pipeline(workspace, options, hook=TqdmHook()))
@@ -285,23 +279,25 @@ def stage_run(until: str, source: str = "", workspace: str = "", force: Optional
 
     if until not in STAGES:
         raise InputError(f"until={until!r}: expected one of {', '.join(STAGES)}")
-    unknown = sorted(set(options) - set(SESSION_OPTIONS))
+    allowed = session_options()
+    unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise InputError(f"unknown option(s) {', '.join(unknown)}; expected: {', '.join(SESSION_OPTIONS)}")
+        raise InputError(f"unknown option(s) {', '.join(unknown)}; expected: {', '.join(allowed)}")
     ws = open_workspace(workspace)
     session = load_session(ws)
     src = resolve_source(source, session, allow_sample)
     session.options.update({k: normalise_option(k, v) for k, v in options.items()})
     session.source = src
-    pipeline_options = PipelineOptions(**{k: v for k, v in session.options.items() if k in SESSION_OPTIONS},
+    pipeline_options = PipelineOptions(**{k: v for k, v in session.options.items() if k in allowed},
                                        force=normalise_option("force", force))
     save_session(ws, session)
     pipeline = pipeline_for(ws, pipeline_options)
     if until != "subtitles":
         return pipeline.run(src, until=until)
     media = pipeline.acquire(src)
-    pipeline.options.speaker_names = dict(session.speaker_names.get(media.id, {}))
-    return pipeline.run(src, out_dir=Path(out_dir) if out_dir else None, until="subtitles")
+    names = dict(session.speaker_names.get(media.id, {}))
+    return pipeline.run(src, out_dir=Path(out_dir) if out_dir else None, until="subtitles",
+                        options=pipeline_options.replace(speaker_names=names))
 
 
 def parse_speaker_names(text: str) -> dict[str, str]:
@@ -317,16 +313,17 @@ def parse_speaker_names(text: str) -> dict[str, str]:
     return mapping
 
 
-def suggested_names(document) -> dict[str, dict]:
-    """Names 07_enhance suggested (``{SPEAKER_00: {"name", "evidence"}}``); never applied by itself."""
-    return dict((document.extras.get("enhance") or {}).get("suggested_speaker_names") or {})
+def suggested_names(document) -> dict:
+    """Names 07_enhance suggested (speaker -> SuggestedName); never applied by itself."""
+    extras = document.extras.enhance
+    return dict(extras.suggested_speaker_names) if extras is not None else {}
 
 
-def show_suggested_names(document) -> dict[str, dict]:
+def show_suggested_names(document) -> dict:
     names = suggested_names(document)
     if names:
         show_table(["speaker", "suggested name", "evidence"],
-                   [(s, v.get("name", ""), v.get("evidence", "")) for s, v in sorted(names.items())],
+                   [(s, v.name, v.evidence) for s, v in sorted(names.items())],
                    caption="suggested by 07_enhance; tick APPLY_SUGGESTED_NAMES to use them")
     else:
         show_markdown("No suggested names (07_enhance did not run or found no names in the transcript).")
@@ -339,18 +336,17 @@ def show_enhancement(document) -> bool:
     if record is not None and record.incomplete:
         show_markdown(f"**Enhancement incomplete:** {record.incomplete}. It was not cached: run this cell "
                       f"again to retry.")
-    extras = document.extras.get("enhance")
-    if not extras:
+    extras = document.extras.enhance
+    if extras is None:
         show_markdown("Not enhanced: no Gemini key, or ENHANCE is off. The transcript is unchanged.")
         return False
-    summary = (extras.get("summary") or {}).get("overall")
-    if summary:
-        show_markdown(f"**Summary.** {summary}")
-    if extras.get("chapters_text"):
-        show_markdown("**Chapters** (paste into the video description):\n\n```\n" + extras["chapters_text"] + "\n```")
-    stats = extras.get("stats") or {}
-    show_markdown(f"punctuation: {stats.get('chunks_ok', 0)}/{stats.get('chunks', 0)} chunks corrected, "
-                  f"{stats.get('words_changed', 0)} words changed")
+    if extras.summary is not None:
+        show_markdown(f"**Summary.** {extras.summary.overall}")
+    if extras.chapters_text:
+        show_markdown("**Chapters** (paste into the video description):\n\n```\n" + extras.chapters_text + "\n```")
+    stats = extras.stats
+    show_markdown(f"punctuation: {stats.chunks_ok}/{stats.chunks} chunks corrected, "
+                  f"{stats.words_changed} words changed")
     show_suggested_names(document)
     return True
 
@@ -363,7 +359,7 @@ def set_speaker_names(names: str = "", apply_suggested: bool = False, source: st
     result = stage_run("enhance", source, workspace)
     mapping: dict[str, str] = {}
     if apply_suggested:
-        mapping.update({s: v["name"] for s, v in suggested_names(result.document).items() if v.get("name")})
+        mapping.update({s: v.name for s, v in suggested_names(result.document).items() if v.name})
     mapping.update(parse_speaker_names(names))
     unknown = sorted(set(mapping) - set(result.document.speakers))
     if unknown:
@@ -454,8 +450,14 @@ def show_figure(fig: Any) -> None:
 
 def record(**values: Any) -> None:
     """Display VALUES as this notebook's machine-readable result (read by the batch runner and tests)."""
-    data = json.loads(json.dumps(values, default=str))
+    data = json.loads(json.dumps(values, default=_jsonable))
     _display({RECORD_MIME: data, "text/plain": json.dumps(data, indent=1, sort_keys=True)}, raw=True)
+
+
+def _jsonable(value: Any) -> Any:
+    """Models (an UploadResult, a Document's parts) are recorded as their JSON; anything else as text."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else str(value)
 
 
 def recorded(notebook) -> dict:

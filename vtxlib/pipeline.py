@@ -19,16 +19,21 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+import contextvars
+import threading
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence
+
+from pydantic import Field, ValidationInfo, field_validator
 
 from . import versions
 from .acquire import AcquireOptions, acquire
 from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
-from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
+from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo, OptionsModel, VtxModel,
                     StageRecord, Transcript)
 from .workspace import (Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
                         stage_key)
@@ -37,58 +42,89 @@ log = logging.getLogger("vtxlib.pipeline")
 
 STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
 
-EMOTION_CHOICES = ("auto", "embedded", "speechbrain", "off")
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
-ENHANCE_CHOICES = ("off", "auto", "gemini")
 
 #: hook(stage, event, completed=None, total=None); event is "start", "progress", "done" or "cached"
 Hook = Callable[..., None]
 
 
-@dataclass
-class PipelineOptions:
-    asr: str = "auto"
-    asr_model: Optional[str] = None
-    language: Optional[str] = None
-    diarizer: str = "auto"
-    diarizer_model: Optional[str] = None
-    num_speakers: Optional[int] = None
-    min_speakers: Optional[int] = None
-    max_speakers: Optional[int] = None
-    emotion: str = "auto"  # "off" skips the stage
-    enhance: str = "off"  # "gemini" (needs a key) | "auto" (gemini when a key is set) | "off"
-    enhance_model: Optional[str] = None
-    report: bool = True  # write report.html next to the subtitles
-    speaker_names: dict[str, str] = field(default_factory=dict)  # SPEAKER_00 -> "Diane", shown in outputs
+AsrChoice = Literal["auto", "whisper-cpu", "nemo"]  # vtxlib.asr.ASR_BACKENDS
+DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer"]  # vtxlib.diarize.DIARIZERS
+EmotionChoice = Literal["auto", "embedded", "speechbrain", "off"]
+EnhanceChoice = Literal["off", "auto", "gemini"]
+StageName = Literal["acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload"]
+
+
+class PipelineOptions(OptionsModel):
+    """Every option of a run: the one list the CLI arguments, the batch runner's per-row options
+    and the notebook parameters are made from (see :func:`option_names`)."""
+
+    asr: AsrChoice = Field("auto", description="speech recognition backend (auto: nemo on a GPU, else whisper-cpu)")
+    asr_model: Optional[str] = Field(None, description="ASR model name or local path (default: the backend's)")
+    language: Optional[str] = Field(None, description="spoken language code, e.g. en (default: the model's)")
+    diarizer: DiarizerChoice = Field("auto", description="diarization backend (auto: pyannote on a GPU "
+                                     "with an HF token, else embedded)")
+    diarizer_model: Optional[str] = Field(None, description="diarization model name or local path")
+    num_speakers: Optional[int] = Field(None, description="exact number of speakers, if known")
+    min_speakers: Optional[int] = Field(None, description="at least this many speakers")
+    max_speakers: Optional[int] = Field(None, description="at most this many speakers")
+    emotion: EmotionChoice = Field("auto", description="emotion backend; off skips the stage")
+    enhance: EnhanceChoice = Field("off", description="LLM cleanup/summary: off, auto (gemini when a key "
+                                   "is set), gemini (needs a key)")
+    enhance_model: Optional[str] = Field(None, description="Gemini model name")
+    report: bool = Field(True, description="write report.html next to the subtitles")
+    speaker_names: dict[str, str] = Field(default_factory=dict, description="SPEAKER_00 -> display name, "
+                                          "shown in the outputs")
     # GPU-tier models are released after their stage (a 15 GB T4 holds ASR, diarization and emotion
     # models one after another); False keeps them loaded across runs, e.g. for a batch on a big GPU.
-    free_gpu_between_stages: bool = True
-    # YouTube caption upload after the subtitles: a video id/URL, or "source" for the transcribed URL
-    upload_video: Optional[str] = None
-    upload_dry_run: bool = False
-    upload_language: str = "en"
-    upload_client_secrets: Optional[str] = None  # default <workspace>/secrets/client_secret.json
-    force: Optional[str] = None  # recompute this stage and every stage after it
+    free_gpu_between_stages: bool = Field(True, description="release each GPU model after its stage")
+    upload_video: Optional[str] = Field(None, description="YouTube video id/URL to upload the captions to, "
+                                        "or 'source' for the transcribed URL")
+    upload_dry_run: bool = Field(False, description="write the upload request instead of sending it")
+    upload_language: str = Field("en", description="caption track language")
+    upload_client_secrets: Optional[str] = Field(None, description="OAuth client secrets file (default "
+                                                 "<workspace>/secrets/client_secret.json)")
+    force: Optional[StageName] = Field(None, description="recompute this stage and every stage after it")
 
-    def __post_init__(self) -> None:
-        from .asr import ASR_BACKENDS
-        from .diarize import DIARIZERS
+    @field_validator("asr", "diarizer", "emotion", "enhance", "force", mode="before")
+    @classmethod
+    def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = typing.get_args(typing.get_args(cls.model_fields[info.field_name].annotation)[0]) \
+            if info.field_name == "force" else typing.get_args(cls.model_fields[info.field_name].annotation)
+        if value is not None and value not in allowed:
+            what = "--force" if info.field_name == "force" else f"unknown {info.field_name} backend"
+            raise InputError(f"{what} {value!r}: expected one of {', '.join(allowed)}")
+        return value
 
-        for option, value, allowed in (("--asr", self.asr, ASR_BACKENDS), ("--diarizer", self.diarizer, DIARIZERS),
-                                       ("--emotion", self.emotion, EMOTION_CHOICES),
-                                       ("--enhance", self.enhance, ENHANCE_CHOICES)):
-            if value not in allowed:
-                raise InputError(f"unknown {option.lstrip('-')} backend {value!r}; expected one of: "
-                                 f"{', '.join(allowed)}")
-        if self.force is not None and self.force not in STAGES:
-            raise InputError(f"--force {self.force!r}: expected one of {', '.join(STAGES)}")
+    def model_post_init(self, _context: Any) -> None:
         self.speaker_count()  # validates the counts
 
     def speaker_count(self) -> SpeakerCount:
-        return SpeakerCount(self.num_speakers, self.min_speakers, self.max_speakers)
+        return SpeakerCount(num_speakers=self.num_speakers, min_speakers=self.min_speakers,
+                            max_speakers=self.max_speakers)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def replace(self, **changes: Any) -> "PipelineOptions":
+        """A validated copy with CHANGES (raises InputError for an unknown or bad option)."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise InputError(f"unknown option(s) {', '.join(unknown)}; expected one of {', '.join(option_names())}")
+        return type(self)(**{**self.model_dump(), **changes})
+
+
+UPLOAD_OPTIONS = ("upload_video", "upload_dry_run", "upload_language", "upload_client_secrets")
+CODE_OPTIONS = ("speaker_names", "free_gpu_between_stages")  # set in code, not in a form or on the CLI
+
+
+def option_names(kind: Literal["all", "cli", "notebook"] = "all") -> list[str]:
+    """The pipeline options, in PipelineOptions order: "all"; "cli", those every command takes
+    (``run`` adds the upload options), which the batch runner passes on as notebook parameters
+    (the name in capitals); "notebook", those a notebook form may set (the CLI's but ``force``,
+    which a notebook takes as its own parameter)."""
+    names = list(PipelineOptions.model_fields)
+    if kind == "all":
+        return names
+    names = [n for n in names if n not in UPLOAD_OPTIONS + CODE_OPTIONS]
+    return names if kind == "cli" else [n for n in names if n != "force"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +150,7 @@ class RunResult:
     wall_seconds: float = 0.0
     refs: dict[str, Ref] = field(default_factory=dict)
     incomplete: dict[str, str] = field(default_factory=dict)  # stage -> why it did not finish its work
+    options: Optional[PipelineOptions] = None  # the options this run used
 
     @property
     def keys(self) -> dict[str, str]:
@@ -148,30 +185,90 @@ class RunResult:
         return "\n".join(lines)
 
 
+@dataclass
+class Run:
+    """The state of one run, never shared with another: its options, hook, stage records and start.
+
+    :meth:`Pipeline.run` makes one per call and makes it current for the calling thread (and the
+    threads it starts), so one Pipeline can run jobs with different options at the same time.
+    """
+
+    pipeline: "Pipeline"
+    options: PipelineOptions
+    hook: Hook
+    records: dict[str, StageRecord] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+
+_CURRENT_RUN: contextvars.ContextVar[Optional[Run]] = contextvars.ContextVar("vtx_run", default=None)
+
+
 class Pipeline:
+    """Runs sources through the stages. ``options`` and ``hook`` are the defaults of each run;
+    ``backends`` (stage -> backend object) replaces the backends the options would create, e.g. a
+    service's preloaded models or a test's stand-ins."""
+
     def __init__(self, workspace: Optional[Workspace] = None, options: Optional[PipelineOptions] = None,
-                 hook: Optional[Hook] = None):
+                 hook: Optional[Hook] = None, backends: Optional[dict[str, Any]] = None):
         self.workspace = workspace or Workspace()
-        self.options = options or PipelineOptions()
-        self.hook = hook or (lambda *a, **k: None)
+        self.default_options = options or PipelineOptions()
+        self.default_hook = hook or (lambda *a, **k: None)
         self.workspace.configure_model_caches()
-        self._backends: dict[str, Any] = {}
-        self._records: dict[str, StageRecord] = {}
-        self._run_started = time.time()
+        self._injected: dict[str, Any] = dict(backends or {})
+        self._released: set[str] = set()  # given backends closed after their stage (GPU memory)
+        self._backends: dict[tuple, Any] = {}
+        self._backends_lock = threading.Lock()
+        self._loose_run = Run(pipeline=self, options=self.default_options, hook=self.default_hook)
+
+    # -- the current run ---------------------------------------------------------------------
+    def _current(self) -> Run:
+        run = _CURRENT_RUN.get()
+        if run is not None and run.pipeline is self:
+            return run
+        # a stage method called outside run(): the defaults, and records kept until the next call
+        loose = self._loose_run
+        loose.options, loose.hook = self.default_options, self.default_hook
+        return loose
+
+    @property
+    def options(self) -> PipelineOptions:
+        """The options of the run in progress on this thread (outside a run: the defaults)."""
+        return self._current().options
+
+    @property
+    def hook(self) -> Hook:
+        return self._current().hook
+
+    @property
+    def _records(self) -> dict[str, StageRecord]:
+        return self._current().records
+
+    @property
+    def _run_started(self) -> float:
+        return self._current().started
 
     # -- public ----------------------------------------------------------------------------
-    def run(self, source: str, out_dir: Optional[Path] = None, until: str = "upload") -> RunResult:
-        """Run (or load from cache) every stage up to and including UNTIL.
+    def run(self, source: str, out_dir: Optional[Path] = None, until: str = "upload",
+            options: Optional[PipelineOptions] = None, hook: Optional[Hook] = None) -> RunResult:
+        """Run (or load from cache) every stage up to and including UNTIL, with OPTIONS (default:
+        the pipeline's) and HOOK for this run only.
 
         Notebooks call this with ``until=<their stage>``: earlier stages come from the cache, later
         ones are not started. Fields of the result past UNTIL are None.
         """
         if until not in STAGES:
             raise InputError(f"until={until!r}: expected one of {', '.join(STAGES)}")
-        last = STAGES.index(until)
+        run = Run(pipeline=self, options=options or self.default_options, hook=hook or self.default_hook)
+        token = _CURRENT_RUN.set(run)
+        try:
+            result = self._run(source, out_dir, STAGES.index(until))
+        finally:
+            _CURRENT_RUN.reset(token)
+        result.options = run.options
+        return result
+
+    def _run(self, source: str, out_dir: Optional[Path], last: int) -> RunResult:
         started = time.perf_counter()
-        self._run_started = time.time()
-        self._records = {}
         state = RunResult(media=self.acquire(source))
         steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
@@ -213,7 +310,8 @@ class Pipeline:
         finishes and is cached before the error propagates, so the rerun has less to do.
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
-            diarizing = pool.submit(self.diarize, st.media, st.audio, st.refs["audio"])
+            diarizing = pool.submit(contextvars.copy_context().run, self.diarize, st.media, st.audio,
+                                    st.refs["audio"])
             try:
                 st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"])
             except BaseException:
@@ -249,7 +347,7 @@ class Pipeline:
             st.upload = self.upload(st.media, Path(st.outputs["vtt"]))
 
     def _document(self, st: "RunResult") -> Document:
-        media = MediaInfo(**{**st.media.to_dict(), "duration": round(st.audio.duration, 3)})
+        media = st.media.model_copy(update={"duration": round(st.audio.duration, 3)})
         return Document(media=media, transcript=st.aligned, stages=self._stage_records())
 
     def warm_up(self) -> None:
@@ -264,15 +362,18 @@ class Pipeline:
                 getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
 
     def backends(self) -> dict[str, Any]:
-        """The backends created so far, by stage."""
-        return dict(self._backends)
+        """The backends given or created so far, by stage."""
+        with self._backends_lock:
+            given = {stage: backend for stage, backend in self._injected.items() if stage not in self._released}
+            return {**{key[0]: backend for key, backend in self._backends.items()}, **given}
 
     def close(self) -> None:
-        for backend in self._backends.values():
+        with self._backends_lock:
+            created, self._backends = list(self._backends.values()), {}
+        for backend in created + list(self._injected.values()):
             closer = getattr(backend, "close", None)
             if closer:
                 closer()
-        self._backends.clear()
 
     def __enter__(self) -> "Pipeline":
         return self
@@ -283,7 +384,7 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------
     def acquire(self, source: str) -> MediaInfo:
         remove_stale_temporaries(self.workspace.root / "sources", self._run_started)
-        with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().to_dict()):
+        with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().model_dump(mode="json")):
             return acquire(source, self.workspace, AcquireOptions(), force=self._forced("acquire"))
 
     def audio(self, media: MediaInfo) -> tuple[AudioFile, Ref]:
@@ -293,12 +394,12 @@ class Pipeline:
         remove_stale_temporaries(target.parent, self._run_started)  # a decode killed mid-write
 
         def store(audio: AudioFile) -> dict:
-            return {**audio.to_dict(), "path": workspace.relative(audio.path)}
+            return {**audio.model_dump(mode="json"), "path": workspace.relative(audio.path)}
 
         def load(data: dict) -> AudioFile:
-            return AudioFile.from_dict({**data, "path": str(workspace.absolute(data["path"]))})
+            return AudioFile.model_validate({**data, "path": str(workspace.absolute(data["path"]))})
 
-        return self._cached(media.id, "audio", "ffmpeg", options.to_dict(), [media.id],
+        return self._cached(media.id, "audio", "ffmpeg", options.model_dump(mode="json"), [media.id],
                             lambda: decode(Path(media.path), target, options), load,
                             extra_versions={"ffmpeg": ffmpeg_version()}, store=store,
                             files=lambda audio: [Path(audio.path)])
@@ -307,7 +408,7 @@ class Pipeline:
         backend = self._backend("asr")
         options = backend.options_dict()
         result, ref = self._cached(media.id, "asr", backend.name, options, [audio_ref.digest],
-                                   lambda: backend.transcribe(audio, self._progress("asr")), Transcript.from_dict,
+                                   lambda: backend.transcribe(audio, self._progress("asr")), Transcript.model_validate,
                                    model_files=_model_files(backend, options))
         self._note_model("asr", result.model, result.model_version)
         self._release_if_gpu("asr")
@@ -316,10 +417,10 @@ class Pipeline:
     def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Diarization, Ref]:
         backend = self._backend("diarize")
         count = self.options.speaker_count()
-        options = {**backend.options_dict(), **count.to_dict()}
+        options = {**backend.options_dict(), **count.model_dump()}
         result, ref = self._cached(media.id, "diarize", backend.name, options, [audio_ref.digest],
                                    lambda: backend.diarize(audio, count, self._progress("diarize")),
-                                   Diarization.from_dict, model_files=_model_files(backend, options))
+                                   Diarization.model_validate, model_files=_model_files(backend, options))
         self._note_model("diarize", result.model, result.model_version)
         self._release_if_gpu("diarize")
         return result, ref
@@ -329,8 +430,8 @@ class Pipeline:
         from .align import AlignOptions, align
 
         options = AlignOptions()
-        return self._cached(media.id, "align", "vtxlib", asdict(options), [r.digest for r in input_refs],
-                            lambda: align(transcript, diarization, options), AlignedTranscript.from_dict)
+        return self._cached(media.id, "align", "vtxlib", options.model_dump(mode="json"), [r.digest for r in input_refs],
+                            lambda: align(transcript, diarization, options), AlignedTranscript.model_validate)
 
     def emotion(self, media: MediaInfo, audio: AudioFile, aligned: AlignedTranscript,
                 align_ref: Ref) -> tuple[AlignedTranscript, Ref]:
@@ -341,11 +442,11 @@ class Pipeline:
         backend = self._backend("emotion")
 
         def compute() -> _EmotionList:
-            return _EmotionList(backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
+            return _EmotionList(emotions=backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
 
         options = backend.options_dict()
         emotions, ref = self._cached(media.id, "emotion", backend.name, options, [align_ref.digest],
-                                     compute, _EmotionList.from_dict, model_files=_model_files(backend, options))
+                                     compute, _EmotionList.model_validate, model_files=_model_files(backend, options))
         self._release_if_gpu("emotion")
         return apply_emotions(aligned, emotions.items), ref
 
@@ -371,8 +472,8 @@ class Pipeline:
             return enh.enhance(document, options, cache_dir=cache_dir, api_key=api_key)
 
         try:
-            result, ref = self._cached(document.media.id, "enhance", "gemini", asdict(options), [input_ref.digest],
-                                       compute, enh.EnhanceResult.from_dict,
+            result, ref = self._cached(document.media.id, "enhance", "gemini", options.model_dump(mode="json"), [input_ref.digest],
+                                       compute, enh.EnhanceResult.model_validate,
                                        unfinished=lambda result: result.unfinished())
         except enh.EnhanceSkipped as e:
             self._enhance_skipped(str(e))
@@ -399,7 +500,7 @@ class Pipeline:
         target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
         remove_stale_temporaries(target.parent, self._run_started)
         with atomic_folder(target) as folder:
-            with self._timed("subtitles", "vtxlib", options.to_dict()):
+            with self._timed("subtitles", "vtxlib", options.model_dump(mode="json")):
                 written = write_outputs(document, folder, diarization=diarization, options=options)
                 if self.options.report:
                     written["report"] = self._write_report(document, diarization, audio, folder)
@@ -423,7 +524,7 @@ class Pipeline:
             else secrets / CLIENT_SECRETS_FILE,
             token_path=secrets / TOKEN_FILE,
             interactive=bool(sys.stdin and sys.stdin.isatty()) and not opts.upload_dry_run)
-        record = {k: v for k, v in options.to_dict().items() if k not in ("client_secrets", "token_path")}
+        record = {k: v for k, v in options.model_dump(mode="json").items() if k not in ("client_secrets", "token_path")}
         with self._timed("upload", "youtube", record):
             result = upload_captions(subtitles, options)
         log.info("upload: %s", result.message)
@@ -437,9 +538,21 @@ class Pipeline:
 
     # -- machinery -------------------------------------------------------------------------
     def _backend(self, stage: str):
-        if stage not in self._backends:
-            self._backends[stage] = self._create_backend(stage)
-        return self._backends[stage]
+        if stage in self._injected:
+            self._released.discard(stage)
+            return self._injected[stage]
+        key = self._backend_key(stage)
+        with self._backends_lock:  # two runs asking at once create one backend
+            if key not in self._backends:
+                self._backends[key] = self._create_backend(stage)
+            return self._backends[key]
+
+    def _backend_key(self, stage: str) -> tuple:
+        """A backend is shared by runs whose options would create the same one."""
+        opts = self.options
+        chosen = {"asr": (opts.asr, opts.asr_model, opts.language), "emotion": (opts.emotion,),
+                  "diarize": (opts.diarizer, opts.diarizer_model)}
+        return (stage, *chosen[stage])
 
     def _create_backend(self, stage: str):
         opts = self.options
@@ -464,16 +577,22 @@ class Pipeline:
         return force is not None and STAGES.index(stage) >= STAGES.index(force)
 
     def _release_if_gpu(self, stage: str) -> None:
-        backend = self._backends.get(stage)
-        if backend is not None and backend.name in GPU_BACKENDS and self.options.free_gpu_between_stages:
-            backend.close()
-            del self._backends[stage]
-            log.info("%s: released the %s model (free_gpu_between_stages)", stage, backend.name)
+        with self._backends_lock:
+            key = self._backend_key(stage)
+            backend = self._injected.get(stage, self._backends.get(key))
+            if backend is None or backend.name not in GPU_BACKENDS or not self.options.free_gpu_between_stages:
+                return
+            if stage in self._injected:  # a given backend stays: it loads its model again when used
+                self._released.add(stage)
+            else:
+                del self._backends[key]
+        backend.close()
+        log.info("%s: released the %s model (free_gpu_between_stages)", stage, backend.name)
 
     def _cached(self, media_id: str, stage: str, backend: str, options: dict, inputs: list[str],
                 compute: Callable[[], Any], load: Callable[[dict], Any], *,
                 model_files: Sequence[Path] = (), extra_versions: Optional[dict] = None,
-                store: Callable[[Any], dict] = lambda result: result.to_dict(),
+                store: Callable[[Any], dict] = lambda result: result.model_dump(mode="json", by_alias=True),
                 files: Callable[[Any], Sequence[Path]] = lambda result: (),
                 unfinished: Callable[[Any], Optional[str]] = lambda result: None) -> tuple[Any, Ref]:
         """Load STAGE's artifact, or compute and store it; INPUTS are the digests of its inputs.
@@ -547,19 +666,19 @@ class Pipeline:
 
 class _StageTimer:
     def __init__(self, pipeline: Pipeline, stage: str, backend: str, options: dict):
-        self.pipeline, self.stage, self.backend, self.options = pipeline, stage, backend, options
+        self.run, self.stage, self.backend, self.options = pipeline._current(), stage, backend, options
 
     def __enter__(self):
         self.started = time.perf_counter()
-        self.pipeline.hook(self.stage, "start")
+        self.run.hook(self.stage, "start")
         log.info("%s: running (%s)", self.stage, self.backend)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         seconds = time.perf_counter() - self.started
         if exc_type is None:
-            self.pipeline._records[self.stage] = StageRecord(backend=self.backend, options=self.options,
-                                                             seconds=round(seconds, 3))
-            self.pipeline.hook(self.stage, "done")
+            self.run.records[self.stage] = StageRecord(backend=self.backend, options=self.options,
+                                                       seconds=round(seconds, 3))
+            self.run.hook(self.stage, "done")
         elif not issubclass(exc_type, VtxError):
             log.debug("%s failed after %.1f s", self.stage, seconds)
 
@@ -590,15 +709,7 @@ def _expand_files(paths: Sequence[Path]) -> Iterator[tuple[str, Path]]:
             yield path.name, path
 
 
-@dataclass
-class _EmotionList:
+class _EmotionList(VtxModel):
     """The emotion stage's artifact: one (optional) emotion per aligned turn."""
 
-    items: list[Optional[Emotion]]
-
-    def to_dict(self) -> dict:
-        return {"emotions": [e.to_dict() if e else None for e in self.items]}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "_EmotionList":
-        return cls([Emotion.from_dict(e) if e else None for e in data["emotions"]])
+    items: list[Optional[Emotion]] = Field(alias="emotions")

@@ -26,7 +26,6 @@ files, never the server's folders.
 """
 
 
-import dataclasses
 import hmac
 import ipaddress
 import json
@@ -39,12 +38,15 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
+
+from pydantic import Field, model_serializer
 
 from . import netguard
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
+from .types import Document, Emotion, MediaInfo, OptionsModel, VtxModel, Word
 from .validate import MAX_SPEAKERS, check_speaker_counts, describe_os_error, is_disk_full
 from .versions import package_version
 
@@ -60,8 +62,7 @@ REPORTED_PACKAGES = ("vtxlib", "fastapi", "uvicorn", "faster-whisper", "ctransla
                      "speechbrain", "yt-dlp")
 
 
-@dataclass
-class ServiceOptions:
+class ServiceOptions(OptionsModel):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: float = 500.0
@@ -70,14 +71,9 @@ class ServiceOptions:
     max_pending_jobs: int = 4  # queued + running; one more is answered 503
     allow_urls: bool = True
     warm_up: bool = True  # load the models at start-up rather than on the first request
-    api_key: Optional[str] = field(default=None, repr=False)  # never logged, never in to_dict
+    api_key: Optional[str] = Field(default=None, repr=False, exclude=True)  # never logged, never dumped
     trusted_hosts: tuple[str, ...] = ()  # Host header names accepted besides localhost
     allow_url_networks: tuple[str, ...] = ()  # private networks 'url' may download from
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["api_key"] = bool(self.api_key)
-        return data
 
     def url_policy(self) -> netguard.UrlPolicy:
         return netguard.UrlPolicy.from_strings(self.allow_url_networks)
@@ -110,6 +106,109 @@ def http_status_for(error: BaseException) -> int:
 
 # -- jobs ------------------------------------------------------------------------------------
 
+# -- answers ---------------------------------------------------------------------------------
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class TurnSummary(VtxModel):
+    """A turn as answered: no words (they are listed once, in ``words``)."""
+
+    speaker: str
+    start: float
+    end: float
+    text: str
+    overlap: bool = False
+    emotion: Optional[Emotion] = None
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_there(self, handler):
+        data = handler(self)
+        if not data.get("overlap"):
+            data.pop("overlap", None)
+        if data.get("emotion", 0) is None:
+            data.pop("emotion")
+        return data
+
+
+class PublicMedia(MediaInfo):
+    """The media as answered: no server path; ``source`` is the upload's file name or the URL."""
+
+    path: Optional[str] = Field(default=None, exclude=True)
+
+
+class StageSummary(VtxModel):
+    backend: str
+    seconds: float
+    cached: bool = False
+
+
+class TranscriptResponse(VtxModel):
+    """The transcript of a finished job (``POST /transcribe`` and ``GET /jobs/{id}``'s result)."""
+
+    job_id: Optional[str] = None
+    media: PublicMedia
+    language: Optional[str] = None
+    speakers: list[str]
+    speaker_names: dict[str, str] = Field(default_factory=dict)
+    turns: list[TurnSummary]
+    words: list[Word]
+    outputs: dict[str, str] = Field(default_factory=dict, description="format -> file name; "
+                                    "GET /jobs/{id}/{format} serves it")
+    stages: dict[str, StageSummary] = Field(default_factory=dict)
+    incomplete: dict[str, str] = Field(default_factory=dict, description="stages that did not do their "
+                                       "work (not cached)")
+
+
+class JobError(VtxModel):
+    type: str
+    message: str
+    http_status: int
+
+
+class RequestSummary(VtxModel):
+    name: str
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobRecord(VtxModel):
+    """A job as answered by ``GET /jobs/{id}`` (and stored in ``<workspace>/service/jobs``)."""
+
+    job_id: str
+    status: JobStatus
+    created: float
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    stage: Optional[str] = None
+    request: RequestSummary
+    result: Optional[TranscriptResponse] = None
+    error: Optional[JobError] = None
+
+
+class JobAccepted(VtxModel):
+    job_id: str
+    status: JobStatus
+    status_url: str
+
+
+class ErrorAnswer(VtxModel):
+    error: str
+    status: int
+    job_id: Optional[str] = None
+
+
+class ServiceStatus(VtxModel):
+    ready: bool
+    error: Optional[str] = None
+    version: Optional[str] = None
+    backends: Optional[dict[str, str]] = None
+    versions: Optional[dict[str, Optional[str]]] = None
+    jobs: Optional[dict[str, Any]] = None
+    limits: Optional[dict[str, Any]] = None
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
 @dataclass
 class JobRequest:
     """What to transcribe and the per-request options."""
@@ -119,35 +218,28 @@ class JobRequest:
     overrides: dict[str, Any] = field(default_factory=dict)
     upload_dir: Optional[str] = None  # removed once the job ends
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "overrides": self.overrides}
-
 
 @dataclass
 class Job:
     id: str
     request: JobRequest
-    status: str = "queued"  # queued | running | done | failed
+    status: JobStatus = "queued"
     created: float = field(default_factory=time.time)
     started: Optional[float] = None
     finished: Optional[float] = None
     stage: Optional[str] = None
-    result: Optional[dict] = None
-    error: Optional[dict] = None
+    result: Optional[TranscriptResponse] = None
+    error: Optional[JobError] = None
     done_event: threading.Event = field(default_factory=threading.Event, repr=False)
 
-    def to_dict(self) -> dict:
-        data = {"job_id": self.id, "status": self.status, "created": self.created, "started": self.started,
-                "finished": self.finished, "stage": self.stage, "request": self.request.to_dict()}
-        if self.result is not None:
-            data["result"] = self.result
-        if self.error is not None:
-            data["error"] = self.error
-        return data
+    def answer(self) -> JobRecord:
+        return JobRecord(job_id=self.id, status=self.status, created=self.created, started=self.started,
+                         finished=self.finished, stage=self.stage, result=self.result, error=self.error,
+                         request=RequestSummary(name=self.request.name, overrides=self.request.overrides))
 
     def record(self) -> dict:
         """What is stored on disk: the answer plus the upload folder's name (for crash clean-up)."""
-        data = self.to_dict()
+        data = self.answer().model_dump(mode="json", exclude_none=True)
         if self.request.upload_dir:
             data[PRIVATE_UPLOAD_KEY] = Path(self.request.upload_dir).name
         return data
@@ -156,7 +248,7 @@ class Job:
 PRIVATE_UPLOAD_KEY = "upload_folder"  # in stored records only, never answered
 
 
-def error_record(error: BaseException, clean: Callable[[str], str] = str) -> dict:
+def error_record(error: BaseException, clean: Callable[[str], str] = str) -> JobError:
     """A job's ``error``: type, a one-line message without server paths, and the HTTP status."""
     status = http_status_for(error)
     if status == 507:
@@ -165,7 +257,7 @@ def error_record(error: BaseException, clean: Callable[[str], str] = str) -> dic
         message = f"internal error ({type(error).__name__}); the server log has the details"
     else:
         message = clean(str(error))
-    return {"type": type(error).__name__, "message": message, "http_status": status}
+    return JobError(type=type(error).__name__, message=message, http_status=status)
 
 
 class JobManager:
@@ -173,7 +265,7 @@ class JobManager:
 
     keep_in_memory = 100
 
-    def __init__(self, runner: Callable[[Job], dict], jobs_dir: Path, max_pending: int = 4,
+    def __init__(self, runner: Callable[[Job], TranscriptResponse], jobs_dir: Path, max_pending: int = 4,
                  uploads_dir: Optional[Path] = None, clean: Callable[[Job, str], str] = lambda job, text: text):
         self.runner = runner
         self.jobs_dir = Path(jobs_dir)
@@ -203,18 +295,16 @@ class JobManager:
         self._queue.put(job)
         return job
 
-    def get(self, job_id: str) -> Optional[dict]:
+    def get(self, job_id: str) -> Optional[JobRecord]:
         """A job's record: in memory, else from the workspace (jobs of an earlier server run)."""
         if not re.fullmatch(r"[0-9a-f]{16}", job_id):
             return None
         job = self._jobs.get(job_id)
         if job is not None:
-            return job.to_dict()
+            return job.answer()
         path = self.jobs_dir / f"{job_id}.json"
         if path.exists():
-            record = json.loads(path.read_text(encoding="utf-8"))
-            record.pop(PRIVATE_UPLOAD_KEY, None)
-            return record
+            return JobRecord.model_validate_json(path.read_text(encoding="utf-8"))  # drops the upload folder
         return None
 
     def _recover_interrupted(self) -> int:
@@ -268,7 +358,7 @@ class JobManager:
         except Exception as e:  # recorded in the job; the worker must survive any one job
             job.status = "failed"
             job.error = error_record(e, lambda text: self.clean(job, text))
-            status = job.error["http_status"]
+            status = job.error.http_status
             if status == 500:
                 log.exception("job %s failed", job.id)
             else:
@@ -316,11 +406,8 @@ class PipelineRunner:
         self.outputs_dir = Path(outputs_dir)  # each job writes into outputs_dir/<job_id>/
         self.url_policy = url_policy or netguard.UrlPolicy()
         self.lock = threading.Lock()
-        self.current_job: Optional[Job] = None
         self.ready = False
         self.error: Optional[str] = None
-        if hasattr(pipeline, "hook"):
-            pipeline.hook = self._hook
 
     def warm_up(self) -> None:
         """Create the backends and load their models now."""
@@ -341,28 +428,24 @@ class PipelineRunner:
 
     def options_for(self, overrides: dict):
         """The pipeline options of one request (validated: raises InputError)."""
-        return dataclasses.replace(self.base_options, **overrides)
+        return self.base_options.replace(**overrides)
 
     def job_dir(self, job_id: str) -> Path:
         return self.outputs_dir / job_id
 
-    def __call__(self, job: Job) -> dict:
-        with self.lock:
-            self.current_job = job
-            self.pipeline.options = self.options_for(job.request.overrides)
-            try:
-                with netguard.url_policy(self.url_policy):
-                    result = self.pipeline.run(job.request.source, out_dir=self.job_dir(job.id))
-            finally:
-                self.pipeline.options = self.base_options
-                self.current_job = None
+    def __call__(self, job: Job) -> TranscriptResponse:
+        options = self.options_for(job.request.overrides)
+        with self.lock:  # the models are not thread-safe: one job at a time uses them
+            with netguard.url_policy(self.url_policy):
+                result = self.pipeline.run(job.request.source, out_dir=self.job_dir(job.id), options=options,
+                                           hook=lambda stage, event, **_: self._hook(job, stage, event))
         response = transcript_response(result.document, result.outputs, source_name=job.request.name)
-        response["incomplete"] = dict(result.incomplete)  # stages that did not do their work (not cached)
+        response.incomplete = dict(result.incomplete)
         return response
 
-    def _hook(self, stage: str, event: str, completed=None, total=None) -> None:
-        job = self.current_job
-        if job is not None and event in ("start", "cached"):
+    @staticmethod
+    def _hook(job: Job, stage: str, event: str) -> None:
+        if event in ("start", "cached"):
             job.stage = stage
 
 
@@ -375,23 +458,19 @@ def public_media(media: dict, source_name: Optional[str] = None) -> dict:
     return data
 
 
-def transcript_response(document, outputs: Optional[dict] = None, source_name: Optional[str] = None) -> dict:
-    """The service's JSON: ``{media, language, speakers, turns, words, outputs}``; ``outputs`` maps
-    each format to its file name (``GET /jobs/{id}/{format}`` serves it)."""
-    data = document.to_dict()
-    turns = []
-    for turn in document.transcript.turns:
-        item = {"speaker": turn.speaker, "start": turn.start, "end": turn.end, "text": turn.text}
-        if turn.overlap:
-            item["overlap"] = True
-        if turn.emotion is not None:
-            item["emotion"] = turn.emotion.to_dict()
-        turns.append(item)
-    return {"media": public_media(data["media"], source_name), "language": data.get("language"),
-            "speakers": data["speakers"], "speaker_names": data.get("speaker_names", {}), "turns": turns,
-            "words": data["words"], "outputs": {name: Path(path).name for name, path in (outputs or {}).items() if path},
-            "stages": {name: {"backend": rec.get("backend"), "seconds": rec.get("seconds"),
-                              "cached": rec.get("cached")} for name, rec in data.get("stages", {}).items()}}
+def transcript_response(document: Document, outputs: Optional[dict] = None,
+                        source_name: Optional[str] = None) -> TranscriptResponse:
+    """The service's answer for DOCUMENT; ``outputs`` maps each format to its file name
+    (``GET /jobs/{id}/{format}`` serves it)."""
+    turns = [TurnSummary(speaker=t.speaker, start=t.start, end=t.end, text=t.text, overlap=t.overlap,
+                         emotion=t.emotion) for t in document.turns]
+    media = public_media(document.media.model_dump(mode="json"), source_name)
+    return TranscriptResponse(
+        media=PublicMedia.model_validate(media), language=document.language, speakers=document.speakers,
+        speaker_names=dict(document.speaker_names), turns=turns, words=document.transcript.words,
+        outputs={name: Path(path).name for name, path in (outputs or {}).items() if path},
+        stages={name: StageSummary(backend=rec.backend, seconds=rec.seconds, cached=rec.cached)
+                for name, rec in document.stages.items()})
 
 
 def package_versions() -> dict[str, Optional[str]]:
@@ -624,18 +703,47 @@ def add_safety_middleware(app, options: ServiceOptions) -> None:
         app.add_middleware(ApiKeyAuth, key=options.api_key)
 
 
+class ServiceContext:
+    """What the endpoints share: options, the runner, the job manager (made at start-up) and folders."""
+
+    def __init__(self, workspace, options: ServiceOptions, runner: "PipelineRunner", pipeline):
+        self.workspace, self.options, self.runner, self.pipeline = workspace, options, runner, pipeline
+        self.policy = options.url_policy()
+        self.service_dir = workspace.root / "service"
+        self.uploads_dir = self.service_dir / "uploads"
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self.job_manager: Optional[JobManager] = None
+
+    def clean(self, job: Optional[Job], text: str) -> str:
+        """A message without server folders: an upload is named by its file name."""
+        if job is not None and job.request.upload_dir:
+            text = text.replace(f"{job.request.upload_dir}{os.sep}", "")
+        return text.replace(str(self.workspace.root), "<workspace>")
+
+    def jobs(self) -> JobManager:
+        if self.job_manager is None:  # the lifespan did not run (an app used without its server)
+            raise ServiceError(503, "service not started: run it with uvicorn or TestClient as a context manager")
+        return self.job_manager
+
+    def start(self) -> None:
+        self.job_manager = JobManager(self.runner, self.service_dir / "jobs", self.options.max_pending_jobs,
+                                      self.uploads_dir, self.clean)
+
+    def stop(self) -> None:
+        if self.job_manager is not None:
+            self.job_manager.shutdown()
+        closer = getattr(self.pipeline, "close", None)
+        if callable(closer):
+            closer()
+
+
 def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_options=None, pipeline=None):
     """The FastAPI application. ``pipeline`` may be given (tests pass a stand-in); otherwise one
     :class:`~vtxlib.pipeline.Pipeline` is built from ``pipeline_options`` and warmed up at start-up."""
     try:
-        from fastapi import FastAPI, File, Form, Request, UploadFile
-        from fastapi.exceptions import RequestValidationError
-        from fastapi.responses import FileResponse, JSONResponse
-        from starlette.exceptions import HTTPException as StarletteHTTPException
+        from fastapi import FastAPI
     except ImportError as e:
         raise missing_dependency("fastapi", "service", "The HTTP service") from e
-    from contextlib import asynccontextmanager
-
     from . import __version__
 
     options = options or ServiceOptions()
@@ -643,179 +751,211 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
         from .pipeline import Pipeline, PipelineOptions
 
         pipeline = Pipeline(workspace, pipeline_options or PipelineOptions())
-    policy = options.url_policy()
-    runner = PipelineRunner(pipeline, getattr(pipeline, "options", pipeline_options),
-                            workspace.root / "outputs" / "jobs", policy)
-    service_dir = workspace.root / "service"
-    uploads_dir = service_dir / "uploads"
-    uploads_dir.mkdir(parents=True, exist_ok=True)
-    state: dict[str, Any] = {}
+    runner = PipelineRunner(pipeline, getattr(pipeline, "default_options", pipeline_options),
+                            workspace.root / "outputs" / "jobs", options.url_policy())
+    ctx = ServiceContext(workspace, options, runner, pipeline)
+    app = FastAPI(title="vtx", version=__version__, lifespan=_lifespan(ctx),
+                  summary="Speaker-attributed transcripts: upload audio/video, get speakers, turns and words.")
+    app.add_middleware(BodySizeLimit, max_bytes=options.max_upload_bytes)
+    add_safety_middleware(app, options)
+    app.state.runner, app.state.options, app.state.context = runner, options, ctx
+    _add_error_handlers(app)
+    app.include_router(_router(ctx))
+    return app
 
-    def clean(job: Optional[Job], text: str) -> str:
-        """A message without server folders: an upload is named by its file name."""
-        if job is not None and job.request.upload_dir:
-            text = text.replace(f"{job.request.upload_dir}{os.sep}", "")
-        return text.replace(str(workspace.root), "<workspace>")
+
+def _lifespan(ctx: ServiceContext):
+    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(app):
         import asyncio
 
-        state["jobs"] = JobManager(runner, service_dir / "jobs", options.max_pending_jobs, uploads_dir, clean)
-        if options.warm_up:
-            await asyncio.get_running_loop().run_in_executor(None, runner.warm_up)
+        ctx.start()
+        if ctx.options.warm_up:
+            await asyncio.get_running_loop().run_in_executor(None, ctx.runner.warm_up)
         else:
-            runner.ready = True
+            ctx.runner.ready = True
         yield
-        state["jobs"].shutdown()
-        closer = getattr(pipeline, "close", None)
-        if callable(closer):
-            closer()
+        ctx.stop()
 
-    app = FastAPI(title="vtx", version=__version__, lifespan=lifespan,
-                  summary="Speaker-attributed transcripts: upload audio/video, get speakers, turns and words.")
-    app.add_middleware(BodySizeLimit, max_bytes=options.max_upload_bytes)
-    add_safety_middleware(app, options)
-    app.state.runner = runner
-    app.state.options = options
+    return lifespan
 
-    def jobs() -> JobManager:
-        if "jobs" not in state:  # the lifespan did not run (an app used without its server)
-            raise ServiceError(503, "service not started: run it with uvicorn or TestClient as a context manager")
-        return state["jobs"]
 
-    @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError):
-        return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status,
-                            headers=exc.headers)
+def _add_error_handlers(app) -> None:
+    """Every error is answered as ``{"error": message, "status": code}``."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
+    def answer(status: int, message: str, headers: Optional[dict] = None) -> JSONResponse:
+        return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+    async def service_error(request, exc: ServiceError):
+        return answer(exc.status, exc.message, exc.headers)
+
+    async def validation_error(request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in err.get('loc', [])[1:]) or 'body'}: {err.get('msg')}"
                              for err in exc.errors())
-        return JSONResponse({"error": f"invalid request: {problems}", "status": 400}, status_code=400)
+        return answer(400, f"invalid request: {problems}")
 
-    @app.exception_handler(OSError)
-    async def os_error(request: Request, exc: OSError):
+    async def os_error(request, exc: OSError):
         if is_disk_full(exc):
-            return JSONResponse({"error": "the server's disk is full; retry later", "status": 507}, status_code=507)
+            return answer(507, "the server's disk is full; retry later")
         log.error("request failed: %s", exc)
-        return JSONResponse({"error": f"internal error ({type(exc).__name__}); the server log has the details",
-                             "status": 500}, status_code=500)
+        return answer(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        return JSONResponse({"error": str(exc.detail), "status": exc.status_code}, status_code=exc.status_code)
+    async def http_error(request, exc: StarletteHTTPException):
+        return answer(exc.status_code, str(exc.detail))
 
-    @app.get("/status")
-    def status(request: Request) -> dict:
-        if options.api_key and not getattr(request.state, "authenticated", False):
-            return {"ready": runner.ready}  # no versions, backends or queue for anonymous callers
-        return {"ready": runner.ready, "error": clean(None, runner.error) if runner.error else None,
-                "version": __version__,
-                "backends": runner.backends(), "versions": package_versions(),
-                "jobs": jobs().counts() if "jobs" in state else None,
-                "limits": {"max_upload_mb": options.max_upload_mb, "sync_max_seconds": options.sync_max_seconds,
-                           "max_pending_jobs": options.max_pending_jobs, "urls": options.allow_urls,
-                           "max_speakers": MAX_SPEAKERS}}
+    for kind, handler in ((ServiceError, service_error), (RequestValidationError, validation_error),
+                          (OSError, os_error), (StarletteHTTPException, http_error)):
+        app.add_exception_handler(kind, handler)
 
-    @app.post("/transcribe")
+
+def _router(ctx: ServiceContext):
+    """The endpoints, answering with the models above (so /docs shows their schemas)."""
+    from typing import Union
+
+    from fastapi import APIRouter, File, Form, Request, UploadFile
+
+    router = APIRouter()
+    errors = {code: {"model": ErrorAnswer} for code in (400, 401, 404, 409, 413, 415, 422, 502, 503, 507)}
+
+    @router.get("/status", response_model=ServiceStatus)
+    def status(request: Request):
+        if ctx.options.api_key and not getattr(request.state, "authenticated", False):
+            from fastapi.responses import JSONResponse
+
+            return JSONResponse({"ready": ctx.runner.ready})  # no versions, backends or queue for anonymous callers
+        return _status(ctx)
+
+    @router.post("/transcribe", response_model=Union[TranscriptResponse, JobAccepted],
+                 responses={202: {"model": JobAccepted}, **errors})
     def transcribe(file: Optional[UploadFile] = File(None), url: Optional[str] = Form(None),
                    num_speakers: Optional[int] = Form(None), min_speakers: Optional[int] = Form(None),
                    max_speakers: Optional[int] = Form(None), emotion: Optional[str] = Form(None),
                    mode: str = Form("auto")):
-        if not runner.ready:
-            raise ServiceError(503, f"not ready: {runner.error or 'models are still loading'}",
-                               {"Retry-After": "30"})
-        if mode not in ("auto", "sync", "async"):
-            raise ServiceError(400, f"mode={mode!r}: expected auto, sync or async")
-        request = _job_request(file, url, parse_overrides(num_speakers, min_speakers, max_speakers, emotion))
-        try:
-            background = mode == "async"
-            if mode == "auto":
-                background = url is not None or media_duration(Path(request.source)) > options.sync_max_seconds
-            elif file is not None:
-                media_duration(Path(request.source))  # 415 for unreadable media, whatever the mode
-            job = jobs().submit(request)
-        except Exception:
-            if request.upload_dir:  # refused before it became a job: nobody else will remove it
-                shutil.rmtree(request.upload_dir, ignore_errors=True)
-            raise
-        if background or not job.done_event.wait(options.sync_timeout_s):
-            return _accepted(job)
-        if job.status == "failed":
-            error = job.error or {}
-            status_code = error.get("http_status", 500)
-            return JSONResponse({"error": error.get("message"), "status": status_code, "job_id": job.id},
-                                status_code=status_code)
-        return {"job_id": job.id, **job.result}
+        overrides = parse_overrides(num_speakers, min_speakers, max_speakers, emotion)
+        return _transcribe(ctx, file, url, overrides, mode)
 
-    def _job_request(file, url: Optional[str], overrides: dict) -> JobRequest:
-        if file is None and not url:
-            raise ServiceError(400, "missing field: send the media as multipart field 'file', "
-                                    "or an http(s) link in form field 'url'")
-        if file is not None and url:
-            raise ServiceError(400, "send either 'file' or 'url', not both")
-        try:
-            runner.options_for(overrides)
-        except (InputError, TypeError) as e:
-            raise ServiceError(400, str(e)) from e
-        if url:
-            from .acquire import is_url
+    @router.get("/jobs/{job_id}", response_model=JobRecord, responses=errors)
+    def job_status(job_id: str) -> JobRecord:
+        return _job(ctx, job_id)
 
-            if not options.allow_urls:
-                raise ServiceError(400, "this server does not download URLs (started with --no-urls); upload the file")
-            if not is_url(url):
-                raise ServiceError(400, f"url {netguard.redact(url)!r} is not an http(s) link")
-            try:
-                url = netguard.check_url(url, policy)
-            except InputError as e:
-                raise ServiceError(400, str(e)) from e
-            return JobRequest(source=url, name=url, overrides=overrides)
-        path = store_upload(file, uploads_dir, options.max_upload_bytes)
-        return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
-                          upload_dir=str(path.parent))
-
-    def _accepted(job: Job):
-        return JSONResponse({"job_id": job.id, "status": job.status, "status_url": f"/jobs/{job.id}"},
-                            status_code=202, headers={"Location": f"/jobs/{job.id}"})
-
-    @app.get("/jobs/{job_id}")
-    def job_status(job_id: str) -> dict:
-        record = jobs().get(job_id)
-        if record is None:
-            raise ServiceError(404, f"no job {job_id!r}")
-        return record
-
-    @app.get("/jobs/{job_id}/{fmt}")
+    @router.get("/jobs/{job_id}/{fmt}", responses=errors)
     def job_output(job_id: str, fmt: str):
-        if fmt not in OUTPUT_FORMATS:
-            raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
-        record = jobs().get(job_id)
-        if record is None:
-            raise ServiceError(404, f"no job {job_id!r}")
-        if record["status"] != "done":
-            raise ServiceError(409, f"job {job_id} is {record['status']}; outputs exist once it is done")
-        path = _output_path(job_id, record.get("result") or {}, fmt)
-        if path is None:
-            raise ServiceError(404, f"job {job_id} has no {fmt} output")
-        if fmt == "json":  # the file records the media's local path; the answer names files only
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data.get("media"), dict):
-                data["media"] = public_media(data["media"], record.get("request", {}).get("name"))
-            return JSONResponse(data, headers={"Content-Disposition": 'attachment; filename="transcript.json"'})
-        return FileResponse(path, filename=f"transcript.{fmt}")
+        return _job_output(ctx, job_id, fmt)
 
-    def _output_path(job_id: str, result: dict, fmt: str) -> Optional[Path]:
-        """The job's own file: outputs/jobs/<job_id>/<media_id>/<name>, never outside that folder."""
-        name, media_id = result.get("outputs", {}).get(fmt), result.get("media", {}).get("id")
-        if not name or not media_id:
-            return None
-        folder = runner.job_dir(job_id).resolve()
-        path = (folder / str(media_id) / Path(str(name)).name).resolve()
-        return path if path.is_relative_to(folder) and path.is_file() else None
+    return router
 
-    return app
+
+def _status(ctx: ServiceContext) -> ServiceStatus:
+    from . import __version__
+
+    runner, options = ctx.runner, ctx.options
+    return ServiceStatus(
+        ready=runner.ready, error=ctx.clean(None, runner.error) if runner.error else None, version=__version__,
+        backends=runner.backends(), versions=package_versions(),
+        jobs=ctx.job_manager.counts() if ctx.job_manager is not None else None,
+        limits={"max_upload_mb": options.max_upload_mb, "sync_max_seconds": options.sync_max_seconds,
+                "max_pending_jobs": options.max_pending_jobs, "urls": options.allow_urls,
+                "max_speakers": MAX_SPEAKERS})
+
+
+def _transcribe(ctx: ServiceContext, file, url: Optional[str], overrides: dict, mode: str):
+    from fastapi.responses import JSONResponse
+
+    if not ctx.runner.ready:
+        raise ServiceError(503, f"not ready: {ctx.runner.error or 'models are still loading'}", {"Retry-After": "30"})
+    if mode not in ("auto", "sync", "async"):
+        raise ServiceError(400, f"mode={mode!r}: expected auto, sync or async")
+    request = _job_request(ctx, file, url, overrides)
+    try:
+        background = mode == "async"
+        if mode == "auto":
+            background = url is not None or media_duration(Path(request.source)) > ctx.options.sync_max_seconds
+        elif file is not None:
+            media_duration(Path(request.source))  # 415 for unreadable media, whatever the mode
+        job = ctx.jobs().submit(request)
+    except Exception:
+        if request.upload_dir:  # refused before it became a job: nobody else will remove it
+            shutil.rmtree(request.upload_dir, ignore_errors=True)
+        raise
+    if background or not job.done_event.wait(ctx.options.sync_timeout_s):
+        accepted = JobAccepted(job_id=job.id, status=job.status, status_url=f"/jobs/{job.id}")
+        return JSONResponse(accepted.model_dump(mode="json"), status_code=202,
+                            headers={"Location": accepted.status_url})
+    if job.status == "failed":
+        code = job.error.http_status if job.error else 500
+        answer = ErrorAnswer(error=job.error.message if job.error else "failed", status=code, job_id=job.id)
+        return JSONResponse(answer.model_dump(mode="json"), status_code=code)
+    return job.result.model_copy(update={"job_id": job.id})
+
+
+def _job_request(ctx: ServiceContext, file, url: Optional[str], overrides: dict) -> JobRequest:
+    if file is None and not url:
+        raise ServiceError(400, "missing field: send the media as multipart field 'file', "
+                                "or an http(s) link in form field 'url'")
+    if file is not None and url:
+        raise ServiceError(400, "send either 'file' or 'url', not both")
+    try:
+        ctx.runner.options_for(overrides)
+    except (InputError, TypeError) as e:
+        raise ServiceError(400, str(e)) from e
+    if url:
+        return JobRequest(source=_checked_url(ctx, url), name=url, overrides=overrides)
+    path = store_upload(file, ctx.uploads_dir, ctx.options.max_upload_bytes)
+    return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
+                      upload_dir=str(path.parent))
+
+
+def _checked_url(ctx: ServiceContext, url: str) -> str:
+    from .acquire import is_url
+
+    if not ctx.options.allow_urls:
+        raise ServiceError(400, "this server does not download URLs (started with --no-urls); upload the file")
+    if not is_url(url):
+        raise ServiceError(400, f"url {netguard.redact(url)!r} is not an http(s) link")
+    try:
+        return netguard.check_url(url, ctx.policy)
+    except InputError as e:
+        raise ServiceError(400, str(e)) from e
+
+
+def _job(ctx: ServiceContext, job_id: str) -> JobRecord:
+    record = ctx.jobs().get(job_id)
+    if record is None:
+        raise ServiceError(404, f"no job {job_id!r}")
+    return record
+
+
+def _job_output(ctx: ServiceContext, job_id: str, fmt: str):
+    from fastapi.responses import FileResponse, JSONResponse
+
+    if fmt not in OUTPUT_FORMATS:
+        raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    record = _job(ctx, job_id)
+    if record.status != "done":
+        raise ServiceError(409, f"job {job_id} is {record.status}; outputs exist once it is done")
+    path = _output_path(ctx, job_id, record.result, fmt)
+    if path is None:
+        raise ServiceError(404, f"job {job_id} has no {fmt} output")
+    if fmt == "json":  # the file records the media's local path; the answer names files only
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data.get("media"), dict):
+            data["media"] = public_media(data["media"], record.request.name)
+        return JSONResponse(data, headers={"Content-Disposition": 'attachment; filename="transcript.json"'})
+    return FileResponse(path, filename=f"transcript.{fmt}")
+
+
+def _output_path(ctx: ServiceContext, job_id: str, result: Optional[TranscriptResponse], fmt: str) -> Optional[Path]:
+    """The job's own file: outputs/jobs/<job_id>/<media_id>/<name>, never outside that folder."""
+    if result is None or not result.outputs.get(fmt):
+        return None
+    folder = ctx.runner.job_dir(job_id).resolve()
+    path = (folder / str(result.media.id) / Path(result.outputs[fmt]).name).resolve()
+    return path if path.is_relative_to(folder) and path.is_file() else None
 
 
 # -- command line ----------------------------------------------------------------------------

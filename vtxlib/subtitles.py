@@ -22,13 +22,13 @@ import json
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
 from .align import ends_clause, ends_sentence
 from .errors import missing_dependency
-from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, Turn, Word
+from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, Turn, Word
 from .workspace import atomic_write_text
 
 log = logging.getLogger("vtxlib.subtitles")
@@ -39,8 +39,7 @@ OUTPUT_NAME = "transcript"
 EMOTION_COLOURS = {"angry": "#e5484d", "happy": "#e5a50a", "sad": "#3e63dd", "neutral": "#d0d0d0"}
 
 
-@dataclass
-class SubtitleOptions:
+class SubtitleOptions(OptionsModel):
     max_line_chars: int = 42
     max_lines: int = 2
     min_duration: float = 0.83     # s a cue stays on screen where the next cue leaves time
@@ -52,13 +51,6 @@ class SubtitleOptions:
     overlap_text: str = "(overlapping speech)"  # cue for a voice heard under another's words; "" = none
     emit_style_block: bool = False  # a STYLE block colouring the emotion classes
     srt_speaker_prefix: bool = True  # "Name: " before each SRT cue
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SubtitleOptions":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -390,7 +382,7 @@ class JSONWriter(SubtitleWriter):
     extension = "json"
 
     def render(self, document: Document) -> str:
-        return json.dumps(document.to_dict(), ensure_ascii=False, indent=1)
+        return json.dumps(document.model_dump(mode="json"), ensure_ascii=False, indent=1)
 
 
 WRITERS = {w.extension: w for w in (JSONWriter, VTTWriter, SRTWriter, RTTMWriter, TextWriter)}

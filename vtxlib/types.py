@@ -1,44 +1,61 @@
-"""Dataclasses passed between pipeline stages.
+"""Typed models passed between pipeline stages (pydantic v2).
 
-Every stage returns one of these; each serialises to plain JSON with ``to_dict`` and comes back with
-``from_dict``. Times are float seconds from the start of the 16 kHz audio.
+Every stage returns one of these; each serialises to plain JSON with ``model_dump(mode="json")``
+and comes back with ``model_validate``. Unknown keys are ignored on load, so a file written by a
+newer vtxlib with more fields still reads. Times are float seconds from the start of the 16 kHz audio.
+``schemas/transcript.schema.json`` is the JSON Schema of :class:`Document` (``python -m vtxlib schema``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Optional, Union
 
-SCHEMA_VERSION = 1
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, computed_field, model_serializer,
+                      model_validator)
+
+SCHEMA_VERSION = 2  # 2: words only inside their turns (version 1 also listed them at the top level)
+READABLE_VERSIONS = (1, 2)
 UNKNOWN_SPEAKER = "UNKNOWN"
 
 
-def from_known_fields(cls, data: dict):
-    """Build a flat dataclass from a dict, ignoring keys it does not know (forward compatible)."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+class VtxModel(BaseModel):
+    """Base of every vtxlib model: unknown keys ignored on load, positional construction in field
+    order (as the dataclasses these replaced allowed)."""
+
+    model_config = ConfigDict(extra="ignore")
+    _positional: ClassVar[Optional[tuple[str, ...]]] = None  # positional order when not the fields'
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        if args:
+            names = list(type(self)._positional or type(self).model_fields)
+            if len(args) > len(names):
+                raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+            data.update(zip(names, args))
+        super().__init__(**data)
+
+    # Thin compatibility names for code written against the dataclasses; new code uses
+    # model_dump(mode="json") / model_validate directly.
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return cls.model_validate(data)
 
 
-@dataclass
-class MediaInfo:
+class MediaInfo(VtxModel):
     id: str
     title: str
     source: str
     duration: Optional[float] = None
-    kind: str = "file"  # "file" | "url" | "live"
+    kind: Literal["file", "url", "live"] = "file"
     extractor: Optional[str] = None
-    path: Optional[str] = None  # local media file (downloaded or given)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "MediaInfo":
-        return from_known_fields(cls, data)
+    path: Optional[str] = Field(default=None, description="local media file (downloaded or given); "
+                                "left out of transcript.json")
 
 
-@dataclass
-class AudioFile:
+class AudioFile(VtxModel):
     """The one decoded 16 kHz mono PCM wav every later stage reads."""
 
     path: str
@@ -46,49 +63,23 @@ class AudioFile:
     duration: float
     channels: int = 1
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "AudioFile":
-        return from_known_fields(cls, data)
-
-
-@dataclass
-class Word:
+class Word(VtxModel):
     text: str
     start: float
     end: float
     prob: Optional[float] = None
     speaker: Optional[str] = None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "Word":
-        return from_known_fields(cls, data)
-
-
-@dataclass
-class Segment:
+class Segment(VtxModel):
     text: str
     start: float
     end: float
-    words: list[Word] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "start": self.start, "end": self.end,
-                "words": [w.to_dict() for w in self.words]}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Segment":
-        return cls(text=data["text"], start=data["start"], end=data["end"],
-                   words=[Word.from_dict(w) for w in data.get("words", [])])
+    words: list[Word] = Field(default_factory=list)
 
 
-@dataclass
-class Transcript:
+class Transcript(VtxModel):
     """ASR output: segments with word timings, no speakers yet."""
 
     segments: list[Segment]
@@ -101,35 +92,16 @@ class Transcript:
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]
 
-    def to_dict(self) -> dict:
-        return {"segments": [s.to_dict() for s in self.segments], "language": self.language,
-                "backend": self.backend, "model": self.model, "model_version": self.model_version}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "Transcript":
-        return cls(segments=[Segment.from_dict(s) for s in data["segments"]],
-                   language=data.get("language"), backend=data.get("backend", ""),
-                   model=data.get("model", ""), model_version=data.get("model_version"))
-
-
-@dataclass
-class SpeakerTurn:
+class SpeakerTurn(VtxModel):
     """A diarization turn: who spoke from start to end."""
 
     speaker: str
     start: float
     end: float
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "SpeakerTurn":
-        return from_known_fields(cls, data)
-
-
-@dataclass
-class Diarization:
+class Diarization(VtxModel):
     """Diarization output.
 
     ``turns`` are exclusive (at most one speaker at a time): words get their speaker from them.
@@ -139,8 +111,8 @@ class Diarization:
     """
 
     turns: list[SpeakerTurn]
-    overlaps: list[tuple[float, float]] = field(default_factory=list)
-    speech_turns: list[SpeakerTurn] = field(default_factory=list)
+    overlaps: list[tuple[float, float]] = Field(default_factory=list)
+    speech_turns: list[SpeakerTurn] = Field(default_factory=list)
     backend: str = ""
     model: str = ""
     model_version: Optional[str] = None
@@ -150,72 +122,39 @@ class Diarization:
     def speakers(self) -> list[str]:
         return sorted({t.speaker for t in self.turns})
 
-    def to_dict(self) -> dict:
-        return {"turns": [t.to_dict() for t in self.turns],
-                "overlaps": [list(o) for o in self.overlaps],
-                "speech_turns": [t.to_dict() for t in self.speech_turns], "backend": self.backend,
-                "model": self.model, "model_version": self.model_version,
-                "num_speakers_estimated": self.num_speakers_estimated}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "Diarization":
-        return cls(turns=[SpeakerTurn.from_dict(t) for t in data["turns"]],
-                   overlaps=[tuple(o) for o in data.get("overlaps", [])],
-                   speech_turns=[SpeakerTurn.from_dict(t) for t in data.get("speech_turns", [])],
-                   backend=data.get("backend", ""), model=data.get("model", ""),
-                   model_version=data.get("model_version"),
-                   num_speakers_estimated=data.get("num_speakers_estimated"))
-
-
-@dataclass
-class Emotion:
+class Emotion(VtxModel):
     label: str
     scores: dict[str, float]
     confidence: float
     backend: str
     low_confidence: bool = False
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "Emotion":
-        return from_known_fields(cls, data)
-
-
-@dataclass
-class Turn:
+class Turn(VtxModel):
     """A speaker-attributed stretch of speech carrying its words."""
 
     speaker: str
     start: float
     end: float
-    words: list[Word] = field(default_factory=list)
+    words: list[Word] = Field(default_factory=list)
     overlap: bool = False
     emotion: Optional[Emotion] = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def text(self) -> str:
         return " ".join(w.text.strip() for w in self.words if w.text.strip())
 
-    def to_dict(self) -> dict:
-        data = {"speaker": self.speaker, "start": self.start, "end": self.end, "text": self.text,
-                "overlap": self.overlap, "words": [w.to_dict() for w in self.words]}
-        if self.emotion is not None:
-            data["emotion"] = self.emotion.to_dict()
+    @model_serializer(mode="wrap")
+    def _without_empty_emotion(self, handler):
+        data = handler(self)
+        if data.get("emotion", 0) is None:  # as version 1 wrote it (and artifact digests stay the same)
+            del data["emotion"]
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "Turn":
-        emotion = data.get("emotion")
-        return cls(speaker=data["speaker"], start=data["start"], end=data["end"],
-                   words=[Word.from_dict(w) for w in data.get("words", [])],
-                   overlap=data.get("overlap", False),
-                   emotion=Emotion.from_dict(emotion) if emotion else None)
 
-
-@dataclass
-class AlignedTranscript:
+class AlignedTranscript(VtxModel):
     """Words with speakers and the speaker turns that carry them (align stage output)."""
 
     turns: list[Turn]
@@ -233,76 +172,190 @@ class AlignedTranscript:
                 seen.append(t.speaker)
         return seen
 
-    def to_dict(self) -> dict:
-        return {"turns": [t.to_dict() for t in self.turns], "language": self.language}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "AlignedTranscript":
-        return cls(turns=[Turn.from_dict(t) for t in data["turns"]], language=data.get("language"))
-
-
-@dataclass
-class StageRecord:
+class StageRecord(VtxModel):
     backend: str
     options: dict[str, Any]
     seconds: float
     cached: bool = False
     model: Optional[str] = None
     model_version: Optional[str] = None
-    incomplete: Optional[str] = None  # why the stage did not finish its work (then it was not cached)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "StageRecord":
-        return from_known_fields(cls, data)
+    incomplete: Optional[str] = Field(default=None, description="why the stage did not finish its work "
+                                      "(then it was not cached)")
 
 
-@dataclass
-class Document:
+# -- enrichments (extras) ------------------------------------------------------------------------
+
+class Chapter(VtxModel):
+    start: float
+    title: str
+
+
+class Summary(VtxModel):
+    overall: str
+    speakers: dict[str, str] = Field(default_factory=dict, description="speaker id -> what they said")
+
+
+class SuggestedName(VtxModel):
+    name: str
+    evidence: str = ""
+
+
+class EnhanceStats(VtxModel):
+    chunks: int = 0
+    chunks_ok: int = 0
+    chunks_fallback: int = 0
+    chunks_cached: int = 0
+    words_changed: int = 0
+    calls: int = 0
+    retries: int = 0
+    fallback_reasons: dict[str, str] = Field(default_factory=dict, description="chunk index -> reason")
+    chunks_unanswered: int = Field(default=0, description="fallbacks because no answer came "
+                                   "(not because one was rejected)")
+    insights_unanswered: str = Field(default="", description="why the summary/chapters request got no answer")
+
+
+class EnhanceExtras(VtxModel):
+    """What the enhance stage adds to a document: ``Document.extras.enhance``."""
+
+    model: str = ""
+    summary: Optional[Summary] = None
+    chapters: list[Chapter] = Field(default_factory=list)
+    chapters_text: str = ""
+    suggested_speaker_names: dict[str, SuggestedName] = Field(default_factory=dict)
+    stats: EnhanceStats = Field(default_factory=EnhanceStats)
+
+
+class Extras(VtxModel):
+    """Optional enrichments keyed by the stage that produced them; enrichments this version does
+    not know are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enhance: Optional[EnhanceExtras] = None
+
+
+# -- transcript.json -----------------------------------------------------------------------------
+
+class DocumentError(ValueError):
+    """A transcript.json (or a dict meant as one) that cannot be read, in one line."""
+
+
+class Document(VtxModel):
     """What ``transcript.json`` holds: the finished, speaker-attributed transcript.
 
-    ``extras`` carries optional enrichments (summary, chapters, suggested speaker names) keyed by
-    the stage that produced them.
+    The JSON is flat (``media``, ``language``, ``speakers``, ``turns`` with their words, ...);
+    ``document.transcript`` is the same turns as an :class:`AlignedTranscript`, and
+    ``Document(media=..., transcript=AlignedTranscript(...))`` builds one.
     """
 
-    media: MediaInfo
-    transcript: AlignedTranscript
-    stages: dict[str, StageRecord] = field(default_factory=dict)
-    speaker_names: dict[str, str] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
+    _positional: ClassVar[Optional[tuple[str, ...]]] = ("media", "transcript", "stages", "speaker_names", "extras")
 
+    schema_version: Literal[2] = SCHEMA_VERSION
+    media: MediaInfo
+    language: Optional[str] = None
+    speaker_names: dict[str, str] = Field(default_factory=dict, description="speaker id -> display name")
+    turns: list[Turn] = Field(default_factory=list)
+    stages: dict[str, StageRecord] = Field(default_factory=dict)
+    extras: Extras = Field(default_factory=Extras)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        transcript = data.pop("transcript", None)
+        if transcript is not None:
+            if isinstance(transcript, AlignedTranscript):
+                data.setdefault("turns", transcript.turns)
+                data.setdefault("language", transcript.language)
+            else:
+                data.setdefault("turns", transcript.get("turns", []))
+                data.setdefault("language", transcript.get("language"))
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"schema_version {version!r}: this vtxlib reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}; a newer vtxlib wrote it")
+        data["schema_version"] = SCHEMA_VERSION  # version 1 differs only by its top-level word list
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def speakers(self) -> list[str]:
+        """Speaker ids in order of first appearance."""
         return self.transcript.speakers
+
+    @property
+    def transcript(self) -> AlignedTranscript:
+        """The turns as an AlignedTranscript (the same Turn objects)."""
+        return AlignedTranscript.model_construct(turns=self.turns, language=self.language)
+
+    @transcript.setter
+    def transcript(self, value: AlignedTranscript) -> None:
+        self.turns, self.language = value.turns, value.language
 
     def display_name(self, speaker: str) -> str:
         return self.speaker_names.get(speaker, speaker)
 
-    def to_dict(self) -> dict:
-        turns = self.transcript.to_dict()["turns"]
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "media": {k: v for k, v in self.media.to_dict().items() if k != "path"},
-            "language": self.transcript.language,
-            "speakers": self.speakers,
-            "speaker_names": dict(self.speaker_names),
-            "words": [w.to_dict() for w in self.transcript.words],
-            "turns": turns,
-            "stages": {name: rec.to_dict() for name, rec in self.stages.items()},
-            "extras": self.extras,
-        }
+    @model_serializer(mode="wrap")
+    def _without_local_path(self, handler):
+        data = handler(self)
+        if isinstance(data.get("media"), dict):
+            data["media"].pop("path", None)  # a local path means nothing elsewhere (and may be private)
+        return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Document":
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"transcript.json has schema_version {version!r}; this vtxlib reads "
-                             f"version {SCHEMA_VERSION}. Re-run the pipeline to regenerate it.")
-        transcript = AlignedTranscript(turns=[Turn.from_dict(t) for t in data["turns"]],
-                                       language=data.get("language"))
-        return cls(media=MediaInfo.from_dict(data["media"]), transcript=transcript,
-                   stages={k: StageRecord.from_dict(v) for k, v in data.get("stages", {}).items()},
-                   speaker_names=dict(data.get("speaker_names", {})),
-                   extras=dict(data.get("extras", {})))
+    def load(cls, source: Union[str, Path, dict]) -> "Document":
+        """Read a transcript.json (a path or its parsed dict); a bad file raises DocumentError
+        naming the file and the first problem."""
+        import json
+
+        name = "transcript"
+        if isinstance(source, (str, Path)):
+            name = str(source)
+            try:
+                source = json.loads(Path(source).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise DocumentError(f"cannot read {name}: {e}") from e
+        try:
+            return cls.model_validate(source)
+        except ValidationError as e:
+            raise DocumentError(f"{name} is not a vtx transcript: {describe_validation_error(e)}") from e
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """The first problem of a ValidationError in one line: ``field.path: message (+N more)``."""
+    problems = error.errors()
+    first = problems[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "top level"
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}: {first.get('msg')}{more}"
+
+
+def transcript_schema() -> dict:
+    """The JSON Schema of transcript.json (as written: serialization mode, computed fields included)."""
+    schema = Document.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "vtx transcript.json"
+    schema["description"] = (Document.__doc__ or "").strip().splitlines()[0]
+    return schema
+
+
+def transcript_schema_text() -> str:
+    """The schema as ``schemas/transcript.schema.json`` holds it."""
+    import json
+
+    return json.dumps(transcript_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+class OptionsModel(VtxModel):
+    """Base of option sets: a wrong value raises InputError with one line naming the option."""
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        try:
+            super().__init__(*args, **data)
+        except ValidationError as e:
+            from .errors import InputError
+
+            raise InputError(f"{type(self).__name__}: {describe_validation_error(e)}") from None

@@ -18,12 +18,12 @@ import json
 import logging
 import re
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 from urllib.parse import parse_qs, urlparse
 
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
+from .types import OptionsModel, VtxModel
 from .workspace import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("vtxlib.youtube")
@@ -42,8 +42,7 @@ CLIENT_SECRETS_FILE = "client_secret.json"
 TOKEN_FILE = "youtube_token.json"
 
 
-@dataclass
-class UploadOptions:
+class UploadOptions(OptionsModel):
     video_id: str
     language: str = "en"
     name: str = "vtx"
@@ -55,28 +54,16 @@ class UploadOptions:
     interactive: bool = True  # may ask the user to sign in when no usable token exists
     request_path: Optional[Path] = None  # dry run output; default <subtitle>.youtube-request.json
 
-    def __post_init__(self):
+    def model_post_init(self, _context: Any) -> None:
         self.video_id = video_id_from(self.video_id)
         if self.format not in MIME_TYPES:
             raise InputError(f"caption format must be one of {', '.join(MIME_TYPES)}, got {self.format!r}")
         if not self.language.strip() or not self.name.strip():
             raise InputError("caption language and name must not be empty")
 
-    def to_dict(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "UploadOptions":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("client_secrets", "token_path", "request_path"):
-            if known.get(key):
-                known[key] = Path(known[key])
-        return cls(**known)
-
-
-@dataclass
-class UploadResult:
-    action: str  # "insert" | "update"
+class UploadResult(VtxModel):
+    action: Literal["insert", "update"]
     video_id: str
     language: str
     name: str
@@ -86,13 +73,6 @@ class UploadResult:
     quota_units: int = 0
     request_path: Optional[str] = None
     message: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "UploadResult":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def video_id_from(value: str) -> str:

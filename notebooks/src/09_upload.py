@@ -74,7 +74,7 @@ nb.show_markdown(upload.message)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-nb.record(notebook="09_upload", media_id=result.media.id, **upload.to_dict())
+nb.record(notebook="09_upload", media_id=result.media.id, **upload.model_dump(mode="json"))
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import gpu
 from ..errors import BackendUnavailable, InputError, missing_dependency
-from ..types import AudioFile, Segment, Transcript, Word
+from ..types import AudioFile, OptionsModel, Segment, Transcript, Word
 from .base import ProgressFn
 from .long_audio import Window, merge_windows, plan_windows, shift_segment
 
@@ -59,8 +59,7 @@ TEXT_ONLY_MODELS = {
 DEFAULT_PROFILE = ModelProfile((), True, 1440.0)
 
 
-@dataclass
-class NemoAsrOptions:
+class NemoAsrOptions(OptionsModel):
     model: str = DEFAULT_MODEL
     device: str = "auto"                      # auto | cuda | cpu
     half_precision: bool = True               # fp16 autocast on CUDA (T4 has no bf16)
@@ -73,7 +72,7 @@ class NemoAsrOptions:
     language: Optional[str] = None            # Canary source language; None -> first supported
     word_confidence: bool = True              # per-word probability from token max-probs
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, _context: Any) -> None:
         if self.long_audio not in ("local_attention", "chunk"):
             raise InputError(f"long_audio must be 'local_attention' or 'chunk', got {self.long_audio!r}")
         if self.model in TEXT_ONLY_MODELS:
@@ -84,9 +83,6 @@ class NemoAsrOptions:
     @property
     def profile(self) -> ModelProfile:
         return KNOWN_MODELS.get(self.model, DEFAULT_PROFILE)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # ---------------------------------------------------------------------------------- loading ----
@@ -185,7 +181,7 @@ class NemoAsr:
         self._attention = "full"
 
     def options_dict(self) -> dict:
-        return self.options.to_dict()
+        return self.options.model_dump(mode="json")
 
     def model_files(self) -> list[Path]:
         """A local ``.nemo`` checkpoint (its checksum is part of the cache key); hub models are

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..audio import SAMPLE_RATE
 from ..errors import BackendUnavailable, InputError, missing_dependency
-from ..types import AudioFile, Segment, Transcript, Word, from_known_fields
+from ..types import AudioFile, OptionsModel, Segment, Transcript, Word
 from ..versions import package_version
 from ..workspace import file_sha256
 from .base import ProgressFn
@@ -93,8 +93,7 @@ BUNDLED_MODELS: dict[str, BundledModel] = {
 }
 
 
-@dataclass
-class WhisperCpuOptions:
+class WhisperCpuOptions(OptionsModel):
     model: str = BUNDLED_MODEL  # "tiny.en" / "base" (bundled) or a path to a CTranslate2 model folder
     language: Optional[str] = "en"  # None: detect (multilingual models only)
     beam_size: int = 5
@@ -106,16 +105,9 @@ class WhisperCpuOptions:
     cpu_threads: int = 1  # measured: one thread beats two on a shared 2-core machine
     window_s: float = 300.0  # longer files are transcribed in windows of at most this length (memory)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "WhisperCpuOptions":
-        return from_known_fields(cls, data)
-
     def cache_dict(self) -> dict:
         """Options that change the transcript (threads don't)."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("cpu_threads", "window_s")}
+        return {k: v for k, v in self.model_dump(mode="json").items() if k not in ("cpu_threads", "window_s")}
 
     @property
     def batched(self) -> bool:

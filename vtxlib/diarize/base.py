@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from ..errors import InputError
-from ..types import AudioFile, Diarization
+from ..types import AudioFile, Diarization, OptionsModel
 
 ProgressFn = Callable[[float, float], None]
 
 
-@dataclass
-class SpeakerCount:
+class SpeakerCount(OptionsModel):
     """User constraints on the number of speakers; all None means estimate it."""
 
     num_speakers: Optional[int] = None
     min_speakers: Optional[int] = None
     max_speakers: Optional[int] = None
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, _context: Any) -> None:
         for name in ("num_speakers", "min_speakers", "max_speakers"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -29,9 +27,6 @@ class SpeakerCount:
         if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
             raise InputError(f"--min-speakers ({self.min_speakers}) is larger than "
                              f"--max-speakers ({self.max_speakers})")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class DiarizationBackend(Protocol):

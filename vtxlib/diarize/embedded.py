@@ -26,13 +26,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from ..errors import InputError, missing_dependency
-from ..types import AudioFile, Diarization, SpeakerTurn
+from ..types import AudioFile, Diarization, OptionsModel, SpeakerTurn
 from .base import ProgressFn, SpeakerCount
 from .cluster import SpectralOptions, centroids_of, spectral_labels
 from .models import (MIN_ASSIGN_SAMPLES, SAMPLE_RATE, frame_features_batch, load_campplus, load_segmentation_model,
@@ -43,8 +43,7 @@ log = logging.getLogger("vtxlib.diarize")
 CHUNK_S = 10.0  # segmentation-3.0's window
 
 
-@dataclass
-class EmbeddedDiarizerOptions:
+class EmbeddedDiarizerOptions(OptionsModel):
     """Every value was chosen on the dev half with ``bench/diarization.py --tune`` (docs/diarization.md)."""
 
     step_s: float = 5.0  # hop between 10 s segmentation chunks
@@ -61,13 +60,6 @@ class EmbeddedDiarizerOptions:
     max_speakers: int = 20  # upper bound when the user gives none
     max_cluster_embeddings: int = 2000  # the affinity matrix is n^2: cluster an evenly spread subset
     batch_size: int = 16
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "EmbeddedDiarizerOptions":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def _pyannote():
@@ -301,7 +293,7 @@ class EmbeddedDiarizer:
         self.timings: dict[str, float] = {}
 
     def options_dict(self) -> dict:
-        return self.options.to_dict()
+        return self.options.model_dump(mode="json")
 
     def load(self) -> None:
         """Load both models now (a service warms up before its first request)."""

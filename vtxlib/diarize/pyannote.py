@@ -9,14 +9,13 @@ the chosen pipeline and provide an ``HF_TOKEN`` (environment, Colab secret or wo
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 from .. import gpu
 from ..errors import BackendUnavailable, InputError, missing_dependency
 from ..secrets import get_secret
-from ..types import AudioFile, Diarization, SpeakerTurn
+from ..types import AudioFile, Diarization, OptionsModel, SpeakerTurn
 from .base import ProgressFn, SpeakerCount
 
 log = logging.getLogger("vtxlib.diarize")
@@ -32,15 +31,11 @@ STEP_WEIGHTS = {"segmentation": 0.25, "speaker_counting": 0.05, "embeddings": 0.
                 "discrete_diarization": 0.05}
 
 
-@dataclass
-class PyannoteOptions:
+class PyannoteOptions(OptionsModel):
     model: str = DEFAULT_MODEL
     device: str = "auto"  # auto | cuda | cpu
     segmentation_batch_size: int = 32
     embedding_batch_size: int = 32
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def pages_to_accept(model: str) -> list[str]:
@@ -113,7 +108,7 @@ class PyannoteDiarizer:
         self._device: Optional[str] = None
 
     def options_dict(self) -> dict:
-        return self.options.to_dict()
+        return self.options.model_dump(mode="json")
 
     @property
     def pipeline(self):
@@ -187,7 +182,7 @@ class ProgressBridge:
 
 
 def _count_kwargs(count: SpeakerCount) -> dict:
-    return {k: v for k, v in count.to_dict().items() if v is not None}
+    return {k: v for k, v in count.model_dump().items() if v is not None}
 
 
 def _load_waveform(audio: AudioFile) -> dict:

@@ -12,13 +12,12 @@ turns, the speaker who was already talking keeps the floor until their segment e
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 from .. import gpu
 from ..errors import InputError, missing_dependency
-from ..types import AudioFile, Diarization, SpeakerTurn
+from ..types import AudioFile, Diarization, OptionsModel, SpeakerTurn
 from .base import ProgressFn, SpeakerCount
 
 log = logging.getLogger("vtxlib.diarize")
@@ -28,13 +27,9 @@ MAX_SPEAKERS = 4
 LICENCE_NOTE = "Sortformer weights are CC-BY-NC-4.0 (non-commercial use only) and handle at most 4 speakers"
 
 
-@dataclass
-class SortformerOptions:
+class SortformerOptions(OptionsModel):
     model: str = DEFAULT_MODEL
     device: str = "auto"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def load_sortformer_model(name: str, cache_dir: Optional[Path] = None):
@@ -59,7 +54,7 @@ class SortformerDiarizer:
         self._device: Optional[str] = None
 
     def options_dict(self) -> dict:
-        return self.options.to_dict()
+        return self.options.model_dump(mode="json")
 
     @property
     def model(self):

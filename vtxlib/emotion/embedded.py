@@ -19,13 +19,13 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional
 
 import numpy as np
+from pydantic import Field
 
 from ..errors import missing_dependency
-from ..types import AudioFile, Emotion, Turn
+from ..types import AudioFile, Emotion, OptionsModel, Turn, VtxModel
 from .base import LABELS, ProgressFn
 from .stage import Window, WindowOptions, classify_turns_by_windows
 
@@ -62,18 +62,12 @@ SILENCE_BELOW_PEAK_DB = 35.0  # frames this far below the window's loudest frame
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+", re.IGNORECASE)
 
 
-@dataclass
-class EmbeddedEmotionOptions:
-    windows: WindowOptions = field(default_factory=WindowOptions)
+class EmbeddedEmotionOptions(OptionsModel):
+    windows: WindowOptions = Field(default_factory=WindowOptions)
     use_lexicon: bool = True  # False: arousal only (e.g. for languages VADER does not cover)
 
-    def to_dict(self) -> dict:
-        return {"windows": self.windows.to_dict(), "use_lexicon": self.use_lexicon,
-                "estimator": BACKEND_ID, "version": 1}
 
-
-@dataclass
-class WindowCues:
+class WindowCues(VtxModel):
     """The measurements one window contributes; None where a cue could not be measured."""
 
     speaker: str
@@ -82,9 +76,6 @@ class WindowCues:
     pitch_spread: Optional[float]
     speech_rate: Optional[float]
     valence: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # -- prosody -------------------------------------------------------------------------------------
@@ -260,7 +251,7 @@ class EmbeddedEmotion:
             self._lexicon = Lexicon()  # fail at construction, not half way through a run
 
     def options_dict(self) -> dict:
-        return self.options.to_dict()
+        return {**self.options.model_dump(mode="json"), "estimator": BACKEND_ID, "version": 1}
 
     def classify_turns(self, audio: AudioFile, turns: list[Turn],
                        progress: Optional[ProgressFn] = None) -> list[Optional[Emotion]]:

@@ -14,14 +14,15 @@ later runs work offline.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
+
+from pydantic import Field
 
 import numpy as np
 
 from ..errors import BackendUnavailable, missing_dependency
-from ..types import AudioFile, Emotion, Turn
+from ..types import AudioFile, Emotion, OptionsModel, Turn
 from .base import ProgressFn
 from .stage import Window, WindowOptions, classify_turns_by_windows
 
@@ -33,16 +34,12 @@ ENCODER_ID = "facebook/wav2vec2-base"
 CARD_LABELS = {"neu": "neutral", "hap": "happy", "ang": "angry", "sad": "sad"}
 
 
-@dataclass
-class SpeechBrainEmotionOptions:
+class SpeechBrainEmotionOptions(OptionsModel):
     source: str = MODEL_ID
-    device: str = "auto"  # "auto" -> cuda when available, else cpu
+    # "auto" -> cuda when available, else cpu; left out of the cache key: it changes speed, not labels
+    device: str = Field(default="auto", exclude=True)
     batch_size: int = 1  # >1 pads shorter windows, which nudges their scores slightly
-    windows: WindowOptions = field(default_factory=WindowOptions)
-
-    def to_dict(self) -> dict:
-        # device is left out: it changes speed, not the labels
-        return {"source": self.source, "batch_size": self.batch_size, "windows": self.windows.to_dict()}
+    windows: WindowOptions = Field(default_factory=WindowOptions)
 
 
 def _savedir(cache_dir: Optional[Path], source: str) -> Path:
@@ -140,7 +137,7 @@ class SpeechBrainEmotion:
         self._columns: list[str] = []
 
     def options_dict(self) -> dict:
-        return self.options.to_dict()
+        return self.options.model_dump(mode="json")
 
     def load(self) -> None:
         if self._classifier is not None:

@@ -13,34 +13,29 @@ A backend only has to turn windows of audio (plus the words spoken in them) into
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Iterator, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
 from ..errors import InputError
-from ..types import AlignedTranscript, AudioFile, Emotion, Turn, Word
+from ..types import AlignedTranscript, AudioFile, Emotion, OptionsModel, Turn, Word
 from .base import LABELS, ProgressFn
 
 log = logging.getLogger("vtxlib.emotion")
 
 
-@dataclass
-class WindowOptions:
+class WindowOptions(OptionsModel):
     min_turn_seconds: float = 1.0  # below this neither model says anything useful
     max_window_seconds: float = 8.0  # longer turns are split into windows of max/2 .. max seconds
     min_confidence: float = 0.5  # top class score below this -> low_confidence
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, _context: Any) -> None:
         if self.max_window_seconds < 2 * self.min_turn_seconds:
             raise InputError(f"emotion max_window_seconds ({self.max_window_seconds}) must be at least twice "
                              f"min_turn_seconds ({self.min_turn_seconds})")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -178,6 +173,6 @@ def apply_emotions(aligned: AlignedTranscript, emotions: list[Optional[Emotion]]
     if len(emotions) != len(aligned.turns):
         raise ValueError(f"got {len(emotions)} emotions for {len(aligned.turns)} turns; the emotion "
                          f"artifact does not belong to this transcript")
-    turns = [dataclasses.replace(turn, words=list(turn.words), emotion=emotion)
+    turns = [turn.model_copy(update={"words": list(turn.words), "emotion": emotion})
              for turn, emotion in zip(aligned.turns, emotions)]
     return AlignedTranscript(turns=turns, language=aligned.language)

@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
                    help="replay this 16 kHz mono wav instead of recording the microphone")
     p.add_argument("--fast", action="store_true", help="with --wav: replay as fast as possible")
     p.add_argument("--labels", action="store_true", help="label speakers by voice (SPEAKER_00, ...)")
-    p.add_argument("--min-silence", type=float, default=LiveOptions.min_silence_s,
+    p.add_argument("--min-silence", type=float, default=LiveOptions().min_silence_s,
                    help="seconds of silence that end an utterance (default 0.5)")
     p.add_argument("--asr-model", default=None, help="CTranslate2 Whisper folder (default: bundled tiny.en)")
     p.add_argument("--save", action="store_true", help="save audio + transcript.{vtt,srt,json,...} to the workspace")

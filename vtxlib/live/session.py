@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from pydantic import computed_field
 
 from ..audio import write_wav
 from ..types import (
@@ -16,9 +17,11 @@ from ..types import (
     Diarization,
     Document,
     MediaInfo,
+    OptionsModel,
     SpeakerTurn,
     StageRecord,
     Turn,
+    VtxModel,
     Word,
 )
 
@@ -30,8 +33,7 @@ CONTEXT_SAMPLES = 64  # Silero sees the last 64 samples of the previous frame wi
 SPEAKER_PREFIX = "SPEAKER_"
 
 
-@dataclass
-class LiveOptions:
+class LiveOptions(OptionsModel):
     vad_threshold: float = 0.5
     vad_neg_threshold: Optional[float] = None  # default vad_threshold - 0.15, as in silero-vad
     min_silence_s: float = 0.5  # trailing silence that ends an utterance
@@ -43,16 +45,8 @@ class LiveOptions:
     min_embed_s: float = 1.0  # shorter utterances join the closest known speaker instead
     keep_audio: bool = True  # keep the session audio so that it can be saved with the transcript
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "LiveOptions":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-
-@dataclass
-class Utterance:
+class Utterance(VtxModel):
     """One transcribed stretch of speech.
 
     ``latency_s`` is the time from the end of the speech to the text being emitted, as a listener
@@ -70,20 +64,10 @@ class Utterance:
     latency_s: float = 0.0
     measured_realtime: bool = False
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def text(self) -> str:
         return " ".join(w.text.strip() for w in self.words if w.text.strip())
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["text"] = self.text
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Utterance":
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        values["words"] = [Word.from_dict(w) for w in data.get("words", [])]
-        return cls(**values)
 
 
 @dataclass
@@ -143,7 +127,7 @@ class LiveSession:
         paths["utterances"] = atomic_write_json(
             workspace.media_dir(media_id) / "live" / "utterances.json",
             {"duration": self.duration, "language": self.language,
-             "utterances": [u.to_dict() for u in self.utterances]})
+             "utterances": [u.model_dump(mode="json") for u in self.utterances]})
         target_dir = Path(out_dir) / media_id if out_dir else workspace.outputs_dir(media_id)
         paths.update(write_outputs(document, target_dir, diarization=self.to_diarization()))
         log.info("saved live session %s (%d utterances) to %s", media_id, len(self.utterances), target_dir)

@@ -27,7 +27,7 @@ from typing import Union
 import numpy as np
 
 from ..errors import BackendUnavailable
-from ..types import SpeakerTurn
+from ..types import SpeakerTurn, VtxModel
 from .samples import write_rttm
 
 log = logging.getLogger("vtxlib.testing")
@@ -116,15 +116,11 @@ VOICES = (
 )
 
 
-@dataclass
-class ReferenceTurn:
+class ReferenceTurn(VtxModel):
     speaker: str
     start: float
     end: float
     text: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -228,7 +224,7 @@ def _generate(folder: Path, num_speakers: int, target_seconds: float, seed: int)
     (folder / "reference.txt").write_text("\n".join(f"{t.speaker}: {t.text}" for t in turns) + "\n")
     data = {"num_speakers": num_speakers, "duration": audio.size / SAMPLE_RATE, "seed": seed,
             "voices": [asdict(v) for v in VOICES[:num_speakers]],
-            "turns": [t.to_dict() for t in turns]}
+            "turns": [t.model_dump(mode="json") for t in turns]}
     tmp_meta = folder / ".reference.json.part"
     tmp_meta.write_text(json.dumps(data, indent=1))
     tmp_meta.replace(folder / "reference.json")  # written last: its presence marks a complete fixture
