@@ -208,11 +208,17 @@ def test_every_option_a_notebook_sets_is_a_pipeline_option():
 
 
 def test_choices_offered_by_the_forms_are_exactly_the_backends():
+    import typing
+
     from vtxlib.asr import ASR_BACKENDS
     from vtxlib.diarize import DIARIZERS
-    from vtxlib.pipeline import EMOTION_CHOICES, ENHANCE_CHOICES, PipelineOptions
+    from vtxlib.pipeline import PipelineOptions
 
-    backends = {"asr": ASR_BACKENDS, "diarizer": DIARIZERS, "emotion": EMOTION_CHOICES, "enhance": ENHANCE_CHOICES}
+    def literal_choices(option):
+        return typing.get_args(PipelineOptions.model_fields[option].annotation)
+
+    backends = {o: literal_choices(o) for o in ("asr", "diarizer", "emotion", "enhance")}
+    assert sorted(backends["asr"]) == sorted(ASR_BACKENDS) and sorted(backends["diarizer"]) == sorted(DIARIZERS)
     offered = {}
     for name, pairs in _notebook_options().items():
         choices = _form_choices(name)
