@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import pytest
 from vtxlib.errors import InputError
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word
-from vtxlib.workspace import Workspace, atomic_path, atomic_write_json, stage_key
+from vtxlib.workspace import Workspace, atomic_path, atomic_write_json, atomic_write_text, stage_key
 
 
 class CountingAsr:
@@ -153,6 +154,20 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
             raise ValueError("crash mid-write")
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_users_umask_not_0600(tmp_path, umask, expected):
+    previous = os.umask(umask)
+    try:
+        text = atomic_write_text(tmp_path / "transcript.vtt", "WEBVTT\n")
+        data = atomic_write_json(tmp_path / "transcript.json", {"v": 1})
+        secret = atomic_write_text(tmp_path / "token.json", "{}", mode=0o600)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(text.stat().st_mode) == expected
+    assert stat.S_IMODE(data.stat().st_mode) == expected
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600  # an explicit mode still wins
 
 
 def test_stage_key_depends_on_everything():

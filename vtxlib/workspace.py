@@ -35,7 +35,6 @@ import re
 import secrets
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 # owner, .<target>.<8 random chars>.part|.wav
 _TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
                         r"(?:\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(?:part|wav))$")
+_TEMP_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _checksum_lock = threading.Lock()
 
 
@@ -92,16 +92,27 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=suffix or ".part",
-                               dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_temporary(target, suffix or ".part")
     try:
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _create_temporary(target: Path, suffix: str) -> Path:
+    """An empty new file next to TARGET, named like ``tempfile.mkstemp`` would, but created with mode
+    0666 so that the user's umask decides its permissions (mkstemp's 0600 would make every output
+    unreadable to a web server or another user)."""
+    while True:
+        random_part = "".join(secrets.choice(_TEMP_CHARACTERS) for _ in range(8))
+        path = target.parent / f".{target.name}.{_owner_tag()}.{random_part}{suffix}"
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return path
 
 
 @contextlib.contextmanager
