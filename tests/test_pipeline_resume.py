@@ -116,6 +116,28 @@ def test_rerun_is_fully_cached_and_force_recomputes_from_a_stage(tmp_path):
     assert (asr.calls, diarizer.calls) == (2, 3)
 
 
+class SlowAsr(CountingAsr):
+    def transcribe(self, audio, progress=None):
+        time.sleep(0.2)
+        return super().transcribe(audio, progress)
+
+
+def test_cached_stages_report_the_seconds_they_took_when_computed(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = SlowAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src), out_dir=tmp_path / "out")
+    again = _pipeline(ws, asr, diarizer).run(str(src), out_dir=tmp_path / "out")
+    assert asr.calls == 1
+    computed, cached = first.document.stages, again.document.stages
+    assert computed["asr"].seconds >= 0.2 and not computed["asr"].cached
+    for stage in ("audio", "asr", "diarize", "align"):
+        assert cached[stage].cached
+        assert cached[stage].seconds == computed[stage].seconds, stage
+        assert cached[stage].load_seconds is not None and cached[stage].load_seconds >= 0
+    written = json.loads((Path(again.outputs["json"])).read_text(encoding="utf-8"))["stages"]
+    assert written["asr"]["seconds"] == computed["asr"].seconds and written["asr"]["cached"] is True
+
+
 def test_changed_options_change_the_key(tmp_path):
     ws = Workspace(tmp_path / "ws")
     src = _wav(tmp_path / "talk.wav")

@@ -30,7 +30,7 @@ from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
                     StageRecord, Transcript)
-from .workspace import (Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
+from .workspace import (Artifact, Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
                         stage_key)
 
 log = logging.getLogger("vtxlib.pipeline")
@@ -486,27 +486,33 @@ class Pipeline:
         key = stage_key(stage, backend, options, inputs, versions_used)
         remove_stale_temporaries(self.workspace.media_dir(media_id) / stage, self._run_started)
         if not self._forced(stage):
+            loading = time.perf_counter()
             hit = self._load_cached(media_id, stage, key, load)
             if hit is not None:
+                result, artifact = hit
                 log.info("%s: cached (%s)", stage, key)
-                self._records[stage] = StageRecord(backend=backend, options=options, seconds=0.0, cached=True)
+                self._records[stage] = StageRecord(backend=backend, options=options, seconds=artifact.seconds or 0.0,
+                                                   cached=True, load_seconds=round(time.perf_counter() - loading, 3))
                 self.hook(stage, "cached")
-                return hit[0], Ref(key, hit[1])
-        with self._timed(stage, backend, options):
+                return result, Ref(key, artifact.digest)
+        with self._timed(stage, backend, options) as timer:
             result = compute()
             data, reason = store(result), unfinished(result)
+            seconds = timer.elapsed()
             if reason is None:
-                digest = self.workspace.save_artifact(media_id, stage, key, data, files(result)).digest
+                digest = self.workspace.save_artifact(media_id, stage, key, data, files(result),
+                                                      seconds=seconds).digest
             else:
                 digest = content_digest(normalised(data))
+        self._records[stage].seconds = seconds  # the figure a later cached run reports again
         if reason is not None:
             self._records[stage].incomplete = reason
             log.warning("%s did not finish its work (%s): not cached, the next run tries again", stage, reason)
         return result, Ref(key, digest)
 
     def _load_cached(self, media_id: str, stage: str, key: str,
-                     load: Callable[[dict], Any]) -> Optional[tuple[Any, str]]:
-        """(result, digest) of a valid cached artifact, else None (a recompute follows)."""
+                     load: Callable[[dict], Any]) -> Optional[tuple[Any, Artifact]]:
+        """(result, artifact) of a valid cached artifact, else None (a recompute follows)."""
         artifact = self.workspace.read_artifact(media_id, stage, key)
         if artifact is None:
             return None
@@ -516,7 +522,7 @@ class Pipeline:
             log.warning("%s: the cached artifact %s has an unexpected shape (%s: %s); it will be recomputed",
                         stage, key, type(e).__name__, e)
             return None
-        return (result, artifact.digest) if result is not None else None
+        return (result, artifact) if result is not None else None
 
     def _versions(self, stage: str, backend: str, model_files: Sequence[Path]) -> dict:
         """What besides options and inputs determines the output: code, libraries, model files."""
@@ -553,6 +559,10 @@ class _StageTimer:
         self.started = time.perf_counter()
         self.pipeline.hook(self.stage, "start")
         log.info("%s: running (%s)", self.stage, self.backend)
+        return self
+
+    def elapsed(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         seconds = time.perf_counter() - self.started

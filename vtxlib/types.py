@@ -250,6 +250,9 @@ class StageRecord:
     model: Optional[str] = None
     model_version: Optional[str] = None
     incomplete: Optional[str] = None  # why the stage did not finish its work (then it was not cached)
+    # cached=True: ``seconds`` is the time the stage took when it was computed (0.0 for artifacts
+    # written before that was recorded); load_seconds is this run's time to read it back
+    load_seconds: Optional[float] = None
 
     def to_dict(self) -> dict:
         return asdict(self)

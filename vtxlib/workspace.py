@@ -250,6 +250,7 @@ class Artifact:
 
     data: dict
     digest: str
+    seconds: Optional[float] = None  # how long the stage took when it computed this artifact
 
 
 class ArtifactMismatch(Exception):
@@ -327,21 +328,26 @@ class Workspace:
             record = data.pop(ARTIFACT_RECORD) if isinstance(data, dict) else None
             if not isinstance(record, dict):
                 raise ArtifactMismatch("it has no integrity record")
-            return Artifact(data, self._verified_digest(path, data, record))
+            seconds = record.get("seconds")
+            return Artifact(data=data, digest=self._verified_digest(path, data, record),
+                            seconds=float(seconds) if isinstance(seconds, (int, float)) else None)
         except (OSError, json.JSONDecodeError, ArtifactMismatch, KeyError, TypeError, ValueError) as e:
             # Only atomic renames put files here, so this means outside damage: recompute.
             log.warning("ignoring artifact %s (%s); it will be recomputed", path, e)
             return None
 
     def save_artifact(self, media_id: str, stage: str, key: str, data: dict,
-                      files: Iterable[Path] = ()) -> Artifact:
-        """Write DATA with a record of its digest and of FILES (paths it refers to) for later checks."""
+                      files: Iterable[Path] = (), seconds: Optional[float] = None) -> Artifact:
+        """Write DATA with a record of its digest and of FILES (paths it refers to) for later checks,
+        and of the SECONDS the stage took to compute it (reported again when it is reused)."""
         data = normalised(data)
         records = {self.relative(path): _file_record(Path(path)) for path in files}
         digest = content_digest(data, {name: rec["sha256"] for name, rec in records.items()})
-        atomic_write_json(self.artifact_path(media_id, stage, key),
-                          {**data, ARTIFACT_RECORD: {"digest": digest, "files": records}})
-        return Artifact(data, digest)
+        record = {"digest": digest, "files": records}
+        if seconds is not None:
+            record["seconds"] = round(float(seconds), 3)
+        atomic_write_json(self.artifact_path(media_id, stage, key), {**data, ARTIFACT_RECORD: record})
+        return Artifact(data=data, digest=digest, seconds=seconds)
 
     def _verified_digest(self, path: Path, data: dict, record: dict) -> str:
         files = record.get("files") or {}
