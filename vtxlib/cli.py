@@ -60,6 +60,10 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--enhance", default="off", help="LLM cleanup/summary: off, auto, gemini (needs a key)")
     p.add_argument("--enhance-model", default=None, help="Gemini model name")
     p.add_argument("--no-report", action="store_true", help="don't write report.html")
+    p.add_argument("--visible-speaker", choices=("auto", "off", "name", "chevrons"), default="auto",
+                   help="speaker names as visible VTT text on a speaker change (players do not show <v> "
+                        "names): name = 'Alice: ...', chevrons = '>> ALICE: ...' (YouTube's style); "
+                        "auto = chevrons when uploading to YouTube, else off")
     p.add_argument("--force", choices=STAGES, default=None, help="recompute this stage and all later ones")
 
 
@@ -72,6 +76,7 @@ def pipeline_options_from_args(args: argparse.Namespace):
         diarizer_model=args.diarizer_model, num_speakers=args.num_speakers, min_speakers=args.min_speakers,
         max_speakers=args.max_speakers, emotion=args.emotion, enhance=args.enhance,
         enhance_model=args.enhance_model, report=not args.no_report, force=args.force,
+        visible_speaker=getattr(args, "visible_speaker", "auto"),
         upload_video=getattr(args, "upload", None), upload_dry_run=getattr(args, "upload_dry_run", False),
         upload_language=getattr(args, "upload_language", "en"),
         upload_client_secrets=getattr(args, "client_secrets", None))

@@ -40,6 +40,7 @@ STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "
 EMOTION_CHOICES = ("auto", "embedded", "speechbrain", "off")
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
 ENHANCE_CHOICES = ("off", "auto", "gemini")
+VISIBLE_SPEAKER_CHOICES = ("auto", "off", "name", "chevrons")
 
 #: hook(stage, event, completed=None, total=None); event is "start", "progress", "done" or "cached"
 Hook = Callable[..., None]
@@ -68,6 +69,9 @@ class PipelineOptions:
     upload_dry_run: bool = False
     upload_language: str = "en"
     upload_client_secrets: Optional[str] = None  # default <workspace>/secrets/client_secret.json
+    # visible speaker names in the VTT on a speaker change: "off", "name" (Alice: ...), "chevrons"
+    # (>> ALICE: ...), or "auto": chevrons when the run uploads to YouTube, else off
+    visible_speaker: str = "auto"
     force: Optional[str] = None  # recompute this stage and every stage after it
 
     def __post_init__(self) -> None:
@@ -80,9 +84,20 @@ class PipelineOptions:
             if value not in allowed:
                 raise InputError(f"unknown {option.lstrip('-')} backend {value!r}; expected one of: "
                                  f"{', '.join(allowed)}")
+        if self.visible_speaker not in VISIBLE_SPEAKER_CHOICES:
+            raise InputError(f"--visible-speaker {self.visible_speaker!r}: expected one of "
+                             f"{', '.join(VISIBLE_SPEAKER_CHOICES)}")
         if self.force is not None and self.force not in STAGES:
             raise InputError(f"--force {self.force!r}: expected one of {', '.join(STAGES)}")
         self.speaker_count()  # validates the counts
+
+    def subtitle_options(self):
+        from .subtitles import SubtitleOptions
+
+        visible = self.visible_speaker
+        if visible == "auto":
+            visible = "chevrons" if self.upload_video else "off"
+        return SubtitleOptions(visible_speaker=visible)
 
     def speaker_count(self) -> SpeakerCount:
         return SpeakerCount(self.num_speakers, self.min_speakers, self.max_speakers)
@@ -392,10 +407,10 @@ class Pipeline:
                       out_dir: Optional[Path]) -> dict[str, Path]:
         """Write transcript.* (and report.html) into a temporary folder that then replaces the
         media's output folder, so the files of one run appear together and no older file stays."""
-        from .subtitles import JSONWriter, SubtitleOptions, write_outputs
+        from .subtitles import JSONWriter, write_outputs
         from .workspace import atomic_write_text
 
-        options = SubtitleOptions()
+        options = self.options.subtitle_options()
         target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
         remove_stale_temporaries(target.parent, self._run_started)
         with atomic_folder(target) as folder:
