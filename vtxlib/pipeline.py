@@ -417,7 +417,7 @@ class Pipeline:
             with self._timed("subtitles", "vtxlib", options.to_dict()):
                 written = write_outputs(document, folder, diarization=diarization, options=options)
                 if self.options.report:
-                    written["report"] = self._write_report(document, diarization, audio, folder)
+                    written.update(self._write_report(document, diarization, audio, folder, options))
             # transcript.json is rewritten once more so that it records the subtitles stage's own time
             document.stages = self._stage_records()
             atomic_write_text(written["json"], JSONWriter(options).render(document))
@@ -445,10 +445,13 @@ class Pipeline:
         return result
 
     def _write_report(self, document: Document, diarization: Diarization, audio: AudioFile,
-                      target: Path) -> Optional[Path]:
-        from .report import write_report
+                      target: Path, subtitle_options) -> dict[str, Path]:
+        """report.html, and report-audio.mp3 beside it for a file too long to embed its audio."""
+        from .report import report_files, write_report
 
-        return write_report(document, target / "report.html", diarization=diarization, audio_path=audio.path)
+        write_report(document, target / "report.html", diarization=diarization, audio_path=audio.path,
+                     subtitle_options=subtitle_options)
+        return report_files(target)
 
     # -- machinery -------------------------------------------------------------------------
     def _backend(self, stage: str):
