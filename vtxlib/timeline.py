@@ -360,7 +360,9 @@ def timeline_html(source: Source, diarization: Optional[Diarization] = None, env
     """The figure as one self-contained HTML fragment (CSS, SVG, data and script inline)."""
     data = timeline_data(source, diarization, envelope)
     element_id = element_id or f"vtx-tl-{secrets.token_hex(4)}"
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    # no "<" or "&" inside the script element: "</script>" or "<!--" in a word could end or confuse it
+    payload = (json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+               .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     long_hint = " &middot; long file: the first 5 minutes are shown" if data["duration"] > 600 else ""
     return "".join([
         f"<style>{CSS}</style>" if include_css else "",
