@@ -19,6 +19,8 @@ import json
 import secrets
 from typing import Optional, Union
 
+import numpy as np
+
 from .emotion.base import LABELS
 from .types import AlignedTranscript, Diarization, Document
 
@@ -123,7 +125,8 @@ def _svg(data: dict, envelope) -> str:
     parts = []
     if envelope is not None:
         times, lows, highs = envelope
-        mid, half = WAVE_H / 2, WAVE_H / 2 - 2
+        peak = max(float(np.max(np.abs(highs))), float(np.max(np.abs(lows))), 1e-6)  # quiet recordings too
+        mid, half = WAVE_H / 2, (WAVE_H / 2 - 2) / peak
         top = " ".join(f"{t:.2f} {mid - half * float(v):.1f}" for t, v in zip(times, highs))
         bottom = " ".join(f"{t:.2f} {mid - half * float(v):.1f}" for t, v in zip(times[::-1], lows[::-1]))
         parts.append(f'<path d="M{top} L{bottom}z" fill="#666"/>')
@@ -205,12 +208,12 @@ max-width:100%;background:#fff}
 .vtx-range{color:#555;font-variant-numeric:tabular-nums}.vtx-muted{color:#777}
 .vtx-body{display:grid;grid-template-columns:9em minmax(0,1fr);gap:.4em}
 .vtx-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;padding-top:9px}
-.vtx-plot{position:relative;cursor:crosshair;user-select:none;overflow:hidden}
+.vtx-plot{position:relative;cursor:crosshair;user-select:none}
 .vtx-svg{display:block}.vtx-labels{position:absolute;left:0;top:0;pointer-events:none}
 .vtx-labels text{font-size:11px;fill:#222}
 .vtx-axis{display:block;overflow:visible}.vtx-axis text{font-size:11px;fill:#555}
 .vtx-tip{position:absolute;z-index:5;pointer-events:none;background:#fff;border:1px solid #999;border-radius:4px;
-padding:.3em .5em;box-shadow:0 2px 6px rgba(0,0,0,.2);font-size:12px;white-space:nowrap;max-width:40em}
+padding:.3em .5em;box-shadow:0 2px 6px rgba(0,0,0,.2);font-size:12px;width:max-content;max-width:24em}
 .vtx-tip b{font-weight:600}
 .vtx-legend{display:flex;flex-wrap:wrap;gap:.3em 1.1em;margin-top:.5em;font-size:12px}
 .vtx-key i{display:inline-block;width:14px;height:12px;margin-right:3px;vertical-align:-1px;border-radius:2px}
@@ -310,7 +313,7 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
       if (T.l[u] !== null) {
         var sc = T.sc[u] || {}, parts = D.labels.map(function (l) { return l + ' ' + (sc[l] || 0).toFixed(2); });
         lines.push(['br'], ['b', 'emotion: ' + T.l[u] + (T.x[u] ? ' (uncertain)' : '')],
-                   ['', ' ' + Math.round(100 * T.c[u]) + '% \u00b7 ' + parts.join(', ') + ' \u00b7 ' + T.b[u]]);
+                   ['', ' ' + Math.round(100 * T.c[u]) + '% (' + T.b[u] + ')'], ['br'], ['', parts.join(', ')]);
       }
     }
     for (var o = 0; o < D.overlaps.length; o++)
