@@ -347,8 +347,21 @@ def test_rttm_from_aligned_turns_skips_unknown(conversation):
 def test_json_is_document_dict(conversation):
     doc, _, _, _ = conversation
     data = json.loads(JSONWriter().render(doc))
-    assert data == json.loads(json.dumps(doc.to_dict()))
+    expected = json.loads(json.dumps(doc.to_dict()))
+    assert data["media"].pop("source") == "conv.wav" and expected["media"].pop("source") == "/tmp/conv.wav"
+    assert data == expected
     assert data["schema_version"] == 1 and len(data["words"]) == len(doc.transcript.words)
+
+
+@pytest.mark.parametrize("source, shown", [("/home/ann/private/talk.mp4", "talk.mp4"),
+                                           ("https://user:pw@example.org/v/talk.mp4", "https://example.org/v/talk.mp4"),
+                                           ("https://youtu.be/dQw4w9WgXcQ", "https://youtu.be/dQw4w9WgXcQ")])
+def test_json_names_the_source_without_the_machines_folders_or_credentials(source, shown):
+    doc = doc_of(turn("A", [("Hi", 0.0, 0.4)]))
+    doc.media.source = source
+    rendered = JSONWriter().render(doc)
+    assert json.loads(rendered)["media"]["source"] == shown
+    assert "private" not in rendered and "pw@" not in rendered
 
 
 def test_empty_transcript_gives_valid_empty_outputs(tmp_path):

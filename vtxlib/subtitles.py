@@ -423,10 +423,17 @@ class RTTMWriter(SubtitleWriter):
 
 
 class JSONWriter(SubtitleWriter):
+    """``Document.to_dict()``, with the media's source named share-safely: a local file by its name
+    only (no folder of this machine), a URL without credentials."""
+
     extension = "json"
 
     def render(self, document: Document) -> str:
-        return json.dumps(document.to_dict(), ensure_ascii=False, indent=1)
+        from .report import source_label
+
+        data = document.to_dict()
+        data["media"]["source"] = source_label(document.media)
+        return json.dumps(data, ensure_ascii=False, indent=1)
 
 
 WRITERS = {w.extension: w for w in (JSONWriter, VTTWriter, SRTWriter, RTTMWriter, TextWriter)}
