@@ -7,7 +7,6 @@ import base64
 import html
 import re
 import wave
-from pathlib import Path
 
 import numpy as np
 
@@ -161,10 +160,12 @@ def test_report_of_an_empty_transcript_still_renders(tmp_path):
     assert "<h1>silence</h1>" in page and "no stage timings recorded" in page
 
 
-def test_review_figure_carries_html_and_a_png_fallback():
-    figure = review_figure(sample_document())
+def test_review_figure_carries_html_and_a_png_fallback(tmp_path):
+    audio = AudioFile(path=str(write_tone(tmp_path / "audio.wav")), sample_rate=SR, duration=13.0)
+    figure = review_figure(sample_document(), audio=audio)
     bundle = figure._repr_mimebundle_()
     assert '<svg class="vtx-svg"' in bundle["text/html"] and "vtxTimeline(" in bundle["text/html"]
+    assert ">audio</div>" in bundle["text/html"]  # the waveform row
     png = base64.b64decode(bundle["image/png"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     assert "3 speaker(s)" in bundle["text/plain"]

@@ -5,6 +5,7 @@ import io
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 import webvtt
@@ -389,3 +390,24 @@ def test_write_outputs_writes_five_files_atomically(tmp_path, conversation):
 
 def test_cue_dataclass_text_joins_lines():
     assert Cue(0.0, 1.0, "A", ["one two", "three"]).text == "one two three"
+
+
+def test_notebook_upload_sends_a_vtt_with_visible_names_by_default(tmp_path):
+    from types import SimpleNamespace
+
+    from vtxlib.notebook import upload_captions
+
+    doc = doc_of(turn("A", [("Hi", 0.0, 0.4)]), turn("B", [("Yo", 1.0, 1.4)]), names={"A": "Alice"})
+    vtt = tmp_path / "out" / "transcript.vtt"
+    vtt.parent.mkdir()
+    vtt.write_text(VTTWriter().render(doc), encoding="utf-8")
+    result = SimpleNamespace(outputs={"vtt": str(vtt)}, document=doc, media=doc.media)
+    sent = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"))
+    request = json.loads(Path(sent.request_path).read_text())
+    uploaded = Path(request["media"]["path"])
+    assert uploaded.name == "youtube.transcript.vtt"
+    assert [plain_lines(c)[0] for c in webvtt.read(str(uploaded)).captions] == [">> ALICE: Hi", ">> B: Yo"]
+    assert "ALICE" not in vtt.read_text()  # transcript.vtt itself is unchanged
+    plain = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"),
+                            visible_speaker="off")
+    assert Path(json.loads(Path(plain.request_path).read_text())["media"]["path"]) == vtt
