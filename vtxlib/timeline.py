@@ -261,7 +261,7 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
     labels.setAttribute('width', w); labels.setAttribute('height', H);
     while (labels.firstChild) labels.removeChild(labels.firstChild);
     var scale = w / (v1 - v0), count = 0;
-    for (var k = 0; k < perSpeaker.length; k++) {
+    for (var k = 0; k < perSpeaker.length && scale >= 20; k++) {  // labels from ~1 minute per screen
       var right = -Infinity, y = L.wave + k * (L.lane + L.emotion + L.gap) + L.word_top - 3;
       var list = perSpeaker[k];
       for (var n = 0; n < list.length; n++) {
