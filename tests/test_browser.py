@@ -198,7 +198,12 @@ def test_notebook_review_figure_renders_without_network(browser, tmp_path):
     with StaticServer(tmp_path) as server:
         page.page.goto(server.url + path.name)
         page.page.wait_for_function("document.querySelector('.vtx-tl').vtx !== undefined")
+        assert page.page.locator("img.vtx-fallback").count() == 0  # swapped for the interactive figure
         lanes = page.page.locator(".vtx-tl .vtx-name").all_inner_texts()
         page.page.locator(".vtx-tl .vtx-fit").click()
     assert lanes == [document.display_name(s) for s in document.speakers]
     assert page.errors == [] and page.outside(server.url) == []
+    page = Page(browser)
+    page.page.set_content(path.read_text(encoding="utf-8").replace("<script>", "<script type='text/plain'>"))
+    assert page.page.locator("img.vtx-fallback").is_visible()  # scripts stripped: the picture stays
+    assert not page.page.locator(".vtx-tl").is_visible()

@@ -525,8 +525,9 @@ def overview_figure(source: Source, diarization: Optional[Diarization] = None, a
 
 class ReviewFigure:
     """Displays as the interactive timeline (``text/html``) with a PNG of :func:`overview_figure`
-    (``image/png``) in the same output: Colab and Jupyter show the HTML, a viewer or export
-    without scripts still shows the figure (its SVG draws without them) or the PNG."""
+    in the same output (``image/png``, and inside the HTML until its script swaps in the figure):
+    Colab and Jupyter show the interactive figure; a saved notebook opened untrusted, a viewer that
+    strips scripts, papermill outputs and nbconvert exports still show the picture."""
 
     def __init__(self, html_text: str, png: Optional[bytes], summary: str):
         self.html, self.png, self.summary = html_text, png, summary
@@ -564,7 +565,7 @@ def review_figure(source: Source, diarization: Optional[Diarization] = None, aud
             log.warning("review figure: static PNG skipped (%s: %s)", type(e).__name__, e)
     summary = (f"timeline: {len(view.speakers)} speaker(s), {len(view.turns)} turns, "
                f"{sum(len(t.words) for t in view.turns)} words, {end:.1f} s")
-    return ReviewFigure(timeline_html(source, diarization, envelope), image, summary)
+    return ReviewFigure(timeline_html(source, diarization, envelope, fallback_png=image), image, summary)
 
 
 # -- output --------------------------------------------------------------------------------------

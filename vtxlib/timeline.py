@@ -222,6 +222,8 @@ padding:.3em .5em;box-shadow:0 2px 6px rgba(0,0,0,.2);font-size:12px;width:max-c
 
 SCRIPT = r"""
 window.vtxTimeline = window.vtxTimeline || function (root) {
+  var still = document.getElementById(root.id + '-png');
+  if (still) { still.parentNode.removeChild(still); root.style.display = ''; }
   var D = JSON.parse(root.querySelector('script.vtx-data').textContent);
   var svg = root.querySelector('.vtx-svg'), plot = root.querySelector('.vtx-plot');
   var labels = root.querySelector('.vtx-labels'), axis = root.querySelector('.vtx-axis');
@@ -359,17 +361,30 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
 
 
 def timeline_html(source: Source, diarization: Optional[Diarization] = None, envelope=None,
-                  element_id: Optional[str] = None, include_css: bool = True) -> str:
-    """The figure as one self-contained HTML fragment (CSS, SVG, data and script inline)."""
+                  element_id: Optional[str] = None, include_css: bool = True,
+                  fallback_png: Optional[bytes] = None) -> str:
+    """The figure as one self-contained HTML fragment (CSS, SVG, data and script inline).
+
+    With ``fallback_png`` the fragment shows that picture until its script runs, and the script
+    swaps in the interactive figure: where scripts are stripped (a saved notebook opened untrusted,
+    a repository viewer) the picture stays.
+    """
     data = timeline_data(source, diarization, envelope)
     element_id = element_id or f"vtx-tl-{secrets.token_hex(4)}"
     # no "<" or "&" inside the script element: "</script>" or "<!--" in a word could end or confuse it
     payload = (json.dumps(data, ensure_ascii=False, separators=(",", ":"))
                .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     long_hint = " &middot; long file: the first 5 minutes are shown" if data["duration"] > 600 else ""
+    fallback = ""
+    if fallback_png:
+        import base64
+
+        fallback = (f'<img class="vtx-fallback" id="{element_id}-png" style="max-width:100%" alt="speaker lanes" '
+                    f'src="data:image/png;base64,{base64.b64encode(fallback_png).decode("ascii")}">')
+    hidden = ' style="display:none"' if fallback else ""
     return "".join([
-        f"<style>{CSS}</style>" if include_css else "",
-        f'<div class="vtx-tl" id="{element_id}">',
+        f"<style>{CSS}</style>" if include_css else "", fallback,
+        f'<div class="vtx-tl" id="{element_id}"{hidden}>',
         '<div class="vtx-bar"><button class="vtx-out" title="zoom out">&minus;</button>'
         '<button class="vtx-in" title="zoom in">+</button><button class="vtx-fit">whole file</button>'
         f'<span class="vtx-range">0:00&ndash;{clock(data["duration"])}</span>'
