@@ -207,3 +207,17 @@ def test_notebook_review_figure_renders_without_network(browser, tmp_path):
     page.page.set_content(path.read_text(encoding="utf-8").replace("<script>", "<script type='text/plain'>"))
     assert page.page.locator("img.vtx-fallback").is_visible()  # scripts stripped: the picture stays
     assert not page.page.locator(".vtx-tl").is_visible()
+
+
+def test_report_opened_from_disk_seeks_its_linked_audio(browser, tmp_path):
+    document, diarization = conversation()
+    wav = tone(tmp_path / "audio.wav", document.media.duration)
+    report = write_report(document, tmp_path / "site" / "report.html", diarization=diarization, audio_path=wav,
+                          embed_audio_max_seconds=0)
+    page = Page(browser)
+    open_report(page, report.as_uri())  # file://: the data: track and the relative MP3 both load
+    words = document.transcript.words
+    at, highlighted = click_word_and_read_time(page, len(words) - 10)
+    assert math.isclose(at, words[-10].start, abs_tol=0.01) and highlighted == words[-10].text.strip()
+    assert page.errors == []
+    assert page.outside("file://") == []
