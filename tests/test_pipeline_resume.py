@@ -192,6 +192,15 @@ def test_written_files_get_the_users_umask_not_0600(tmp_path, umask, expected):
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600  # an explicit mode still wins
 
 
+def test_a_private_file_is_never_readable_by_others_while_it_is_written(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "token.json", mode=0o600) as tmp:
+            assert stat.S_IMODE(tmp.stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
+
+
 def test_stage_key_depends_on_everything():
     base = stage_key("asr", "whisper-cpu", {"beam": 5}, ["a"])
     assert base == stage_key("asr", "whisper-cpu", {"beam": 5}, ["a"])

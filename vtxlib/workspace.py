@@ -88,11 +88,14 @@ def _owner_tag() -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; rename it onto ``target`` only on success."""
+def atomic_path(target: Path, suffix: str = "", mode: Optional[int] = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it onto ``target`` only on success.
+
+    The file is created with ``mode`` (default 0666) less the umask, so a private file (a token,
+    ``mode=0o600``) is never readable by others, not even while it is written."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = _create_temporary(target, suffix or ".part")
+    tmp_path = _create_temporary(target, suffix or ".part", 0o666 if mode is None else mode)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -101,15 +104,15 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def _create_temporary(target: Path, suffix: str) -> Path:
-    """An empty new file next to TARGET, named like ``tempfile.mkstemp`` would, but created with mode
-    0666 so that the user's umask decides its permissions (mkstemp's 0600 would make every output
-    unreadable to a web server or another user)."""
+def _create_temporary(target: Path, suffix: str, mode: int) -> Path:
+    """An empty new file next to TARGET, named like ``tempfile.mkstemp`` would, but created with
+    MODE (0666 for outputs) so that the user's umask decides its permissions (mkstemp's 0600 would
+    make every output unreadable to a web server or another user)."""
     while True:
         random_part = "".join(secrets.choice(_TEMP_CHARACTERS) for _ in range(8))
         path = target.parent / f".{target.name}.{_owner_tag()}.{random_part}{suffix}"
         try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
         except FileExistsError:
             continue
         return path
@@ -200,7 +203,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def atomic_write_text(target: Path, text: str, mode: Optional[int] = None) -> Path:
-    with atomic_path(Path(target)) as tmp:
+    with atomic_path(Path(target), mode=mode) as tmp:
         tmp.write_text(text, encoding="utf-8")
         if mode is not None:
             os.chmod(tmp, mode)
