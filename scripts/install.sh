@@ -24,7 +24,10 @@ if [ "$recorded" != "$current" ]; then
 fi
 
 need_apt=()
-for tool in ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng sox:sox; do
+tools="ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng sox:sox"
+# the browser tests (tests/test_browser.py) drive Debian's chromium through playwright: no browser download
+[ "$LOCK_NAME" = "all" ] && tools="$tools chromium:chromium"
+for tool in $tools; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import pytest
 from vtxlib.errors import InputError
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word
-from vtxlib.workspace import Workspace, atomic_path, atomic_write_json, stage_key
+from vtxlib.workspace import Workspace, atomic_path, atomic_write_json, atomic_write_text, stage_key
 
 
 class CountingAsr:
@@ -161,6 +162,28 @@ def test_rerun_is_fully_cached_and_force_recomputes_from_a_stage(tmp_path):
     assert (asr.calls, diarizer.calls) == (2, 3)
 
 
+class SlowAsr(CountingAsr):
+    def transcribe(self, audio, progress=None):
+        time.sleep(0.2)
+        return super().transcribe(audio, progress)
+
+
+def test_cached_stages_report_the_seconds_they_took_when_computed(tmp_path):
+    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    asr, diarizer = SlowAsr(), FlakyDiarizer(failures=0)
+    first = _pipeline(ws, asr, diarizer).run(str(src), out_dir=tmp_path / "out")
+    again = _pipeline(ws, asr, diarizer).run(str(src), out_dir=tmp_path / "out")
+    assert asr.calls == 1
+    computed, cached = first.document.stages, again.document.stages
+    assert computed["asr"].seconds >= 0.2 and not computed["asr"].cached
+    for stage in ("audio", "asr", "diarize", "align"):
+        assert cached[stage].cached
+        assert cached[stage].seconds == computed[stage].seconds, stage
+        assert cached[stage].load_seconds is not None and cached[stage].load_seconds >= 0
+    written = json.loads((Path(again.outputs["json"])).read_text(encoding="utf-8"))["stages"]
+    assert written["asr"]["seconds"] == computed["asr"].seconds and written["asr"]["cached"] is True
+
+
 def test_changed_options_change_the_key(tmp_path):
     ws = Workspace(tmp_path / "ws")
     src = _wav(tmp_path / "talk.wav")
@@ -199,6 +222,29 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
             raise ValueError("crash mid-write")
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_users_umask_not_0600(tmp_path, umask, expected):
+    previous = os.umask(umask)
+    try:
+        text = atomic_write_text(tmp_path / "transcript.vtt", "WEBVTT\n")
+        data = atomic_write_json(tmp_path / "transcript.json", {"v": 1})
+        secret = atomic_write_text(tmp_path / "token.json", "{}", mode=0o600)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(text.stat().st_mode) == expected
+    assert stat.S_IMODE(data.stat().st_mode) == expected
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600  # an explicit mode still wins
+
+
+def test_a_private_file_is_never_readable_by_others_while_it_is_written(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "token.json", mode=0o600) as tmp:
+            assert stat.S_IMODE(tmp.stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
 
 
 def test_stage_key_depends_on_everything():

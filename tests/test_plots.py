@@ -62,7 +62,7 @@ def test_alignment_figure_matplotlib_draws_the_window_with_waveform(tmp_path):
     fig = plots.alignment_figure(aligned, diarization_of(aligned), audio, start=5.0, end=20.0)
     assert len(fig.axes) == 2  # waveform + lanes
     lanes = fig.axes[-1]
-    assert len(lanes.texts) == words_between(aligned, 5.0, 20.0) > 0
+    assert 0 < len(lanes.texts) <= words_between(aligned, 5.0, 20.0)
     assert [t.get_text() for t in lanes.get_yticklabels()] == ["SPEAKER_02", "SPEAKER_01", "SPEAKER_00"]
     assert lanes.get_xlim() == (5.0, 20.0)
     out = plots.save_figure(fig, tmp_path / "alignment.png")
@@ -83,10 +83,48 @@ def test_a_30_second_window_of_an_hour_renders_only_that_window():
     began = time.perf_counter()
     fig = plots.alignment_figure(aligned, diarization_of(aligned), start=1800.0, end=1830.0)
     elapsed = time.perf_counter() - began
-    assert len(fig.axes[-1].texts) == words_between(aligned, 1800.0, 1830.0) < 150
+    assert 0 < len(fig.axes[-1].texts) <= words_between(aligned, 1800.0, 1830.0) < 150
     drawn_bars = sum(len(c.get_paths()) for c in fig.axes[-1].collections)
     assert drawn_bars < 200  # words + turns in the window, not the whole file's ~10,000
     assert elapsed < 5.0, f"windowed alignment plot took {elapsed:.1f} s"
+
+
+def test_alignment_labels_never_overlap_are_readable_and_the_legend_explains_the_marks(tmp_path):
+    aligned = synthetic_transcript(40)
+    dense = [Turn(speaker=t.speaker, start=t.start, end=t.end, overlap=t.overlap, emotion=t.emotion,
+                  words=[Word(text=f"{w.text}-extra-long", start=w.start, end=w.end, speaker=w.speaker)
+                         for w in t.words]) for t in aligned.turns]
+    dense_aligned = AlignedTranscript(turns=dense, language="en")
+    fig = plots.alignment_figure(dense_aligned, diarization_of(dense_aligned), start=0.0, end=40.0)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    lanes = fig.axes[-1]
+    boxes = [(t.get_position()[1], t.get_window_extent(renderer)) for t in lanes.texts]
+    assert boxes and len(boxes) < words_between(dense_aligned, 0.0, 40.0)  # some labels left out, not smeared
+    for i, (row_a, a) in enumerate(boxes):
+        for row_b, b in boxes[i + 1:]:
+            assert row_a != row_b or not a.overlaps(b), "two word labels overlap"
+    dpi = 110  # the PNG's
+    assert all(t.get_fontsize() * dpi / 72 >= 12 for t in lanes.texts)  # >= 12 px tall, not 7
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["speaker turn (diarization)", "word (ASR), coloured by speaker"]
+    assert "overlapping speech" in legend
+    assert "labelled (zoom in to read every word)" in fig.axes[0].get_title()
+
+
+def test_overview_figure_draws_the_whole_file_with_emotion_strips(tmp_path):
+    aligned = synthetic_transcript(30)
+    audio = write_tone(tmp_path / "tone.wav", aligned.turns[-1].end + 1)
+    fig = plots.overview_figure(aligned, diarization_of(aligned), audio)
+    assert len(fig.axes) == 2
+    lanes = fig.axes[-1]
+    assert lanes.get_xlim()[1] == pytest.approx(aligned.turns[-1].end)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"turn (diarization)", "words (ASR)", "overlap", *LABELS, "uncertain"} <= set(legend)
+    assert len(plots.figure_png(fig, dpi=96)) > 20_000
 
 
 def test_alignment_figure_plotly_is_windowed_and_writes_html(tmp_path):

@@ -1,7 +1,9 @@
-"""The HTML report: self-contained, every turn present and escaped, badges, plots and stage timings."""
+"""The HTML report: one offline file, every word present and escaped, badges, the timeline, the player,
+per-speaker shares and stage timings. (tests/test_browser.py opens it in a real browser.)"""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import wave
@@ -9,7 +11,9 @@ import wave
 import numpy as np
 
 from vtxlib.emotion.base import LABELS
-from vtxlib.report import render_report, write_report
+from vtxlib.plots import review_figure
+from vtxlib.report import REPORT_AUDIO_NAME, render_report, speaker_table, write_report
+from vtxlib.subtitles import VTTWriter
 from vtxlib.types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
                           SpeakerTurn, StageRecord, Turn, Word)
 
@@ -17,17 +21,18 @@ SR = 16000
 
 
 def words(text: str, start: float, speaker: str) -> list[Word]:
-    return [Word(tok, start + 0.4 * i, start + 0.4 * i + 0.35, speaker=speaker)
+    return [Word(text=tok, start=start + 0.4 * i, end=start + 0.4 * i + 0.35, prob=0.8, speaker=speaker)
             for i, tok in enumerate(text.split())]
 
 
 def emotion(label: str, confidence: float, backend: str = "speechbrain", low: bool = False) -> Emotion:
     rest = (1 - confidence) / (len(LABELS) - 1)
-    return Emotion(label, {lab: (confidence if lab == label else rest) for lab in LABELS}, confidence,
-                   backend, low_confidence=low)
+    return Emotion(label=label, scores={lab: (confidence if lab == label else rest) for lab in LABELS},
+                   confidence=confidence, backend=backend, low_confidence=low)
 
 
-def sample_document(backend: str = "speechbrain", with_emotion: bool = True) -> Document:
+def sample_document(backend: str = "speechbrain", with_emotion: bool = True,
+                    source: str = "https://example.org/v?a=1&b=2") -> Document:
     lines = [
         ("SPEAKER_00", 0.0, "Welcome to the <b>quarterly</b> review & planning call"),
         ("SPEAKER_01", 4.0, "Thanks. The numbers are <script>alert('x')</script> worse than expected"),
@@ -38,23 +43,35 @@ def sample_document(backend: str = "speechbrain", with_emotion: bool = True) -> 
     turns = []
     for (speaker, start, text), (label, conf, low) in zip(lines, labels):
         ws = words(text, start, speaker)
-        turns.append(Turn(speaker, start, ws[-1].end, ws, overlap=speaker == "SPEAKER_00" and start > 8,
+        turns.append(Turn(speaker=speaker, start=start, end=ws[-1].end, words=ws,
+                          overlap=speaker == "SPEAKER_00" and start > 8,
                           emotion=emotion(label, conf, backend, low) if with_emotion else None))
-    stages = {"asr": StageRecord("whisper-cpu", {}, 3.2, model="tiny.en"),
-              "diarize": StageRecord("embedded", {}, 1.5),
-              "emotion": StageRecord(backend, {}, 0.04, cached=True)}
-    media = MediaInfo(id="abc123", title="Q3 <review>", source="https://example.org/v?a=1&b=2", duration=12.0)
-    return Document(media, AlignedTranscript(turns, language="en"), stages=stages,
+    stages = {"asr": StageRecord(backend="whisper-cpu", options={}, seconds=3.2, model="tiny.en"),
+              "diarize": StageRecord(backend="embedded", options={}, seconds=1.5),
+              "emotion": StageRecord(backend=backend, options={}, seconds=0.04, cached=True, load_seconds=0.01)}
+    media = MediaInfo(id="abc123", title="Q3 <review>", source=source, duration=12.0)
+    return Document(media=media, transcript=AlignedTranscript(turns=turns, language="en"), stages=stages,
                     speaker_names={"SPEAKER_01": "Grace & Co"})
 
 
-def test_report_contains_every_turn_escaped_with_badges_and_timings(tmp_path):
+def write_tone(path, seconds: float = 13.0):
+    t = np.arange(int(seconds * SR)) / SR
+    pcm = (0.3 * np.sin(2 * np.pi * 180 * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SR)
+        wav.writeframes(pcm.tobytes())
+    return path
+
+
+def test_report_contains_every_word_escaped_with_badges_and_timings(tmp_path):
     document = sample_document()
     path = write_report(document, tmp_path / "out" / "report.html")
     page = path.read_text(encoding="utf-8")
-    for turn in document.transcript.turns:
-        assert html.escape(turn.text) in page
-    assert "<script>" not in page and "&lt;script&gt;" in page and "<b>quarterly" not in page
+    spans = re.findall(r'<span class="w">(.*?)</span>', page)
+    assert spans == [html.escape(w.text) for w in document.transcript.words]
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and "<b>quarterly" not in page
     assert "Q3 &lt;review&gt;" in page and "Grace &amp; Co" in page
     assert page.count('class="turn"') == 4
     assert page.count('class="badge"') == 3 and page.count('class="badge uncertain"') == 1
@@ -62,44 +79,98 @@ def test_report_contains_every_turn_escaped_with_badges_and_timings(tmp_path):
     for stage in ("asr", "diarize", "emotion"):
         assert f"<td>{stage}</td>" in page
     assert "4.74" in page  # total seconds
+    assert "cached: time when computed; loaded in 0.01 s" in page
     assert page.count('class="overlap"') == 1
 
 
-def test_report_is_self_contained(tmp_path):
+def test_report_is_one_offline_file(tmp_path):
     page = write_report(sample_document(), tmp_path / "report.html").read_text(encoding="utf-8")
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 3  # alignment, emotion timeline, emotion summary
-    assert all(len(img) > 10_000 for img in images)
-    assert not re.search(r'(src|href)="(https?:)?//', page)
-    assert "<link" not in page and "<script" not in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert not re.search(r"<script[^>]+src=", page) and "<link rel=\"stylesheet\"" not in page
+    assert "@import" not in page and "url(" not in page
+    assert '<svg class="vtx-svg"' in page and "vtxTimeline(" in page
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
-def test_report_with_diarization_and_waveform(tmp_path):
+def test_report_shows_the_file_name_not_the_machines_folders(tmp_path):
+    source = tmp_path / "private" / "folders" / "board meeting.mp4"
+    page = render_report(sample_document(source=str(source)))
+    assert "board meeting.mp4" in page
+    assert str(source.parent) not in page and "private" not in page
+
+
+def test_short_audio_is_embedded_with_the_vtt_as_its_track(tmp_path):
     document = sample_document()
-    t = np.arange(13 * SR) / SR
-    pcm = (0.3 * np.sin(2 * np.pi * 180 * t) * 32767).astype("<i2")
-    with wave.open(str(tmp_path / "audio.wav"), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SR)
-        wav.writeframes(pcm.tobytes())
-    diarization = Diarization([SpeakerTurn(t.speaker, t.start, t.end) for t in document.transcript.turns],
-                              overlaps=[(9.0, 9.6)])
-    with_audio = render_report(document, diarization, AudioFile(str(tmp_path / "audio.wav"), SR, 13.0).path)
+    write_tone(tmp_path / "audio.wav")
+    path = write_report(document, tmp_path / "site" / "report.html", audio_path=tmp_path / "audio.wav")
+    page = path.read_text(encoding="utf-8")
+    audio = re.search(r'<audio id="player"[^>]* src="data:audio/mpeg;base64,([A-Za-z0-9+/=]+)"', page)
+    assert audio and base64.b64decode(audio.group(1))[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xe3")
+    track = re.search(r'<track kind="captions"[^>]* src="data:text/vtt;base64,([A-Za-z0-9+/=]+)"', page)
+    assert track and base64.b64decode(track.group(1)).decode("utf-8") == VTTWriter().render(document)
+    assert not (path.parent / REPORT_AUDIO_NAME).exists()
+
+
+def test_long_audio_is_linked_relative_to_the_report(tmp_path):
+    write_tone(tmp_path / "audio.wav")
+    path = write_report(sample_document(), tmp_path / "site" / "report.html", audio_path=tmp_path / "audio.wav",
+                        embed_audio_max_seconds=5.0)
+    page = path.read_text(encoding="utf-8")
+    assert f'src="{REPORT_AUDIO_NAME}"' in page and "data:audio" not in page
+    assert (path.parent / REPORT_AUDIO_NAME).stat().st_size > 10_000
+
+
+def test_timeline_with_diarization_overlap_and_waveform(tmp_path):
+    document = sample_document()
+    write_tone(tmp_path / "audio.wav")
+    diarization = Diarization(turns=[SpeakerTurn(speaker=t.speaker, start=t.start, end=t.end)
+                                     for t in document.transcript.turns], overlaps=[(9.0, 9.6)])
+    with_audio = render_report(document, diarization, tmp_path / "audio.wav")
     without = render_report(document)
-    image = lambda page: re.findall(r"base64,([A-Za-z0-9+/=]+)", page)[0]  # noqa: E731
-    assert image(with_audio) != image(without)  # the waveform panel is drawn
+    assert 'class="vtx-name vtx-muted">audio<' in with_audio and ">audio<" not in without
+    assert "overlapping speech</span>" in with_audio and "M9.000 40h0.600" in with_audio  # drawn under the lanes
+    for name in ("SPEAKER_00", "Grace &amp; Co", "SPEAKER_02"):
+        assert f">{name}</div>" in with_audio  # a lane per speaker, display names
+    for label in LABELS:
+        assert f"</i>{label}</span>" in with_audio  # the legend names every emotion colour
 
 
-def test_embedded_estimator_is_labelled_as_such_and_no_emotion_means_no_emotion_plots(tmp_path):
+def test_speaker_table_talk_time_and_emotion_share():
+    rows = {row["speaker"]: row for row in speaker_table(sample_document())}
+    assert abs(sum(row["share"] for row in rows.values()) - 1.0) < 1e-9
+    assert rows["SPEAKER_01"]["name"] == "Grace & Co" and rows["SPEAKER_01"]["words"] == 8
+    assert set(rows["SPEAKER_00"]["emotions"]) == {"neutral", "angry"}
+    assert rows["SPEAKER_02"]["emotions"].keys() == {"uncertain"}
+    page = render_report(sample_document())
+    assert "neutral 67% &middot; angry 33%" in page
+
+
+def test_embedded_estimator_is_labelled_as_such_and_no_emotion_means_no_emotion_marks(tmp_path):
     embedded = render_report(sample_document(backend="embedded-prosody-lexicon"))
     assert "not a trained speech-emotion model" in embedded
     assert "not a trained" not in render_report(sample_document())
     plain = render_report(sample_document(with_emotion=False))
-    assert plain.count("base64,") == 1 and "badge" not in plain.split("<h2>Transcript</h2>")[1]
+    assert "badge" not in plain.split("<h2>Transcript</h2>")[1] and "emotion strip" not in plain
 
 
 def test_report_of_an_empty_transcript_still_renders(tmp_path):
-    document = Document(MediaInfo("m", "silence", "file.wav", duration=3.0), AlignedTranscript([]))
+    document = Document(media=MediaInfo(id="m", title="silence", source="file.wav", duration=3.0),
+                        transcript=AlignedTranscript(turns=[]))
     page = write_report(document, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<h1>silence</h1>" in page and "no stage timings recorded" in page
+
+
+def test_review_figure_carries_html_and_a_png_fallback(tmp_path):
+    audio = AudioFile(path=str(write_tone(tmp_path / "audio.wav")), sample_rate=SR, duration=13.0)
+    figure = review_figure(sample_document(), audio=audio)
+    bundle = figure._repr_mimebundle_()
+    assert '<svg class="vtx-svg"' in bundle["text/html"] and "vtxTimeline(" in bundle["text/html"]
+    assert ">audio</div>" in bundle["text/html"]  # the waveform row
+    png = base64.b64decode(bundle["image/png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    assert "3 speaker(s)" in bundle["text/plain"]
+    from IPython.core.formatters import DisplayFormatter
+
+    data, _ = DisplayFormatter().format(figure)  # what a kernel (and papermill) stores for the cell
+    assert {"text/html", "image/png", "text/plain"} <= set(data)
+    assert review_figure(sample_document()).html != figure.html  # each figure gets its own element id

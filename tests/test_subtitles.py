@@ -5,6 +5,7 @@ import io
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 import webvtt
@@ -196,7 +197,7 @@ def test_lines_break_at_punctuation_and_balance():
 def test_escaping_of_ampersand_and_angle_brackets():
     doc = doc_of(turn("A", [("AT&T", 0.0, 0.5), ("<b>bold</b>", 0.5, 1.0), ("x>y", 1.0, 1.4)]),
                  names={"A": "Tom & <Jerry>"})
-    vtt = VTTWriter().render(doc)
+    vtt = VTTWriter(SubtitleOptions(emit_style_block=False)).render(doc)
     body = vtt.split("\n")[3]
     assert body == "<v Tom &amp; &lt;Jerry&gt;>AT&amp;T &lt;b&gt;bold&lt;/b&gt; x&gt;y"
     caption = webvtt.from_string(vtt, strict=True).captions[0]
@@ -211,7 +212,7 @@ def test_emotion_and_overlap_voice_classes():
                  turn("B", [("Sorry.", 2.0, 2.5)], emotion=unsure),
                  turn("A", [("Fine.", 4.0, 4.5)], emotion=angry, overlap=True),
                  names={"A": "Alice"})
-    vtt = VTTWriter().render(doc)
+    vtt = VTTWriter(SubtitleOptions(emit_style_block=False)).render(doc)
     first_lines = [c.lines[0] for c in webvtt.from_string(vtt, strict=True).captions]
     assert first_lines == ["<v.angry Alice>Stop it!", "<v B>Sorry.", "<v.angry.overlap Alice>Fine."]
     assert [c.voice for c in webvtt.from_string(vtt).captions] == ["Alice", "B", "Alice"]
@@ -221,9 +222,61 @@ def test_emotion_and_overlap_voice_classes():
     assert [c.lines[0] for c in webvtt.from_string(plain).captions] == [
         "<v Alice>Stop it!", "<v B>Sorry.", "<v Alice>Fine."]
 
-    styled = webvtt.from_string(VTTWriter(SubtitleOptions(emit_style_block=True)).render(doc), strict=True)
+    styled = webvtt.from_string(VTTWriter().render(doc), strict=True)  # a STYLE block by default
     assert len(styled.styles) == 1 and "::cue(v.angry)" in styled.styles[0].text
     assert len(styled.captions) == 3
+
+
+def test_style_block_colours_every_voice_and_styles_the_classes():
+    doc = doc_of(turn("A", [("Hi", 0.0, 0.4)]), turn("B", [("Yo", 1.0, 1.4)]),
+                 turn("C", [("Hey", 2.0, 2.4)]), names={"A": "Alice", "B": 'Bo "B" & Co'})
+    vtt = VTTWriter().render(doc)
+    parsed = webvtt.from_string(vtt, strict=True)
+    rules = parsed.styles[0].text
+    assert '::cue(v[voice="Alice"]) { color: ' in rules and '::cue(v[voice="C"]) { color: ' in rules
+    assert '::cue(v[voice="Bo \\"B\\" & Co"])' in rules  # CSS-escaped quotes, the parsed voice name
+    colours = re.findall(r'v\[voice=.*?\]\) \{ color: (#[0-9a-f]{6})', rules)
+    assert len(colours) == 3 and len(set(colours)) == 3
+    assert "::cue(v.overlap)" in rules and "text-decoration-color" in rules
+    assert vtt.index("STYLE") < vtt.index("-->")  # before the first cue, as the format requires
+    assert len(parsed.captions) == 3
+
+
+@pytest.mark.parametrize("style, label", [("name", "Alice: "), ("chevrons", ">> ALICE: ")])
+def test_visible_speaker_names_on_each_speaker_change_only(conversation, style, label):
+    doc, _, plain_cues, _ = conversation
+    options = SubtitleOptions(visible_speaker=style)
+    parsed = webvtt.from_string(VTTWriter(options).render(doc), strict=True).captions
+    labelled, previous, spoken = 0, None, []
+    for caption in parsed:
+        lines = plain_lines(caption)
+        assert all(len(line) <= options.max_line_chars for line in lines), lines
+        changed = caption.voice != previous
+        shown = {"name": f"{caption.voice}: ", "chevrons": f">> {caption.voice.upper()}: "}[style]
+        assert lines[0].startswith(shown) == changed, (previous, lines)
+        labelled += changed and caption.voice == "Alice"
+        spoken += " ".join(lines)[len(shown) if changed else 0:].split()
+        previous = caption.voice
+    assert labelled > 3
+    assert any(c.lines[0].startswith(f"<v Alice>{html.escape(label)}") for c in parsed)
+    assert spoken == [w.text.strip() for w in doc.transcript.words]  # no word lost to the labels
+
+
+def test_visible_speaker_option_is_checked_and_on_by_default_for_youtube_uploads():
+    from vtxlib.cli import build_parser, pipeline_options_from_args
+    from vtxlib.errors import InputError
+    from vtxlib.pipeline import PipelineOptions
+
+    with pytest.raises(InputError):
+        SubtitleOptions(visible_speaker="loud")
+    assert PipelineOptions().subtitle_options().visible_speaker == "off"
+    assert PipelineOptions(upload_video="dQw4w9WgXcQ").subtitle_options().visible_speaker == "chevrons"
+    assert PipelineOptions(upload_video="x", visible_speaker="name").subtitle_options().visible_speaker == "name"
+    args = build_parser().parse_args(["run", "a.wav", "--visible-speaker", "name"])
+    assert pipeline_options_from_args(args).subtitle_options().visible_speaker == "name"
+    unknown = doc_of(turn(UNKNOWN_SPEAKER, [("Hm", 0.0, 0.4)]), turn("A", [("Yes", 1.0, 1.4)]))
+    first = webvtt.from_string(VTTWriter(SubtitleOptions(visible_speaker="chevrons")).render(unknown))
+    assert [plain_lines(c)[0] for c in first.captions] == [">> Hm", ">> A: Yes"]
 
 
 def test_srt_numbering_format_and_prefix(conversation):
@@ -295,10 +348,22 @@ def test_rttm_from_aligned_turns_skips_unknown(conversation):
 def test_json_is_document_dict(conversation):
     doc, _, _, _ = conversation
     data = json.loads(JSONWriter().render(doc))
-    assert data == doc.model_dump(mode="json")
+    expected = doc.model_dump(mode="json")
+    assert data["media"].pop("source") == "conv.wav" and expected["media"].pop("source") == "/tmp/conv.wav"
+    assert data == expected
     assert data["schema_version"] == 2 and "words" not in data
     assert [w["text"] for t in data["turns"] for w in t["words"]] == [w.text for w in doc.transcript.words]
-    assert Document.load(data) == doc
+
+
+@pytest.mark.parametrize("source, shown", [("/home/ann/private/talk.mp4", "talk.mp4"),
+                                           ("https://user:pw@example.org/v/talk.mp4", "https://example.org/v/talk.mp4"),
+                                           ("https://youtu.be/dQw4w9WgXcQ", "https://youtu.be/dQw4w9WgXcQ")])
+def test_json_names_the_source_without_the_machines_folders_or_credentials(source, shown):
+    doc = doc_of(turn("A", [("Hi", 0.0, 0.4)]))
+    doc.media.source = source
+    rendered = JSONWriter().render(doc)
+    assert json.loads(rendered)["media"]["source"] == shown
+    assert "private" not in rendered and "pw@" not in rendered
 
 
 def test_empty_transcript_gives_valid_empty_outputs(tmp_path):
@@ -326,3 +391,24 @@ def test_write_outputs_writes_five_files_atomically(tmp_path, conversation):
 
 def test_cue_dataclass_text_joins_lines():
     assert Cue(0.0, 1.0, "A", ["one two", "three"]).text == "one two three"
+
+
+def test_notebook_upload_sends_a_vtt_with_visible_names_by_default(tmp_path):
+    from types import SimpleNamespace
+
+    from vtxlib.notebook import upload_captions
+
+    doc = doc_of(turn("A", [("Hi", 0.0, 0.4)]), turn("B", [("Yo", 1.0, 1.4)]), names={"A": "Alice"})
+    vtt = tmp_path / "out" / "transcript.vtt"
+    vtt.parent.mkdir()
+    vtt.write_text(VTTWriter().render(doc), encoding="utf-8")
+    result = SimpleNamespace(outputs={"vtt": str(vtt)}, document=doc, media=doc.media)
+    sent = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"))
+    request = json.loads(Path(sent.request_path).read_text())
+    uploaded = Path(request["media"]["path"])
+    assert uploaded.name == "youtube.transcript.vtt"
+    assert [plain_lines(c)[0] for c in webvtt.read(str(uploaded)).captions] == [">> ALICE: Hi", ">> B: Yo"]
+    assert "ALICE" not in vtt.read_text()  # transcript.vtt itself is unchanged
+    plain = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"),
+                            visible_speaker="off")
+    assert Path(json.loads(Path(plain.request_path).read_text())["media"]["path"]) == vtt

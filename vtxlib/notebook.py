@@ -373,11 +373,15 @@ def set_speaker_names(names: str = "", apply_suggested: bool = False, source: st
 
 
 def upload_captions(result, video_id: str = "", language: str = "en", name: str = "vtx",
-                    fmt: str = "vtt", is_draft: bool = False, dry_run: bool = True, workspace: str = ""):
+                    fmt: str = "vtt", is_draft: bool = False, dry_run: bool = True, workspace: str = "",
+                    visible_speaker: str = "chevrons"):
     """Upload the subtitles of RESULT (a ``stage_run("subtitles")`` result) to YouTube.
 
     VIDEO_ID may be empty when the source was a YouTube URL. OAuth files live in the workspace's
-    secrets folder (``client_secret.json``; the token is stored there with mode 0600).
+    secrets folder (``client_secret.json``; the token is stored there with mode 0600). A VTT is
+    uploaded with the speaker's name as visible text where the speaker changes (YouTube shows no
+    voice tag): ``visible_speaker`` "chevrons" (``>> NAME:``, YouTube's convention), "name" or "off";
+    that copy is written as ``youtube.transcript.vtt`` beside ``transcript.vtt``.
     """
     from .youtube import UploadOptions, upload_captions as upload
 
@@ -392,7 +396,18 @@ def upload_captions(result, video_id: str = "", language: str = "en", name: str 
     options = UploadOptions(video_id=video, language=language, name=name, is_draft=is_draft, format=fmt,
                             dry_run=dry_run, client_secrets=files["client_secrets"], token_path=files["token"],
                             interactive=not dry_run)
-    return upload(Path(result.outputs[fmt]), options)
+    return upload(_youtube_copy(result, fmt, visible_speaker), options)
+
+
+def _youtube_copy(result, fmt: str, visible_speaker: str) -> Path:
+    path = Path(result.outputs[fmt])
+    if fmt != "vtt" or visible_speaker == "off":
+        return path
+    from .subtitles import SubtitleOptions, VTTWriter
+    from .workspace import atomic_write_text
+
+    text = VTTWriter(SubtitleOptions(visible_speaker=visible_speaker)).render(result.document)
+    return atomic_write_text(path.with_name(f"youtube.{path.name}"), text)
 
 
 def _youtube_source(source: str) -> str:

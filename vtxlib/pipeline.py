@@ -35,7 +35,7 @@ from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo, OptionsModel, VtxModel,
                     StageRecord, Transcript)
-from .workspace import (Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
+from .workspace import (Artifact, Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
                         stage_key)
 
 log = logging.getLogger("vtxlib.pipeline")
@@ -52,6 +52,7 @@ AsrChoice = Literal["auto", "whisper-cpu", "nemo"]  # vtxlib.asr.ASR_BACKENDS
 DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer"]  # vtxlib.diarize.DIARIZERS
 EmotionChoice = Literal["auto", "embedded", "speechbrain", "off"]
 EnhanceChoice = Literal["off", "auto", "gemini"]
+VisibleSpeakerChoice = Literal["auto", "off", "name", "chevrons"]
 StageName = Literal["acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload"]
 
 
@@ -84,9 +85,13 @@ class PipelineOptions(OptionsModel):
     upload_language: str = Field("en", description="caption track language")
     upload_client_secrets: Optional[str] = Field(None, description="OAuth client secrets file (default "
                                                  "<workspace>/secrets/client_secret.json)")
+    visible_speaker: VisibleSpeakerChoice = Field("auto", description="speaker names as visible VTT text on "
+                                                  "a speaker change (players do not show <v> names): name = "
+                                                  "'Alice: ...', chevrons = '>> ALICE: ...' (YouTube's style), "
+                                                  "auto = chevrons when uploading to YouTube, else off")
     force: Optional[StageName] = Field(None, description="recompute this stage and every stage after it")
 
-    @field_validator("asr", "diarizer", "emotion", "enhance", "force", mode="before")
+    @field_validator("asr", "diarizer", "emotion", "enhance", "visible_speaker", "force", mode="before")
     @classmethod
     def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
         allowed = typing.get_args(typing.get_args(cls.model_fields[info.field_name].annotation)[0]) \
@@ -98,6 +103,14 @@ class PipelineOptions(OptionsModel):
 
     def model_post_init(self, _context: Any) -> None:
         self.speaker_count()  # validates the counts
+
+    def subtitle_options(self):
+        from .subtitles import SubtitleOptions
+
+        visible = self.visible_speaker
+        if visible == "auto":
+            visible = "chevrons" if self.upload_video else "off"
+        return SubtitleOptions(visible_speaker=visible)
 
     def speaker_count(self) -> SpeakerCount:
         return SpeakerCount(num_speakers=self.num_speakers, min_speakers=self.min_speakers,
@@ -493,17 +506,17 @@ class Pipeline:
                       out_dir: Optional[Path]) -> dict[str, Path]:
         """Write transcript.* (and report.html) into a temporary folder that then replaces the
         media's output folder, so the files of one run appear together and no older file stays."""
-        from .subtitles import JSONWriter, SubtitleOptions, write_outputs
+        from .subtitles import JSONWriter, write_outputs
         from .workspace import atomic_write_text
 
-        options = SubtitleOptions()
+        options = self.options.subtitle_options()
         target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
         remove_stale_temporaries(target.parent, self._run_started)
         with atomic_folder(target) as folder:
             with self._timed("subtitles", "vtxlib", options.model_dump(mode="json")):
                 written = write_outputs(document, folder, diarization=diarization, options=options)
                 if self.options.report:
-                    written["report"] = self._write_report(document, diarization, audio, folder)
+                    written.update(self._write_report(document, diarization, audio, folder, options))
             # transcript.json is rewritten once more so that it records the subtitles stage's own time
             document.stages = self._stage_records()
             atomic_write_text(written["json"], JSONWriter(options).render(document))
@@ -531,10 +544,13 @@ class Pipeline:
         return result
 
     def _write_report(self, document: Document, diarization: Diarization, audio: AudioFile,
-                      target: Path) -> Optional[Path]:
-        from .report import write_report
+                      target: Path, subtitle_options) -> dict[str, Path]:
+        """report.html, and report-audio.mp3 beside it for a file too long to embed its audio."""
+        from .report import report_files, write_report
 
-        return write_report(document, target / "report.html", diarization=diarization, audio_path=audio.path)
+        write_report(document, target / "report.html", diarization=diarization, audio_path=audio.path,
+                     subtitle_options=subtitle_options)
+        return report_files(target)
 
     # -- machinery -------------------------------------------------------------------------
     def _backend(self, stage: str):
@@ -605,27 +621,33 @@ class Pipeline:
         key = stage_key(stage, backend, options, inputs, versions_used)
         remove_stale_temporaries(self.workspace.media_dir(media_id) / stage, self._run_started)
         if not self._forced(stage):
+            loading = time.perf_counter()
             hit = self._load_cached(media_id, stage, key, load)
             if hit is not None:
+                result, artifact = hit
                 log.info("%s: cached (%s)", stage, key)
-                self._records[stage] = StageRecord(backend=backend, options=options, seconds=0.0, cached=True)
+                self._records[stage] = StageRecord(backend=backend, options=options, seconds=artifact.seconds or 0.0,
+                                                   cached=True, load_seconds=round(time.perf_counter() - loading, 3))
                 self.hook(stage, "cached")
-                return hit[0], Ref(key, hit[1])
-        with self._timed(stage, backend, options):
+                return result, Ref(key, artifact.digest)
+        with self._timed(stage, backend, options) as timer:
             result = compute()
             data, reason = store(result), unfinished(result)
+            seconds = timer.elapsed()
             if reason is None:
-                digest = self.workspace.save_artifact(media_id, stage, key, data, files(result)).digest
+                digest = self.workspace.save_artifact(media_id, stage, key, data, files(result),
+                                                      seconds=seconds).digest
             else:
                 digest = content_digest(normalised(data))
+        self._records[stage].seconds = seconds  # the figure a later cached run reports again
         if reason is not None:
             self._records[stage].incomplete = reason
             log.warning("%s did not finish its work (%s): not cached, the next run tries again", stage, reason)
         return result, Ref(key, digest)
 
     def _load_cached(self, media_id: str, stage: str, key: str,
-                     load: Callable[[dict], Any]) -> Optional[tuple[Any, str]]:
-        """(result, digest) of a valid cached artifact, else None (a recompute follows)."""
+                     load: Callable[[dict], Any]) -> Optional[tuple[Any, Artifact]]:
+        """(result, artifact) of a valid cached artifact, else None (a recompute follows)."""
         artifact = self.workspace.read_artifact(media_id, stage, key)
         if artifact is None:
             return None
@@ -635,7 +657,7 @@ class Pipeline:
             log.warning("%s: the cached artifact %s has an unexpected shape (%s: %s); it will be recomputed",
                         stage, key, type(e).__name__, e)
             return None
-        return (result, artifact.digest) if result is not None else None
+        return (result, artifact) if result is not None else None
 
     def _versions(self, stage: str, backend: str, model_files: Sequence[Path]) -> dict:
         """What besides options and inputs determines the output: code, libraries, model files."""
@@ -672,6 +694,10 @@ class _StageTimer:
         self.started = time.perf_counter()
         self.run.hook(self.stage, "start")
         log.info("%s: running (%s)", self.stage, self.backend)
+        return self
+
+    def elapsed(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         seconds = time.perf_counter() - self.started

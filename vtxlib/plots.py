@@ -3,6 +3,9 @@
 * :func:`alignment_figure`: one lane per speaker with word boxes (and labels when they fit),
   diarization turns behind them, overlap regions, and optionally the waveform. Only what falls in
   ``[start, end)`` is drawn, so a 30-second window of a 1-hour file renders in milliseconds.
+* :func:`review_figure`: the interactive timeline of ``report.html`` for a notebook: inline HTML
+  (hover, zoom) that renders in Colab, Jupyter and a saved notebook, with a static PNG
+  (:func:`overview_figure`) in the same output so papermill and nbconvert never show it empty.
 * :func:`interactive_alignment`: an ipywidgets slider that scrolls that window through the file.
 * :func:`emotion_timeline_figure`: per speaker, emotion label bands or per-class score curves.
 * :func:`emotion_summary_figure`: per speaker, how much speaking time carried each label.
@@ -24,6 +27,8 @@ import numpy as np
 
 from .emotion.base import LABELS
 from .errors import InputError, missing_dependency
+from .timeline import (EMOTION_COLORS, OVERLAP_COLOR, SPEAKER_PALETTE, UNCERTAIN_COLOR,  # noqa: F401
+                       speaker_colors, timeline_html)
 from .types import AlignedTranscript, AudioFile, Diarization, Document, Turn
 
 log = logging.getLogger("vtxlib.plots")
@@ -31,13 +36,9 @@ log = logging.getLogger("vtxlib.plots")
 Source = Union[Document, AlignedTranscript]
 AudioLike = Union[AudioFile, str, Path, None]
 
-EMOTION_COLORS = {"neutral": "#9e9e9e", "happy": "#f2b400", "angry": "#d62728", "sad": "#1f77b4"}
-UNCERTAIN_COLOR = "#dddddd"
-OVERLAP_COLOR = "#ff7f0e"
-SPEAKER_PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-                   "#7f7f7f", "#ff7f0e", "#d62728")
 BACKENDS = ("matplotlib", "plotly")
-MAX_WORD_LABELS = 150  # beyond this many words in view, labels would overlap into a smear
+MAX_WORD_LABELS = 150  # beyond this many words in view, no labels are tried at all
+LABEL_FONT_PT = 9  # word labels; at the 96-110 dpi of the PNGs that is 12-14 px
 WAVEFORM_BINS = 2000  # min/max envelope points: enough for any screen width
 ENVELOPE_CHUNK_SAMPLES = 1 << 21  # read long files ~2 M samples (~2 min) at a time
 
@@ -62,11 +63,6 @@ def _view(source: Source) -> _View:
     else:
         raise InputError(f"expected a Document or an AlignedTranscript, got {type(source).__name__}")
     return _View(turns=list(transcript.turns), speakers=list(transcript.speakers), names=names)
-
-
-def speaker_colors(speakers: list[str]) -> dict[str, str]:
-    """A stable colour per speaker (the report uses the same mapping)."""
-    return {s: SPEAKER_PALETTE[i % len(SPEAKER_PALETTE)] for i, s in enumerate(speakers)}
 
 
 def _extent(view: _View, diarization: Optional[Diarization]) -> float:
@@ -213,22 +209,60 @@ def _alignment_matplotlib(view: _View, data: dict, start: float, end: float, max
         word_spans = [(s, e - s) for s, e, (who, _) in data["words"] if who == speaker]
         ax.broken_barh(word_spans, (lane - 0.22, 0.44), facecolors=colors[speaker], alpha=0.8,
                        edgecolor="white", linewidth=0.5)
+    labelled = 0
     if len(data["words"]) <= max_labels:
-        chars_per_second = width * 12 / (end - start)  # ~12 characters per inch at 7 pt
-        for s, e, (who, text) in data["words"]:
-            ax.text((s + e) / 2, lanes[who] + 0.3, _literal(text), ha="center", va="bottom", fontsize=7,
-                    rotation=30 if len(text) > (e - s) * chars_per_second else 0, clip_on=True)
+        seconds_per_point = (end - start) / (width * 72 * 0.75)  # the axes take at least 3/4 of the width
+        for s, e, (who, text), row in _label_rows(data["words"], fig, seconds_per_point):
+            y, va = (lanes[who] + 0.25, "bottom") if row == 0 else (lanes[who] - 0.25, "top")
+            ax.text((s + e) / 2, y, _literal(text), ha="center", va=va, fontsize=LABEL_FONT_PT, clip_on=True)
+            labelled += 1
     for s, e in data["overlaps"]:
         ax.axvspan(s, e, color=OVERLAP_COLOR, alpha=0.25, hatch="//", linewidth=0)
     ax.set_yticks(list(lanes.values()), [_literal(view.name(s)) for s in lanes])
-    ax.set_ylim(-0.6, len(speakers) - 0.1)
+    ax.set_ylim(-0.6, len(speakers) - 0.4)
     ax.set_xlim(start, end)
     ax.set_xlabel("time (s)")
     title = f"alignment {start:.1f}-{end:.1f} s: {len(data['words'])} words"
-    if data["overlaps"]:
-        title += f", {len(data['overlaps'])} overlap region(s) hatched"
+    if labelled < len(data["words"]):
+        title += f", {labelled} labelled (zoom in to read every word)"
     axes[0].set_title(title, fontsize=10)
+    _alignment_legend(fig, bool(data["overlaps"]), has_wave)
     return fig
+
+
+def _label_rows(words, fig, seconds_per_point: float):
+    """(start, end, (speaker, text), row) for the labels that fit: per speaker, two rows (above and
+    below the word bars), a label going to the first row where it does not touch its neighbour."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.font_manager import FontProperties
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    font = FontProperties(size=LABEL_FONT_PT)
+    points_per_pixel = 72 / fig.dpi
+    right: dict[tuple[str, int], float] = {}
+    placed = []
+    for s, e, (who, text) in sorted(words, key=lambda w: (w[0] + w[1]) / 2):
+        pixels = renderer.get_text_width_height_descent(_literal(text), font, ismath=False)[0]
+        half = (pixels * points_per_pixel + 3) * seconds_per_point / 2
+        middle = (s + e) / 2
+        for row in (0, 1):
+            if middle - half > right.get((who, row), -np.inf):
+                right[(who, row)] = middle + half
+                placed.append((s, e, (who, text), row))
+                break
+    return placed
+
+
+def _alignment_legend(fig, overlaps: bool, wave: bool) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor="#1f77b4", alpha=0.18, label="speaker turn (diarization)"),
+               Patch(facecolor="#1f77b4", alpha=0.8, label="word (ASR), coloured by speaker")]
+    if overlaps:
+        handles.append(Patch(facecolor=OVERLAP_COLOR, alpha=0.25, hatch="//", label="overlapping speech"))
+    if wave:
+        handles.append(Patch(facecolor="#555555", label="waveform"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
 
 
 def _alignment_plotly(view: _View, data: dict, start: float, end: float, max_labels: int, width: float):
@@ -435,6 +469,103 @@ def emotion_summary_figure(source: Source, backend: str = "matplotlib", width: f
 def _shares(seconds: dict[str, float], categories) -> dict[str, float]:
     total = sum(seconds.values())
     return {c: (100.0 * seconds[c] / total if total else 0.0) for c in categories}
+
+
+# -- review (notebook 08) ------------------------------------------------------------------------
+
+def overview_figure(source: Source, diarization: Optional[Diarization] = None, audio: AudioLike = None,
+                    width: float = 11.0):
+    """The whole file at a glance (static): per speaker, turns and words, the emotion strip
+    under them, overlaps and the waveform; the PNG beside :func:`review_figure`'s HTML."""
+    view = _view(source)
+    start, end = _window(view, diarization, 0.0, None)
+    speakers = list(dict.fromkeys(view.speakers + (diarization.speakers if diarization else [])))
+    colors = speaker_colors(speakers)
+    wave = waveform_envelope(audio, start, end)
+    fig = _mpl_figure(width, 1.3 + 0.75 * len(speakers) + (0.8 if wave is not None else 0))
+    axes = fig.subplots(2 if wave is not None else 1, 1, sharex=True, squeeze=False,
+                        height_ratios=[1, max(1, 1.4 * len(speakers))] if wave is not None else None)[:, 0]
+    if wave is not None:
+        times, lows, highs = wave
+        axes[0].fill_between(times, lows, highs, color="#666666", linewidth=0)
+        axes[0].set_yticks([])
+        axes[0].set_ylabel("audio", rotation=0, ha="right", va="center")
+    ax = axes[-1]
+    lanes = {s: i for i, s in enumerate(reversed(speakers))}
+    turns = _diarization_turns_in(view, diarization, start, end)
+    for speaker in speakers:
+        lane, color = lanes[speaker], colors[speaker]
+        ax.broken_barh([(s, e - s) for s, e, who in turns if who == speaker], (lane - 0.05, 0.5),
+                       facecolors=color, alpha=0.2)
+        ax.broken_barh([(w.start, w.end - w.start) for t in view.turns if t.speaker == speaker for w in t.words],
+                       (lane + 0.05, 0.3), facecolors=color)
+        for label in (*LABELS, "uncertain"):
+            spans = [(t.start, t.end - t.start) for t in _emotion_turns(view) if t.speaker == speaker
+                     and ("uncertain" if t.emotion.low_confidence else t.emotion.label) == label]
+            ax.broken_barh(spans, (lane - 0.3, 0.18), facecolors={**EMOTION_COLORS, "uncertain": UNCERTAIN_COLOR}[label])
+    for s, e in _overlaps_in(view, diarization, start, end):
+        ax.axvspan(s, e, color=OVERLAP_COLOR, alpha=0.3, linewidth=0)
+    ax.set_yticks(list(lanes.values()), [_literal(view.name(s)) for s in lanes], fontsize=10)
+    ax.set_ylim(-0.45, len(speakers) - 0.4)
+    ax.set_xlim(start, end)
+    ax.set_xlabel("time (s)")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor="#888888", alpha=0.25, label="turn (diarization)"),
+               Patch(facecolor="#888888", label="words (ASR)"),
+               Patch(facecolor=OVERLAP_COLOR, alpha=0.3, label="overlap")]
+    if _emotion_turns(view):
+        handles += [Patch(facecolor=c, label=label) for label, c in
+                    {**EMOTION_COLORS, "uncertain": UNCERTAIN_COLOR}.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
+    axes[0].set_title(f"{len(view.turns)} turns, {sum(len(t.words) for t in view.turns)} words "
+                      "(emotion strip under each lane)", fontsize=10)
+    return fig
+
+
+class ReviewFigure:
+    """Displays as the interactive timeline (``text/html``) with a PNG of :func:`overview_figure`
+    in the same output (``image/png``, and inside the HTML until its script swaps in the figure):
+    Colab and Jupyter show the interactive figure; a saved notebook opened untrusted, a viewer that
+    strips scripts, papermill outputs and nbconvert exports still show the picture."""
+
+    def __init__(self, html_text: str, png: Optional[bytes], summary: str):
+        self.html, self.png, self.summary = html_text, png, summary
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = {"text/html": self.html, "text/plain": self.summary}
+        if self.png:
+            import base64
+
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        return bundle
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def save_html(self, path: Union[str, Path]) -> Path:
+        """A standalone page with the figure (no network needed)."""
+        from .workspace import atomic_write_text
+
+        return atomic_write_text(Path(path), "<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'></head>"
+                                             f"<body>{self.html}</body></html>")
+
+
+def review_figure(source: Source, diarization: Optional[Diarization] = None, audio: AudioLike = None,
+                  png: bool = True) -> ReviewFigure:
+    """The report's interactive timeline for a notebook cell (put it last in the cell to show it)."""
+    view = _view(source)
+    end = _extent(view, diarization)
+    envelope = waveform_envelope(audio, 0.0, end) if audio is not None and end > 0 else None
+    image = None
+    if png and view.turns:
+        try:
+            image = figure_png(overview_figure(source, diarization, audio), dpi=96)
+        except Exception as e:  # the HTML still shows; say why the fallback is missing
+            log.warning("review figure: static PNG skipped (%s: %s)", type(e).__name__, e)
+    summary = (f"timeline: {len(view.speakers)} speaker(s), {len(view.turns)} turns, "
+               f"{sum(len(t.words) for t in view.turns)} words, {end:.1f} s")
+    return ReviewFigure(timeline_html(source, diarization, envelope, fallback_png=image), image, summary)
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -1,9 +1,19 @@
-"""A self-contained HTML report written next to the subtitles.
+"""``report.html``: one offline file to listen to, click through and judge a transcript.
 
-One file, no network needed to open it: inline CSS, the plots as base64 PNG, every transcript
-string HTML-escaped. It shows the media, the speakers, the stage timings from
-``document.stages``, the alignment overview, the emotion timeline and summary, and the transcript
-with speaker colours and emotion badges.
+* a player (sticky at the top) with the transcript's WebVTT as its track; the current caption is
+  shown under it as the browser parsed it;
+* the interactive timeline (:mod:`vtxlib.timeline`): speaker lanes, words, overlap, emotion strip,
+  waveform, hover details, zoom; a click plays from there;
+* per speaker: talk time, words and the share of speaking time carrying each emotion;
+* the transcript: a click on a word (or a turn's time) plays from there, the word being spoken is
+  highlighted while the audio plays;
+* the stage timings (a cached stage shows the seconds it took when it was computed).
+
+Nothing is fetched from the network: CSS, script, data and the VTT are inline. The audio is
+embedded (MP3, 32 kbit/s mono, about 4 kB per second) for files up to
+:data:`EMBED_AUDIO_MAX_SECONDS`; longer files get ``report-audio.mp3`` written next to the report
+and linked relative to it, so the output folder stays self-contained (keep the two files together).
+The page shows the media's file name, never a folder of the machine it was made on.
 """
 
 from __future__ import annotations
@@ -11,65 +21,129 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Optional, Union
 
 from .emotion.base import LABELS
-from .types import Diarization, Document, Turn
-from .workspace import atomic_write_text
+from .timeline import CSS as TIMELINE_CSS
+from .timeline import EMOTION_COLORS, UNCERTAIN_COLOR, clock, speaker_colors, timeline_html
+from .types import Diarization, Document, MediaInfo, Turn
+from .workspace import atomic_path, atomic_write_text
 
 log = logging.getLogger("vtxlib.report")
+
+EMBED_AUDIO_MAX_SECONDS = 600.0  # up to 10 minutes the audio is inside report.html (~3.2 MB base64)
+REPORT_AUDIO_NAME = "report-audio.mp3"  # longer files: this file next to report.html
+AUDIO_BITRATE = "32k"
 
 EMBEDDED_NOTE = ("Emotions come from the embedded estimator: arousal from loudness, pitch and speaking rate "
                  "relative to each speaker, valence from a word lexicon (VADER). It is not a trained "
                  "speech-emotion model; treat labels as hints.")
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
-color:#222;line-height:1.45;padding:0 1em}
-h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-.meta{color:#666;font-size:.9em} table{border-collapse:collapse;font-size:.9em}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto 3em;max-width:1200px;
+color:#222;line-height:1.45;padding:0 1.2em}
+h1{font-size:1.5em;margin:.6em 0 .1em} h2{font-size:1.15em;margin-top:1.4em;border-bottom:1px solid #ddd}
+.meta{color:#666;font-size:.9em;margin:.2em 0} table{border-collapse:collapse;font-size:.9em}
 td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:left} th{background:#f6f6f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
-.turn{display:grid;grid-template-columns:7.5em 10em 1fr;gap:.6em;padding:.35em 0;border-bottom:1px solid #f2f2f2}
-.time{color:#888;font-variant-numeric:tabular-nums;font-size:.85em}
-.speaker{font-weight:600} .badge{display:inline-block;font-size:.75em;padding:0 .5em;border-radius:.8em;
-color:#fff;margin-left:.4em;vertical-align:middle} .badge.uncertain{color:#555;background:#e4e4e4 !important;
-font-style:italic} .overlap{font-size:.75em;color:#c55a11;margin-left:.4em} .note{background:#fff8e1;
-padding:.5em .8em;border-left:3px solid #f2b400;font-size:.9em}
+.player{position:sticky;top:0;z-index:10;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd}
+.player audio{width:100%;height:40px}
+.caption{min-height:1.5em;font-size:1.05em;padding:.15em .2em;color:#111}
+.caption span[title]::before{content:attr(title) ": ";font-weight:600;color:#555}
+.controls{font-size:.85em;color:#555}
+.turn{display:grid;grid-template-columns:10.5em 10em 1fr;gap:.6em;padding:.35em .2em;border-bottom:1px solid #f2f2f2}
+.turn.now{background:#f4f9ff}
+.time{color:#666;font:inherit;font-size:.85em;font-variant-numeric:tabular-nums;background:none;border:0;
+padding:0;text-align:left;cursor:pointer} .time:hover{text-decoration:underline}
+.speaker{font-weight:600} .w{cursor:pointer;border-radius:3px} .w:hover{background:#eef}
+.w.now{background:#ffe066;box-shadow:0 0 0 2px #ffe066}
+.badge{display:inline-block;font-size:.75em;padding:0 .5em;border-radius:.8em;color:#fff;margin-left:.4em;
+vertical-align:middle} .badge.uncertain{color:#555;background:#e4e4e4 !important;font-style:italic}
+.overlap{font-size:.75em;color:#c55a11;margin-left:.4em} .note{background:#fff8e1;padding:.5em .8em;
+border-left:3px solid #f2b400;font-size:.9em}
+.share{display:flex;width:16em;height:.9em;border-radius:3px;overflow:hidden;background:#f0f0f0}
+.share i{display:block;height:100%} .shares{font-size:.8em;color:#555}
+"""
+
+PAGE_SCRIPT = r"""
+(function () {
+  var audio = document.getElementById('player'), data = document.querySelector('.vtx-data');
+  if (!data) return;
+  var D = JSON.parse(data.textContent), W = D.words, spans = document.getElementsByClassName('w');
+  var turns = document.getElementsByClassName('turn'), tl = document.querySelector('.vtx-tl');
+  var follow = document.getElementById('follow'), caption = document.getElementById('caption');
+  var order = W.s.map(function (_, i) { return i; }).sort(function (a, b) { return W.s[a] - W.s[b]; });
+  var current = -1, running = false;
+  function seek(t) {
+    if (!audio) return;
+    audio.currentTime = Math.max(0, t);
+    var p = audio.play(); if (p && p.catch) p.catch(function () {});
+    update();
+  }
+  document.getElementById('transcript').addEventListener('click', function (e) {
+    var el = e.target;
+    if (el.classList.contains('w')) seek(W.s[Array.prototype.indexOf.call(spans, el)]);
+    else if (el.dataset && el.dataset.t) seek(parseFloat(el.dataset.t));
+  });
+  document.addEventListener('vtx-seek', function (e) { seek(e.detail); });
+  function wordAt(t) {
+    var lo = 0, hi = order.length - 1, best = -1;
+    while (lo <= hi) { var mid = (lo + hi) >> 1; if (W.s[order[mid]] <= t) { best = mid; lo = mid + 1; } else hi = mid - 1; }
+    return best >= 0 && t <= W.e[order[best]] + 0.25 ? order[best] : -1;
+  }
+  function visible(el) { var r = el.getBoundingClientRect(); return r.top > 90 && r.bottom < window.innerHeight; }
+  function update() {
+    if (!audio) return;
+    var t = audio.currentTime, w = wordAt(t), on = follow && follow.checked;
+    if (tl && tl.vtx) tl.vtx.setTime(t, on && !audio.paused);
+    if (w === current) return;
+    if (current >= 0) { spans[current].classList.remove('now'); turns[W.u[current]].classList.remove('now'); }
+    current = w;
+    if (w >= 0) {
+      spans[w].classList.add('now'); turns[W.u[w]].classList.add('now');
+      if (on && !audio.paused && !visible(spans[w])) spans[w].scrollIntoView({block: 'center'});
+    }
+  }
+  function loop() { update(); if (running) requestAnimationFrame(loop); }
+  if (audio) {
+    audio.addEventListener('play', function () { if (!running) { running = true; requestAnimationFrame(loop); } });
+    audio.addEventListener('pause', function () { running = false; update(); });
+    audio.addEventListener('seeked', update);
+    audio.addEventListener('timeupdate', update);
+    var track = audio.textTracks && audio.textTracks[0];
+    if (track) {
+      track.mode = 'hidden';
+      track.addEventListener('cuechange', function () {
+        while (caption.firstChild) caption.removeChild(caption.firstChild);
+        var cues = track.activeCues || [];
+        for (var i = 0; i < cues.length; i++) {
+          if (i) caption.appendChild(document.createElement('br'));
+          caption.appendChild(cues[i].getCueAsHTML());
+        }
+      });
+    }
+  }
+})();
 """
 
 
-def _png_img(fig, alt: str) -> str:
-    from .plots import figure_png
+# -- sections ------------------------------------------------------------------------------------
 
-    data = base64.b64encode(figure_png(fig)).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def source_label(media: MediaInfo) -> str:
+    """The source as a page may show it: a URL (without credentials) or the file's name only."""
+    from .netguard import redact
 
-
-def _plot_section(title: str, make_figure) -> str:
-    """A plot as an <img>, or a note saying why it is missing: a plot must never sink the report."""
-    try:
-        return f"<h2>{html.escape(title)}</h2>\n{_png_img(make_figure(), title)}"
-    except Exception as e:  # plotting libraries fail in many ways; the transcript still matters
-        log.warning("report: %s plot skipped (%s: %s)", title, type(e).__name__, e)
-        reason = html.escape(f"{type(e).__name__}: {e}")
-        return f"<h2>{html.escape(title)}</h2>\n<p class=meta>not drawn: {reason}</p>"
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(max(0.0, seconds), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:05.2f}" if hours else f"{minutes:02d}:{secs:05.2f}"
+    source = str(media.source or "")
+    return redact(source) if "://" in source else Path(source).name
 
 
 def _badge(turn: Turn) -> str:
     emotion = turn.emotion
     if emotion is None:
         return ""
-    from .plots import EMOTION_COLORS
-
     scores = ", ".join(f"{label} {emotion.scores.get(label, 0.0):.2f}" for label in LABELS)
     tip = html.escape(f"{emotion.backend}: {scores}", quote=True)
     if emotion.low_confidence:
@@ -85,10 +159,13 @@ def _transcript_html(document: Document, colors: dict[str, str]) -> str:
         name = html.escape(document.display_name(turn.speaker))
         color = colors.get(turn.speaker, "#333")
         overlap = '<span class="overlap">overlap</span>' if turn.overlap else ""
-        rows.append(f'<div class="turn"><span class="time">{_clock(turn.start)}&ndash;{_clock(turn.end)}</span>'
+        # every word is a span, in document order (the script maps span i to word i of the data)
+        words = " ".join(f'<span class="w">{html.escape(w.text.strip())}</span>' for w in turn.words)
+        rows.append(f'<div class="turn"><button class="time" data-t="{turn.start:.3f}" title="play from here">'
+                    f"{clock(turn.start, 2)}&ndash;{clock(turn.end, 2)}</button>"
                     f'<span class="speaker" style="color:{color}">{name}{overlap}</span>'
-                    f"<span>{html.escape(turn.text)}{_badge(turn)}</span></div>")
-    return "\n".join(rows)
+                    f"<span>{words}{_badge(turn)}</span></div>")
+    return '<div id="transcript">' + "\n".join(rows) + "</div>"
 
 
 def _stages_html(document: Document) -> str:
@@ -99,29 +176,51 @@ def _stages_html(document: Document) -> str:
     for name, record in document.stages.items():
         share = f"{record.seconds / total:.0%}" if total > 0 else "-"
         model = " ".join(x for x in (record.model, record.model_version) if x)
+        note = ""
+        if record.cached:
+            loaded = getattr(record, "load_seconds", None)
+            note = "cached: time when computed" + (f"; loaded in {loaded:.2f} s" if loaded is not None else "")
+        if record.incomplete:
+            note = f"incomplete: {record.incomplete}"
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(record.backend)}</td>"
                     f"<td>{html.escape(model)}</td><td class=num>{record.seconds:.2f}</td>"
-                    f"<td class=num>{share}</td><td>{'cached' if record.cached else ''}</td></tr>")
+                    f"<td class=num>{share}</td><td>{html.escape(note)}</td></tr>")
     header = "<tr><th>stage</th><th>backend</th><th>model</th><th>seconds</th><th>share</th><th></th></tr>"
     footer = f"<tr><th>total</th><th></th><th></th><th class=num>{total:.2f}</th><th></th><th></th></tr>"
     return f"<table>{header}{''.join(rows)}{footer}</table>"
 
 
-def _speakers_html(document: Document, colors: dict[str, str]) -> str:
+def speaker_table(document: Document) -> list[dict]:
+    """Per speaker: talk seconds, share of all talk, words, and seconds per emotion label."""
     from .plots import emotion_seconds
 
     seconds = emotion_seconds(document)
+    talk = {s: sum(t.end - t.start for t in document.transcript.turns if t.speaker == s) for s in document.speakers}
+    total = sum(talk.values())
+    return [{"speaker": s, "name": document.display_name(s), "seconds": talk[s],
+             "share": talk[s] / total if total else 0.0,
+             "words": sum(len(t.words) for t in document.transcript.turns if t.speaker == s),
+             "emotions": {k: v for k, v in seconds.get(s, {}).items() if v > 0}} for s in document.speakers]
+
+
+def _speakers_html(document: Document, colors: dict[str, str]) -> str:
+    palette = {**EMOTION_COLORS, "uncertain": UNCERTAIN_COLOR}
     rows = []
-    for speaker in document.speakers:
-        talk = sum(t.end - t.start for t in document.transcript.turns if t.speaker == speaker)
-        words = sum(len(t.words) for t in document.transcript.turns if t.speaker == speaker)
-        labelled = {k: v for k, v in seconds.get(speaker, {}).items() if v > 0}
-        top = max(labelled, key=labelled.get) if labelled else ""
-        rows.append(f'<tr><td style="color:{colors[speaker]};font-weight:600">'
-                    f"{html.escape(document.display_name(speaker))}</td><td class=num>{talk:.1f}</td>"
-                    f"<td class=num>{words}</td><td>{html.escape(top)}</td></tr>")
-    return ("<table><tr><th>speaker</th><th>seconds</th><th>words</th><th>most frequent emotion</th></tr>"
-            + "".join(rows) + "</table>")
+    for row in speaker_table(document):
+        labelled = sum(row["emotions"].values())
+        bars, texts = [], []
+        for label, secs in sorted(row["emotions"].items(), key=lambda kv: -kv[1]):
+            share = secs / labelled
+            bars.append(f'<i style="width:{100 * share:.2f}%;background:{palette.get(label, "#777")}" '
+                        f'title="{html.escape(label)} {share:.0%} ({secs:.1f} s)"></i>')
+            texts.append(f"{html.escape(label)} {share:.0%}")
+        emotion = (f'<div class="share">{"".join(bars)}</div><div class="shares">{" &middot; ".join(texts)}</div>'
+                   if bars else '<span class="meta">no emotion</span>')
+        rows.append(f'<tr><td style="color:{colors[row["speaker"]]};font-weight:600">{html.escape(row["name"])}</td>'
+                    f'<td class=num>{clock(row["seconds"], 1)}</td><td class=num>{row["share"]:.0%}</td>'
+                    f'<td class=num>{row["words"]}</td><td>{emotion}</td></tr>')
+    return ("<table><tr><th>speaker</th><th>talk time</th><th>share</th><th>words</th>"
+            "<th>emotion share of speaking time</th></tr>" + "".join(rows) + "</table>")
 
 
 def _emotion_note(document: Document) -> str:
@@ -131,45 +230,127 @@ def _emotion_note(document: Document) -> str:
     return ""
 
 
-def render_report(document: Document, diarization: Optional[Diarization] = None,
-                  audio_path: Optional[Union[str, Path]] = None) -> str:
-    """The report as one HTML string (pure apart from reading the audio for the waveform)."""
-    from .plots import (alignment_figure, emotion_summary_figure, emotion_timeline_figure,
-                        speaker_colors)
+def _player_html(audio_src: Optional[str], vtt: Optional[str], language: Optional[str]) -> str:
+    if not audio_src:
+        return '<div class="player"><p class="meta">no audio in this report (see the log of the run)</p></div>'
+    track = ""
+    if vtt is not None:
+        data = base64.b64encode(vtt.encode("utf-8")).decode("ascii")
+        lang = html.escape(language or "en", quote=True)
+        track = (f'<track kind="captions" label="transcript" srclang="{lang}" default '
+                 f'src="data:text/vtt;base64,{data}">')
+    return ('<div class="player">'
+            f'<audio id="player" controls preload="metadata" src="{html.escape(audio_src, quote=True)}">{track}</audio>'
+            '<div id="caption" class="caption" aria-live="polite"></div>'
+            '<div class="controls"><label><input type="checkbox" id="follow" checked> follow playback</label>'
+            " &middot; click a word, a time or the timeline to play from there</div></div>")
 
-    colors = speaker_colors(list(dict.fromkeys(
-        document.speakers + (diarization.speakers if diarization else []))))
+
+def render_report(document: Document, diarization: Optional[Diarization] = None,
+                  audio_path: Optional[Union[str, Path]] = None, *, audio_src: Optional[str] = None,
+                  vtt: Optional[str] = None) -> str:
+    """The report as one HTML string (pure apart from reading AUDIO_PATH for the waveform).
+
+    ``audio_src`` is the player's source (a ``data:`` URI or a path relative to the report),
+    ``vtt`` the WebVTT text given to the player as its track.
+    """
+    colors = speaker_colors(list(dict.fromkeys(document.speakers + (diarization.speakers if diarization else []))))
     media = document.media
-    has_emotion = any(t.emotion for t in document.transcript.turns)
     duration = media.duration or max((t.end for t in document.transcript.turns), default=0.0)
     language = document.transcript.language
     language_note = f" &middot; language {html.escape(language)}" if language else ""
+    title = html.escape(media.title or media.id)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(media.title or media.id)} - transcript report</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(media.title or media.id)}</h1>",
-        f'<p class="meta">{html.escape(media.source)} &middot; {_clock(duration)} &middot; '
-        f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words"
-        f"{language_note}</p>",
-        "<h2>Speakers</h2>", _speakers_html(document, colors),
-        "<h2>Stage timings</h2>", _stages_html(document),
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # no favicon request
+        f"<title>{title} - transcript report</title>", f"<style>{CSS}{TIMELINE_CSS}</style></head><body>",
+        f"<h1>{title}</h1>",
+        f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(duration, 2)} &middot; '
+        f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words{language_note}</p>",
+        _player_html(audio_src, vtt, language),
     ]
     if document.transcript.turns:
-        parts.append(_plot_section("Alignment", lambda: alignment_figure(
-            document, diarization, audio_path, backend="matplotlib", max_word_labels=60)))
-    if has_emotion:
-        parts += [_emotion_note(document),
-                  _plot_section("Emotion timeline", lambda: emotion_timeline_figure(document)),
-                  _plot_section("Emotion summary", lambda: emotion_summary_figure(document))]
-    parts += ["<h2>Transcript</h2>", _transcript_html(document, colors), "</body></html>"]
+        parts += ["<h2>Timeline</h2>", _timeline_section(document, diarization, audio_path, duration)]
+    parts += ["<h2>Speakers</h2>", _speakers_html(document, colors), _emotion_note(document),
+              "<h2>Transcript</h2>", _transcript_html(document, colors),
+              "<h2>Stage timings</h2>", _stages_html(document),
+              '<p class="meta">A cached stage shows the seconds it took when it was computed.</p>',
+              f"<script>{PAGE_SCRIPT}</script>", "</body></html>"]
     return "\n".join(parts)
 
 
+def _timeline_section(document: Document, diarization: Optional[Diarization],
+                      audio_path: Optional[Union[str, Path]], duration: float) -> str:
+    envelope = None
+    if audio_path is not None and duration > 0:
+        from .plots import waveform_envelope
+
+        try:
+            envelope = waveform_envelope(audio_path, 0.0, duration)
+        except Exception as e:  # a waveform must never sink the report
+            log.warning("report: waveform skipped (%s: %s)", type(e).__name__, e)
+    return timeline_html(document, diarization, envelope, element_id="timeline", include_css=False)
+
+
+# -- audio ---------------------------------------------------------------------------------------
+
+def encode_audio(wav: Union[str, Path], target: Optional[Path] = None) -> bytes:
+    """MP3 (mono, 32 kbit/s) of WAV: written to TARGET atomically, or returned as bytes."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("ffmpeg is not on PATH (apt-get install ffmpeg)")
+    command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "1",
+               "-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, "-f", "mp3"]
+    if target is None:
+        return subprocess.run(command + ["pipe:1"], check=True, capture_output=True).stdout
+    with atomic_path(target, suffix=".mp3") as tmp:
+        subprocess.run(command + [str(tmp)], check=True, capture_output=True)
+    return b""
+
+
+def _audio_source(document: Document, audio_path: Optional[Union[str, Path]], folder: Path,
+                  embed_max_seconds: float) -> Optional[str]:
+    if audio_path is None:
+        return None
+    duration = document.media.duration or 0.0
+    try:
+        if duration <= embed_max_seconds:
+            return "data:audio/mpeg;base64," + base64.b64encode(encode_audio(audio_path)).decode("ascii")
+        encode_audio(audio_path, folder / REPORT_AUDIO_NAME)
+        return REPORT_AUDIO_NAME
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+        detail = getattr(e, "stderr", b"") or b""
+        log.warning("report: no player, the audio could not be encoded (%s: %s %s)", type(e).__name__, e,
+                    detail.decode(errors="replace").strip()[-300:])
+        return None
+
+
 def write_report(document: Document, path: Union[str, Path], diarization: Optional[Diarization] = None,
-                 audio_path: Optional[Union[str, Path]] = None) -> Path:
-    """Write the report to ``path`` (atomically) and return it."""
+                 audio_path: Optional[Union[str, Path]] = None, subtitle_options=None,
+                 embed_audio_max_seconds: float = EMBED_AUDIO_MAX_SECONDS) -> Path:
+    """Write the report to ``path`` (atomically) and return it.
+
+    With ``audio_path`` (the 16 kHz wav) the report gets a player: the audio is embedded up to
+    ``embed_audio_max_seconds``, else written as ``report-audio.mp3`` beside the report.
+    """
+    from .subtitles import VTTWriter
+
     path = Path(path)
-    atomic_write_text(path, render_report(document, diarization, audio_path))
+    source = _audio_source(document, audio_path, path.parent, embed_audio_max_seconds)
+    try:
+        vtt = VTTWriter(subtitle_options).render(document)
+    except Exception as e:  # the player still plays without its track
+        log.warning("report: no caption track (%s: %s)", type(e).__name__, e)
+        vtt = None
+    atomic_write_text(path, render_report(document, diarization, audio_path, audio_src=source, vtt=vtt))
     log.info("report written to %s", path)
     return path
+
+
+def report_files(folder: Path) -> dict[str, Path]:
+    """The report's files in FOLDER by output name (``report``, ``report_audio``)."""
+    folder = Path(folder)
+    found = {"report": folder / "report.html", "report_audio": folder / REPORT_AUDIO_NAME}
+    return {name: p for name, p in found.items() if p.exists()}
+

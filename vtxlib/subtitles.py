@@ -18,16 +18,17 @@ I/O, atomically.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Literal, Optional
 
 from .align import ends_clause, ends_sentence
-from .errors import missing_dependency
+from .errors import InputError, missing_dependency
 from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, Turn, Word
 from .workspace import atomic_write_text
 
@@ -35,8 +36,14 @@ log = logging.getLogger("vtxlib.subtitles")
 
 OUTPUT_NAME = "transcript"
 
-# Styles for the emotion voice classes when a STYLE block is requested; other labels get none.
-EMOTION_COLOURS = {"angry": "#e5484d", "happy": "#e5a50a", "sad": "#3e63dd", "neutral": "#d0d0d0"}
+# The STYLE block: speakers get a text colour readable on a player's dark caption background,
+# confident emotions a coloured underline (neutral none), overlapping speech italics.
+EMOTION_COLOURS = {"angry": "#ff5c5c", "happy": "#ffd23f", "sad": "#6aa6ff"}
+CAPTION_SPEAKER_COLOURS = ("#5ee7ff", "#ffe14d", "#7dff8a", "#ff8cf0", "#ffb36b", "#b3a6ff", "#ff9e9e",
+                           "#d4ff6b", "#ffffff", "#9bf6e2")
+# Visible speaker names on a speaker change (players show no <v> name; YouTube's caption help marks
+# speakers with ">> NAME:"): "off", "name" -> "Alice: text", "chevrons" -> ">> ALICE: text".
+VISIBLE_SPEAKER_CHOICES = ("off", "name", "chevrons")
 
 
 class SubtitleOptions(OptionsModel):
@@ -49,8 +56,9 @@ class SubtitleOptions(OptionsModel):
     emotion_classes: bool = True   # <v.angry Speaker> for turns with a confident emotion
     overlap_class: bool = True     # <v.overlap Speaker> for turns in overlapping speech
     overlap_text: str = "(overlapping speech)"  # cue for a voice heard under another's words; "" = none
-    emit_style_block: bool = False  # a STYLE block colouring the emotion classes
+    emit_style_block: bool = True  # a STYLE block: speaker colours, emotion and overlap classes
     srt_speaker_prefix: bool = True  # "Name: " before each SRT cue
+    visible_speaker: Literal["off", "name", "chevrons"] = "off"  # VTT: shown where the speaker changes
 
 
 @dataclass
@@ -62,6 +70,7 @@ class Cue:
     emotion: Optional[str] = None
     overlap: bool = False
     words: list[Word] = field(default_factory=list, repr=False)
+    label: str = ""  # visible speaker name before the first line (a speaker change), see ``labels``
 
     @property
     def text(self) -> str:
@@ -72,29 +81,37 @@ class Cue:
 
 def build_cues(aligned: AlignedTranscript, options: Optional[SubtitleOptions] = None,
                prefixes: Optional[dict[str, str]] = None,
-               end_limit: Optional[float] = None) -> list[Cue]:
+               end_limit: Optional[float] = None, labels: Optional[dict[str, str]] = None) -> list[Cue]:
     """Cut every turn into cues and time them.
 
     ``prefixes`` maps a speaker to text that a writer will put before the first line of each of
-    its cues (SRT's "Name: "); it counts against that line's length. ``end_limit`` (the media
-    duration) is the latest time a cue may be held to.
+    its cues (SRT's "Name: "); ``labels`` maps a speaker to a visible label put only on the first
+    cue after a speaker change (and on a second voice's cue). Both count against that line's
+    length. ``end_limit`` (the media duration) is the latest time a cue may be held to.
     """
     options = options or SubtitleOptions()
     cues: list[Cue] = []
     second_voices: list[Cue] = []
+    previous_speaker = None
     for turn in aligned.turns:
         words = [w for w in turn.words if w.text.strip()]
+        label = (labels or {}).get(turn.speaker, "")
         if not words:
             if turn.overlap and options.overlap_text:
                 second_voices.append(Cue(start=turn.start, end=turn.end, speaker=turn.speaker,
-                                         lines=[options.overlap_text], overlap=True))
+                                         lines=[options.overlap_text], overlap=True, label=label))
             continue
         reserve = len((prefixes or {}).get(turn.speaker, ""))
-        for group in _cut_turn(words, options, reserve):
+        if turn.speaker == previous_speaker:
+            label = ""
+        previous_speaker = turn.speaker
+        for k, group in enumerate(_cut_turn(words, options, reserve, first_reserve=reserve + len(label))):
             tokens = [w.text.strip() for w in group]
+            first = reserve + (len(label) if k == 0 else 0)
             cues.append(Cue(start=group[0].start, end=max(w.end for w in group), speaker=turn.speaker,
-                            lines=layout_lines(tokens, options.max_line_chars, options.max_lines, reserve),
-                            emotion=_emotion_class(turn), overlap=turn.overlap, words=group))
+                            lines=layout_lines(tokens, options.max_line_chars, options.max_lines, first),
+                            emotion=_emotion_class(turn), overlap=turn.overlap, words=group,
+                            label=label if k == 0 else ""))
     _time_cues(cues, options, end_limit)
     for cue in second_voices:  # shown beside the words they overlap (players stack concurrent cues)
         cue.start, cue.end = _ms(cue.start) / 1000, _ms(cue.end) / 1000
@@ -108,18 +125,22 @@ def _emotion_class(turn: Turn) -> Optional[str]:
     return label or None
 
 
-def _cut_turn(words: list[Word], options: SubtitleOptions, reserve: int) -> list[list[Word]]:
-    """Split one speaker's words into cue-sized groups with the least total cost."""
+def _cut_turn(words: list[Word], options: SubtitleOptions, reserve: int,
+              first_reserve: Optional[int] = None) -> list[list[Word]]:
+    """Split one speaker's words into cue-sized groups with the least total cost; the first group's
+    first line loses ``first_reserve`` characters (a visible label), the others' ``reserve``."""
     tokens = [w.text.strip() for w in words]
     n = len(words)
     best = [0.0] + [math.inf] * n
     start_of = [0] * (n + 1)
-    capacity = options.max_lines * options.max_line_chars - reserve
+    first_reserve = reserve if first_reserve is None else first_reserve
     for j in range(1, n + 1):
         chars = -1
         for i in range(j - 1, -1, -1):
             chars += len(tokens[i]) + 1
-            if i < j - 1 and not _group_allowed(words, tokens, i, j, chars, capacity, options, reserve):
+            taken = first_reserve if i == 0 else reserve
+            capacity = options.max_lines * options.max_line_chars - taken
+            if i < j - 1 and not _group_allowed(words, tokens, i, j, chars, capacity, options, taken):
                 break
             cost = best[i] + _cue_cost(words, i, j, chars, options)
             if cost < best[j]:
@@ -295,16 +316,25 @@ class _CueWriter(SubtitleWriter):
 class VTTWriter(_CueWriter):
     extension = "vtt"
 
+    def speaker_labels(self, document: Document) -> Optional[dict[str, str]]:
+        return visible_labels(document, self.options.visible_speaker)
+
+    def iterate_cues(self, document: Document) -> Iterator[tuple[str, str, list[str]]]:
+        cues = build_cues(document.transcript, self.options, end_limit=document.media.duration,
+                          labels=self.speaker_labels(document))
+        for cue in cues:
+            yield (format_timestamp(cue.start, self.decimal_marker),
+                   format_timestamp(cue.end, self.decimal_marker), self.cue_lines(cue, document))
+
     def cue_lines(self, cue: Cue, document: Document) -> list[str]:
         classes = []
         if self.options.emotion_classes and cue.emotion:
             classes.append(cue.emotion)
         if self.options.overlap_class and cue.overlap:
             classes.append("overlap")
-        name = " ".join(escape_vtt(document.display_name(cue.speaker)).split()) or UNKNOWN_SPEAKER
-        tag = "<v" + "".join(f".{c}" for c in classes) + f" {name}>"
+        tag = "<v" + "".join(f".{c}" for c in classes) + f" {voice_name(document, cue.speaker)}>"
         lines = [escape_vtt(line) for line in cue.lines]
-        return [tag + lines[0], *lines[1:]]
+        return [tag + escape_vtt(cue.label) + lines[0], *lines[1:]]
 
     def render(self, document: Document) -> str:
         try:
@@ -313,8 +343,9 @@ class VTTWriter(_CueWriter):
             raise missing_dependency("webvtt-py", "cpu", "Writing WebVTT subtitles") from e
         captions = [webvtt.Caption(start, end, lines) for start, end, lines in self.iterate_cues(document)]
         styles = []
-        if self.options.emit_style_block and self.options.emotion_classes:
-            styles = [webvtt.Style(_emotion_styles())]
+        if self.options.emit_style_block:
+            rules = style_rules(document, self.options)
+            styles = [webvtt.Style(rules)] if rules else []
         return webvtt.WebVTT(captions=captions, styles=styles).content
 
 
@@ -379,10 +410,17 @@ class RTTMWriter(SubtitleWriter):
 
 
 class JSONWriter(SubtitleWriter):
+    """``Document.model_dump()``, with the media's source named share-safely: a local file by its name
+    only (no folder of this machine), a URL without credentials."""
+
     extension = "json"
 
     def render(self, document: Document) -> str:
-        return json.dumps(document.model_dump(mode="json"), ensure_ascii=False, indent=1)
+        from .report import source_label
+
+        data = document.model_dump(mode="json")
+        data["media"]["source"] = source_label(document.media)
+        return json.dumps(data, ensure_ascii=False, indent=1)
 
 
 WRITERS = {w.extension: w for w in (JSONWriter, VTTWriter, SRTWriter, RTTMWriter, TextWriter)}
@@ -408,8 +446,42 @@ def escape_vtt(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _emotion_styles() -> list[str]:
-    return [f"::cue(v.{label}) {{ color: {colour}; }}" for label, colour in EMOTION_COLOURS.items()]
+def voice_name(document: Document, speaker: str) -> str:
+    """The speaker's name as written in a ``<v>`` tag (escaped, whitespace collapsed)."""
+    return " ".join(escape_vtt(document.display_name(speaker)).split()) or UNKNOWN_SPEAKER
+
+
+def visible_labels(document: Document, style: str) -> Optional[dict[str, str]]:
+    """speaker -> the visible label for STYLE (see ``VISIBLE_SPEAKER_CHOICES``); None for "off"."""
+    if style == "off":
+        return None
+    labels = {}
+    for speaker in document.speakers:
+        name = " ".join(document.display_name(speaker).split())
+        unnamed = speaker == UNKNOWN_SPEAKER and name == UNKNOWN_SPEAKER
+        if style == "chevrons":
+            labels[speaker] = ">> " if unnamed else f">> {name.upper()}: "
+        elif not unnamed:
+            labels[speaker] = f"{name}: "
+    return labels
+
+
+def style_rules(document: Document, options: SubtitleOptions) -> list[str]:
+    """The STYLE block's rules: a colour per voice, the emotion and overlap classes."""
+    rules = []
+    for k, speaker in enumerate(document.speakers):
+        voice = html.unescape(voice_name(document, speaker))  # the voice attribute a parser reads back
+        if "-->" in voice:  # cannot appear in a STYLE block
+            continue
+        quoted = voice.replace("\\", "\\\\").replace('"', '\\"')
+        colour = CAPTION_SPEAKER_COLOURS[k % len(CAPTION_SPEAKER_COLOURS)]
+        rules.append(f'::cue(v[voice="{quoted}"]) {{ color: {colour}; }}')
+    if options.emotion_classes:
+        rules += [f"::cue(v.{label}) {{ text-decoration: underline; text-decoration-color: {colour}; }}"
+                  for label, colour in EMOTION_COLOURS.items()]
+    if options.overlap_class:
+        rules.append("::cue(v.overlap) { font-style: italic; }")
+    return rules
 
 
 def _rttm_token(text: str) -> str:

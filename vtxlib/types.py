@@ -182,6 +182,8 @@ class StageRecord(VtxModel):
     model_version: Optional[str] = None
     incomplete: Optional[str] = Field(default=None, description="why the stage did not finish its work "
                                       "(then it was not cached)")
+    load_seconds: Optional[float] = Field(default=None, description="cached=True: this run's time to read "
+                                          "the artifact back (seconds is the time it took when computed)")
 
 
 # -- enrichments (extras) ------------------------------------------------------------------------

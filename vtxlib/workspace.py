@@ -35,7 +35,6 @@ import re
 import secrets
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 # owner, .<target>.<8 random chars>.part|.wav
 _TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
                         r"(?:\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(?:part|wav))$")
+_TEMP_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _checksum_lock = threading.Lock()
 
 
@@ -88,20 +88,34 @@ def _owner_tag() -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; rename it onto ``target`` only on success."""
+def atomic_path(target: Path, suffix: str = "", mode: Optional[int] = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it onto ``target`` only on success.
+
+    The file is created with ``mode`` (default 0666) less the umask, so a private file (a token,
+    ``mode=0o600``) is never readable by others, not even while it is written."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=suffix or ".part",
-                               dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_temporary(target, suffix or ".part", 0o666 if mode is None else mode)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _create_temporary(target: Path, suffix: str, mode: int) -> Path:
+    """An empty new file next to TARGET, named like ``tempfile.mkstemp`` would, but created with
+    MODE (0666 for outputs) so that the user's umask decides its permissions (mkstemp's 0600 would
+    make every output unreadable to a web server or another user)."""
+    while True:
+        random_part = "".join(secrets.choice(_TEMP_CHARACTERS) for _ in range(8))
+        path = target.parent / f".{target.name}.{_owner_tag()}.{random_part}{suffix}"
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
+        except FileExistsError:
+            continue
+        return path
 
 
 @contextlib.contextmanager
@@ -189,7 +203,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def atomic_write_text(target: Path, text: str, mode: Optional[int] = None) -> Path:
-    with atomic_path(Path(target)) as tmp:
+    with atomic_path(Path(target), mode=mode) as tmp:
         tmp.write_text(text, encoding="utf-8")
         if mode is not None:
             os.chmod(tmp, mode)
@@ -239,6 +253,7 @@ class Artifact:
 
     data: dict
     digest: str
+    seconds: Optional[float] = None  # how long the stage took when it computed this artifact
 
 
 class ArtifactMismatch(Exception):
@@ -316,21 +331,26 @@ class Workspace:
             record = data.pop(ARTIFACT_RECORD) if isinstance(data, dict) else None
             if not isinstance(record, dict):
                 raise ArtifactMismatch("it has no integrity record")
-            return Artifact(data, self._verified_digest(path, data, record))
+            seconds = record.get("seconds")
+            return Artifact(data=data, digest=self._verified_digest(path, data, record),
+                            seconds=float(seconds) if isinstance(seconds, (int, float)) else None)
         except (OSError, json.JSONDecodeError, ArtifactMismatch, KeyError, TypeError, ValueError) as e:
             # Only atomic renames put files here, so this means outside damage: recompute.
             log.warning("ignoring artifact %s (%s); it will be recomputed", path, e)
             return None
 
     def save_artifact(self, media_id: str, stage: str, key: str, data: dict,
-                      files: Iterable[Path] = ()) -> Artifact:
-        """Write DATA with a record of its digest and of FILES (paths it refers to) for later checks."""
+                      files: Iterable[Path] = (), seconds: Optional[float] = None) -> Artifact:
+        """Write DATA with a record of its digest and of FILES (paths it refers to) for later checks,
+        and of the SECONDS the stage took to compute it (reported again when it is reused)."""
         data = normalised(data)
         records = {self.relative(path): _file_record(Path(path)) for path in files}
         digest = content_digest(data, {name: rec["sha256"] for name, rec in records.items()})
-        atomic_write_json(self.artifact_path(media_id, stage, key),
-                          {**data, ARTIFACT_RECORD: {"digest": digest, "files": records}})
-        return Artifact(data, digest)
+        record = {"digest": digest, "files": records}
+        if seconds is not None:
+            record["seconds"] = round(float(seconds), 3)
+        atomic_write_json(self.artifact_path(media_id, stage, key), {**data, ARTIFACT_RECORD: record})
+        return Artifact(data=data, digest=digest, seconds=seconds)
 
     def _verified_digest(self, path: Path, data: dict, record: dict) -> str:
         files = record.get("files") or {}
