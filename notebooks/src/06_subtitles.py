@@ -38,6 +38,7 @@ from vtxlib import notebook as nb, widgets
 SOURCE = ''  # @param {type:"string"}
 WORKSPACE = ''  # @param {type:"string"}
 REPORT = True  # @param {type:"boolean"}
+VISIBLE_SPEAKER = 'auto'  # @param ["auto", "off", "name", "chevrons"]
 PREVIEW_CUES = 8  # @param {type:"integer"}
 
 # %%
@@ -46,16 +47,18 @@ form = widgets.parameter_form(globals(), {
     'SOURCE': None,
     'WORKSPACE': None,
     'REPORT': None,
+    'VISIBLE_SPEAKER': ['auto', 'off', 'name', 'chevrons'],
     'PREVIEW_CUES': None,
 }, descriptions={
     'SOURCE': 'video URL or media file path; empty = the source of the previous notebook',
     'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
     'REPORT': 'also write report.html',
+    'VISIBLE_SPEAKER': 'speaker names as visible caption text: name = Alice: ..., chevrons = >> ALICE: ...; auto = chevrons when uploading',
     'PREVIEW_CUES': 'how many cues to preview',
 })
 
 # %%
-result = nb.stage_run("subtitles", SOURCE, WORKSPACE, report=REPORT)
+result = nb.stage_run("subtitles", SOURCE, WORKSPACE, report=REPORT, visible_speaker=VISIBLE_SPEAKER)
 nb.show_cues(result.outputs["vtt"], PREVIEW_CUES)
 
 # %%

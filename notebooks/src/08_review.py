@@ -63,13 +63,13 @@ result = nb.stage_run("subtitles", SOURCE, WORKSPACE)
 nb.show_turns(result.document, limit=40)
 
 # %% [markdown]
-# Move the slider to inspect any 30-second window: word boxes per speaker, diarization turns, overlaps and the waveform.
+# The whole file, the same figure as in report.html: a lane per speaker (pale: diarization turns, dark: words), overlapping speech in orange, the emotion strip under each lane, the waveform on top. Hover a word for its time, probability, speaker and emotion; zoom with − / +, Ctrl/⌘ + wheel or a double-click, drag to pan. Saved and exported notebooks keep a static picture of it.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 from vtxlib import plots
 
-plots.interactive_alignment(result.document, diarization=result.diarization, audio=result.audio,
-                            window=30.0)
+plots.review_figure(result.document, diarization=result.diarization, audio=result.audio)
 
 # %%
 sizes = nb.show_outputs(result.outputs)
