@@ -361,6 +361,10 @@ def test_stage_notebooks_chain_through_the_workspace(executed):
             _outputs_of(executed["notebooks"][name], "application/vnd.jupyter.widget-view+json")
     assert _outputs_of(executed["notebooks"]["04_align"], "image/png")
     assert len(_outputs_of(executed["notebooks"]["05_emotion"], "image/png")) == 2
+    # 08: the report's interactive figure, with a static picture for saved/exported notebooks
+    figure = [o for o in _outputs_of(executed["notebooks"]["08_review"], "text/html")
+              if "vtx-svg" in "".join(o["data"]["text/html"])]
+    assert figure and "image/png" in figure[0]["data"]
     # the ASR artifact was computed once (02) and reused by every later notebook
     asr_artifacts = list((executed["workspace"] / "media" / media_id / "asr").glob("*.json"))
     assert len(asr_artifacts) == 1
