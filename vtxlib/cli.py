@@ -56,6 +56,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"lower bound on the number of speakers (1-{MAX_SPEAKERS})")
     p.add_argument("--max-speakers", type=int, default=None,
                    help=f"upper bound on the number of speakers (1-{MAX_SPEAKERS})")
+    p.add_argument("--voices", metavar="DIR", default=None,
+                   help="name speakers from voice clips: DIR holds one audio file per person named after them "
+                        "(Alice.wav, 'Bob Smith.mp3') or a folder of clips per person (docs/voices.md)")
     p.add_argument("--emotion", default="auto", help="emotion backend: auto, embedded, speechbrain, off")
     p.add_argument("--enhance", default="off", help="LLM cleanup/summary: off, auto, gemini (needs a key)")
     p.add_argument("--enhance-model", default=None, help="Gemini model name")
@@ -72,6 +75,7 @@ def pipeline_options_from_args(args: argparse.Namespace):
         diarizer_model=args.diarizer_model, num_speakers=args.num_speakers, min_speakers=args.min_speakers,
         max_speakers=args.max_speakers, emotion=args.emotion, enhance=args.enhance,
         enhance_model=args.enhance_model, report=not args.no_report, force=args.force,
+        voices=str(args.voices) if getattr(args, "voices", None) else None,
         upload_video=getattr(args, "upload", None), upload_dry_run=getattr(args, "upload_dry_run", False),
         upload_language=getattr(args, "upload_language", "en"),
         upload_client_secrets=getattr(args, "client_secrets", None))

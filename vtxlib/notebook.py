@@ -43,7 +43,7 @@ SECRETS = {
 }
 #: PipelineOptions fields a notebook may set; ``force`` applies to one call and is never stored
 SESSION_OPTIONS = ("asr", "asr_model", "language", "diarizer", "diarizer_model", "num_speakers",
-                   "min_speakers", "max_speakers", "emotion", "enhance", "enhance_model", "report")
+                   "min_speakers", "max_speakers", "emotion", "enhance", "enhance_model", "report", "voices")
 _SPEAKER_COUNTS = ("num_speakers", "min_speakers", "max_speakers")
 
 
@@ -395,6 +395,25 @@ def show_enhancement(document) -> bool:
                   f"{stats.get('words_changed', 0)} words changed")
     show_suggested_names(document)
     return True
+
+
+def show_voice_matches(document) -> list[dict]:
+    """The ``--voices`` matches of DOCUMENT as a table (speaker, shown as, enrolled voice, score,
+    matched) and returned as rows; a note instead when no voices were given."""
+    from .voices import voice_match_table
+
+    rows = voice_match_table(document)
+    if not rows:
+        show_markdown("No voice matches: set VOICES_DIR to a folder with one clip per person "
+                      "(`Alice.wav`, `Bob Smith.mp3`) or a folder of clips per person.")
+        return rows
+    settings = document.extras.get("voices") or {}
+    show_table(list(rows[0]), [tuple("" if v is None else f"{v:.3f}" if isinstance(v, float) else v for v in r.values())
+                               for r in rows],
+               caption=f"cosine similarity of each speaker to the enrolled voice assigned to it "
+                       f"({settings.get('model', '?')}); named at >= {settings.get('threshold', '?')}. "
+                       f"Names typed in SPEAKER_NAMES take precedence.")
+    return rows
 
 
 def set_speaker_names(names: str = "", apply_suggested: bool = False, source: str = "",

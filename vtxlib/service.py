@@ -120,7 +120,11 @@ class JobRequest:
     upload_dir: Optional[str] = None  # removed once the job ends
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "overrides": self.overrides}
+        # the voices folder is a server path: say only that the request brought its own voices
+        overrides = {k: v for k, v in self.overrides.items() if k != "voices"}
+        if "voices" in self.overrides:
+            overrides["voices"] = "uploaded"
+        return {"name": self.name, "overrides": overrides}
 
 
 @dataclass
@@ -413,20 +417,46 @@ def store_upload(upload, uploads_dir: Path, max_bytes: int) -> Path:
     """Copy an UploadFile into ``uploads_dir/<random>/<name>`` (413 past ``max_bytes``)."""
     folder = uploads_dir / uuid.uuid4().hex
     folder.mkdir(parents=True)
-    target = folder / safe_filename(upload.filename)
+    try:
+        return _copy_upload(upload, folder / safe_filename(upload.filename), max_bytes)
+    except ServiceError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _copy_upload(upload, target: Path, max_bytes: int) -> Path:
     written = 0
     with open(target, "wb") as out:
         while block := upload.file.read(1 << 20):
             written += len(block)
             if written > max_bytes:
-                out.close()
-                shutil.rmtree(folder, ignore_errors=True)
                 raise ServiceError(413, f"upload larger than the limit of {max_bytes / 1048576:.0f} MB")
             out.write(block)
     if written == 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise ServiceError(400, "the uploaded file is empty (0 bytes)")
+        raise ServiceError(400, f"the uploaded file {target.name} is empty (0 bytes)")
     return target
+
+
+def store_voices(uploads: list, configured: Optional[str], folder: Path, max_bytes: int) -> Path:
+    """A request's voices folder at FOLDER: the people of the server's configured ``--voices`` folder
+    (linked, not copied) and the uploaded clips, one person per file named after them
+    (``Alice.wav``); an uploaded person replaces a configured one of the same name."""
+    from .voices import AUDIO_EXTENSIONS
+
+    folder.mkdir(parents=True)
+    uploaded = {}
+    for upload in uploads:
+        target = folder / safe_filename(upload.filename)
+        if target.suffix.lower() not in AUDIO_EXTENSIONS:
+            raise ServiceError(400, f"voice clip {target.name!r}: expected an audio file named after the person "
+                                    f"(Alice.wav, Bob_Smith.mp3)")
+        uploaded[target.stem.lower()] = _copy_upload(upload, target, max_bytes)
+    if configured:
+        for entry in sorted(Path(configured).expanduser().iterdir()):
+            name = entry.stem if entry.is_file() else entry.name
+            if not entry.name.startswith(".") and safe_filename(name).lower() not in uploaded:
+                (folder / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    return folder
 
 
 def media_duration(path: Path) -> float:
@@ -723,7 +753,7 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
     def transcribe(file: Optional[UploadFile] = File(None), url: Optional[str] = Form(None),
                    num_speakers: Optional[int] = Form(None), min_speakers: Optional[int] = Form(None),
                    max_speakers: Optional[int] = Form(None), emotion: Optional[str] = Form(None),
-                   mode: str = Form("auto")):
+                   mode: str = Form("auto"), voices: Optional[list[UploadFile]] = File(None)):
         if not runner.ready:
             raise ServiceError(503, f"not ready: {runner.error or 'models are still loading'}",
                                {"Retry-After": "30"})
@@ -731,6 +761,8 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
             raise ServiceError(400, f"mode={mode!r}: expected auto, sync or async")
         request = _job_request(file, url, parse_overrides(num_speakers, min_speakers, max_speakers, emotion))
         try:
+            if voices:
+                _add_voices(request, voices)
             background = mode == "async"
             if mode == "auto":
                 background = url is not None or media_duration(Path(request.source)) > options.sync_max_seconds
@@ -775,6 +807,14 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
         path = store_upload(file, uploads_dir, options.max_upload_bytes)
         return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
                           upload_dir=str(path.parent))
+
+    def _add_voices(request: JobRequest, clips: list) -> None:
+        """Uploaded voice clips (with the configured folder's people) become the job's voices folder."""
+        folder = Path(request.upload_dir) if request.upload_dir else uploads_dir / uuid.uuid4().hex
+        request.upload_dir = str(folder)
+        configured = getattr(runner.base_options, "voices", None)
+        request.overrides["voices"] = str(store_voices(clips, configured, folder / "voices",
+                                                       options.max_upload_bytes))
 
     def _accepted(job: Job):
         return JSONResponse({"job_id": job.id, "status": job.status, "status_url": f"/jobs/{job.id}"},

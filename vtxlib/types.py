@@ -145,6 +145,9 @@ class Diarization:
     model: str = ""
     model_version: Optional[str] = None
     num_speakers_estimated: Optional[int] = None
+    # each speaker's centroid in the diarizer's own embedding space (unit vectors; empty for a
+    # backend without speaker embeddings): what enrolled voices are matched against
+    speaker_embeddings: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def speakers(self) -> list[str]:
@@ -155,7 +158,8 @@ class Diarization:
                 "overlaps": [list(o) for o in self.overlaps],
                 "speech_turns": [t.to_dict() for t in self.speech_turns], "backend": self.backend,
                 "model": self.model, "model_version": self.model_version,
-                "num_speakers_estimated": self.num_speakers_estimated}
+                "num_speakers_estimated": self.num_speakers_estimated,
+                "speaker_embeddings": {k: list(v) for k, v in self.speaker_embeddings.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Diarization":
@@ -164,7 +168,30 @@ class Diarization:
                    speech_turns=[SpeakerTurn.from_dict(t) for t in data.get("speech_turns", [])],
                    backend=data.get("backend", ""), model=data.get("model", ""),
                    model_version=data.get("model_version"),
-                   num_speakers_estimated=data.get("num_speakers_estimated"))
+                   num_speakers_estimated=data.get("num_speakers_estimated"),
+                   speaker_embeddings={k: list(v) for k, v in (data.get("speaker_embeddings") or {}).items()})
+
+
+@dataclass
+class VoiceMatch:
+    """How one diarized speaker compares with the enrolled voices (``--voices``).
+
+    ``candidate`` is the enrolled person the one-to-one assignment gave this speaker (None when there
+    were fewer people than speakers), ``score`` the cosine similarity of their voiceprints, and
+    ``name`` the candidate when the score reached the threshold, else None (the speaker stays anonymous).
+    """
+
+    speaker: str
+    name: Optional[str] = None
+    candidate: Optional[str] = None
+    score: Optional[float] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VoiceMatch":
+        return from_known_fields(cls, data)
 
 
 @dataclass
@@ -272,6 +299,7 @@ class Document:
     stages: dict[str, StageRecord] = field(default_factory=dict)
     speaker_names: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    voice_matches: list[VoiceMatch] = field(default_factory=list)  # one per speaker when --voices was given
 
     @property
     def speakers(self) -> list[str]:
@@ -288,6 +316,7 @@ class Document:
             "language": self.transcript.language,
             "speakers": self.speakers,
             "speaker_names": dict(self.speaker_names),
+            "voice_matches": [m.to_dict() for m in self.voice_matches],
             "words": [w.to_dict() for w in self.transcript.words],
             "turns": turns,
             "stages": {name: rec.to_dict() for name, rec in self.stages.items()},
@@ -305,4 +334,5 @@ class Document:
         return cls(media=MediaInfo.from_dict(data["media"]), transcript=transcript,
                    stages={k: StageRecord.from_dict(v) for k, v in data.get("stages", {}).items()},
                    speaker_names=dict(data.get("speaker_names", {})),
-                   extras=dict(data.get("extras", {})))
+                   extras=dict(data.get("extras", {})),
+                   voice_matches=[VoiceMatch.from_dict(m) for m in data.get("voice_matches", [])])
