@@ -907,7 +907,12 @@ def cmd_serve(args) -> int:
                          f"--api-key-file FILE (clients send 'Authorization: Bearer <key>'), or bind to 127.0.0.1")
     options.url_policy()  # a bad --allow-url-network fails here, before the models load
     log.info("API key %s", "required" if options.api_key else "not set: loopback only")
-    app = create_app(Workspace(args.workspace), options, pipeline_options_from_args(args))
+    workspace, pipeline_options = Workspace(args.workspace), pipeline_options_from_args(args)
+    if pipeline_options.voices:  # a bad clip in the configured folder fails now, not on the first request
+        from .voices import check_clips
+
+        check_clips(pipeline_options.voices, workspace.voices_dir)
+    app = create_app(workspace, options, pipeline_options)
     uvicorn.run(app, host=options.host, port=options.port,
                 log_level="info" if getattr(args, "verbose", 0) else "warning")
     return 0
