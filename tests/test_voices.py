@@ -151,6 +151,23 @@ def test_unenrolled_voice_stays_anonymous_with_real_voiceprints(tmp_path):
     assert matches["SPEAKER_02"].name is None
 
 
+def test_embedded_diarization_keeps_one_unit_centroid_per_speaker():
+    from vtxlib.diarize.base import SpeakerCount
+    from vtxlib.diarize.embedded import EmbeddedDiarizer
+    from vtxlib.testing.synth import make_conversation
+    from vtxlib.types import AudioFile
+
+    conversation = make_conversation(FIXTURES.parent / "synth", 3, 30, seed=0)
+    result = EmbeddedDiarizer().diarize(AudioFile(path=str(conversation.wav), sample_rate=16000,
+                                                  duration=conversation.duration), SpeakerCount())
+    assert set(result.speaker_embeddings) == set(result.speakers) and len(result.speakers) == 3
+    vectors = np.array(list(result.speaker_embeddings.values()))
+    assert vectors.shape == (3, 192)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert np.max(vectors @ vectors.T - 2 * np.eye(3)) < 0.95, "three different voices, three different centroids"
+    assert Diarization.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
 def test_diarization_and_document_keep_embeddings_and_matches():
     diarization = Diarization(turns=[SpeakerTurn(speaker="SPEAKER_00", start=0.0, end=1.0)],
                               speaker_embeddings={"SPEAKER_00": [0.6, 0.8]})

@@ -392,7 +392,8 @@ def transcript_response(document, outputs: Optional[dict] = None, source_name: O
             item["emotion"] = turn.emotion.to_dict()
         turns.append(item)
     return {"media": public_media(data["media"], source_name), "language": data.get("language"),
-            "speakers": data["speakers"], "speaker_names": data.get("speaker_names", {}), "turns": turns,
+            "speakers": data["speakers"], "speaker_names": data.get("speaker_names", {}),
+            "voice_matches": data.get("voice_matches", []), "turns": turns,
             "words": data["words"], "outputs": {name: Path(path).name for name, path in (outputs or {}).items() if path},
             "stages": {name: {"backend": rec.get("backend"), "seconds": rec.get("seconds"),
                               "cached": rec.get("cached")} for name, rec in data.get("stages", {}).items()}}
