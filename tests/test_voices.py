@@ -138,6 +138,7 @@ def test_hungarian_gives_each_name_to_one_speaker_and_keeps_weak_matches_anonymo
     assert matches["SPEAKER_01"].name is None
     assert [m.candidate for m in matches.values()].count("Alice") == 1
     assert matches["SPEAKER_02"].name is None
+    assert {m.threshold for m in matches.values()} == {0.5}
     assert voices.names_of(list(matches.values())) == {"SPEAKER_00": "Alice"}
 
 
@@ -233,9 +234,9 @@ def test_cli_names_enrolled_speakers_and_leaves_the_other_anonymous(tmp_path):
     names = data["speaker_names"]
     assert sorted(names.values()) == ["Alice", "Bob Smith"]
     matches = {m["speaker"]: m for m in data["voice_matches"]}
-    threshold = data["extras"]["voices"]["threshold"]
     for speaker, name in names.items():
-        assert matches[speaker]["name"] == name and matches[speaker]["score"] >= threshold
+        assert matches[speaker]["name"] == name and matches[speaker]["score"] >= matches[speaker]["threshold"]
+        assert matches[speaker]["threshold"] == voices.CAMPPLUS_THRESHOLD
     anonymous = [s for s in data["speakers"] if s not in names]
     assert len(anonymous) == 1 and matches[anonymous[0]]["name"] is None
 

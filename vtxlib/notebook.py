@@ -407,12 +407,11 @@ def show_voice_matches(document) -> list[dict]:
         show_markdown("No voice matches: set VOICES_DIR to a folder with one clip per person "
                       "(`Alice.wav`, `Bob Smith.mp3`) or a folder of clips per person.")
         return rows
-    settings = document.extras.get("voices") or {}
+    threshold = next((m.threshold for m in document.voice_matches if m.threshold is not None), None)
     show_table(list(rows[0]), [tuple("" if v is None else f"{v:.3f}" if isinstance(v, float) else v for v in r.values())
                                for r in rows],
-               caption=f"cosine similarity of each speaker to the enrolled voice assigned to it "
-                       f"({settings.get('model', '?')}); named at >= {settings.get('threshold', '?')}. "
-                       f"Names typed in SPEAKER_NAMES take precedence.")
+               caption=f"cosine similarity of each speaker to the enrolled voice assigned to it; named at "
+                       f">= {threshold}. Names typed in SPEAKER_NAMES take precedence.")
     return rows
 
 

@@ -295,8 +295,6 @@ class Pipeline:
 
             document.voice_matches = list(st.voice_matches)
             document.speaker_names = names_of(st.voice_matches, document.speakers)
-            document.extras["voices"] = {"threshold": self._enrollment.threshold, "model": self._enrollment.model,
-                                         "enrolled": sorted(self._enrollment.voiceprints)}
         return document
 
     def warm_up(self) -> None:

@@ -178,13 +178,14 @@ class VoiceMatch:
 
     ``candidate`` is the enrolled person the one-to-one assignment gave this speaker (None when there
     were fewer people than speakers), ``score`` the cosine similarity of their voiceprints, and
-    ``name`` the candidate when the score reached the threshold, else None (the speaker stays anonymous).
+    ``name`` the candidate when the score reached ``threshold``, else None (the speaker stays anonymous).
     """
 
     speaker: str
     name: Optional[str] = None
     candidate: Optional[str] = None
     score: Optional[float] = None
+    threshold: Optional[float] = None
 
     def to_dict(self) -> dict:
         return asdict(self)

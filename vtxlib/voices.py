@@ -417,7 +417,7 @@ def match_speakers(speaker_embeddings: dict[str, list[float]], enrollment: Enrol
     if not speakers:
         return []
     if not names:
-        return [VoiceMatch(speaker=s) for s in speakers]
+        return [VoiceMatch(speaker=s, threshold=threshold) for s in speakers]
     a = np.array([speaker_embeddings[s] for s in speakers], dtype=np.float64)
     b = np.array([enrollment.voiceprints[n] for n in names], dtype=np.float64)
     if a.shape[1] != b.shape[1]:
@@ -431,7 +431,7 @@ def match_speakers(speaker_embeddings: dict[str, list[float]], enrollment: Enrol
         candidate, score = assigned.get(speaker, (None, None))
         accepted = score is not None and score >= threshold
         matches.append(VoiceMatch(speaker=speaker, name=candidate if accepted else None, candidate=candidate,
-                                  score=None if score is None else round(score, 4)))
+                                  score=None if score is None else round(score, 4), threshold=threshold))
     return matches
 
 
