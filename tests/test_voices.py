@@ -346,3 +346,13 @@ def test_pyannote_tier_enrolls_and_matches_in_the_pipelines_own_embedding_space(
     named = [m.candidate for m in matches if m.candidate]
     assert len(named) == len(set(named)) == min(2, len(matches))
     assert all(-1.0 <= m.score <= 1.0 for m in matches if m.score is not None)
+
+
+def test_batch_refuses_voices_when_no_notebook_takes_them(tmp_path):
+    pytest.importorskip("papermill")
+    from vtxlib.batch import BatchOptions, run_batch
+    from vtxlib.workspace import Workspace
+
+    options = BatchOptions(notebooks=("01_acquire",), parameters={"VOICES_DIR": str(tmp_path)})
+    with pytest.raises(InputError, match="VOICES_DIR"):
+        run_batch("list.txt", Workspace(tmp_path / "ws"), options, sources=["a.wav"])

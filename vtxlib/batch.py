@@ -48,7 +48,7 @@ KERNEL_MODES = ("batch", "notebook")
 OPTION_PARAMETERS = {"asr": "ASR", "asr_model": "ASR_MODEL", "language": "LANGUAGE", "diarizer": "DIARIZER",
                      "num_speakers": "NUM_SPEAKERS", "min_speakers": "MIN_SPEAKERS",
                      "max_speakers": "MAX_SPEAKERS", "emotion": "EMOTION", "enhance": "ENHANCE",
-                     "enhance_model": "ENHANCE_MODEL"}
+                     "enhance_model": "ENHANCE_MODEL", "voices": "VOICES_DIR"}
 
 
 @dataclass
@@ -326,6 +326,7 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
     """Run the notebooks for every source of INPUT; returns (and writes) the status table."""
     options = options or BatchOptions()
     sources = sources if sources is not None else read_sources(input_)
+    _check_voices_parameter(options)
     name = options.name or batch_name(input_)
     folder = workspace.batch_dir / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -353,6 +354,19 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
     report = BatchReport(name, folder, rows, time.perf_counter() - started)
     status.save(rows, report.throughput())
     return report
+
+
+def _check_voices_parameter(options: BatchOptions) -> None:
+    """--voices reaches the pipeline only through a notebook that declares VOICES_DIR: say so rather
+    than run the whole batch without names."""
+    if options.parameters.get("VOICES_DIR") is None:
+        return
+    import papermill
+
+    if not any("VOICES_DIR" in papermill.inspect_notebook(str(options.notebook_dir / f"{name}.ipynb"))
+               for name in options.notebooks):
+        raise InputError(f"--voices: none of the notebooks {', '.join(options.notebooks)} has a VOICES_DIR "
+                         f"parameter; use `python -m vtxlib run SOURCE --voices DIR` per source")
 
 
 def _initial_row(source: str, previous: Optional[SourceStatus], options: BatchOptions) -> SourceStatus:
