@@ -356,3 +356,13 @@ def test_batch_refuses_voices_when_no_notebook_takes_them(tmp_path):
     options = BatchOptions(notebooks=("01_acquire",), parameters={"VOICES_DIR": str(tmp_path)})
     with pytest.raises(InputError, match="VOICES_DIR"):
         run_batch("list.txt", Workspace(tmp_path / "ws"), options, sources=["a.wav"])
+
+
+def test_diarizer_without_speaker_embeddings_is_refused(tmp_path):
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.workspace import Workspace
+
+    folder = person_folder(tmp_path / "voices", {"Alice": [clip(0)]})
+    options = PipelineOptions(diarizer="sortformer", voices=str(folder), emotion="off")
+    with pytest.raises(InputError, match="--voices needs speaker embeddings.*not sortformer"):
+        Pipeline(Workspace(tmp_path / "ws"), options).run(str(clip(1)))
