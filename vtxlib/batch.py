@@ -324,6 +324,7 @@ def run_batch(input_: str, workspace: Workspace, options: Optional[BatchOptions]
               sources: Optional[list[str]] = None, echo: Callable[[str], None] = lambda line: None) -> BatchReport:
     """Run the notebooks for every source of INPUT; returns (and writes) the status table."""
     options = options or BatchOptions()
+    _check_voices_parameter(options)
     name, folder, status, rows = prepare_batch(input_, workspace, options.name, options.retry_failed, sources)
     kernel = NotebookKernel(options.kernel, options.kernel_name)
     started = time.perf_counter()
@@ -368,6 +369,19 @@ def prepare_batch(input_: str, workspace: Workspace, name: Optional[str], retry_
 def end_line(row: SourceStatus) -> str:
     """The progress line printed when a source ends."""
     return f"{row.status:<6} {row.source} ({row.seconds or 0:.1f} s){': ' + row.error if row.error else ''}"
+
+
+def _check_voices_parameter(options: BatchOptions) -> None:
+    """--voices reaches the pipeline only through a notebook that declares VOICES: say so rather
+    than run the whole batch without names."""
+    if options.parameters.get("VOICES") is None:
+        return
+    import papermill
+
+    if not any("VOICES" in papermill.inspect_notebook(str(options.notebook_dir / f"{name}.ipynb"))
+               for name in options.notebooks):
+        raise InputError(f"--voices: none of the notebooks {', '.join(options.notebooks)} has a VOICES "
+                         f"parameter; use `python -m vtxlib run SOURCE --voices DIR` per source")
 
 
 def _initial_row(source: str, previous: Optional[SourceStatus], retry_failed: bool) -> SourceStatus:

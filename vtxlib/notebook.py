@@ -351,6 +351,24 @@ def show_enhancement(document) -> bool:
     return True
 
 
+def show_voice_matches(document) -> list[dict]:
+    """The ``--voices`` matches of DOCUMENT as a table (speaker, shown as, enrolled voice, score,
+    matched) and returned as rows; a note instead when no voices were given."""
+    from .voices import voice_match_table
+
+    rows = voice_match_table(document)
+    if not rows:
+        show_markdown("No voice matches: set VOICES to a folder with one clip per person "
+                      "(`Alice.wav`, `Bob Smith.mp3`) or a folder of clips per person.")
+        return rows
+    threshold = next((m.threshold for m in document.voice_matches if m.threshold is not None), None)
+    show_table(list(rows[0]), [tuple("" if v is None else f"{v:.3f}" if isinstance(v, float) else v for v in r.values())
+                               for r in rows],
+               caption=f"cosine similarity of each speaker to the enrolled voice assigned to it; named at "
+                       f">= {threshold}. Names typed in SPEAKER_NAMES take precedence.")
+    return rows
+
+
 def set_speaker_names(names: str = "", apply_suggested: bool = False, source: str = "",
                       workspace: str = "") -> dict[str, str]:
     """Store the speaker names for SOURCE's media: the suggested ones only when APPLY_SUGGESTED, then

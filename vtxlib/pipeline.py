@@ -34,7 +34,7 @@ from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo, OptionsModel, VtxModel,
-                    StageRecord, Transcript)
+                    StageRecord, Transcript, VoiceMatch)
 from .workspace import (Artifact, Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
                         stage_key)
 
@@ -76,6 +76,9 @@ class PipelineOptions(OptionsModel):
     report: bool = Field(True, description="write report.html next to the subtitles")
     speaker_names: dict[str, str] = Field(default_factory=dict, description="SPEAKER_00 -> display name, "
                                           "shown in the outputs")
+    voices: Optional[str] = Field(None, description="a folder of enrolled voices (Alice.wav, 'Bob Smith.mp3', "
+                                  "Carol/*.wav): matching speakers get those names (docs/voices.md); names "
+                                  "in speaker_names take precedence")
     # GPU-tier models are released after their stage (a 15 GB T4 holds ASR, diarization and emotion
     # models one after another); False keeps them loaded across runs, e.g. for a batch on a big GPU.
     free_gpu_between_stages: bool = Field(True, description="release each GPU model after its stage")
@@ -164,6 +167,7 @@ class RunResult:
     refs: dict[str, Ref] = field(default_factory=dict)
     incomplete: dict[str, str] = field(default_factory=dict)  # stage -> why it did not finish its work
     options: Optional[PipelineOptions] = None  # the options this run used
+    voice_matches: list[VoiceMatch] = field(default_factory=list)  # with --voices: one per diarized speaker
 
     @property
     def keys(self) -> dict[str, str]:
@@ -211,6 +215,8 @@ class Run:
     hook: Hook
     records: dict[str, StageRecord] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    voice_clips: Any = None  # vtxlib.voices.CheckedClips of this run's --voices
+    enrollment: Any = None  # vtxlib.voices.Enrollment in the diarizer's space
 
 
 _CURRENT_RUN: contextvars.ContextVar[Optional[Run]] = contextvars.ContextVar("vtx_run", default=None)
@@ -282,6 +288,7 @@ class Pipeline:
 
     def _run(self, source: str, out_dir: Optional[Path], last: int) -> RunResult:
         started = time.perf_counter()
+        self._check_voices(last)
         state = RunResult(media=self.acquire(source))
         steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
@@ -331,9 +338,44 @@ class Pipeline:
                 wait([diarizing])  # let it finish and cache; the ASR error is the one to report
                 raise
             st.diarization, st.refs["diarize"] = diarizing.result()
+        st.voice_matches = self._match_voices(st.diarization)
 
     def _step_diarize(self, st: "RunResult") -> None:
         st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"])
+        st.voice_matches = self._match_voices(st.diarization)
+
+    def _check_voices(self, last: int) -> None:
+        """With --voices, check every clip before any other work (a bad clip must not cost a run)."""
+        run = self._current()
+        run.voice_clips = run.enrollment = None
+        if not self.options.voices or last < STAGES.index("diarize"):
+            return
+        from .voices import check_clips
+
+        if not callable(getattr(self._backend("diarize"), "voice_embedder", None)):
+            raise InputError(f"--voices needs speaker embeddings from the diarizer: use --diarizer embedded or "
+                             f"pyannote (not {self._backend('diarize').name})")
+        run.voice_clips = check_clips(self.options.voices, self.workspace.voices_dir)
+
+    def _enroll_voices(self, backend) -> None:
+        """Voiceprints in the diarizer's own space, while its model is loaded (cached per clip)."""
+        run = self._current()
+        if run.voice_clips is not None and run.enrollment is None:
+            from .voices import enroll
+
+            run.enrollment = enroll(run.voice_clips, backend.voice_embedder())
+
+    def _match_voices(self, diarization: Diarization) -> list[VoiceMatch]:
+        enrollment = self._current().enrollment
+        if enrollment is None:
+            return []
+        from .voices import match_speakers
+
+        if not diarization.speaker_embeddings and diarization.speakers:
+            raise InputError("--voices: this diarization has no speaker embeddings; rerun with --force diarize")
+        matches = match_speakers(diarization.speaker_embeddings, enrollment)
+        log.info("voices: %s", ", ".join(f"{m.speaker}={m.name or '-'} ({m.candidate} {m.score})" for m in matches))
+        return matches
 
     def _step_align(self, st: "RunResult") -> None:
         st.aligned, st.refs["align"] = self.align(st.media, st.transcript, st.diarization,
@@ -361,7 +403,13 @@ class Pipeline:
 
     def _document(self, st: "RunResult") -> Document:
         media = st.media.model_copy(update={"duration": round(st.audio.duration, 3)})
-        return Document(media=media, transcript=st.aligned, stages=self._stage_records())
+        document = Document(media=media, transcript=st.aligned, stages=self._stage_records())
+        if self._current().enrollment is not None:
+            from .voices import names_of
+
+            document.voice_matches = list(st.voice_matches)
+            document.speaker_names = names_of(st.voice_matches, document.speakers)
+        return document
 
     def warm_up(self) -> None:
         """Create (load) every backend now, e.g. when a service starts, not on the first request."""
@@ -435,6 +483,7 @@ class Pipeline:
                                    lambda: backend.diarize(audio, count, self._progress("diarize")),
                                    Diarization.model_validate, model_files=_model_files(backend, options))
         self._note_model("diarize", result.model, result.model_version)
+        self._enroll_voices(backend)
         self._release_if_gpu("diarize")
         return result, ref
 

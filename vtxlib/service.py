@@ -46,7 +46,7 @@ from pydantic import Field, model_serializer
 
 from . import netguard
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
-from .types import Document, Emotion, MediaInfo, OptionsModel, VtxModel, Word
+from .types import Document, Emotion, MediaInfo, OptionsModel, VoiceMatch, VtxModel, Word
 from .validate import MAX_SPEAKERS, check_speaker_counts, describe_os_error, is_disk_full
 from .versions import package_version
 
@@ -151,6 +151,8 @@ class TranscriptResponse(VtxModel):
     language: Optional[str] = None
     speakers: list[str]
     speaker_names: dict[str, str] = Field(default_factory=dict)
+    voice_matches: list[VoiceMatch] = Field(default_factory=list, description="with enrolled voices: how "
+                                            "each speaker compared with them")
     turns: list[TurnSummary]
     words: list[Word]
     outputs: dict[str, str] = Field(default_factory=dict, description="format -> file name; "
@@ -218,6 +220,11 @@ class JobRequest:
     overrides: dict[str, Any] = field(default_factory=dict)
     upload_dir: Optional[str] = None  # removed once the job ends
 
+    def public_overrides(self) -> dict[str, Any]:
+        """The overrides as answered: the voices folder is a server path, so say only that the
+        request brought its own voices."""
+        return {k: ("uploaded" if k == "voices" else v) for k, v in self.overrides.items()}
+
 
 @dataclass
 class Job:
@@ -235,7 +242,7 @@ class Job:
     def answer(self) -> JobRecord:
         return JobRecord(job_id=self.id, status=self.status, created=self.created, started=self.started,
                          finished=self.finished, stage=self.stage, result=self.result, error=self.error,
-                         request=RequestSummary(name=self.request.name, overrides=self.request.overrides))
+                         request=RequestSummary(name=self.request.name, overrides=self.request.public_overrides()))
 
     def record(self) -> dict:
         """What is stored on disk: the answer plus the upload folder's name (for crash clean-up)."""
@@ -467,7 +474,8 @@ def transcript_response(document: Document, outputs: Optional[dict] = None,
     media = public_media(document.media.model_dump(mode="json"), source_name)
     return TranscriptResponse(
         media=PublicMedia.model_validate(media), language=document.language, speakers=document.speakers,
-        speaker_names=dict(document.speaker_names), turns=turns, words=document.transcript.words,
+        speaker_names=dict(document.speaker_names), voice_matches=document.voice_matches, turns=turns,
+        words=document.transcript.words,
         outputs={name: Path(path).name for name, path in (outputs or {}).items() if path},
         stages={name: StageSummary(backend=rec.backend, seconds=rec.seconds, cached=rec.cached)
                 for name, rec in document.stages.items()})
@@ -492,20 +500,46 @@ def store_upload(upload, uploads_dir: Path, max_bytes: int) -> Path:
     """Copy an UploadFile into ``uploads_dir/<random>/<name>`` (413 past ``max_bytes``)."""
     folder = uploads_dir / uuid.uuid4().hex
     folder.mkdir(parents=True)
-    target = folder / safe_filename(upload.filename)
+    try:
+        return _copy_upload(upload, folder / safe_filename(upload.filename), max_bytes)
+    except ServiceError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _copy_upload(upload, target: Path, max_bytes: int) -> Path:
     written = 0
     with open(target, "wb") as out:
         while block := upload.file.read(1 << 20):
             written += len(block)
             if written > max_bytes:
-                out.close()
-                shutil.rmtree(folder, ignore_errors=True)
                 raise ServiceError(413, f"upload larger than the limit of {max_bytes / 1048576:.0f} MB")
             out.write(block)
     if written == 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise ServiceError(400, "the uploaded file is empty (0 bytes)")
+        raise ServiceError(400, f"the uploaded file {target.name} is empty (0 bytes)")
     return target
+
+
+def store_voices(uploads: list, configured: Optional[str], folder: Path, max_bytes: int) -> Path:
+    """A request's voices folder at FOLDER: the people of the server's configured ``--voices`` folder
+    (linked, not copied) and the uploaded clips, one person per file named after them
+    (``Alice.wav``); an uploaded person replaces a configured one of the same name."""
+    from .voices import AUDIO_EXTENSIONS
+
+    folder.mkdir(parents=True)
+    uploaded = {}
+    for upload in uploads:
+        target = folder / safe_filename(upload.filename)
+        if target.suffix.lower() not in AUDIO_EXTENSIONS:
+            raise ServiceError(400, f"voice clip {target.name!r}: expected an audio file named after the person "
+                                    f"(Alice.wav, Bob_Smith.mp3)")
+        uploaded[target.stem.lower()] = _copy_upload(upload, target, max_bytes)
+    if configured:
+        for entry in sorted(Path(configured).expanduser().iterdir()):
+            name = entry.stem if entry.is_file() else entry.name
+            if not entry.name.startswith(".") and safe_filename(name).lower() not in uploaded:
+                (folder / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    return folder
 
 
 def media_duration(path: Path) -> float:
@@ -835,9 +869,9 @@ def _router(ctx: ServiceContext):
     def transcribe(file: Optional[UploadFile] = File(None), url: Optional[str] = Form(None),
                    num_speakers: Optional[int] = Form(None), min_speakers: Optional[int] = Form(None),
                    max_speakers: Optional[int] = Form(None), emotion: Optional[str] = Form(None),
-                   mode: str = Form("auto")):
+                   mode: str = Form("auto"), voices: Optional[list[UploadFile]] = File(None)):
         overrides = parse_overrides(num_speakers, min_speakers, max_speakers, emotion)
-        return _transcribe(ctx, file, url, overrides, mode)
+        return _transcribe(ctx, file, url, overrides, mode, voices)
 
     @router.get("/jobs/{job_id}", response_model=JobRecord, responses=errors)
     def job_status(job_id: str) -> JobRecord:
@@ -863,7 +897,8 @@ def _status(ctx: ServiceContext) -> ServiceStatus:
                 "max_speakers": MAX_SPEAKERS})
 
 
-def _transcribe(ctx: ServiceContext, file, url: Optional[str], overrides: dict, mode: str):
+def _transcribe(ctx: ServiceContext, file, url: Optional[str], overrides: dict, mode: str,
+                voices: Optional[list] = None):
     from fastapi.responses import JSONResponse
 
     if not ctx.runner.ready:
@@ -872,6 +907,8 @@ def _transcribe(ctx: ServiceContext, file, url: Optional[str], overrides: dict, 
         raise ServiceError(400, f"mode={mode!r}: expected auto, sync or async")
     request = _job_request(ctx, file, url, overrides)
     try:
+        if voices:
+            _add_voices(ctx, request, voices)
         background = mode == "async"
         if mode == "auto":
             background = url is not None or media_duration(Path(request.source)) > ctx.options.sync_max_seconds
@@ -908,6 +945,15 @@ def _job_request(ctx: ServiceContext, file, url: Optional[str], overrides: dict)
     path = store_upload(file, ctx.uploads_dir, ctx.options.max_upload_bytes)
     return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
                       upload_dir=str(path.parent))
+
+
+def _add_voices(ctx: ServiceContext, request: JobRequest, clips: list) -> None:
+    """Uploaded voice clips (with the configured folder's people) become the job's voices folder."""
+    folder = Path(request.upload_dir) if request.upload_dir else ctx.uploads_dir / uuid.uuid4().hex
+    request.upload_dir = str(folder)
+    configured = getattr(ctx.runner.base_options, "voices", None)
+    request.overrides["voices"] = str(store_voices(clips, configured, folder / "voices",
+                                                   ctx.options.max_upload_bytes))
 
 
 def _checked_url(ctx: ServiceContext, url: str) -> str:
@@ -1007,7 +1053,12 @@ def cmd_serve(args) -> int:
                          f"--api-key-file FILE (clients send 'Authorization: Bearer <key>'), or bind to 127.0.0.1")
     options.url_policy()  # a bad --allow-url-network fails here, before the models load
     log.info("API key %s", "required" if options.api_key else "not set: loopback only")
-    app = create_app(Workspace(args.workspace), options, pipeline_options_from_args(args))
+    workspace, pipeline_options = Workspace(args.workspace), pipeline_options_from_args(args)
+    if pipeline_options.voices:  # a bad clip in the configured folder fails now, not on the first request
+        from .voices import check_clips
+
+        check_clips(pipeline_options.voices, workspace.voices_dir)
+    app = create_app(workspace, options, pipeline_options)
     uvicorn.run(app, host=options.host, port=options.port,
                 log_level="info" if getattr(args, "verbose", 0) else "warning")
     return 0

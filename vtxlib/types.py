@@ -117,10 +117,28 @@ class Diarization(VtxModel):
     model: str = ""
     model_version: Optional[str] = None
     num_speakers_estimated: Optional[int] = None
+    # each speaker's centroid in the diarizer's own embedding space (unit vectors; empty for a
+    # backend without speaker embeddings): what enrolled voices are matched against
+    speaker_embeddings: dict[str, list[float]] = Field(default_factory=dict)
 
     @property
     def speakers(self) -> list[str]:
         return sorted({t.speaker for t in self.turns})
+
+
+class VoiceMatch(VtxModel):
+    """How one diarized speaker compares with the enrolled voices (``--voices``).
+
+    ``candidate`` is the enrolled person the one-to-one assignment gave this speaker (None when there
+    were fewer people than speakers), ``score`` the cosine similarity of their voiceprints, and
+    ``name`` the candidate when the score reached ``threshold``, else None (the speaker stays anonymous).
+    """
+
+    speaker: str
+    name: Optional[str] = None
+    candidate: Optional[str] = None
+    score: Optional[float] = None
+    threshold: Optional[float] = None
 
 
 class Emotion(VtxModel):
@@ -260,6 +278,8 @@ class Document(VtxModel):
     turns: list[Turn] = Field(default_factory=list)
     stages: dict[str, StageRecord] = Field(default_factory=dict)
     extras: Extras = Field(default_factory=Extras)
+    voice_matches: list[VoiceMatch] = Field(default_factory=list, description="one per speaker when "
+                                            "voices were enrolled (--voices)")
 
     @model_validator(mode="before")
     @classmethod

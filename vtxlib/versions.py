@@ -12,7 +12,7 @@ from typing import Optional
 
 #: The algorithm version of each cached stage. Bump a stage's number by hand whenever a change to
 #: its code (or to a backend of it) changes its output for the same input and options.
-STAGE_VERSIONS: dict[str, int] = {"audio": 1, "asr": 1, "diarize": 2, "align": 2, "emotion": 1, "enhance": 1}
+STAGE_VERSIONS: dict[str, int] = {"audio": 1, "asr": 1, "diarize": 3, "align": 2, "emotion": 1, "enhance": 1}
 
 #: The libraries whose version can change a backend's output, by (stage, backend name).
 BACKEND_LIBRARIES: dict[tuple[str, str], tuple[str, ...]] = {

@@ -10,6 +10,7 @@ Layout (``drive_layout.md`` documents it for Google Drive)::
         <stage>/<key>.json            a stage's artifact, named by its cache key
       outputs/<media_id>/             transcript.{json,vtt,srt,rttm,txt} (default --out)
       models/                         HF_HOME, NeMo and other model caches
+      voices/                         checked voice clips and voiceprints (--voices), per clip and model
       secrets/                        OAuth token (0600); never inside outputs
       batch/                          batch runs: executed notebooks, status tables
 
@@ -283,6 +284,11 @@ class Workspace:
     @property
     def batch_dir(self) -> Path:
         return self._dir("batch")
+
+    @property
+    def voices_dir(self) -> Path:
+        """Checked clips and voiceprints of enrolled voices (``--voices``), one file per clip and model."""
+        return self._dir("voices")
 
     def media_dir(self, media_id: str) -> Path:
         return self._dir("media", media_id)

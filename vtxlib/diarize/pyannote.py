@@ -155,7 +155,14 @@ class PyannoteDiarizer:
             progress(audio.duration, audio.duration)
         return Diarization(turns=turns, overlaps=annotation_overlaps(regular, audio.duration),
                            backend=self.name, model=self.options.model, model_version=self.model_version(),
-                           num_speakers_estimated=len({t.speaker for t in turns}))
+                           num_speakers_estimated=len({t.speaker for t in turns}),
+                           speaker_embeddings=speaker_embeddings_of(regular, getattr(output, "speaker_embeddings", None)))
+
+    def voice_embedder(self):
+        """The pipeline's own speaker-embedding model, for enrolled voices (:mod:`vtxlib.voices`)."""
+        from ..voices import PyannoteVoiceEmbedder
+
+        return PyannoteVoiceEmbedder(self.pipeline)
 
     def close(self) -> None:
         self._pipeline = None
@@ -195,6 +202,20 @@ def _load_waveform(audio: AudioFile) -> dict:
         raise InputError(f"{audio.path} contains no audio")
     waveform = torch.from_numpy(data.mean(axis=1, keepdims=True).T.copy())
     return {"waveform": waveform, "sample_rate": sample_rate, "uri": Path(audio.path).stem}
+
+
+def speaker_embeddings_of(annotation, embeddings) -> dict[str, list[float]]:
+    """pyannote's ``DiarizeOutput.speaker_embeddings`` (rows in the order of ``labels()``) by speaker;
+    the all-zero rows pyannote pads with for speakers it has no centroid for are left out."""
+    import numpy as np
+
+    from .embedded import rounded_embedding
+
+    if embeddings is None:
+        return {}
+    rows = np.asarray(embeddings, dtype=np.float64)
+    return {str(label): rounded_embedding(row) for label, row in zip(annotation.labels(), rows)
+            if np.isfinite(row).all() and np.linalg.norm(row) > 0}
 
 
 def annotation_to_turns(annotation, duration: float) -> list[SpeakerTurn]:
