@@ -187,7 +187,7 @@ def test_every_pipeline_option_reaches_pipeline_options_from_the_command_line():
              "num_speakers": ("--num-speakers", "2"), "min_speakers": None, "max_speakers": None,
              "emotion": ("--emotion", "off"), "enhance": ("--enhance", "gemini"),
              "enhance_model": ("--enhance-model", "g"), "report": ("--no-report",),
-             "visible_speaker": ("--visible-speaker", "name"),
+             "visible_speaker": ("--visible-speaker", "name"), "voices": ("--voices", "people"),
              "force": ("--force", "align"), "upload_video": ("--upload", "dQw4w9WgXcQ"),
              "upload_dry_run": ("--upload-dry-run",), "upload_language": ("--upload-language", "fr"),
              "upload_client_secrets": ("--client-secrets", "c.json")}

@@ -229,7 +229,7 @@ def test_written_files_get_the_users_umask_not_0600(tmp_path, umask, expected):
     previous = os.umask(umask)
     try:
         text = atomic_write_text(tmp_path / "transcript.vtt", "WEBVTT\n")
-        data = atomic_write_json(tmp_path / "transcript.json", {"v": 1})
+        data = atomic_write_json(tmp_path / "data.json", {"v": 1})
         secret = atomic_write_text(tmp_path / "token.json", "{}", mode=0o600)
     finally:
         os.umask(previous)

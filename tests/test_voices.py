@@ -277,14 +277,14 @@ def test_service_job_gets_configured_and_uploaded_voices(tmp_path):
     seen = {}
 
     class VoicesPipeline(FakePipeline):
-        def run(self, source, out_dir=None, until="subtitles"):
-            folder = Path(self.options.voices)
+        def run(self, source, out_dir=None, until="subtitles", options=None, hook=None):
+            folder = Path(options.voices)
             seen["people"] = sorted(voices.enrollment_clips(folder))
             seen["bob"] = (folder / "Bob.wav").read_bytes()
-            return super().run(source, out_dir, until)
+            return super().run(source, out_dir, until, options=options, hook=hook)
 
     fake = VoicesPipeline(Workspace(tmp_path / "ws"))
-    fake.options = PipelineOptions(emotion="off", voices=str(configured))
+    fake.default_options = PipelineOptions(emotion="off", voices=str(configured))
     media = tone_wav(tmp_path / "talk.wav", 1.0)
     with client_for(fake.workspace, fake) as client:
         response = client.post("/transcribe", files=[("file", ("talk.wav", media.read_bytes(), "audio/wav")),
