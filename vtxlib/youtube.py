@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 from urllib.parse import parse_qs, urlparse
 
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
 from .types import OptionsModel, VtxModel
+from .colab_install import in_colab
 from .workspace import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("vtxlib.youtube")
@@ -142,7 +142,7 @@ def get_credentials(client_secrets: Optional[Path], token_path: Optional[Path], 
             f"no usable YouTube token at {token_path or '(no token path given)'}; sign in once "
             f"interactively (notebook 09, or get_credentials(..., interactive=True)).")
     if local_server is None:
-        local_server = not _in_colab()
+        local_server = not in_colab()
     creds = _sign_in(client_secrets, input_fn, display_fn or _print_auth_url, local_server)
     _save_token(creds, token_path)
     return creds
@@ -219,10 +219,6 @@ def _print_auth_url(url: str) -> None:
           f"{url}\n"
           "Your browser then shows an unreachable http://localhost page; copy that page's full "
           "address from the address bar and paste it below.")
-
-
-def _in_colab() -> bool:
-    return "google.colab" in sys.modules
 
 
 # -- service and upload ---------------------------------------------------------------------------

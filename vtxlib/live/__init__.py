@@ -26,9 +26,9 @@ from .capture import (
     colab_capture_js,
     decode_pcm_chunk,
     import_sounddevice,
-    in_colab,
     resample_to_16k,
 )
+from ..colab_install import in_colab
 from .cli import add_parser, cmd_live
 from .segment import Cut, StreamingVad, UtteranceSegmenter
 from .session import (

@@ -312,9 +312,3 @@ def _colab_output():
         raise BackendUnavailable("ColabMicSource works only inside Google Colab (google.colab is not "
                                  "importable here); in local Jupyter use SoundDeviceSource") from e
     return output, display, Javascript
-
-
-def in_colab() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("google.colab") is not None

@@ -7,7 +7,8 @@ import logging
 from typing import Callable, Optional
 
 from ..errors import missing_dependency
-from .capture import AudioSource, ColabMicSource, SoundDeviceSource, in_colab
+from ..colab_install import in_colab
+from .capture import AudioSource, ColabMicSource, SoundDeviceSource
 from .session import Utterance
 from .transcriber import LiveTranscriber, create_live_transcriber
 
