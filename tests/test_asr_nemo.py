@@ -255,7 +255,12 @@ def test_gpu_checks_are_consistent_here():
     assert gpu.cuda_available() == torch.cuda.is_available()
     assert gpu.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     gpu.free_gpu_memory()
-    assert gpu.peak_gpu_memory_mb() is None or gpu.peak_gpu_memory_mb() >= 0
+    if torch.cuda.is_available():
+        block = torch.empty(8 * 2**20, dtype=torch.uint8, device="cuda")
+        assert gpu.peak_gpu_memory_mb(reset=True) >= 8.0  # the 8 MiB block is counted
+        del block
+    else:
+        assert gpu.peak_gpu_memory_mb() is None  # off-GPU there is no figure, not a made-up 0
     ready, reason = gpu.gpu_tier_ready("nemo")
     assert ready == torch.cuda.is_available()
     assert reason == ("CUDA device and nemo present" if ready else "no CUDA device")
