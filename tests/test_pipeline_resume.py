@@ -143,7 +143,8 @@ def test_resume_after_failure_inside_a_stage(tmp_path):
     assert result.document.stages["asr"].cached and result.document.stages["audio"].cached
     assert not result.document.stages["diarize"].cached
     assert [w.speaker for w in result.document.transcript.words] == ["SPEAKER_00"] * 2 + ["SPEAKER_01"] * 2
-    assert (tmp_path / "out" / result.media.id / "transcript.vtt").exists()
+    vtt = (tmp_path / "out" / result.media.id / "transcript.vtt").read_text()
+    assert "<v SPEAKER_00>hello there" in vtt and "<v SPEAKER_01>general kenobi" in vtt
 
 
 def test_rerun_is_fully_cached_and_force_recomputes_from_a_stage(tmp_path):
