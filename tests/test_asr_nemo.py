@@ -190,7 +190,7 @@ def test_windows_tile_the_audio_exactly():
         assert right.start < left.keep_end < left.end, "the cut lies inside the overlap"
     assert all(w.end - w.start <= 300.0 for w in windows)
     assert plan_windows(50.0, 300.0, 20.0) == [Window(0.0, 50.0, 0.0, 50.0)]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="overlap < window"):
         plan_windows(100.0, 10.0, 10.0)
 
 

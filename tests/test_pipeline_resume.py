@@ -194,7 +194,7 @@ def test_until_stops_early(tmp_path):
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     target = tmp_path / "a.json"
     atomic_write_json(target, {"v": 1})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="crash mid-write"):
         with atomic_path(target) as tmp:
             tmp.write_text("partial")
             raise ValueError("crash mid-write")
