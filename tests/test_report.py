@@ -66,15 +66,28 @@ def test_report_contains_every_turn_escaped_with_badges_and_timings(tmp_path):
 
 
 def test_report_is_self_contained(tmp_path):
+    from base64 import b64decode
+    from io import BytesIO
+
+    from PIL import Image
+
     page = write_report(sample_document(), tmp_path / "report.html").read_text(encoding="utf-8")
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == 3  # alignment, emotion timeline, emotion summary
-    assert all(len(img) > 10_000 for img in images)
+    for img in images:  # each decodes to a full-width PNG with something drawn on it
+        with Image.open(BytesIO(b64decode(img))) as png:
+            pixels = np.asarray(png.convert("RGB"))
+        assert png.format == "PNG" and pixels.shape[1] >= 800 and (pixels < 200).any(axis=2).mean() > 0.05
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "<link" not in page and "<script" not in page
 
 
 def test_report_with_diarization_and_waveform(tmp_path):
+    from base64 import b64decode
+    from io import BytesIO
+
+    from PIL import Image
+
     document = sample_document()
     t = np.arange(13 * SR) / SR
     pcm = (0.3 * np.sin(2 * np.pi * 180 * t) * 32767).astype("<i2")
@@ -89,6 +102,8 @@ def test_report_with_diarization_and_waveform(tmp_path):
     without = render_report(document)
     image = lambda page: re.findall(r"base64,([A-Za-z0-9+/=]+)", page)[0]  # noqa: E731
     assert image(with_audio) != image(without)  # the waveform panel is drawn
+    heights = [Image.open(BytesIO(b64decode(image(page)))).height for page in (with_audio, without)]
+    assert heights[0] - heights[1] >= 100  # the waveform panel (1.2 in) is drawn above the lanes
 
 
 def test_embedded_estimator_is_labelled_as_such_and_no_emotion_means_no_emotion_plots(tmp_path):
