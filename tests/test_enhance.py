@@ -300,7 +300,8 @@ def test_exhausted_retries_fall_back_and_stop_asking():
 
 @pytest.mark.parametrize("code, status, message", [
     (400, "INVALID_ARGUMENT", "rejected the API key (400 INVALID_ARGUMENT)"),
-    (403, "PERMISSION_DENIED", "rejected the API key (403 PERMISSION_DENIED)"), (404, "NOT_FOUND", "was not found (404)"),
+    (403, "PERMISSION_DENIED", "rejected the API key (403 PERMISSION_DENIED)"),
+    (404, "NOT_FOUND", "was not found (404)"),
 ])
 def test_key_or_model_errors_skip_the_stage(code, status, message):
     error = api_error(code, status)
