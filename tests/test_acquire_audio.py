@@ -61,6 +61,9 @@ def test_decode_video_with_audio(tmp_path, ws):
                     "-c:v", "mpeg4", "-c:a", "aac", str(video)], check=True)
     audio = decode(video, ws.audio_path("v"))
     assert audio.sample_rate == 16000 and 0.9 < audio.duration < 1.2
+    samples = load_audio(audio.path)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(samples))) * 16000 / len(samples)
+    assert peak_hz == pytest.approx(300, abs=5)  # the sine of the audio stream, resampled to 16 kHz
 
 
 def test_file_not_found(ws):

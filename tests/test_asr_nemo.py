@@ -190,7 +190,7 @@ def test_windows_tile_the_audio_exactly():
         assert right.start < left.keep_end < left.end, "the cut lies inside the overlap"
     assert all(w.end - w.start <= 300.0 for w in windows)
     assert plan_windows(50.0, 300.0, 20.0) == [Window(0.0, 50.0, 0.0, 50.0)]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="overlap < window"):
         plan_windows(100.0, 10.0, 10.0)
 
 
@@ -255,7 +255,12 @@ def test_gpu_checks_are_consistent_here():
     assert gpu.cuda_available() == torch.cuda.is_available()
     assert gpu.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     gpu.free_gpu_memory()
-    assert gpu.peak_gpu_memory_mb() is None or gpu.peak_gpu_memory_mb() >= 0
+    if torch.cuda.is_available():
+        block = torch.empty(8 * 2**20, dtype=torch.uint8, device="cuda")
+        assert gpu.peak_gpu_memory_mb(reset=True) >= 8.0  # the 8 MiB block is counted
+        del block
+    else:
+        assert gpu.peak_gpu_memory_mb() is None  # off-GPU there is no figure, not a made-up 0
     ready, reason = gpu.gpu_tier_ready("nemo")
     assert ready == torch.cuda.is_available()
     assert reason == ("CUDA device and nemo present" if ready else "no CUDA device")

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_subcommands_are_registered():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # argparse keeps them here
-    assert {"run", "upload"} <= set(commands)
+    assert set(commands) == {"batch", "live", "run", "schema", "serve", "upload"}  # a new one needs a line here
 
 
 def test_upload_dry_run_writes_the_request(tmp_path):
@@ -24,9 +24,14 @@ def test_upload_dry_run_writes_the_request(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "400 quota units" in proc.stdout
-    request = json.loads(next(tmp_path.glob("*.youtube-request.json")).read_text())
-    assert "insert" in json.dumps(request)
-    assert "dQw4w9WgXcQ" in json.dumps(request)
+    request_path = tmp_path / "transcript.vtt.youtube-request.json"
+    assert f"request written to {request_path}" in proc.stdout
+    request = json.loads(request_path.read_text())
+    assert request["action"] == "insert" and request["method"] == "POST" and request["params"]["part"] == "snippet"
+    assert request["body"]["snippet"] == {"videoId": "dQw4w9WgXcQ", "language": "en", "name": "vtx",
+                                          "isDraft": False}
+    assert request["media"] == {"path": str(vtt), "mimetype": "text/vtt", "size_bytes": vtt.stat().st_size,
+                                "upload": "multipart"}
 
 
 def test_upload_without_token_or_terminal_is_one_line_error(tmp_path):
@@ -49,8 +54,8 @@ def test_run_with_upload_dry_run_writes_the_request_after_the_subtitles(tmp_path
     assert proc.returncode == 0, proc.stderr
     assert "upload: dry run" in proc.stdout
     request = json.loads(next((tmp_path / "out").glob("*/transcript.vtt.youtube-request.json")).read_text())
-    text = json.dumps(request)
-    assert "dQw4w9WgXcQ" in text and '"de"' in text
+    assert (request["body"]["snippet"]["videoId"], request["body"]["snippet"]["language"]) == ("dQw4w9WgXcQ", "de")
+    assert request["media"]["path"].endswith("transcript.vtt") and Path(request["media"]["path"]).is_file()
     data = json.loads(next((tmp_path / "out").glob("*/transcript.json")).read_text())
     assert "subtitles" in data["stages"]
 
@@ -62,7 +67,8 @@ def test_upload_of_a_local_file_to_its_source_is_refused(tmp_path):
                            str(tmp_path / "ws"), "--emotion", "off", "--no-report", "--upload", "source",
                            "--upload-dry-run"],
                           capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=300)
-    assert proc.returncode == 1 and proc.stderr.startswith("error: ")
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert "not a YouTube video id or URL" in proc.stderr and pyannote_sample().wav.name in proc.stderr
 
 
 # -- the one-line contract: bad links, bad --out, read-only and full disks ------------------------

@@ -100,7 +100,7 @@ def test_aggregate_scores_weights_windows_by_duration():
     scores = aggregate_scores([{"angry": 1.0}, {"sad": 1.0}], [6.0, 3.0])
     assert scores["angry"] == pytest.approx(2 / 3) and scores["sad"] == pytest.approx(1 / 3)
     assert set(scores) == set(LABELS) and sum(scores.values()) == pytest.approx(1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one weight per score"):
         aggregate_scores([{"sad": 1.0}], [1.0, 2.0])
 
 
@@ -153,7 +153,7 @@ def test_apply_emotions_returns_a_new_transcript_and_leaves_the_input_alone():
     assert result.turns[0].emotion == emotion and result.turns[1].emotion is None
     assert all(t.emotion is None for t in aligned.turns)
     assert result.turns[0].words == aligned.turns[0].words and result.language == "en"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="got 1 emotions for 2 turns"):
         apply_emotions(aligned, [emotion])
 
 

@@ -37,11 +37,38 @@ def sample_run(tmp_path_factory, sample):
     return proc, folder, base
 
 
+def spoken_by_speaker(cues) -> dict[str, str]:
+    """Each speaker's words in the order written, overlap markers left out."""
+    from vtxlib.subtitles import SubtitleOptions
+
+    spoken: dict[str, list[str]] = {}
+    for speaker, text in cues:
+        if text != SubtitleOptions().overlap_text:
+            spoken.setdefault(speaker, []).extend(text.split())
+    return {speaker: " ".join(words) for speaker, words in spoken.items()}
+
+
 def test_writes_the_five_files_and_a_summary(sample_run):
+    import re
+
+    import webvtt
+
     proc, folder, _ = sample_run
-    for name in OUTPUT_FILES:
-        assert (folder / name).stat().st_size > 0, name
-    assert "speakers: 2" in proc.stdout and "real time" in proc.stdout
+    assert sorted(p.name for p in folder.glob("transcript.*")) == sorted(OUTPUT_FILES)
+    doc = Document.load(folder / "transcript.json")
+    said = spoken_by_speaker((t.speaker, t.text) for t in doc.transcript.turns)
+    assert set(said) == set(doc.speakers) and len(doc.speakers) == 2
+    srt = [c.text.split(": ", 1) for c in webvtt.from_srt(str(folder / "transcript.srt"))]
+    assert spoken_by_speaker(srt) == said
+    txt = [re.fullmatch(r"\[\d\d:\d\d:\d\d\] (\S+): (.+)", line).groups()
+           for line in (folder / "transcript.txt").read_text().splitlines()]
+    assert spoken_by_speaker(txt) == said
+    rttm = [line.split() for line in (folder / "transcript.rttm").read_text().splitlines()]
+    assert {r[7] for r in rttm} == set(doc.speakers) and {(r[0], r[1]) for r in rttm} == {("SPEAKER", doc.media.id)}
+    assert all(float(r[4]) > 0 and 0 <= float(r[3]) <= float(r[3]) + float(r[4]) <= 30.05 for r in rttm)
+    assert f"speakers: 2 ({', '.join(doc.speakers)})" in proc.stdout
+    assert f"words: {len(doc.transcript.words)}  turns: {len(doc.transcript.turns)}" in proc.stdout
+    assert f"outputs: {folder}" in proc.stdout and "real time" in proc.stdout
 
 
 def test_json_contract(sample_run):
@@ -85,6 +112,9 @@ def test_vtt_reparses_with_voice_tags(sample_run):
     captions = webvtt.read(str(folder / "transcript.vtt"))
     assert len(captions) > 5
     assert all("<v " in c.raw_text or "<v." in c.raw_text for c in captions)
+    doc = Document.load(folder / "transcript.json")
+    assert spoken_by_speaker((c.voice, c.text) for c in captions) == \
+        spoken_by_speaker((t.speaker, t.text) for t in doc.transcript.turns)
 
 
 def test_rerun_is_cached(sample_run, sample):

@@ -372,16 +372,24 @@ def test_stage_notebooks_chain_through_the_workspace(executed):
 
 @pytest.mark.notebooks
 def test_subtitle_files_written(executed):
+    import webvtt
+
     r = executed["records"]["06_subtitles"]
     expected = {"transcript.vtt", "transcript.srt", "transcript.json", "report.html"}
     assert expected <= set(r["files"])
     folder = Path(r["output_dir"])
-    for name in r["files"]:
-        assert (folder / name).stat().st_size > 0
+    assert all((folder / name).is_file() for name in r["files"])
     vtt = (folder / "transcript.vtt").read_text()
     assert vtt.startswith("WEBVTT") and re.search(r"<v(\.\w+)* SPEAKER_0[01]>", vtt)
     document = json.loads((folder / "transcript.json").read_text())
     assert len(document["speakers"]) == 2 == r["speakers"]
+    names = {document["speaker_names"].get(s, s) for s in document["speakers"]}  # 08 renames one later
+    cues = [c.text.split(": ", 1) for c in webvtt.from_srt(str(folder / "transcript.srt"))]
+    assert {name for name, _ in cues} == names
+    spoken = [text for _, text in cues if text != "(overlapping speech)"]
+    assert sum(len(text.split()) for text in spoken) == sum(len(t["words"]) for t in document["turns"])
+    report = (folder / "report.html").read_text()
+    assert all(name in report for name in names)
 
 
 @pytest.mark.notebooks

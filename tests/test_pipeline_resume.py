@@ -144,7 +144,8 @@ def test_resume_after_failure_inside_a_stage(tmp_path):
     assert result.document.stages["asr"].cached and result.document.stages["audio"].cached
     assert not result.document.stages["diarize"].cached
     assert [w.speaker for w in result.document.transcript.words] == ["SPEAKER_00"] * 2 + ["SPEAKER_01"] * 2
-    assert (tmp_path / "out" / result.media.id / "transcript.vtt").exists()
+    vtt = (tmp_path / "out" / result.media.id / "transcript.vtt").read_text()
+    assert "<v SPEAKER_00>hello there" in vtt and "<v SPEAKER_01>general kenobi" in vtt
 
 
 def test_rerun_is_fully_cached_and_force_recomputes_from_a_stage(tmp_path):
@@ -216,7 +217,7 @@ def test_until_stops_early(tmp_path):
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     target = tmp_path / "a.json"
     atomic_write_json(target, {"v": 1})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="crash mid-write"):
         with atomic_path(target) as tmp:
             tmp.write_text("partial")
             raise ValueError("crash mid-write")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import wave
 from pathlib import Path
 
@@ -56,6 +55,17 @@ def words_between(aligned: AlignedTranscript, start: float, end: float) -> int:
     return sum(1 for w in aligned.words if w.end > start and w.start < end)
 
 
+def assert_png_of(fig, path: Path) -> None:
+    """PATH is FIG rendered at its own size and dpi, and something is drawn on it (not a blank page)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    width, height = fig.get_size_inches() * fig.dpi
+    assert pixels.shape[:2] == (round(height), round(width))
+    assert (pixels < 200).any(axis=2).mean() > 0.01  # not a blank page (what is drawn: the axes asserts)
+
+
 def test_alignment_figure_matplotlib_draws_the_window_with_waveform(tmp_path):
     aligned = synthetic_transcript(12)
     audio = write_tone(tmp_path / "tone.wav", aligned.turns[-1].end + 1)
@@ -65,8 +75,7 @@ def test_alignment_figure_matplotlib_draws_the_window_with_waveform(tmp_path):
     assert 0 < len(lanes.texts) <= words_between(aligned, 5.0, 20.0)
     assert [t.get_text() for t in lanes.get_yticklabels()] == ["SPEAKER_02", "SPEAKER_01", "SPEAKER_00"]
     assert lanes.get_xlim() == (5.0, 20.0)
-    out = plots.save_figure(fig, tmp_path / "alignment.png")
-    assert out.stat().st_size > 20_000
+    assert_png_of(fig, plots.save_figure(fig, tmp_path / "alignment.png"))
 
 
 def test_alignment_figure_hides_labels_when_too_many_words_and_uses_display_names(tmp_path):
@@ -80,13 +89,10 @@ def test_alignment_figure_hides_labels_when_too_many_words_and_uses_display_name
 def test_a_30_second_window_of_an_hour_renders_only_that_window():
     aligned = synthetic_transcript(1100)  # ~ 1 hour, ~ 10,000 words
     assert aligned.turns[-1].end > 3600
-    began = time.perf_counter()
     fig = plots.alignment_figure(aligned, diarization_of(aligned), start=1800.0, end=1830.0)
-    elapsed = time.perf_counter() - began
     assert 0 < len(fig.axes[-1].texts) <= words_between(aligned, 1800.0, 1830.0) < 150
     drawn_bars = sum(len(c.get_paths()) for c in fig.axes[-1].collections)
     assert drawn_bars < 200  # words + turns in the window, not the whole file's ~10,000
-    assert elapsed < 5.0, f"windowed alignment plot took {elapsed:.1f} s"
 
 
 def test_alignment_labels_never_overlap_are_readable_and_the_legend_explains_the_marks(tmp_path):
@@ -134,9 +140,10 @@ def test_alignment_figure_plotly_is_windowed_and_writes_html(tmp_path):
     texts = [t for trace in fig.data if trace.mode == "text" for t in trace.text]
     assert len(texts) == words_between(aligned, 0.0, 15.0)
     assert any(trace.name == "overlap" for trace in fig.data)
-    out = plots.save_figure(fig, tmp_path / "alignment.html")
-    assert out.stat().st_size > 1_000_000  # plotly.js is inlined: the file works offline
-    assert "cdn.plot.ly" not in out.read_text(encoding="utf-8")[:20000]
+    html = plots.save_figure(fig, tmp_path / "alignment.html").read_text(encoding="utf-8")
+    assert "plotly.js v" in html and "cdn.plot.ly" not in html[:20000]  # inlined: the file works offline
+    shown = [w.text for w in aligned.words if w.end > 0.0 and w.start < 15.0]
+    assert all(f'"{text}"' in html for text in shown) and f'"{aligned.words[-1].text}"' not in html
 
 
 def test_waveform_envelope_is_exact_and_chunking_does_not_change_it(tmp_path, monkeypatch):
@@ -162,7 +169,7 @@ def test_emotion_timeline_matplotlib(tmp_path, mode):
         assert hatched == uncertain
     else:
         assert all(len(ax.lines) == len(LABELS) for ax in fig.axes)
-    assert plots.save_figure(fig, tmp_path / f"timeline-{mode}.png").stat().st_size > 15_000
+    assert_png_of(fig, plots.save_figure(fig, tmp_path / f"timeline-{mode}.png"))
 
 
 def test_emotion_plots_plotly(tmp_path):
@@ -171,7 +178,8 @@ def test_emotion_plots_plotly(tmp_path):
     summary = plots.emotion_summary_figure(aligned, backend="plotly")
     assert {t.name for t in timeline.data} == {*LABELS, "uncertain"}
     assert [t.name for t in summary.data] == [*LABELS, "uncertain"]
-    assert plots.save_figure(summary, tmp_path / "summary.html").stat().st_size > 1_000_000
+    html = plots.save_figure(summary, tmp_path / "summary.html").read_text(encoding="utf-8")
+    assert "plotly.js v" in html and all(f'"name":"{name}"' in html for name in [*LABELS, "uncertain"])
 
 
 def test_emotion_seconds_and_summary_figure(tmp_path):
@@ -187,16 +195,23 @@ def test_emotion_seconds_and_summary_figure(tmp_path):
     fig = plots.emotion_summary_figure(AlignedTranscript(turns))
     widths = sorted(round(p.get_width(), 1) for p in fig.axes[0].patches if p.get_width() > 0)
     assert widths == [20.0, 80.0, 100.0]
-    assert plots.save_figure(fig, tmp_path / "summary.png").stat().st_size > 8_000
+    assert_png_of(fig, plots.save_figure(fig, tmp_path / "summary.png"))
 
 
-def test_interactive_alignment_builds_a_slider_over_the_file():
+def test_interactive_alignment_builds_a_slider_over_the_file(monkeypatch):
     pytest.importorskip("ipywidgets")
     aligned = synthetic_transcript(30)
+    drawn = []
+    real = plots.alignment_figure
+    monkeypatch.setattr(plots, "alignment_figure", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
     widget = plots.interactive_alignment(aligned, window=20.0)
     slider, output = widget.children
     assert slider.max == pytest.approx(aligned.turns[-1].end - 20.0)
     slider.value = 40.0  # redraws the 40-60 s window
+    assert [fig.axes[-1].get_xlim() for fig in drawn] == [(0.0, 20.0), (40.0, 60.0)]
+    expected = words_between(aligned, 40.0, 60.0)
+    assert 0 < len(drawn[-1].axes[-1].texts) <= expected
+    assert f"40.0-60.0 s: {expected} words" in drawn[-1].axes[0].get_title()
 
 
 def test_bad_arguments_are_reported():

@@ -113,7 +113,10 @@ def test_status_reports_ready_backends_and_versions(workspace, fake):
         body = client.get("/status").json()
     assert body["ready"] is True and body["error"] is None
     assert body["backends"] == {"asr": "fake-asr", "diarize": "fake-diar"}
-    assert body["versions"]["fastapi"] and body["versions"]["python"]
+    import platform
+    from importlib.metadata import version
+
+    assert body["versions"]["fastapi"] == version("fastapi") and body["versions"]["python"] == platform.python_version()
     assert body["jobs"]["pending"] == 0
     assert fake.loads == 1
 

@@ -48,5 +48,5 @@ def test_conversation_is_deterministic_and_cached(tmp_path):
 
 
 def test_rejects_unsupported_speaker_count(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="num_speakers must be between 1 and"):
         make_conversation(tmp_path, num_speakers=0, target_seconds=10)
