@@ -32,6 +32,7 @@ from pydantic import Field
 
 from .errors import BackendUnavailable, InputError, StageFailed, missing_dependency
 from .secrets import get_secret
+from .timefmt import clock
 from .types import (Chapter, Document, EnhanceExtras, EnhanceStats, OptionsModel, SuggestedName, Summary, Turn,
                     VtxModel, Word)
 from .workspace import atomic_write_json
@@ -270,7 +271,7 @@ def chapters_text(chapters: list[Chapter]) -> str:
         return ""
     if len(chapters) < 3:
         log.info("YouTube shows chapters only when there are at least 3 (got %d)", len(chapters))
-    return "\n".join(f"{_timestamp(0.0 if i == 0 else c.start)} {c.title}" for i, c in enumerate(chapters))
+    return "\n".join(f"{clock(0.0 if i == 0 else c.start)} {c.title}" for i, c in enumerate(chapters))
 
 
 # -- punctuation ----------------------------------------------------------------------------
@@ -405,13 +406,13 @@ def _add_insights(result: EnhanceResult, caller: "_ModelCaller", options: Enhanc
 
 
 def _insights_lines(turns: list[Turn], max_chars: int) -> str:
-    lines = [f"[{i} | {_timestamp(t.start)} | {t.speaker}] {t.text}" for i, t in enumerate(turns)]
+    lines = [f"[{i} | {clock(t.start)} | {t.speaker}] {t.text}" for i, t in enumerate(turns)]
     text = "\n".join(lines)
     words_per_turn = max(len(t.words) for t in turns)
     while len(text) > max_chars and words_per_turn > 1:
         # Very long inputs: keep every turn (chapters need their times) but shorten each one.
         words_per_turn = max(1, words_per_turn * 3 // 4)
-        lines = [f"[{i} | {_timestamp(t.start)} | {t.speaker}] "
+        lines = [f"[{i} | {clock(t.start)} | {t.speaker}] "
                  + " ".join(w.text.strip() for w in t.words[:words_per_turn]) for i, t in enumerate(turns)]
         text = "\n".join(lines)
     if words_per_turn < max(len(t.words) for t in turns):
@@ -657,13 +658,6 @@ def _retry_info_delay(details: Any) -> Optional[float]:
 
 
 # -- small helpers ------------------------------------------------------------------------------
-
-def _timestamp(seconds: float) -> str:
-    """``mm:ss`` below an hour, ``h:mm:ss`` from then on (both forms YouTube reads)."""
-    h, rem = divmod(int(seconds), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
 
 def _progress(items: list, desc: str):
     try:

@@ -28,7 +28,8 @@ from typing import Optional, Union
 
 from .emotion.base import LABELS
 from .timeline import CSS as TIMELINE_CSS
-from .timeline import EMOTION_COLORS, UNCERTAIN_COLOR, clock, speaker_colors, timeline_html
+from .timefmt import clock
+from .timeline import EMOTION_COLORS, UNCERTAIN_COLOR, speaker_colors, timeline_html
 from .types import Diarization, Document, MediaInfo, Turn
 from .workspace import atomic_path, atomic_write_text
 

@@ -5,7 +5,8 @@ Lookup order for a name such as ``HF_TOKEN``:
 
 1. the environment variable of that name (or one of its aliases);
 2. Colab's secret store (``google.colab.userdata``), when running on Colab with access granted;
-3. ``<workspace>/secrets/<NAME>`` — a one-line file, e.g. on Drive, readable only by its owner.
+3. ``<workspace>/secrets/<NAME>`` — a one-line file, e.g. on Drive, readable only by its owner;
+4. for ``HF_TOKEN`` only: ``huggingface_hub.get_token()``, i.e. a ``huggingface-cli login`` token.
 """
 
 from __future__ import annotations
@@ -41,7 +42,20 @@ def get_secret(name: str, secrets_dir: Optional[Path] = None) -> Optional[str]:
             if value:
                 log.debug("%s taken from %s", name, path)
                 return value
+    if name == "HF_TOKEN":
+        return _hub_login_token()
     return None
+
+
+def _hub_login_token() -> Optional[str]:
+    try:
+        from huggingface_hub import get_token
+    except ImportError:
+        return None
+    value = get_token()
+    if value:
+        log.debug("HF_TOKEN taken from the huggingface-cli login")
+    return value or None
 
 
 def describe_secret(name: str, secrets_dir: Optional[Path] = None) -> str:

@@ -30,6 +30,8 @@ from typing import Iterator, Literal, Optional
 from .align import ends_clause, ends_sentence
 from .errors import InputError, missing_dependency
 from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, Turn, Word
+from .timefmt import cue_timestamp
+from .timeline import EMOTION_COLORS
 from .workspace import atomic_write_text
 
 log = logging.getLogger("vtxlib.subtitles")
@@ -38,7 +40,18 @@ OUTPUT_NAME = "transcript"
 
 # The STYLE block: speakers get a text colour readable on a player's dark caption background,
 # confident emotions a coloured underline (neutral none), overlapping speech italics.
-EMOTION_COLOURS = {"angry": "#ff5c5c", "happy": "#ffd23f", "sad": "#6aa6ff"}
+
+
+def on_dark_background(colour: str, white: float = 0.35) -> str:
+    """COLOUR mixed with WHITE parts of white: the report's colours, readable on a player's dark
+    caption background."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * white):02x}" for c in rgb)
+
+
+# the report's emotion colours (one map), lightened; neutral gets no underline
+EMOTION_COLOURS = {label: on_dark_background(colour) for label, colour in EMOTION_COLORS.items()
+                   if label != "neutral"}
 CAPTION_SPEAKER_COLOURS = ("#5ee7ff", "#ffe14d", "#7dff8a", "#ff8cf0", "#ffb36b", "#b3a6ff", "#ff9e9e",
                            "#d4ff6b", "#ffffff", "#9bf6e2")
 # Visible speaker names on a speaker change (players show no <v> name; YouTube's caption help marks
@@ -274,14 +287,6 @@ def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
 
 
-def format_timestamp(seconds: float, decimal_marker: str = ".") -> str:
-    ms = _ms(seconds)
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_marker}{ms:03d}"
-
-
 # -- writers -----------------------------------------------------------------------------------
 
 class SubtitleWriter:
@@ -297,7 +302,6 @@ class SubtitleWriter:
 
 
 class _CueWriter(SubtitleWriter):
-    decimal_marker = "."
 
     def speaker_prefixes(self, document: Document) -> Optional[dict[str, str]]:
         return None
@@ -305,12 +309,23 @@ class _CueWriter(SubtitleWriter):
     def cue_lines(self, cue: Cue, document: Document) -> list[str]:
         raise NotImplementedError
 
-    def iterate_cues(self, document: Document) -> Iterator[tuple[str, str, list[str]]]:
+    def speaker_labels(self, document: Document) -> Optional[dict[str, str]]:
+        return None
+
+    def captions(self, document: Document) -> list:
+        try:
+            import webvtt
+        except ImportError as e:
+            raise missing_dependency("webvtt-py", "cpu", f"Writing {self.extension.upper()} subtitles") from e
+        # webvtt-py's cue timestamps are always "."; it writes SRT's "," itself
+        return [webvtt.Caption(cue_timestamp(start_s), cue_timestamp(end_s), lines)
+                for start_s, end_s, lines in self._cue_seconds(document)]
+
+    def _cue_seconds(self, document: Document) -> Iterator[tuple[float, float, list[str]]]:
         cues = build_cues(document.transcript, self.options, self.speaker_prefixes(document),
-                          end_limit=document.media.duration)
+                          end_limit=document.media.duration, labels=self.speaker_labels(document))
         for cue in cues:
-            yield (format_timestamp(cue.start, self.decimal_marker),
-                   format_timestamp(cue.end, self.decimal_marker), self.cue_lines(cue, document))
+            yield cue.start, cue.end, self.cue_lines(cue, document)
 
 
 class VTTWriter(_CueWriter):
@@ -318,13 +333,6 @@ class VTTWriter(_CueWriter):
 
     def speaker_labels(self, document: Document) -> Optional[dict[str, str]]:
         return visible_labels(document, self.options.visible_speaker)
-
-    def iterate_cues(self, document: Document) -> Iterator[tuple[str, str, list[str]]]:
-        cues = build_cues(document.transcript, self.options, end_limit=document.media.duration,
-                          labels=self.speaker_labels(document))
-        for cue in cues:
-            yield (format_timestamp(cue.start, self.decimal_marker),
-                   format_timestamp(cue.end, self.decimal_marker), self.cue_lines(cue, document))
 
     def cue_lines(self, cue: Cue, document: Document) -> list[str]:
         classes = []
@@ -337,11 +345,9 @@ class VTTWriter(_CueWriter):
         return [tag + escape_vtt(cue.label) + lines[0], *lines[1:]]
 
     def render(self, document: Document) -> str:
-        try:
-            import webvtt
-        except ImportError as e:
-            raise missing_dependency("webvtt-py", "cpu", "Writing WebVTT subtitles") from e
-        captions = [webvtt.Caption(start, end, lines) for start, end, lines in self.iterate_cues(document)]
+        import webvtt
+
+        captions = self.captions(document)
         styles = []
         if self.options.emit_style_block:
             rules = style_rules(document, self.options)
@@ -351,7 +357,6 @@ class VTTWriter(_CueWriter):
 
 class SRTWriter(_CueWriter):
     extension = "srt"
-    decimal_marker = ","
 
     def speaker_prefixes(self, document: Document) -> Optional[dict[str, str]]:
         if not self.options.srt_speaker_prefix:
@@ -363,9 +368,16 @@ class SRTWriter(_CueWriter):
         return [prefix + cue.lines[0], *cue.lines[1:]]
 
     def render(self, document: Document) -> str:
-        blocks = [f"{n}\n{start} --> {end}\n" + "\n".join(lines) + "\n"
-                  for n, (start, end, lines) in enumerate(self.iterate_cues(document), start=1)]
-        return "\n".join(blocks)
+        import io
+
+        import webvtt
+
+        captions = self.captions(document)
+        if not captions:
+            return ""
+        out = io.StringIO()
+        webvtt.WebVTT(captions=captions).write(out, format="srt", keep_formatting=True)
+        return out.getvalue() + "\n"
 
 
 class TextWriter(SubtitleWriter):
@@ -377,7 +389,7 @@ class TextWriter(SubtitleWriter):
         lines = []
         for turn in document.transcript.turns:
             if turn.text:
-                stamp = format_timestamp(math.floor(turn.start))[:8]
+                stamp = cue_timestamp(math.floor(turn.start))[:8]
                 lines.append(f"[{stamp}] {document.display_name(turn.speaker)}: {turn.text}")
         return "".join(line + "\n" for line in lines)
 
@@ -400,13 +412,19 @@ class RTTMWriter(SubtitleWriter):
         else:
             spans = [(t.speaker, t.start, t.end) for t in document.transcript.turns
                      if t.speaker != UNKNOWN_SPEAKER]
-        uri = _rttm_token(document.media.id)
-        rows = []
-        for speaker, start, end in sorted(spans, key=lambda s: (s[1], s[2], s[0])):
+        try:
+            from pyannote.core import Annotation, Segment
+        except ImportError as e:
+            raise missing_dependency("pyannote.core", "cpu", "Writing RTTM") from e
+        import io
+
+        annotation = Annotation(uri=_rttm_token(document.media.id))
+        for track, (speaker, start, end) in enumerate(spans):
             if end > start:
-                rows.append(f"SPEAKER {uri} 1 {start:.3f} {end - start:.3f} <NA> <NA> "
-                            f"{_rttm_token(speaker)} <NA> <NA>\n")
-        return "".join(rows)
+                annotation[Segment(start, end), track] = _rttm_token(speaker)
+        out = io.StringIO()
+        annotation.write_rttm(out)
+        return out.getvalue()
 
 
 class JSONWriter(SubtitleWriter):

@@ -22,6 +22,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .emotion.base import LABELS
+from .timefmt import clock
 from .types import AlignedTranscript, Diarization, Document
 
 Source = Union[Document, AlignedTranscript]
@@ -150,15 +151,6 @@ def _svg(data: dict, envelope) -> str:
                  'stroke-width="1.5" vector-effect="non-scaling-stroke" visibility="hidden"/>')
     return (f'<svg class="vtx-svg" viewBox="0 0 {duration:.3f} {height}" preserveAspectRatio="none" '
             f'width="100%" height="{height}" role="img" aria-label="speaker lanes">' + "".join(parts) + "</svg>")
-
-
-def clock(seconds: float, decimals: int = 0) -> str:
-    seconds = max(0.0, float(seconds))
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    width = 3 + decimals if decimals else 2
-    secs_text = f"{secs:0{width}.{decimals}f}" if decimals else f"{int(secs):02d}"
-    return f"{hours}:{minutes:02d}:{secs_text}" if hours else f"{minutes:02d}:{secs_text}"
 
 
 def _axis(duration: float) -> str:
