@@ -35,10 +35,10 @@ import numpy as np
 
 from .errors import InputError
 from .types import Document, VoiceMatch
+from .audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.voices")
 
-SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff")
 MIN_SPEECH_S = 3.0  # below this a voiceprint is mostly noise (and one 1.5 s window cannot show two voices)
 MAX_CLIP_S = 600.0  # only the first ten minutes of a longer clip are used

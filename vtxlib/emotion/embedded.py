@@ -28,6 +28,7 @@ from ..errors import missing_dependency
 from ..types import AudioFile, Emotion, OptionsModel, Turn, VtxModel
 from .base import LABELS, ProgressFn
 from .stage import Window, WindowOptions, classify_turns_by_windows
+from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.emotion")
 
@@ -52,7 +53,6 @@ AROUSAL_CUES: dict[str, tuple[float, float]] = {
     "speech_rate": (0.2, 0.8),
 }
 
-SAMPLE_RATE = 16000
 ANALYSIS_RATE = 8000  # pitch and energy are computed after 2x decimation: half the cost, enough for F0
 FRAME_SECONDS = 0.040  # 40 ms frames cover two periods of a 50 Hz voice
 HOP_SECONDS = 0.020

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 from pydantic import computed_field
 
-from ..audio import write_wav
+from ..audio import SAMPLE_RATE, write_wav
 from ..types import (
     AlignedTranscript,
     Diarization,
@@ -27,7 +27,6 @@ from ..types import (
 
 log = logging.getLogger("vtxlib.live")
 
-SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512  # Silero's 32 ms frame at 16 kHz
 CONTEXT_SAMPLES = 64  # Silero sees the last 64 samples of the previous frame with each frame
 SPEAKER_PREFIX = "SPEAKER_"

@@ -29,10 +29,10 @@ import numpy as np
 from ..errors import BackendUnavailable
 from ..types import SpeakerTurn, VtxModel
 from .samples import write_rttm
+from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.testing")
 
-SAMPLE_RATE = 16000
 FORMAT_VERSION = 4  # bump when the generated audio or references change
 
 HARVARD_SENTENCES = (
