@@ -459,3 +459,68 @@ def test_speechbrain_loads_a_card_written_for_speechbrain_before_1_0(speechbrain
                                  cache_dir=tmp_path / "m")
     backend.load()
     assert backend._columns == ["neutral", "angry", "happy", "sad"]
+
+
+@pytest.fixture
+def drive_refusing_symlinks(tmp_path, monkeypatch):
+    """A folder that behaves like Google Drive's FUSE mount: creating a symlink in it fails with
+    errno 95 (EOPNOTSUPP)."""
+    import errno
+    import os
+
+    drive = tmp_path / "drive" / "MyDrive" / "vtx"
+    drive.mkdir(parents=True)
+    real_symlink = os.symlink
+
+    def symlink(src, dst, *args, **kwargs):
+        if str(os.path.abspath(dst)).startswith(str(drive)):
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported", str(dst))
+        return real_symlink(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "symlink", symlink)
+    return drive
+
+
+def test_speechbrain_loads_into_a_drive_folder_that_refuses_symlinks(speechbrain_card, drive_refusing_symlinks):
+    from vtxlib.emotion.speechbrain import SpeechBrainEmotion, SpeechBrainEmotionOptions
+
+    models = drive_refusing_symlinks / "models"
+    backend = SpeechBrainEmotion(SpeechBrainEmotionOptions(source=str(speechbrain_card), device="cpu"),
+                                 cache_dir=models)
+    backend.load()
+    assert backend._columns == ["neutral", "angry", "happy", "sad"]
+    saved = models / "speechbrain" / speechbrain_card.name
+    files = [p for p in saved.iterdir() if p.suffix in (".yaml", ".py", ".ckpt", ".txt")]
+    assert {p.name for p in files} >= {"hyperparams.yaml", "custom_interface.py", "model.ckpt", "wav2vec2.ckpt"}
+    assert not any(p.is_symlink() for p in files), "copies, not links"
+
+
+def test_a_refused_file_operation_is_not_reported_as_a_download_problem(tmp_path):
+    import errno
+
+    from vtxlib.emotion.speechbrain import _load_failure_message
+
+    cause = OSError(errno.EOPNOTSUPP, "Operation not supported")
+    error = RuntimeError("while fetching")
+    error.__cause__ = cause
+    message = _load_failure_message("speechbrain/emotion-recognition-wav2vec2-IEMOCAP", tmp_path, error)
+    assert "errno 95" in message and "internet" not in message and "\n" not in message
+
+
+def test_emotion_auto_on_a_gpu_falls_back_to_the_embedded_estimator(tmp_path, monkeypatch, caplog):
+    pytest.importorskip("speechbrain")
+    import huggingface_hub.constants
+
+    import vtxlib.emotion as registry
+    import vtxlib.gpu as gpu
+
+    monkeypatch.setattr(registry, "available_emotion_backends", lambda: ["embedded", "speechbrain"])
+    monkeypatch.setattr(gpu, "cuda_available", lambda: True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # the model cannot be fetched
+    with caplog.at_level("WARNING", logger="vtxlib.emotion"):
+        backend = create_emotion_backend("auto", cache_dir=tmp_path)
+    assert backend.name == "embedded"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vtxlib.emotion" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "embedded" in warnings[0] and "\n" not in warnings[0]
+    with pytest.raises(BackendUnavailable):  # asked for by name, the failure stays an error
+        create_emotion_backend("speechbrain", cache_dir=tmp_path).load()

@@ -252,7 +252,7 @@ def available_ram_bytes() -> Optional[int]:
     return int(psutil.virtual_memory().available)
 
 
-def _mapped_mono(path: str, frames: int, channels: int, block: int = 1 << 20):
+def _mapped_mono(path: str, frames: int, channels: int, block: int = 1 << 16):
     """The file as a float32 mono array backed by an unlinked temporary file (page cache, not RAM)."""
     import tempfile
 
