@@ -265,12 +265,16 @@ class NemoAsr:
 
     def full_attention_seconds(self) -> float:
         """Longest audio transcribed in one full-attention pass: the option, or what the GPU's memory
-        allows (:func:`full_attention_limit`)."""
+        allows (:meth:`memory_limit_seconds`)."""
         limit = self.options.full_attention_max_seconds
         if limit is None:
-            limit = full_attention_limit(gpu.total_gpu_memory_bytes(self._device or "cpu"),
-                                         self._attention_precision, self.options.profile.max_window_seconds)
+            limit = self.memory_limit_seconds()
         return min(limit, self.options.profile.max_window_seconds)
+
+    def memory_limit_seconds(self) -> float:
+        """Longest full-attention pass this device's memory holds (:func:`full_attention_limit`)."""
+        return full_attention_limit(gpu.total_gpu_memory_bytes(self._device or "cpu"), self._attention_precision,
+                                    self.options.profile.max_window_seconds)
 
     def model_version(self) -> str:
         try:
@@ -344,7 +348,9 @@ class NemoAsr:
             return Strategy("full")
         if opts.long_audio == "local_attention" and profile.local_attention:
             return Strategy("local", opts.window_seconds)
-        return Strategy("full", min(opts.chunk_seconds, profile.max_window_seconds, max(limit, 20.0)))
+        # full-attention chunks must fit the device too, whatever the one-pass option says
+        return Strategy("full", min(opts.chunk_seconds, profile.max_window_seconds,
+                                    max(self.memory_limit_seconds(), 20.0)))
 
     def smaller_strategy(self, strategy: Strategy, duration: float) -> Optional[Strategy]:
         """What to try after running out of memory with ``strategy`` (None: nothing smaller)."""
