@@ -58,15 +58,19 @@ TEXT_ONLY_MODELS = {
 }
 DEFAULT_PROFILE = ModelProfile((), True, 1440.0)
 
-# Memory of a full-attention pass. The encoder's attention holds several (frames x frames) matrices
-# per head at 12.5 frames per second, so its temporaries grow with the square of the duration; the
-# weights (0.6 B parameters, fp32: 2.4 GB), the CUDA context and the decoder are a fixed reserve.
-# Per squared second of audio: bf16 attention 12 GiB at 600 s (measured on a T4 under NeMo's
-# emulated-bf16 attention, see docs/gpu_tier.md); fp32 attention twice that (4 bytes per element
-# instead of 2). Consistent with the model card's 24 minutes in one pass on an 80 GB A100:
-# 3 GiB + (1440/600)^2 * 12 GiB = 72 GiB.
-FULL_ATTENTION_BYTES_PER_SECOND_SQUARED = {"bf16": 12 * 2**30 / 600**2, "fp32": 24 * 2**30 / 600**2}
-FIXED_RESERVE_BYTES = 3 * 2**30
+# Memory of a full-attention pass: a fixed part plus temporaries of a*s + b*s^2 bytes for s seconds
+# of audio (the encoder runs at 12.5 frames/s and its attention holds several frames x frames
+# matrices per head, hence the square). Fixed: fp32 weights of 0.6 B parameters (2.4 GB), their
+# half-precision copies cached by autocast (1.2 GB) and the CUDA context: 4 GiB.
+# fp32 attention: measured with Parakeet-TDT 0.6B's shapes (random weights) on the CPU in fp32,
+#   peak RSS at 60/120/240 s (bench/gpu_smoke.py --real-size --jobs asr_full): a = 5.9 MiB/s,
+#   b = 14.8 KiB/s^2; times 1.25 for what GPU kernels and allocator add. See docs/gpu_tier.md.
+# bf16 attention: 12 GiB of temporaries at 600 s reported for NeMo's (emulated) bf16 attention on a
+#   T4 (issue 12), taken as all quadratic. With it the model card's 24 min in one pass on an 80 GB
+#   A100 comes out right: 4 GiB + (1440/600)^2 * 12 GiB = 73 GiB.
+FULL_ATTENTION_TEMPORARIES = {"fp32": (1.25 * 5.87 * 2**20, 1.25 * 14.8 * 2**10),
+                              "bf16": (0.0, 12 * 2**30 / 600**2)}
+FIXED_RESERVE_BYTES = 4 * 2**30
 USABLE_FRACTION = 0.9  # the allocator's fragmentation and other processes' share
 CPU_FULL_ATTENTION_SECONDS = 600.0  # off-GPU the limit is RAM and time, not a device's memory
 MIN_RETRY_WINDOW_SECONDS = 60.0  # out of memory below this window: give up with a clear message
@@ -81,8 +85,9 @@ def full_attention_limit(total_bytes: Optional[int], attention_precision: str,
     budget = USABLE_FRACTION * total_bytes - FIXED_RESERVE_BYTES
     if budget <= 0:
         return 0.0
-    per_s2 = FULL_ATTENTION_BYTES_PER_SECOND_SQUARED[attention_precision]
-    return min(max_seconds, float(int((budget / per_s2) ** 0.5)))
+    linear, quadratic = FULL_ATTENTION_TEMPORARIES[attention_precision]
+    seconds = (-linear + (linear ** 2 + 4 * quadratic * budget) ** 0.5) / (2 * quadratic)
+    return min(max_seconds, float(int(seconds)))
 
 
 @dataclass(frozen=True)
