@@ -83,8 +83,8 @@ def test_audio_longer_than_one_pass_holds_is_refused_before_loading(monkeypatch)
     monkeypatch.setattr(gpu, "total_gpu_memory_bytes", lambda device: 15_835_660_288)  # a T4
     diarizer = SortformerDiarizer(model=object())  # never reached: the length is checked first
     with pytest.raises(InputError, match="at most 6.9 min") as info:
-        diarizer.diarize(AudioFile("unused.wav", 16000, 20 * 60.0), SpeakerCount())
+        diarizer.diarize(AudioFile(path="unused.wav", sample_rate=16000, duration=20 * 60.0), SpeakerCount())
     assert "--diarizer pyannote" in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(InputError, match="at most 2.0 min"):
         SortformerDiarizer(SortformerOptions(max_seconds=120), model=object()).diarize(
-            AudioFile("unused.wav", 16000, 121.0), SpeakerCount())
+            AudioFile(path="unused.wav", sample_rate=16000, duration=121.0), SpeakerCount())
