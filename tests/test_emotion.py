@@ -253,87 +253,7 @@ def test_registry_resolves_auto_and_rejects_unknown_names(monkeypatch):
 
 # -- speechbrain with a local model-card directory holding random weights ---------------------------
 
-HYPERPARAMS = """\
-# Same structure as the hyperparams.yaml of speechbrain/emotion-recognition-wav2vec2-IEMOCAP,
-# with a tiny local wav2vec2 instead of facebook/wav2vec2-base.
-HPARAMS_NEEDED: ["encoder_dim", "out_n_neurons", "label_encoder", "softmax"]
-MODULES_NEEDED: ["wav2vec2", "avg_pool", "output_mlp"]
-
-wav2vec2_hub: {encoder}
-pretrained_path: {card}
-
-encoder_dim: 32
-out_n_neurons: 4
-
-wav2vec2: !new:speechbrain.lobes.models.huggingface_transformers.wav2vec2.Wav2Vec2
-    source: !ref <wav2vec2_hub>
-    output_norm: True
-    freeze: True
-    save_path: wav2vec2_checkpoints
-
-avg_pool: !new:speechbrain.nnet.pooling.StatisticsPooling
-    return_std: False
-
-output_mlp: !new:speechbrain.nnet.linear.Linear
-    input_size: !ref <encoder_dim>
-    n_neurons: !ref <out_n_neurons>
-    bias: False
-
-model: !new:torch.nn.ModuleList
-    - [!ref <output_mlp>]
-
-modules:
-    wav2vec2: !ref <wav2vec2>
-    output_mlp: !ref <output_mlp>
-    avg_pool: !ref <avg_pool>
-
-softmax: !new:speechbrain.nnet.activations.Softmax
-
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        wav2vec2: !ref <wav2vec2>
-        model: !ref <model>
-        label_encoder: !ref <label_encoder>
-    paths:
-        wav2vec2: !ref <pretrained_path>/wav2vec2.ckpt
-        model: !ref <pretrained_path>/model.ckpt
-        label_encoder: !ref <pretrained_path>/label_encoder.txt
-"""
-
-CUSTOM_INTERFACE = '''\
-import torch
-from speechbrain.inference.interfaces import Pretrained
-
-
-class CustomEncoderWav2vec2Classifier(Pretrained):
-    """Utterance classifier with the methods of the model card's custom_interface.py."""
-
-    def encode_batch(self, wavs, wav_lens=None, normalize=False):
-        if len(wavs.shape) == 1:
-            wavs = wavs.unsqueeze(0)
-        if wav_lens is None:
-            wav_lens = torch.ones(wavs.shape[0], device=self.device)
-        wavs, wav_lens = wavs.to(self.device).float(), wav_lens.to(self.device)
-        outputs = self.mods.avg_pool(self.mods.wav2vec2(wavs), wav_lens)
-        return outputs.view(outputs.shape[0], -1)
-
-    def classify_batch(self, wavs, wav_lens=None):
-        out_prob = self.hparams.softmax(self.mods.output_mlp(self.encode_batch(wavs, wav_lens)))
-        score, index = torch.max(out_prob, dim=-1)
-        return out_prob, score, index, self.hparams.label_encoder.decode_torch(index)
-
-    def classify_file(self, path):
-        batch = self.load_audio(path).unsqueeze(0)
-        return self.classify_batch(batch, torch.tensor([1.0]))
-
-    def forward(self, wavs, wav_lens=None, normalize=False):
-        return self.encode_batch(wavs=wavs, wav_lens=wav_lens, normalize=normalize)
-'''
-
-# the card's order is neu, ang, hap, sad: different from LABELS, so a wrong mapping shows
-LABEL_ENCODER = "'neu' => 0\n'ang' => 1\n'hap' => 2\n'sad' => 3\n================\n'starting_index' => 0\n"
+from gpu_models import CUSTOM_INTERFACE  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -341,29 +261,11 @@ def speechbrain_card(tmp_path_factory) -> Path:
     """A directory in the model card's layout holding a tiny random wav2vec2 and random heads."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("speechbrain")
-    transformers = pytest.importorskip("transformers")
-    from hyperpyyaml import load_hyperpyyaml
+    pytest.importorskip("transformers")
+    from gpu_models import write_speechbrain_card
 
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    card = tmp_path_factory.mktemp("sb-card")
-    encoder = card / "tiny-wav2vec2"
-    config = transformers.Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-        conv_dim=(32, 32), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2)
-    transformers.Wav2Vec2Model(config).save_pretrained(str(encoder))
-    transformers.Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(str(encoder))
-    (card / "hyperparams.yaml").write_text(HYPERPARAMS.format(encoder=encoder, card=card))
-    (card / "custom_interface.py").write_text(CUSTOM_INTERFACE)
-    (card / "label_encoder.txt").write_text(LABEL_ENCODER)
-    with open(card / "hyperparams.yaml") as fh:
-        hparams = load_hyperpyyaml(fh, overrides={"wav2vec2": {"save_path": str(card / "w2v-cache")}})
-    with torch.no_grad():  # a spread of weights large enough for the classes to differ
-        hparams["output_mlp"].w.weight.normal_(0, 3.0)
-    torch.save(hparams["wav2vec2"].state_dict(), card / "wav2vec2.ckpt")
-    torch.save(hparams["model"].state_dict(), card / "model.ckpt")
-    return card
+    return write_speechbrain_card(tmp_path_factory.mktemp("sb-card"))
 
 
 def test_speechbrain_backend_through_the_model_card_interface(speechbrain_card, tmp_path):
@@ -459,3 +361,68 @@ def test_speechbrain_loads_a_card_written_for_speechbrain_before_1_0(speechbrain
                                  cache_dir=tmp_path / "m")
     backend.load()
     assert backend._columns == ["neutral", "angry", "happy", "sad"]
+
+
+@pytest.fixture
+def drive_refusing_symlinks(tmp_path, monkeypatch):
+    """A folder that behaves like Google Drive's FUSE mount: creating a symlink in it fails with
+    errno 95 (EOPNOTSUPP)."""
+    import errno
+    import os
+
+    drive = tmp_path / "drive" / "MyDrive" / "vtx"
+    drive.mkdir(parents=True)
+    real_symlink = os.symlink
+
+    def symlink(src, dst, *args, **kwargs):
+        if str(os.path.abspath(dst)).startswith(str(drive)):
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported", str(dst))
+        return real_symlink(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "symlink", symlink)
+    return drive
+
+
+def test_speechbrain_loads_into_a_drive_folder_that_refuses_symlinks(speechbrain_card, drive_refusing_symlinks):
+    from vtxlib.emotion.speechbrain import SpeechBrainEmotion, SpeechBrainEmotionOptions
+
+    models = drive_refusing_symlinks / "models"
+    backend = SpeechBrainEmotion(SpeechBrainEmotionOptions(source=str(speechbrain_card), device="cpu"),
+                                 cache_dir=models)
+    backend.load()
+    assert backend._columns == ["neutral", "angry", "happy", "sad"]
+    saved = models / "speechbrain" / speechbrain_card.name
+    files = [p for p in saved.iterdir() if p.suffix in (".yaml", ".py", ".ckpt", ".txt")]
+    assert {p.name for p in files} >= {"hyperparams.yaml", "custom_interface.py", "model.ckpt", "wav2vec2.ckpt"}
+    assert not any(p.is_symlink() for p in files), "copies, not links"
+
+
+def test_a_refused_file_operation_is_not_reported_as_a_download_problem(tmp_path):
+    import errno
+
+    from vtxlib.emotion.speechbrain import _load_failure_message
+
+    cause = OSError(errno.EOPNOTSUPP, "Operation not supported")
+    error = RuntimeError("while fetching")
+    error.__cause__ = cause
+    message = _load_failure_message("speechbrain/emotion-recognition-wav2vec2-IEMOCAP", tmp_path, error)
+    assert "errno 95" in message and "internet" not in message and "\n" not in message
+
+
+def test_emotion_auto_on_a_gpu_falls_back_to_the_embedded_estimator(tmp_path, monkeypatch, caplog):
+    pytest.importorskip("speechbrain")
+    import huggingface_hub.constants
+
+    import vtxlib.emotion as registry
+    import vtxlib.gpu as gpu
+
+    monkeypatch.setattr(registry, "available_emotion_backends", lambda: ["embedded", "speechbrain"])
+    monkeypatch.setattr(gpu, "cuda_available", lambda: True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # the model cannot be fetched
+    with caplog.at_level("WARNING", logger="vtxlib.emotion"):
+        backend = create_emotion_backend("auto", cache_dir=tmp_path)
+    assert backend.name == "embedded"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vtxlib.emotion" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "embedded" in warnings[0] and "\n" not in warnings[0]
+    with pytest.raises(BackendUnavailable):  # asked for by name, the failure stays an error
+        create_emotion_backend("speechbrain", cache_dir=tmp_path).load()

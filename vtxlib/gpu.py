@@ -6,6 +6,7 @@ import torch, NeMo or pyannote, so ``--asr auto`` / ``--diarizer auto`` decide i
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import logging
@@ -13,6 +14,7 @@ import os
 import shutil
 import socket
 import sys
+import traceback
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
@@ -145,3 +147,85 @@ def hub_file_cached(repo_id: str, filename: str, cache_dir: Optional[Path] = Non
         return False
     found = try_to_load_from_cache(repo_id, filename, cache_dir=str(cache_dir) if cache_dir else None)
     return isinstance(found, str)
+
+
+# -- precision, memory and failures on the GPU ----------------------------------------------------
+
+def device_index(device: str) -> int:
+    """``"cuda"`` -> 0, ``"cuda:1"`` -> 1."""
+    return int(device.split(":", 1)[1]) if ":" in device else 0
+
+
+def total_gpu_memory_bytes(device: str) -> Optional[int]:
+    """Total memory of a CUDA device (None for the CPU or when torch cannot tell)."""
+    if not device.startswith("cuda"):
+        return None
+    torch = sys.modules.get("torch")
+    try:
+        return int(torch.cuda.get_device_properties(device_index(device)).total_memory)
+    except Exception:  # no torch imported, or no such device
+        return None
+
+
+def compute_capability(device: str) -> Optional[tuple[int, int]]:
+    """``(major, minor)`` of a CUDA device; a T4 is (7, 5), an A100 (8, 0); None off-GPU."""
+    if not device.startswith("cuda"):
+        return None
+    torch = sys.modules.get("torch")
+    try:
+        return tuple(torch.cuda.get_device_capability(device_index(device)))
+    except Exception:
+        return None
+
+
+def choose_precision(capability: Optional[tuple[int, int]], half_precision: bool = True) -> str:
+    """The precision a GPU really runs: ``"bf16"`` where bf16 is native (compute capability >= 8.0),
+    ``"fp16"`` before that (a T4, 7.5: torch reports bf16 as supported, but only by emulation),
+    ``"fp32"`` on the CPU or when half precision is off."""
+    if capability is None or not half_precision:
+        return "fp32"
+    return "bf16" if capability >= (8, 0) else "fp16"
+
+
+@contextlib.contextmanager
+def native_bf16_only():
+    """While active, ``torch.cuda.is_bf16_supported()`` answers for native bf16 only.
+
+    NeMo's attention leaves an fp16 autocast for bf16 whenever torch says bf16 is supported, and on
+    a T4 torch says so because bf16 can be emulated; emulated bf16 is slow, so there the attention
+    should run in fp32 (NeMo's own choice when bf16 is absent)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    original = torch.cuda.is_bf16_supported
+
+    def native(including_emulation: bool = True) -> bool:
+        return original(including_emulation=False)
+
+    torch.cuda.is_bf16_supported = native
+    try:
+        yield
+    finally:
+        torch.cuda.is_bf16_supported = original
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A CUDA out-of-memory error (``torch.cuda.OutOfMemoryError``, or the RuntimeError older code
+    paths raise with the same message)."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(error, oom_type):
+        return True
+    return isinstance(error, RuntimeError) and "CUDA out of memory" in str(error)
+
+
+def drop_traceback_locals(error: BaseException) -> None:
+    """Clear the local variables of the finished frames in ``error``'s traceback (and of the
+    errors it chains), so the models and tensors they referenced can be freed although the
+    exception object is kept (a notebook keeps the last one). Line numbers and code stay."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        error = error.__cause__ or error.__context__

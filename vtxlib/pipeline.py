@@ -13,10 +13,12 @@ many videos load each model once).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 import contextvars
@@ -35,14 +37,20 @@ from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo, OptionsModel, VtxModel,
                     StageRecord, Transcript, VoiceMatch)
-from .workspace import (Artifact, Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
-                        stage_key)
+from .workspace import (Artifact, Workspace, atomic_folder, atomic_write_json, content_digest, normalised,
+                        remove_stale_temporaries, stage_key)
 
 log = logging.getLogger("vtxlib.pipeline")
 
 STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
 
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
+#: Per media: the backend, key and inputs of the last asr/diarize/emotion result (``auto`` reuses it).
+BACKENDS_RECORD = "backends.json"
+#: ``auto`` on a CPU-only runtime warns past this length; whisper-cpu's whole-pipeline speed measured on
+#: a shared 2-core machine (README, "Memory against length") was 12-16x real time.
+LONG_CPU_AUDIO_SECONDS = 20 * 60
+CPU_REAL_TIME_FACTOR = 12.0
 
 #: hook(stage, event, completed=None, total=None); event is "start", "progress", "done" or "cached"
 Hook = Callable[..., None]
@@ -237,6 +245,7 @@ class Pipeline:
         self._released: set[str] = set()  # given backends closed after their stage (GPU memory)
         self._backends: dict[tuple, Any] = {}
         self._backends_lock = threading.Lock()
+        self._record_lock = threading.Lock()
         self._loose_run = Run(pipeline=self, options=self.default_options, hook=self.default_hook)
 
     # -- the current run ---------------------------------------------------------------------
@@ -293,7 +302,7 @@ class Pipeline:
         steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
                  self._step_upload]
-        if last >= STAGES.index("diarize") and not self._both_on_gpu():
+        if last >= STAGES.index("diarize"):
             steps[1:3] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
@@ -329,6 +338,11 @@ class Pipeline:
         not run together: they would share one device's memory. If ASR fails, diarization still
         finishes and is cached before the error propagates, so the rerun has less to do.
         """
+        if any(self._recorded_hit(stage, st.media.id, [st.refs["audio"].digest]) for stage in ("asr", "diarize")) \
+                or self._both_on_gpu():
+            self._step_asr(st)
+            self._step_diarize(st)
+            return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
             diarizing = pool.submit(contextvars.copy_context().run, self.diarize, st.media, st.audio,
                                     st.refs["audio"])
@@ -466,25 +480,41 @@ class Pipeline:
                             files=lambda audio: [Path(audio.path)])
 
     def asr(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Transcript, Ref]:
-        backend = self._backend("asr")
-        options = backend.options_dict()
-        result, ref = self._cached(media.id, "asr", backend.name, options, [audio_ref.digest],
-                                   lambda: backend.transcribe(audio, self._progress("asr")), Transcript.model_validate,
-                                   model_files=_model_files(backend, options))
+        inputs = [audio_ref.digest]
+        reused = self._reuse_recorded("asr", media.id, inputs, Transcript.model_validate)
+        if reused is None:
+            with self._released_after("asr"):
+                backend = self._backend("asr")
+                options = backend.options_dict()
+
+                def compute() -> Transcript:
+                    self._warn_if_slow_on_cpu(backend.name, audio)
+                    return backend.transcribe(audio, self._progress("asr"))
+
+                reused = self._cached(media.id, "asr", backend.name, options, inputs, compute, Transcript.model_validate,
+                                      model_files=_model_files(backend, options))
+                self._record_backend(media.id, "asr", backend.name, reused[1], inputs)
+        result, ref = reused
         self._note_model("asr", result.model, result.model_version)
-        self._release_if_gpu("asr")
         return result, ref
 
     def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Diarization, Ref]:
-        backend = self._backend("diarize")
-        count = self.options.speaker_count()
-        options = {**backend.options_dict(), **count.model_dump()}
-        result, ref = self._cached(media.id, "diarize", backend.name, options, [audio_ref.digest],
-                                   lambda: backend.diarize(audio, count, self._progress("diarize")),
-                                   Diarization.model_validate, model_files=_model_files(backend, options))
+        inputs = [audio_ref.digest]
+        # enrolled voices are matched in the diarizer's own embedding space: no reuse across backends
+        reused = None if self._current().voice_clips else \
+            self._reuse_recorded("diarize", media.id, inputs, Diarization.model_validate)
+        if reused is None:
+            with self._released_after("diarize"):
+                backend = self._backend("diarize")
+                count = self.options.speaker_count()
+                options = {**backend.options_dict(), **count.model_dump()}
+                reused = self._cached(media.id, "diarize", backend.name, options, inputs,
+                                      lambda: backend.diarize(audio, count, self._progress("diarize")),
+                                      Diarization.model_validate, model_files=_model_files(backend, options))
+                self._record_backend(media.id, "diarize", backend.name, reused[1], inputs)
+                self._enroll_voices(backend)
+        result, ref = reused
         self._note_model("diarize", result.model, result.model_version)
-        self._enroll_voices(backend)
-        self._release_if_gpu("diarize")
         return result, ref
 
     def align(self, media: MediaInfo, transcript: Transcript, diarization: Diarization,
@@ -501,15 +531,20 @@ class Pipeline:
             return aligned, align_ref
         from .emotion.stage import apply_emotions
 
-        backend = self._backend("emotion")
+        inputs = [align_ref.digest]
+        reused = self._reuse_recorded("emotion", media.id, inputs, _EmotionList.model_validate)
+        if reused is None:
+            with self._released_after("emotion"):
+                backend = self._backend("emotion")
 
-        def compute() -> _EmotionList:
-            return _EmotionList(emotions=backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
+                def compute() -> _EmotionList:
+                    return _EmotionList(emotions=backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
 
-        options = backend.options_dict()
-        emotions, ref = self._cached(media.id, "emotion", backend.name, options, [align_ref.digest],
-                                     compute, _EmotionList.model_validate, model_files=_model_files(backend, options))
-        self._release_if_gpu("emotion")
+                options = backend.options_dict()
+                reused = self._cached(media.id, "emotion", backend.name, options, inputs, compute,
+                                      _EmotionList.model_validate, model_files=_model_files(backend, options))
+                self._record_backend(media.id, "emotion", backend.name, reused[1], inputs)
+        emotions, ref = reused
         return apply_emotions(aligned, emotions.items), ref
 
     def enhance(self, document: Document, input_ref: Ref) -> tuple[Document, Ref]:
@@ -641,18 +676,100 @@ class Pipeline:
         force = self.options.force
         return force is not None and STAGES.index(stage) >= STAGES.index(force)
 
-    def _release_if_gpu(self, stage: str) -> None:
+    def _release_if_gpu(self, stage: str, failed: bool = False) -> None:
         with self._backends_lock:
             key = self._backend_key(stage)
             backend = self._injected.get(stage, self._backends.get(key))
-            if backend is None or backend.name not in GPU_BACKENDS or not self.options.free_gpu_between_stages:
+            if backend is None or backend.name not in GPU_BACKENDS:
+                return
+            if not (self.options.free_gpu_between_stages or failed):
                 return
             if stage in self._injected:  # a given backend stays: it loads its model again when used
                 self._released.add(stage)
             else:
                 del self._backends[key]
         backend.close()
-        log.info("%s: released the %s model (free_gpu_between_stages)", stage, backend.name)
+        log.info("%s: released the %s model (%s)", stage, backend.name,
+                 "the stage failed" if failed else "free_gpu_between_stages")
+
+    @contextlib.contextmanager
+    def _released_after(self, stage: str):
+        """Release the stage's GPU model afterwards, on failure too: a traceback kept by the notebook
+        would otherwise keep the model on the GPU and the retry would run out of memory."""
+        try:
+            yield
+        except BaseException as e:
+            self._release_if_gpu(stage, failed=True)
+            from .gpu import drop_traceback_locals, free_gpu_memory
+
+            drop_traceback_locals(e)
+            free_gpu_memory()
+            raise
+        self._release_if_gpu(stage)
+
+    # -- which backend made a stage's result (auto reuses a GPU result on a CPU-only runtime) ---
+    def _choice(self, stage: str) -> str:
+        return {"asr": self.options.asr, "diarize": self.options.diarizer, "emotion": self.options.emotion}[stage]
+
+    def _request(self, stage: str) -> dict:
+        """What the user asked of the stage besides the backend; a recorded result must match it."""
+        opts = self.options
+        if stage == "asr":
+            return {"model": opts.asr_model, "language": opts.language}
+        if stage == "diarize":
+            return {"model": opts.diarizer_model, **opts.speaker_count().model_dump()}
+        return {}
+
+    def _backends_record_path(self, media_id: str) -> Path:
+        return self.workspace.media_dir(media_id) / BACKENDS_RECORD
+
+    def recorded_backends(self, media_id: str) -> dict:
+        """``{stage: {"backend", "key", "inputs", "request"}}`` of the last results made for MEDIA_ID."""
+        try:
+            data = json.loads(self._backends_record_path(media_id).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _record_backend(self, media_id: str, stage: str, backend: str, ref: Ref, inputs: list[str]) -> None:
+        if self._records.get(stage) is not None and self._records[stage].incomplete:
+            return
+        with self._record_lock:
+            record = self.recorded_backends(media_id)
+            record[stage] = {"backend": backend, "key": ref.key, "inputs": inputs, "request": self._request(stage)}
+            atomic_write_json(self._backends_record_path(media_id), record)
+
+    def _recorded_hit(self, stage: str, media_id: str, inputs: list[str]) -> Optional[dict]:
+        """The recorded GPU-tier result ``auto`` should reuse for these inputs, if any."""
+        if self._choice(stage) != "auto" or self._forced(stage):
+            return None
+        entry = self.recorded_backends(media_id).get(stage)
+        if not isinstance(entry, dict) or entry.get("backend") not in GPU_BACKENDS:
+            return None  # an embedded-tier result is found by the normal cache when auto resolves to it
+        if entry.get("inputs") != inputs or entry.get("request") != self._request(stage):
+            return None
+        return entry if self.workspace.artifact_path(media_id, stage, entry["key"]).exists() else None
+
+    def _reuse_recorded(self, stage: str, media_id: str, inputs: list[str],
+                        load: Callable[[dict], Any]) -> Optional[tuple[Any, Ref]]:
+        """``auto``: the GPU-tier result already made from these inputs, before resolving a backend
+        (a CPU-only runtime must not start a CPU transcription when the GPU transcript exists)."""
+        entry = self._recorded_hit(stage, media_id, inputs)
+        hit = self._load_cached(media_id, stage, entry["key"], load) if entry else None
+        if hit is None:
+            return None
+        result, artifact = hit
+        log.info("%s: auto reuses the cached %s result (%s)", stage, entry["backend"], entry["key"])
+        self._records[stage] = StageRecord(backend=entry["backend"], options={}, seconds=artifact.seconds or 0.0,
+                                           cached=True)
+        self.hook(stage, "cached")
+        return result, Ref(entry["key"], artifact.digest)
+
+    def _warn_if_slow_on_cpu(self, backend: str, audio: AudioFile) -> None:
+        if self.options.asr == "auto" and backend not in GPU_BACKENDS and audio.duration > LONG_CPU_AUDIO_SECONDS:
+            log.warning("asr: auto chose %s (no CUDA GPU) for %.1f h of audio: about %.0f min on a 2-core CPU; "
+                        "a GPU runtime takes minutes", backend, audio.duration / 3600,
+                        audio.duration / CPU_REAL_TIME_FACTOR / 60)
 
     def _cached(self, media_id: str, stage: str, backend: str, options: dict, inputs: list[str],
                 compute: Callable[[], Any], load: Callable[[dict], Any], *,

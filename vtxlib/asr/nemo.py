@@ -58,13 +58,58 @@ TEXT_ONLY_MODELS = {
 }
 DEFAULT_PROFILE = ModelProfile((), True, 1440.0)
 
+# Memory of a full-attention pass: a fixed part plus temporaries of a*s + b*s^2 bytes for s seconds
+# of audio (the encoder runs at 12.5 frames/s and its attention holds several frames x frames
+# matrices per head, hence the square). Fixed: fp32 weights of 0.6 B parameters (2.4 GB), their
+# half-precision copies cached by autocast (1.2 GB) and the CUDA context: 4 GiB.
+# fp32 attention: measured with Parakeet-TDT 0.6B's shapes (random weights) on the CPU in fp32,
+#   peak RSS at 60/120/240 s (bench/gpu_smoke.py --real-size --jobs asr_full): a = 5.9 MiB/s,
+#   b = 14.8 KiB/s^2; times 1.25 for what GPU kernels and allocator add. See docs/gpu_tier.md.
+# bf16 attention: 12 GiB of temporaries at 600 s reported for NeMo's (emulated) bf16 attention on a
+#   T4 (issue 12), taken as all quadratic. With it the model card's 24 min in one pass on an 80 GB
+#   A100 comes out right: 4 GiB + (1440/600)^2 * 12 GiB = 73 GiB.
+FULL_ATTENTION_TEMPORARIES = {"fp32": (1.25 * 5.87 * 2**20, 1.25 * 14.8 * 2**10),
+                              "bf16": (0.0, 12 * 2**30 / 600**2)}
+FIXED_RESERVE_BYTES = 4 * 2**30
+USABLE_FRACTION = 0.9  # the allocator's fragmentation and other processes' share
+CPU_FULL_ATTENTION_SECONDS = 600.0  # off-GPU the limit is RAM and time, not a device's memory
+MIN_RETRY_WINDOW_SECONDS = 60.0  # out of memory below this window: give up with a clear message
+
+
+def full_attention_limit(total_bytes: Optional[int], attention_precision: str,
+                         max_seconds: float = 1440.0) -> float:
+    """Longest audio (s) one full-attention pass fits in a GPU of ``total_bytes``; 0 when even a
+    short pass does not. ``attention_precision`` is "bf16" or "fp32" (what the attention runs in)."""
+    if total_bytes is None:
+        return min(CPU_FULL_ATTENTION_SECONDS, max_seconds)
+    budget = USABLE_FRACTION * total_bytes - FIXED_RESERVE_BYTES
+    if budget <= 0:
+        return 0.0
+    linear, quadratic = FULL_ATTENTION_TEMPORARIES[attention_precision]
+    seconds = (-linear + (linear ** 2 + 4 * quadratic * budget) ** 0.5) / (2 * quadratic)
+    return min(max_seconds, float(int(seconds)))
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How one transcription walks the audio: the encoder's attention and the window length
+    (None: the whole file in one pass)."""
+
+    attention: str  # "full" | "local"
+    window_seconds: Optional[float] = None
+
+    def describe(self) -> str:
+        where = "one pass" if self.window_seconds is None else f"{self.window_seconds:.0f} s windows"
+        return f"{self.attention} attention, {where}"
+
 
 class NemoAsrOptions(OptionsModel):
     model: str = DEFAULT_MODEL
     device: str = "auto"                      # auto | cuda | cpu
-    half_precision: bool = True               # fp16 autocast on CUDA (T4 has no bf16)
+    half_precision: bool = True               # bf16 autocast where native, fp16 before (T4)
     long_audio: str = "local_attention"       # local_attention | chunk
-    full_attention_max_seconds: float = 600.0  # one full-attention pass up to this length
+    # one full-attention pass up to this length; None: from the GPU's memory (full_attention_limit)
+    full_attention_max_seconds: Optional[float] = None
     window_seconds: float = 1200.0            # local_attention: window length for longer files
     chunk_seconds: float = 300.0              # chunk: window length (Canary: capped at 40 s)
     overlap_seconds: float = 10.0
@@ -179,6 +224,7 @@ class NemoAsr:
         self._model = model
         self._device: Optional[str] = None
         self._attention = "full"
+        self.precision = "fp32"  # what really runs: fp32 | fp16 | bf16 (set when the model is placed)
 
     def options_dict(self) -> dict:
         return self.options.model_dump(mode="json")
@@ -204,11 +250,32 @@ class NemoAsr:
         self._model.to(self._device)
         if self.options.word_confidence:
             _enable_word_confidence(self._model)
-        log.info("NeMo model on %s%s", self._device, " (fp16 autocast)" if self._use_fp16 else "")
+        self.precision = gpu.choose_precision(gpu.compute_capability(self._device), self.options.half_precision)
+        log.info("NeMo model on %s, %s", self._device, self.precision_note())
+
+    def precision_note(self) -> str:
+        """What really runs, for the log (and the benchmark)."""
+        return {"fp32": "fp32",
+                "bf16": "bf16 autocast (native bf16)",
+                "fp16": "fp16 autocast, attention in fp32 (no native bf16 on this GPU: compute capability "
+                        f"{'.'.join(map(str, gpu.compute_capability(self._device or 'cpu') or ()))})"}[self.precision]
 
     @property
-    def _use_fp16(self) -> bool:
-        return self.options.half_precision and (self._device or "").startswith("cuda")
+    def _attention_precision(self) -> str:
+        return "bf16" if self.precision == "bf16" else "fp32"
+
+    def full_attention_seconds(self) -> float:
+        """Longest audio transcribed in one full-attention pass: the option, or what the GPU's memory
+        allows (:meth:`memory_limit_seconds`)."""
+        limit = self.options.full_attention_max_seconds
+        if limit is None:
+            limit = self.memory_limit_seconds()
+        return min(limit, self.options.profile.max_window_seconds)
+
+    def memory_limit_seconds(self) -> float:
+        """Longest full-attention pass this device's memory holds (:func:`full_attention_limit`)."""
+        return full_attention_limit(gpu.total_gpu_memory_bytes(self._device or "cpu"), self._attention_precision,
+                                    self.options.profile.max_window_seconds)
 
     def model_version(self) -> str:
         try:
@@ -219,11 +286,48 @@ class NemoAsr:
 
     # -- transcription -------------------------------------------------------------------
     def transcribe(self, audio: AudioFile, progress: Optional[ProgressFn] = None) -> Transcript:
+        """Transcribe ``audio``; out of GPU memory, retry with local attention or shorter windows.
+
+        On any other failure the model is released (and the traceback's frames are cleared) so that
+        a retry in the same notebook does not find the GPU still full."""
+        try:
+            self.model  # load and place it first: the strategy depends on the device
+            strategy = self.strategy(audio.duration)
+            while True:
+                failure = None
+                try:
+                    segments = self._transcribe_with(audio, strategy, progress)
+                    break
+                except Exception as e:
+                    if not gpu.is_out_of_memory(e):
+                        raise
+                    gpu.drop_traceback_locals(e)
+                    failure = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                strategy = self._after_out_of_memory(strategy, audio.duration, failure)
+        except BaseException as e:
+            self.close()
+            gpu.drop_traceback_locals(e)
+            raise
+        return Transcript(segments=segments, language=self._language(), backend=self.name,
+                          model=self.options.model, model_version=self.model_version())
+
+    def _after_out_of_memory(self, strategy: Strategy, duration: float, failure: str) -> Strategy:
+        gpu.free_gpu_memory()
+        smaller = self.smaller_strategy(strategy, duration)
+        if smaller is None:
+            raise BackendUnavailable(
+                f"NeMo ran out of GPU memory with {strategy.describe()} ({failure}); free the GPU (restart "
+                f"the runtime) or use a larger GPU")
+        log.warning("NeMo ran out of GPU memory with %s; retrying with %s", strategy.describe(), smaller.describe())
+        return smaller
+
+    def _transcribe_with(self, audio: AudioFile, strategy: Strategy,
+                         progress: Optional[ProgressFn]) -> list[Segment]:
         model = self.model
-        windows = self.plan(audio.duration)
-        self._set_attention(model, "local" if self._wants_local_attention(audio.duration) else "full")
-        log.info("NeMo: %.1f s of audio in %d window(s), %s attention", audio.duration, len(windows),
-                 self._attention)
+        windows = self.plan(audio.duration, strategy)
+        self._set_attention(model, strategy.attention)
+        log.info("NeMo: %.1f s of audio in %d window(s), %s attention, %s", audio.duration, len(windows),
+                 self._attention, self.precision_note())
         per_window = []
         done = 0.0
         for batch in _batched(windows, max(1, self.options.batch_size)):
@@ -234,24 +338,38 @@ class NemoAsr:
                 done = max(done, window.keep_end)
             if progress:
                 progress(min(done, audio.duration), audio.duration)
-        segments = clip_segments(merge_windows(per_window), audio.duration)
-        return Transcript(segments=segments, language=self._language(), backend=self.name,
-                          model=self.options.model, model_version=self.model_version())
+        return clip_segments(merge_windows(per_window), audio.duration)
 
-    def plan(self, duration: float) -> list[Window]:
-        """How the audio will be cut: one pass, local-attention windows or short chunks."""
+    def strategy(self, duration: float) -> Strategy:
+        """One full-attention pass up to :meth:`full_attention_seconds`; longer, local-attention
+        windows (``long_audio="local_attention"``) or full-attention chunks (``"chunk"``)."""
         opts, profile = self.options, self.options.profile
-        if duration <= min(opts.full_attention_max_seconds, profile.max_window_seconds):
-            return plan_windows(duration, duration + 1.0, 0.0)
+        limit = self.full_attention_seconds()
+        if duration <= limit:
+            return Strategy("full")
         if opts.long_audio == "local_attention" and profile.local_attention:
-            window = opts.window_seconds
-        else:
-            window = min(opts.chunk_seconds, profile.max_window_seconds)
-        return plan_windows(duration, window, min(opts.overlap_seconds, window / 4))
+            return Strategy("local", opts.window_seconds)
+        # full-attention chunks must fit the device too, whatever the one-pass option says
+        return Strategy("full", min(opts.chunk_seconds, profile.max_window_seconds,
+                                    max(self.memory_limit_seconds(), 20.0)))
 
-    def _wants_local_attention(self, duration: float) -> bool:
-        return (self.options.long_audio == "local_attention" and self.options.profile.local_attention
-                and duration > self.options.full_attention_max_seconds)
+    def smaller_strategy(self, strategy: Strategy, duration: float) -> Optional[Strategy]:
+        """What to try after running out of memory with ``strategy`` (None: nothing smaller)."""
+        profile = self.options.profile
+        if strategy.attention == "full" and strategy.window_seconds is None and profile.local_attention:
+            return Strategy("local", min(self.options.window_seconds, max(duration, MIN_RETRY_WINDOW_SECONDS)))
+        current = strategy.window_seconds or duration
+        smaller = current / 2
+        floor = MIN_RETRY_WINDOW_SECONDS if strategy.attention == "local" else 20.0
+        return Strategy(strategy.attention, smaller) if smaller >= floor else None
+
+    def plan(self, duration: float, strategy: Optional[Strategy] = None) -> list[Window]:
+        """How the audio will be cut: one pass, local-attention windows or short chunks."""
+        strategy = strategy or self.strategy(duration)
+        if strategy.window_seconds is None or duration <= strategy.window_seconds:
+            return plan_windows(duration, duration + 1.0, 0.0)
+        window = strategy.window_seconds
+        return plan_windows(duration, window, min(self.options.overlap_seconds, window / 4))
 
     def _set_attention(self, model, mode: str) -> None:
         if mode == self._attention or not hasattr(model, "change_attention_model"):
@@ -271,13 +389,23 @@ class NemoAsr:
         if self.options.profile.prompted:
             lang = self._language()
             kwargs.update(source_lang=lang, target_lang=lang, pnc="yes")
-        autocast = (torch.autocast(device_type="cuda", dtype=torch.float16) if self._use_fp16
-                    else contextlib.nullcontext())
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), self._precision_context():
             result = model.transcribe(arrays, **kwargs)
         if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
             result = result[0]
         return list(result)
+
+    def _precision_context(self):
+        import torch
+
+        if self.precision == "bf16":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if self.precision == "fp16":
+            stack = contextlib.ExitStack()
+            stack.enter_context(gpu.native_bf16_only())
+            stack.enter_context(torch.autocast(device_type="cuda", dtype=torch.float16))
+            return stack
+        return contextlib.nullcontext()
 
     def _language(self) -> Optional[str]:
         languages = self.options.profile.languages

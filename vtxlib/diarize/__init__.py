@@ -40,7 +40,7 @@ def create_diarizer(name: str = "auto", model: Optional[str] = None, secrets_dir
                     models_dir: Optional[Path] = None) -> DiarizationBackend:
     from ..asr import hub_cache
 
-    name = resolve_diarizer_name(name, secrets_dir)
+    requested, name = name, resolve_diarizer_name(name, secrets_dir)
     if name == "embedded":
         from .embedded import EmbeddedDiarizer
 
@@ -54,5 +54,16 @@ def create_diarizer(name: str = "auto", model: Optional[str] = None, secrets_dir
     from .pyannote import PyannoteDiarizer, PyannoteOptions
 
     options = PyannoteOptions(**({"model": model} if model else {}))
-    return PyannoteDiarizer(options, token=get_secret("HF_TOKEN", secrets_dir), cache_dir=hub_cache(models_dir),
-                            secrets_dir=secrets_dir)
+    backend = PyannoteDiarizer(options, token=get_secret("HF_TOKEN", secrets_dir), cache_dir=hub_cache(models_dir),
+                               secrets_dir=secrets_dir)
+    if requested == "auto":  # a gated model must not end the run: the embedded tier needs no token
+        from .pyannote import AccessRefused
+
+        try:
+            backend.load()
+        except AccessRefused as e:
+            log.warning("diarizer: auto falls back to the embedded diarizer: %s", e)
+            from .embedded import EmbeddedDiarizer
+
+            return EmbeddedDiarizer()
+    return backend

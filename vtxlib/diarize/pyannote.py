@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from .. import gpu
 from ..errors import BackendUnavailable, InputError, missing_dependency
 from ..secrets import get_secret
@@ -36,6 +38,10 @@ class PyannoteOptions(OptionsModel):
     device: str = "auto"  # auto | cuda | cpu
     segmentation_batch_size: int = 32
     embedding_batch_size: int = 32
+
+
+class AccessRefused(BackendUnavailable):
+    """Hugging Face refused the model's files: conditions not accepted, or a token without access."""
 
 
 def pages_to_accept(model: str) -> list[str]:
@@ -79,19 +85,19 @@ def load_pyannote_pipeline(model: str, token: Optional[str], cache_dir: Optional
             f"and it is not cached{f' in {cache_dir}' if cache_dir else ''}. Run once with internet "
             f"access, or use --diarizer embedded") from e
     except GatedRepoError as e:
-        raise BackendUnavailable(f"access to {model} was refused: {access_help(model)}") from e
+        raise AccessRefused(f"access to {model} was refused: {access_help(model)}") from e
     except RepositoryNotFoundError as e:
         if token:  # gated repositories also answer "not found" to tokens without access
-            raise BackendUnavailable(f"{model} not found or not accessible with this HF_TOKEN: "
-                                     f"check the name, and {access_help(model)}") from e
-        raise BackendUnavailable(f"{model} needs a Hugging Face token: {access_help(model)}") from e
+            raise AccessRefused(f"{model} not found or not accessible with this HF_TOKEN: "
+                                f"check the name, and {access_help(model)}") from e
+        raise AccessRefused(f"{model} needs a Hugging Face token: {access_help(model)}") from e
     except HfHubHTTPError as e:
         status = getattr(getattr(e, "response", None), "status_code", None)
         if status in (401, 403):
-            raise BackendUnavailable(f"access to {model} was refused ({status}): {access_help(model)}") from e
+            raise AccessRefused(f"access to {model} was refused ({status}): {access_help(model)}") from e
         raise BackendUnavailable(f"downloading {model} from Hugging Face failed: {e}") from e
     if pipeline is None:  # pyannote returns None for some access failures instead of raising
-        raise BackendUnavailable(f"could not load {model}: {access_help(model)}")
+        raise AccessRefused(f"could not load {model}: {access_help(model)}")
     return pipeline
 
 
@@ -110,14 +116,19 @@ class PyannoteDiarizer:
     def options_dict(self) -> dict:
         return self.options.model_dump(mode="json")
 
-    @property
-    def pipeline(self):
+    def load(self) -> None:
+        """Fetch and build the pipeline (on the CPU; it moves to the device on first use), so that
+        refused access shows before the stage starts."""
         if self._pipeline is None:
             token = self._token or get_secret("HF_TOKEN", self._secrets_dir)
             if not token:
                 log.warning("no HF_TOKEN found; %s is gated and will likely refuse access", self.options.model)
             log.info("loading pyannote pipeline %s", self.options.model)
             self._pipeline = load_pyannote_pipeline(self.options.model, token, self.cache_dir)
+
+    @property
+    def pipeline(self):
+        self.load()
         if self._device is None:
             self._prepare_pipeline()
         return self._pipeline
@@ -193,15 +204,71 @@ def _count_kwargs(count: SpeakerCount) -> dict:
 
 
 def _load_waveform(audio: AudioFile) -> dict:
-    """The wav as pyannote's in-memory input, so decoding does not depend on torchcodec/ffmpeg."""
+    """The wav as pyannote's in-memory input, so decoding does not depend on torchcodec/ffmpeg.
+
+    pyannote.audio 4 accepts a path (it then decodes the whole file with torchcodec) or a
+    ``{"waveform": (channel, time) tensor, "sample_rate"}`` dict, and keeps that waveform for the whole
+    run (segmentation slides over it, embeddings crop it). So it gets one float32 array and no copies
+    (4 bytes per sample: 0.69 GB for 3 hours at 16 kHz); when that would not fit in the memory
+    available, the array is a memory-mapped temporary file on local disk, paged in as read."""
     import soundfile as sf
     import torch
 
-    data, sample_rate = sf.read(audio.path, dtype="float32", always_2d=True)
-    if data.shape[0] == 0:
+    info = sf.info(audio.path)
+    if info.frames == 0:
         raise InputError(f"{audio.path} contains no audio")
-    waveform = torch.from_numpy(data.mean(axis=1, keepdims=True).T.copy())
-    return {"waveform": waveform, "sample_rate": sample_rate, "uri": Path(audio.path).stem}
+    needed, available = estimated_ram_bytes(info.frames), available_ram_bytes()
+    mapped = available is not None and needed > available
+    if mapped:
+        log.warning("diarize: pyannote needs about %.1f GB of RAM for %.1f h of audio and %.1f GB are available; "
+                    "its waveform is memory-mapped from a temporary file, and the run may still exhaust memory "
+                    "(--diarizer embedded reads the file in chunks)", needed / 1e9, info.frames / info.samplerate / 3600,
+                    available / 1e9)
+        data = _mapped_mono(audio.path, info.frames, info.channels)
+    else:
+        data, _ = sf.read(audio.path, dtype="float32", always_2d=False)
+        if data.ndim > 1:
+            data = data.mean(axis=1, dtype=np.float32)
+    waveform = torch.from_numpy(data)[None]  # (1, time): a view, not a copy
+    return {"waveform": waveform, "sample_rate": info.samplerate, "uri": Path(audio.path).stem}
+
+
+#: pyannote's own arrays per hour of audio besides the waveform (segmentation scores of 589 frames x
+#: 3 speakers per 1 s step, their binarised, aggregated and clustered copies, embeddings), estimated from
+#: those shapes; plus the models, torch and the interpreter.
+PYANNOTE_BYTES_PER_HOUR = 0.3e9
+PYANNOTE_FIXED_BYTES = 1.5e9
+
+
+def estimated_ram_bytes(frames: int, sample_rate: int = 16000) -> float:
+    """RAM pyannote needs for a file of ``frames`` samples (mono, 16 kHz)."""
+    return 4 * frames + PYANNOTE_BYTES_PER_HOUR * frames / sample_rate / 3600 + PYANNOTE_FIXED_BYTES
+
+
+def available_ram_bytes() -> Optional[int]:
+    """Memory the system can still give this process (None when unknown)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def _mapped_mono(path: str, frames: int, channels: int, block: int = 1 << 16):
+    """The file as a float32 mono array backed by an unlinked temporary file (page cache, not RAM)."""
+    import tempfile
+
+    import soundfile as sf
+
+    with tempfile.NamedTemporaryFile(suffix=".f32", delete=True) as handle:
+        mapped = np.memmap(handle.name, dtype=np.float32, mode="w+", shape=(frames,))
+    # the name is gone; the mapping keeps the space until the array is freed
+    offset = 0
+    for chunk in sf.blocks(path, blocksize=block, dtype="float32", always_2d=True):
+        mapped[offset:offset + len(chunk)] = chunk.mean(axis=1) if channels > 1 else chunk[:, 0]
+        offset += len(chunk)
+    mapped.flush()
+    return mapped
 
 
 def speaker_embeddings_of(annotation, embeddings) -> dict[str, list[float]]:

@@ -25,11 +25,23 @@ log = logging.getLogger("vtxlib.diarize")
 DEFAULT_MODEL = "nvidia/diar_sortformer_4spk-v1"
 MAX_SPEAKERS = 4
 LICENCE_NOTE = "Sortformer weights are CC-BY-NC-4.0 (non-commercial use only) and handle at most 4 speakers"
+#: The model card's figure: about 12 minutes of audio in one pass on a 48 GB GPU. Its attention
+#: memory grows with the square of the length, so the longest file scales with the square root of
+#: the GPU's memory (a 16 GB T4: about 7 minutes). Off-GPU the card's figure is kept as the limit.
+CARD_SECONDS, CARD_GPU_BYTES = 12 * 60.0, 48e9
+
+
+def longest_audio_seconds(total_gpu_bytes: Optional[int]) -> float:
+    """Longest recording Sortformer diarizes in its single pass on a GPU of ``total_gpu_bytes``."""
+    if total_gpu_bytes is None:
+        return CARD_SECONDS
+    return round(CARD_SECONDS * (total_gpu_bytes / CARD_GPU_BYTES) ** 0.5)
 
 
 class SortformerOptions(OptionsModel):
     model: str = DEFAULT_MODEL
     device: str = "auto"
+    max_seconds: Optional[float] = None  # longer audio is refused; None: from the GPU's memory
 
 
 def load_sortformer_model(name: str, cache_dir: Optional[Path] = None):
@@ -77,6 +89,7 @@ class SortformerDiarizer:
                 speech=None) -> Diarization:
         """Diarize ``audio`` (``speech`` is unused: Sortformer detects speech itself)."""
         check_speaker_count(count)
+        self.check_length(audio.duration)
         import torch
 
         with torch.inference_mode():
@@ -90,6 +103,16 @@ class SortformerDiarizer:
         return Diarization(turns=turns, overlaps=overlaps, backend=self.name, model=self.options.model,
                            model_version=self.model_version(),
                            num_speakers_estimated=len({t.speaker for t in raw}))
+
+    def check_length(self, duration: float) -> None:
+        """Refuse audio longer than one pass can hold (Sortformer has no windowed mode here)."""
+        limit = self.options.max_seconds
+        if limit is None:
+            limit = longest_audio_seconds(gpu.total_gpu_memory_bytes(gpu.resolve_device(self.options.device)))
+        if duration > limit:
+            raise InputError(f"the sortformer diarizer takes at most {limit / 60:.1f} min of audio in one pass on "
+                             f"this device ({duration / 60:.1f} min given; its memory grows with the square of the "
+                             f"length); use --diarizer pyannote or --diarizer embedded")
 
     def close(self) -> None:
         self._model = None

@@ -51,13 +51,24 @@ def create_emotion_backend(name: str = "auto", cache_dir: Optional[Path] = None,
     """The backend called ``name`` (None for ``off``). ``options`` is the backend's Options dataclass
     (:class:`~vtxlib.emotion.embedded.EmbeddedEmotionOptions` or
     :class:`~vtxlib.emotion.speechbrain.SpeechBrainEmotionOptions`); defaults when omitted."""
-    name = resolve_emotion_name(name)
+    requested, name = name, resolve_emotion_name(name)
     if name == "off":
         return None
     if name == "embedded":
-        from .embedded import EmbeddedEmotion
+        from .embedded import EmbeddedEmotion, EmbeddedEmotionOptions
 
-        return EmbeddedEmotion(options)
+        return EmbeddedEmotion(options if isinstance(options, EmbeddedEmotionOptions) else None)
     from .speechbrain import SpeechBrainEmotion
 
-    return SpeechBrainEmotion(options, cache_dir=cache_dir)
+    backend = SpeechBrainEmotion(options, cache_dir=cache_dir)
+    if requested == "auto":  # auto must not end the run over a model that cannot load here
+        from ..errors import BackendUnavailable
+
+        try:
+            backend.load()
+        except BackendUnavailable as e:
+            log.warning("emotion: auto falls back to the embedded estimator: %s", e)
+            from .embedded import EmbeddedEmotion
+
+            return EmbeddedEmotion()
+    return backend

@@ -51,6 +51,7 @@ def load_classifier(source: str, savedir: Path, device: str):
     """The model card's classifier object (a speechbrain ``Pretrained``), ready for inference."""
     try:
         from speechbrain.inference.interfaces import foreign_class
+        from speechbrain.utils.fetching import LocalStrategy
     except ImportError as e:
         raise missing_dependency("speechbrain", "gpu", "The speechbrain emotion backend") from e
     savedir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,8 @@ def load_classifier(source: str, savedir: Path, device: str):
         classifier = foreign_class(
             source=source, pymodule_file="custom_interface.py",
             classname="CustomEncoderWav2vec2Classifier", savedir=str(savedir),
+            # copies, not symlinks: Google Drive's FUSE mount refuses symlinks (errno 95)
+            local_strategy=LocalStrategy.COPY,
             # the card saves wav2vec2 files to a folder relative to the working directory
             overrides={"wav2vec2": {"save_path": str(savedir / "wav2vec2_checkpoints")}},
             run_opts={"device": device})
@@ -105,12 +108,30 @@ def _alias_pre_1_0_wav2vec_module() -> None:
 
 def _load_failure_message(source: str, savedir: Path, error: Exception) -> str:
     reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    refused = _filesystem_refusal(error)
+    if refused is not None:
+        return (f"could not load the speechbrain emotion model {source}: the folder {savedir} refused a file "
+                f"operation ({refused}); use a workspace on a local disk or --emotion embedded")
     if Path(source).is_dir():
         return (f"the speechbrain emotion model in {source} could not be loaded ({reason}); the folder "
                 f"needs hyperparams.yaml, custom_interface.py, wav2vec2.ckpt, model.ckpt, label_encoder.txt")
     return (f"could not load the speechbrain emotion model {source} ({reason}). It is downloaded from "
             f"Hugging Face on first use, together with {ENCODER_ID}, and cached in {savedir} and HF_HOME; "
             f"connect to the internet once, or use --emotion embedded (offline, CPU)")
+
+
+def _filesystem_refusal(error: BaseException) -> Optional[str]:
+    """The OSError "operation not supported/permitted" somewhere in ``error``'s chain (a FUSE mount
+    such as Drive refusing symlinks), which must not be reported as a download problem."""
+    import errno
+
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.EOPNOTSUPP, errno.EPERM, errno.ENOSYS):
+            return f"errno {error.errno}: {error.strerror or error}"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def card_label_columns(classifier) -> list[str]:
