@@ -18,7 +18,7 @@ import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 
 from vtxlib import gpu  # noqa: E402
-from vtxlib.asr.long_audio import Window, merge_windows, plan_windows  # noqa: E402
+from vtxlib.asr.long_audio import AsrWindow, merge_windows, plan_windows  # noqa: E402
 from vtxlib.asr.nemo import KNOWN_MODELS, NemoAsr, NemoAsrOptions, hypothesis_to_segments  # noqa: E402
 from vtxlib.errors import BackendUnavailable, InputError  # noqa: E402
 from vtxlib.types import AudioFile, Segment, Transcript, Word  # noqa: E402
@@ -189,7 +189,7 @@ def test_windows_tile_the_audio_exactly():
         assert left.keep_end == right.keep_start
         assert right.start < left.keep_end < left.end, "the cut lies inside the overlap"
     assert all(w.end - w.start <= 300.0 for w in windows)
-    assert plan_windows(50.0, 300.0, 20.0) == [Window(0.0, 50.0, 0.0, 50.0)]
+    assert plan_windows(50.0, 300.0, 20.0) == [AsrWindow(0.0, 50.0, 0.0, 50.0)]
     with pytest.raises(ValueError, match="overlap < window"):
         plan_windows(100.0, 10.0, 10.0)
 

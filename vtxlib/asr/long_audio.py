@@ -16,7 +16,7 @@ from ..types import Segment, Word
 
 
 @dataclass(frozen=True)
-class Window:
+class AsrWindow:
     start: float
     end: float
     keep_start: float
@@ -27,12 +27,12 @@ class Window:
         return self.end - self.start
 
 
-def plan_windows(duration: float, window: float, overlap: float) -> list[Window]:
+def plan_windows(duration: float, window: float, overlap: float) -> list[AsrWindow]:
     """Windows covering ``[0, duration]``; a single window when the audio fits in one."""
     if window <= 0 or overlap < 0 or overlap >= window:
         raise ValueError(f"need 0 <= overlap < window, got window={window}, overlap={overlap}")
     if duration <= window:
-        return [Window(0.0, duration, 0.0, duration)]
+        return [AsrWindow(0.0, duration, 0.0, duration)]
     step = window - overlap
     starts = [0.0]
     while starts[-1] + window < duration:
@@ -42,7 +42,7 @@ def plan_windows(duration: float, window: float, overlap: float) -> list[Window]
         end = min(start + window, duration)
         keep_start = 0.0 if i == 0 else (start + min(starts[i - 1] + window, duration)) / 2
         keep_end = duration if i == len(starts) - 1 else (starts[i + 1] + end) / 2
-        windows.append(Window(start, end, keep_start, keep_end))
+        windows.append(AsrWindow(start, end, keep_start, keep_end))
     return windows
 
 
@@ -51,7 +51,7 @@ def shift_segment(segment: Segment, offset: float) -> Segment:
     return Segment(segment.text, segment.start + offset, segment.end + offset, words)
 
 
-def keep_in_window(segments: list[Segment], window: Window) -> list[Segment]:
+def keep_in_window(segments: list[Segment], window: AsrWindow) -> list[Segment]:
     """The part of a window's (absolute-time) segments that this window is responsible for.
 
     A segment that straddles a keep boundary is trimmed to its kept words and its text rebuilt
@@ -70,7 +70,7 @@ def keep_in_window(segments: list[Segment], window: Window) -> list[Segment]:
     return kept
 
 
-def merge_windows(per_window: list[tuple[Window, list[Segment]]]) -> list[Segment]:
+def merge_windows(per_window: list[tuple[AsrWindow, list[Segment]]]) -> list[Segment]:
     """Concatenate the kept segments of consecutive windows (segments already in absolute time)."""
     merged: list[Segment] = []
     for window, segments in per_window:

@@ -30,7 +30,7 @@ from .. import gpu
 from ..errors import BackendUnavailable, InputError, missing_dependency
 from ..types import AudioFile, OptionsModel, Segment, Transcript, Word
 from .base import ProgressFn
-from .long_audio import Window, merge_windows, plan_windows, shift_segment
+from .long_audio import AsrWindow, merge_windows, plan_windows, shift_segment
 
 log = logging.getLogger("vtxlib.asr")
 
@@ -363,7 +363,7 @@ class NemoAsr:
         floor = MIN_RETRY_WINDOW_SECONDS if strategy.attention == "local" else 20.0
         return Strategy(strategy.attention, smaller) if smaller >= floor else None
 
-    def plan(self, duration: float, strategy: Optional[Strategy] = None) -> list[Window]:
+    def plan(self, duration: float, strategy: Optional[Strategy] = None) -> list[AsrWindow]:
         """How the audio will be cut: one pass, local-attention windows or short chunks."""
         strategy = strategy or self.strategy(duration)
         if strategy.window_seconds is None or duration <= strategy.window_seconds:
@@ -520,7 +520,7 @@ def _enable_word_confidence(model) -> None:
 
 
 # ---------------------------------------------------------------------------------- audio -----
-def _read_window(path: str, window: Window, sample_rate: int = 16000) -> np.ndarray:
+def _read_window(path: str, window: AsrWindow, sample_rate: int = 16000) -> np.ndarray:
     """Read only this window's samples, so a long file never sits in memory whole."""
     import soundfile as sf
 

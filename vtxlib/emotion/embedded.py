@@ -27,7 +27,7 @@ from pydantic import Field
 from ..errors import missing_dependency
 from ..types import AudioFile, Emotion, OptionsModel, Turn, VtxModel
 from .base import LABELS, ProgressFn
-from .stage import Window, WindowOptions, classify_turns_by_windows
+from .stage import EmotionWindow, WindowOptions, classify_turns_by_windows
 from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.emotion")
@@ -146,7 +146,7 @@ def count_syllables(word: str) -> int:
     return max(1, len(_VOWEL_GROUPS.findall(word)))
 
 
-def speech_rate(window: Window) -> Optional[float]:
+def speech_rate(window: EmotionWindow) -> Optional[float]:
     """Syllables per second over the time the window's words occupy (pauses excluded)."""
     spoken = sum(max(0.0, min(w.end, window.end) - max(w.start, window.start)) for w in window.words)
     if spoken < 0.3:
@@ -190,7 +190,7 @@ class Lexicon:
 
 # -- combination ---------------------------------------------------------------------------------
 
-def measure_window(window: Window, samples: np.ndarray, lexicon: Optional[Lexicon]) -> WindowCues:
+def measure_window(window: EmotionWindow, samples: np.ndarray, lexicon: Optional[Lexicon]) -> WindowCues:
     loudness, pitch, spread = measure_prosody(samples)
     return WindowCues(speaker=window.speaker, loudness_db=loudness, pitch_semitones=pitch,
                       pitch_spread=spread, speech_rate=speech_rate(window),
@@ -258,10 +258,10 @@ class EmbeddedEmotion:
         return classify_turns_by_windows(audio, turns, self._score_windows, self.options.windows,
                                          BACKEND_ID, progress)
 
-    def measure(self, pairs: Iterable[tuple[Window, np.ndarray]]) -> list[WindowCues]:
+    def measure(self, pairs: Iterable[tuple[EmotionWindow, np.ndarray]]) -> list[WindowCues]:
         return [measure_window(window, samples, self._lexicon) for window, samples in pairs]
 
-    def _score_windows(self, pairs: Iterable[tuple[Window, np.ndarray]]) -> list[dict[str, float]]:
+    def _score_windows(self, pairs: Iterable[tuple[EmotionWindow, np.ndarray]]) -> list[dict[str, float]]:
         # two passes: baselines need every window of a speaker before any window can be scored
         return score_cues(self.measure(pairs))
 

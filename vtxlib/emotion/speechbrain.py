@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import BackendUnavailable, missing_dependency
 from ..types import AudioFile, Emotion, OptionsModel, Turn
 from .base import ProgressFn
-from .stage import Window, WindowOptions, classify_turns_by_windows
+from .stage import EmotionWindow, WindowOptions, classify_turns_by_windows
 
 log = logging.getLogger("vtxlib.emotion")
 
@@ -177,7 +177,7 @@ class SpeechBrainEmotion:
         return classify_turns_by_windows(audio, turns, self._score_windows, self.options.windows,
                                          self.name, progress)
 
-    def _score_windows(self, pairs: Iterable[tuple[Window, np.ndarray]]) -> list[dict[str, float]]:
+    def _score_windows(self, pairs: Iterable[tuple[EmotionWindow, np.ndarray]]) -> list[dict[str, float]]:
         scores: list[dict[str, float]] = []
         batch: list[np.ndarray] = []
         for _, samples in pairs:

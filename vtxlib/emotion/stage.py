@@ -39,7 +39,7 @@ class WindowOptions(OptionsModel):
 
 
 @dataclass(frozen=True)
-class Window:
+class EmotionWindow:
     """A stretch of one turn that a backend scores on its own."""
 
     turn_index: int
@@ -58,7 +58,7 @@ class Window:
 
 
 #: score_windows(pairs of (window, samples)) -> one {label: score} dict per window, in order.
-WindowScorer = Callable[[Iterable[tuple[Window, np.ndarray]]], list[dict[str, float]]]
+WindowScorer = Callable[[Iterable[tuple[EmotionWindow, np.ndarray]]], list[dict[str, float]]]
 
 
 def split_span(start: float, end: float, max_window: float) -> list[tuple[float, float]]:
@@ -77,9 +77,9 @@ def words_in_span(words: Iterable[Word], start: float, end: float) -> tuple[Word
 
 
 def turn_windows(turn: Turn, turn_index: int, max_window: float,
-                 audio_duration: Optional[float] = None) -> list[Window]:
+                 audio_duration: Optional[float] = None) -> list[EmotionWindow]:
     end = min(turn.end, audio_duration) if audio_duration else turn.end
-    return [Window(turn_index, turn.speaker, s, e, words_in_span(turn.words, s, e))
+    return [EmotionWindow(turn_index, turn.speaker, s, e, words_in_span(turn.words, s, e))
             for s, e in split_span(turn.start, end, max_window)]
 
 
@@ -111,7 +111,7 @@ def undetermined_emotion(backend: str) -> Emotion:
                    backend=backend, low_confidence=True)
 
 
-def iter_window_audio(audio: AudioFile, windows: list[Window]) -> Iterator[tuple[Window, np.ndarray]]:
+def iter_window_audio(audio: AudioFile, windows: list[EmotionWindow]) -> Iterator[tuple[EmotionWindow, np.ndarray]]:
     """(window, float32 samples) pairs, read lazily so a long file is never held in memory twice."""
     from ..audio import load_audio
 
@@ -127,7 +127,7 @@ def classify_turns_by_windows(audio: AudioFile, turns: list[Turn], score_windows
     ``progress(completed, total)`` counts seconds of turn audio.
     """
     results: list[Optional[Emotion]] = [None] * len(turns)
-    windows: list[Window] = []
+    windows: list[EmotionWindow] = []
     for index, turn in enumerate(turns):
         duration = min(turn.end, audio.duration) - turn.start
         if duration <= 0:
@@ -148,8 +148,8 @@ def classify_turns_by_windows(audio: AudioFile, turns: list[Turn], score_windows
     return results
 
 
-def _with_progress(pairs: Iterator[tuple[Window, np.ndarray]], progress: Optional[ProgressFn],
-                   total: float) -> Iterator[tuple[Window, np.ndarray]]:
+def _with_progress(pairs: Iterator[tuple[EmotionWindow, np.ndarray]], progress: Optional[ProgressFn],
+                   total: float) -> Iterator[tuple[EmotionWindow, np.ndarray]]:
     done = 0.0
     for window, samples in pairs:
         yield window, samples
@@ -158,7 +158,7 @@ def _with_progress(pairs: Iterator[tuple[Window, np.ndarray]], progress: Optiona
             progress(done, total)
 
 
-def _group_by_turn(windows: list[Window], scores: list[dict[str, float]]):
+def _group_by_turn(windows: list[EmotionWindow], scores: list[dict[str, float]]):
     groups: dict[int, tuple[list[dict[str, float]], list[float]]] = {}
     for window, window_scores in zip(windows, scores):
         bucket = groups.setdefault(window.turn_index, ([], []))
