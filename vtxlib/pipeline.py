@@ -1,6 +1,6 @@
 """Run the stages through the workspace cache.
 
-acquire -> audio -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
+acquire -> audio -> speech -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
 
 Each cached stage's artifact is stored under a key made of its backend, options, the versions of
 its code, libraries and model files, and the content digests of its inputs; an existing artifact
@@ -30,12 +30,13 @@ from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
                     StageRecord, Transcript)
+from .vad import SpeechOptions, SpeechRegions, detect_speech
 from .workspace import (Workspace, atomic_folder, content_digest, normalised, remove_stale_temporaries,
                         stage_key)
 
 log = logging.getLogger("vtxlib.pipeline")
 
-STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
+STAGES = ("acquire", "audio", "speech", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
 
 EMOTION_CHOICES = ("auto", "embedded", "speechbrain", "off")
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
@@ -105,6 +106,7 @@ class RunResult:
 
     media: MediaInfo
     audio: Optional[AudioFile] = None
+    speech: Optional[SpeechRegions] = None  # None when neither ASR nor diarizer takes the speech stage's regions
     transcript: Optional[Transcript] = None
     diarization: Optional[Diarization] = None
     aligned: Optional[AlignedTranscript] = None
@@ -173,11 +175,11 @@ class Pipeline:
         self._run_started = time.time()
         self._records = {}
         state = RunResult(media=self.acquire(source))
-        steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
+        steps = [self._step_audio, self._step_speech, self._step_asr, self._step_diarize, self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
                  self._step_upload]
         if last >= STAGES.index("diarize") and not self._both_on_gpu():
-            steps[1:3] = [self._step_asr_and_diarize, lambda st: None]
+            steps[2:4] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
                 break
@@ -201,8 +203,12 @@ class Pipeline:
     def _step_audio(self, st: "RunResult") -> None:
         st.audio, st.refs["audio"] = self.audio(st.media)
 
+    def _step_speech(self, st: "RunResult") -> None:
+        if any(getattr(self._backend(stage), "takes_speech", False) for stage in ("asr", "diarize")):
+            st.speech, st.refs["speech"] = self.speech(st.media, st.audio, st.refs["audio"])
+
     def _step_asr(self, st: "RunResult") -> None:
-        st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"])
+        st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech, st.refs.get("speech"))
 
     def _step_asr_and_diarize(self, st: "RunResult") -> None:
         """ASR and diarization both read only the audio: run them side by side.
@@ -213,16 +219,19 @@ class Pipeline:
         finishes and is cached before the error propagates, so the rerun has less to do.
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
-            diarizing = pool.submit(self.diarize, st.media, st.audio, st.refs["audio"])
+            diarizing = pool.submit(self.diarize, st.media, st.audio, st.refs["audio"], st.speech,
+                                    st.refs.get("speech"))
             try:
-                st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"])
+                st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech,
+                                                         st.refs.get("speech"))
             except BaseException:
                 wait([diarizing])  # let it finish and cache; the ASR error is the one to report
                 raise
             st.diarization, st.refs["diarize"] = diarizing.result()
 
     def _step_diarize(self, st: "RunResult") -> None:
-        st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"])
+        st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"], st.speech,
+                                                          st.refs.get("speech"))
 
     def _step_align(self, st: "RunResult") -> None:
         st.aligned, st.refs["align"] = self.align(st.media, st.transcript, st.diarization,
@@ -303,22 +312,32 @@ class Pipeline:
                             extra_versions={"ffmpeg": ffmpeg_version()}, store=store,
                             files=lambda audio: [Path(audio.path)])
 
-    def asr(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Transcript, Ref]:
+    def speech(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[SpeechRegions, Ref]:
+        """The speech stage: Silero regions, detected once for ASR and diarization."""
+        options = SpeechOptions()
+        return self._cached(media.id, "speech", "silero", options.cache_dict(), [audio_ref.digest],
+                            lambda: detect_speech(audio.path, options), SpeechRegions.from_dict)
+
+    def asr(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref, speech: Optional[SpeechRegions] = None,
+            speech_ref: Optional[Ref] = None) -> tuple[Transcript, Ref]:
         backend = self._backend("asr")
         options = backend.options_dict()
-        result, ref = self._cached(media.id, "asr", backend.name, options, [audio_ref.digest],
-                                   lambda: backend.transcribe(audio, self._progress("asr")), Transcript.from_dict,
-                                   model_files=_model_files(backend, options))
+        extra, inputs = _speech_input(backend, speech, speech_ref)
+        result, ref = self._cached(media.id, "asr", backend.name, options, [audio_ref.digest] + inputs,
+                                   lambda: backend.transcribe(audio, self._progress("asr"), **extra),
+                                   Transcript.from_dict, model_files=_model_files(backend, options))
         self._note_model("asr", result.model, result.model_version)
         self._release_if_gpu("asr")
         return result, ref
 
-    def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Diarization, Ref]:
+    def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref, speech: Optional[SpeechRegions] = None,
+                speech_ref: Optional[Ref] = None) -> tuple[Diarization, Ref]:
         backend = self._backend("diarize")
         count = self.options.speaker_count()
         options = {**backend.options_dict(), **count.to_dict()}
-        result, ref = self._cached(media.id, "diarize", backend.name, options, [audio_ref.digest],
-                                   lambda: backend.diarize(audio, count, self._progress("diarize")),
+        extra, inputs = _speech_input(backend, speech, speech_ref)
+        result, ref = self._cached(media.id, "diarize", backend.name, options, [audio_ref.digest] + inputs,
+                                   lambda: backend.diarize(audio, count, self._progress("diarize"), **extra),
                                    Diarization.from_dict, model_files=_model_files(backend, options))
         self._note_model("diarize", result.model, result.model_version)
         self._release_if_gpu("diarize")
@@ -562,6 +581,13 @@ class _StageTimer:
             self.pipeline.hook(self.stage, "done")
         elif not issubclass(exc_type, VtxError):
             log.debug("%s failed after %.1f s", self.stage, seconds)
+
+
+def _speech_input(backend: Any, speech: Optional[SpeechRegions], ref: Optional[Ref]) -> tuple[dict, list[str]]:
+    """(keyword arguments, input digests) that hand the speech stage's regions to a backend that takes them."""
+    if speech is None or ref is None or not getattr(backend, "takes_speech", False):
+        return {}, []
+    return {"speech": speech}, [ref.digest]
 
 
 def _model_files(backend: Any, options: dict) -> list[Path]:
