@@ -217,11 +217,14 @@ def cluster_windows(windows: Windows, options: EmbeddedDiarizerOptions, bounds: 
 
 
 def frame_scores(windows: Windows, similarity: np.ndarray, count, window_s: float) -> np.ndarray:
-    """(frames, speakers) float32: for each frame, the mean similarity of the windows covering it."""
+    """(frames, speakers) float32: for each frame, the mean similarity of the windows covering it.
+
+    Window edges are marked in a float32 table and summed up block by block in float64 (the running
+    sum spans the whole file), so no float64 copy of the whole table is ever held."""
     frames = count.sliding_window
     n, fps = count.data.shape[0], 1.0 / frames.step
-    scores = np.zeros((n + 1, similarity.shape[1]))  # float64: a running sum over the whole file
-    covered = np.zeros(n + 1)
+    edges = np.zeros((similarity.shape[1], n + 1), dtype=np.float32)  # one contiguous row per speaker
+    covered = np.zeros(n + 1, dtype=np.float32)
     valid = ~np.isnan(windows.embeddings).any(axis=1)
     length = int(round(window_s * fps))
     for start, row, ok in zip(windows.starts, similarity, valid):
@@ -229,14 +232,26 @@ def frame_scores(windows: Windows, similarity: np.ndarray, count, window_s: floa
             continue
         first = max(0, int(round(start * fps)))
         last = min(n, first + length)
-        scores[first] += row
-        scores[last] -= row
+        edges[:, first] += row
+        edges[:, last] -= row
         covered[first] += 1
         covered[last] -= 1
-    np.cumsum(scores, axis=0, out=scores)
-    np.cumsum(covered, out=covered)
-    scores /= np.maximum(covered, 1)[:, None]
-    return scores[:n].astype(np.float32)
+    divisor = np.maximum(_running_sum(covered[:n]), 1)
+    scores = np.empty((n, similarity.shape[1]), dtype=np.float32)
+    for speaker in range(similarity.shape[1]):
+        scores[:, speaker] = _running_sum(edges[speaker, :n]) / divisor
+    return scores
+
+
+def _running_sum(values: np.ndarray, block: int = 1 << 16) -> np.ndarray:
+    """np.cumsum as float32, accumulated in float64 one block at a time."""
+    out = np.empty(values.shape, dtype=np.float32)
+    carry = 0.0
+    for first in range(0, values.size, block):
+        part = np.cumsum(values[first:first + block], dtype=np.float64) + carry
+        out[first:first + block] = part
+        carry = float(part[-1])
+    return out
 
 
 def discrete_diarization(scores: np.ndarray, counts: np.ndarray, exclusive: bool) -> np.ndarray:
