@@ -8,8 +8,9 @@ Per file, side by side in one process on one thread:
 * **before**: whisper-cpu with its own Silero VAD (faster-whisper's ``vad_filter``) and the embedded
   diarizer with segmentation-3.0's speech, each deciding alone what is speech;
 * **after** (``--modes``): the speech stage's Silero regions (:mod:`vtxlib.vad`) decoded by
-  whisper-cpu, and given to the diarizer as its speech (``speech``: the regions are the speech;
-  ``union``: segmentation-3.0's speech plus the regions; ``intersection``: both must agree).
+  whisper-cpu, and given to the diarizer as its speech (``turns``, what ``vtxlib run`` does:
+  embedding windows and clusters from segmentation-3.0's speech as before, the turns over the
+  regions; ``speech``: the regions are the speech from the start, windows and clusters included).
 
 It prints WER (files with a text reference: the pyannote sample and the synthetic conversations of
 ``bench/run.py``), the share of words ``align`` leaves UNKNOWN, DER (collar 0, overlap scored),
@@ -83,7 +84,7 @@ def timed(seconds: dict, name: str, fn):
     return result
 
 
-def run(item: Item, asr: WhisperCpuAsr, modes: list[str]) -> Result:
+def run(item: Item, asr: WhisperCpuAsr, modes: list[str], skip_asr: bool = False) -> Result:
     options = EmbeddedDiarizerOptions()
     bounds = _speaker_bounds(SpeakerCount(), options.max_speakers)
     audio = AudioFile(path=str(item.wav), sample_rate=16000, duration=item.duration)
@@ -93,31 +94,31 @@ def run(item: Item, asr: WhisperCpuAsr, modes: list[str]) -> Result:
     voices = timed(sec, "segmentation", lambda: speaker_count(segment(reader, options), reader.duration))
     speech = timed(sec, "silero", lambda: detect_speech(str(item.wav)))
 
-    def diarize(count):
-        windows, fine = embed_windows(reader, count, options)
+    def diarize(count, embedded=None):
+        windows, fine = embedded or embed_windows(reader, count, options)
         return diarize_windows(count, windows, fine, options, bounds)
 
-    before_asr = timed(sec, "asr before", lambda: asr.transcribe(audio))
-    before_diar = timed(sec, "diarize before", lambda: diarize(voices))
+    before_asr = timed(sec, "asr before", lambda: None if skip_asr else asr.transcribe(audio))
+    embedded = timed(sec, "diarize before", lambda: embed_windows(reader, voices, options))
+    before_diar = timed(sec, "diarize before", lambda: diarize(voices, embedded))
     res.figures["before"] = figures(item, before_asr, before_diar)
-    after_asr = timed(sec, "asr after", lambda: asr.transcribe(audio, speech=speech))
+    after_asr = timed(sec, "asr after", lambda: None if skip_asr else asr.transcribe(audio, speech=speech))
     for mode in modes:
-        import copy
-        count = count_in_speech(copy.deepcopy(voices), speech, mode)
-        diar = timed(sec, f"diarize {mode}", lambda: diarize(count))
+        count = count_in_speech(voices, speech)
+        # "turns": windows and clusters from segmentation-3.0's speech, turns over the regions
+        diar = timed(sec, f"diarize {mode}", lambda: diarize(count, embedded if mode == "turns" else None))
         res.figures[mode] = figures(item, after_asr, diar)
     reader.close()
     return res
 
 
 def figures(item: Item, transcript, diarization) -> dict:
-    aligned = align(transcript, diarization)
-    words = aligned.words
+    words = align(transcript, diarization).words if transcript is not None else []
     out = {"words": len(words), "unknown": sum(w.speaker == UNKNOWN_SPEAKER for w in words),
            "der": metrics.der(item.reference_turns, diarization.speech_turns or diarization.turns, collar=0.0),
            "speakers": len({t.speaker for t in diarization.turns}),
            "true_speakers": len({t.speaker for t in item.reference_turns})}
-    if item.reference_text:
+    if item.reference_text and transcript is not None:
         out["wer"] = metrics.wer(item.reference_text, " ".join(w.text for w in words))
     return out
 
@@ -145,8 +146,9 @@ def table(results: list[Result], variants: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--halves", default="dev", help="dev, test and/or text (files with a text reference)")
-    parser.add_argument("--modes", default="speech,union,intersection")
+    parser.add_argument("--modes", default="speech,turns")
     parser.add_argument("--max-seconds", type=float, default=float("inf"), help="only corpus files this short")
+    parser.add_argument("--no-asr", action="store_true", help="diarization only")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     import torch
@@ -156,7 +158,7 @@ def main() -> None:
     asr = WhisperCpuAsr()
     results = []
     for item in items(args.halves.split(","), args.max_seconds):
-        results.append(run(item, asr, modes))
+        results.append(run(item, asr, modes, args.no_asr))
         if args.verbose:
             print(item.name, {k: {n: round(x, 3) for n, x in v.items()} for k, v in results[-1].figures.items()},
                   flush=True)

@@ -10,7 +10,8 @@
 3. **How many voices in all.** Spectral clustering with the eigengap (:mod:`vtxlib.diarize.cluster`)
    over the windows with at least ``min_cluster_speech_s`` of single-voice speech, bounded by
    ``--num-speakers`` / ``--min-speakers`` / ``--max-speakers``.
-4. **Turns.** Each speech frame takes the speaker whose centroid the windows covering it resemble
+4. **Turns.** (With the speech stage's regions, ``speech``, those are the speech frames here.)
+   Each speech frame takes the speaker whose centroid the windows covering it resemble
    most; where the count says two voices, the two best. pyannote's ``Binarize`` turns the frames
    into exclusive turns (words get their speaker from these) and turns with overlap.
 
@@ -125,22 +126,14 @@ def speaker_count(segmentations, duration: float):
     return count
 
 
-def count_in_speech(count, speech, mode: str = "speech"):
-    """The voice count with the speech stage's regions as the speech: inside a region at least one
-    voice (segmentation-3.0's count where it hears more), outside none."""
+def count_in_speech(count, speech):
+    """A copy of the voice count with the speech stage's regions as the speech: inside a region at
+    least one voice (segmentation-3.0's count where it hears two), outside none."""
+    from pyannote.core import SlidingWindowFeature
     times = count.sliding_window[0].middle + count.sliding_window.step * np.arange(count.data.shape[0])
-    inside = speech.mask(times)
     counts = count.data[:, 0]
-    if mode == "speech":
-        new = np.where(inside, np.maximum(counts, 1), 0)
-    elif mode == "union":
-        new = np.where(inside, np.maximum(counts, 1), counts)
-    elif mode == "intersection":
-        new = np.where(inside, counts, 0)
-    else:
-        raise ValueError(mode)
-    count.data = new.astype(np.uint8)[:, None]
-    return count
+    inside = np.where(speech.mask(times), np.maximum(counts, 1), 0).astype(np.uint8)
+    return SlidingWindowFeature(inside[:, None], count.sliding_window)
 
 
 @dataclass
@@ -377,9 +370,9 @@ class EmbeddedDiarizer:
     def _diarize(self, reader: "WavReader", count: SpeakerCount, hook, speech=None) -> Diarization:
         options = self.options
         voices = speaker_count(segment(reader, options, hook), reader.duration)
-        if speech is not None:
-            voices = count_in_speech(voices, speech)
         windows, fine = embed_windows(reader, voices, options, hook)
+        if speech is not None:  # after the windows: which voices and how many stay segmentation-3.0's
+            voices = count_in_speech(voices, speech)
         return diarize_windows(voices, windows, fine, options, _speaker_bounds(count, options.max_speakers),
                                self.name)
 
