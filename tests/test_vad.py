@@ -124,3 +124,54 @@ def test_diarizer_speech_is_the_speech_stage_regions(audio, speech):
     assert said == pytest.approx(speech.speech_seconds, abs=0.5)
     cut = SpeechRegions(regions=[r for r in speech.regions if r[1] <= 15.0], duration=audio.duration)
     assert all(t.end <= 15.0 + frame for t in diarizer.diarize(audio, SpeakerCount(), speech=cut).turns)
+
+
+class SpeechTakingAsr:
+    """Records the regions it is given; one word per region."""
+
+    name = "fake-speech-asr"
+    takes_speech = True
+
+    def __init__(self):
+        self.given = []
+
+    def options_dict(self):
+        return {}
+
+    def transcribe(self, audio, progress=None, speech=None):
+        from vtxlib.types import Segment, Transcript, Word
+        self.given.append(speech)
+        words = [Word(text=f"w{i}", start=s, end=e, prob=0.9) for i, (s, e) in enumerate(speech.regions)]
+        return Transcript(segments=[Segment(text=w.text, start=w.start, end=w.end, words=[w]) for w in words],
+                          language="en", backend=self.name)
+
+    def close(self):
+        pass
+
+
+def test_pipeline_detects_speech_once_and_hands_the_regions_to_asr_and_diarizer(tmp_path, sample):
+    import shutil
+
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.types import UNKNOWN_SPEAKER
+    from vtxlib.workspace import Workspace
+
+    src = shutil.copy(sample.wav, tmp_path / "call.wav")
+    ws = Workspace(tmp_path / "ws")
+
+    def run():
+        asr = SpeechTakingAsr()
+        p = Pipeline(ws, PipelineOptions(emotion="off", report=False))
+        p._backends["asr"] = asr
+        return p.run(str(src), until="align"), asr
+
+    first, asr = run()
+    assert first.speech is not None and first.speech.regions
+    assert asr.given == [first.speech]
+    assert "speech" in first.document.stages and not first.document.stages["speech"].cached
+    for turn in first.diarization.turns:
+        assert inside(turn.start, first.speech.regions, 0.02) and inside(turn.end, first.speech.regions, 0.02)
+    assert [w.speaker for w in first.document.transcript.words if w.speaker == UNKNOWN_SPEAKER] == []
+    again, _ = run()
+    assert again.document.stages["speech"].cached and again.document.stages["asr"].cached
+    assert again.refs["speech"].digest == first.refs["speech"].digest
