@@ -4,8 +4,8 @@
     python bench/diarization.py --tune          # grid search of the clustering constants, dev half only
     python bench/diarization.py --halves test   # one half
 
-The diarizer's speech is the speech stage's Silero regions, as in ``vtxlib run`` (``--speech
-segmentation``: segmentation-3.0's own speech, as before the one speech pass).
+The diarizer's speech is segmentation-3.0's, as in ``vtxlib run`` (``--speech silero``: turns over
+the speech stage's Silero regions, ``EmbeddedDiarizerOptions.speech_stage_turns``).
 DER is collar 0 with overlapped speech scored, on the diarization stage's output with overlap
 (what transcript.rttm holds). Overlap recall/false alarm compare the detected overlap regions with
 the reference's (false alarm as a share of reference speech). Both systems run on one thread, one
@@ -82,9 +82,9 @@ def score(file: CorpusFile, hypothesis_turns: list[SpeakerTurn], overlaps, secon
                  false_alarm, seconds, file.duration)
 
 
-def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile, speech: str = "silero") -> Score:
-    """SPEECH "silero": the speech stage's regions are the diarizer's speech, as in ``vtxlib run``
-    (their detection is timed with it); "segmentation": segmentation-3.0's own speech."""
+def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile, speech: str = "segmentation") -> Score:
+    """SPEECH "segmentation": segmentation-3.0's own speech, as ``vtxlib run`` does; "silero": the
+    turns over the speech stage's regions (``speech_stage_turns``; their detection is timed too)."""
     started = time.perf_counter()
     regions = detect_speech(str(file.wav)) if speech == "silero" else None
     result = diarizer.diarize(AudioFile(str(file.wav), 16000, file.duration), SpeakerCount(), speech=regions)
@@ -128,7 +128,7 @@ HEADER = ("| system, half | files | count right | count right (2-6) | median DER
 
 
 def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbose: bool,
-             speech: str = "silero") -> None:
+             speech: str = "segmentation") -> None:
     import torch
     torch.set_num_threads(1)
     vtx = EmbeddedDiarizer()
@@ -234,8 +234,8 @@ def main() -> None:
     parser.add_argument("--score-window", type=float, default=1.0)
     parser.add_argument("--grid", default="", help="pval:merge:min_cluster:min_off,... (default: the full grid)")
     parser.add_argument("--no-senko", action="store_true")
-    parser.add_argument("--speech", choices=("silero", "segmentation"), default="silero",
-                        help="the diarizer's speech: the speech stage's regions (as vtxlib run) or segmentation-3.0's")
+    parser.add_argument("--speech", choices=("segmentation", "silero"), default="segmentation",
+                        help="the speech of the turns: segmentation-3.0's (as vtxlib run) or the speech stage's")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     files = make_corpus(args.corpus, args.count) + [real_sample()]

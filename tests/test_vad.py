@@ -10,7 +10,7 @@ import soundfile as sf
 from vtxlib.asr.whisper_cpu import WhisperCpuAsr, speech_windows, split_long
 from vtxlib.audio import load_audio, write_wav
 from vtxlib.diarize.base import SpeakerCount
-from vtxlib.diarize.embedded import EmbeddedDiarizer
+from vtxlib.diarize.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions
 from vtxlib.testing.samples import pyannote_sample
 from vtxlib.types import AudioFile
 from vtxlib.vad import SpeechOptions, SpeechRegions, detect_speech, speech_in_samples
@@ -163,6 +163,7 @@ def test_pipeline_detects_speech_once_and_hands_the_regions_to_asr_and_diarizer(
         asr = SpeechTakingAsr()
         p = Pipeline(ws, PipelineOptions(emotion="off", report=False))
         p._backends["asr"] = asr
+        p._backends["diarize"] = EmbeddedDiarizer(EmbeddedDiarizerOptions(speech_stage_turns=True))
         return p.run(str(src), until="align"), asr
 
     first, asr = run()
@@ -175,3 +176,4 @@ def test_pipeline_detects_speech_once_and_hands_the_regions_to_asr_and_diarizer(
     again, _ = run()
     assert again.document.stages["speech"].cached and again.document.stages["asr"].cached
     assert again.refs["speech"].digest == first.refs["speech"].digest
+    assert not EmbeddedDiarizer().takes_speech  # by default its turns keep segmentation-3.0's speech
