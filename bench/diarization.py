@@ -4,6 +4,8 @@
     python bench/diarization.py --tune          # grid search of the clustering constants, dev half only
     python bench/diarization.py --halves test   # one half
 
+The diarizer's speech is segmentation-3.0's, as in ``vtxlib run`` (``--speech silero``: turns over
+the speech stage's Silero regions, ``EmbeddedDiarizerOptions.speech_stage_turns``).
 DER is collar 0 with overlapped speech scored, on the diarization stage's output with overlap
 (what transcript.rttm holds). Overlap recall/false alarm compare the detected overlap regions with
 the reference's (false alarm as a share of reference speech). Both systems run on one thread, one
@@ -31,6 +33,7 @@ from vtxlib.diarize.base import SpeakerCount  # noqa: E402
 from vtxlib.diarize.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions, WavReader  # noqa: E402
 from vtxlib.testing.corpus import CorpusFile, make_corpus  # noqa: E402
 from vtxlib.types import AudioFile, SpeakerTurn  # noqa: E402
+from vtxlib.vad import detect_speech  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / ".fixtures" / "corpus"
 
@@ -79,9 +82,12 @@ def score(file: CorpusFile, hypothesis_turns: list[SpeakerTurn], overlaps, secon
                  false_alarm, seconds, file.duration)
 
 
-def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile) -> Score:
+def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile, speech: str = "segmentation") -> Score:
+    """SPEECH "segmentation": segmentation-3.0's own speech, as ``vtxlib run`` does; "silero": the
+    turns over the speech stage's regions (``speech_stage_turns``; their detection is timed too)."""
     started = time.perf_counter()
-    result = diarizer.diarize(AudioFile(str(file.wav), 16000, file.duration), SpeakerCount())
+    regions = detect_speech(str(file.wav)) if speech == "silero" else None
+    result = diarizer.diarize(AudioFile(str(file.wav), 16000, file.duration), SpeakerCount(), speech=regions)
     return score(file, result.speech_turns or result.turns, result.overlaps, time.perf_counter() - started)
 
 
@@ -121,7 +127,8 @@ HEADER = ("| system, half | files | count right | count right (2-6) | median DER
           "median DER 3-4 spk | overlap recall | overlap FA | RTF |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
-def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbose: bool) -> None:
+def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbose: bool,
+             speech: str = "segmentation") -> None:
     import torch
     torch.set_num_threads(1)
     vtx = EmbeddedDiarizer()
@@ -134,7 +141,7 @@ def evaluate(files: list[CorpusFile], halves: list[str], with_senko: bool, verbo
     rows, versus = [], []
     for half in halves:
         chosen = [f for f in files if f.half == half]
-        vtx_scores = [run_vtx(vtx, f) for f in chosen]
+        vtx_scores = [run_vtx(vtx, f, speech) for f in chosen]
         if verbose:
             for s in vtx_scores:
                 print(f"  vtx {s.name}: {s.speakers}/{s.reference_speakers} DER {100 * s.der:.1f}% "
@@ -227,6 +234,8 @@ def main() -> None:
     parser.add_argument("--score-window", type=float, default=1.0)
     parser.add_argument("--grid", default="", help="pval:merge:min_cluster:min_off,... (default: the full grid)")
     parser.add_argument("--no-senko", action="store_true")
+    parser.add_argument("--speech", choices=("segmentation", "silero"), default="segmentation",
+                        help="the speech of the turns: segmentation-3.0's (as vtxlib run) or the speech stage's")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     files = make_corpus(args.corpus, args.count) + [real_sample()]
@@ -235,7 +244,7 @@ def main() -> None:
              thresholds=tuple(float(t) for t in args.speech_thresholds.split(",")), score_window=args.score_window,
              grid=[tuple(float(x) for x in g.split(":")) for g in args.grid.split(",")] if args.grid else None)
     else:
-        evaluate(files, args.halves.split(","), not args.no_senko, args.verbose)
+        evaluate(files, args.halves.split(","), not args.no_senko, args.verbose, args.speech)
 
 
 if __name__ == "__main__":

@@ -216,3 +216,58 @@ def test_options_round_trip():
     options = EmbeddedDiarizerOptions(step_s=2.5, merge_cosine=0.9)
     assert EmbeddedDiarizerOptions.model_validate(options.model_dump(mode="json")) == options
     assert EmbeddedDiarizer(options).options_dict()["step_s"] == 2.5
+
+
+def _ranked_reference(scores: np.ndarray, counts: np.ndarray, exclusive: bool) -> np.ndarray:
+    """The earlier formulation: the ``count`` best columns of a descending argsort."""
+    activity = np.zeros_like(scores, dtype=np.float32)
+    ranked = np.argsort(-scores, axis=1)
+    limit = np.minimum(counts, 1 if exclusive else 2)
+    for rank in range(min(2, scores.shape[1])):
+        rows = np.flatnonzero(limit > rank)
+        activity[rows, ranked[rows, rank]] = 1.0
+    return activity
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+@pytest.mark.parametrize("speakers", [1, 2, 4])
+def test_discrete_diarization_takes_the_count_best_speakers(exclusive, speakers):
+    from vtxlib.diarize.embedded import discrete_diarization
+    rng = np.random.default_rng(speakers)
+    scores = rng.uniform(-1, 1, (5000, speakers)).astype(np.float32)
+    counts = rng.integers(0, 3, 5000)
+    np.testing.assert_array_equal(discrete_diarization(scores, counts, exclusive),
+                                  _ranked_reference(scores, counts, exclusive))
+
+
+def test_frame_activity_memory_is_a_few_bytes_per_frame():
+    """An hour of frames (213k at 17 ms) with 4 speakers: scoring and picking speakers allocate about
+    the arrays they return, not float64/int64 copies of the whole (frames, speakers) table."""
+    import tracemalloc
+
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    from vtxlib.diarize.embedded import discrete_diarization, frame_scores
+    n, k = 213_000, 4
+    frames = SlidingWindow(start=0.0, duration=0.0619, step=0.016875)
+    count = SlidingWindowFeature(np.ones((n, 1), dtype=np.uint8), frames)
+    starts = np.arange(0, n * 0.016875 - 1.0, 0.25)
+    rng = np.random.default_rng(0)
+    fine = Windows(starts=starts, embeddings=rng.normal(size=(starts.size, 4)).astype(np.float32),
+                   clean_speech=np.ones(starts.size, dtype=np.float32))
+    similarity = rng.uniform(-1, 1, (starts.size, k)).astype(np.float32)
+    counts = np.where(rng.uniform(size=n) < 0.05, 2, 1)
+    tracemalloc.start()
+    try:
+        scores = frame_scores(fine, similarity, count, 1.0)
+        _, scoring_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        activity = discrete_diarization(scores, counts, exclusive=False)
+        _, picking_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert scores.dtype == np.float32 and activity.dtype == np.float32
+    table = n * k * 4  # one float32 (frames, speakers) table
+    assert scoring_peak < 3.5 * table, scoring_peak / table  # a float64 running sum + the float32 result
+    assert picking_peak - before < 3.5 * table, (picking_peak - before) / table  # the result + row indices

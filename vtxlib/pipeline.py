@@ -1,6 +1,6 @@
 """Run the stages through the workspace cache.
 
-acquire -> audio -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
+acquire -> audio -> speech -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
 
 Each cached stage's artifact is stored under a key made of its backend, options, the versions of
 its code, libraries and model files, and the content digests of its inputs; an existing artifact
@@ -37,12 +37,13 @@ from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo, OptionsModel, VtxModel,
                     StageRecord, Transcript, VoiceMatch)
+from .vad import SpeechOptions, SpeechRegions, detect_speech
 from .workspace import (Artifact, Workspace, atomic_folder, atomic_write_json, content_digest, normalised,
                         remove_stale_temporaries, stage_key)
 
 log = logging.getLogger("vtxlib.pipeline")
 
-STAGES = ("acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
+STAGES = ("acquire", "audio", "speech", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
 
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
 #: Per media: the backend, key and inputs of the last asr/diarize/emotion result (``auto`` reuses it).
@@ -165,6 +166,7 @@ class RunResult:
 
     media: MediaInfo
     audio: Optional[AudioFile] = None
+    speech: Optional[SpeechRegions] = None  # None when neither ASR nor diarizer takes the speech stage's regions
     transcript: Optional[Transcript] = None
     diarization: Optional[Diarization] = None
     aligned: Optional[AlignedTranscript] = None
@@ -299,11 +301,11 @@ class Pipeline:
         started = time.perf_counter()
         self._check_voices(last)
         state = RunResult(media=self.acquire(source))
-        steps = [self._step_audio, self._step_asr, self._step_diarize, self._step_align,
+        steps = [self._step_audio, self._step_speech, self._step_asr, self._step_diarize, self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
                  self._step_upload]
         if last >= STAGES.index("diarize"):
-            steps[1:3] = [self._step_asr_and_diarize, lambda st: None]
+            steps[2:4] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
                 break
@@ -327,8 +329,14 @@ class Pipeline:
     def _step_audio(self, st: "RunResult") -> None:
         st.audio, st.refs["audio"] = self.audio(st.media)
 
+    def _step_speech(self, st: "RunResult") -> None:
+        audio = [st.refs["audio"].digest]
+        computed = [s for s in ("asr", "diarize") if not self._recorded_hit(s, st.media.id, audio)]
+        if any(getattr(self._backend(stage), "takes_speech", False) for stage in computed):
+            st.speech, st.refs["speech"] = self.speech(st.media, st.audio, st.refs["audio"])
+
     def _step_asr(self, st: "RunResult") -> None:
-        st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"])
+        st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech, st.refs.get("speech"))
 
     def _step_asr_and_diarize(self, st: "RunResult") -> None:
         """ASR and diarization both read only the audio: run them side by side.
@@ -345,9 +353,10 @@ class Pipeline:
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
             diarizing = pool.submit(contextvars.copy_context().run, self.diarize, st.media, st.audio,
-                                    st.refs["audio"])
+                                    st.refs["audio"], st.speech, st.refs.get("speech"))
             try:
-                st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"])
+                st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech,
+                                                         st.refs.get("speech"))
             except BaseException:
                 wait([diarizing])  # let it finish and cache; the ASR error is the one to report
                 raise
@@ -355,7 +364,8 @@ class Pipeline:
         st.voice_matches = self._match_voices(st.diarization)
 
     def _step_diarize(self, st: "RunResult") -> None:
-        st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"])
+        st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"], st.speech,
+                                                          st.refs.get("speech"))
         st.voice_matches = self._match_voices(st.diarization)
 
     def _check_voices(self, last: int) -> None:
@@ -479,26 +489,35 @@ class Pipeline:
                             extra_versions={"ffmpeg": ffmpeg_version()}, store=store,
                             files=lambda audio: [Path(audio.path)])
 
-    def asr(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Transcript, Ref]:
+    def speech(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[SpeechRegions, Ref]:
+        """The speech stage: Silero regions, detected once for ASR and diarization."""
+        options = SpeechOptions()
+        return self._cached(media.id, "speech", "silero", options.cache_dict(), [audio_ref.digest],
+                            lambda: detect_speech(audio.path, options), SpeechRegions.model_validate)
+
+    def asr(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref, speech: Optional[SpeechRegions] = None,
+            speech_ref: Optional[Ref] = None) -> tuple[Transcript, Ref]:
         inputs = [audio_ref.digest]
         reused = self._reuse_recorded("asr", media.id, inputs, Transcript.model_validate)
         if reused is None:
             with self._released_after("asr"):
                 backend = self._backend("asr")
                 options = backend.options_dict()
+                extra, speech_inputs = _speech_input(backend, speech, speech_ref)
 
                 def compute() -> Transcript:
                     self._warn_if_slow_on_cpu(backend.name, audio)
-                    return backend.transcribe(audio, self._progress("asr"))
+                    return backend.transcribe(audio, self._progress("asr"), **extra)
 
-                reused = self._cached(media.id, "asr", backend.name, options, inputs, compute, Transcript.model_validate,
-                                      model_files=_model_files(backend, options))
-                self._record_backend(media.id, "asr", backend.name, reused[1], inputs)
+                reused = self._cached(media.id, "asr", backend.name, options, inputs + speech_inputs, compute,
+                                      Transcript.model_validate, model_files=_model_files(backend, options))
+                self._record_backend(media.id, "asr", backend.name, reused[1], inputs + speech_inputs)
         result, ref = reused
         self._note_model("asr", result.model, result.model_version)
         return result, ref
 
-    def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[Diarization, Ref]:
+    def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref, speech: Optional[SpeechRegions] = None,
+                speech_ref: Optional[Ref] = None) -> tuple[Diarization, Ref]:
         inputs = [audio_ref.digest]
         # enrolled voices are matched in the diarizer's own embedding space: no reuse across backends
         reused = None if self._current().voice_clips else \
@@ -508,10 +527,11 @@ class Pipeline:
                 backend = self._backend("diarize")
                 count = self.options.speaker_count()
                 options = {**backend.options_dict(), **count.model_dump()}
-                reused = self._cached(media.id, "diarize", backend.name, options, inputs,
-                                      lambda: backend.diarize(audio, count, self._progress("diarize")),
+                extra, speech_inputs = _speech_input(backend, speech, speech_ref)
+                reused = self._cached(media.id, "diarize", backend.name, options, inputs + speech_inputs,
+                                      lambda: backend.diarize(audio, count, self._progress("diarize"), **extra),
                                       Diarization.model_validate, model_files=_model_files(backend, options))
-                self._record_backend(media.id, "diarize", backend.name, reused[1], inputs)
+                self._record_backend(media.id, "diarize", backend.name, reused[1], inputs + speech_inputs)
                 self._enroll_voices(backend)
         result, ref = reused
         self._note_model("diarize", result.model, result.model_version)
@@ -873,6 +893,13 @@ class _StageTimer:
             self.run.hook(self.stage, "done")
         elif not issubclass(exc_type, VtxError):
             log.debug("%s failed after %.1f s", self.stage, seconds)
+
+
+def _speech_input(backend: Any, speech: Optional[SpeechRegions], ref: Optional[Ref]) -> tuple[dict, list[str]]:
+    """(keyword arguments, input digests) that hand the speech stage's regions to a backend that takes them."""
+    if speech is None or ref is None or not getattr(backend, "takes_speech", False):
+        return {}, []
+    return {"speech": speech}, [ref.digest]
 
 
 def _model_files(backend: Any, options: dict) -> list[Path]:

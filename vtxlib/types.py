@@ -34,15 +34,6 @@ class VtxModel(BaseModel):
             data.update(zip(names, args))
         super().__init__(**data)
 
-    # Thin compatibility names for code written against the dataclasses; new code uses
-    # model_dump(mode="json") / model_validate directly.
-    def to_dict(self) -> dict:
-        return self.model_dump(mode="json")
-
-    @classmethod
-    def from_dict(cls, data: dict):
-        return cls.model_validate(data)
-
 
 class MediaInfo(VtxModel):
     id: str

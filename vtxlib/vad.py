@@ -1,190 +1,141 @@
-"""Voice activity detection: where in a 16 kHz waveform someone is speaking.
+"""Speech stage: where in the file someone is speaking, detected once and used by every later stage.
 
-Uses the Silero VAD model shipped inside the ``silero-vad`` package (MIT), in its batched
-"sequence" ONNX export, run with ``onnxruntime``. The package itself is *located* but not
-imported: importing it imports torch (about 2 s), while the ONNX file needs only onnxruntime, which
-faster-whisper loads anyway. The per-frame probabilities are turned into regions with the same
-hysteresis rules as ``silero_vad.get_speech_timestamps`` (start above ``threshold``, end after
-``min_silence_ms`` below ``threshold - 0.15``, drop regions shorter than ``min_speech_ms``, pad by
-``speech_pad_ms``); ``tests/test_diarize_embedded.py`` checks the result against that function.
+Silero VAD through faster-whisper's own torch-free module (``faster_whisper.vad``: the ONNX model
+it ships and its ``get_speech_timestamps``), so the model, framing and hysteresis are the
+library's, not a copy. The regions are one cached artifact (:class:`SpeechRegions`):
 
-The model is loaded once per process (:func:`load_vad_model`), so callers that work chunk by
-chunk (live microphone) pay for it once.
+* ``whisper-cpu`` decodes exactly these regions, each widened by its ``speech_pad_s`` (context
+  for the decoder), instead of running its own VAD with other thresholds;
+* the ``embedded`` diarizer takes them as its speech: segmentation-3.0 still counts voices (for
+  overlap) inside them, and a frame outside them is silence;
+
+so a recognised word always lies inside (or within a pad of) a diarized speech turn, and no word is
+left ``UNKNOWN`` because the two stages disagreed about what is speech. The live microphone path
+uses the same Silero model frame by frame (:class:`vtxlib.live.segment.StreamingVad`).
+
+The file is read in ``block_s`` blocks (memory stays flat with its length), each scored with the
+``LEAD_S`` seconds before it so that the model does not start cold at its edge; a region cut by a
+block boundary is joined again.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import threading
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from pydantic import Field
 
-from .errors import BackendUnavailable, missing_dependency
+from .audio import SAMPLE_RATE
+from .errors import missing_dependency
+from .types import OptionsModel, VtxModel
 
 log = logging.getLogger("vtxlib.vad")
 
-SAMPLE_RATE = 16000
-FRAME_SAMPLES = 512  # 32 ms: the model's frame at 16 kHz
-CONTEXT_SAMPLES = 64  # trailing samples of the previous frame the model sees with each frame
-MODEL_FILE = "silero_vad_16k_sequence.onnx"
-FRAMES_PER_CALL = 512  # ~16 s of audio per ONNX call
-
-_model_lock = threading.Lock()
-_model: Optional["SileroVad"] = None
+LEAD_S = 2.0  # audio before a block scored with it (then dropped): the model's state is warm at the block's start
 
 
-@dataclass
-class VadOptions:
+class SpeechOptions(OptionsModel):
+    """silero-vad's own defaults (threshold, minimum silence, padding), but short bursts are kept
+    (faster-whisper's VAD keeps them too; dropping them cost ASR words on the synthetic files)."""
+
     threshold: float = 0.5
-    neg_threshold: Optional[float] = None  # default threshold - 0.15, as in silero-vad
-    min_speech_ms: int = 250
+    min_speech_ms: int = 0
     min_silence_ms: int = 100
     speech_pad_ms: int = 30
+    block_s: float = 300.0  # audio read and scored per call (memory); not part of the result's key
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "VadOptions":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+    def cache_dict(self) -> dict:
+        return self.model_dump(mode="json", exclude={"block_s"})
 
 
-class SileroVad:
-    """The Silero sequence model: a waveform in, one speech probability per 32 ms frame out."""
+class SpeechRegions(VtxModel):
+    """Speech regions ``(start, end)`` in seconds, sorted and disjoint."""
 
-    def __init__(self, model_path: Path):
-        try:
-            import onnxruntime
-        except ImportError as e:
-            raise missing_dependency("onnxruntime", "cpu", "Voice activity detection") from e
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(model_path), sess_options=options,
-                                                    providers=["CPUExecutionProvider"])
-        self.path = model_path
-        self.lock = threading.Lock()
+    regions: list[tuple[float, float]] = Field(default_factory=list)
+    duration: float = 0.0
+    backend: str = "silero"
+    model_version: Optional[str] = None
 
-    def frame_probabilities(self, wav: np.ndarray) -> np.ndarray:
-        wav = np.ascontiguousarray(wav, dtype=np.float32).reshape(-1)
-        hidden = np.zeros((1, 1, 128), dtype=np.float32)
-        cell = np.zeros((1, 1, 128), dtype=np.float32)
-        probs = []
-        with self.lock:  # an ONNX session is shared; the LSTM state is per call
-            for block in _frame_blocks(wav):
-                values, hidden, cell = self.session.run(["speech_probs", "hn", "cn"],
-                                                        {"input": block, "h": hidden, "c": cell})
-                probs.append(values.reshape(-1))
-        return np.concatenate(probs) if probs else np.zeros(0, dtype=np.float32)
+    @property
+    def speech_seconds(self) -> float:
+        return sum(end - start for start, end in self.regions)
 
+    def padded(self, pad_s: float, min_gap_s: float = 0.0) -> list[tuple[float, float]]:
+        """The regions widened by ``pad_s`` (clipped to the file), joined where less than
+        ``min_gap_s`` apart (or overlapping after padding)."""
+        out: list[list[float]] = []
+        for start, end in self.regions:
+            start, end = max(0.0, start - pad_s), min(self.duration, end + pad_s)
+            if out and start - out[-1][1] < max(min_gap_s, 1e-9):
+                out[-1][1] = max(out[-1][1], end)
+            else:
+                out.append([start, end])
+        return [(round(s, 3), round(e, 3)) for s, e in out]
 
-def _frame_blocks(wav: np.ndarray):
-    """Blocks of frames, each frame prefixed with the last samples of the previous one."""
-    n_frames = -(-wav.size // FRAME_SAMPLES)
-    previous = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
-    for first in range(0, n_frames, FRAMES_PER_CALL):
-        count = min(FRAMES_PER_CALL, n_frames - first)
-        frames = np.zeros((count, FRAME_SAMPLES), dtype=np.float32)
-        chunk = wav[first * FRAME_SAMPLES:(first + count) * FRAME_SAMPLES]
-        frames.reshape(-1)[:chunk.size] = chunk
-        contexts = np.empty((count, CONTEXT_SAMPLES), dtype=np.float32)
-        contexts[0] = previous
-        contexts[1:] = frames[:-1, -CONTEXT_SAMPLES:]
-        previous = frames[-1, -CONTEXT_SAMPLES:].copy()
-        yield np.concatenate((contexts, frames), axis=1)
+    def mask(self, times: np.ndarray) -> np.ndarray:
+        """True where a time (seconds) lies inside a region."""
+        if not self.regions:
+            return np.zeros(len(times), dtype=bool)
+        bounds = np.asarray(self.regions, dtype=np.float64).reshape(-1)
+        return (np.searchsorted(bounds, np.asarray(times, dtype=np.float64), side="right") % 2) == 1
 
 
-def silero_model_path() -> Path:
-    """The ONNX file inside the installed ``silero-vad`` package (found without importing it)."""
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise missing_dependency("silero-vad", "cpu", "Voice activity detection")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / MODEL_FILE
-    if not path.is_file():
-        raise BackendUnavailable(f"the installed silero-vad package has no {MODEL_FILE} "
-                                 f"(looked in {path.parent}); install silero-vad>=6.2")
-    return path
+def _faster_whisper_vad():
+    try:
+        from faster_whisper import vad
+    except ImportError as e:
+        raise missing_dependency("faster-whisper", "cpu", "Speech detection (Silero VAD)") from e
+    return vad
 
 
-def silero_version() -> Optional[str]:
+def detect_speech(path: str, options: Optional[SpeechOptions] = None) -> SpeechRegions:
+    """Silero speech regions of a 16 kHz mono wav, scored block by block."""
+    from .audio import load_audio, read_info
     from .versions import package_version
 
-    return package_version("silero-vad")
+    options = options or SpeechOptions()
+    info = read_info(path)
+    if info.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"speech detection expects {SAMPLE_RATE} Hz audio, {path} is {info.sample_rate} Hz")
+    duration = info.duration
+    regions: list[tuple[float, float]] = []
+    for start in np.arange(0.0, duration, options.block_s).tolist():
+        lead = min(start, LEAD_S)
+        samples = load_audio(path, start - lead, start + options.block_s)
+        block = [(max(start, start - lead + s), start - lead + e) for s, e in speech_in_samples(samples, options)]
+        regions = _joined(regions, [(round(s, 3), round(e, 3)) for s, e in block if e > start])
+    speech = SpeechRegions(regions=regions, duration=round(duration, 3), backend="silero",
+                           model_version=package_version("faster-whisper"))
+    log.info("speech detection: %d regions, %.1f s of speech in %.1f s", len(regions),
+             speech.speech_seconds, duration)
+    return speech
 
 
-def load_vad_model() -> SileroVad:
-    """The process-wide Silero VAD model (loaded on first use)."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            _model = SileroVad(silero_model_path())
-            log.debug("loaded Silero VAD from %s", _model.path)
-        return _model
-
-
-def speech_regions(wav: np.ndarray, sr: int = SAMPLE_RATE,
-                   options: Optional[VadOptions] = None) -> list[tuple[float, float]]:
-    """Speech regions ``(start, end)`` in seconds, sorted and non-overlapping."""
-    if sr != SAMPLE_RATE:
-        raise ValueError(f"speech_regions expects {SAMPLE_RATE} Hz audio, got {sr} Hz")
-    options = options or VadOptions()
-    wav = np.asarray(wav, dtype=np.float32).reshape(-1)
-    if wav.size == 0:
+def speech_in_samples(samples: np.ndarray, options: Optional[SpeechOptions] = None) -> list[tuple[float, float]]:
+    """Speech regions (seconds) of a 16 kHz waveform, by faster-whisper's ``get_speech_timestamps``."""
+    options = options or SpeechOptions()
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if samples.size == 0:
         return []
-    probs = load_vad_model().frame_probabilities(wav)
-    return regions_from_probabilities(probs, wav.size, options)
+    vad = _faster_whisper_vad()
+    chunks = vad.get_speech_timestamps(samples, vad.VadOptions(
+        threshold=options.threshold, min_speech_duration_ms=options.min_speech_ms,
+        min_silence_duration_ms=options.min_silence_ms, speech_pad_ms=options.speech_pad_ms))
+    return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
 
 
-def regions_from_probabilities(probs: np.ndarray, n_samples: int,
-                               options: VadOptions) -> list[tuple[float, float]]:
-    """Hysteresis over per-frame probabilities, then padding; times in seconds."""
-    neg_threshold = options.neg_threshold
-    if neg_threshold is None:
-        neg_threshold = max(options.threshold - 0.15, 0.01)
-    min_silence = SAMPLE_RATE * options.min_silence_ms / 1000
-    min_speech = SAMPLE_RATE * options.min_speech_ms / 1000
-    regions: list[list[int]] = []
-    start: Optional[int] = None
-    silence_from = 0
-    for i, p in enumerate(np.asarray(probs, dtype=np.float64)):
-        sample = i * FRAME_SAMPLES
-        if p >= options.threshold:
-            silence_from = 0
-            if start is None:
-                start = sample
-            continue
-        if start is None or p >= neg_threshold:
-            continue
-        if not silence_from:
-            silence_from = sample
-        if sample - silence_from >= min_silence:
-            if silence_from - start > min_speech:
-                regions.append([start, silence_from])
-            start, silence_from = None, 0
-    if start is not None and n_samples - start > min_speech:
-        regions.append([start, n_samples])
-    return [(s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in _pad(regions, n_samples, options)]
-
-
-def _pad(regions: list[list[int]], n_samples: int, options: VadOptions) -> list[list[int]]:
-    """Pad each region by ``speech_pad_ms``; a gap shorter than two pads is split in the middle."""
-    pad = int(SAMPLE_RATE * options.speech_pad_ms / 1000)
-    for i, region in enumerate(regions):
-        if i == 0:
-            region[0] = max(0, region[0] - pad)
-        if i + 1 < len(regions):
-            gap = regions[i + 1][0] - region[1]
-            if gap < 2 * pad:
-                region[1] += gap // 2
-                regions[i + 1][0] = max(0, regions[i + 1][0] - gap // 2)
-            else:
-                region[1] = min(n_samples, region[1] + pad)
-                regions[i + 1][0] = max(0, regions[i + 1][0] - pad)
+def _joined(regions: list[tuple[float, float]], more: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """REGIONS followed by MORE, a region ending where the next begins (a block edge) joined."""
+    out = list(regions)
+    for start, end in more:
+        if out and start <= out[-1][1] + 1e-3:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
-            region[1] = min(n_samples, region[1] + pad)
-    return regions
+            out.append((start, end))
+    return out
+
+
+def load_vad_model():
+    """faster-whisper's Silero model (an ONNX session, loaded once per process)."""
+    return _faster_whisper_vad().get_vad_model()

@@ -97,8 +97,9 @@ class WhisperCpuOptions(OptionsModel):
     model: str = BUNDLED_MODEL  # "tiny.en" / "base" (bundled) or a path to a CTranslate2 model folder
     language: Optional[str] = "en"  # None: detect (multilingual models only)
     beam_size: int = 5
-    vad_filter: bool = True
-    min_silence_ms: int = 500
+    vad_filter: bool = True  # decode speech only: the speech stage's regions when given, else Silero here
+    min_silence_ms: int = 500  # own VAD (no speech stage): silence that ends a speech region
+    speech_pad_s: float = 0.4  # context decoded around each speech region (faster-whisper's VAD pad)
     batch_size: int = 1  # >1 decodes VAD chunks in batches: ~30 % faster, but it repeated words on real speech
     condition_on_previous_text: bool = False  # sequential decoding only; avoids carried-over repetition loops
     compute_type: str = "int8"
@@ -207,6 +208,7 @@ def _check_language(model: BundledModel, language: Optional[str]) -> None:
 
 class WhisperCpuAsr:
     name = "whisper-cpu"
+    takes_speech = True  # decodes the speech stage's regions (vtxlib.vad) when the pipeline gives them
 
     def __init__(self, options: Optional[WhisperCpuOptions] = None, model=None):
         self.options = options or WhisperCpuOptions()
@@ -232,10 +234,16 @@ class WhisperCpuAsr:
         except BackendUnavailable:  # not installed: loading the model says so, if it comes to that
             return []
 
-    def transcribe(self, audio: AudioFile, progress: Optional[ProgressFn] = None) -> Transcript:
-        """The file in windows of at most ``window_s`` cut at the quietest moment near each window's
-        end, so memory stays flat with the file's length (a 3-hour file whole was 690 MB of samples
-        before faster-whisper's own copies)."""
+    def transcribe(self, audio: AudioFile, progress: Optional[ProgressFn] = None,
+                   speech: Optional["SpeechRegions"] = None) -> Transcript:
+        """The file in windows of at most ``window_s``, so memory stays flat with the file's length
+        (a 3-hour file whole was 690 MB of samples before faster-whisper's own copies).
+
+        With SPEECH (the speech stage's regions) only those regions are decoded, padded by
+        ``speech_pad_s``, and windows end between regions; without it faster-whisper's own VAD
+        runs per window, and windows end at the quietest moment near their end."""
+        if speech is not None and self.options.vad_filter:
+            return self._transcribe_regions(audio, speech, progress)
         from ..audio import load_audio
 
         total = audio_frames(audio.path)
@@ -249,15 +257,37 @@ class WhisperCpuAsr:
                 samples = samples[:quiet_cut(samples)]
             parts.append(self.transcribe_array(samples, audio.duration, progress, offset=start / SAMPLE_RATE))
             start += len(samples)
+        return self._joined(parts)
+
+    def _transcribe_regions(self, audio: AudioFile, speech: "SpeechRegions",
+                            progress: Optional[ProgressFn]) -> Transcript:
+        from ..audio import load_audio
+
+        chunks = speech.padded(self.options.speech_pad_s)
+        parts = []
+        for start, group in speech_windows(chunks, self.options.window_s, audio.path):
+            samples = load_audio(audio.path, start, group[-1][1])
+            relative = [(s - start, e - start) for s, e in group]
+            parts.append(self.transcribe_array(samples, audio.duration, progress, offset=start, regions=relative))
+        if not parts:
+            log.warning("no speech detected in %.1f s of audio: empty transcript", audio.duration)
+            if progress:
+                progress(audio.duration, audio.duration)
+            return Transcript(segments=[], language=self.options.language, backend=self.name,
+                              model=self._model_name(), model_version=package_version("faster-whisper"))
+        return self._joined(parts)
+
+    def _joined(self, parts: list[Transcript]) -> Transcript:
         return Transcript(segments=[seg for part in parts for seg in part.segments], language=parts[0].language,
                           backend=self.name, model=self._model_name(), model_version=parts[0].model_version)
 
     def transcribe_array(self, samples, duration: float, progress: Optional[ProgressFn] = None,
-                         offset: float = 0.0) -> Transcript:
+                         offset: float = 0.0, regions: Optional[list[tuple[float, float]]] = None) -> Transcript:
+        """REGIONS (seconds into SAMPLES): decode only these; None: faster-whisper's VAD decides."""
         result: list[Segment] = []
         language = self.options.language
         if len(samples):
-            segments, info = self._decode(samples)
+            segments, info = self._decode(samples) if regions is None else self._decode_regions(samples, regions)
             language = info.language
             for seg in segments:  # a generator: decoding happens while iterating
                 converted = _convert_segment(seg, offset)
@@ -283,6 +313,28 @@ class WhisperCpuAsr:
             return BatchedInferencePipeline(self.model).transcribe(samples, batch_size=opts.batch_size, **kwargs)
         return self.model.transcribe(samples, condition_on_previous_text=opts.condition_on_previous_text, **kwargs)
 
+    def _decode_regions(self, samples, regions: list[tuple[float, float]]):
+        """Decode REGIONS of SAMPLES as faster-whisper's own VAD path does with its regions: the
+        regions' audio joined (``collect_chunks``), decoded, and the times mapped back to the
+        window (``restore_speech_timestamps``). Batched decoding takes them as ``clip_timestamps``
+        (at most 30 s each)."""
+        from faster_whisper.transcribe import restore_speech_timestamps
+        from faster_whisper.vad import collect_chunks
+
+        opts = self.options
+        kwargs = dict(language=opts.language, beam_size=opts.beam_size, word_timestamps=True)
+        if opts.batched:
+            from faster_whisper import BatchedInferencePipeline
+
+            clips = [{"start": s, "end": e} for s, e in split_long(regions, 30.0)]
+            return BatchedInferencePipeline(self.model).transcribe(samples, batch_size=opts.batch_size,
+                                                                   clip_timestamps=clips, **kwargs)
+        chunks = [{"start": int(s * SAMPLE_RATE), "end": int(e * SAMPLE_RATE)} for s, e in regions]
+        joined = np.concatenate(collect_chunks(samples, chunks)[0])
+        segments, info = self.model.transcribe(joined, vad_filter=False,
+                                               condition_on_previous_text=opts.condition_on_previous_text, **kwargs)
+        return restore_speech_timestamps(segments, chunks, SAMPLE_RATE), info
+
     def _model_name(self) -> str:
         bundled = BUNDLED_MODELS.get(self.options.model)
         return bundled.origin if bundled else str(self.options.model)
@@ -293,9 +345,10 @@ class WhisperCpuAsr:
 
 def audio_frames(path: str) -> int:
     """The number of samples of the workspace wav, from its header."""
-    import wave
-    with wave.open(str(path), "rb") as wav:
-        return wav.getnframes()
+    from ..audio import read_info
+
+    info = read_info(path)
+    return int(round(info.duration * info.sample_rate))
 
 
 def quiet_cut(samples: np.ndarray, search_s: float = 30.0, frame_s: float = 0.1) -> int:
@@ -308,6 +361,35 @@ def quiet_cut(samples: np.ndarray, search_s: float = 30.0, frame_s: float = 0.1)
         return len(samples)
     energy = (tail[:count * frame].reshape(count, frame) ** 2).mean(axis=1)
     return len(samples) - len(tail) + int(np.argmin(energy)) * frame + frame // 2
+
+
+def speech_windows(chunks: list[tuple[float, float]], limit: float, path: str):
+    """(window start, the chunks it decodes): consecutive speech chunks spanning at most LIMIT
+    seconds; a chunk longer than that is cut at the quietest moment near the window's end."""
+    from ..audio import load_audio
+
+    pending = list(reversed(chunks))
+    while pending:
+        group = [pending.pop()]
+        while pending and pending[-1][1] - group[0][0] <= limit:
+            group.append(pending.pop())
+        start, end = group[0]
+        if end - start > limit:
+            cut = round(start + quiet_cut(load_audio(path, start, start + limit)) / SAMPLE_RATE, 3)
+            group = [(start, cut)]
+            pending.append((cut, end))
+        yield start, group
+
+
+def split_long(regions: list[tuple[float, float]], limit: float) -> list[tuple[float, float]]:
+    """REGIONS with every region longer than LIMIT seconds cut into pieces of at most LIMIT."""
+    out = []
+    for start, end in regions:
+        while end - start > limit:
+            out.append((start, start + limit))
+            start += limit
+        out.append((start, end))
+    return out
 
 
 def _convert_segment(seg, offset: float) -> Segment:

@@ -13,7 +13,11 @@ from .session import CONTEXT_SAMPLES, FRAME_SAMPLES, SAMPLE_RATE, LiveOptions
 log = logging.getLogger("vtxlib.live")
 
 class StreamingVad:
-    """Silero speech probabilities for a stream, one per 32 ms frame, state kept across chunks."""
+    """Silero speech probabilities for a stream, one per 32 ms frame, state kept across chunks.
+
+    The model is faster-whisper's (``faster_whisper.vad.get_vad_model``, the one the speech stage
+    uses); its ``__call__`` scores a whole array from a fresh state, so the stream keeps the LSTM
+    state and the previous frame's last samples here, framing each chunk the way that call does."""
 
     def __init__(self, model=None):
         from ..vad import load_vad_model
@@ -35,14 +39,11 @@ class StreamingVad:
         if n_frames == 0:
             return np.zeros(0, dtype=np.float32)
         frames = data[:n_frames * FRAME_SAMPLES].reshape(n_frames, FRAME_SAMPLES)
-        contexts = np.empty((n_frames, CONTEXT_SAMPLES), dtype=np.float32)
-        contexts[0] = self.context
-        contexts[1:] = frames[:-1, -CONTEXT_SAMPLES:]
+        contexts = np.concatenate((self.context[None], frames[:-1, -CONTEXT_SAMPLES:]))
         self.context = frames[-1, -CONTEXT_SAMPLES:].copy()
         block = np.ascontiguousarray(np.concatenate((contexts, frames), axis=1))
-        with self.model.lock:
-            probs, self.hidden, self.cell = self.model.session.run(
-                ["speech_probs", "hn", "cn"], {"input": block, "h": self.hidden, "c": self.cell})
+        probs, self.hidden, self.cell = self.model.session.run(
+            None, {"input": block, "h": self.hidden, "c": self.cell})
         return probs.reshape(-1)
 
 

@@ -1,0 +1,169 @@
+"""One speech-detection pass against two: ASR, diarization and word attribution, before and after.
+
+    python bench/speech.py --halves dev          # choose on the dev half
+    python bench/speech.py --halves test,text    # report the test half and the files with a text reference
+
+Per file, side by side in one process on one thread:
+
+* **before**: whisper-cpu with its own Silero VAD (faster-whisper's ``vad_filter``) and the embedded
+  diarizer with segmentation-3.0's speech, each deciding alone what is speech;
+* **after** (``--modes``): the speech stage's Silero regions (:mod:`vtxlib.vad`) decoded by
+  whisper-cpu, and given to the diarizer as its speech (``turns``, what ``vtxlib run`` does:
+  embedding windows and clusters from segmentation-3.0's speech as before, the turns over the
+  regions; ``speech``: the regions are the speech from the start, windows and clusters included).
+
+It prints WER (files with a text reference: the pyannote sample and the synthetic conversations of
+``bench/run.py``), the share of words ``align`` leaves UNKNOWN, DER (collar 0, overlap scored),
+speakers found, and the seconds of each step. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vtxlib import metrics  # noqa: E402
+from vtxlib.align import align  # noqa: E402
+from vtxlib.asr.whisper_cpu import WhisperCpuAsr  # noqa: E402
+from vtxlib.diarize.base import SpeakerCount  # noqa: E402
+from vtxlib.diarize.embedded import (EmbeddedDiarizerOptions, WavReader, count_in_speech,  # noqa: E402
+                                     diarize_windows, embed_windows, segment, speaker_count, _speaker_bounds)
+from vtxlib.testing import samples, synth  # noqa: E402
+from vtxlib.testing.corpus import make_corpus  # noqa: E402
+from vtxlib.types import UNKNOWN_SPEAKER, AudioFile  # noqa: E402
+from vtxlib.vad import detect_speech  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / ".fixtures"
+
+
+@dataclass
+class Item:
+    name: str
+    half: str
+    wav: Path
+    duration: float
+    reference_turns: list
+    reference_text: str = ""
+
+
+@dataclass
+class Result:
+    item: Item
+    figures: dict = field(default_factory=dict)  # variant -> {wer, unknown, words, der, speakers, ...}
+    seconds: dict = field(default_factory=dict)
+
+
+def items(halves: list[str], max_seconds: float = float("inf")) -> list[Item]:
+    out = []
+    for half in [h for h in halves if h in ("dev", "test")]:
+        for f in make_corpus(FIXTURES / "corpus", halves=(half,)):
+            if f.duration <= max_seconds:
+                out.append(Item(f.name, half, Path(f.wav), f.duration, f.reference_turns()))
+    if "text" in halves:
+        sample = samples.pyannote_sample()
+        out.append(Item("pyannote sample", "text", Path(sample.wav), 30.0, sample.reference_turns(),
+                        sample.reference_text()))
+        for speakers, seconds in [(2, 60), (3, 60), (4, 200)]:
+            conv = synth.make_conversation(FIXTURES, num_speakers=speakers, target_seconds=seconds, seed=speakers)
+            out.append(Item(f"synthetic {speakers} spk", "text", Path(conv.wav), conv.duration,
+                            conv.reference_turns(), conv.reference_text()))
+    return out
+
+
+def timed(seconds: dict, name: str, fn):
+    started = time.perf_counter()
+    result = fn()
+    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+    return result
+
+
+def run(item: Item, asr: WhisperCpuAsr, modes: list[str], skip_asr: bool = False) -> Result:
+    options = EmbeddedDiarizerOptions()
+    bounds = _speaker_bounds(SpeakerCount(), options.max_speakers)
+    audio = AudioFile(path=str(item.wav), sample_rate=16000, duration=item.duration)
+    res = Result(item)
+    sec = res.seconds
+    reader = WavReader(str(item.wav))
+    voices = timed(sec, "segmentation", lambda: speaker_count(segment(reader, options), reader.duration))
+    speech = timed(sec, "silero", lambda: detect_speech(str(item.wav)))
+
+    def diarize(count, embedded=None):
+        windows, fine = embedded or embed_windows(reader, count, options)
+        return diarize_windows(count, windows, fine, options, bounds)
+
+    before_asr = timed(sec, "asr before", lambda: None if skip_asr else asr.transcribe(audio))
+    embedded = timed(sec, "diarize before", lambda: embed_windows(reader, voices, options))
+    before_diar = timed(sec, "diarize before", lambda: diarize(voices, embedded))
+    res.figures["before"] = figures(item, before_asr, before_diar)
+    after_asr = timed(sec, "asr after", lambda: None if skip_asr else asr.transcribe(audio, speech=speech))
+    for mode in modes:
+        count = count_in_speech(voices, speech)
+        # "turns": windows and clusters from segmentation-3.0's speech, turns over the regions
+        diar = timed(sec, f"diarize {mode}", lambda: diarize(count, embedded if mode == "turns" else None))
+        res.figures[mode] = figures(item, after_asr, diar)
+    reader.close()
+    return res
+
+
+def figures(item: Item, transcript, diarization) -> dict:
+    words = align(transcript, diarization).words if transcript is not None else []
+    out = {"words": len(words), "unknown": sum(w.speaker == UNKNOWN_SPEAKER for w in words),
+           "der": metrics.der(item.reference_turns, diarization.speech_turns or diarization.turns, collar=0.0),
+           "speakers": len({t.speaker for t in diarization.turns}),
+           "true_speakers": len({t.speaker for t in item.reference_turns})}
+    if item.reference_text and transcript is not None:
+        out["wer"] = metrics.wer(item.reference_text, " ".join(w.text for w in words))
+    return out
+
+
+def table(results: list[Result], variants: list[str]) -> None:
+    for half in sorted({r.item.half for r in results}):
+        chosen = [r for r in results if r.item.half == half]
+        print(f"\n{half}: {len(chosen)} files, {sum(r.item.duration for r in chosen) / 60:.1f} min")
+        print("| variant | words | UNKNOWN words | median DER | mean DER | count right | WER (pooled) |")
+        print("|---|---|---|---|---|---|---|")
+        for v in variants:
+            figs = [r.figures[v] for r in chosen]
+            words = sum(f["words"] for f in figs)
+            unknown = sum(f["unknown"] for f in figs)
+            wers = [f["wer"] for f in figs if "wer" in f]
+            print(f"| {v} | {words} | {unknown} ({100 * unknown / max(words, 1):.2f}%) | "
+                  f"{100 * statistics.median(f['der'] for f in figs):.1f}% | "
+                  f"{100 * statistics.mean(f['der'] for f in figs):.1f}% | "
+                  f"{sum(f['speakers'] == f['true_speakers'] for f in figs)}/{len(figs)} | "
+                  f"{'-' if not wers else ' '.join(f'{100 * w:.1f}%' for w in wers)} |")
+        steps = sorted({k for r in chosen for k in r.seconds})
+        print("seconds: " + ", ".join(f"{k} {sum(r.seconds.get(k, 0) for r in chosen):.1f}" for k in steps))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--halves", default="dev", help="dev, test and/or text (files with a text reference)")
+    parser.add_argument("--modes", default="speech,turns")
+    parser.add_argument("--max-seconds", type=float, default=float("inf"), help="only corpus files this short")
+    parser.add_argument("--no-asr", action="store_true", help="diarization only")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    import torch
+    torch.set_num_threads(1)
+    modes = [m for m in args.modes.split(",") if m]
+    print(f"halves {args.halves}, files up to {args.max_seconds} s, modes {modes}")
+    asr = WhisperCpuAsr()
+    results = []
+    for item in items(args.halves.split(","), args.max_seconds):
+        results.append(run(item, asr, modes, args.no_asr))
+        if args.verbose:
+            print(item.name, {k: {n: round(x, 3) for n, x in v.items()} for k, v in results[-1].figures.items()},
+                  flush=True)
+    table(results, ["before"] + modes)
+
+
+if __name__ == "__main__":
+    main()
