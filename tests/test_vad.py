@@ -161,9 +161,9 @@ def test_pipeline_detects_speech_once_and_hands_the_regions_to_asr_and_diarizer(
 
     def run():
         asr = SpeechTakingAsr()
-        p = Pipeline(ws, PipelineOptions(emotion="off", report=False))
-        p._backends["asr"] = asr
-        p._backends["diarize"] = EmbeddedDiarizer(EmbeddedDiarizerOptions(speech_stage_turns=True))
+        p = Pipeline(ws, PipelineOptions(emotion="off", report=False),
+                     backends={"asr": asr,
+                               "diarize": EmbeddedDiarizer(EmbeddedDiarizerOptions(speech_stage_turns=True))})
         return p.run(str(src), until="align"), asr
 
     first, asr = run()
