@@ -264,7 +264,7 @@ def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_pa
     for source in (first, last):
         row = rows[source]
         document = json.loads((workspace / "outputs" / row["media_id"] / "transcript.json").read_text())
-        assert row["speakers"] == len(document["speakers"]) >= 1 and row["words"] == sum(len(t["words"]) for t in document["turns"]) > 0
+        assert row["speakers"] == len(document["speakers"]) >= 1 and row["words"] == sum(len(t["words"]) for t in document["turns"]) > 0  # noqa: E501
     with open(batch / "status.csv", newline="") as fh:
         table = list(csv.reader(fh))
     assert table[0] == ["source", "status", "speakers", "words", "seconds", "error"]

@@ -244,7 +244,7 @@ def test_cli_names_enrolled_speakers_and_leaves_the_other_anonymous(tmp_path):
     reference = {f"spk{i}": name for i, name in enumerate(["Alice", "Bob Smith", None])}
     turns = conversation.reference_turns()
     agree = total = 0
-    for word in data["words"]:
+    for word in (w for turn in data["turns"] for w in turn["words"]):
         mid = 0.5 * (word["start"] + word["end"])
         under = [t.speaker for t in turns if t.start <= mid < t.end]
         if len(under) == 1:

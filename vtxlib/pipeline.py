@@ -62,7 +62,7 @@ DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer"]  # vtxlib
 EmotionChoice = Literal["auto", "embedded", "speechbrain", "off"]
 EnhanceChoice = Literal["off", "auto", "gemini"]
 VisibleSpeakerChoice = Literal["auto", "off", "name", "chevrons"]
-StageName = Literal["acquire", "audio", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload"]
+StageName = Literal["acquire", "audio", "speech", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload"]
 
 
 class PipelineOptions(OptionsModel):

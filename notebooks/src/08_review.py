@@ -62,7 +62,7 @@ nb.show_suggested_names(nb.stage_run("enhance", SOURCE, WORKSPACE).document)
 
 # %%
 # @title Names from voice clips (a Drive folder: Alice.wav, or a folder of clips per person); typed names win
-result = nb.stage_run("subtitles", SOURCE, WORKSPACE, voices=VOICES or None)
+result = nb.stage_run("subtitles", SOURCE, WORKSPACE, voices=VOICES)
 voice_rows = nb.show_voice_matches(result.document)
 
 # %%
