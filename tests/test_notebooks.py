@@ -72,7 +72,7 @@ def test_drift_check_names_the_notebook_that_differs(tmp_path, capsys):
     make_notebooks = _generator()
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
-    for source in make_notebooks.sources():
+    for source in [*make_notebooks.sources(), make_notebooks.SOURCE_DIR / make_notebooks.SETUP_FILE]:
         (src / source.name).write_text(source.read_text())
     assert make_notebooks.main(["--src", str(src), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.glob("*.ipynb")) == [f"{n}.ipynb" for n in EXPECTED]
@@ -84,6 +84,12 @@ def test_drift_check_names_the_notebook_that_differs(tmp_path, capsys):
     assert make_notebooks.main(["--check", "--src", str(src), "--out", str(out)]) == 1
     message = capsys.readouterr().err
     assert "03_diarize.ipynb" in message and "99_extra.ipynb" in message and "04_align" not in message
+    setup = src / make_notebooks.SETUP_FILE  # the shared setup cell: every notebook that uses it is stale
+    setup.write_text(setup.read_text().replace("VTX_SOURCE = \"\"", "VTX_SOURCE = \"x\""))
+    capsys.readouterr()
+    assert make_notebooks.main(["--check", "--src", str(src), "--out", str(out)]) == 1
+    message = capsys.readouterr().err
+    assert all(f"{n}.ipynb" in message for n in EXPECTED)
 
 
 def test_generated_notebooks_are_deterministic():

@@ -19,6 +19,8 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 SOURCE_DIR = NOTEBOOK_DIR / "src"
+SETUP_PLACEHOLDER = "# vtx-setup-cell"  # a cell starting with this becomes the shared setup cell
+SETUP_FILE = "_setup.py"  # in the sources folder: that cell's code, its two comment lines left out
 METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -37,6 +39,10 @@ def build(source: Path):
     import nbformat
 
     notebook = jupytext.read(source, fmt="py:percent")
+    setup = _setup_code(source.parent)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source.startswith(SETUP_PLACEHOLDER):
+            cell.source = setup
     notebook.metadata = nbformat.from_dict(METADATA)
     prefix = source.stem.replace("_", "-")
     for index, cell in enumerate(notebook.cells):
@@ -47,6 +53,11 @@ def build(source: Path):
             cell["outputs"], cell["execution_count"] = [], None
     nbformat.validate(notebook)
     return notebook
+
+
+def _setup_code(source_dir: Path) -> str:
+    lines = (source_dir / SETUP_FILE).read_text(encoding="utf-8").splitlines()
+    return "\n".join(lines[2:]).strip("\n")
 
 
 def render(source: Path) -> str:
