@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
@@ -89,6 +90,13 @@ def redact(url: str) -> str:
         return url[:200]
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))[:200]
+
+
+def share_safe_source(source: str) -> str:
+    """A media source as an output may show it: a URL without credentials, a local file by its name
+    only (never a folder of this machine)."""
+    source = str(source or "")
+    return redact(source) if "://" in source else Path(source).name
 
 
 def split_url(url: str) -> tuple[str, str, int]:

@@ -135,10 +135,9 @@ PAGE_SCRIPT = r"""
 
 def source_label(media: MediaInfo) -> str:
     """The source as a page may show it: a URL (without credentials) or the file's name only."""
-    from .netguard import redact
+    from .netguard import share_safe_source
 
-    source = str(media.source or "")
-    return redact(source) if "://" in source else Path(source).name
+    return share_safe_source(media.source)
 
 
 def _badge(turn: Turn) -> str:

@@ -460,8 +460,7 @@ def public_media(media: dict, source_name: Optional[str] = None) -> dict:
     """A media record without server paths: the local path is dropped, the source is the upload's
     file name or the URL."""
     data = {key: value for key, value in media.items() if key != "path"}
-    source = str(data.get("source") or "")
-    data["source"] = source_name or (source if "://" in source else Path(source).name)
+    data["source"] = source_name or netguard.share_safe_source(data.get("source"))
     return data
 
 
