@@ -4,8 +4,9 @@
     python bench/diarization.py --tune          # grid search of the clustering constants, dev half only
     python bench/diarization.py --halves test   # one half
 
-The diarizer's speech is segmentation-3.0's, as in ``vtxlib run`` (``--speech silero``: turns over
-the speech stage's Silero regions, ``EmbeddedDiarizerOptions.speech_stage_turns``).
+The diarizer's speech is segmentation-3.0's, as in ``vtxlib run``, where it is the speech stage
+(``--speech silero``: turns over Silero's regions instead, what the diarizer does when it is handed
+another detector's regions).
 DER is collar 0 with overlapped speech scored, on the diarization stage's output with overlap
 (what transcript.rttm holds). Overlap recall/false alarm compare the detected overlap regions with
 the reference's (false alarm as a share of reference speech). Both systems run on one thread, one
@@ -84,7 +85,7 @@ def score(file: CorpusFile, hypothesis_turns: list[SpeakerTurn], overlaps, secon
 
 def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile, speech: str = "segmentation") -> Score:
     """SPEECH "segmentation": segmentation-3.0's own speech, as ``vtxlib run`` does; "silero": the
-    turns over the speech stage's regions (``speech_stage_turns``; their detection is timed too)."""
+    turns over Silero's regions (their detection is timed too)."""
     started = time.perf_counter()
     regions = detect_speech(str(file.wav)) if speech == "silero" else None
     result = diarizer.diarize(AudioFile(str(file.wav), 16000, file.duration), SpeakerCount(), speech=regions)
@@ -235,7 +236,7 @@ def main() -> None:
     parser.add_argument("--grid", default="", help="pval:merge:min_cluster:min_off,... (default: the full grid)")
     parser.add_argument("--no-senko", action="store_true")
     parser.add_argument("--speech", choices=("segmentation", "silero"), default="segmentation",
-                        help="the speech of the turns: segmentation-3.0's (as vtxlib run) or the speech stage's")
+                        help="the speech of the turns: segmentation-3.0's (as vtxlib run) or Silero's")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     files = make_corpus(args.corpus, args.count) + [real_sample()]

@@ -32,8 +32,8 @@ from vtxlib import metrics  # noqa: E402
 from vtxlib.align import align  # noqa: E402
 from vtxlib.asr.whisper_cpu import WhisperCpuAsr  # noqa: E402
 from vtxlib.diarize.base import SpeakerCount  # noqa: E402
-from vtxlib.diarize.embedded import (EmbeddedDiarizerOptions, WavReader, count_in_speech,  # noqa: E402
-                                     diarize_windows, embed_windows, segment, speaker_count, _speaker_bounds)
+from vtxlib.diarize.embedded import (EmbeddedDiarizerOptions, WavReader, count_of, diarize_windows,  # noqa: E402
+                                     embed_windows, segment, speaker_count, speech_of, _speaker_bounds)
 from vtxlib.testing import samples, synth  # noqa: E402
 from vtxlib.testing.corpus import make_corpus  # noqa: E402
 from vtxlib.types import UNKNOWN_SPEAKER, AudioFile  # noqa: E402
@@ -65,7 +65,7 @@ def items(halves: list[str], max_seconds: float = float("inf")) -> list[Item]:
     for half in [h for h in halves if h in ("dev", "test")]:
         for f in make_corpus(FIXTURES / "corpus", halves=(half,)):
             if f.duration <= max_seconds:
-                out.append(Item(f.name, half, Path(f.wav), f.duration, f.reference_turns()))
+                out.append(Item(f.name, half, Path(f.wav), f.duration, f.reference_turns(), f.text))
     if "text" in halves:
         sample = samples.pyannote_sample()
         out.append(Item("pyannote sample", "text", Path(sample.wav), 30.0, sample.reference_turns(),
@@ -84,30 +84,30 @@ def timed(seconds: dict, name: str, fn):
     return result
 
 
-def run(item: Item, asr: WhisperCpuAsr, modes: list[str], skip_asr: bool = False) -> Result:
+def run(item: Item, asr: WhisperCpuAsr, skip_asr: bool = False) -> Result:
+    """Both variants on one file; the diarization of ``one pass`` rebuilds its voice count from the
+    regions alone, as the pipeline's diarizer does."""
     options = EmbeddedDiarizerOptions()
     bounds = _speaker_bounds(SpeakerCount(), options.max_speakers)
     audio = AudioFile(path=str(item.wav), sample_rate=16000, duration=item.duration)
     res = Result(item)
     sec = res.seconds
     reader = WavReader(str(item.wav))
+    silero = timed(sec, "silero", lambda: detect_speech(str(item.wav)))
     voices = timed(sec, "segmentation", lambda: speaker_count(segment(reader, options), reader.duration))
-    speech = timed(sec, "silero", lambda: detect_speech(str(item.wav)))
+    one_pass = speech_of(voices, reader.duration)
+    rebuilt = count_of(one_pass, reader.duration)
+    assert (rebuilt.data == voices.data).all(), "the regions must give back the same voice count"
 
-    def diarize(count, embedded=None):
-        windows, fine = embedded or embed_windows(reader, count, options)
+    def diarize(count):
+        windows, fine = embed_windows(reader, count, options)
         return diarize_windows(count, windows, fine, options, bounds)
 
-    before_asr = timed(sec, "asr before", lambda: None if skip_asr else asr.transcribe(audio))
-    embedded = timed(sec, "diarize before", lambda: embed_windows(reader, voices, options))
-    before_diar = timed(sec, "diarize before", lambda: diarize(voices, embedded))
-    res.figures["before"] = figures(item, before_asr, before_diar)
-    after_asr = timed(sec, "asr after", lambda: None if skip_asr else asr.transcribe(audio, speech=speech))
-    for mode in modes:
-        count = count_in_speech(voices, speech)
-        # "turns": windows and clusters from segmentation-3.0's speech, turns over the regions
-        diar = timed(sec, f"diarize {mode}", lambda: diarize(count, embedded if mode == "turns" else None))
-        res.figures[mode] = figures(item, after_asr, diar)
+    diarization = timed(sec, "diarize (embeddings on)", lambda: diarize(rebuilt))
+    for variant, speech in (("silero", silero), ("one pass", one_pass)):
+        transcript = timed(sec, f"asr {variant}", lambda: None if skip_asr else asr.transcribe(audio, speech=speech))
+        res.figures[variant] = figures(item, transcript, diarization)
+        res.figures[variant]["speech_s"] = speech.speech_seconds
     reader.close()
     return res
 
@@ -120,6 +120,7 @@ def figures(item: Item, transcript, diarization) -> dict:
            "true_speakers": len({t.speaker for t in item.reference_turns})}
     if item.reference_text and transcript is not None:
         out["wer"] = metrics.wer(item.reference_text, " ".join(w.text for w in words))
+        out["ref_words"] = len(item.reference_text.split())
     return out
 
 
@@ -127,18 +128,20 @@ def table(results: list[Result], variants: list[str]) -> None:
     for half in sorted({r.item.half for r in results}):
         chosen = [r for r in results if r.item.half == half]
         print(f"\n{half}: {len(chosen)} files, {sum(r.item.duration for r in chosen) / 60:.1f} min")
-        print("| variant | words | UNKNOWN words | median DER | mean DER | count right | WER (pooled) |")
-        print("|---|---|---|---|---|---|---|")
+        print("| variant | speech (min) | words | UNKNOWN words | median DER | mean DER | count right | WER (pooled) |")
+        print("|---|---|---|---|---|---|---|---|")
         for v in variants:
             figs = [r.figures[v] for r in chosen]
             words = sum(f["words"] for f in figs)
             unknown = sum(f["unknown"] for f in figs)
-            wers = [f["wer"] for f in figs if "wer" in f]
-            print(f"| {v} | {words} | {unknown} ({100 * unknown / max(words, 1):.2f}%) | "
+            scored = [f for f in figs if "wer" in f]
+            pooled = sum(f["wer"] * f["ref_words"] for f in scored) / max(sum(f["ref_words"] for f in scored), 1)
+            print(f"| {v} | {sum(f['speech_s'] for f in figs) / 60:.1f} | {words} | "
+                  f"{unknown} ({100 * unknown / max(words, 1):.2f}%) | "
                   f"{100 * statistics.median(f['der'] for f in figs):.1f}% | "
                   f"{100 * statistics.mean(f['der'] for f in figs):.1f}% | "
                   f"{sum(f['speakers'] == f['true_speakers'] for f in figs)}/{len(figs)} | "
-                  f"{'-' if not wers else ' '.join(f'{100 * w:.1f}%' for w in wers)} |")
+                  f"{'-' if not scored else f'{100 * pooled:.1f}%'} |")
         steps = sorted({k for r in chosen for k in r.seconds})
         print("seconds: " + ", ".join(f"{k} {sum(r.seconds.get(k, 0) for r in chosen):.1f}" for k in steps))
 
@@ -146,23 +149,21 @@ def table(results: list[Result], variants: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--halves", default="dev", help="dev, test and/or text (files with a text reference)")
-    parser.add_argument("--modes", default="speech,turns")
     parser.add_argument("--max-seconds", type=float, default=float("inf"), help="only corpus files this short")
     parser.add_argument("--no-asr", action="store_true", help="diarization only")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     import torch
     torch.set_num_threads(1)
-    modes = [m for m in args.modes.split(",") if m]
-    print(f"halves {args.halves}, files up to {args.max_seconds} s, modes {modes}")
+    print(f"halves {args.halves}, files up to {args.max_seconds} s")
     asr = WhisperCpuAsr()
     results = []
     for item in items(args.halves.split(","), args.max_seconds):
-        results.append(run(item, asr, modes, args.no_asr))
+        results.append(run(item, asr, args.no_asr))
         if args.verbose:
             print(item.name, {k: {n: round(x, 3) for n, x in v.items()} for k, v in results[-1].figures.items()},
                   flush=True)
-    table(results, ["before"] + modes)
+    table(results, ["silero", "one pass"])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""One speech-detection pass: the speech stage's regions, decoded by whisper-cpu and used as the
-embedded diarizer's speech, on the real two-speaker call shipped in pyannote.audio's wheel."""
+"""One speech-detection pass: the speech stage's regions (segmentation-3.0's when the embedded
+diarizer runs, else Silero's), decoded by whisper-cpu and used as the diarizer's speech, on the real
+two-speaker call shipped in pyannote.audio's wheel."""
 
 from __future__ import annotations
 
@@ -113,7 +114,48 @@ def test_speech_windows_end_between_regions_and_cut_long_ones(tmp_path):
     assert split_long([(0.0, 65.0)], 30.0) == [(0.0, 30.0), (30.0, 60.0), (60.0, 65.0)]
 
 
-def test_diarizer_speech_is_the_speech_stage_regions(audio, speech):
+@pytest.fixture(scope="module")
+def one_pass(audio):
+    """The speech stage as the pipeline runs it with the embedded diarizer: segmentation-3.0's regions."""
+    return EmbeddedDiarizer().detect_speech(audio)
+
+
+def test_segmentation_regions_hold_the_whole_voice_count(sample, audio, one_pass):
+    """The regions and overlaps give back segmentation-3.0's frame count exactly, so the diarizer
+    loses nothing by taking them instead of running the model again."""
+    from vtxlib.diarize.embedded import WavReader, count_of, segment, speaker_count
+
+    reader = WavReader(audio.path)
+    try:
+        count = speaker_count(segment(reader, EmbeddedDiarizerOptions()), reader.duration)
+    finally:
+        reader.close()
+    assert one_pass.backend == "segmentation-3.0"
+    assert np.array_equal(count_of(one_pass, audio.duration).data, count.data)
+    assert np.array_equal(count_of(SpeechRegions.model_validate(one_pass.model_dump(mode="json")),
+                                   audio.duration).data, count.data)  # through the cached JSON too
+    assert one_pass.overlaps and all(inside((s + e) / 2, one_pass.regions) for s, e in one_pass.overlaps)
+    middles = [(t.start + t.end) / 2 for t in sample.reference_turns()]
+    assert sum(inside(m, one_pass.regions) for m in middles) >= 0.9 * len(middles)
+
+
+def test_diarizer_takes_its_own_regions_without_segmenting_again(audio, one_pass, monkeypatch):
+    from vtxlib.diarize import embedded
+
+    alone = EmbeddedDiarizer().diarize(audio, SpeakerCount())
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("segmentation-3.0 ran a second time")
+    monkeypatch.setattr(embedded, "segment", no_second_pass)
+    given = EmbeddedDiarizer().diarize(audio, SpeakerCount(), speech=one_pass)
+    assert given.turns == alone.turns and given.overlaps == alone.overlaps
+    frame = 0.02
+    for turn in given.speech_turns:
+        assert inside(turn.start, one_pass.regions, frame) and inside(turn.end, one_pass.regions, frame), turn
+
+
+def test_diarizer_turns_stay_inside_another_detectors_regions(audio, speech):
+    """Silero's regions (another detector) are the speech of the turns; the voices stay segmentation-3.0's."""
     diarizer = EmbeddedDiarizer()
     result = diarizer.diarize(audio, SpeakerCount(), speech=speech)
     assert result.num_speakers_estimated == 2
@@ -162,18 +204,51 @@ def test_pipeline_detects_speech_once_and_hands_the_regions_to_asr_and_diarizer(
     def run():
         asr = SpeechTakingAsr()
         p = Pipeline(ws, PipelineOptions(emotion="off", report=False),
-                     backends={"asr": asr,
-                               "diarize": EmbeddedDiarizer(EmbeddedDiarizerOptions(speech_stage_turns=True))})
+                     backends={"asr": asr, "diarize": EmbeddedDiarizer()})
         return p.run(str(src), until="align"), asr
 
     first, asr = run()
     assert first.speech is not None and first.speech.regions
+    assert first.document.stages["speech"].backend == "segmentation-3.0"
     assert asr.given == [first.speech]
     assert "speech" in first.document.stages and not first.document.stages["speech"].cached
-    for turn in first.diarization.turns:
+    for turn in first.diarization.speech_turns:
         assert inside(turn.start, first.speech.regions, 0.02) and inside(turn.end, first.speech.regions, 0.02)
     assert [w.speaker for w in first.document.transcript.words if w.speaker == UNKNOWN_SPEAKER] == []
     again, _ = run()
     assert again.document.stages["speech"].cached and again.document.stages["asr"].cached
     assert again.refs["speech"].digest == first.refs["speech"].digest
-    assert not EmbeddedDiarizer().takes_speech  # by default its turns keep segmentation-3.0's speech
+
+
+class RegionsOnlyDiarizer:
+    """A diarizer that does not detect speech itself: one speaker over the regions it is given."""
+
+    name = "fake-regions-diarizer"
+    takes_speech = True
+
+    def options_dict(self):
+        return {}
+
+    def diarize(self, audio, count, progress=None, speech=None):
+        from vtxlib.types import Diarization, SpeakerTurn
+        turns = [SpeakerTurn("SPEAKER_00", s, e) for s, e in speech.regions]
+        return Diarization(turns=turns, speech_turns=turns, backend=self.name, num_speakers_estimated=1)
+
+    def close(self):
+        pass
+
+
+def test_without_a_detecting_diarizer_silero_regions_go_to_both(tmp_path, sample):
+    import shutil
+
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.workspace import Workspace
+
+    src = shutil.copy(sample.wav, tmp_path / "call.wav")
+    asr = SpeechTakingAsr()
+    p = Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(emotion="off", report=False),
+                 backends={"asr": asr, "diarize": RegionsOnlyDiarizer()})
+    result = p.run(str(src), until="align")
+    assert result.document.stages["speech"].backend == "silero"
+    assert asr.given == [result.speech]
+    assert [(t.start, t.end) for t in result.diarization.turns] == result.speech.regions

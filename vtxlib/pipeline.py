@@ -333,7 +333,8 @@ class Pipeline:
         audio = [st.refs["audio"].digest]
         computed = [s for s in ("asr", "diarize") if not self._recorded_hit(s, st.media.id, audio)]
         if any(getattr(self._backend(stage), "takes_speech", False) for stage in computed):
-            st.speech, st.refs["speech"] = self.speech(st.media, st.audio, st.refs["audio"])
+            detector = self._backend("diarize") if "diarize" in computed else None
+            st.speech, st.refs["speech"] = self.speech(st.media, st.audio, st.refs["audio"], detector)
 
     def _step_asr(self, st: "RunResult") -> None:
         st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech, st.refs.get("speech"))
@@ -489,8 +490,16 @@ class Pipeline:
                             extra_versions={"ffmpeg": ffmpeg_version()}, store=store,
                             files=lambda audio: [Path(audio.path)])
 
-    def speech(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref) -> tuple[SpeechRegions, Ref]:
-        """The speech stage: Silero regions, detected once for ASR and diarization."""
+    def speech(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref,
+               diarizer: Any = None) -> tuple[SpeechRegions, Ref]:
+        """The speech stage: detected once, for ASR and diarization. A DIARIZER that detects speech
+        itself (the embedded one: segmentation-3.0, which also finds overlap) detects it here, and
+        its regions are what ASR decodes; without one, Silero's regions."""
+        if diarizer is not None and hasattr(diarizer, "detect_speech"):
+            options = diarizer.speech_options()
+            return self._cached(media.id, "speech", diarizer.speech_backend, options, [audio_ref.digest],
+                                lambda: diarizer.detect_speech(audio, self._progress("speech")),
+                                SpeechRegions.model_validate)
         options = SpeechOptions()
         return self._cached(media.id, "speech", "silero", options.cache_dict(), [audio_ref.digest],
                             lambda: detect_speech(audio.path, options), SpeechRegions.model_validate)

@@ -1,17 +1,21 @@
 """Speech stage: where in the file someone is speaking, detected once and used by every later stage.
 
-Silero VAD through faster-whisper's own torch-free module (``faster_whisper.vad``: the ONNX model
-it ships and its ``get_speech_timestamps``), so the model, framing and hysteresis are the
-library's, not a copy. The regions are one cached artifact (:class:`SpeechRegions`):
+One detector per run, whose regions are one cached artifact (:class:`SpeechRegions`):
 
-* ``whisper-cpu`` decodes exactly these regions, each widened by its ``speech_pad_s`` (context
-  for the decoder), instead of running its own VAD with other thresholds;
-* the ``embedded`` diarizer takes them as its speech: segmentation-3.0 still counts voices (for
-  overlap) inside them, and a frame outside them is silence;
+* with the ``embedded`` diarizer (the CPU tier's default), its own detector: segmentation-3.0's
+  speech and overlap (:func:`vtxlib.diarize.embedded.detect_speech`). whisper-cpu decodes those
+  regions, and the diarizer rebuilds its voice count from them instead of running the model again,
+  so ASR and diarization agree frame for frame on what is speech;
+* otherwise (a diarizer that does not detect speech itself, or a diarization reused from an
+  earlier GPU run), Silero VAD through faster-whisper's own torch-free module (``faster_whisper.vad``:
+  the ONNX model it ships and its ``get_speech_timestamps``), so the model, framing and hysteresis
+  are the library's, not a copy; this module.
 
-so a recognised word always lies inside (or within a pad of) a diarized speech turn, and no word is
-left ``UNKNOWN`` because the two stages disagreed about what is speech. The live microphone path
-uses the same Silero model frame by frame (:class:`vtxlib.live.segment.StreamingVad`).
+whisper-cpu decodes each region widened by its ``speech_pad_s`` (context for the decoder) instead of
+running its own VAD with other thresholds, so a recognised word lies inside (or within a pad of) the
+diarizer's speech, and no word is left ``UNKNOWN`` because two detectors disagreed. The live
+microphone path uses Silero frame by frame (:class:`vtxlib.live.segment.StreamingVad`): segmentation-3.0
+needs 10 s of context, too late for live text.
 
 The file is read in ``block_s`` blocks (memory stays flat with its length), each scored with the
 ``LEAD_S`` seconds before it so that the model does not start cold at its edge; a region cut by a
@@ -50,9 +54,11 @@ class SpeechOptions(OptionsModel):
 
 
 class SpeechRegions(VtxModel):
-    """Speech regions ``(start, end)`` in seconds, sorted and disjoint."""
+    """Speech regions ``(start, end)`` in seconds, sorted and disjoint; ``overlaps``: where two
+    voices speak at once (segmentation-3.0 tells; Silero does not, so they stay empty)."""
 
     regions: list[tuple[float, float]] = Field(default_factory=list)
+    overlaps: list[tuple[float, float]] = Field(default_factory=list)
     duration: float = 0.0
     backend: str = "silero"
     model_version: Optional[str] = None
@@ -75,10 +81,18 @@ class SpeechRegions(VtxModel):
 
     def mask(self, times: np.ndarray) -> np.ndarray:
         """True where a time (seconds) lies inside a region."""
-        if not self.regions:
-            return np.zeros(len(times), dtype=bool)
-        bounds = np.asarray(self.regions, dtype=np.float64).reshape(-1)
-        return (np.searchsorted(bounds, np.asarray(times, dtype=np.float64), side="right") % 2) == 1
+        return _inside(self.regions, times)
+
+    def overlap_mask(self, times: np.ndarray) -> np.ndarray:
+        """True where a time (seconds) lies inside an overlap."""
+        return _inside(self.overlaps, times)
+
+
+def _inside(spans: list[tuple[float, float]], times: np.ndarray) -> np.ndarray:
+    if not spans:
+        return np.zeros(len(times), dtype=bool)
+    bounds = np.asarray(spans, dtype=np.float64).reshape(-1)
+    return (np.searchsorted(bounds, np.asarray(times, dtype=np.float64), side="right") % 2) == 1
 
 
 def _faster_whisper_vad():
@@ -90,7 +104,8 @@ def _faster_whisper_vad():
 
 
 def detect_speech(path: str, options: Optional[SpeechOptions] = None) -> SpeechRegions:
-    """Silero speech regions of a 16 kHz mono wav, scored block by block."""
+    """Silero speech regions of a 16 kHz mono wav, scored block by block (Silero's
+    ``get_speech_timestamps``; not segmentation-3.0's, which :mod:`vtxlib.diarize.embedded` detects)."""
     from .audio import load_audio, read_info
     from .versions import package_version
 

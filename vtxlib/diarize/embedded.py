@@ -3,15 +3,17 @@
 1. **How many voices at once.** pyannote/segmentation-3.0 runs over 10 s chunks (``step_s``
    apart); frames under ``speech_threshold`` probability of speech are silence, and pyannote's
    ``Inference.aggregate`` sums the chunks' local speakers into a frame-level count: 0 is silence,
-   1 one voice, 2 overlapped speech. This is the speech and overlap detection.
+   1 one voice, 2 overlapped speech. This is the speech and overlap detection, and in the pipeline
+   it is the speech stage (:func:`detect_speech`): its regions are what whisper-cpu decodes, and
+   :meth:`EmbeddedDiarizer.diarize` rebuilds the count from them (:func:`count_of`) instead of
+   running segmentation-3.0 a second time.
 2. **Whose voice.** CAM++ embeddings of ``window_s`` windows every ``hop_s`` over the speech (to
    form clusters) and of shorter ``score_window_s`` windows every ``score_hop_s`` (to place speaker
    changes), pooled from CAM++ frame features computed once per ``hop_s`` block.
 3. **How many voices in all.** Spectral clustering with the eigengap (:mod:`vtxlib.diarize.cluster`)
    over the windows with at least ``min_cluster_speech_s`` of single-voice speech, bounded by
    ``--num-speakers`` / ``--min-speakers`` / ``--max-speakers``.
-4. **Turns.** (With the speech stage's regions, ``speech``, those are the speech frames here.)
-   Each speech frame takes the speaker whose centroid the windows covering it resemble
+4. **Turns.** Each speech frame takes the speaker whose centroid the windows covering it resemble
    most; where the count says two voices, the two best. pyannote's ``Binarize`` turns the frames
    into exclusive turns (words get their speaker from these) and turns with overlap.
 
@@ -61,10 +63,10 @@ class EmbeddedDiarizerOptions(OptionsModel):
     max_speakers: int = 20  # upper bound when the user gives none
     max_cluster_embeddings: int = 2000  # the affinity matrix is n^2: cluster an evenly spread subset
     batch_size: int = 16
-    # Turns over the speech stage's Silero regions (the regions whisper-cpu decodes) instead of
-    # segmentation-3.0's speech. Off: on the test half it raised DER on 4 of the first 5 files
-    # (e.g. 5.4 -> 8.5 %) while no word was left UNKNOWN either way (bench/speech.py).
-    speech_stage_turns: bool = False
+
+    def speech_dict(self) -> dict:
+        """The options that shape the speech stage's regions when this diarizer detects them."""
+        return self.model_dump(mode="json", include={"step_s", "speech_threshold"})
 
 
 def _pyannote():
@@ -120,6 +122,50 @@ def speaker_count(segmentations, duration: float):
     keep = count.sliding_window.closest_frame(duration) if duration > 0 else 0
     count.data = count.data[:max(keep, 0)]
     return count
+
+
+SEGMENTATION_SPEECH = "segmentation-3.0"  # SpeechRegions.backend of the regions this diarizer detects itself
+
+
+def speech_of(count, duration: float) -> "SpeechRegions":
+    """The voice count as the speech stage's regions: ``regions`` where at least one voice speaks,
+    ``overlaps`` where two do. Each edge lies half a frame from the middle of the run's outer frame,
+    so :func:`count_of` gives back exactly the same count (rounding to 1 ms stays far inside the
+    ~8 ms half frame)."""
+    from ..vad import SpeechRegions
+    counts = count.data[:, 0]
+    window = count.sliding_window
+
+    def regions(mask: np.ndarray) -> list[tuple[float, float]]:
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+        first_middle, half = window[0].middle, window.step / 2
+        return [(round(max(0.0, first_middle + a * window.step - half), 3),
+                 round(first_middle + (b - 1) * window.step + half, 3)) for a, b in zip(edges[::2], edges[1::2])]
+    return SpeechRegions(regions=regions(counts > 0), overlaps=regions(counts > 1), duration=round(duration, 3),
+                         backend=SEGMENTATION_SPEECH, model_version=models_version())
+
+
+def count_of(speech: "SpeechRegions", duration: float):
+    """The frame-level voice count that :func:`speech_of` turned into SPEECH, on
+    :func:`speaker_count`'s frames: 2 inside an overlap, 1 inside a region, else 0."""
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+    frames = load_segmentation_model().receptive_field
+    window = SlidingWindow(start=0.0, duration=frames.duration, step=frames.step)
+    keep = max(window.closest_frame(duration), 0) if duration > 0 else 0
+    middles = window[0].middle + window.step * np.arange(keep)
+    counts = speech.mask(middles).astype(np.uint8) + speech.overlap_mask(middles).astype(np.uint8)
+    return SlidingWindowFeature(counts[:, None], window)
+
+
+def detect_speech(path: str, options: EmbeddedDiarizerOptions, progress: Optional[ProgressFn] = None):
+    """segmentation-3.0's speech and overlap regions of a wav (the speech stage when this diarizer
+    runs): the one detection that whisper-cpu decodes and :meth:`EmbeddedDiarizer.diarize` reuses."""
+    reader = WavReader(path)
+    try:
+        hook = _progress_hook(progress, reader.duration, {"segmentation": (0.0, 1.0)})
+        return speech_of(speaker_count(segment(reader, options, hook), reader.duration), reader.duration)
+    finally:
+        reader.close()
 
 
 def count_in_speech(count, speech):
@@ -338,10 +384,16 @@ class EmbeddedDiarizer:
     def options_dict(self) -> dict:
         return self.options.model_dump(mode="json")
 
-    @property
-    def takes_speech(self) -> bool:
-        """Whether the pipeline hands it the speech stage's regions (``speech_stage_turns``)."""
-        return self.options.speech_stage_turns
+    takes_speech = True  # the pipeline hands it the speech stage's regions
+    speech_backend = SEGMENTATION_SPEECH  # ... which it detects itself (pipeline.speech)
+
+    def speech_options(self) -> dict:
+        return self.options.speech_dict()
+
+    def detect_speech(self, audio: AudioFile, progress: Optional[ProgressFn] = None) -> "SpeechRegions":
+        """The speech stage's regions: segmentation-3.0's speech and overlap, the count this
+        diarizer would otherwise compute in :meth:`diarize`, so the work is not done twice."""
+        return detect_speech(audio.path, self.options, progress)
 
     def load(self) -> None:
         """Load both models now (a service warms up before its first request)."""
@@ -375,9 +427,14 @@ class EmbeddedDiarizer:
 
     def _diarize(self, reader: "WavReader", count: SpeakerCount, hook, speech=None) -> Diarization:
         options = self.options
-        voices = speaker_count(segment(reader, options, hook), reader.duration)
+        if speech is not None and speech.backend == SEGMENTATION_SPEECH:
+            voices = count_of(speech, reader.duration)  # detected by detect_speech: not again
+        else:
+            voices = speaker_count(segment(reader, options, hook), reader.duration)
         windows, fine = embed_windows(reader, voices, options, hook)
-        if speech is not None:  # after the windows: which voices and how many stay segmentation-3.0's
+        if speech is not None and speech.backend != SEGMENTATION_SPEECH:
+            # another detector's regions (Silero's): they are the speech of the turns; how many
+            # voices, and the windows, stay segmentation-3.0's
             voices = count_in_speech(voices, speech)
         return diarize_windows(voices, windows, fine, options, _speaker_bounds(count, options.max_speakers),
                                self.name)
@@ -436,9 +493,9 @@ def _speaker_bounds(count: SpeakerCount, ceiling: int) -> dict:
     return {"min_speakers": count.min_speakers or 1, "max_speakers": count.max_speakers or ceiling}
 
 
-def _progress_hook(progress: Optional[ProgressFn], duration: float):
-    """hook(step, completed, total) of the two long steps -> vtx progress in audio seconds."""
-    share = {"segmentation": (0.0, 0.3), "embeddings": (0.3, 0.7)}
+def _progress_hook(progress: Optional[ProgressFn], duration: float, share: Optional[dict] = None):
+    """hook(step, completed, total) of the long steps -> vtx progress in audio seconds."""
+    share = share or {"segmentation": (0.0, 0.3), "embeddings": (0.3, 0.7)}
 
     def hook(step, completed, total):
         if progress and total:

@@ -66,6 +66,7 @@ class CorpusFile:
     duration: float
     overlap_share: float
     voices: list[str]
+    text: str = ""  # every sentence and interjection in order of start (overlapped ones too)
 
     def reference_turns(self) -> list[SpeakerTurn]:
         from .samples import read_rttm
@@ -112,12 +113,12 @@ def make_corpus(folder: Path, count_per_half: int = 24, seed: int = 0,
 
 def make_conversation(folder: Path, spec: ConversationSpec) -> CorpusFile:
     meta = folder / "reference.json"
-    if not meta.is_file():
-        _generate(folder, spec)
+    if not meta.is_file() or "text" not in json.loads(meta.read_text()):  # files from before the text reference
+        _generate(folder, spec)  # seeded: the same audio again
     data = json.loads(meta.read_text())
     return CorpusFile(name=spec.name, half=spec.half, wav=folder / "audio.wav", rttm=folder / "reference.rttm",
                       num_speakers=data["num_speakers"], duration=data["duration"],
-                      overlap_share=data["overlap_share"], voices=data["voices"])
+                      overlap_share=data["overlap_share"], voices=data["voices"], text=" ".join(data["text"]))
 
 
 def _generate(folder: Path, spec: ConversationSpec) -> None:
@@ -128,16 +129,16 @@ def _generate(folder: Path, spec: ConversationSpec) -> None:
     rng = random.Random(spec.seed)
     with tempfile.TemporaryDirectory(prefix="vtx-corpus-") as tmp:
         placed = _place_clips(spec, rng, Path(tmp))
-        total = max(start + clip.size for start, clip, _ in placed) + SAMPLE_RATE // 2
+        total = max(start + clip.size for start, clip, _, _ in placed) + SAMPLE_RATE // 2
         mix = np.zeros(total, dtype=np.float32)
-        for start, clip, _ in placed:
+        for start, clip, _, _ in placed:
             mix[start:start + clip.size] += clip
         if spec.reverb is not None:
             mix = _reverberate(mix, spec.reverb, Path(tmp))[:total]
         mix = _add_noise(mix, spec.noise_db, rng)
     mix *= 0.9 / max(float(np.abs(mix).max()), 1e-6)
     turns = [SpeakerTurn(speaker, start / SAMPLE_RATE, (start + clip.size) / SAMPLE_RATE)
-             for start, clip, speaker in placed]
+             for start, clip, speaker, _ in placed]
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / ".audio.wav.part"
     sf.write(partial, mix, SAMPLE_RATE, subtype="PCM_16", format="WAV")
@@ -145,6 +146,7 @@ def _generate(folder: Path, spec: ConversationSpec) -> None:
     write_rttm(folder / "reference.rttm", turns, uri=spec.name)
     data = {"num_speakers": len(spec.voices), "duration": mix.size / SAMPLE_RATE,
             "overlap_share": round(_overlap_share(turns), 4), "voices": [asdict(v) for v in spec.voices],
+            "text": [text for _, text in sorted(((start, text) for start, _, _, text in placed), key=lambda p: p[0])],
             "spec": {**asdict(spec), "voices": None}}
     tmp_meta = folder / ".reference.json.part"
     tmp_meta.write_text(json.dumps(data, indent=1))
@@ -152,12 +154,12 @@ def _generate(folder: Path, spec: ConversationSpec) -> None:
     log.info("generated %s (%.1f s, %d speakers)", spec.name, data["duration"], data["num_speakers"])
 
 
-def _place_clips(spec: ConversationSpec, rng: random.Random, tmp: Path) -> list[tuple[int, np.ndarray, str]]:
-    """(start sample, dry clip, speaker) for every sentence and interjection of the conversation."""
+def _place_clips(spec: ConversationSpec, rng: random.Random, tmp: Path) -> list[tuple[int, np.ndarray, str, str]]:
+    """(start sample, dry clip, speaker, text) for every sentence and interjection of the conversation."""
     sentences = list(HARVARD_SENTENCES)
     rng.shuffle(sentences)
     k = len(spec.voices)
-    placed: list[tuple[int, np.ndarray, str]] = []
+    placed: list[tuple[int, np.ndarray, str, str]] = []
     cursor, used, speaker, turns_by_speaker = int(0.4 * SAMPLE_RATE), 0, 0, [0] * k
 
     def speak(index: int, text: str) -> np.ndarray:
@@ -176,17 +178,18 @@ def _place_clips(spec: ConversationSpec, rng: random.Random, tmp: Path) -> list[
             else:
                 start = cursor + int(rng.uniform(0.1, 0.9 if j == 0 else 0.35) * SAMPLE_RATE)
             start = max(start, 0)
-            placed.append((start, clip, f"spk{speaker}"))
+            placed.append((start, clip, f"spk{speaker}", sentence))
             cursor = max(cursor, start + clip.size)
         turns_by_speaker[speaker] += 1
         others = [s for s in range(k) if s != speaker] or [speaker]
         if k > 1 and rng.random() < 0.25:
             listener = rng.choice(others)
-            clip = speak(listener, rng.choice(INTERJECTIONS))[: int(0.95 * SAMPLE_RATE)]
+            interjection = rng.choice(INTERJECTIONS)
+            clip = speak(listener, interjection)[: int(0.95 * SAMPLE_RATE)]
             over = rng.random() < spec.overlap_share * 4  # said over the speaker's last words
             start = cursor - int(rng.uniform(0.3, 0.8) * SAMPLE_RATE) if over else \
                 cursor + int(rng.uniform(0.15, 0.5) * SAMPLE_RATE)
-            placed.append((max(start, 0), clip, f"spk{listener}"))
+            placed.append((max(start, 0), clip, f"spk{listener}", interjection))
             cursor = max(cursor, start + clip.size)
         fewest = min(turns_by_speaker[s] for s in others)
         speaker = rng.choice([s for s in others if turns_by_speaker[s] == fewest])
