@@ -1,20 +1,22 @@
-"""One speech-detection pass against two: ASR, diarization and word attribution, before and after.
+"""One speech-detection pass: which detector's regions whisper-cpu decodes, with the diarizer on the same.
 
-    python bench/speech.py --halves dev          # choose on the dev half
-    python bench/speech.py --halves test,text    # report the test half and the files with a text reference
+    python bench/speech.py --halves dev                    # choose on the dev half
+    python bench/speech.py --halves dev --pads 0.2,0.6     # and the pad decoded around each region
+    python bench/speech.py --halves test,text              # report the test half and the text files
 
-Per file, side by side in one process on one thread:
+Per file, side by side in one process on one thread, with one diarization (the embedded diarizer's
+voice count rebuilt from the one-pass regions, as the pipeline does; the script checks it equals the
+count segmentation-3.0 gives directly):
 
-* **before**: whisper-cpu with its own Silero VAD (faster-whisper's ``vad_filter``) and the embedded
-  diarizer with segmentation-3.0's speech, each deciding alone what is speech;
-* **after** (``--modes``): the speech stage's Silero regions (:mod:`vtxlib.vad`) decoded by
-  whisper-cpu, and given to the diarizer as its speech (``turns``, what ``vtxlib run`` does:
-  embedding windows and clusters from segmentation-3.0's speech as before, the turns over the
-  regions; ``speech``: the regions are the speech from the start, windows and clusters included).
+* **silero**: whisper-cpu decodes Silero's regions (:mod:`vtxlib.vad`); the diarizer's speech is
+  segmentation-3.0's: two detectors (the speech stage before this change);
+* **one pass**: whisper-cpu decodes segmentation-3.0's regions, the same the diarizer uses (what
+  ``vtxlib run`` does with the embedded diarizer).
 
-It prints WER (files with a text reference: the pyannote sample and the synthetic conversations of
-``bench/run.py``), the share of words ``align`` leaves UNKNOWN, DER (collar 0, overlap scored),
-speakers found, and the seconds of each step. Asserts nothing.
+It prints minutes of detected speech, words and the share ``align`` leaves UNKNOWN, DER (collar 0,
+overlap scored), speaker counts right, pooled WER against the text reference (the corpus's spoken
+sentences in order of start, the pyannote sample's transcript, the synthetic conversations of
+``bench/run.py``), and the seconds of each step. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def timed(seconds: dict, name: str, fn):
     return result
 
 
-def run(item: Item, asr: WhisperCpuAsr, skip_asr: bool = False) -> Result:
+def run(item: Item, asr: WhisperCpuAsr, skip_asr: bool = False, pads: tuple = ()) -> Result:
     """Both variants on one file; the diarization of ``one pass`` rebuilds its voice count from the
     regions alone, as the pipeline's diarizer does."""
     options = EmbeddedDiarizerOptions()
@@ -104,10 +106,14 @@ def run(item: Item, asr: WhisperCpuAsr, skip_asr: bool = False) -> Result:
         return diarize_windows(count, windows, fine, options, bounds)
 
     diarization = timed(sec, "diarize (embeddings on)", lambda: diarize(rebuilt))
-    for variant, speech in (("silero", silero), ("one pass", one_pass)):
+    default_pad = asr.options.speech_pad_s
+    for variant, speech, pad in [("silero", silero, default_pad), ("one pass", one_pass, default_pad)] + \
+            [(f"one pass, pad {p}", one_pass, p) for p in pads]:
+        asr.options.speech_pad_s = pad
         transcript = timed(sec, f"asr {variant}", lambda: None if skip_asr else asr.transcribe(audio, speech=speech))
         res.figures[variant] = figures(item, transcript, diarization)
         res.figures[variant]["speech_s"] = speech.speech_seconds
+    asr.options.speech_pad_s = default_pad
     reader.close()
     return res
 
@@ -151,19 +157,21 @@ def main() -> None:
     parser.add_argument("--halves", default="dev", help="dev, test and/or text (files with a text reference)")
     parser.add_argument("--max-seconds", type=float, default=float("inf"), help="only corpus files this short")
     parser.add_argument("--no-asr", action="store_true", help="diarization only")
+    parser.add_argument("--pads", default="", help="also decode the one-pass regions with these pads (s), e.g. 0.2,0.6")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     import torch
     torch.set_num_threads(1)
+    pads = tuple(float(p) for p in args.pads.split(",") if p)
     print(f"halves {args.halves}, files up to {args.max_seconds} s")
     asr = WhisperCpuAsr()
     results = []
     for item in items(args.halves.split(","), args.max_seconds):
-        results.append(run(item, asr, args.no_asr))
+        results.append(run(item, asr, args.no_asr, pads))
         if args.verbose:
             print(item.name, {k: {n: round(x, 3) for n, x in v.items()} for k, v in results[-1].figures.items()},
                   flush=True)
-    table(results, ["silero", "one pass"])
+    table(results, ["silero", "one pass"] + [f"one pass, pad {p}" for p in pads])
 
 
 if __name__ == "__main__":

