@@ -10,7 +10,7 @@ several minutes long) it runs, side by side and alternating:
 It prints seconds per stage, the pipeline's real-time factor, the ratio pipeline / bare time, WER,
 DER (collar 0 and ±0.25 s), speakers found vs true, cpWER and peak RSS.
 
-    python bench/run.py [--quick] [--repeats N] [--json results.json]
+    python bench/run.py [--quick] [--repeats N] [--json results.json] [--compare OTHER_CHECKOUT]
 """
 
 from __future__ import annotations
@@ -57,12 +57,13 @@ class Row:
     name: str
     duration: float
     figures: dict = field(default_factory=dict)
+    compared: dict = field(default_factory=dict)  # --compare: the other checkout's pipeline seconds and ratio
 
 
-def timed_child(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+def timed_child(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) and stdout of one fresh process."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     out, err = proc.stdout.read(), proc.stderr.read()
@@ -77,13 +78,14 @@ def run_bare(rec: Recording) -> tuple[float, float]:
     return wall, rss
 
 
-def run_pipeline(rec: Recording, scratch: Path) -> tuple[float, float, Document, list[SpeakerTurn]]:
+def run_pipeline(rec: Recording, scratch: Path, source: Path = ROOT) -> tuple[float, float, Document, list[SpeakerTurn]]:
+    """``vtxlib run`` in a fresh interpreter, with vtxlib imported from SOURCE (a checkout)."""
     ws = Path(tempfile.mkdtemp(dir=scratch, prefix="ws-"))
     out = ws / "out"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(source)}
     cmd = [sys.executable, "-m", "vtxlib", "run", str(rec.wav), "--workspace", str(ws), "--out", str(out),
            "--quiet", "--no-report"]
-    wall, rss, _ = timed_child(cmd, env=env)
+    wall, rss, _ = timed_child(cmd, env=env, cwd=source)  # python -m puts the working folder first on sys.path
     folder = next(out.glob("*/transcript.json")).parent
     document = Document.load(folder / "transcript.json")
     return wall, rss, document, samples.read_rttm(folder / "transcript.rttm")
@@ -121,13 +123,16 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="one short synthetic file instead of the full set")
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per tool; the best is kept")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="another checkout (e.g. a git worktree of an earlier commit): its pipeline runs "
+                             "alternating with this one and its seconds and ratio are printed beside")
     args = parser.parse_args(argv)
 
     cache = ROOT / "tests" / ".fixtures"
     rows = []
     with tempfile.TemporaryDirectory(prefix="vtx-bench-") as scratch:
         for rec in recordings(args.quick, cache):
-            bare, pipe, rss = [], [], []
+            bare, pipe, rss, other = [], [], [], []
             doc = None
             for _ in range(args.repeats):
                 wall, _ = run_bare(rec)
@@ -135,7 +140,11 @@ def main(argv=None) -> int:
                 wall, peak, doc, diarization = run_pipeline(rec, Path(scratch))
                 pipe.append(wall)
                 rss.append(peak)
+                if args.compare:
+                    other.append(run_pipeline(rec, Path(scratch), args.compare)[0])
             row = Row(rec.name, rec.duration)
+            if other:
+                row.compared = {"pipeline_s": min(other), "ratio": min(other) / min(bare)}
             row.figures = {
                 "bare_s": min(bare), "pipeline_s": min(pipe), "ratio": min(pipe) / min(bare),
                 "rtf_x": rec.duration / min(pipe), "peak_rss_mb": max(rss),
@@ -165,6 +174,11 @@ def print_table(rows: list[Row]) -> None:
         print(f"{r.name:<34} {r.duration:>6.1f} {f['bare_s']:>7.2f} {f['pipeline_s']:>7.2f} {f['ratio']:>6.2f} "
               f"{f['rtf_x']:>6.1f} {f['wer']:>6.1%} {f['der_c0']:>6.1%} {f['der_c025']:>6.1%} {f['cpwer']:>6.1%} "
               f"{f['speakers_found']:>2}/{f['speakers_true']:<2} {f['peak_rss_mb']:>7.0f}")
+    if any(r.compared for r in rows):
+        print(f"\n{'recording':<34} {'this s':>7} {'ratio':>6} {'other s':>8} {'ratio':>6}   (--compare, same bare runs)")
+        for r in rows:
+            print(f"{r.name:<34} {r.figures['pipeline_s']:>7.2f} {r.figures['ratio']:>6.2f} "
+                  f"{r.compared['pipeline_s']:>8.2f} {r.compared['ratio']:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -316,3 +316,26 @@ def test_pyannote_free_segmentation_counts_voices_exactly_as_pyannote_audio(samp
     assert set(np.unique(expected)) == {0, 1, 2}  # silence, one voice and overlap all occur
     assert count.sliding_window.step == pytest.approx(frames.step)
     assert count.sliding_window[0].middle == pytest.approx(frames[0].middle)
+
+
+@pytest.mark.parametrize("min_duration_off", [0.0, 0.1])
+def test_binarize_gives_pyannote_audios_annotation(sample_result, min_duration_off):
+    """``binarize`` stands in for pyannote.audio's Binarize (a 9 s import): the same Annotation,
+    segment for segment, on random activity with runs at both ends and on a real diarization's."""
+    from pyannote.audio.utils.signal import Binarize
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    from vtxlib.diarize.embedded import binarize, count_frames
+
+    rng = np.random.default_rng(0)
+    runs = (rng.random((5000, 4)) < 0.03).cumsum(axis=0) % 2  # long runs of 0 and 1
+    runs[:3], runs[-3:] = 1, 1  # active at the first and the last frame
+    real = np.zeros((1800, 2))
+    for turn in sample_result.turns:
+        real[int(turn.start / 0.016875):int(turn.end / 0.016875), int(turn.speaker[-1]) % 2] = 1
+    for data, window in [(runs, count_frames()), (real, SlidingWindow(start=0.0, duration=0.0619375, step=0.016875))]:
+        activity = SlidingWindowFeature(data.astype(np.float32), window)
+        expected = Binarize(onset=0.5, offset=0.5, min_duration_off=min_duration_off)(activity)
+        got = binarize(activity, min_duration_off)
+        assert list(got.itertracks(yield_label=True)) == list(expected.itertracks(yield_label=True))
+        assert len(list(got.itertracks())) >= 5  # not trivially equal

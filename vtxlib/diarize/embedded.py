@@ -14,8 +14,8 @@
    over the windows with at least ``min_cluster_speech_s`` of single-voice speech, bounded by
    ``--num-speakers`` / ``--min-speakers`` / ``--max-speakers``.
 4. **Turns.** Each speech frame takes the speaker whose centroid the windows covering it resemble
-   most; where the count says two voices, the two best. pyannote's ``Binarize`` turns the frames
-   into exclusive turns (words get their speaker from these) and turns with overlap.
+   most; where the count says two voices, the two best. The runs of frames become exclusive turns
+   (words get their speaker from these) and turns with overlap (``binarize``: pyannote's ``Binarize``).
 
 Why not pyannote's whole ``SpeakerDiarization`` pipeline: its speakers are segmentation-3.0's
 local speakers per chunk, and on the dev half those merged different voices inside a chunk: even with
@@ -34,13 +34,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError, missing_dependency
+from ..errors import InputError
 from ..types import AudioFile, Diarization, OptionsModel, SpeakerTurn
 from .base import ProgressFn, SpeakerCount
 from .cluster import SpectralOptions, centroids_of, spectral_labels
 from .models import (MIN_ASSIGN_SAMPLES, SAMPLE_RATE, aggregate_chunks, frame_features_batch, load_campplus,
                      load_segmentation_model,
-                     models_version, pool_embedding, quiet_pyannote_import)
+                     models_version, pool_embedding)
 
 log = logging.getLogger("vtxlib.diarize")
 
@@ -70,16 +70,26 @@ class EmbeddedDiarizerOptions(OptionsModel):
         return self.model_dump(mode="json", include={"step_s", "speech_threshold"})
 
 
-def _binarize():
-    """pyannote.audio's ``Binarize`` (its only use here: turns from frame activity, after the
-    speech stage, so the 9 s import runs beside ASR). Not ``pyannote.audio.pipelines``: importing
-    it costs another 5.4 s here (it loads every pipeline)."""
-    quiet_pyannote_import()
-    try:
-        from pyannote.audio.utils.signal import Binarize
-    except ImportError as e:
-        raise missing_dependency("pyannote.audio", "cpu", "The embedded diarizer") from e
-    return Binarize
+def binarize(activity, min_duration_off: float = 0.0):
+    """pyannote.audio's ``Binarize(onset=0.5, offset=0.5, min_duration_off=...)`` for a binary
+    (frames, speakers) activity: each run of active frames is a segment from the middle of its first
+    frame to the middle of the frame after it (of its last frame at the end), one track per
+    speaker. Written here because importing pyannote.audio for it took 9 s, longer than the rest of
+    the diarization of a short file; a test checks it gives pyannote.audio's Annotation exactly."""
+    from pyannote.core import Annotation, Segment
+    from pyannote.core.utils.generators import string_generator
+    frames, data = activity.sliding_window, activity.data
+    starts = frames.start + np.arange(data.shape[0]) * frames.step
+    middles = 0.5 * (starts + (starts + frames.duration))  # as pyannote's frames[i].middle, to the bit
+    active, tracks = Annotation(), string_generator()
+    for k, column in enumerate(data.T):
+        track = next(tracks)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], (column > 0.5).astype(np.int8), [0]])))
+        for first, after in zip(edges[::2], edges[1::2]):
+            end = middles[after] if after < len(middles) else middles[-1]
+            if end > middles[first]:
+                active[Segment(float(middles[first]), float(end)), track] = k
+    return active.support(collar=min_duration_off) if min_duration_off > 0.0 else active
 
 
 def segment(reader: "WavReader", options: EmbeddedDiarizerOptions, hook=None):
@@ -446,7 +456,6 @@ def diarize_windows(voices, windows: Windows, fine: Windows, options: EmbeddedDi
                     backend: str = "embedded") -> Diarization:
     """Steps 3 and 4 from the speaker count and both window sets (the tuning reuses them per file)."""
     from pyannote.core import SlidingWindowFeature
-    Binarize = _binarize()
     centroids, _ = cluster_windows(windows, options, bounds)
     similarity = np.nan_to_num(fine.embeddings @ centroids.T, nan=0.0)
     scores = frame_scores(fine, similarity, voices, options.score_window_s)
@@ -454,7 +463,7 @@ def diarize_windows(voices, windows: Windows, fine: Windows, options: EmbeddedDi
 
     def annotation(exclusive: bool):
         activity = SlidingWindowFeature(discrete_diarization(scores, counts, exclusive), voices.sliding_window)
-        return Binarize(onset=0.5, offset=0.5, min_duration_off=options.min_duration_off)(activity)
+        return binarize(activity, options.min_duration_off)
     return to_diarization(annotation(exclusive=True), annotation(exclusive=False), backend, centroids)
 
 

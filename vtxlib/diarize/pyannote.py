@@ -69,6 +69,9 @@ def _fail_fast_when_offline(model: str, cache_dir: Optional[Path]) -> None:
 
 def load_pyannote_pipeline(model: str, token: Optional[str], cache_dir: Optional[Path] = None):
     """``Pipeline.from_pretrained`` with its failures turned into one actionable line."""
+    from .models import quiet_pyannote_import
+
+    quiet_pyannote_import()
     try:
         from pyannote.audio import Pipeline
     except ImportError as e:
