@@ -141,10 +141,12 @@ def main(argv=None) -> int:
                 pipe.append(wall)
                 rss.append(peak)
                 if args.compare:
-                    other.append(run_pipeline(rec, Path(scratch), args.compare)[0])
+                    other.append(run_pipeline(rec, Path(scratch), args.compare))
             row = Row(rec.name, rec.duration)
             if other:
-                row.compared = {"pipeline_s": min(other), "ratio": min(other) / min(bare)}
+                fastest = min(o[0] for o in other)
+                row.compared = {"pipeline_s": fastest, "ratio": fastest / min(bare), "peak_rss_mb": max(o[1] for o in other),
+                                **evaluate(rec, other[-1][2], other[-1][3])}
             row.figures = {
                 "bare_s": min(bare), "pipeline_s": min(pipe), "ratio": min(pipe) / min(bare),
                 "rtf_x": rec.duration / min(pipe), "peak_rss_mb": max(rss),
@@ -175,10 +177,14 @@ def print_table(rows: list[Row]) -> None:
               f"{f['rtf_x']:>6.1f} {f['wer']:>6.1%} {f['der_c0']:>6.1%} {f['der_c025']:>6.1%} {f['cpwer']:>6.1%} "
               f"{f['speakers_found']:>2}/{f['speakers_true']:<2} {f['peak_rss_mb']:>7.0f}")
     if any(r.compared for r in rows):
-        print(f"\n{'recording':<34} {'this s':>7} {'ratio':>6} {'other s':>8} {'ratio':>6}   (--compare, same bare runs)")
+        print(f"\n--compare (same bare runs): this checkout | the other")
+        print(f"{'recording':<34} {'pipe s':>7} {'ratio':>6} {'WER':>6} {'DER0':>6} {'RSS MB':>7} | "
+              f"{'pipe s':>7} {'ratio':>6} {'WER':>6} {'DER0':>6} {'RSS MB':>7}")
         for r in rows:
-            print(f"{r.name:<34} {r.figures['pipeline_s']:>7.2f} {r.figures['ratio']:>6.2f} "
-                  f"{r.compared['pipeline_s']:>8.2f} {r.compared['ratio']:>6.2f}")
+            this, other = r.figures, r.compared
+            print(f"{r.name:<34} " + " | ".join(
+                f"{f['pipeline_s']:>7.2f} {f['ratio']:>6.2f} {f['wer']:>6.1%} {f['der_c0']:>6.1%} {f['peak_rss_mb']:>7.0f}"
+                for f in (this, other)))
 
 
 if __name__ == "__main__":

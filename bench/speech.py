@@ -8,8 +8,8 @@ Per file, side by side in one process on one thread, with one diarization (the e
 voice count rebuilt from the one-pass regions, as the pipeline does; the script checks it equals the
 count segmentation-3.0 gives directly):
 
-* **silero**: whisper-cpu decodes Silero's regions (:mod:`vtxlib.vad`); the diarizer's speech is
-  segmentation-3.0's: two detectors (the speech stage before this change);
+* **silero**: whisper-cpu decodes Silero's regions (:mod:`vtxlib.vad`) padded by 0.4 s; the
+  diarizer's speech is segmentation-3.0's: two detectors (the speech stage before the one pass);
 * **one pass**: whisper-cpu decodes segmentation-3.0's regions, the same the diarizer uses (what
   ``vtxlib run`` does with the embedded diarizer).
 
@@ -107,15 +107,25 @@ def run(item: Item, asr: WhisperCpuAsr, skip_asr: bool = False, pads: tuple = ()
 
     diarization = timed(sec, "diarize (embeddings on)", lambda: diarize(rebuilt))
     default_pad = asr.options.speech_pad_s
-    for variant, speech, pad in [("silero", silero, default_pad), ("one pass", one_pass, default_pad)] + \
-            [(f"one pass, pad {p}", one_pass, p) for p in pads]:
-        asr.options.speech_pad_s = pad
+    for variant, speech, pad in variants(silero, one_pass, default_pad, pads):
+        asr.options.speech_pad_s = asr.options.silero_pad_s = pad
         transcript = timed(sec, f"asr {variant}", lambda: None if skip_asr else asr.transcribe(audio, speech=speech))
         res.figures[variant] = figures(item, transcript, diarization)
         res.figures[variant]["speech_s"] = speech.speech_seconds
-    asr.options.speech_pad_s = default_pad
+    asr.options.speech_pad_s, asr.options.silero_pad_s = default_pad, SILERO_PAD_S
     reader.close()
     return res
+
+
+SILERO_PAD_S = 0.4  # what whisper-cpu decoded around Silero's regions before the one pass
+
+
+def variants(silero, one_pass, default_pad: float, pads: tuple) -> list[tuple[str, object, float]]:
+    """(name, regions, pad): Silero's regions as decoded before, the one pass as ``vtxlib run``
+    decodes it, and both with each of PADS."""
+    out = [("silero", silero, SILERO_PAD_S), ("one pass", one_pass, default_pad)]
+    return out + [(f"{name}, pad {p}", regions, p) for p in pads
+                  for name, regions in (("silero", silero), ("one pass", one_pass))]
 
 
 def figures(item: Item, transcript, diarization) -> dict:
@@ -157,7 +167,7 @@ def main() -> None:
     parser.add_argument("--halves", default="dev", help="dev, test and/or text (files with a text reference)")
     parser.add_argument("--max-seconds", type=float, default=float("inf"), help="only corpus files this short")
     parser.add_argument("--no-asr", action="store_true", help="diarization only")
-    parser.add_argument("--pads", default="", help="also decode the one-pass regions with these pads (s), e.g. 0.2,0.6")
+    parser.add_argument("--pads", default="", help="also decode both detectors' regions with these pads (s), e.g. 0.2,0.6")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     import torch
@@ -171,7 +181,7 @@ def main() -> None:
         if args.verbose:
             print(item.name, {k: {n: round(x, 3) for n, x in v.items()} for k, v in results[-1].figures.items()},
                   flush=True)
-    table(results, ["silero", "one pass"] + [f"one pass, pad {p}" for p in pads])
+    table(results, [name for name, _, _ in variants(None, None, 0.0, pads)])
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def test_asr_decodes_only_the_given_regions_with_absolute_times(audio):
     transcript = asr.transcribe(audio, speech=late)
     words = transcript.words
     assert len(words) >= 10
-    pad = asr.options.speech_pad_s
+    pad = asr.pad_for(late)
     assert all(16.0 - pad <= w.start and w.end <= 29.0 + pad + 0.05 for w in words), \
         [(w.text, w.start, w.end) for w in words[:5]]
     everything = asr.transcribe(audio)

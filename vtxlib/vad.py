@@ -11,7 +11,7 @@ One detector per run, whose regions are one cached artifact (:class:`SpeechRegio
   the ONNX model it ships and its ``get_speech_timestamps``), so the model, framing and hysteresis
   are the library's, not a copy; this module.
 
-whisper-cpu decodes each region widened by its ``speech_pad_s`` (context for the decoder) instead of
+whisper-cpu decodes each region widened by a pad (context for the decoder, chosen per detector) instead of
 running its own VAD with other thresholds, so a recognised word lies inside (or within a pad of) the
 diarizer's speech, and no word is left ``UNKNOWN`` because two detectors disagreed. The live
 microphone path uses Silero frame by frame (:class:`vtxlib.live.segment.StreamingVad`): segmentation-3.0
