@@ -70,6 +70,12 @@ class EmbeddedDiarizerOptions(OptionsModel):
         return self.model_dump(mode="json", include={"step_s", "speech_threshold"})
 
 
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, after) frame indices of each run of True in a boolean MASK."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
 def binarize(activity, min_duration_off: float = 0.0):
     """pyannote.audio's ``Binarize(onset=0.5, offset=0.5, min_duration_off=...)`` for a binary
     (frames, speakers) activity: each run of active frames is a segment from the middle of its first
@@ -84,8 +90,7 @@ def binarize(activity, min_duration_off: float = 0.0):
     active, tracks = Annotation(), string_generator()
     for k, column in enumerate(data.T):
         track = next(tracks)
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], (column > 0.5).astype(np.int8), [0]])))
-        for first, after in zip(edges[::2], edges[1::2]):
+        for first, after in runs(column > 0.5):
             end = middles[after] if after < len(middles) else middles[-1]
             if end > middles[first]:
                 active[Segment(float(middles[first]), float(end)), track] = k
@@ -150,10 +155,9 @@ def speech_of(count, duration: float) -> "SpeechRegions":
     window = count.sliding_window
 
     def regions(mask: np.ndarray) -> list[tuple[float, float]]:
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
         first_middle, half = window[0].middle, window.step / 2
         return [(round(max(0.0, first_middle + a * window.step - half), 3),
-                 round(first_middle + (b - 1) * window.step + half, 3)) for a, b in zip(edges[::2], edges[1::2])]
+                 round(first_middle + (b - 1) * window.step + half, 3)) for a, b in runs(mask)]
     return SpeechRegions(regions=regions(counts > 0), overlaps=regions(counts > 1), duration=round(duration, 3),
                          backend=SEGMENTATION_SPEECH, model_version=models_version())
 
