@@ -3,7 +3,7 @@
 One detector per run, whose regions are one cached artifact (:class:`SpeechRegions`):
 
 * with the ``embedded`` diarizer (the CPU tier's default), its own detector: segmentation-3.0's
-  speech and overlap (:func:`vtxlib.diarize.embedded.detect_speech`). whisper-cpu decodes those
+  speech and overlap (:func:`vtxlib.diarize.embedded.detect_segmentation_speech`). whisper-cpu decodes those
   regions, and the diarizer rebuilds its voice count from them instead of running the model again,
   so ASR and diarization agree frame for frame on what is speech;
 * otherwise (a diarizer that does not detect speech itself, or a diarization reused from an

