@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench install install-all lock clean
+.PHONY: demo test test-random bench install install-all lock lock-check clean
 
 install:
 	scripts/install.sh cpu
@@ -24,6 +24,11 @@ bench: install-all
 
 lock:
 	scripts/lock.sh
+
+# Reports how today's registry would resolve the locks differently (network; never part of `make test`).
+lock-check: install
+	scripts/lock.sh --drift
+	$(PY) tools/lock_colab.py --drift
 
 clean:
 	rm -rf out vtx-workspace .pytest_cache

@@ -5,7 +5,8 @@
 # torch is left out of both: it is the CPU wheel on this machine's disk, installed by pip beforehand.
 # Each lock starts with the digest of its inputs; scripts/install.sh and a test refuse a stale lock.
 # Pins already in locks/all.txt are kept (new packages are added around them), so a relock after a
-# dependency change moves nothing else; `scripts/lock.sh --upgrade` re-resolves everything from today.
+# dependency change moves nothing else; `scripts/lock.sh --upgrade` re-resolves everything from today,
+# `scripts/lock.sh --drift` (make lock-check) only reports what that would change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV="${UV:-.venv/bin/uv}"
@@ -24,6 +25,17 @@ compile() {  # compile OUT EXTRAS...: OUT's current pins are kept unless --upgra
   } > "$out.tmp" && mv "$out.tmp" "$out" && rm -f "$work"
 }
 UPGRADE=0; [ "${1:-}" = "--upgrade" ] && UPGRADE=1
+if [ "${1:-}" = "--drift" ]; then  # make lock-check: what a fresh resolution would change; writes nothing
+  fresh=$(mktemp)
+  "$UV" pip compile pyproject.toml -c constraints.txt "${common[@]}" --quiet --all-extras -o "$fresh"
+  pins() { sed -n 's/^\([A-Za-z0-9._-]*\)==\([^ ]*\).*/\1 \2/p' "$1" | sort; }
+  changes=$(join -a1 -a2 -e - -o 0,1.2,2.2 <(pins locks/all.txt) <(pins "$fresh") | awk '$2 != $3')
+  rm -f "$fresh"
+  if [ -z "$changes" ]; then echo "locks/all.txt: no drift against today's registry"
+  else echo "locks/all.txt: $(wc -l <<<"$changes") packages resolve differently today (name locked today):"
+       sed 's/^/  /' <<<"$changes"; fi
+  exit 0
+fi
 mkdir -p locks
 compile locks/all.txt --all-extras
 compile locks/cpu.txt --extra cpu -c locks/all.txt

@@ -146,9 +146,41 @@ def lock_pins(path: Path = LOCK) -> dict[str, str]:
     return dict(re.findall(r"^([a-z0-9\-]+)==(\S+)$", text, re.M))
 
 
+def unmet_requirements(pins: dict[str, str], path: Path = REQUIREMENTS) -> list[str]:
+    """Lines of requirements-colab.txt that the locked pins do not satisfy (offline)."""
+    from packaging.requirements import Requirement
+
+    unmet = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        spec = line.split("#", 1)[0].strip()
+        if not spec:
+            continue
+        requirement = Requirement(spec)
+        name = canonical(requirement.name)
+        version = pins.get(name)
+        if version is None:
+            unmet.append(f"{spec}: not in the lock")
+        elif not requirement.specifier.contains(version, prereleases=True):
+            unmet.append(f"{spec}: the lock has {name}=={version}")
+    return unmet
+
+
+def drift(resolved: dict[str, str], locked: dict[str, str]) -> list[str]:
+    """How today's resolution differs from the lock, one line per package."""
+    lines = []
+    for name in sorted(set(resolved) | set(locked)):
+        old, new = locked.get(name), resolved.get(name)
+        if old != new:
+            lines.append(f"{name}: locked {old or '-'}, resolves today to {new or '-'}")
+    return lines
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if locks/colab.txt is stale (offline)")
+    parser.add_argument("--drift", action="store_true",
+                        help="re-resolve against the registry (network) and report how it differs from "
+                             "locks/colab.txt; changes nothing (make lock-check)")
     parser.add_argument("--exclude-newer", default=date.today().isoformat(),
                         help="resolve as the registry was on this date (default: today)")
     args = parser.parse_args(argv)
@@ -159,6 +191,13 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 1
         return 0
     resolved = resolve(args.exclude_newer)
+    if args.drift:
+        written = {n: v for n, v in resolved.items() if not LEFT_TO_COLAB.match(n)}
+        changes = drift(written, lock_pins())
+        sys.stdout.write(f"locks/colab.txt against the registry as of {args.exclude_newer}: "
+                         + (f"{len(changes)} differ\n  " + "\n  ".join(changes) if changes else "no drift")
+                         + "\n")
+        return 0
     found = problems(resolved)
     if found:
         sys.stderr.write("the resolution changes Colab's image:\n  " + "\n  ".join(found) + "\n")
