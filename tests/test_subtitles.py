@@ -15,6 +15,8 @@ from vtxlib.subtitles import (Cue, RTTMWriter, SRTWriter, SubtitleOptions, TextW
 from vtxlib.types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, Emotion,
                           MediaInfo, SpeakerTurn, Turn, Word)
 
+from needs import require
+
 SENTENCES = [
     "Well, I think the main problem with the proposal is that nobody has measured anything.",
     "We keep guessing.",
@@ -312,7 +314,7 @@ def test_text_transcript_one_line_per_turn(conversation):
 
 
 def test_rttm_from_diarization_matches_pyannote_core():
-    core = pytest.importorskip("pyannote.core")
+    core = require("pyannote.core", extra="cpu")
     diarization = Diarization(turns=[SpeakerTurn("SPEAKER_01", 3.5, 7.25), SpeakerTurn("SPEAKER_00", 0.25, 3.5),
                                      SpeakerTurn("SPEAKER_00", 8.0, 8.0)])
     doc = doc_of(turn("SPEAKER_00", [("hi", 0.3, 0.6)]))
