@@ -19,6 +19,14 @@ demo: install
 test: install-all
 	$(PY) -m pytest -q
 
+# The suite with its modules, and the tests inside each module, in a random order
+# (pytest-random-order), to find tests that depend on what ran before them. A failing order is
+# replayed with `make test-random SEED=<the seed it printed>`.
+test-random: install-all
+	@seed=$${SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	  echo "random order seed $$seed (replay: make test-random SEED=$$seed)"; \
+	  $(PY) -m pytest -q --random-order-seed=$$seed $(PYTEST_ARGS)
+
 bench: install-all
 	$(PY) bench/run.py
 

@@ -3,12 +3,13 @@
     python bench/diarization.py                 # dev and test halves, vtx and senko, one table each
     python bench/diarization.py --tune          # grid search of the clustering constants, dev half only
     python bench/diarization.py --halves test   # one half
+    python bench/diarization.py --fills         # the RTTM pause fill: chosen on dev, DER on every half
 
 The diarizer's speech is segmentation-3.0's, as in ``vtxlib run``, where it is the speech stage
 (``--speech silero``: turns over Silero's regions instead, what the diarizer does when it is handed
 another detector's regions).
-DER is collar 0 with overlapped speech scored, on the diarization stage's output with overlap
-(what transcript.rttm holds). Overlap recall/false alarm compare the detected overlap regions with
+DER is collar 0 with overlapped speech scored, on the diarization stage's output with overlap and
+each speaker's short pauses bridged (``RTTM_PAUSE_FILL``: what transcript.rttm holds). Overlap recall/false alarm compare the detected overlap regions with
 the reference's (false alarm as a share of reference speech). Both systems run on one thread, one
 file after the other, in this one process; RTF is audio seconds per second of wall time.
 Every constant is chosen with --tune on the dev half; the README quotes the test half.
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vtxlib.diarize.base import SpeakerCount  # noqa: E402
 from vtxlib.diarize.embedded import EmbeddedDiarizer, EmbeddedDiarizerOptions, WavReader  # noqa: E402
+from vtxlib.diarize.pauses import RTTM_PAUSE_FILL, bridge_pauses  # noqa: E402
 from vtxlib.testing.corpus import CorpusFile, make_corpus  # noqa: E402
 from vtxlib.types import AudioFile, SpeakerTurn  # noqa: E402
 from vtxlib.vad import detect_speech  # noqa: E402
@@ -83,13 +85,16 @@ def score(file: CorpusFile, hypothesis_turns: list[SpeakerTurn], overlaps, secon
                  false_alarm, seconds, file.duration)
 
 
-def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile, speech: str = "segmentation") -> Score:
+def run_vtx(diarizer: EmbeddedDiarizer, file: CorpusFile, speech: str = "segmentation",
+            fill: float = RTTM_PAUSE_FILL) -> Score:
     """SPEECH "segmentation": segmentation-3.0's own speech, as ``vtxlib run`` does; "silero": the
-    turns over Silero's regions (their detection is timed too)."""
+    turns over Silero's regions (their detection is timed too). Scored as transcript.rttm holds
+    them: pauses shorter than FILL inside a speaker's turn bridged."""
     started = time.perf_counter()
     regions = detect_speech(str(file.wav)) if speech == "silero" else None
     result = diarizer.diarize(AudioFile(str(file.wav), 16000, file.duration), SpeakerCount(), speech=regions)
-    return score(file, result.speech_turns or result.turns, result.overlaps, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return score(file, bridge_pauses(result.speech_turns or result.turns, fill), result.overlaps, seconds)
 
 
 def run_senko(diarizer, file: CorpusFile) -> Score:
@@ -224,6 +229,50 @@ def tune(files: list[CorpusFile], steps: list[float], thresholds=(0.5, 0.6, 0.7,
               f"{min_size} | {off}", flush=True)
 
 
+def missed_and_false_alarm(file: CorpusFile, turns: list[SpeakerTurn]) -> tuple[float, float, float]:
+    """(reference speech, missed, false alarm) in seconds, from DER's components at collar 0."""
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    parts = DiarizationErrorRate(collar=0.0, skip_overlap=False)(annotation(file.reference_turns()),
+                                                                  annotation(turns), detailed=True)
+    return parts["total"], parts["missed detection"], parts["false alarm"]
+
+
+def choose_fill(files: list[CorpusFile], halves: list[str], fills: list[float]) -> None:
+    """Diarize every file once, then score its turns with each pause FILL: the fill with the lowest
+    mean DER on the dev half is the one to use; every half is printed with it and without."""
+    import torch
+    torch.set_num_threads(1)
+    vtx = EmbeddedDiarizer()
+    vtx.load()
+    results = {}
+    for f in files:
+        if f.half in halves or f.half == "dev":
+            d = vtx.diarize(AudioFile(str(f.wav), 16000, f.duration), SpeakerCount())
+            results[f.name] = (f, d.speech_turns or d.turns)
+            print(f"  diarized {f.name}", file=sys.stderr, flush=True)
+
+    def table(half: str, fill: float) -> tuple[float, float, float, float]:
+        chosen = [(f, bridge_pauses(turns, fill)) for f, turns in results.values() if f.half == half]
+        ders = [score(f, turns, [], 1.0).der for f, turns in chosen]
+        parts = np.array([missed_and_false_alarm(f, turns) for f, turns in chosen]).sum(axis=0)
+        return statistics.mean(ders), statistics.median(ders), parts[1] / parts[0], parts[2] / parts[0]
+
+    print("| half | pause fill | mean DER | median DER | missed speech | false alarm |\n|---|---|---|---|---|---|")
+    dev = {fill: table("dev", fill) for fill in fills}
+    best = min(fills, key=lambda fill: dev[fill][0])
+    for fill in fills:
+        mean, median, missed, false_alarm = dev[fill]
+        mark = " (lowest)" if fill == best else ""
+        print(f"| dev | {fill:.2f} s{mark} | {100 * mean:.1f}% | {100 * median:.1f}% | {100 * missed:.1f}% | "
+              f"{100 * false_alarm:.1f}% |", flush=True)
+    for half in [h for h in halves if h != "dev"]:
+        for fill in sorted({0.0, best}):
+            mean, median, missed, false_alarm = table(half, fill)
+            print(f"| {half} | {fill:.2f} s | {100 * mean:.1f}% | {100 * median:.1f}% | {100 * missed:.1f}% | "
+                  f"{100 * false_alarm:.1f}% |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -238,9 +287,13 @@ def main() -> None:
     parser.add_argument("--speech", choices=("segmentation", "silero"), default="segmentation",
                         help="the speech of the turns: segmentation-3.0's (as vtxlib run) or Silero's")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--fills", nargs="?", const="0,0.1,0.2,0.3,0.4,0.5,0.6,0.8,1.0,1.5",
+                        help="choose the RTTM pause fill on the dev half among these (s, comma-separated)")
     args = parser.parse_args()
     files = make_corpus(args.corpus, args.count) + [real_sample()]
-    if args.tune:
+    if args.fills:
+        choose_fill(files, args.halves.split(","), [float(x) for x in args.fills.split(",")])
+    elif args.tune:
         tune(files, [float(s) for s in args.steps.split(",")],
              thresholds=tuple(float(t) for t in args.speech_thresholds.split(",")), score_window=args.score_window,
              grid=[tuple(float(x) for x in g.split(":")) for g in args.grid.split(",")] if args.grid else None)

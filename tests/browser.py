@@ -6,27 +6,17 @@ fail instead, so a CI machine that lost its browser cannot pass silently.
 
 from __future__ import annotations
 
-import os
 import shutil
 
-import pytest
+from needs import require, require_tools
 
 
 def chromium_path() -> str:
     """The chromium executable, or skip (fail under CI) with what is missing and how to get it."""
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "playwright is not installed (pip install -e '.[test]')"
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if reason is None and executable is None:
-        reason = "no chromium on PATH (apt-get install chromium; scripts/install.sh all does it)"
-    if reason is not None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"the browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    return executable
+    require("playwright.sync_api", extra="dev")
+    if shutil.which("chromium-browser") is None:  # some distributions name it so
+        require_tools("chromium")
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Page:

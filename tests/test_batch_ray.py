@@ -23,6 +23,8 @@ from vtxlib.errors import InputError, VtxError
 from vtxlib.pipeline import PipelineOptions
 from vtxlib.workspace import Workspace
 
+from needs import require
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHED_STAGES = ("audio", "speech", "asr", "diarize", "align", "emotion")  # acquire and subtitles run every time
 
@@ -214,8 +216,8 @@ def _artifacts(workspace: Path) -> dict[Path, int]:
 
 @pytest.mark.slow
 def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_path):
-    pytest.importorskip("ray")
-    pytest.importorskip("psutil")
+    require("ray", extra="ray")
+    require("psutil", extra="ray")
     listing, (first, bad, last) = sources
     workspace = tmp_path / "ws"
     batch = workspace / "batch" / "videos"

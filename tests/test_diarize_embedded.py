@@ -1,7 +1,6 @@
 """The embedded diarizer (pyannote segmentation-3.0 + CAM++ through pyannote's pipeline), on a real
 recording and on held-out voices of the corpus's test half (voices never used to choose a constant)."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,7 @@ from vtxlib.testing.samples import pyannote_sample
 from vtxlib.types import AudioFile, SpeakerTurn
 
 FIXTURES = Path(__file__).parent / ".fixtures"
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
-                                  reason="espeak-ng and sox are needed for synthetic conversations")
+needs_espeak = pytest.mark.tools("espeak-ng", "sox")  # synthetic conversations
 
 
 def audio_file(path) -> AudioFile:

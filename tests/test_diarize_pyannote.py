@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pyannote.audio", reason="pyannote.audio is not installed")
+from needs import require  # noqa: E402
+
+require("pyannote.audio", extra="gpu")
 
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402

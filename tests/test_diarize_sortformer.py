@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("nemo.collections.asr", reason="nemo_toolkit[asr] is not installed")
+from needs import require  # noqa: E402
+
+require("nemo.collections.asr", extra="gpu")
 
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.gpu_tier
 
 @pytest.fixture(scope="module")
 def sample_wav() -> AudioFile:
-    pyannote_audio = pytest.importorskip("pyannote.audio")
+    pyannote_audio = require("pyannote.audio", extra="gpu")
     path = Path(pyannote_audio.__file__).parent / "sample" / "sample.wav"
     return AudioFile(path=str(path), sample_rate=16000, duration=sf.info(str(path)).duration)
 

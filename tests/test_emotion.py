@@ -23,6 +23,8 @@ from vtxlib.emotion.stage import (WindowOptions, aggregate_scores, apply_emotion
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.types import AlignedTranscript, AudioFile, Emotion, Turn, Word
 
+from needs import require, require_tools
+
 FIXTURES = Path(__file__).parent / ".fixtures" / "emotion"
 SR = 16000
 
@@ -36,8 +38,7 @@ def write_wav(path: Path, samples: np.ndarray) -> AudioFile:
 
 def speak(text: str, amplitude: int, pitch: int, speed: int) -> np.ndarray:
     """espeak-ng speech at 16 kHz, cached in tests/.fixtures (git-ignored)."""
-    if shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None:
-        pytest.skip("espeak-ng and ffmpeg are needed to synthesise test speech")
+    require_tools("espeak-ng", "ffmpeg")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha1(f"{text}|{amplitude}|{pitch}|{speed}".encode()).hexdigest()[:12]
     name = f"espeak-{digest}.wav"
@@ -259,9 +260,9 @@ from gpu_models import CUSTOM_INTERFACE  # noqa: E402
 @pytest.fixture(scope="module")
 def speechbrain_card(tmp_path_factory) -> Path:
     """A directory in the model card's layout holding a tiny random wav2vec2 and random heads."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("speechbrain")
-    pytest.importorskip("transformers")
+    torch = require("torch", extra="gpu")
+    require("speechbrain", extra="gpu")
+    require("transformers", extra="gpu")
     from gpu_models import write_speechbrain_card
 
     torch.set_num_threads(1)
@@ -318,7 +319,7 @@ def test_speechbrain_batches_give_the_same_labels_as_single_windows(speechbrain_
 
 
 def test_speechbrain_offline_gives_an_actionable_message(tmp_path, monkeypatch):
-    pytest.importorskip("speechbrain")
+    require("speechbrain", extra="gpu")
     import huggingface_hub.constants
 
     from vtxlib.emotion.speechbrain import SpeechBrainEmotion
@@ -334,7 +335,7 @@ def test_speechbrain_offline_gives_an_actionable_message(tmp_path, monkeypatch):
 
 
 def test_speechbrain_incomplete_local_folder_names_the_missing_layout(tmp_path):
-    pytest.importorskip("speechbrain")
+    require("speechbrain", extra="gpu")
     from vtxlib.emotion.speechbrain import SpeechBrainEmotion, SpeechBrainEmotionOptions
 
     (tmp_path / "card").mkdir()
@@ -410,7 +411,7 @@ def test_a_refused_file_operation_is_not_reported_as_a_download_problem(tmp_path
 
 
 def test_emotion_auto_on_a_gpu_falls_back_to_the_embedded_estimator(tmp_path, monkeypatch, caplog):
-    pytest.importorskip("speechbrain")
+    require("speechbrain", extra="gpu")
     import huggingface_hub.constants
 
     import vtxlib.emotion as registry

@@ -10,7 +10,9 @@ import re
 
 import pytest
 
-genai_types = pytest.importorskip("google.genai.types")
+from needs import require  # noqa: E402
+
+genai_types = require("google.genai.types", extra="enhance")
 from google.genai import errors as genai_errors  # noqa: E402
 
 from vtxlib import enhance as enh  # noqa: E402

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ from vtxlib.live import (FRAME_SAMPLES, SAMPLE_RATE, ColabMicSource, LiveOptions
                          SpeakerTracker, UtteranceSegmenter, Utterance, WavFileSource, decode_pcm_chunk)
 from vtxlib.types import Document
 
+from needs import require
+
 FIXTURES = Path(__file__).parent / ".fixtures" / "live"
 LEAD_SILENCE_S = 0.5
 GAP_S = 1.0
@@ -31,8 +32,7 @@ SENTENCES = [
     ("en+f3", "Let us start with the marketing plan and then discuss hiring."),
 ]
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
-                                reason="needs espeak-ng and ffmpeg to synthesise speech")
+pytestmark = pytest.mark.tools("espeak-ng", "ffmpeg")  # to synthesise speech
 
 
 def synthesise(voice: str, text: str, target: Path) -> np.ndarray:
@@ -392,7 +392,7 @@ def test_transcriber_refuses_backends_without_array_input():
 # -- the notebook widget, driven by button clicks -------------------------------------------------
 
 def test_widget_record_stop_save(transcriber, stream, tmp_path):
-    pytest.importorskip("ipywidgets")
+    require("ipywidgets", extra="notebooks")
     from vtxlib.workspace import Workspace
 
     clip = tmp_path / "two-speakers.wav"  # the second and third sentences: one per voice

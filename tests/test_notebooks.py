@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-papermill = pytest.importorskip("papermill")
+from needs import require  # noqa: E402
+
+nbformat = require("nbformat", extra="notebooks")
+papermill = require("papermill", extra="notebooks")
 
 from vtxlib.notebook import recorded  # noqa: E402
 
@@ -250,7 +252,7 @@ def test_batch_runner_maps_every_option_parameter():
 
 
 def test_widget_form_feeds_the_same_variables():
-    pytest.importorskip("ipywidgets")
+    require("ipywidgets", extra="notebooks")
     from vtxlib.widgets import parameter_form
 
     namespace = {"ASR": "auto", "NUM_SPEAKERS": 0, "USE_DRIVE": True, "SOURCE": "", "MIN_FREE_GB": 1.0}

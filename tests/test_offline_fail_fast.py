@@ -12,6 +12,8 @@ import pytest
 
 from vtxlib.errors import BackendUnavailable
 
+from needs import require
+
 
 @pytest.fixture
 def unreachable_hub(monkeypatch):
@@ -56,7 +58,7 @@ def test_nemo_model_not_cached_fails_fast_without_the_hub_retries(tmp_path, monk
 
 
 def test_speechbrain_model_not_fetched_fails_fast_without_the_hub_retries(tmp_path, monkeypatch, unreachable_hub):
-    pytest.importorskip("speechbrain")
+    require("speechbrain", extra="gpu")
     import speechbrain.inference.interfaces as interfaces
 
     from vtxlib.emotion.speechbrain import SpeechBrainEmotion
@@ -81,7 +83,7 @@ def test_a_reachable_hub_or_a_cached_model_is_not_refused(tmp_path, monkeypatch,
 
 
 def test_pyannote_pipeline_not_cached_fails_fast_without_the_hub_retries(tmp_path, monkeypatch, unreachable_hub):
-    pytest.importorskip("pyannote.audio")
+    require("pyannote.audio", extra="gpu")
     import pyannote.audio
 
     from vtxlib.diarize.pyannote import load_pyannote_pipeline

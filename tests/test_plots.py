@@ -14,6 +14,8 @@ from vtxlib.errors import InputError
 from vtxlib.types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
                           SpeakerTurn, Turn, Word)
 
+from needs import require
+
 SR = 16000
 
 
@@ -199,7 +201,7 @@ def test_emotion_seconds_and_summary_figure(tmp_path):
 
 
 def test_interactive_alignment_builds_a_slider_over_the_file(monkeypatch):
-    pytest.importorskip("ipywidgets")
+    require("ipywidgets", extra="notebooks")
     aligned = synthetic_transcript(30)
     drawn = []
     real = plots.alignment_figure

@@ -4,7 +4,6 @@ pipeline behind a real uvicorn server on 127.0.0.1 (no network beyond loopback).
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -15,8 +14,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+from needs import require  # noqa: E402
+
+require("fastapi", extra="service")
+require("httpx", extra="service")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -27,7 +28,7 @@ from vtxlib.service import ServiceOptions, create_app  # noqa: E402
 from vtxlib.types import AlignedTranscript, Document, MediaInfo, Turn, Word  # noqa: E402
 from vtxlib.workspace import Workspace  # noqa: E402
 
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg/ffprobe")
+needs_ffmpeg = pytest.mark.tools("ffmpeg", "ffprobe")
 
 
 class FakePipeline:
@@ -325,8 +326,7 @@ def speech_clip(target: Path) -> Path:
     return target
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
-                    reason="needs espeak-ng and ffmpeg")
+@pytest.mark.tools("espeak-ng", "ffmpeg")
 def test_real_server_on_loopback_with_the_embedded_pipeline(tmp_path, monkeypatch):
     import httpx
     import torch

@@ -15,6 +15,8 @@ from vtxlib.subtitles import (Cue, RTTMWriter, SRTWriter, SubtitleOptions, TextW
 from vtxlib.types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, Emotion,
                           MediaInfo, SpeakerTurn, Turn, Word)
 
+from needs import require
+
 SENTENCES = [
     "Well, I think the main problem with the proposal is that nobody has measured anything.",
     "We keep guessing.",
@@ -312,7 +314,7 @@ def test_text_transcript_one_line_per_turn(conversation):
 
 
 def test_rttm_from_diarization_matches_pyannote_core():
-    core = pytest.importorskip("pyannote.core")
+    core = require("pyannote.core", extra="cpu")
     diarization = Diarization(turns=[SpeakerTurn("SPEAKER_01", 3.5, 7.25), SpeakerTurn("SPEAKER_00", 0.25, 3.5),
                                      SpeakerTurn("SPEAKER_00", 8.0, 8.0)])
     doc = doc_of(turn("SPEAKER_00", [("hi", 0.3, 0.6)]))
@@ -343,6 +345,41 @@ def test_rttm_from_aligned_turns_skips_unknown(conversation):
     starts = [float(r[3]) for r in rows]
     assert starts == sorted(starts)
     assert {r[7] for r in rows} == {"SPEAKER_00", "SPEAKER_01", "SPEAKER_02"}
+
+
+def rttm_rows(diarization, **options):
+    doc = doc_of(turn("SPEAKER_00", [("hi", 0.3, 0.6)]))
+    rendered = RTTMWriter(SubtitleOptions(**options), diarization=diarization).render(doc)
+    return [(row[7], float(row[3]), round(float(row[3]) + float(row[4]), 3))
+            for row in (line.split() for line in rendered.splitlines())]
+
+
+def test_rttm_bridges_a_short_pause_inside_a_speakers_turn():
+    pause = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_00", 2.8, 4.0)])
+    assert rttm_rows(pause) == [("SPEAKER_00", 1.0, 4.0)]
+    assert rttm_rows(pause, rttm_pause_fill=0.0) == [("SPEAKER_00", 1.0, 2.5), ("SPEAKER_00", 2.8, 4.0)]
+    # a pause as long as the fill or longer is a pause
+    assert len(rttm_rows(pause, rttm_pause_fill=0.3)) == 2
+
+
+def test_rttm_never_bridges_different_speakers_or_a_pause_someone_else_speaks_in():
+    changes = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_01", 2.8, 4.0),
+                                 SpeakerTurn("SPEAKER_00", 4.2, 5.0)])
+    assert rttm_rows(changes) == [("SPEAKER_00", 1.0, 2.5), ("SPEAKER_01", 2.8, 4.0), ("SPEAKER_00", 4.2, 5.0)]
+    interjection = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_01", 2.6, 2.75),
+                                      SpeakerTurn("SPEAKER_00", 2.9, 4.0)])
+    assert len(rttm_rows(interjection)) == 3
+
+
+def test_rttm_bridges_the_turns_with_overlap_and_leaves_the_word_turns_alone(tmp_path):
+    speech = [SpeakerTurn("SPEAKER_00", 0.0, 2.0), SpeakerTurn("SPEAKER_01", 1.5, 3.0),
+              SpeakerTurn("SPEAKER_01", 3.2, 5.0), SpeakerTurn("SPEAKER_00", 4.5, 6.0), SpeakerTurn("SPEAKER_00", 6.2, 7.0)]
+    diarization = Diarization(turns=speech, speech_turns=speech, overlaps=[(1.5, 2.0), (4.5, 5.0)])
+    assert rttm_rows(diarization) == [("SPEAKER_00", 0.0, 2.0), ("SPEAKER_01", 1.5, 5.0), ("SPEAKER_00", 4.5, 7.0)]
+    doc = doc_of(turn("SPEAKER_00", [("one", 0.1, 0.5)]), turn("SPEAKER_01", [("two", 3.3, 3.6)]),
+                 turn("SPEAKER_00", [("three", 6.3, 6.6)]))
+    paths = write_outputs(doc, tmp_path, diarization=diarization)
+    assert len(json.loads(paths["json"].read_text())["turns"]) == 3
 
 
 def test_json_is_document_dict(conversation):

@@ -1,6 +1,5 @@
 """Synthetic conversations: deterministic, cached, with consistent ground truth."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from vtxlib.testing.synth import make_conversation
 
 FIXTURES = Path(__file__).parent / ".fixtures" / "synth"
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+pytestmark = pytest.mark.tools("espeak-ng")
 
 
 def test_conversation_has_requested_speakers_and_exact_reference(tmp_path):

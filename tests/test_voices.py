@@ -17,8 +17,9 @@ from vtxlib.audio import write_wav
 from vtxlib.errors import InputError
 from vtxlib.types import Diarization, Document, SpeakerTurn, VoiceMatch
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
-                                reason="needs espeak-ng and ffmpeg")
+from needs import require
+
+pytestmark = pytest.mark.tools("espeak-ng", "ffmpeg")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / ".fixtures" / "voices" / "unit"
@@ -267,8 +268,8 @@ def test_cli_names_enrolled_speakers_and_leaves_the_other_anonymous(tmp_path):
 # -- the service ------------------------------------------------------------------------------------
 
 def test_service_job_gets_configured_and_uploaded_voices(tmp_path):
-    pytest.importorskip("fastapi")
-    pytest.importorskip("httpx")
+    require("fastapi", extra="service")
+    require("httpx", extra="service")
     from test_service import FakePipeline, client_for, tone_wav
     from vtxlib.pipeline import PipelineOptions
     from vtxlib.workspace import Workspace
@@ -310,7 +311,7 @@ def test_pyannote_tier_enrolls_and_matches_in_the_pipelines_own_embedding_space(
     """pyannote's SpeakerDiarization with the real segmentation-3.0 and a RANDOM XVectorSincNet
     embedding (tests/gpu_models.py): the scores mean nothing; the dimensions, the cache and the
     one-to-one assignment are what is checked."""
-    pytest.importorskip("pyannote.audio")
+    require("pyannote.audio", extra="gpu")
     import torch
     from gpu_models import build_pyannote_pipeline
     from vtxlib.diarize.base import SpeakerCount
@@ -349,7 +350,7 @@ def test_pyannote_tier_enrolls_and_matches_in_the_pipelines_own_embedding_space(
 
 
 def test_batch_refuses_voices_when_no_notebook_takes_them(tmp_path):
-    pytest.importorskip("papermill")
+    require("papermill", extra="notebooks")
     from vtxlib.batch import BatchOptions, run_batch
     from vtxlib.workspace import Workspace
 

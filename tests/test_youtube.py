@@ -13,8 +13,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-pytest.importorskip("googleapiclient")
-pytest.importorskip("google_auth_oauthlib")
+from needs import require  # noqa: E402
+
+require("googleapiclient", extra="upload")
+require("google_auth_oauthlib", extra="upload")
 import requests  # noqa: E402
 from googleapiclient.http import HttpMockSequence  # noqa: E402
 

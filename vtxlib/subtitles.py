@@ -27,9 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Literal, Optional
 
+from pydantic import Field
+
 from .align import ends_clause, ends_sentence
+from .diarize.pauses import RTTM_PAUSE_FILL, bridge_pauses
 from .errors import InputError, missing_dependency
-from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, Turn, Word
+from .types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, SpeakerTurn, Turn,
+                    Word)
 from .timefmt import cue_timestamp
 from .timeline import EMOTION_COLORS
 from .workspace import atomic_write_text
@@ -72,6 +76,9 @@ class SubtitleOptions(OptionsModel):
     emit_style_block: bool = True  # a STYLE block: speaker colours, emotion and overlap classes
     srt_speaker_prefix: bool = True  # "Name: " before each SRT cue
     visible_speaker: Literal["off", "name", "chevrons"] = "off"  # VTT: shown where the speaker changes
+    # RTTM: a pause shorter than this (s) between two turns of one speaker, with nobody else speaking
+    # in it, is part of the turn (vtxlib/diarize/pauses.py); 0 writes the diarizer's turns as they are
+    rttm_pause_fill: float = Field(default=RTTM_PAUSE_FILL, ge=0.0)
 
 
 @dataclass
@@ -396,7 +403,8 @@ class TextWriter(SubtitleWriter):
 
 class RTTMWriter(SubtitleWriter):
     """Standard 10-field RTTM from the diarization if given (with overlapped speech when the backend
-    reports it), else from the aligned turns."""
+    reports it), else from the aligned turns; short pauses inside a speaker's turn are bridged
+    (``SubtitleOptions.rttm_pause_fill``)."""
 
     extension = "rttm"
 
@@ -407,11 +415,11 @@ class RTTMWriter(SubtitleWriter):
 
     def render(self, document: Document) -> str:
         if self.diarization is not None:
-            spans = [(t.speaker, t.start, t.end)
-                     for t in (self.diarization.speech_turns or self.diarization.turns)]
+            turns = self.diarization.speech_turns or self.diarization.turns
         else:
-            spans = [(t.speaker, t.start, t.end) for t in document.transcript.turns
+            turns = [SpeakerTurn(speaker=t.speaker, start=t.start, end=t.end) for t in document.transcript.turns
                      if t.speaker != UNKNOWN_SPEAKER]
+        spans = [(t.speaker, t.start, t.end) for t in bridge_pauses(turns, self.options.rttm_pause_fill)]
         try:
             from pyannote.core import Annotation, Segment
         except ImportError as e:
