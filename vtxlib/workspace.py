@@ -16,8 +16,10 @@ Layout (``drive_layout.md`` documents it for Google Drive)::
 
 Every write goes to a temporary file in the same directory and is renamed into place, so a
 crash or a Colab disconnect never leaves a partial artifact where a later run would read it. A
-temporary name carries the writing process's id and host, so a later run can tell the leftovers of
-a killed process (removed by :func:`remove_stale_temporaries`) from files still being written.
+temporary name starts with ``.vtx-tmp.`` and carries the writing process's id and host
+(``.vtx-tmp.<target>.p<pid>h<host>.<random>[.suffix]``), so a later run can tell the leftovers of a
+killed process (removed by :func:`remove_stale_temporaries`) from files still being written, and
+never takes a file of the user's (``--out`` may be any folder) for one of its own.
 
 An artifact records a digest of its content (and the size and SHA-256 of files it refers to, such
 as ``audio.wav``); it is reused only when that still matches, and later stages' keys are made of
@@ -55,10 +57,11 @@ CHECKSUMS_FILE = "checksums.json"  # in models/: model file checksums by (path, 
 FOREIGN_TEMP_MAX_AGE_S = 24 * 3600
 
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-# .<target>.p<pid>h<host>.<8 random chars>[.<suffix>], or, written before names carried their
-# owner, .<target>.<8 random chars>.part|.wav
-_TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
-                        r"(?:\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(?:part|wav))$")
+# .vtx-tmp.<target>.p<pid>h<host>.<8 random chars>[.<suffix>]: only names of this form are ever
+# removed as leftovers (a user's ".notes.backup_1.wav" in an --out folder is not one)
+TEMP_PREFIX = ".vtx-tmp."
+_TEMP_NAME = re.compile(r"^\.vtx-tmp\.(?P<target>.+)\.p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
+                        r"(?:\.[A-Za-z0-9]+)?$")
 _TEMP_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _checksum_lock = threading.Lock()
 
@@ -111,7 +114,7 @@ def _create_temporary(target: Path, suffix: str, mode: int) -> Path:
     make every output unreadable to a web server or another user)."""
     while True:
         random_part = "".join(secrets.choice(_TEMP_CHARACTERS) for _ in range(8))
-        path = target.parent / f".{target.name}.{_owner_tag()}.{random_part}{suffix}"
+        path = target.parent / f"{TEMP_PREFIX}{target.name}.{_owner_tag()}.{random_part}{suffix}"
         try:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
         except FileExistsError:
@@ -140,7 +143,7 @@ def atomic_folder(target: Path) -> Iterator[Path]:
 
 def _new_temp_folder_name(target: Path) -> Path:
     while True:
-        path = target.parent / f".{target.name}.{_owner_tag()}.{secrets.token_hex(4)}"
+        path = target.parent / f"{TEMP_PREFIX}{target.name}.{_owner_tag()}.{secrets.token_hex(4)}"
         if not path.exists():
             return path
 
@@ -186,7 +189,7 @@ def _is_stale_temporary(entry: Path, since: float) -> bool:
         return False
     if mtime >= since:
         return False
-    if match["pid"] is None or time.time() - mtime > FOREIGN_TEMP_MAX_AGE_S:
+    if time.time() - mtime > FOREIGN_TEMP_MAX_AGE_S:
         return True
     return match["host"] == _HOST and not _process_alive(int(match["pid"]))
 
