@@ -92,3 +92,34 @@ def test_only_names_vtx_gives_its_temporaries_are_candidates(tmp_path):
         _age(path, 3 * 24 * 3600)  # old enough even for a temporary written on another host
     assert remove_stale_temporaries(tmp_path, since=time.time()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(user_names + ["a.json"])
+
+
+# -- two runs publishing the same outputs ------------------------------------------------------
+
+def test_two_writers_replacing_the_same_output_folder_do_not_collide(tmp_path):
+    """Both swaps move the current folder aside and rename theirs in; unserialised, one rename
+    meets the other's folder (``OSError: [Errno 39] Directory not empty``) and leaves its temporary."""
+    from vtxlib.workspace import atomic_folder
+
+    target, errors = tmp_path / "out" / "f-0123", []
+    start = threading.Barrier(3)
+
+    def publish(writer: int) -> None:
+        start.wait()
+        try:
+            for round_ in range(150):
+                with atomic_folder(target) as folder:
+                    for name in ("a.txt", "b.txt", "c.txt"):
+                        (folder / name).write_text(f"{writer}:{round_}")
+        except Exception as e:  # collected: an exception in a thread would not fail the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+    contents = {p.read_text() for p in target.iterdir()}
+    assert len(contents) == 1, "the published set mixes two writers' files"

@@ -30,6 +30,7 @@ workspace reads its own files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -149,13 +150,52 @@ def _new_temp_folder_name(target: Path) -> Path:
 
 
 def _replace_folder(new: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = _new_temp_folder_name(target)
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Move TARGET aside and NEW into its place. Swaps in one folder are serialised (two runs
+    publishing the same ``out/<id>`` would otherwise rename into each other's folder); where the
+    file system has no locks, a swap that meets another writer's folder moves that one aside too."""
+    with _folder_lock(target.parent):
+        for attempt in range(_SWAP_ATTEMPTS):
+            old = None
+            if target.exists():
+                old = _new_temp_folder_name(target)
+                try:
+                    os.replace(target, old)
+                except FileNotFoundError:  # another writer moved it first
+                    old = None
+            try:
+                os.replace(new, target)
+                return
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == _SWAP_ATTEMPTS - 1:
+                    raise
+                log.debug("%s was published by another writer meanwhile; replacing it", target)
+            finally:
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+
+
+_SWAP_ATTEMPTS = 5
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on FOLDER itself (no lock file is left in a user's --out folder).
+    Without flock (Windows, some network or FUSE mounts) it does nothing; the swap retries instead."""
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def remove_stale_temporaries(folder: Path, since: float) -> int:
