@@ -133,7 +133,7 @@ def acquire_url(url: str, workspace: Workspace, options: AcquireOptions, force: 
     info = None if force else read_source_record(record)
     if info is not None:
         if info.path and workspace.absolute(info.path).exists():
-            log.info("%s already downloaded as %s", url, info.id)
+            log.info("%s already downloaded as %s", netguard.redact(url), info.id)
             return info.model_copy(update={"path": str(workspace.absolute(info.path))})
     with netguard.guard_connections():
         info = _download(url, workspace, options, force)
@@ -173,7 +173,8 @@ def _download(url: str, workspace: Workspace, options: AcquireOptions, force: bo
         for stale in existing:
             if stale != path:
                 stale.unlink(missing_ok=True)
-    return MediaInfo(id=media_id, title=probe.get("title") or media_id, source=url,
+    # the source as stored and shown: a pre-signed link's query (a secret) is not kept
+    return MediaInfo(id=media_id, title=probe.get("title") or media_id, source=netguard.redact(url),
                      duration=probe.get("duration"), kind="url",
                      extractor=probe.get("extractor_key"), path=str(path))
 
@@ -203,7 +204,8 @@ def _extract_info(yt_dlp, url: str, options: AcquireOptions, download: bool, ext
     except yt_dlp.utils.DownloadError as e:
         # a link (or redirect) into a refused network is the request's fault, not the network's
         error = InputError if netguard.POLICY_REFUSAL in str(e) else StageFailed
-        raise error(f"could not download {netguard.redact(url)}: {explain_download_error(str(e))}") from e
+        message = explain_download_error(str(e)).replace(url, netguard.redact(url))
+        raise error(f"could not download {netguard.redact(url)}: {message}") from e
 
 
 def _download_to(yt_dlp, url: str, target_dir: Path, options: AcquireOptions) -> Path:

@@ -940,7 +940,7 @@ def _job_request(ctx: ServiceContext, file, url: Optional[str], overrides: dict)
     except (InputError, TypeError) as e:
         raise ServiceError(400, str(e)) from e
     if url:
-        return JobRequest(source=_checked_url(ctx, url), name=url, overrides=overrides)
+        return JobRequest(source=_checked_url(ctx, url), name=netguard.share_safe_source(url), overrides=overrides)
     path = store_upload(file, ctx.uploads_dir, ctx.options.max_upload_bytes)
     return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
                       upload_dir=str(path.parent))
