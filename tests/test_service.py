@@ -462,7 +462,7 @@ def test_serve_refuses_a_public_bind_without_a_key_and_never_prints_it(monkeypat
     err = capsys.readouterr().err
     assert started == [] and len(err.strip().splitlines()) == 1 and "VTX_API_KEY" in err
     monkeypatch.setenv("VTX_API_KEY", KEY)
-    assert cli.main(["serve", "--host", "0.0.0.0", "-vv"]) == 0 and started
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0", "-vv"]) == 0 and started
     out = capsys.readouterr()
     assert KEY not in out.out + out.err + caplog.text
     assert KEY not in repr(ServiceOptions(api_key=KEY)) and KEY not in ServiceOptions(api_key=KEY).model_dump_json()

@@ -54,11 +54,13 @@ def acquire(source: str, workspace: Workspace, options: Optional[AcquireOptions]
         if policy is not None:
             netguard.check_url(source, policy)
         return acquire_url(source, workspace, options or AcquireOptions(), force=force)
-    return acquire_file(Path(source), workspace)
+    return acquire_file(Path(source), workspace, force=force)
 
 
 # -- local files --------------------------------------------------------------------------------
-def acquire_file(path: Path, workspace: Workspace) -> MediaInfo:
+def acquire_file(path: Path, workspace: Workspace, force: bool = False) -> MediaInfo:
+    """A local file's MediaInfo; its id is a hash of its whole content, looked up by the file's
+    path and :func:`source_fingerprint` (``force`` hashes it again in any case)."""
     path = path.expanduser()
     if not path.exists():
         raise InputError(f"file not found: {path} (expected an http(s) URL or a path to a video/audio file)")
@@ -69,11 +71,10 @@ def acquire_file(path: Path, workspace: Workspace) -> MediaInfo:
     if stat.st_size == 0:
         raise InputError(f"{path} is empty (0 bytes); expected a video/audio file")
     path = path.resolve()
-    record = workspace.source_record_path(f"file:{path}:{stat.st_size}:{stat.st_mtime_ns}")
-    if record.exists():
-        info = MediaInfo.model_validate_json(record.read_text())
-        if info.path and Path(info.path).exists():
-            return info
+    record = workspace.source_record_path(f"file:{path}:{source_fingerprint(path)}")
+    info = None if force else read_source_record(record)
+    if info is not None and info.path and Path(info.path).exists():
+        return info
     digest = file_sha256(path)
     info = MediaInfo(id=f"f-{digest[:16]}", title=path.stem, source=str(path), kind="file", path=str(path))
     atomic_write_json(record, info.model_dump(mode="json"))
@@ -81,13 +82,58 @@ def acquire_file(path: Path, workspace: Workspace) -> MediaInfo:
     return info
 
 
+# Files up to this size are hashed whole for their fingerprint; larger ones by sampled blocks.
+FINGERPRINT_WHOLE_BYTES = 8 << 20
+FINGERPRINT_BLOCK = 64 << 10
+FINGERPRINT_BLOCKS = 64
+
+
+def source_fingerprint(path: Path) -> str:
+    """What identifies a local file's content cheaply, for the source record's key: its size, its
+    mtime and a SHA-256 of its content (the whole file up to 8 MiB; beyond that 64 blocks of 64 KiB
+    spread evenly from the first byte to the last, 4 MiB read whatever the file's size). Tools that
+    keep mtimes (tar, rsync -a, cp -p) can change a file without changing its size or mtime; the
+    content sample sees such an edit unless it falls entirely between the sampled blocks of a large
+    file (``--force acquire`` hashes the file again in any case)."""
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        if stat.st_size <= FINGERPRINT_WHOLE_BYTES:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        else:
+            last = stat.st_size - FINGERPRINT_BLOCK
+            for index in range(FINGERPRINT_BLOCKS):
+                fh.seek(last * index // (FINGERPRINT_BLOCKS - 1))
+                digest.update(fh.read(FINGERPRINT_BLOCK))
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{digest.hexdigest()[:32]}"
+
+
+def read_source_record(record: Path) -> Optional[MediaInfo]:
+    """The MediaInfo stored at RECORD; None when there is none, or, with a warning, when it is
+    damaged (truncated, emptied, edited): the source is then looked up again and the record rewritten."""
+    try:
+        text = record.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        log.warning("source record %s is unreadable (%s); it will be recomputed", record, e)
+        return None
+    try:
+        return MediaInfo.model_validate_json(text)
+    except ValueError as e:  # pydantic's ValidationError is a ValueError
+        reason = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        log.warning("source record %s is damaged (%s); it will be recomputed", record, reason[:200])
+        return None
+
+
 # -- URLs -------------------------------------------------------------------------------------
 def acquire_url(url: str, workspace: Workspace, options: AcquireOptions, force: bool = False) -> MediaInfo:
     record = workspace.source_record_path(f"url:{url}")
-    if record.exists() and not force:
-        info = MediaInfo.model_validate_json(record.read_text())
+    info = None if force else read_source_record(record)
+    if info is not None:
         if info.path and workspace.absolute(info.path).exists():
-            log.info("%s already downloaded as %s", url, info.id)
+            log.info("%s already downloaded as %s", netguard.redact(url), info.id)
             return info.model_copy(update={"path": str(workspace.absolute(info.path))})
     with netguard.guard_connections():
         info = _download(url, workspace, options, force)
@@ -127,7 +173,8 @@ def _download(url: str, workspace: Workspace, options: AcquireOptions, force: bo
         for stale in existing:
             if stale != path:
                 stale.unlink(missing_ok=True)
-    return MediaInfo(id=media_id, title=probe.get("title") or media_id, source=url,
+    # the source as stored and shown: a pre-signed link's query (a secret) is not kept
+    return MediaInfo(id=media_id, title=probe.get("title") or media_id, source=netguard.redact(url),
                      duration=probe.get("duration"), kind="url",
                      extractor=probe.get("extractor_key"), path=str(path))
 
@@ -157,28 +204,44 @@ def _extract_info(yt_dlp, url: str, options: AcquireOptions, download: bool, ext
     except yt_dlp.utils.DownloadError as e:
         # a link (or redirect) into a refused network is the request's fault, not the network's
         error = InputError if netguard.POLICY_REFUSAL in str(e) else StageFailed
-        raise error(f"could not download {netguard.redact(url)}: {explain_download_error(str(e))}") from e
+        message = explain_download_error(str(e)).replace(url, netguard.redact(url))
+        raise error(f"could not download {netguard.redact(url)}: {message}") from e
 
 
 def _download_to(yt_dlp, url: str, target_dir: Path, options: AcquireOptions) -> Path:
     partial_dir = target_dir / ".download"
     partial_dir.mkdir(parents=True, exist_ok=True)
-    info = _extract_info(yt_dlp, url, options, download=True,
-                         extra={"outtmpl": str(partial_dir / "original.%(ext)s")})
-    files = [p for p in partial_dir.glob("original.*") if not p.name.endswith((".part", ".ytdl"))]
-    if not files:
-        raise StageFailed(f"yt-dlp reported success for {url} but wrote no file")
-    final = target_dir / files[0].name
-    os.replace(files[0], final)  # yt-dlp downloads to .part itself; this is the commit point
-    log.info("downloaded %s (%s) to %s", url, info.get("title"), final)
+    try:
+        info = _extract_info(yt_dlp, url, options, download=True,
+                             extra={"outtmpl": str(partial_dir / "original.%(ext)s")})
+        files = [p for p in partial_dir.glob("original.*") if not p.name.endswith((".part", ".ytdl"))]
+        if not files:
+            raise StageFailed(f"yt-dlp reported success for {netguard.redact(url)} but wrote no file")
+        final = target_dir / files[0].name
+        os.replace(files[0], final)  # yt-dlp downloads to .part itself; this is the commit point
+    finally:
+        _remove_if_empty(partial_dir)  # a failed download's .part stays, for yt-dlp to resume
+    log.info("downloaded %s (%s) to %s", netguard.redact(url), info.get("title"), final)
     return final
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (a partial download to resume) or already gone
+        pass
 
 
 _ERROR_HINTS = [
     (netguard.POLICY_REFUSAL, "the link (or a redirect) points to a loopback, private, link-local or reserved "
      "address, which this server does not download from"),
+    (r"Connection refused|ECONNREFUSED|Errno 111\b",
+     "the server refused the connection (nothing is listening at that address and port). Check the "
+     "link's host and port"),
+    (r"timed out", "the server did not answer in time (the connection timed out). Retry later, or "
+     "download the file yourself and pass its path"),
     (r"Failed to resolve|Name or service not known|Temporary failure in name resolution|getaddrinfo|"
-     r"Connection refused|Network is unreachable|timed out",
+     r"Network is unreachable",
      "no network connection (the host could not be reached). Check the connection, or download the "
      "file yourself and pass its path"),
     (r"Private video|This video is private", "the video is private; only its owner can download it"),

@@ -54,11 +54,51 @@ def probe(path: Path) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unreadable"
-        if "moov atom not found" in proc.stderr:
+        if not _starts_like_media(path):
+            reason = describe_non_media(path)
+        elif "moov atom not found" in proc.stderr:
             reason = "its index (moov atom) is missing: the file is incomplete or truncated"
         raise InputError(f"{path} is not a media file ffmpeg can read ({reason}); "
                          f"expected a video or audio file (mp4, mkv, webm, mp3, m4a, wav, flac, ...)")
     return json.loads(proc.stdout or "{}")
+
+
+# The first box of an MP4/MOV/M4A (ISO base media) file; a file without one is no such file at all
+_ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
+
+
+def _starts_like_media(path: Path) -> bool:
+    """False when PATH's first bytes show it is no media file at all (text, or an .mp4/.mov/.m4a
+    without an ISO box), so ffmpeg's complaint about a missing index is not passed on as the cause."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return True
+    if _is_text(head):
+        return False
+    if path.suffix.lower() in (".mp4", ".m4a", ".m4v", ".mov", ".3gp") and len(head) >= 8:
+        return head[4:8] in _ISO_BOXES
+    return True
+
+
+def _is_text(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not merely a character cut at the end of the sample
+            return False
+    return True
+
+
+def describe_non_media(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if _is_text(head):
+        return f"it holds text, not audio or video, whatever its name ({path.suffix or 'no extension'}) says"
+    return f"its content does not start like a {path.suffix or 'media'} file"
 
 
 def decode(source: Path, target: Path, options: Optional[AudioOptions] = None) -> AudioFile:

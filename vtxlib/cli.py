@@ -2,7 +2,8 @@
 
 Expected failures (bad input, offline, missing credentials, a full disk or an unwritable folder)
 print one line and exit 1; a run that finished with a stage that did not do its work (it is named
-in the summary) exits 3; anything else is a bug and keeps its traceback.
+in the summary) exits 3; ``serve`` on a port already in use exits 4; output cut short by a closed
+pipe (``run ... | head -1``) ends quietly; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return args.handler(args)
     except VtxError as e:
         sys.stderr.write(f"error: {e}\n")
-        return 1
+        return getattr(e, "exit_code", 1)
     except Exception as e:  # a full disk or an unwritable folder is the machine's problem, not a bug
         disk = os_error_in_chain(e)
         if disk is None:

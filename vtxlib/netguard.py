@@ -80,21 +80,38 @@ def is_public(ip: IPAddress) -> bool:
                                  or ip.is_loopback or ip.is_link_local)
 
 
+# A query string may hold a secret (a pre-signed link's X-Amz-Signature, a token), so messages and
+# outputs drop it; only these parameters of YouTube links, which name the video, are kept.
+SHAREABLE_QUERY = {("youtube.com", "v"), ("youtube.com", "list"), ("youtube.com", "index"), ("youtube.com", "t"),
+                   ("youtu.be", "t")}
+
+
 def redact(url: str) -> str:
-    """``url`` without any ``user:password@`` part (for messages and logs)."""
+    """``url`` as a message, a log or an output may show it: without any ``user:password@`` part,
+    query string (a signature or token may be there) or fragment; a YouTube link keeps the
+    parameters that name its video (``v``, ``list``, ``index``, ``t``)."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return url.split("@")[-1][:200]
-    if parts.username is None and parts.password is None:
-        return url[:200]
+        return url.split("@")[-1].split("?")[0].split("#")[0][:200]
     host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))[:200]
+    return urlunsplit((parts.scheme, host, parts.path, _shareable_query(parts), ""))[:200]
+
+
+def _shareable_query(parts) -> str:
+    from urllib.parse import parse_qsl, urlencode
+
+    site = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.").removeprefix("music.")
+    try:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return ""
+    return urlencode([(key, value) for key, value in pairs if (site, key) in SHAREABLE_QUERY])
 
 
 def share_safe_source(source: str) -> str:
-    """A media source as an output may show it: a URL without credentials, a local file by its name
-    only (never a folder of this machine)."""
+    """A media source as an output may show it: a URL without credentials, query string or
+    fragment (see :func:`redact`), a local file by its name only (never a folder of this machine)."""
     source = str(source or "")
     return redact(source) if "://" in source else Path(source).name
 

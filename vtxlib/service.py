@@ -74,6 +74,9 @@ class ServiceOptions(OptionsModel):
     api_key: Optional[str] = Field(default=None, repr=False, exclude=True)  # never logged, never dumped
     trusted_hosts: tuple[str, ...] = ()  # Host header names accepted besides localhost
     allow_url_networks: tuple[str, ...] = ()  # private networks 'url' may download from
+    # job records, job outputs, source records and media caches older than this are deleted (at
+    # start and hourly); None keeps everything
+    retention_days: Optional[float] = Field(default=None, gt=0)
 
     def url_policy(self) -> netguard.UrlPolicy:
         return netguard.UrlPolicy.from_strings(self.allow_url_networks)
@@ -273,7 +276,8 @@ class JobManager:
     keep_in_memory = 100
 
     def __init__(self, runner: Callable[[Job], TranscriptResponse], jobs_dir: Path, max_pending: int = 4,
-                 uploads_dir: Optional[Path] = None, clean: Callable[[Job, str], str] = lambda job, text: text):
+                 uploads_dir: Optional[Path] = None, clean: Callable[[Job, str], str] = lambda job, text: text,
+                 sweep: Optional[Callable[[], Any]] = None, sweep_every_s: float = 3600.0):
         self.runner = runner
         self.jobs_dir = Path(jobs_dir)
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
@@ -287,6 +291,9 @@ class JobManager:
         self.current: Optional[Job] = None
         self.handled = 0
         self.recovered = self._recover_interrupted()
+        self._sweep_uploads()
+        self.sweep, self.sweep_every_s = sweep, sweep_every_s
+        self._run_sweep()
         self._worker = threading.Thread(target=self._work, name="vtx-service-worker", daemon=True)
         self._worker.start()
 
@@ -310,9 +317,13 @@ class JobManager:
         if job is not None:
             return job.answer()
         path = self.jobs_dir / f"{job_id}.json"
-        if path.exists():
+        if not path.exists():
+            return None
+        try:
             return JobRecord.model_validate_json(path.read_text(encoding="utf-8"))  # drops the upload folder
-        return None
+        except (OSError, ValueError) as e:  # pydantic's ValidationError is a ValueError
+            log.warning("the record of job %s (%s) is damaged: %s", job_id, path, str(e).splitlines()[0])
+            raise ServiceError(500, f"the record of job {job_id} is damaged; the server log has the details") from e
 
     def _recover_interrupted(self) -> int:
         """Mark jobs that a dead server left queued or running as failed, and remove their uploads."""
@@ -321,6 +332,10 @@ class JobManager:
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
+                log.warning("skipping the damaged job record %s", path)
+                continue
+            if not isinstance(record, dict):
+                log.warning("skipping the damaged job record %s", path)
                 continue
             if record.get("status") not in ("queued", "running"):
                 continue
@@ -335,6 +350,31 @@ class JobManager:
         if count:
             log.warning("%d job(s) left unfinished by an earlier server run were marked failed", count)
         return count
+
+    def _sweep_uploads(self) -> None:
+        """At start no job is queued or running, so every upload folder is an orphan (a killed
+        server's, or a partial upload's): left there, it would keep a full disk full."""
+        if self.uploads_dir is None or not self.uploads_dir.is_dir():
+            return
+        orphans = [entry for entry in self.uploads_dir.iterdir() if re.fullmatch(r"[0-9a-f]{32}", entry.name)]
+        for entry in orphans:
+            shutil.rmtree(entry, ignore_errors=True)
+        if orphans:
+            log.warning("removed %d upload folder(s) left by an earlier server run", len(orphans))
+
+    def _run_sweep(self) -> None:
+        """The retention sweep (see :func:`sweep_expired`), run in the worker between jobs."""
+        if self.sweep is None:
+            return
+        self._last_sweep = time.monotonic()
+        try:
+            self.sweep()
+        except Exception:  # the worker must go on
+            log.exception("the retention sweep failed")
+        with self._lock:  # finished jobs whose record was swept are not answered from memory either
+            for job_id in [j.id for j in self._jobs.values() if j.done_event.is_set()]:
+                if not (self.jobs_dir / f"{job_id}.json").exists():
+                    del self._jobs[job_id]
 
     def _remove_upload(self, folder: Optional[str]) -> None:
         if self.uploads_dir is None or not folder or not re.fullmatch(r"[0-9a-f]{32}", folder):
@@ -351,10 +391,16 @@ class JobManager:
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
+            try:
+                job = self._queue.get(timeout=self.sweep_every_s if self.sweep else None)
+            except queue.Empty:
+                job = False
+            if self.sweep and time.monotonic() - self._last_sweep >= self.sweep_every_s:
+                self._run_sweep()
             if job is None:
                 return
-            self._run(job)
+            if job:
+                self._run(job)
 
     def _run(self, job: Job) -> None:
         job.status, job.started, self.current = "running", time.time(), job
@@ -399,6 +445,65 @@ class JobManager:
     def _cleanup(job: Job) -> None:
         if job.request.upload_dir:
             shutil.rmtree(job.request.upload_dir, ignore_errors=True)
+
+
+# -- retention -------------------------------------------------------------------------------
+
+def sweep_expired(root: Path, max_age_days: float, now: Optional[float] = None) -> dict[str, int]:
+    """Delete what the service stored more than MAX_AGE_DAYS ago under the workspace ROOT: finished
+    job records (``service/jobs``), job outputs (``outputs/jobs/<id>``), source records
+    (``sources/*.json``) and media caches (``media/<id>``, recomputed if that media comes again).
+    Age is the time of the last write (a record is last written when its job ends); a job still
+    queued or running is kept whatever its age. Returns what was removed, by kind."""
+    root = Path(root)
+    cutoff = (now or time.time()) - max_age_days * 86400
+    removed = {"jobs": 0, "outputs": 0, "sources": 0}
+    for path in sorted((root / "service" / "jobs").glob("*.json")):
+        if _expired_job_record(path, cutoff):
+            path.unlink(missing_ok=True)
+            removed["jobs"] += 1
+    jobs = root / "service" / "jobs"
+    for folder in _subfolders(root / "outputs" / "jobs"):
+        if not (jobs / f"{folder.name}.json").exists() and _newest_mtime(folder) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed["outputs"] += 1
+    for path in sorted((root / "sources").glob("*.json")):
+        if _mtime(path) < cutoff:
+            path.unlink(missing_ok=True)
+            removed["sources"] += 1
+    media = [folder for folder in _subfolders(root / "media") if _newest_mtime(folder) < cutoff]
+    for folder in media:
+        shutil.rmtree(folder, ignore_errors=True)
+    if media:
+        removed["media"] = len(media)
+    if any(removed.values()):
+        log.info("retention (%g days): removed %s", max_age_days, removed)
+    return removed
+
+
+def _expired_job_record(path: Path, cutoff: float) -> bool:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict):  # damaged: judged by its file's age
+        return _mtime(path) < cutoff
+    return record.get("status") in ("done", "failed") and _mtime(path) < cutoff
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()) if folder.is_dir() else []
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return float("inf")
+
+
+def _newest_mtime(folder: Path) -> float:
+    return max([_mtime(folder), *(_mtime(p) for p in folder.rglob("*"))])
 
 
 # -- the pipeline side -----------------------------------------------------------------------
@@ -501,7 +606,7 @@ def store_upload(upload, uploads_dir: Path, max_bytes: int) -> Path:
     folder.mkdir(parents=True)
     try:
         return _copy_upload(upload, folder / safe_filename(upload.filename), max_bytes)
-    except ServiceError:
+    except BaseException:  # too large, empty, a full disk, a dropped connection: nothing may stay
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
@@ -720,8 +825,18 @@ def load_api_key(key_file: Optional[Path] = None) -> Optional[str]:
             raise InputError(f"cannot read the API key file {key_file}: {e.strerror or e}") from e
         if not lines or not lines[0].strip():
             raise InputError(f"the API key file {key_file} is empty")
+        _warn_if_readable_by_others(Path(key_file).expanduser())
         return lines[0].strip()
     return os.environ.get(API_KEY_ENV, "").strip() or None
+
+
+def _warn_if_readable_by_others(key_file: Path) -> None:
+    """The key is accepted, but a file other users can read gives it to them too."""
+    mode = key_file.stat().st_mode
+    if os.name != "nt" and mode & 0o044:
+        who = "every user" if mode & 0o004 else "its group"
+        log.warning("the API key file %s is readable by %s (mode %o); restrict it with: chmod 600 %s",
+                    key_file, who, mode & 0o777, key_file)
 
 
 def add_safety_middleware(app, options: ServiceOptions) -> None:
@@ -759,8 +874,10 @@ class ServiceContext:
         return self.job_manager
 
     def start(self) -> None:
+        days = self.options.retention_days
+        sweep = (lambda: sweep_expired(self.workspace.root, days)) if days else None
         self.job_manager = JobManager(self.runner, self.service_dir / "jobs", self.options.max_pending_jobs,
-                                      self.uploads_dir, self.clean)
+                                      self.uploads_dir, self.clean, sweep=sweep)
 
     def stop(self) -> None:
         if self.job_manager is not None:
@@ -841,8 +958,12 @@ def _add_error_handlers(app) -> None:
     async def http_error(request, exc: StarletteHTTPException):
         return answer(exc.status_code, str(exc.detail))
 
+    async def unexpected(request, exc: Exception):  # a bug: still a JSON answer, the details in the log
+        log.error("request %s %s failed", request.method, request.url.path, exc_info=exc)
+        return answer(500, f"internal error ({type(exc).__name__}); the server log has the details")
+
     for kind, handler in ((ServiceError, service_error), (RequestValidationError, validation_error),
-                          (OSError, os_error), (StarletteHTTPException, http_error)):
+                          (OSError, os_error), (StarletteHTTPException, http_error), (Exception, unexpected)):
         app.add_exception_handler(kind, handler)
 
 
@@ -893,6 +1014,7 @@ def _status(ctx: ServiceContext) -> ServiceStatus:
         jobs=ctx.job_manager.counts() if ctx.job_manager is not None else None,
         limits={"max_upload_mb": options.max_upload_mb, "sync_max_seconds": options.sync_max_seconds,
                 "max_pending_jobs": options.max_pending_jobs, "urls": options.allow_urls,
+                "retention_days": options.retention_days,
                 "max_speakers": MAX_SPEAKERS})
 
 
@@ -940,7 +1062,7 @@ def _job_request(ctx: ServiceContext, file, url: Optional[str], overrides: dict)
     except (InputError, TypeError) as e:
         raise ServiceError(400, str(e)) from e
     if url:
-        return JobRequest(source=_checked_url(ctx, url), name=url, overrides=overrides)
+        return JobRequest(source=_checked_url(ctx, url), name=netguard.share_safe_source(url), overrides=overrides)
     path = store_upload(file, ctx.uploads_dir, ctx.options.max_upload_bytes)
     return JobRequest(source=str(path), name=file.filename or path.name, overrides=overrides,
                       upload_dir=str(path.parent))
@@ -1027,11 +1149,49 @@ def add_parser(subparsers) -> None:
     p.add_argument("--allow-url-network", action="append", default=[], metavar="NET",
                    help="private network 'url' may download from, e.g. 10.0.0.0/8 (repeatable; "
                         "default: public addresses only)")
+    p.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
+                   help="delete job records and outputs, source records and media caches older than DAYS "
+                        "(at start and hourly; default: keep everything)")
     p.add_argument("--workspace", type=Path, default=None,
                    help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     add_pipeline_arguments(p)
     p.set_defaults(handler=cmd_serve)
+
+
+EXIT_ADDRESS_IN_USE = 4  # `serve`: the port is taken (1: other user errors, 3 is run's "incomplete")
+
+
+class AddressInUse(InputError):
+    exit_code = EXIT_ADDRESS_IN_USE
+
+
+def check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port {port}: expected a port number from 1 to 65535 (0 picks a free one)")
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind HOST:PORT once and let go, so a port already in use is named before the models load
+    (the server binds it again, with the same SO_REUSEADDR, once it starts)."""
+    import errno
+    import socket
+
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise AddressInUse(f"{host}:{port} is already in use (another server?); stop it or choose "
+                                   f"another --port") from None
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise InputError(f"cannot listen on {host}: this machine has no such address") from None
+            raise InputError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        except (socket.gaierror, UnicodeError) as e:
+            raise InputError(f"cannot listen on {host}: {e}") from None
 
 
 def cmd_serve(args) -> int:
@@ -1042,15 +1202,20 @@ def cmd_serve(args) -> int:
     from .cli import pipeline_options_from_args
     from .workspace import Workspace
 
+    check_port(args.port)
+    if args.retention_days is not None and args.retention_days <= 0:
+        raise InputError(f"--retention-days {args.retention_days:g}: expected a number of days above 0")
     options = ServiceOptions(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
                              sync_max_seconds=args.sync_max_seconds, max_pending_jobs=args.max_pending_jobs,
                              allow_urls=not args.no_urls, api_key=load_api_key(args.api_key_file),
                              trusted_hosts=tuple(args.trusted_host),
-                             allow_url_networks=tuple(args.allow_url_network))
+                             allow_url_networks=tuple(args.allow_url_network),
+                             retention_days=args.retention_days)
     if not options.api_key and not is_loopback_host(options.host):
         raise InputError(f"refusing to bind to {options.host} without an API key: set {API_KEY_ENV} or pass "
                          f"--api-key-file FILE (clients send 'Authorization: Bearer <key>'), or bind to 127.0.0.1")
     options.url_policy()  # a bad --allow-url-network fails here, before the models load
+    check_can_listen(options.host, options.port)  # and a port in use
     log.info("API key %s", "required" if options.api_key else "not set: loopback only")
     workspace, pipeline_options = Workspace(args.workspace), pipeline_options_from_args(args)
     if pipeline_options.voices:  # a bad clip in the configured folder fails now, not on the first request

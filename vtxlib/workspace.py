@@ -16,8 +16,10 @@ Layout (``drive_layout.md`` documents it for Google Drive)::
 
 Every write goes to a temporary file in the same directory and is renamed into place, so a
 crash or a Colab disconnect never leaves a partial artifact where a later run would read it. A
-temporary name carries the writing process's id and host, so a later run can tell the leftovers of
-a killed process (removed by :func:`remove_stale_temporaries`) from files still being written.
+temporary name starts with ``.vtx-tmp.`` and carries the writing process's id and host
+(``.vtx-tmp.<target>.p<pid>h<host>.<random>[.suffix]``), so a later run can tell the leftovers of a
+killed process (removed by :func:`remove_stale_temporaries`) from files still being written, and
+never takes a file of the user's (``--out`` may be any folder) for one of its own.
 
 An artifact records a digest of its content (and the size and SHA-256 of files it refers to, such
 as ``audio.wav``); it is reused only when that still matches, and later stages' keys are made of
@@ -28,6 +30,7 @@ workspace reads its own files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -55,10 +58,11 @@ CHECKSUMS_FILE = "checksums.json"  # in models/: model file checksums by (path, 
 FOREIGN_TEMP_MAX_AGE_S = 24 * 3600
 
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-# .<target>.p<pid>h<host>.<8 random chars>[.<suffix>], or, written before names carried their
-# owner, .<target>.<8 random chars>.part|.wav
-_TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
-                        r"(?:\.[A-Za-z0-9]+)?|[a-z0-9_]{8}\.(?:part|wav))$")
+# .vtx-tmp.<target>.p<pid>h<host>.<8 random chars>[.<suffix>]: only names of this form are ever
+# removed as leftovers (a user's ".notes.backup_1.wav" in an --out folder is not one)
+TEMP_PREFIX = ".vtx-tmp."
+_TEMP_NAME = re.compile(r"^\.vtx-tmp\.(?P<target>.+)\.p(?P<pid>\d+)h(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}"
+                        r"(?:\.[A-Za-z0-9]+)?$")
 _TEMP_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _checksum_lock = threading.Lock()
 
@@ -111,7 +115,7 @@ def _create_temporary(target: Path, suffix: str, mode: int) -> Path:
     make every output unreadable to a web server or another user)."""
     while True:
         random_part = "".join(secrets.choice(_TEMP_CHARACTERS) for _ in range(8))
-        path = target.parent / f".{target.name}.{_owner_tag()}.{random_part}{suffix}"
+        path = target.parent / f"{TEMP_PREFIX}{target.name}.{_owner_tag()}.{random_part}{suffix}"
         try:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
         except FileExistsError:
@@ -140,19 +144,58 @@ def atomic_folder(target: Path) -> Iterator[Path]:
 
 def _new_temp_folder_name(target: Path) -> Path:
     while True:
-        path = target.parent / f".{target.name}.{_owner_tag()}.{secrets.token_hex(4)}"
+        path = target.parent / f"{TEMP_PREFIX}{target.name}.{_owner_tag()}.{secrets.token_hex(4)}"
         if not path.exists():
             return path
 
 
 def _replace_folder(new: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = _new_temp_folder_name(target)
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Move TARGET aside and NEW into its place. Swaps in one folder are serialised (two runs
+    publishing the same ``out/<id>`` would otherwise rename into each other's folder); where the
+    file system has no locks, a swap that meets another writer's folder moves that one aside too."""
+    with _folder_lock(target.parent):
+        for attempt in range(_SWAP_ATTEMPTS):
+            old = None
+            if target.exists():
+                old = _new_temp_folder_name(target)
+                try:
+                    os.replace(target, old)
+                except FileNotFoundError:  # another writer moved it first
+                    old = None
+            try:
+                os.replace(new, target)
+                return
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == _SWAP_ATTEMPTS - 1:
+                    raise
+                log.debug("%s was published by another writer meanwhile; replacing it", target)
+            finally:
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+
+
+_SWAP_ATTEMPTS = 5
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on FOLDER itself (no lock file is left in a user's --out folder).
+    Without flock (Windows, some network or FUSE mounts) it does nothing; the swap retries instead."""
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def remove_stale_temporaries(folder: Path, since: float) -> int:
@@ -186,7 +229,7 @@ def _is_stale_temporary(entry: Path, since: float) -> bool:
         return False
     if mtime >= since:
         return False
-    if match["pid"] is None or time.time() - mtime > FOREIGN_TEMP_MAX_AGE_S:
+    if time.time() - mtime > FOREIGN_TEMP_MAX_AGE_S:
         return True
     return match["host"] == _HOST and not _process_alive(int(match["pid"]))
 

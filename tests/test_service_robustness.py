@@ -1,0 +1,223 @@
+"""The service recovers from what a probe did to it: a full disk during an upload, uploads left by a
+killed server, a damaged job record, a bad or busy port, a key file others can read, and data kept
+forever (the retention setting)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+from test_service import FakePipeline, client_for, needs_ffmpeg, tone_wav, wait_for_job  # noqa: E402
+
+from vtxlib.workspace import Workspace  # noqa: E402
+
+KEY = "k3y-0f-the-robustness-tests-4d2b"
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    return Workspace(tmp_path / "ws")
+
+
+# -- a full disk during an upload -----------------------------------------------------------------
+
+class _SmallDisk:
+    """``open`` for the service module on a disk of QUOTA bytes under FOLDER: a write that would
+    pass it fails with ENOSPC after writing what fits, as a real full disk does."""
+
+    def __init__(self, folder: Path, quota: int):
+        self.folder, self.quota = folder, quota
+
+    def used(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+
+    def __call__(self, path, mode="r", *args, **kwargs):
+        handle = open(path, mode, *args, **kwargs)
+        if "w" not in mode or not Path(path).is_relative_to(self.folder):
+            return handle
+        disk = self
+
+        class Limited:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                handle.close()
+
+            def write(self, data):
+                room = disk.quota - disk.used()
+                if len(data) > room:
+                    handle.write(data[:max(0, room)])
+                    handle.flush()
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                written = handle.write(data)
+                handle.flush()
+                return written
+
+        return Limited()
+
+
+@needs_ffmpeg
+def test_a_failed_upload_is_removed_so_the_next_request_succeeds(workspace, tmp_path, monkeypatch):
+    from vtxlib import service
+
+    small = tone_wav(tmp_path / "small.wav", 0.5).read_bytes()
+    large = tone_wav(tmp_path / "large.wav", 8.0).read_bytes()
+    uploads = workspace.root / "service" / "uploads"
+    monkeypatch.setattr(service, "open", _SmallDisk(uploads, quota=len(small) + 4096), raising=False)
+    with client_for(workspace, FakePipeline(workspace)) as client:
+        full = client.post("/transcribe", files={"file": ("large.wav", large, "audio/wav")})
+        assert full.status_code == 507 and "disk is full" in full.json()["error"]
+        assert list(uploads.iterdir()) == [], "the partial upload was left behind"
+        after = client.post("/transcribe", files={"file": ("small.wav", small, "audio/wav")})
+        assert after.status_code == 200, after.text
+
+
+def test_uploads_left_by_a_killed_server_are_removed_at_start(workspace, tmp_path):
+    uploads = workspace.root / "service" / "uploads"
+    orphan = uploads / ("ab" * 16)
+    orphan.mkdir(parents=True)
+    (orphan / "talk.wav").write_bytes(b"RIFF" + bytes(1000))  # a partial upload, no job names it
+    with client_for(workspace, FakePipeline(workspace)) as client:
+        assert client.get("/status").status_code == 200
+        assert not orphan.exists()
+
+
+# -- a damaged job record -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ['{"job_id": "0123456789abcdef", "status": "do', "", "[1, 2]"])
+def test_a_damaged_job_record_is_a_json_error_not_a_plain_text_500(workspace, caplog, damage):
+    from fastapi.testclient import TestClient
+
+    from vtxlib.service import ServiceOptions, create_app
+
+    jobs = workspace.root / "service" / "jobs"
+    jobs.mkdir(parents=True)
+    (jobs / "0123456789abcdef.json").write_text(damage)
+    app = create_app(workspace, ServiceOptions(), pipeline=FakePipeline(workspace))
+    with TestClient(app, base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:
+        answer = client.get("/jobs/0123456789abcdef")
+    assert answer.headers["content-type"].startswith("application/json"), answer.text
+    assert answer.status_code == 500 and "damaged" in answer.json()["error"]
+    assert any("0123456789abcdef" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+# -- the command line: a bad or busy port, a key file others can read --------------------------------
+
+def _serve(monkeypatch, argv: list[str]) -> tuple[int, list]:
+    import uvicorn
+
+    from vtxlib import cli, service
+
+    loaded = []
+    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
+    monkeypatch.setattr(service, "create_app", lambda *a, **k: loaded.append("models") or "app")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: loaded.append("server"))
+    monkeypatch.delenv("VTX_API_KEY", raising=False)
+    return cli.main(["serve", *argv]), loaded
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_an_impossible_port_is_one_line(monkeypatch, capsys, port):
+    code, loaded = _serve(monkeypatch, ["--port", port])
+    err = capsys.readouterr().err
+    assert code == 1 and loaded == []
+    assert len(err.strip().splitlines()) == 1 and "--port" in err and "65535" in err, err
+
+
+def test_a_port_in_use_is_refused_before_the_models_load(monkeypatch, capsys):
+    from vtxlib.service import EXIT_ADDRESS_IN_USE
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code, loaded = _serve(monkeypatch, ["--port", str(busy.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert loaded == [] and code == EXIT_ADDRESS_IN_USE and code not in (0, 1, 3)
+    assert len(err.strip().splitlines()) == 1 and "in use" in err, err
+
+
+def test_a_key_file_others_can_read_is_accepted_with_a_warning(tmp_path, caplog):
+    from vtxlib.service import load_api_key
+
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(KEY + "\n")
+    os.chmod(key_file, 0o644)
+    with caplog.at_level(logging.WARNING, logger="vtxlib.service"):
+        assert load_api_key(key_file) == KEY
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("chmod 600" in message for message in warnings), warnings
+    assert KEY not in caplog.text
+    caplog.clear()
+    os.chmod(key_file, 0o600)
+    with caplog.at_level(logging.WARNING, logger="vtxlib.service"):
+        assert load_api_key(key_file) == KEY
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+def _age_tree(path: Path, days: float) -> None:
+    past = time.time() - days * 86400
+    for entry in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.utime(entry, (past, past), follow_symlinks=False)
+
+
+@needs_ffmpeg
+def test_retention_removes_old_jobs_outputs_and_source_records_only(workspace, tmp_path):
+    from vtxlib.service import ServiceOptions, sweep_expired
+
+    audio = tone_wav(tmp_path / "a.wav", 0.5).read_bytes()
+    fake = FakePipeline(workspace)
+    with client_for(workspace, fake) as client:
+        old, new = (client.post("/transcribe", files={"file": (f"{n}.wav", audio, "audio/wav")}).json()["job_id"]
+                    for n in ("old", "new"))
+    jobs, outputs, sources = (workspace.root / "service" / "jobs", workspace.root / "outputs" / "jobs",
+                              workspace.root / "sources")
+    sources.mkdir(exist_ok=True)
+    (sources / "old.json").write_text("{}")
+    (sources / "new.json").write_text("{}")
+    for path in (jobs / f"{old}.json", outputs / old, sources / "old.json"):
+        _age_tree(path, 10)
+    for media_id in ("f-old", "f-new"):
+        (workspace.media_dir(media_id) / "audio.wav").write_bytes(b"RIFF")
+    _age_tree(workspace.root / "media" / "f-old", 10)
+    running = json.loads((jobs / f"{new}.json").read_text())
+    running.update(job_id="0123456789abcdef", status="running")
+    (jobs / "0123456789abcdef.json").write_text(json.dumps(running))
+    _age_tree(jobs / "0123456789abcdef.json", 10)  # old, but its job is not over: kept
+
+    assert ServiceOptions().retention_days is None  # nothing is deleted unless asked for
+    removed = sweep_expired(workspace.root, max_age_days=7)
+    assert removed == {"jobs": 1, "outputs": 1, "sources": 1, "media": 1}
+    assert (jobs / "0123456789abcdef.json").exists()
+    assert sorted(p.name for p in (workspace.root / "media").iterdir()) == ["f-new"]
+    assert not (jobs / f"{old}.json").exists() and not (outputs / old).exists()
+    assert not (sources / "old.json").exists()
+    assert (jobs / f"{new}.json").exists() and (outputs / new).is_dir() and (sources / "new.json").exists()
+
+
+@needs_ffmpeg
+def test_the_service_sweeps_at_start_with_a_retention_setting(workspace, tmp_path):
+    audio = tone_wav(tmp_path / "a.wav", 0.5).read_bytes()
+    with client_for(workspace, FakePipeline(workspace)) as client:
+        old = client.post("/transcribe", files={"file": ("a.wav", audio, "audio/wav")}).json()["job_id"]
+    record = workspace.root / "service" / "jobs" / f"{old}.json"
+    _age_tree(record, 3)
+    _age_tree(workspace.root / "outputs" / "jobs" / old, 3)
+    with client_for(workspace, FakePipeline(workspace)) as client:  # no retention: kept
+        assert client.get(f"/jobs/{old}").status_code == 200
+    with client_for(workspace, FakePipeline(workspace), retention_days=2) as client:
+        assert client.get(f"/jobs/{old}").status_code == 404
+        assert client.get("/status").json()["limits"]["retention_days"] == 2
+    assert not record.exists() and not (workspace.root / "outputs" / "jobs" / old).exists()

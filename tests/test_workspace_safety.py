@@ -1,0 +1,125 @@
+"""The workspace never harms files it did not write, and never serves a stale or damaged record:
+only vtx's own temporaries are cleaned, concurrent runs publishing the same outputs do not collide,
+damaged source records are recomputed, and a file edited in place (same size and mtime) is seen."""
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from vtxlib.pipeline import Pipeline, PipelineOptions
+from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word
+from vtxlib.workspace import Workspace
+
+
+class _Asr:
+    name = "fake-asr"
+
+    def options_dict(self):
+        return {"v": 1}
+
+    def transcribe(self, audio, progress=None):
+        words = [Word("hello", 0.2, 0.5, 0.9), Word("there", 0.6, 0.9, 0.9)]
+        return Transcript([Segment("hello there", 0.2, 0.9, words)], language="en", backend=self.name)
+
+    def close(self):
+        pass
+
+
+class _Diarizer:
+    name = "fake-diarizer"
+
+    def options_dict(self):
+        return {}
+
+    def diarize(self, audio, count, progress=None):
+        return Diarization([SpeakerTurn("SPEAKER_00", 0.1, 1.0)], backend=self.name)
+
+    def close(self):
+        pass
+
+
+def _wav(path: Path, seconds=1.5, freq=200) -> Path:
+    t = np.arange(int(seconds * 16000)) / 16000
+    data = (0.2 * np.sin(2 * math.pi * freq * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(data.tobytes())
+    return path
+
+
+def _pipeline(ws):
+    return Pipeline(ws, PipelineOptions(emotion="off", report=False),
+                    backends={"asr": _Asr(), "diarize": _Diarizer()})
+
+
+def _age(path: Path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+# -- only vtx's own temporaries are ever removed -------------------------------------------------
+
+def test_run_out_dir_keeps_the_users_hidden_files(tmp_path):
+    """The probe's repro: ``run --out o`` removed these two (old temporary pattern, older than the run)."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".notes.backup_1.wav").write_text("x\n")
+    (out / ".photos.holiday1.part").mkdir()
+    (out / ".photos.holiday1.part" / "img.jpg").write_bytes(b"jpeg")
+    for name in (".notes.backup_1.wav", ".photos.holiday1.part"):
+        _age(out / name, 2 * 3600)
+    _pipeline(Workspace(tmp_path / "ws")).run(str(_wav(tmp_path / "sample.wav")), out_dir=out)
+    assert (out / ".notes.backup_1.wav").read_text() == "x\n"
+    assert (out / ".photos.holiday1.part" / "img.jpg").read_bytes() == b"jpeg"
+
+
+def test_only_names_vtx_gives_its_temporaries_are_candidates(tmp_path):
+    from vtxlib.workspace import atomic_path, remove_stale_temporaries
+
+    user_names = [".audio.wav.k3j_9x2a.wav", ".a1b2.json.p999999999h0a1b2c.zz9_8yx7.part", ".notes.abcdefgh.txt",
+                  ".config.settings", "audio.wav", ".download"]
+    for name in user_names:
+        (tmp_path / name).write_text("x")
+    with atomic_path(tmp_path / "a.json") as tmp:  # a real one, kept by renaming a copy
+        (tmp_path / tmp.name.replace(f"p{os.getpid()}", "p999999999")).write_text("partial")
+    for path in tmp_path.iterdir():
+        _age(path, 3 * 24 * 3600)  # old enough even for a temporary written on another host
+    assert remove_stale_temporaries(tmp_path, since=time.time()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(user_names + ["a.json"])
+
+
+# -- two runs publishing the same outputs ------------------------------------------------------
+
+def test_two_writers_replacing_the_same_output_folder_do_not_collide(tmp_path):
+    """Both swaps move the current folder aside and rename theirs in; unserialised, one rename
+    meets the other's folder (``OSError: [Errno 39] Directory not empty``) and leaves its temporary."""
+    from vtxlib.workspace import atomic_folder
+
+    target, errors = tmp_path / "out" / "f-0123", []
+    start = threading.Barrier(3)
+
+    def publish(writer: int) -> None:
+        start.wait()
+        try:
+            for round_ in range(150):
+                with atomic_folder(target) as folder:
+                    for name in ("a.txt", "b.txt", "c.txt"):
+                        (folder / name).write_text(f"{writer}:{round_}")
+        except Exception as e:  # collected: an exception in a thread would not fail the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+    contents = {p.read_text() for p in target.iterdir()}
+    assert len(contents) == 1, "the published set mixes two writers' files"
