@@ -1,6 +1,6 @@
 """Run the stages through the workspace cache.
 
-acquire -> audio -> speech -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
+acquire -> audio -> speech -> language -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
 
 Each cached stage's artifact is stored under a key made of its backend, options, the versions of
 its code, libraries and model files, and the content digests of its inputs; an existing artifact
@@ -35,15 +35,16 @@ from .acquire import AcquireOptions, acquire
 from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
-from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo, OptionsModel, VtxModel,
-                    StageRecord, Transcript, VoiceMatch)
+from .language import AUTO, LanguageOptions, normalise_language
+from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, LanguageDetection, MediaInfo,
+                    OptionsModel, VtxModel, StageRecord, Transcript, VoiceMatch)
 from .vad import SpeechOptions, SpeechRegions, detect_speech
 from .workspace import (Artifact, Workspace, atomic_folder, atomic_write_json, content_digest, normalised,
                         remove_stale_temporaries, stage_key)
 
 log = logging.getLogger("vtxlib.pipeline")
 
-STAGES = ("acquire", "audio", "speech", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
+STAGES = ("acquire", "audio", "speech", "language", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
 
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
 #: Per media: the backend, key and inputs of the last asr/diarize/emotion result (``auto`` reuses it).
@@ -62,7 +63,7 @@ DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer"]  # vtxlib
 EmotionChoice = Literal["auto", "embedded", "speechbrain", "off"]
 EnhanceChoice = Literal["off", "auto", "gemini"]
 VisibleSpeakerChoice = Literal["auto", "off", "name", "chevrons"]
-StageName = Literal["acquire", "audio", "speech", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload"]
+StageName = Literal["acquire", "audio", "speech", "language", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload"]
 
 
 class PipelineOptions(OptionsModel):
@@ -70,8 +71,11 @@ class PipelineOptions(OptionsModel):
     and the notebook parameters are made from (see :func:`option_names`)."""
 
     asr: AsrChoice = Field("auto", description="speech recognition backend (auto: nemo on a GPU, else whisper-cpu)")
-    asr_model: Optional[str] = Field(None, description="ASR model name or local path (default: the backend's)")
-    language: Optional[str] = Field(None, description="spoken language code, e.g. en (default: the model's)")
+    asr_model: Optional[str] = Field(None, description="ASR model name or local path (default or auto: chosen "
+                                     "for the language: tiny.en/base on the CPU, Parakeet v2/v3 or Whisper "
+                                     "large-v3-turbo on a GPU)")
+    language: str = Field(AUTO, description="spoken language: auto (identified from the speech) or a Whisper "
+                          "language code such as en, es, de, ja to force it")
     diarizer: DiarizerChoice = Field("auto", description="diarization backend (auto: pyannote on a GPU "
                                      "with an HF token, else embedded)")
     diarizer_model: Optional[str] = Field(None, description="diarization model name or local path")
@@ -102,6 +106,11 @@ class PipelineOptions(OptionsModel):
                                                   "'Alice: ...', chevrons = '>> ALICE: ...' (YouTube's style), "
                                                   "auto = chevrons when uploading to YouTube, else off")
     force: Optional[StageName] = Field(None, description="recompute this stage and every stage after it")
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language_code(cls, value: Any) -> str:
+        return normalise_language(value)
 
     @field_validator("asr", "diarizer", "emotion", "enhance", "visible_speaker", "force", mode="before")
     @classmethod
@@ -167,6 +176,7 @@ class RunResult:
     media: MediaInfo
     audio: Optional[AudioFile] = None
     speech: Optional[SpeechRegions] = None  # None when neither ASR nor diarizer takes the speech stage's regions
+    language: Optional[LanguageDetection] = None  # the language stage's result (forced or detected)
     transcript: Optional[Transcript] = None
     diarization: Optional[Diarization] = None
     aligned: Optional[AlignedTranscript] = None
@@ -227,6 +237,7 @@ class Run:
     started: float = field(default_factory=time.time)
     voice_clips: Any = None  # vtxlib.voices.CheckedClips of this run's --voices
     enrollment: Any = None  # vtxlib.voices.Enrollment in the diarizer's space
+    language: Optional[LanguageDetection] = None  # what the language stage concluded (None: not run)
 
 
 _CURRENT_RUN: contextvars.ContextVar[Optional[Run]] = contextvars.ContextVar("vtx_run", default=None)
@@ -301,11 +312,13 @@ class Pipeline:
         started = time.perf_counter()
         self._check_voices(last)
         state = RunResult(media=self.acquire(source))
-        steps = [self._step_audio, self._step_speech, self._step_asr, self._step_diarize, self._step_align,
+        self._current().language = None
+        steps = [self._step_audio, self._step_speech, self._step_language, self._step_asr, self._step_diarize,
+                 self._step_align,
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
                  self._step_upload]
         if last >= STAGES.index("diarize"):
-            steps[2:4] = [self._step_asr_and_diarize, lambda st: None]
+            steps[3:5] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
                 break
@@ -332,9 +345,74 @@ class Pipeline:
     def _step_speech(self, st: "RunResult") -> None:
         audio = [st.refs["audio"].digest]
         computed = [s for s in ("asr", "diarize") if not self._recorded_hit(s, st.media.id, audio)]
-        if any(getattr(self._backend(stage), "takes_speech", False) for stage in computed):
+        if self.options.language != AUTO:
+            self._current().language = self._forced_language()
+        detecting = "asr" in computed and self._detects_language()
+        if detecting or any(getattr(self._backend(stage), "takes_speech", False) for stage in computed):
             detector = self._backend("diarize") if "diarize" in computed else None
             st.speech, st.refs["speech"] = self.speech(st.media, st.audio, st.refs["audio"], detector)
+
+    def _detects_language(self) -> bool:
+        """Whether the language stage identifies the language: --language auto, and an ASR backend that
+        is chosen for the language (not a given one) or takes it (``takes_language``)."""
+        if self.options.language != AUTO:
+            return False
+        return "asr" not in self._injected or getattr(self._injected["asr"], "takes_language", False)
+
+    def _forced_language(self) -> LanguageDetection:
+        from .language import forced
+
+        return forced(self.options.language)
+
+    def _step_language(self, st: "RunResult") -> None:
+        """The language stage, then the ASR model for that language checked before any long work."""
+        run = self._current()
+        if self.options.language != AUTO:
+            run.language = st.language = self._forced_language()
+            self._records["language"] = StageRecord(backend="forced", options={"language": self.options.language},
+                                                    seconds=0.0)
+        elif st.speech is not None and self._detects_language() and \
+                not self._recorded_hit("asr", st.media.id, [st.refs["audio"].digest]):
+            run.language, st.refs["language"] = self.language(st.media, st.audio, st.speech, st.refs["speech"])
+            st.language = run.language
+        detection = run.language
+        if detection is None:
+            return
+        if detection.source == "detected" and (detection.low_confidence or len(detection.shares) > 1
+                                               and detection.note.startswith("more than one")):
+            log.warning("%s", detection.note)
+        else:
+            log.info("%s", detection.note)
+        if not self._recorded_hit("asr", st.media.id, [st.refs["audio"].digest]):
+            self._check_asr_language(self._backend("asr"), detection)
+
+    def _check_asr_language(self, backend: Any, detection: LanguageDetection) -> None:
+        """An ASR model that does not handle the language: one line, before ASR and diarization start."""
+        from .asr import check_model_languages
+        from .language import mixed
+
+        if detection.language is None:
+            return
+        needed = [detection.language, *mixed(detection)]
+        check_model_languages(getattr(backend, "languages", None), getattr(backend, "model_label", backend.name),
+                              detection, needed)
+        if callable(getattr(backend, "check_available", None)):
+            from .errors import BackendUnavailable
+
+            try:
+                backend.check_available()
+            except BackendUnavailable as e:
+                raise BackendUnavailable(f"language {', '.join(needed)} needs the ASR model "
+                                         f"{getattr(backend, 'model_label', backend.name)}: {e}") from e
+
+    def language(self, media: MediaInfo, audio: AudioFile, speech: SpeechRegions,
+                 speech_ref: Ref) -> tuple[LanguageDetection, Ref]:
+        """The language stage: Whisper's language identification over windows of the speech."""
+        detector = self._backend("language")
+        options = LanguageOptions()
+        return self._cached(media.id, "language", detector.name, options.model_dump(mode="json"), [speech_ref.digest],
+                            lambda: detector.identify(audio.path, speech.regions, options),
+                            LanguageDetection.model_validate, model_files=detector.model_files())
 
     def _step_asr(self, st: "RunResult") -> None:
         st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech, st.refs.get("speech"))
@@ -429,6 +507,11 @@ class Pipeline:
     def _document(self, st: "RunResult") -> Document:
         media = st.media.model_copy(update={"duration": round(st.audio.duration, 3)})
         document = Document(media=media, transcript=st.aligned, stages=self._stage_records())
+        transcript = st.transcript
+        if transcript is not None:
+            document.language_probability = transcript.language_probability
+            document.language_source = transcript.language_source
+            document.language_detection = transcript.language_detection
         if self._current().enrollment is not None:
             from .voices import names_of
 
@@ -513,6 +596,8 @@ class Pipeline:
                 backend = self._backend("asr")
                 options = backend.options_dict()
                 extra, speech_inputs = _speech_input(backend, speech, speech_ref)
+                detection = self._current().language
+                options, extra = _language_input(backend, options, extra, detection)
 
                 def compute() -> Transcript:
                     self._warn_if_slow_on_cpu(backend.name, audio)
@@ -523,7 +608,7 @@ class Pipeline:
                 self._record_backend(media.id, "asr", backend.name, reused[1], inputs + speech_inputs)
         result, ref = reused
         self._note_model("asr", result.model, result.model_version)
-        return result, ref
+        return _with_language(result, self._current().language), ref
 
     def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref, speech: Optional[SpeechRegions] = None,
                 speech_ref: Optional[Ref] = None) -> tuple[Diarization, Ref]:
@@ -679,17 +764,30 @@ class Pipeline:
     def _backend_key(self, stage: str) -> tuple:
         """A backend is shared by runs whose options would create the same one."""
         opts = self.options
-        chosen = {"asr": (opts.asr, opts.asr_model, opts.language), "emotion": (opts.emotion,),
-                  "diarize": (opts.diarizer, opts.diarizer_model)}
+        if stage == "asr":
+            return (stage, *self._asr_plan())
+        chosen = {"emotion": (opts.emotion,), "diarize": (opts.diarizer, opts.diarizer_model), "language": ()}
         return (stage, *chosen[stage])
+
+    def _asr_plan(self) -> tuple[str, Optional[str], Optional[str]]:
+        """(backend, model, language) of the ASR: the model chosen for the language found (or forced)
+        when ``asr_model`` is auto or unset; before the language is known, the English default."""
+        from .asr import plan_asr
+
+        detection = self._current().language
+        return plan_asr(self.options.asr, self.options.asr_model, detection)
 
     def _create_backend(self, stage: str):
         opts = self.options
         if stage == "asr":
             from .asr import create_asr
 
-            return create_asr(opts.asr, model=opts.asr_model, language=opts.language,
-                              cache_dir=self.workspace.models_dir)
+            backend, model, language = self._asr_plan()
+            return create_asr(backend, model=model, language=language, cache_dir=self.workspace.models_dir)
+        if stage == "language":
+            from .language import WhisperLanguageDetector
+
+            return WhisperLanguageDetector()
         if stage == "diarize":
             from .diarize import create_diarizer
 
@@ -909,6 +1007,30 @@ def _speech_input(backend: Any, speech: Optional[SpeechRegions], ref: Optional[R
     if speech is None or ref is None or not getattr(backend, "takes_speech", False):
         return {}, []
     return {"speech": speech}, [ref.digest]
+
+
+def _language_input(backend: Any, options: dict, extra: dict,
+                    detection: Optional[LanguageDetection]) -> tuple[dict, dict]:
+    """(options, keyword arguments) that hand the language stage's result to a backend that takes it
+    (``takes_language``): the language decoded (and, when the speech mixes languages, the stretch of
+    each) are part of the ASR's cache key."""
+    if detection is None or detection.language is None or not getattr(backend, "takes_language", False):
+        return options, extra
+    from .language import mixed
+
+    options = {**options, "language": detection.language}
+    if mixed(detection):
+        options["language_spans"] = [[s.language, s.start, s.end] for s in detection.spans]
+    return options, {**extra, "language": detection}
+
+
+def _with_language(transcript: Transcript, detection: Optional[LanguageDetection]) -> Transcript:
+    """The transcript labelled with how its language was found."""
+    if detection is None or detection.language is None:
+        return transcript
+    return transcript.model_copy(update={
+        "language": detection.language, "language_probability": detection.probability, "language_source": detection.source,
+        "language_detection": detection})
 
 
 def _model_files(backend: Any, options: dict) -> list[Path]:

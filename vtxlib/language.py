@@ -1,0 +1,248 @@
+"""Language stage: which language the speech is in, identified on the speech itself.
+
+Runs between the speech stage and ASR, cached like every stage. The speech stage's regions are
+grouped into windows of about ``window_s`` seconds of speech (no silence, no music between
+regions), and up to ``max_windows`` of them, spread evenly over the file, go through Whisper's
+language identification (faster-whisper ``WhisperModel.detect_language``) with the multilingual
+``base`` model shipped in the CPU tier's packages. The result (:class:`~vtxlib.types.LanguageDetection`):
+
+* the probabilities per language (the windows' mean, weighted by their speech), the chosen
+  language and its probability;
+* each language's share of the speech, counting a window for the language it chose when it chose
+  it confidently (else for the main language), and the stretches (spans) in each language. When a
+  second language holds more than ``second_language_share`` of the speech, one warning line says
+  so, and whisper-cpu decodes each stretch in its own language;
+* ``low_confidence`` when there is too little speech or the chosen language's probability is below
+  ``min_probability``: one line says so, and the detector's best guess is used; ``--language xx``
+  chooses instead.
+
+``--language xx`` (any of Whisper's language codes, :data:`WHISPER_LANGUAGES`) skips detection: the
+result says ``source="forced"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .errors import InputError
+from .types import LanguageDetection, LanguageSpan, OptionsModel
+
+log = logging.getLogger("vtxlib.language")
+
+#: Whisper's language codes (faster_whisper.tokenizer._LANGUAGE_CODES, faster-whisper 1.2.1).
+WHISPER_LANGUAGES: tuple[str, ...] = (
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de",
+    "el", "en", "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr", "ht",
+    "hu", "hy", "id", "is", "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo", "lt",
+    "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa", "pl",
+    "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk", "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta",
+    "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "zh", "yue")
+AUTO = "auto"
+DETECTOR_MODEL = "base"  # the bundled multilingual model (vtxlib.asr.whisper_cpu.BUNDLED_MODELS)
+
+
+def normalise_language(value: Optional[str]) -> str:
+    """``auto`` (None or empty too) or a Whisper language code; anything else is an InputError."""
+    if value is None or not str(value).strip():
+        return AUTO
+    code = str(value).strip().lower()
+    if code == AUTO or code in WHISPER_LANGUAGES:
+        return code
+    raise InputError(f"--language {value!r}: expected auto or one of Whisper's language codes "
+                     f"({', '.join(WHISPER_LANGUAGES)})")
+
+
+class LanguageOptions(OptionsModel):
+    """How the language is identified (all part of the stage's cache key)."""
+
+    window_s: float = 20.0  # seconds of speech per window
+    min_window_s: float = 3.0  # a shorter last window joins the one before it
+    max_windows: int = 9  # at most this many windows, spread over the file
+    min_speech_s: float = 1.5  # less speech than this: low confidence
+    min_probability: float = 0.5  # the chosen language below this: low confidence
+    window_min_probability: float = 0.5  # a window counts for another language only this sure of it
+    second_language_share: float = 0.2  # a second language above this share of the speech is reported
+
+
+def forced(language: str) -> LanguageDetection:
+    """The result for ``--language LANGUAGE``: nothing detected."""
+    return LanguageDetection(language=language, probability=None, source="forced",
+                             note=f"language {language} (forced with --language)")
+
+
+def speech_windows(regions: Sequence[tuple[float, float]], options: LanguageOptions) -> list[list[tuple[float, float]]]:
+    """The regions grouped into windows of about ``window_s`` seconds of speech (a region longer than
+    that is cut); a last window under ``min_window_s`` joins the previous one."""
+    windows: list[list[tuple[float, float]]] = []
+    current: list[tuple[float, float]] = []
+    held = 0.0
+    for start, end in regions:
+        while end - start > 0:
+            take = min(end - start, options.window_s - held)
+            current.append((start, start + take))
+            held += take
+            start += take
+            if held >= options.window_s - 1e-6:
+                windows.append(current)
+                current, held = [], 0.0
+    if current:
+        if held < options.min_window_s and windows:
+            windows[-1].extend(current)
+        else:
+            windows.append(current)
+    return windows
+
+
+def spread(count: int, limit: int) -> list[int]:
+    """Indices of at most LIMIT of COUNT items, spread evenly (first and last included)."""
+    if count <= limit:
+        return list(range(count))
+    return sorted({int(round(i * (count - 1) / (limit - 1))) for i in range(limit)}) if limit > 1 else [count // 2]
+
+
+def window_seconds(window: Sequence[tuple[float, float]]) -> float:
+    return sum(end - start for start, end in window)
+
+
+#: detect(samples) -> [(language, probability), ...] best first
+Detector = Callable[[np.ndarray], list[tuple[str, float]]]
+
+
+def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple[float, float]],
+             detect: Detector, options: Optional[LanguageOptions] = None) -> LanguageDetection:
+    """Identify the language of the speech in REGIONS; READ(start, end) gives the samples."""
+    options = options or LanguageOptions()
+    windows = speech_windows(regions, options)
+    chosen = [windows[i] for i in spread(len(windows), options.max_windows)]
+    heard: list[tuple[list[tuple[float, float]], float, dict[str, float]]] = []
+    for window in chosen:
+        samples = np.concatenate([read(s, e) for s, e in window]) if window else np.zeros(0, np.float32)
+        if len(samples) < int(0.1 * SAMPLE_RATE):
+            continue
+        heard.append((window, len(samples) / SAMPLE_RATE, dict(detect(samples))))
+    return conclude(heard, sum(e - s for s, e in regions), options)
+
+
+def conclude(heard: list[tuple[list[tuple[float, float]], float, dict[str, float]]], speech_s: float,
+             options: LanguageOptions) -> LanguageDetection:
+    """The detection from each window's (regions, seconds, probabilities)."""
+    total = sum(seconds for _, seconds, _ in heard)
+    if not heard or total <= 0:
+        return LanguageDetection(language=None, probability=None, low_confidence=True, windows=0,
+                                 speech_seconds=round(speech_s, 2),
+                                 note="language: no speech to identify the language from")
+    mean: dict[str, float] = {}
+    for _, seconds, probs in heard:
+        for lang, p in probs.items():
+            mean[lang] = mean.get(lang, 0.0) + p * seconds / total
+    ranked = sorted(mean.items(), key=lambda kv: -kv[1])
+    language, probability = ranked[0]
+    labels = [_window_label(probs, language, options) for _, _, probs in heard]
+    shares: dict[str, float] = {}
+    for label, (_, seconds, _) in zip(labels, heard):
+        shares[label] = shares.get(label, 0.0) + seconds / total
+    spans = _spans([(window, label) for (window, _, _), label in zip(heard, labels)])
+    low = speech_s < options.min_speech_s or probability < options.min_probability
+    detection = LanguageDetection(
+        language=language, probability=round(probability, 4), source="detected",
+        probabilities={k: round(v, 4) for k, v in ranked[:10] if v >= 0.001},
+        shares={k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])},
+        spans=spans, low_confidence=low, windows=len(heard), speech_seconds=round(speech_s, 2))
+    detection.note = describe(detection, options)
+    return detection
+
+
+def _window_label(probs: dict[str, float], main: str, options: LanguageOptions) -> str:
+    best, p = max(probs.items(), key=lambda kv: kv[1])
+    return best if p >= options.window_min_probability else main
+
+
+def _spans(labelled: list[tuple[list[tuple[float, float]], str]]) -> list[LanguageSpan]:
+    spans: list[LanguageSpan] = []
+    for window, label in labelled:
+        start, end = window[0][0], window[-1][1]
+        if spans and spans[-1].language == label:
+            spans[-1].end = round(end, 3)
+        else:
+            spans.append(LanguageSpan(language=label, start=round(start, 3), end=round(end, 3)))
+    return spans
+
+
+def mixed(detection: LanguageDetection, options: Optional[LanguageOptions] = None) -> list[str]:
+    """Languages besides the main one holding more than ``second_language_share`` of the speech."""
+    options = options or LanguageOptions()
+    return [lang for lang in detection.secondary if detection.shares[lang] > options.second_language_share]
+
+
+def describe(detection: LanguageDetection, options: LanguageOptions) -> str:
+    """One line: the language found, or why it is unsure, or the second language heard."""
+    if detection.source == "forced":
+        return f"language {detection.language} (forced with --language)"
+    if detection.language is None:
+        return "language: no speech to identify the language from"
+    if detection.low_confidence:
+        why = (f"only {detection.speech_seconds:.1f} s of speech" if detection.speech_seconds < options.min_speech_s
+               else f"p={detection.probability:.2f}, music or noise?")
+        return (f"language identification is unsure ({why}): transcribing as {detection.language}; "
+                f"choose another with --language xx")
+    others = mixed(detection, options)
+    if others:
+        seen = ", ".join(f"{lang} {detection.shares[lang]:.0%}" for lang in [detection.language] + others)
+        return f"more than one language in the speech ({seen}): each stretch is transcribed in its own language"
+    return f"language {detection.language} detected (p={detection.probability:.2f})"
+
+
+def region_languages(regions: Sequence[tuple[float, float]], detection: LanguageDetection) -> list[Optional[str]]:
+    """The language of each region by the detection's spans (the main one outside every span)."""
+    out = []
+    for start, end in regions:
+        middle = (start + end) / 2
+        span = next((s for s in detection.spans if s.start - 1e-6 <= middle <= s.end + 1e-6), None)
+        out.append(span.language if span else detection.language)
+    return out
+
+
+class WhisperLanguageDetector:
+    """Whisper's language identification with the bundled multilingual ``base`` model (CPU)."""
+
+    name = "whisper-base"
+
+    def __init__(self, model=None, cpu_threads: int = 1):
+        self._model = model
+        self.cpu_threads = cpu_threads
+
+    @property
+    def model(self):
+        if self._model is None:
+            from .asr.whisper_cpu import WhisperCpuOptions, load_whisper_model
+
+            self._model = load_whisper_model(WhisperCpuOptions(model=DETECTOR_MODEL, language=None,
+                                                               cpu_threads=self.cpu_threads))
+        return self._model
+
+    def model_files(self):
+        from .asr.whisper_cpu import BUNDLED_MODELS
+        from .errors import BackendUnavailable
+
+        try:
+            return [p for pieces in BUNDLED_MODELS[DETECTOR_MODEL].locate().values() for p in pieces]
+        except BackendUnavailable:
+            return []
+
+    def __call__(self, samples: np.ndarray) -> list[tuple[str, float]]:
+        _, _, ranked = self.model.detect_language(audio=np.asarray(samples, dtype=np.float32),
+                                                  language_detection_segments=1)
+        return [(lang, float(p)) for lang, p in ranked]
+
+    def identify(self, audio_path: str, regions: Sequence[tuple[float, float]],
+                 options: Optional[LanguageOptions] = None) -> LanguageDetection:
+        from .audio import load_audio
+
+        return identify(lambda s, e: load_audio(audio_path, s, e), regions, self, options)
+
+    def close(self) -> None:
+        self._model = None
