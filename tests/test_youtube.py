@@ -373,3 +373,67 @@ def test_dry_run_with_a_revoked_token_still_writes_the_request(vtt, tmp_path, to
     result = yt.upload_captions(vtt, UploadOptions(video_id=VIDEO, dry_run=True, token_path=token, interactive=False))
     assert result.dry_run and result.action == "insert" and Path(result.request_path).is_file()
     assert "captions.list not called" in result.message
+
+
+# -- several tracks: the original and its translations -------------------------------------------
+
+@pytest.fixture
+def tracks(tmp_path) -> list:
+    made = []
+    for language, text in (("es", "Hola, soy Diane."), ("en", "Hi, this is Diane."), ("fr", "Bonjour, c'est Diane.")):
+        path = tmp_path / ("transcript.vtt" if language == "es" else f"transcript.{language}.vtt")
+        path.write_text(f"WEBVTT\n\n00:00.500 --> 00:02.000\n<v Diane>{text}\n", encoding="utf-8")
+        made.append((path, language))
+    return made
+
+
+def test_each_track_is_updated_or_inserted_in_its_language_after_one_list(tracks):
+    existing = [track("ES1", "es", "vtx"), track("EN1", "en", "vtx"), track("FR0", "fr", "other"),
+                track("ASRFR", "fr", "", kind="asr")]
+    service, http = service_with(ok({"items": existing}), ok(track("ES1", "es", "vtx")), ok(track("EN1", "en", "vtx")),
+                                 ok({"id": "FR1"}))
+    result = yt.upload_caption_tracks(tracks, UploadOptions(video_id=VIDEO), service=service)
+
+    assert [(r.language, r.action, r.caption_id) for r in result.results] == [
+        ("es", "update", "ES1"), ("en", "update", "EN1"), ("fr", "insert", "FR1")]
+    methods = [m for _, m, _, _ in http.request_sequence]
+    assert methods == ["GET", "PUT", "PUT", "POST"], "one captions.list, then one request per track"
+    bodies = [b.decode() if isinstance(b, bytes) else b for _, _, b, _ in http.request_sequence[1:]]
+    assert '"id": "ES1"' in bodies[0] and "Hola" in bodies[0]
+    assert '"id": "EN1"' in bodies[1] and "Hi, this is Diane." in bodies[1]
+    metadata = json.loads(bodies[2].split("\n\n", 2)[1].split("\n--", 1)[0])
+    assert metadata["snippet"]["language"] == "fr" and metadata["snippet"]["name"] == "vtx"
+    assert "Bonjour" in bodies[2]
+    assert sum(r.quota_units for r in result.results) == 50 + 450 + 450 + 400
+    assert "3 caption tracks" in result.message and "1350 quota units" in result.message
+
+
+def test_uploading_again_updates_every_track_and_never_duplicates(tracks):
+    first, http1 = service_with(ok({"items": []}), ok({"id": "ES1"}), ok({"id": "EN1"}), ok({"id": "FR1"}))
+    yt.upload_caption_tracks(tracks, UploadOptions(video_id=VIDEO), service=first)
+    now = [track("ES1", "es", "vtx"), track("EN1", "en", "vtx"), track("FR1", "fr", "vtx")]
+    again, http2 = service_with(ok({"items": now}), ok(now[0]), ok(now[1]), ok(now[2]))
+    result = yt.upload_caption_tracks(tracks, UploadOptions(video_id=VIDEO), service=again)
+    assert [m for _, m, _, _ in http1.request_sequence] == ["GET", "POST", "POST", "POST"]
+    assert [m for _, m, _, _ in http2.request_sequence] == ["GET", "PUT", "PUT", "PUT"]
+    assert [r.action for r in result.results] == ["update"] * 3
+
+
+def test_dry_run_writes_every_tracks_request(tracks):
+    result = yt.upload_caption_tracks(tracks, UploadOptions(video_id=VIDEO, dry_run=True))
+    records = [json.loads(Path(r.request_path).read_text()) for r in result.results]
+    assert len({r.request_path for r in result.results}) == 3
+    assert [r["language"] for r in records] == ["es", "en", "fr"]
+    assert [r["body"]["snippet"]["language"] for r in records] == ["es", "en", "fr"]
+    assert [r["media"]["path"] for r in records] == [str(p) for p, _ in tracks]
+    assert all(str(Path(r.request_path).name) in result.message for r in result.results)
+
+
+def test_two_tracks_in_one_language_or_a_missing_file_are_refused_before_any_request(tracks, tmp_path):
+    service, http = service_with()
+    with pytest.raises(InputError, match="same language"):
+        yt.upload_caption_tracks([tracks[0], (tracks[1][0], "es")], UploadOptions(video_id=VIDEO), service=service)
+    with pytest.raises(InputError, match="not found"):
+        yt.upload_caption_tracks([tracks[0], (tmp_path / "transcript.de.vtt", "de")], UploadOptions(video_id=VIDEO),
+                                 service=service)
+    assert http.request_sequence == []

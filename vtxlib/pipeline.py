@@ -1,6 +1,7 @@
 """Run the stages through the workspace cache.
 
-acquire -> audio -> speech -> language -> asr -> diarize -> align -> emotion -> enhance -> subtitles -> upload (optional)
+acquire -> audio -> speech -> language -> asr -> diarize -> align -> emotion -> enhance -> subtitles
+-> translate (optional) -> upload (optional)
 
 Each cached stage's artifact is stored under a key made of its backend, options, the versions of
 its code, libraries and model files, and the content digests of its inputs; an existing artifact
@@ -44,7 +45,8 @@ from .workspace import (Artifact, Workspace, atomic_folder, atomic_write_json, c
 
 log = logging.getLogger("vtxlib.pipeline")
 
-STAGES = ("acquire", "audio", "speech", "language", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload")
+STAGES = ("acquire", "audio", "speech", "language", "asr", "diarize", "align", "emotion", "enhance", "subtitles",
+          "translate", "upload")
 
 GPU_BACKENDS = ("nemo", "pyannote", "sortformer", "speechbrain")
 #: Per media: the backend, key and inputs of the last asr/diarize/emotion result (``auto`` reuses it).
@@ -63,7 +65,9 @@ DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer"]  # vtxlib
 EmotionChoice = Literal["auto", "embedded", "speechbrain", "off"]
 EnhanceChoice = Literal["off", "auto", "gemini"]
 VisibleSpeakerChoice = Literal["auto", "off", "name", "chevrons"]
-StageName = Literal["acquire", "audio", "speech", "language", "asr", "diarize", "align", "emotion", "enhance", "subtitles", "upload"]
+StageName = Literal["acquire", "audio", "speech", "language", "asr", "diarize", "align", "emotion", "enhance",
+                    "subtitles", "translate", "upload"]
+TranslatorChoice = Literal["auto", "gemini", "whisper", "canary"]  # vtxlib.translate.TRANSLATORS
 
 
 class PipelineOptions(OptionsModel):
@@ -87,6 +91,11 @@ class PipelineOptions(OptionsModel):
                                    "is set), gemini (needs a key)")
     enhance_model: Optional[str] = Field(None, description="Gemini model name")
     report: bool = Field(True, description="write report.html next to the subtitles")
+    translate: Optional[str] = Field(None, description="translated caption tracks: target language codes, "
+                                     "comma-separated (e.g. en,fr); writes transcript.<lang>.vtt/.srt")
+    translator: TranslatorChoice = Field("auto", description="translation backend: auto (gemini with a key, "
+                                         "canary on a GPU for its pairs, else whisper for English), gemini, "
+                                         "whisper (into English, offline), canary (GPU)")
     speaker_names: dict[str, str] = Field(default_factory=dict, description="SPEAKER_00 -> display name, "
                                           "shown in the outputs")
     voices: Optional[str] = Field(None, description="a folder of enrolled voices (Alice.wav, 'Bob Smith.mp3', "
@@ -112,7 +121,22 @@ class PipelineOptions(OptionsModel):
     def _language_code(cls, value: Any) -> str:
         return normalise_language(value)
 
-    @field_validator("asr", "diarizer", "emotion", "enhance", "visible_speaker", "force", mode="before")
+    @field_validator("translate", mode="before")
+    @classmethod
+    def _language_list(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from .translate import parse_languages
+
+        codes = parse_languages(",".join(value) if isinstance(value, (list, tuple)) else str(value))
+        return ",".join(codes) or None
+
+    def translate_targets(self) -> list[str]:
+        from .translate import parse_languages
+
+        return parse_languages(self.translate)
+
+    @field_validator("asr", "diarizer", "emotion", "enhance", "translator", "visible_speaker", "force", mode="before")
     @classmethod
     def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
         allowed = typing.get_args(typing.get_args(cls.model_fields[info.field_name].annotation)[0]) \
@@ -311,12 +335,12 @@ class Pipeline:
     def _run(self, source: str, out_dir: Optional[Path], last: int) -> RunResult:
         started = time.perf_counter()
         self._check_voices(last)
+        self._check_translation(last)
         state = RunResult(media=self.acquire(source))
         self._current().language = None
         steps = [self._step_audio, self._step_speech, self._step_language, self._step_asr, self._step_diarize,
-                 self._step_align,
-                 self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
-                 self._step_upload]
+                 self._step_align, self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
+                 lambda st: None, self._step_upload]  # translate: written with the outputs
         if last >= STAGES.index("diarize"):
             steps[3:5] = [self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
@@ -498,11 +522,13 @@ class Pipeline:
 
             st.document = apply_speaker_names(st.document, self.options.speaker_names)
         st.document.stages = self._stage_records()  # the files written carry every stage so far
-        st.outputs = self.write_outputs(st.document, st.diarization, st.audio, out_dir)
+        st.outputs = self.write_outputs(st.document, st.diarization, st.audio, out_dir, st.refs.get("audio"))
 
     def _step_upload(self, st: "RunResult") -> None:
         if self.options.upload_video:
-            st.upload = self.upload(st.media, Path(st.outputs["vtt"]))
+            tracks = [(Path(st.outputs["vtt"]), None)] + [
+                (Path(st.outputs[f"vtt.{t.language}"]), t.language) for t in st.document.translations]
+            st.upload = self.upload(st.media, tracks)
 
     def _document(self, st: "RunResult") -> Document:
         media = st.media.model_copy(update={"duration": round(st.audio.duration, 3)})
@@ -701,18 +727,28 @@ class Pipeline:
                                                incomplete=f"skipped: {reason}")
 
     def write_outputs(self, document: Document, diarization: Diarization, audio: AudioFile,
-                      out_dir: Optional[Path]) -> dict[str, Path]:
+                      out_dir: Optional[Path], audio_ref: Optional[Ref] = None) -> dict[str, Path]:
         """Write transcript.* (and report.html) into a temporary folder that then replaces the
-        media's output folder, so the files of one run appear together and no older file stays."""
-        from .subtitles import JSONWriter, write_outputs
+        media's output folder, so the files of one run appear together and no older file stays.
+
+        With ``translate`` set, the translate stage runs after the subtitles and its tracks
+        (``transcript.<lang>.vtt/.srt``) are written beside them, whatever stage the run stops at:
+        the output folder is always written whole."""
+        from .subtitles import JSONWriter, write_outputs, write_translations
         from .workspace import atomic_write_text
 
         options = self.options.subtitle_options()
         target = Path(out_dir) / document.media.id if out_dir else self.workspace.outputs_dir(document.media.id)
         remove_stale_temporaries(target.parent, self._run_started)
+        translating = bool(self.options.translate_targets())
         with atomic_folder(target) as folder:
             with self._timed("subtitles", "vtxlib", options.model_dump(mode="json")):
                 written = write_outputs(document, folder, diarization=diarization, options=options)
+                if self.options.report and not translating:
+                    written.update(self._write_report(document, diarization, audio, folder, options))
+            if translating:
+                document.translations = self.translate(document, audio, audio_ref, options)
+                written.update(write_translations(document, folder, options))
                 if self.options.report:
                     written.update(self._write_report(document, diarization, audio, folder, options))
             # transcript.json is rewritten once more so that it records the subtitles stage's own time
@@ -720,11 +756,91 @@ class Pipeline:
             atomic_write_text(written["json"], JSONWriter(options).render(document))
         return {name: target / Path(path).name for name, path in written.items() if path is not None}
 
-    def upload(self, media: MediaInfo, subtitles: Path):
-        """Put SUBTITLES on the YouTube video named by ``upload_video`` (update, never duplicate)."""
+    # -- translate -------------------------------------------------------------------------
+    def _check_translation(self, last: int) -> None:
+        """With --translate, a backend for every target language before any work (else one line
+        naming what would serve)."""
+        targets = self.options.translate_targets()
+        if not targets or last < STAGES.index("subtitles"):
+            return
+        for target in targets:
+            self._translator_name(self.options.language, target)
+
+    def _translator_name(self, source: Optional[str], target: str) -> str:
+        from .secrets import get_secret
+        from .translate import choose_translator
+
+        if "translate" in self._injected:
+            return self._injected["translate"].name
+        return choose_translator(self.options.translator, source, target,
+                                 gemini_key=bool(get_secret("GEMINI_API_KEY", self.workspace.secrets_dir)),
+                                 gpu_tier=_gpu_tier_available())
+
+    def _translator(self, name: str):
+        if "translate" in self._injected:
+            return self._injected["translate"]
+        key = ("translate", name)
+        with self._backends_lock:
+            if key not in self._backends:
+                from .secrets import get_secret
+                from .translate import create_translator
+
+                self._backends[key] = create_translator(
+                    name, api_key=get_secret("GEMINI_API_KEY", self.workspace.secrets_dir),
+                    cache_dir=self.workspace.models_dir, model=self.options.enhance_model if name == "gemini" else None)
+            return self._backends[key]
+
+    def translate(self, document: Document, audio: Optional[AudioFile], audio_ref: Optional[Ref],
+                  subtitle_options) -> list:
+        """One :class:`~vtxlib.types.Translation` per target language (cached per language): the
+        cues of the original VTT, each with its translated text."""
+        from .subtitles import cue_digest, cue_id, translation_cues
+        from .translate import CueSource, TranslationRequest
+        from .types import Translation
+
+        cues = translation_cues(document, subtitle_options)
+        digest = cue_digest(cues)
+        source = document.language or self.options.language
+        sources = [CueSource(id=cue_id(k), speaker=document.display_name(c.speaker), text=c.text, start=c.start,
+                             end=c.end, overlap=not c.words) for k, c in enumerate(cues)]
+        cues_digest = content_digest([[c.id, c.speaker, c.text, c.start, c.end, c.overlap] for c in sources])
+        translations, records = [], []
+        for target in self.options.translate_targets():
+            if source and target == source.lower():
+                log.warning("translate: %s is the original's language; no %s track is made", target, target)
+                continue
+            backend = self._translator(self._translator_name(source, target))
+            inputs = [digest, cues_digest] + ([audio_ref.digest] if backend.uses_audio and audio_ref else [])
+            options = {**backend.options_dict(), "source": source, "target": target}
+
+            def compute(backend=backend, target=target) -> Translation:
+                request = TranslationRequest(cues=sources, source=source, target=target,
+                                             audio_path=audio.path if audio else None,
+                                             progress=self._progress("translate"))
+                texts = backend.translate(request)
+                return Translation(language=target, backend=backend.name, model=str(options.get("model", "")),
+                                   source_language=source, cue_digest=digest,
+                                   cues={c.id: texts[c.id] for c in sources})
+
+            translation, _ = self._cached(document.media.id, "translate", backend.name, options, inputs, compute,
+                                          Translation.model_validate,
+                                          model_files=_model_files(backend, options) if backend.uses_audio else ())
+            translations.append(translation)
+            records.append(self._records["translate"])
+        if records:
+            self._records["translate"] = StageRecord(
+                backend=",".join(dict.fromkeys(r.backend for r in records)),
+                options={"languages": [t.language for t in translations], "source": source},
+                seconds=round(sum(r.seconds for r in records), 3), cached=all(r.cached for r in records))
+        return translations
+
+    def upload(self, media: MediaInfo, subtitles):
+        """Put SUBTITLES on the YouTube video named by ``upload_video`` (update, never duplicate):
+        a path, or ``[(path, language or None for upload_language)]`` for the original and each
+        translated track."""
         import sys
 
-        from .youtube import CLIENT_SECRETS_FILE, TOKEN_FILE, UploadOptions, upload_captions
+        from .youtube import CLIENT_SECRETS_FILE, TOKEN_FILE, UploadOptions, upload_caption_tracks
 
         opts = self.options
         video = media.source if opts.upload_video == "source" else opts.upload_video
@@ -736,8 +852,10 @@ class Pipeline:
             token_path=secrets / TOKEN_FILE,
             interactive=bool(sys.stdin and sys.stdin.isatty()) and not opts.upload_dry_run)
         record = {k: v for k, v in options.model_dump(mode="json").items() if k not in ("client_secrets", "token_path")}
+        tracks = [(Path(subtitles), None)] if isinstance(subtitles, (str, Path)) else list(subtitles)
         with self._timed("upload", "youtube", record):
-            result = upload_captions(subtitles, options)
+            result = upload_caption_tracks([(path, language or opts.upload_language) for path, language in tracks],
+                                           options)
         log.info("upload: %s", result.message)
         return result
 
@@ -1000,6 +1118,15 @@ class _StageTimer:
             self.run.hook(self.stage, "done")
         elif not issubclass(exc_type, VtxError):
             log.debug("%s failed after %.1f s", self.stage, seconds)
+
+
+def _gpu_tier_available() -> bool:
+    """NeMo installed and a CUDA GPU present (what Canary translation needs)."""
+    import importlib.util
+
+    from .gpu import cuda_available
+
+    return importlib.util.find_spec("nemo") is not None and cuda_available()
 
 
 def _speech_input(backend: Any, speech: Optional[SpeechRegions], ref: Optional[Ref]) -> tuple[dict, list[str]]:

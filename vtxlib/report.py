@@ -114,18 +114,26 @@ PAGE_SCRIPT = r"""
     audio.addEventListener('pause', function () { running = false; update(); });
     audio.addEventListener('seeked', update);
     audio.addEventListener('timeupdate', update);
-    var track = audio.textTracks && audio.textTracks[0];
-    if (track) {
-      track.mode = 'hidden';
-      track.addEventListener('cuechange', function () {
-        while (caption.firstChild) caption.removeChild(caption.firstChild);
-        var cues = track.activeCues || [];
-        for (var i = 0; i < cues.length; i++) {
-          if (i) caption.appendChild(document.createElement('br'));
-          caption.appendChild(cues[i].getCueAsHTML());
-        }
-      });
+    // one <track> per language (the original first); the selector shows one of them under the player
+    var tracks = audio.textTracks || [], chooser = document.getElementById('tracks'), shown = null;
+    function showCues() {
+      while (caption.firstChild) caption.removeChild(caption.firstChild);
+      var cues = (shown && shown.activeCues) || [];
+      for (var i = 0; i < cues.length; i++) {
+        if (i) caption.appendChild(document.createElement('br'));
+        caption.appendChild(cues[i].getCueAsHTML());
+      }
     }
+    function showTrack(index) {
+      for (var k = 0; k < tracks.length; k++) tracks[k].mode = k === index ? 'hidden' : 'disabled';
+      shown = tracks[index] || null;
+      if (shown) caption.lang = shown.language;
+      showCues();
+    }
+    for (var k = 0; k < tracks.length; k++)
+      tracks[k].addEventListener('cuechange', function () { if (this === shown) showCues(); });
+    if (chooser) chooser.addEventListener('change', function () { showTrack(parseInt(chooser.value, 10)); });
+    showTrack(chooser ? parseInt(chooser.value, 10) : 0);
   }
 })();
 """
@@ -154,7 +162,13 @@ def _badge(turn: Turn) -> str:
 
 
 def _transcript_html(document: Document, colors: dict[str, str]) -> str:
+    from .subtitle_rules import rules_for
+
     rows = []
+    # right-to-left text runs right to left; dir="auto" lets each turn follow its own first letters
+    direction = ' dir="rtl"' if rules_for(document.language).rtl else ' dir="auto"'
+    lang = f' lang="{html.escape(document.language, quote=True)}"' if document.language else ""
+    direction += lang
     for turn in document.transcript.turns:
         name = html.escape(document.display_name(turn.speaker))
         color = colors.get(turn.speaker, "#333")
@@ -164,7 +178,7 @@ def _transcript_html(document: Document, colors: dict[str, str]) -> str:
         rows.append(f'<div class="turn"><button class="time" data-t="{turn.start:.3f}" title="play from here">'
                     f"{clock(turn.start, 2)}&ndash;{clock(turn.end, 2)}</button>"
                     f'<span class="speaker" style="color:{color}">{name}{overlap}</span>'
-                    f"<span>{words}{_badge(turn)}</span></div>")
+                    f'<span{direction}>{words}{_badge(turn)}</span></div>')
     return '<div id="transcript">' + "\n".join(rows) + "</div>"
 
 
@@ -230,35 +244,45 @@ def _emotion_note(document: Document) -> str:
     return ""
 
 
-def _player_html(audio_src: Optional[str], vtt: Optional[str], language: Optional[str]) -> str:
+def _player_html(audio_src: Optional[str], vtt: Optional[str], language: Optional[str],
+                 translations: Optional[list[tuple[str, str, str]]] = None) -> str:
+    """The player; ``translations`` are ``(language, label, vtt)`` tracks offered beside the original."""
     if not audio_src:
         return '<div class="player"><p class="meta">no audio in this report (see the log of the run)</p></div>'
-    track = ""
-    if vtt is not None:
-        data = base64.b64encode(vtt.encode("utf-8")).decode("ascii")
-        lang = html.escape(language or "en", quote=True)
-        track = (f'<track kind="captions" label="transcript" srclang="{lang}" default '
-                 f'src="data:text/vtt;base64,{data}">')
+    tracks, options = [], []
+    original = [(language or "en", f"{language or 'en'} (original)", vtt)] if vtt is not None else []
+    for index, (lang, label, text) in enumerate(original + list(translations or [])):
+        data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        code = html.escape(lang, quote=True)
+        tracks.append(f'<track kind="captions" label="{html.escape(label, quote=True)}" srclang="{code}"'
+                      f'{" default" if index == 0 else ""} src="data:text/vtt;base64,{data}">')
+        options.append(f'<option value="{index}" lang="{code}">{html.escape(label)}</option>')
+    chooser = (' &middot; <label>captions <select id="tracks">' + "".join(options) + "</select></label>"
+               if len(options) > 1 else "")
     return ('<div class="player">'
-            f'<audio id="player" controls preload="metadata" src="{html.escape(audio_src, quote=True)}">{track}</audio>'
-            '<div id="caption" class="caption" aria-live="polite"></div>'
+            f'<audio id="player" controls preload="metadata" src="{html.escape(audio_src, quote=True)}">'
+            f'{"".join(tracks)}</audio>'
+            '<div id="caption" class="caption" dir="auto" aria-live="polite"></div>'
             '<div class="controls"><label><input type="checkbox" id="follow" checked> follow playback</label>'
-            " &middot; click a word, a time or the timeline to play from there</div></div>")
+            f" &middot; click a word, a time or the timeline to play from there{chooser}</div></div>")
 
 
 def render_report(document: Document, diarization: Optional[Diarization] = None,
                   audio_path: Optional[Union[str, Path]] = None, *, audio_src: Optional[str] = None,
-                  vtt: Optional[str] = None) -> str:
+                  vtt: Optional[str] = None, translations: Optional[list[tuple[str, str, str]]] = None) -> str:
     """The report as one HTML string (pure apart from reading AUDIO_PATH for the waveform).
 
     ``audio_src`` is the player's source (a ``data:`` URI or a path relative to the report),
-    ``vtt`` the WebVTT text given to the player as its track.
+    ``vtt`` the WebVTT text given to the player as its track, ``translations`` the translated
+    tracks as ``(language, label, vtt)``: the player then offers a choice of captions.
     """
     colors = speaker_colors(list(dict.fromkeys(document.speakers + (diarization.speakers if diarization else []))))
     media = document.media
     duration = media.duration or max((t.end for t in document.transcript.turns), default=0.0)
     language = document.transcript.language
-    language_note = f" &middot; language {html.escape(language)}" if language else ""
+    language_note = f" &middot; language <b class=\"language\">{html.escape(language)}</b>" if language else ""
+    if document.translations:
+        language_note += " &middot; translated into " + ", ".join(html.escape(t.language) for t in document.translations)
     title = html.escape(media.title or media.id)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -268,7 +292,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         f"<h1>{title}</h1>",
         f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(duration, 2)} &middot; '
         f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words{language_note}</p>",
-        _player_html(audio_src, vtt, language),
+        _player_html(audio_src, vtt, language, translations),
     ]
     if document.transcript.turns:
         parts += ["<h2>Timeline</h2>", _timeline_section(document, diarization, audio_path, duration)]
@@ -340,10 +364,13 @@ def write_report(document: Document, path: Union[str, Path], diarization: Option
     source = _audio_source(document, audio_path, path.parent, embed_audio_max_seconds)
     try:
         vtt = VTTWriter(subtitle_options).render(document)
+        translations = [(t.language, f"{t.language} (translation, {t.backend})",
+                         VTTWriter(subtitle_options, translation=t).render(document)) for t in document.translations]
     except Exception as e:  # the player still plays without its track
         log.warning("report: no caption track (%s: %s)", type(e).__name__, e)
-        vtt = None
-    atomic_write_text(path, render_report(document, diarization, audio_path, audio_src=source, vtt=vtt))
+        vtt, translations = None, []
+    atomic_write_text(path, render_report(document, diarization, audio_path, audio_src=source, vtt=vtt,
+                                          translations=translations))
     log.info("report written to %s", path)
     return path
 

@@ -32,8 +32,9 @@ from pydantic import Field
 from .align import ends_clause, ends_sentence
 from .diarize.pauses import RTTM_PAUSE_FILL, bridge_pauses
 from .errors import InputError, missing_dependency
-from .types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, SpeakerTurn, Turn,
-                    Word)
+from .subtitle_rules import join_tokens, right_to_left, rules_for, separator, tokenize_text
+from .types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, SpeakerTurn,
+                    Translation, Turn, Word)
 from .timefmt import cue_timestamp
 from .timeline import EMOTION_COLORS
 from .workspace import atomic_write_text
@@ -80,6 +81,15 @@ class SubtitleOptions(OptionsModel):
     # in it, is part of the turn (vtxlib/diarize/pauses.py); 0 writes the diarizer's turns as they are
     rttm_pause_fill: float = Field(default=RTTM_PAUSE_FILL, ge=0.0)
 
+    def for_language(self, language: Optional[str]) -> "SubtitleOptions":
+        """These options with LANGUAGE's line length and reading speed (:mod:`vtxlib.subtitle_rules`)
+        where they were not set explicitly."""
+        rules = rules_for(language)
+        changes = {name: value for name, value in (("max_line_chars", rules.max_line_chars),
+                                                   ("max_cps", rules.max_cps))
+                   if name not in self.model_fields_set}
+        return self.model_copy(update=changes) if changes else self
+
 
 @dataclass
 class Cue:
@@ -94,7 +104,7 @@ class Cue:
 
     @property
     def text(self) -> str:
-        return " ".join(self.lines)
+        return join_tokens(self.lines)
 
 
 # -- cues --------------------------------------------------------------------------------------
@@ -109,7 +119,7 @@ def build_cues(aligned: AlignedTranscript, options: Optional[SubtitleOptions] = 
     cue after a speaker change (and on a second voice's cue). Both count against that line's
     length. ``end_limit`` (the media duration) is the latest time a cue may be held to.
     """
-    options = options or SubtitleOptions()
+    options = (options or SubtitleOptions()).for_language(aligned.language)
     cues: list[Cue] = []
     second_voices: list[Cue] = []
     previous_speaker = None
@@ -150,14 +160,15 @@ def _cut_turn(words: list[Word], options: SubtitleOptions, reserve: int,
     """Split one speaker's words into cue-sized groups with the least total cost; the first group's
     first line loses ``first_reserve`` characters (a visible label), the others' ``reserve``."""
     tokens = [w.text.strip() for w in words]
+    gaps = _gaps(tokens)
     n = len(words)
     best = [0.0] + [math.inf] * n
     start_of = [0] * (n + 1)
     first_reserve = reserve if first_reserve is None else first_reserve
     for j in range(1, n + 1):
-        chars = -1
+        chars = 0
         for i in range(j - 1, -1, -1):
-            chars += len(tokens[i]) + 1
+            chars += len(tokens[i]) + (gaps[i] if i < j - 1 else 0)
             taken = first_reserve if i == 0 else reserve
             capacity = options.max_lines * options.max_line_chars - taken
             if i < j - 1 and not _group_allowed(words, tokens, i, j, chars, capacity, options, taken):
@@ -206,21 +217,35 @@ def _break_cost(last: Word, following: Word) -> float:
     if ends_sentence(last.text):
         return 0.0
     gap = following.start - last.end
-    if ends_clause(last.text):
+    if _ends_clause(last.text):
         return 0.4 if gap < 0.3 else 0.2
     return 0.6 if gap >= 0.3 else 2.0
 
 
 # -- lines -------------------------------------------------------------------------------------
 
+_CJK_CLAUSE_END = re.compile(r"[，、；：][\"'”’)\]」』]*$")
+
+
+def _ends_clause(text: str) -> bool:
+    return ends_clause(text) or bool(_CJK_CLAUSE_END.search(text.strip()))
+
+
+def _gaps(tokens: list[str]) -> list[int]:
+    """gaps[i]: characters between tokens i and i+1 (a space, or none in unspaced scripts)."""
+    return [len(separator(a, b)) for a, b in zip(tokens, tokens[1:])] + [0]
+
+
 def _lines_needed(tokens: list[str], width: int, reserve: int = 0) -> int:
     """Lines that greedy filling needs, which is the minimum; an over-long token gets a line alone."""
     lines, used, empty = 1, reserve, True
-    for token in tokens:
+    gaps = _gaps(tokens)
+    for k, token in enumerate(tokens):
+        gap = gaps[k - 1] if k else 0
         if empty:
             used, empty = used + len(token), False
-        elif used + 1 + len(token) <= width:
-            used += 1 + len(token)
+        elif used + gap + len(token) <= width:
+            used += gap + len(token)
         else:
             lines, used = lines + 1, len(token)
     return lines
@@ -236,9 +261,10 @@ def layout_lines(tokens: list[str], width: int = 42, max_lines: int = 2, reserve
         return []
     k = _lines_needed(tokens, width, reserve)
     if k == 1:
-        return [" ".join(tokens)]
+        return [join_tokens(tokens)]
     n = len(tokens)
-    total = sum(len(t) for t in tokens) + n - 1 + reserve
+    gaps = _gaps(tokens)
+    total = sum(len(t) for t in tokens) + sum(gaps) + reserve
     target = total / k
     # cost[l][j]: best layout of tokens[:j] into l lines
     cost = [[math.inf] * (n + 1) for _ in range(k + 1)]
@@ -246,9 +272,9 @@ def layout_lines(tokens: list[str], width: int = 42, max_lines: int = 2, reserve
     cost[0][0] = 0.0
     for lines in range(1, k + 1):
         for j in range(1, n + 1):
-            length = -1 + (reserve if lines == 1 else 0)
+            length = reserve if lines == 1 else 0
             for i in range(j - 1, -1, -1):
-                length += len(tokens[i]) + 1
+                length += len(tokens[i]) + (gaps[i] if i < j - 1 else 0)
                 if length > width and i < j - 1:
                     break
                 if cost[lines - 1][i] == math.inf:
@@ -259,7 +285,7 @@ def layout_lines(tokens: list[str], width: int = 42, max_lines: int = 2, reserve
     result, j = [], n
     for lines in range(k, 0, -1):
         i = cut[lines][j]
-        result.append(" ".join(tokens[i:j]))
+        result.append(join_tokens(tokens[i:j]))
         j = i
     return result[::-1]
 
@@ -267,7 +293,7 @@ def layout_lines(tokens: list[str], width: int = 42, max_lines: int = 2, reserve
 def _line_cost(length: int, target: float, width: int, last_token: str, is_last_line: bool) -> float:
     cost = 4.0 * ((length - target) / width) ** 2
     if not is_last_line:
-        cost += 0.0 if ends_sentence(last_token) else 0.15 if ends_clause(last_token) else 0.35
+        cost += 0.0 if ends_sentence(last_token) else 0.15 if _ends_clause(last_token) else 0.35
     return cost
 
 
@@ -309,6 +335,18 @@ class SubtitleWriter:
 
 
 class _CueWriter(SubtitleWriter):
+    """With a ``translation``, the cues are the original VTT's (:func:`translation_cues`) carrying
+    the translated texts, laid out by the target language's rules."""
+
+    def __init__(self, options: Optional[SubtitleOptions] = None, translation: Optional[Translation] = None):
+        super().__init__(options)
+        self.translation = translation
+
+    def language(self, document: Document) -> Optional[str]:
+        return self.translation.language if self.translation is not None else document.language
+
+    def rtl(self, document: Document) -> bool:
+        return rules_for(self.language(document)).rtl
 
     def speaker_prefixes(self, document: Document) -> Optional[dict[str, str]]:
         return None
@@ -329,8 +367,11 @@ class _CueWriter(SubtitleWriter):
                 for start_s, end_s, lines in self._cue_seconds(document)]
 
     def _cue_seconds(self, document: Document) -> Iterator[tuple[float, float, list[str]]]:
-        cues = build_cues(document.transcript, self.options, self.speaker_prefixes(document),
-                          end_limit=document.media.duration, labels=self.speaker_labels(document))
+        if self.translation is not None:
+            cues = translated_cues(document, self.translation, self.options, self.speaker_prefixes(document))
+        else:
+            cues = build_cues(document.transcript, self.options, self.speaker_prefixes(document),
+                              end_limit=document.media.duration, labels=self.speaker_labels(document))
         for cue in cues:
             yield cue.start, cue.end, self.cue_lines(cue, document)
 
@@ -349,7 +390,10 @@ class VTTWriter(_CueWriter):
             classes.append("overlap")
         tag = "<v" + "".join(f".{c}" for c in classes) + f" {voice_name(document, cue.speaker)}>"
         lines = [escape_vtt(line) for line in cue.lines]
-        return [tag + escape_vtt(cue.label) + lines[0], *lines[1:]]
+        lines = [escape_vtt(cue.label) + lines[0], *lines[1:]]
+        if self.rtl(document):
+            lines = [right_to_left(line) for line in lines]
+        return [tag + lines[0], *lines[1:]]
 
     def render(self, document: Document) -> str:
         import webvtt
@@ -372,7 +416,8 @@ class SRTWriter(_CueWriter):
 
     def cue_lines(self, cue: Cue, document: Document) -> list[str]:
         prefix = f"{document.display_name(cue.speaker)}: " if self.options.srt_speaker_prefix else ""
-        return [prefix + cue.lines[0], *cue.lines[1:]]
+        lines = [prefix + cue.lines[0], *cue.lines[1:]]
+        return [right_to_left(line) for line in lines] if self.rtl(document) else lines
 
     def render(self, document: Document) -> str:
         import io
@@ -463,6 +508,69 @@ def write_outputs(document: Document, out_dir: Path, diarization: Optional[Diari
         paths[extension] = atomic_write_text(out_dir / f"{OUTPUT_NAME}.{extension}",
                                              writer.render(document))
     log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    return paths
+
+
+# -- translated tracks -------------------------------------------------------------------------
+
+def translation_cues(document: Document, options: Optional[SubtitleOptions] = None) -> list[Cue]:
+    """The cues a translated track carries: those of the original ``transcript.vtt`` (cue id
+    ``str(k + 1)`` for the k-th)."""
+    options = options or SubtitleOptions()
+    return build_cues(document.transcript, options, end_limit=document.media.duration,
+                      labels=visible_labels(document, options.visible_speaker))
+
+
+def cue_digest(cues: list[Cue]) -> str:
+    """What a translation must match: each cue's times (ms), speaker and overlap flag."""
+    import hashlib
+
+    spans = [[_ms(c.start), _ms(c.end), c.speaker, c.overlap] for c in cues]
+    return hashlib.sha256(json.dumps(spans).encode()).hexdigest()[:16]
+
+
+def cue_id(index: int) -> str:
+    return str(index + 1)
+
+
+def translated_cues(document: Document, translation: Translation, options: Optional[SubtitleOptions] = None,
+                    prefixes: Optional[dict[str, str]] = None) -> list[Cue]:
+    """The original VTT's cues with TRANSLATION's texts, broken into lines by the target language's
+    rules (a text that needs more lines than ``max_lines`` gets them: the cue count never changes)."""
+    options = options or SubtitleOptions()
+    cues = translation_cues(document, options)
+    if translation.cue_digest and translation.cue_digest != cue_digest(cues):
+        raise InputError(f"the {translation.language} translation belongs to other cues (the transcript or "
+                         f"the subtitle options changed since it was made); run the translate stage again")
+    missing = [cue_id(k) for k in range(len(cues)) if cue_id(k) not in translation.cues]
+    if missing or len(translation.cues) != len(cues):
+        raise InputError(f"the {translation.language} translation has {len(translation.cues)} cues for "
+                         f"{len(cues)} (missing ids {', '.join(missing[:5]) or 'none'}); run the translate "
+                         f"stage again")
+    target = options.for_language(translation.language)
+    for k, cue in enumerate(cues):
+        reserve = len(cue.label) + len((prefixes or {}).get(cue.speaker, ""))
+        tokens = tokenize_text(translation.cues[cue_id(k)])
+        cue.lines = layout_lines(tokens, target.max_line_chars, target.max_lines, reserve) or [""]
+    return cues
+
+
+def translated_name(language: str) -> str:
+    """The file stem of a translated track: ``transcript.<lang>``."""
+    return f"{OUTPUT_NAME}.{language}"
+
+
+def write_translations(document: Document, out_dir: Path,
+                       options: Optional[SubtitleOptions] = None) -> dict[str, Path]:
+    """``transcript.<lang>.vtt`` and ``.srt`` for each of the document's translations; returns
+    ``{"vtt.<lang>": path, "srt.<lang>": path}``."""
+    paths = {}
+    for translation in document.translations:
+        for writer_class in (VTTWriter, SRTWriter):
+            writer = writer_class(options, translation=translation)
+            name = f"{translated_name(translation.language)}.{writer.extension}"
+            paths[f"{writer.extension}.{translation.language}"] = atomic_write_text(Path(out_dir) / name,
+                                                                                  writer.render(document))
     return paths
 
 

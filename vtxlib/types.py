@@ -285,6 +285,22 @@ class Extras(VtxModel):
     enhance: Optional[EnhanceExtras] = None
 
 
+# -- translations ------------------------------------------------------------------------------
+
+class Translation(VtxModel):
+    """One translated caption track: the original VTT's cues (same count, times and voices), their
+    text in ``language``. ``cues`` maps a cue id (``"1"`` for the first cue of the original
+    ``transcript.vtt``, and so on) to its translated text; ``cue_digest`` identifies the original
+    cues (times, speakers), so a track is never laid over other cues."""
+
+    language: str
+    backend: str
+    model: str = ""
+    source_language: Optional[str] = None
+    cue_digest: str = ""
+    cues: dict[str, str] = Field(default_factory=dict, description="cue id -> translated text")
+
+
 # -- transcript.json -----------------------------------------------------------------------------
 
 class DocumentError(ValueError):
@@ -316,6 +332,8 @@ class Document(VtxModel):
     extras: Extras = Field(default_factory=Extras)
     voice_matches: list[VoiceMatch] = Field(default_factory=list, description="one per speaker when "
                                             "voices were enrolled (--voices)")
+    translations: list[Translation] = Field(default_factory=list, description="translated caption tracks "
+                                            "(--translate), one per target language")
 
     @model_validator(mode="before")
     @classmethod

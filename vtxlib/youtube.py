@@ -10,6 +10,8 @@ just its ``code``) back; the code is exchanged with ``flow.fetch_token``.
 Upload: ``captions.list`` first (50 quota units); a track with the same language and name is
 updated with ``captions.update`` (450 units), otherwise ``captions.insert`` (400 units) creates
 one — of a default 10,000 units per day. A dry run writes the exact request it would send.
+:func:`upload_caption_tracks` puts several tracks on one video (the original and each translation,
+each with its own language code) after one ``captions.list``; each is updated or inserted on its own.
 """
 
 from __future__ import annotations
@@ -237,6 +239,27 @@ def build_service(credentials=None, http=None):
                  cache_discovery=False)
 
 
+class TracksUploadResult(VtxModel):
+    """The upload of several caption tracks to one video (one result per track, in order)."""
+
+    results: list[UploadResult]
+
+    @property
+    def message(self) -> str:
+        units = sum(r.quota_units for r in self.results)
+        actions = ", ".join(f"{r.language} {r.action}" for r in self.results)
+        if len(self.results) == 1:
+            return self.results[0].message
+        if self.results and self.results[0].dry_run:
+            files = "; ".join(str(r.request_path) for r in self.results)
+            return f"dry run: {len(self.results)} caption requests ({actions}) written to {files}. {units} quota units."
+        return f"{len(self.results)} caption tracks on video {self.results[0].video_id} ({actions}); {units} quota units."
+
+    @property
+    def action(self) -> str:
+        return self.results[0].action if self.results else ""
+
+
 def upload_captions(subtitle_path: Path, options: UploadOptions, service: Any = None,
                     credentials: Any = None) -> UploadResult:
     """Upload a caption track, updating the track of the same language and name if one exists.
@@ -244,8 +267,21 @@ def upload_captions(subtitle_path: Path, options: UploadOptions, service: Any = 
     With ``options.dry_run`` nothing is sent except, when credentials or a service are at hand,
     the read-only ``captions.list``; without them the request is built as an insert.
     """
-    subtitle_path = Path(subtitle_path)
-    size = _check_subtitle_file(subtitle_path, options)
+    return upload_caption_tracks([(Path(subtitle_path), options.language)], options, service, credentials).results[0]
+
+
+def upload_caption_tracks(tracks: list, options: UploadOptions, service: Any = None,
+                          credentials: Any = None) -> TracksUploadResult:
+    """Upload TRACKS (``[(path, language code)]``) to ``options.video_id``, each as its own caption
+    track (``options.name`` in its language): the video's tracks are listed once, a track of the same
+    language and name is updated, any other inserted; a dry run writes every request. Every file
+    is checked before the first request."""
+    tracks = [(Path(path), language) for path, language in tracks]
+    languages = [language for _, language in tracks]
+    if len(set(languages)) != len(languages):
+        raise InputError(f"two caption tracks in the same language ({', '.join(languages)}): one track per language")
+    sizes = [_check_subtitle_file(path, options.model_copy(update={"language": language}))
+             for path, language in tracks]
     if options.dry_run and service is None and credentials is None:
         credentials = _stored_credentials(options)
     can_list = service is not None or credentials is not None or not options.dry_run
@@ -254,10 +290,27 @@ def upload_captions(subtitle_path: Path, options: UploadOptions, service: Any = 
             credentials = get_credentials(options.client_secrets, options.token_path,
                                           interactive=options.interactive)
         service = build_service(credentials)
+    results = []
     try:
-        existing = _find_track(service, options) if can_list else None
+        listed = _list_tracks(service, options) if can_list else None
+    except Exception as e:
+        raise _map_error(e, options) from e
+    for k, ((subtitle_path, language), size) in enumerate(zip(tracks, sizes)):
+        track_options = options.model_copy(update={"language": language})
+        if k:  # one dry-run request file per track, beside its subtitle file
+            track_options.request_path = None
+        results.append(_upload_one(service, subtitle_path, size, track_options, listed,
+                                   list_units=QUOTA_UNITS["list"] if can_list and k == 0 else 0))
+    return TracksUploadResult(results=results)
+
+
+def _upload_one(service, subtitle_path: Path, size: int, options: UploadOptions, listed: Optional[list],
+                list_units: int) -> UploadResult:
+    can_list = listed is not None
+    try:
+        existing = _matching_track(listed, options) if can_list else None
         request, body, action = _caption_request(service, subtitle_path, options, existing)
-        units = (QUOTA_UNITS["list"] if can_list else 0) + QUOTA_UNITS[action]
+        units = list_units + QUOTA_UNITS[action]
         if options.dry_run:
             return _write_dry_run(request, body, action, subtitle_path, size, options, can_list, units)
         response = request.execute(num_retries=3)
@@ -266,8 +319,8 @@ def upload_captions(subtitle_path: Path, options: UploadOptions, service: Any = 
     result = UploadResult(action=action, video_id=options.video_id, language=options.language,
                           name=options.name, is_draft=options.is_draft, caption_id=response.get("id"),
                           quota_units=units, message=_quota_message(action, units))
-    log.info("caption track %s %sd on video %s. %s", result.caption_id, action, options.video_id,
-             result.message)
+    log.info("caption track %s (%s) %sd on video %s. %s", result.caption_id, options.language, action,
+             options.video_id, result.message)
     return result
 
 
@@ -298,10 +351,18 @@ def _check_subtitle_file(path: Path, options: UploadOptions) -> int:
     return size
 
 
+def _list_tracks(service, options: UploadOptions) -> list[dict]:
+    """The video's caption tracks (one ``captions.list``)."""
+    return service.captions().list(part="snippet", videoId=options.video_id).execute().get("items", [])
+
+
 def _find_track(service, options: UploadOptions) -> Optional[dict]:
     """The uploaded (not auto-generated) track with the same language and name, if any."""
-    response = service.captions().list(part="snippet", videoId=options.video_id).execute()
-    matches = [item for item in response.get("items", [])
+    return _matching_track(_list_tracks(service, options), options)
+
+
+def _matching_track(items: list[dict], options: UploadOptions) -> Optional[dict]:
+    matches = [item for item in items
                if item.get("snippet", {}).get("trackKind", "standard").lower() != "asr"
                and item["snippet"].get("language", "").lower() == options.language.lower()
                and item["snippet"].get("name", "") == options.name]
@@ -328,6 +389,7 @@ def _write_dry_run(request, body: dict, action: str, subtitle_path: Path, size: 
     path = Path(options.request_path or subtitle_path.with_name(subtitle_path.name + ".youtube-request.json"))
     record = {
         "action": action,
+        "language": options.language,
         "method": request.method,
         "url": request.uri,
         "params": {k: v[0] if len(v) == 1 else v for k, v in parse_qs(urlparse(request.uri).query).items()},
