@@ -19,7 +19,7 @@ from test_subtitles import realistic_document
 
 from vtxlib.emotion.base import LABELS
 from vtxlib.report import REPORT_AUDIO_NAME, write_report
-from vtxlib.subtitles import SubtitleOptions, VTTWriter
+from vtxlib.subtitles import StyledVTTWriter, SubtitleOptions, VTTWriter
 from vtxlib.testing.static_server import StaticServer
 from vtxlib.types import Diarization, Emotion, SpeakerTurn
 
@@ -69,7 +69,7 @@ def cue_voices(page) -> list:
 @pytest.mark.parametrize("visible", ["off", "chevrons"])
 def test_every_vtt_cue_parses_in_chromium_with_its_voice(browser, tmp_path, visible):
     document, _ = conversation()
-    vtt = VTTWriter(SubtitleOptions(visible_speaker=visible)).render(document)
+    vtt = StyledVTTWriter(SubtitleOptions(visible_speaker=visible)).render(document)  # browsers read it whole
     (tmp_path / "transcript.vtt").write_text(vtt, encoding="utf-8")
     tone(tmp_path / "audio.wav", 2.0)
     (tmp_path / "player.html").write_text(

@@ -27,9 +27,12 @@ from .types import AlignedTranscript, Diarization, Document
 
 Source = Union[Document, AlignedTranscript]
 
-SPEAKER_PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-                   "#7f7f7f", "#ff7f0e", "#d62728")
-EMOTION_COLORS = {"neutral": "#9e9e9e", "happy": "#f2b400", "angry": "#d62728", "sad": "#1f77b4"}
+# One palette for speakers everywhere (report, plots, timeline, the styled VTT lightens it); no speaker
+# colour is near an emotion colour or the overlap colour (at least 80 apart in RGB), so a lane's colour
+# never reads as an emotion.
+SPEAKER_PALETTE = ("#1f77b4", "#2ca02c", "#e7298a", "#8c564b", "#17becf", "#7b4173", "#a6761d",
+                   "#637939", "#fb9a99", "#4d4d4d")
+EMOTION_COLORS = {"neutral": "#9e9e9e", "happy": "#f2b400", "angry": "#d62728", "sad": "#1a237e"}
 UNCERTAIN_COLOR = "#dddddd"
 OVERLAP_COLOR = "#ff7f0e"
 
