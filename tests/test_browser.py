@@ -221,3 +221,45 @@ def test_report_opened_from_disk_seeks_its_linked_audio(browser, tmp_path):
     assert math.isclose(at, words[-10].start, abs_tol=0.01) and highlighted == words[-10].text.strip()
     assert page.errors == []
     assert page.outside("file://") == []
+
+
+@pytest.mark.parametrize("api_key", [None, "browser-test-key"])
+def test_service_docs_render_their_operations_offline(browser, tmp_path, api_key):
+    """/docs draws every operation from files the server itself serves (no CDN), and with an API key
+    says how to authorize and offers the Authorize button."""
+    import threading
+    import time
+
+    import uvicorn
+    from test_service import FakePipeline, free_port
+
+    from vtxlib.service import ServiceOptions, create_app
+    from vtxlib.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    app = create_app(workspace, ServiceOptions(api_key=api_key), pipeline=FakePipeline(workspace))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    page = Page(browser)
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        page.page.goto(base + "/docs")
+        page.page.wait_for_selector(".opblock", timeout=15000)
+        operations = page.page.locator(".opblock-summary-path").all_inner_texts()
+        description = page.page.locator(".information-container").inner_text()
+        authorize = page.page.locator("button.authorize").count()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert {"/transcribe", "/jobs/{job_id}", "/jobs/{job_id}/{fmt}", "/status"} <= {o.replace("\u200b", "")
+                                                                                  for o in operations}
+    assert page.outside(base) == [], "the docs page asked the network for something"
+    assert page.errors == []
+    if api_key:
+        assert authorize == 1 and "Authorize" in description and "Bearer" in description
+        assert api_key not in description
