@@ -202,7 +202,8 @@ max-width:100%;background:#fff}
 .vtx-bar button{font:inherit;padding:.1em .6em;border:1px solid #bbb;background:#f7f7f7;border-radius:4px;cursor:pointer}
 .vtx-range{color:#555;font-variant-numeric:tabular-nums}.vtx-muted{color:#777}
 .vtx-body{display:grid;grid-template-columns:9em minmax(0,1fr);gap:.4em}
-.vtx-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;padding-top:9px}
+.vtx-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;padding-top:9px;
+box-sizing:border-box}
 .vtx-plot{position:relative;cursor:crosshair;user-select:none}
 .vtx-svg{display:block}.vtx-labels{position:absolute;left:0;top:0;pointer-events:none}
 .vtx-labels text{font-size:11px;fill:#222}
@@ -230,8 +231,8 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
   var turnsOf = D.speakers.map(function () { return []; });
   for (i = 0; i < T.s.length; i++) turnsOf[T.k[i]].push(i);
   var ctx = document.createElement('canvas').getContext('2d'); ctx.font = '11px system-ui, sans-serif';
-  function clock(t, d) {
-    t = Math.max(0, t); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
+  function clock(t, d) {  // whole seconds round to the nearest, as media players show a duration
+    t = Math.max(0, d ? t : Math.round(t)); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
     var ss = d ? s.toFixed(d).padStart(3 + d, '0') : String(Math.floor(s)).padStart(2, '0');
     return (h ? h + ':' + String(m).padStart(2, '0') : String(m).padStart(2, '0')) + ':' + ss;
   }
@@ -382,7 +383,7 @@ def timeline_html(source: Source, diarization: Optional[Diarization] = None, env
         f'<div class="vtx-tl" id="{element_id}"{hidden}>',
         '<div class="vtx-bar"><button class="vtx-out" title="zoom out">&minus;</button>'
         '<button class="vtx-in" title="zoom in">+</button><button class="vtx-fit">whole file</button>'
-        f'<span class="vtx-range">0:00&ndash;{clock(data["duration"])}</span>'
+        f'<span class="vtx-range">00:00&ndash;{clock(round(data["duration"]))}</span>'
         f'<span class="vtx-muted">hover for details &middot; click to play from there &middot; Ctrl/&#8984;+wheel '
         f"or double-click to zoom, drag to pan{long_hint}</span></div>",
         f'<div class="vtx-body"><div class="vtx-names">{_names(data)}</div><div class="vtx-plot">',
