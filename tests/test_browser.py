@@ -263,3 +263,45 @@ def test_service_docs_render_their_operations_offline(browser, tmp_path, api_key
     if api_key:
         assert authorize == 1 and "Authorize" in description and "Bearer" in description
         assert api_key not in description
+
+
+def six_speakers():
+    document = realistic_document(n_turns=30, speakers=tuple(f"SPEAKER_{k:02d}" for k in range(6)))
+    diarization = Diarization(
+        turns=[SpeakerTurn(speaker=t.speaker, start=t.start, end=t.end) for t in document.transcript.turns])
+    return document, diarization
+
+
+@pytest.mark.parametrize("waveform", [True, False])
+def test_speaker_names_sit_on_their_lanes_and_durations_read_like_the_player(browser, tmp_path, waveform):
+    from vtxlib.timeline import EMOTION_H, GAP, LANE_H, WAVE_H
+
+    document, diarization = six_speakers()
+    assert len(document.speakers) == 6
+    wav = tone(tmp_path / "audio.wav", document.media.duration)
+    report = write_report(document, tmp_path / "site" / "report.html", diarization=diarization,
+                          audio_path=wav if waveform else None)
+    page = Page(browser)
+    with StaticServer(report.parent) as server:
+        page.page.goto(server.url + "report.html")
+        page.page.wait_for_function("document.getElementById('timeline').vtx")
+        plot = page.page.locator("#timeline .vtx-svg").bounding_box()
+        names = page.page.evaluate("""Array.from(document.querySelectorAll('#timeline .vtx-name[title]')).map(n => {
+            const r = n.getBoundingClientRect(); return [n.textContent, r.top + window.scrollY, r.height]; })""")
+        shown = page.page.locator("#timeline .vtx-range").inner_text()
+        meta = page.page.locator("p.meta").first.inner_text()
+        if waveform:
+            page.page.wait_for_function("document.getElementById('player').readyState >= 1")
+            player = page.page.evaluate("document.getElementById('player').duration")
+    wave_h = WAVE_H if waveform else 0
+    assert [n for n, _, _ in names] == [document.display_name(s) for s in document.speakers]
+    for k, (name, top, height) in enumerate(names):
+        lane_top = plot["y"] + wave_h + k * (LANE_H + EMOTION_H + GAP)
+        assert abs(top - lane_top) <= 1, (name, top, lane_top)  # each name row starts where its lane starts
+        assert abs(height - (LANE_H + EMOTION_H + GAP)) <= 1
+    total = document.media.duration
+    expected = f"{int(round(total)) // 60:02d}:{int(round(total)) % 60:02d}"
+    assert shown.endswith(f"of {expected}") and f" {expected} " in meta, (shown, meta)
+    if waveform:  # the player rounds the audio's duration the same way
+        assert round(player) == round(total)
+    assert page.errors == []

@@ -87,6 +87,8 @@ def timeline_data(source: Source, diarization: Optional[Diarization] = None,
         spans = [(t.start, t.end, t.speaker) for t in transcript.turns]
         overlaps = [(t.start, t.end) for t in transcript.turns if t.overlap]
     ends = [e for _, e, _ in spans] + words["e"] + [0.0]
+    if isinstance(source, Document) and source.media.duration:  # the whole file, as its player shows it
+        ends.append(source.media.duration)
     data = {
         "duration": _r(max(ends)),
         "speakers": [{"id": s, "name": names.get(s, s), "color": colors[s]} for s in speakers],
