@@ -19,7 +19,7 @@ from test_subtitles import realistic_document
 
 from vtxlib.emotion.base import LABELS
 from vtxlib.report import REPORT_AUDIO_NAME, write_report
-from vtxlib.subtitles import SubtitleOptions, VTTWriter
+from vtxlib.subtitles import StyledVTTWriter, SubtitleOptions, VTTWriter
 from vtxlib.testing.static_server import StaticServer
 from vtxlib.types import Diarization, Emotion, SpeakerTurn
 
@@ -69,7 +69,7 @@ def cue_voices(page) -> list:
 @pytest.mark.parametrize("visible", ["off", "chevrons"])
 def test_every_vtt_cue_parses_in_chromium_with_its_voice(browser, tmp_path, visible):
     document, _ = conversation()
-    vtt = VTTWriter(SubtitleOptions(visible_speaker=visible)).render(document)
+    vtt = StyledVTTWriter(SubtitleOptions(visible_speaker=visible)).render(document)  # browsers read it whole
     (tmp_path / "transcript.vtt").write_text(vtt, encoding="utf-8")
     tone(tmp_path / "audio.wav", 2.0)
     (tmp_path / "player.html").write_text(
@@ -221,3 +221,87 @@ def test_report_opened_from_disk_seeks_its_linked_audio(browser, tmp_path):
     assert math.isclose(at, words[-10].start, abs_tol=0.01) and highlighted == words[-10].text.strip()
     assert page.errors == []
     assert page.outside("file://") == []
+
+
+@pytest.mark.parametrize("api_key", [None, "browser-test-key"])
+def test_service_docs_render_their_operations_offline(browser, tmp_path, api_key):
+    """/docs draws every operation from files the server itself serves (no CDN), and with an API key
+    says how to authorize and offers the Authorize button."""
+    import threading
+    import time
+
+    import uvicorn
+    from test_service import FakePipeline, free_port
+
+    from vtxlib.service import ServiceOptions, create_app
+    from vtxlib.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    app = create_app(workspace, ServiceOptions(api_key=api_key), pipeline=FakePipeline(workspace))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    page = Page(browser)
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        page.page.goto(base + "/docs")
+        page.page.wait_for_selector(".opblock", timeout=15000)
+        operations = page.page.locator(".opblock-summary-path").all_inner_texts()
+        description = page.page.locator(".information-container").inner_text()
+        authorize = page.page.locator("button.authorize").count()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert {"/transcribe", "/jobs/{job_id}", "/jobs/{job_id}/{fmt}", "/status"} <= {o.replace("\u200b", "")
+                                                                                  for o in operations}
+    assert page.outside(base) == [], "the docs page asked the network for something"
+    assert page.errors == []
+    if api_key:
+        assert authorize == 1 and "Authorize" in description and "Bearer" in description
+        assert api_key not in description
+
+
+def six_speakers():
+    document = realistic_document(n_turns=30, speakers=tuple(f"SPEAKER_{k:02d}" for k in range(6)))
+    diarization = Diarization(
+        turns=[SpeakerTurn(speaker=t.speaker, start=t.start, end=t.end) for t in document.transcript.turns])
+    return document, diarization
+
+
+@pytest.mark.parametrize("waveform", [True, False])
+def test_speaker_names_sit_on_their_lanes_and_durations_read_like_the_player(browser, tmp_path, waveform):
+    from vtxlib.timeline import EMOTION_H, GAP, LANE_H, WAVE_H
+
+    document, diarization = six_speakers()
+    assert len(document.speakers) == 6
+    wav = tone(tmp_path / "audio.wav", document.media.duration)
+    report = write_report(document, tmp_path / "site" / "report.html", diarization=diarization,
+                          audio_path=wav if waveform else None)
+    page = Page(browser)
+    with StaticServer(report.parent) as server:
+        page.page.goto(server.url + "report.html")
+        page.page.wait_for_function("document.getElementById('timeline').vtx")
+        plot = page.page.locator("#timeline .vtx-svg").bounding_box()
+        names = page.page.evaluate("""Array.from(document.querySelectorAll('#timeline .vtx-name[title]')).map(n => {
+            const r = n.getBoundingClientRect(); return [n.textContent, r.top + window.scrollY, r.height]; })""")
+        shown = page.page.locator("#timeline .vtx-range").inner_text()
+        meta = page.page.locator("p.meta").first.inner_text()
+        if waveform:
+            page.page.wait_for_function("document.getElementById('player').readyState >= 1")
+            player = page.page.evaluate("document.getElementById('player').duration")
+    wave_h = WAVE_H if waveform else 0
+    assert [n for n, _, _ in names] == [document.display_name(s) for s in document.speakers]
+    for k, (name, top, height) in enumerate(names):
+        lane_top = plot["y"] + wave_h + k * (LANE_H + EMOTION_H + GAP)
+        assert abs(top - lane_top) <= 1, (name, top, lane_top)  # each name row starts where its lane starts
+        assert abs(height - (LANE_H + EMOTION_H + GAP)) <= 1
+    total = document.media.duration
+    expected = f"{int(round(total)) // 60:02d}:{int(round(total)) % 60:02d}"
+    assert shown.endswith(f"of {expected}") and f" {expected} " in meta, (shown, meta)
+    if waveform:  # the player rounds the audio's duration the same way
+        assert round(player) == round(total)
+    assert page.errors == []

@@ -14,7 +14,8 @@ from vtxlib.testing.samples import pyannote_sample, words_by_speaker
 from vtxlib.types import SCHEMA_VERSION, Document, SpeakerTurn
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT_FILES = ("transcript.json", "transcript.vtt", "transcript.srt", "transcript.rttm", "transcript.txt")
+OUTPUT_FILES = ("transcript.json", "transcript.vtt", "transcript.styled.vtt", "transcript.srt", "transcript.rttm",
+                "transcript.txt")
 
 
 def vtx(*args, cwd=None):

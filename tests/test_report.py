@@ -174,3 +174,46 @@ def test_review_figure_carries_html_and_a_png_fallback(tmp_path):
     data, _ = DisplayFormatter().format(figure)  # what a kernel (and papermill) stores for the cell
     assert {"text/html", "image/png", "text/plain"} <= set(data)
     assert review_figure(sample_document()).html != figure.html  # each figure gets its own element id
+
+
+def stage_total(page: str) -> float:
+    return float(re.search(r"<th>total \(wall clock\)</th><th></th><th></th><th class=num>([\d.]+)</th>", page).group(1))
+
+
+def test_stages_that_ran_side_by_side_are_counted_once():
+    document = sample_document()
+    assert stage_total(render_report(document)) == 4.74  # nothing said to run in parallel: the plain sum
+    page = render_report(document, parallel=("asr", "diarize"))
+    assert stage_total(page) == 3.24  # asr 3.2 beside diarize 1.5, then emotion 0.04
+    assert page.count("ran alongside") == 2
+    assert stage_total(render_report(document, wall_seconds=3.9, parallel=("asr", "diarize"))) == 3.9
+
+
+def test_overlap_only_turns_are_no_transcript_rows_and_the_overlap_tag_stands_apart():
+    document = sample_document()
+    turns = document.transcript.turns
+    turns.insert(2, Turn(speaker="SPEAKER_02", start=8.6, end=9.2, words=[], overlap=True))
+    page = render_report(document)
+    rows = re.findall(r'<div class="turn" data-u="(\d+)">(.*?)</div>', page)
+    assert [int(u) for u, _ in rows] == [k for k, t in enumerate(turns) if t.words]  # the data's turn indices
+    overlapped = next(row for _, row in rows if "overlap" in row)
+    text = html.unescape(re.sub(r"<[^>]+>", "", overlapped))
+    assert re.search(r"\(overlap\) That is", text), text  # not "overlapThat"
+
+
+def test_one_palette_speakers_apart_from_emotions():
+    from vtxlib.subtitles import StyledVTTWriter, on_dark_background
+    from vtxlib.timeline import EMOTION_COLORS, OVERLAP_COLOR, SPEAKER_PALETTE, UNCERTAIN_COLOR, speaker_colors
+
+    def distance(a: str, b: str) -> float:
+        return sum((int(a[i:i + 2], 16) - int(b[i:i + 2], 16)) ** 2 for i in (1, 3, 5)) ** 0.5
+
+    others = [*EMOTION_COLORS.values(), OVERLAP_COLOR, UNCERTAIN_COLOR]
+    assert min(distance(s, o) for s in SPEAKER_PALETTE for o in others) >= 80
+    document = sample_document()
+    page = render_report(document)
+    styled = StyledVTTWriter().render(document)
+    for speaker, colour in speaker_colors(document.speakers).items():
+        assert f"color:{colour}" in page  # the report's lane / name colour
+        voice = html.unescape(document.display_name(speaker))
+        assert f'::cue(v[voice="{voice}"]) {{ color: {on_dark_background(colour)}; }}' in styled

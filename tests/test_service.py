@@ -435,7 +435,7 @@ def test_an_api_key_guards_every_endpoint_but_a_minimal_status(workspace, fake):
         anonymous = client.get("/status")
         assert anonymous.status_code == 200 and anonymous.json() == {"ready": True}
         for method, path in (("get", "/jobs/0123456789abcdef"), ("get", "/jobs/0123456789abcdef/vtt"),
-                             ("post", "/transcribe"), ("get", "/docs"), ("get", "/openapi.json")):
+                             ("post", "/transcribe")):
             response = getattr(client, method)(path)
             assert response.status_code == 401 and "Bearer" in response.json()["error"], path
             assert response.headers["www-authenticate"] == "Bearer"
@@ -446,6 +446,12 @@ def test_an_api_key_guards_every_endpoint_but_a_minimal_status(workspace, fake):
         full = client.get("/status", headers=auth).json()
         assert full["backends"] and full["versions"]
         assert KEY not in json.dumps(full)
+        # the docs page and the schema are readable without the key, and say how to authorize
+        docs, spec = client.get("/docs"), client.get("/openapi.json").json()
+        assert docs.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in docs.text
+        assert "Authorize" in spec["info"]["description"] and "Bearer" in spec["info"]["description"]
+        assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        assert KEY not in docs.text + json.dumps(spec)
 
 
 def test_serve_refuses_a_public_bind_without_a_key_and_never_prints_it(monkeypatch, capsys, caplog):
@@ -668,3 +674,38 @@ def test_answers_validate_against_their_published_models(workspace, fake, tmp_pa
     parsed = JobRecord.model_validate(record)
     assert isinstance(parsed.result, TranscriptResponse) and parsed.result.speakers == ["SPEAKER_00", "SPEAKER_01"]
     assert parsed.result.turns[0].text == "hello there" and "words" not in record["result"]["turns"][0]
+
+
+def test_async_job_results_carry_their_job_id(workspace, fake):
+    with client_for(workspace, fake) as client:
+        accepted = client.post("/transcribe", files={"file": ("a.wav", tone_wav(workspace.root.parent / "a.wav", 1.0)
+                                                             .read_bytes(), "audio/wav")}, data={"mode": "async"})
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["job_id"]
+        record = wait_for_job(client, job_id)
+    assert record["status"] == "done" and record["result"]["job_id"] == job_id
+
+
+class ReportingPipeline(FakePipeline):
+    """The stand-in that also writes report.html, as the real pipeline does by default."""
+
+    def run(self, source: str, out_dir=None, until: str = "subtitles", options=None, hook=None):
+        from vtxlib.report import write_report
+
+        result = super().run(source, out_dir, until, options, hook)
+        folder = Path(result.outputs["vtt"]).parent
+        result.outputs["report"] = write_report(result.document, folder / "report.html")
+        return result
+
+
+def test_every_listed_output_is_served_including_the_report(workspace):
+    with client_for(workspace, ReportingPipeline(workspace)) as client:
+        body = client.post("/transcribe", files={"file": ("a.wav", tone_wav(workspace.root.parent / "a.wav", 1.0)
+                                                         .read_bytes(), "audio/wav")}).json()
+        assert "report" in body["outputs"] and "styled.vtt" in body["outputs"]
+        for fmt in body["outputs"]:
+            response = client.get(f"/jobs/{body['job_id']}/{fmt}")
+            assert response.status_code == 200, (fmt, response.text)
+        report = client.get(f"/jobs/{body['job_id']}/report")
+    assert report.headers["content-type"].startswith("text/html")
+    assert report.headers["content-disposition"].startswith("inline") and "<h1>" in report.text

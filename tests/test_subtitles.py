@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import webvtt
 
-from vtxlib.subtitles import (Cue, RTTMWriter, SRTWriter, SubtitleOptions, TextWriter, VTTWriter,
-                              JSONWriter, build_cues, layout_lines, write_outputs)
+from vtxlib.subtitles import (Cue, RTTMWriter, SRTWriter, StyledVTTWriter, SubtitleOptions, TextWriter,
+                              VTTWriter, JSONWriter, build_cues, layout_lines, write_outputs)
 from vtxlib.types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, Emotion,
                           MediaInfo, SpeakerTurn, Turn, Word)
 
@@ -41,7 +41,7 @@ def realistic_document(seed=7, n_turns=40, speakers=("SPEAKER_00", "SPEAKER_01",
     turns by gaps that are sometimes zero (quick hand-over).
     """
     rng = random.Random(seed)
-    rates = {s: rate for s, rate in zip(speakers, (0.065, 0.055, 0.045))}  # seconds per character
+    rates = {s: (0.065, 0.055, 0.045)[k % 3] for k, s in enumerate(speakers)}  # seconds per character
     t, turns, speaker = 0.5, [], None
     for _ in range(n_turns):
         speaker = rng.choice([s for s in speakers if s != speaker])
@@ -224,7 +224,8 @@ def test_emotion_and_overlap_voice_classes():
     assert [c.lines[0] for c in webvtt.from_string(plain).captions] == [
         "<v Alice>Stop it!", "<v B>Sorry.", "<v Alice>Fine."]
 
-    styled = webvtt.from_string(VTTWriter().render(doc), strict=True)  # a STYLE block by default
+    assert "STYLE" not in VTTWriter().render(doc)  # transcript.vtt: no STYLE block by default
+    styled = webvtt.from_string(StyledVTTWriter().render(doc), strict=True)  # transcript.styled.vtt
     assert len(styled.styles) == 1 and "::cue(v.angry)" in styled.styles[0].text
     assert len(styled.captions) == 3
 
@@ -232,7 +233,8 @@ def test_emotion_and_overlap_voice_classes():
 def test_style_block_colours_every_voice_and_styles_the_classes():
     doc = doc_of(turn("A", [("Hi", 0.0, 0.4)]), turn("B", [("Yo", 1.0, 1.4)]),
                  turn("C", [("Hey", 2.0, 2.4)]), names={"A": "Alice", "B": 'Bo "B" & Co'})
-    vtt = VTTWriter().render(doc)
+    vtt = StyledVTTWriter().render(doc)
+    assert vtt == VTTWriter(SubtitleOptions(emit_style_block=True)).render(doc)
     parsed = webvtt.from_string(vtt, strict=True)
     rules = parsed.styles[0].text
     assert '::cue(v[voice="Alice"]) { color: ' in rules and '::cue(v[voice="C"]) { color: ' in rules
@@ -413,13 +415,15 @@ def test_empty_transcript_gives_valid_empty_outputs(tmp_path):
     assert webvtt.read(str(paths["vtt"])).captions == []
 
 
-def test_write_outputs_writes_five_files_atomically(tmp_path, conversation):
+def test_write_outputs_writes_six_files_atomically(tmp_path, conversation):
     doc, options, _, vtt = conversation
     diarization = Diarization(turns=[SpeakerTurn("SPEAKER_00", 0.0, 5.0)])
     paths = write_outputs(doc, tmp_path / "out", diarization=diarization, options=options)
-    assert sorted(paths) == ["json", "rttm", "srt", "txt", "vtt"]
+    assert sorted(paths) == ["json", "rttm", "srt", "styled.vtt", "txt", "vtt"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "transcript.json", "transcript.rttm", "transcript.srt", "transcript.txt", "transcript.vtt"]
+        "transcript.json", "transcript.rttm", "transcript.srt", "transcript.styled.vtt", "transcript.txt",
+        "transcript.vtt"]
+    assert "STYLE" in paths["styled.vtt"].read_text(encoding="utf-8")
     assert paths["vtt"].read_text(encoding="utf-8") == vtt
     assert paths["rttm"].read_text().split()[7] == "SPEAKER_00"
     assert len(paths["rttm"].read_text().splitlines()) == 1
@@ -449,3 +453,50 @@ def test_notebook_upload_sends_a_vtt_with_visible_names_by_default(tmp_path):
     plain = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"),
                             visible_speaker="off")
     assert Path(json.loads(Path(plain.request_path).read_text())["media"]["path"]) == vtt
+
+
+# -- real readers ------------------------------------------------------------------------------
+
+needs_ffmpeg = pytest.mark.skipif(__import__("shutil").which("ffprobe") is None, reason="needs ffmpeg/ffprobe")
+
+
+def ffprobe_cue_count(path: Path) -> int:
+    """Cues with text in PATH's first subtitle stream, as ffmpeg reads them back (an MP4 text track
+    also has empty samples filling the gaps between cues; those are not cues)."""
+    import subprocess
+
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "s:0", "-show_entries", "stream=index",
+                            "-of", "csv=p=0", str(path)], capture_output=True, text=True, check=True).stdout
+    if not probe.strip():
+        return 0
+    srt = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:s:0", "-f", "srt", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    blocks = [b.strip().splitlines() for b in srt.strip().split("\n\n") if "-->" in b]
+    return sum(1 for lines in blocks if any(line.strip() for line in lines[2:]))
+
+
+def mux(subtitles: Path, container: str, tmp_path: Path) -> Path:
+    """SUBTITLES muxed by the system ffmpeg beside a silent audio track into a CONTAINER file."""
+    import subprocess
+
+    codec = {"mp4": "mov_text", "mkv": "srt" if subtitles.suffix == ".srt" else "webvtt"}[container]
+    target = tmp_path / f"{subtitles.name}.{container}"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono",
+                    "-i", str(subtitles), "-map", "0:a", "-map", "1:s", "-c:a", "aac", "-c:s", codec,
+                    "-t", "400", str(target)], check=True, capture_output=True)
+    return target
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("container", ["mkv", "mp4"])
+@pytest.mark.parametrize("name", ["transcript.vtt", "transcript.srt"])
+def test_system_ffmpeg_muxes_every_cue(tmp_path, container, name):
+    """ffmpeg 5.1 (Debian 12) reads no cue after a STYLE block: the default VTT must have none."""
+    doc = realistic_document(n_turns=24)
+    doc.speaker_names["SPEAKER_01"] = "Tom & <Jerry>"
+    write_outputs(doc, tmp_path / "out")
+    path = tmp_path / "out" / name
+    expected = len((webvtt.read if name.endswith(".vtt") else webvtt.from_srt)(str(path)).captions)
+    assert expected > 40
+    assert ffprobe_cue_count(path) == expected  # read directly
+    assert ffprobe_cue_count(mux(path, container, tmp_path)) == expected

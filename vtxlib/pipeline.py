@@ -259,6 +259,8 @@ class Run:
     hook: Hook
     records: dict[str, StageRecord] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    clock_started: float = field(default_factory=time.perf_counter)  # the run's wall clock starts here
+    parallel: tuple[str, ...] = ()  # stages that ran side by side (their seconds overlap)
     voice_clips: Any = None  # vtxlib.voices.CheckedClips of this run's --voices
     enrollment: Any = None  # vtxlib.voices.Enrollment in the diarizer's space
     language: Optional[LanguageDetection] = None  # what the language stage concluded (None: not run)
@@ -333,7 +335,7 @@ class Pipeline:
         return result
 
     def _run(self, source: str, out_dir: Optional[Path], last: int) -> RunResult:
-        started = time.perf_counter()
+        started = self._current().clock_started
         self._check_voices(last)
         self._check_translation(last)
         state = RunResult(media=self.acquire(source))
@@ -454,6 +456,7 @@ class Pipeline:
             self._step_asr(st)
             self._step_diarize(st)
             return
+        self._current().parallel = ("asr", "diarize")
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtx-diarize") as pool:
             diarizing = pool.submit(contextvars.copy_context().run, self.diarize, st.media, st.audio,
                                     st.refs["audio"], st.speech, st.refs.get("speech"))
@@ -744,15 +747,13 @@ class Pipeline:
         with atomic_folder(target) as folder:
             with self._timed("subtitles", "vtxlib", options.model_dump(mode="json")):
                 written = write_outputs(document, folder, diarization=diarization, options=options)
-                if self.options.report and not translating:
-                    written.update(self._write_report(document, diarization, audio, folder, options))
             if translating:
                 document.translations = self.translate(document, audio, audio_ref, options)
                 written.update(write_translations(document, folder, options))
-                if self.options.report:
-                    written.update(self._write_report(document, diarization, audio, folder, options))
-            # transcript.json is rewritten once more so that it records the subtitles stage's own time
+            # the report and transcript.json (rewritten) record the subtitles stage's own time too
             document.stages = self._stage_records()
+            if self.options.report:
+                written.update(self._write_report(document, diarization, audio, folder, options))
             atomic_write_text(written["json"], JSONWriter(options).render(document))
         return {name: target / Path(path).name for name, path in written.items() if path is not None}
 
@@ -864,8 +865,10 @@ class Pipeline:
         """report.html, and report-audio.mp3 beside it for a file too long to embed its audio."""
         from .report import report_files, write_report
 
+        run = self._current()
         write_report(document, target / "report.html", diarization=diarization, audio_path=audio.path,
-                     subtitle_options=subtitle_options)
+                     subtitle_options=subtitle_options, parallel=run.parallel,
+                     wall_seconds=round(time.perf_counter() - run.clock_started, 3))
         return report_files(target)
 
     # -- machinery -------------------------------------------------------------------------

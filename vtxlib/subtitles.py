@@ -36,15 +36,18 @@ from .subtitle_rules import join_tokens, right_to_left, rules_for, separator, to
 from .types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, SpeakerTurn,
                     Translation, Turn, Word)
 from .timefmt import cue_timestamp
-from .timeline import EMOTION_COLORS
+from .timeline import EMOTION_COLORS, SPEAKER_PALETTE
 from .workspace import atomic_write_text
 
 log = logging.getLogger("vtxlib.subtitles")
 
 OUTPUT_NAME = "transcript"
 
-# The STYLE block: speakers get a text colour readable on a player's dark caption background,
-# confident emotions a coloured underline (neutral none), overlapping speech italics.
+# The STYLE block goes only into transcript.styled.vtt (and VTTWriter with emit_style_block=True):
+# readers such as ffmpeg 5.1 stop at a STYLE block and read no cue at all, so the default
+# transcript.vtt has none. In it speakers get the report's colour lightened to be readable on a
+# player's dark caption background, confident emotions a coloured underline (neutral none),
+# overlapping speech italics.
 
 
 def on_dark_background(colour: str, white: float = 0.35) -> str:
@@ -57,8 +60,8 @@ def on_dark_background(colour: str, white: float = 0.35) -> str:
 # the report's emotion colours (one map), lightened; neutral gets no underline
 EMOTION_COLOURS = {label: on_dark_background(colour) for label, colour in EMOTION_COLORS.items()
                    if label != "neutral"}
-CAPTION_SPEAKER_COLOURS = ("#5ee7ff", "#ffe14d", "#7dff8a", "#ff8cf0", "#ffb36b", "#b3a6ff", "#ff9e9e",
-                           "#d4ff6b", "#ffffff", "#9bf6e2")
+# the report's speaker palette (one palette), lightened the same way
+CAPTION_SPEAKER_COLOURS = tuple(on_dark_background(colour) for colour in SPEAKER_PALETTE)
 # Visible speaker names on a speaker change (players show no <v> name; YouTube's caption help marks
 # speakers with ">> NAME:"): "off", "name" -> "Alice: text", "chevrons" -> ">> ALICE: text".
 VISIBLE_SPEAKER_CHOICES = ("off", "name", "chevrons")
@@ -74,7 +77,8 @@ class SubtitleOptions(OptionsModel):
     emotion_classes: bool = True   # <v.angry Speaker> for turns with a confident emotion
     overlap_class: bool = True     # <v.overlap Speaker> for turns in overlapping speech
     overlap_text: str = "(overlapping speech)"  # cue for a voice heard under another's words; "" = none
-    emit_style_block: bool = True  # a STYLE block: speaker colours, emotion and overlap classes
+    emit_style_block: bool = False  # a STYLE block in transcript.vtt (ffmpeg 5.1 then reads no cue);
+    # transcript.styled.vtt always has one
     srt_speaker_prefix: bool = True  # "Name: " before each SRT cue
     visible_speaker: Literal["off", "name", "chevrons"] = "off"  # VTT: shown where the speaker changes
     # RTTM: a pause shorter than this (s) between two turns of one speaker, with nobody else speaking
@@ -406,6 +410,20 @@ class VTTWriter(_CueWriter):
         return webvtt.WebVTT(captions=captions, styles=styles).content
 
 
+class StyledVTTWriter(VTTWriter):
+    """transcript.styled.vtt: the same cues with a STYLE block (speaker colours, emotion and
+    overlap classes) for players that apply it (browsers); ffmpeg 5.1 reads no cue from it."""
+
+    extension = "styled.vtt"
+
+    def render(self, document: Document) -> str:
+        import webvtt
+
+        rules = style_rules(document, self.options)
+        return webvtt.WebVTT(captions=self.captions(document),
+                             styles=[webvtt.Style(rules)] if rules else []).content
+
+
 class SRTWriter(_CueWriter):
     extension = "srt"
 
@@ -494,12 +512,13 @@ class JSONWriter(SubtitleWriter):
         return json.dumps(data, ensure_ascii=False, indent=1)
 
 
-WRITERS = {w.extension: w for w in (JSONWriter, VTTWriter, SRTWriter, RTTMWriter, TextWriter)}
+WRITERS = {w.extension: w for w in (JSONWriter, VTTWriter, StyledVTTWriter, SRTWriter, RTTMWriter, TextWriter)}
 
 
 def write_outputs(document: Document, out_dir: Path, diarization: Optional[Diarization] = None,
                   options: Optional[SubtitleOptions] = None) -> dict[str, Path]:
-    """Write transcript.{json,vtt,srt,rttm,txt} into ``out_dir`` atomically; returns format -> path."""
+    """Write transcript.{json,vtt,styled.vtt,srt,rttm,txt} into ``out_dir`` atomically; returns
+    format -> path (the styled VTT under ``styled.vtt``)."""
     out_dir = Path(out_dir)
     paths = {}
     for extension, writer_class in WRITERS.items():

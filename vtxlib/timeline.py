@@ -27,9 +27,12 @@ from .types import AlignedTranscript, Diarization, Document
 
 Source = Union[Document, AlignedTranscript]
 
-SPEAKER_PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-                   "#7f7f7f", "#ff7f0e", "#d62728")
-EMOTION_COLORS = {"neutral": "#9e9e9e", "happy": "#f2b400", "angry": "#d62728", "sad": "#1f77b4"}
+# One palette for speakers everywhere (report, plots, timeline, the styled VTT lightens it); no speaker
+# colour is near an emotion colour or the overlap colour (at least 80 apart in RGB), so a lane's colour
+# never reads as an emotion.
+SPEAKER_PALETTE = ("#1f77b4", "#2ca02c", "#e7298a", "#8c564b", "#17becf", "#7b4173", "#a6761d",
+                   "#637939", "#fb9a99", "#4d4d4d")
+EMOTION_COLORS = {"neutral": "#9e9e9e", "happy": "#f2b400", "angry": "#d62728", "sad": "#1a237e"}
 UNCERTAIN_COLOR = "#dddddd"
 OVERLAP_COLOR = "#ff7f0e"
 
@@ -84,6 +87,8 @@ def timeline_data(source: Source, diarization: Optional[Diarization] = None,
         spans = [(t.start, t.end, t.speaker) for t in transcript.turns]
         overlaps = [(t.start, t.end) for t in transcript.turns if t.overlap]
     ends = [e for _, e, _ in spans] + words["e"] + [0.0]
+    if isinstance(source, Document) and source.media.duration:  # the whole file, as its player shows it
+        ends.append(source.media.duration)
     data = {
         "duration": _r(max(ends)),
         "speakers": [{"id": s, "name": names.get(s, s), "color": colors[s]} for s in speakers],
@@ -199,7 +204,8 @@ max-width:100%;background:#fff}
 .vtx-bar button{font:inherit;padding:.1em .6em;border:1px solid #bbb;background:#f7f7f7;border-radius:4px;cursor:pointer}
 .vtx-range{color:#555;font-variant-numeric:tabular-nums}.vtx-muted{color:#777}
 .vtx-body{display:grid;grid-template-columns:9em minmax(0,1fr);gap:.4em}
-.vtx-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;padding-top:9px}
+.vtx-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;padding-top:9px;
+box-sizing:border-box}
 .vtx-plot{position:relative;cursor:crosshair;user-select:none}
 .vtx-svg{display:block}.vtx-labels{position:absolute;left:0;top:0;pointer-events:none}
 .vtx-labels text{font-size:11px;fill:#222}
@@ -227,8 +233,8 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
   var turnsOf = D.speakers.map(function () { return []; });
   for (i = 0; i < T.s.length; i++) turnsOf[T.k[i]].push(i);
   var ctx = document.createElement('canvas').getContext('2d'); ctx.font = '11px system-ui, sans-serif';
-  function clock(t, d) {
-    t = Math.max(0, t); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
+  function clock(t, d) {  // whole seconds round to the nearest, as media players show a duration
+    t = Math.max(0, d ? t : Math.round(t)); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
     var ss = d ? s.toFixed(d).padStart(3 + d, '0') : String(Math.floor(s)).padStart(2, '0');
     return (h ? h + ':' + String(m).padStart(2, '0') : String(m).padStart(2, '0')) + ':' + ss;
   }
@@ -379,7 +385,7 @@ def timeline_html(source: Source, diarization: Optional[Diarization] = None, env
         f'<div class="vtx-tl" id="{element_id}"{hidden}>',
         '<div class="vtx-bar"><button class="vtx-out" title="zoom out">&minus;</button>'
         '<button class="vtx-in" title="zoom in">+</button><button class="vtx-fit">whole file</button>'
-        f'<span class="vtx-range">0:00&ndash;{clock(data["duration"])}</span>'
+        f'<span class="vtx-range">00:00&ndash;{clock(round(data["duration"]))}</span>'
         f'<span class="vtx-muted">hover for details &middot; click to play from there &middot; Ctrl/&#8984;+wheel '
         f"or double-click to zoom, drag to pan{long_hint}</span></div>",
         f'<div class="vtx-body"><div class="vtx-names">{_names(data)}</div><div class="vtx-plot">',

@@ -32,16 +32,13 @@ class AudioSource(Protocol):
 
 
 class WavFileSource:
-    """Replays a wav file in ``chunk_ms`` chunks, at real time or as fast as it is consumed."""
+    """Replays a media file in ``chunk_ms`` chunks, at real time or as fast as it is consumed.
+
+    A 16 kHz mono 16-bit wav is read as it is; anything else ffmpeg reads (mp3, m4a, a video, a
+    wav at another rate) is decoded to that first."""
 
     def __init__(self, path: Path | str, realtime: bool = True, chunk_ms: int = 100):
-        from ..audio import load_audio, read_info
-
-        info = read_info(Path(path))
-        if info.sample_rate != SAMPLE_RATE:
-            raise InputError(f"{path}: expected a {SAMPLE_RATE} Hz wav, got {info.sample_rate} Hz "
-                             f"(decode it first: ffmpeg -i IN -ac 1 -ar 16000 OUT.wav)")
-        self.samples = load_audio(path)
+        self.samples = read_samples(Path(path))
         self.sample_rate = SAMPLE_RATE
         self.realtime = realtime
         self.chunk = max(1, int(SAMPLE_RATE * chunk_ms / 1000))
@@ -66,6 +63,25 @@ class WavFileSource:
         if not self._stop.is_set():
             self._stopped_at = time.perf_counter()
             self._stop.set()
+
+
+def read_samples(path: Path) -> np.ndarray:
+    """PATH as 16 kHz mono float32 samples; raises InputError (one line) for a missing or unreadable file."""
+    import tempfile
+    import wave
+
+    from ..audio import decode, load_audio, read_info
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; expected an audio or video file (wav, mp3, m4a, mp4, ...)")
+    try:
+        info = read_info(path)
+        if info.sample_rate == SAMPLE_RATE and info.channels == 1:
+            return load_audio(path)
+    except (wave.Error, EOFError, InputError):
+        pass  # not a 16-bit PCM wav: ffmpeg decodes it
+    with tempfile.TemporaryDirectory(prefix="vtx-live-") as folder:
+        return load_audio(decode(path, Path(folder) / "audio.wav").path)
 
 
 class _QueueSource:

@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from .capture import SoundDeviceSource, WavFileSource
+from .capture import SoundDeviceSource, WavFileSource, import_sounddevice
 from .session import LiveOptions, Utterance
 from .transcriber import create_live_transcriber
 
@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
     """Register ``live`` (``python -m vtxlib live``): print utterances as they are recognised."""
     p = subparsers.add_parser("live", help="transcribe the microphone (or a wav replayed live) as you speak")
     p.add_argument("--wav", type=Path, default=None,
-                   help="replay this 16 kHz mono wav instead of recording the microphone")
+                   help="replay this audio or video file (any format ffmpeg reads) instead of the microphone")
     p.add_argument("--fast", action="store_true", help="with --wav: replay as fast as possible")
     p.add_argument("--labels", action="store_true", help="label speakers by voice (SPEAKER_00, ...)")
     p.add_argument("--min-silence", type=float, default=LiveOptions().min_silence_s,
@@ -38,9 +38,13 @@ def cmd_live(args) -> int:
         sys.stdout.flush()
 
     options = LiveOptions(speaker_labels=args.labels, min_silence_s=args.min_silence)
+    # the input first: a missing file or no PortAudio is one line, before any model loads
+    if args.wav is not None:
+        source = WavFileSource(args.wav, realtime=not args.fast)
+    else:
+        import_sounddevice()
+        source = SoundDeviceSource()
     transcriber = create_live_transcriber(asr_model=args.asr_model, options=options, on_utterance=show)
-    source = (WavFileSource(args.wav, realtime=not args.fast) if args.wav is not None
-              else SoundDeviceSource())
     if args.wav is None:
         sys.stderr.write("recording from the microphone; press Ctrl-C to stop\n")
     transcriber.start(source)

@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import BackendUnavailable, InputError
+from ..errors import BackendUnavailable, InputError, VtxError
 from .capture import AudioSource
 from .segment import Cut, StreamingVad, UtteranceSegmenter
 from .session import FRAME_SAMPLES, SAMPLE_RATE, LiveOptions, LiveSession, Utterance
@@ -95,7 +95,10 @@ class LiveTranscriber:
                 self.run(source)
             except BaseException as e:  # reported by stop(); a thread has nobody else to tell
                 self.error = e
-                log.exception("live transcription stopped by an error")
+                if isinstance(e, VtxError):  # one clear line, raised again by stop(): no traceback
+                    log.debug("live transcription stopped: %s", e, exc_info=True)
+                else:
+                    log.exception("live transcription stopped by an error")
 
         self._thread = threading.Thread(target=target, name="vtx-live", daemon=True)
         self._thread.start()
