@@ -225,12 +225,14 @@ class GeminiAsr:
             try:
                 return send()
             except genai_errors.APIError as e:
-                kind = kind_of_http_status(e.code)
+                kind = "auth" if "API_KEY_INVALID" in str(e.details) or e.status in ("UNAUTHENTICATED",
+                                                                                     "PERMISSION_DENIED") \
+                    else kind_of_http_status(e.code)
                 wait = _retry_after_header(e)
                 wait = _retry_info_delay(e.details) if wait is None else wait
                 error = CloudAsrError(NAME, kind, f"{what}: {e.code} {e.status or ''} {e.message or ''}",
                                       retry_after=wait)
-            except _transport_errors() as e:
+            except _transport_errors() + _protocol_errors() as e:
                 timeout = "Timeout" in type(e).__name__
                 error = CloudAsrError(NAME, "timeout" if timeout else "network", f"{what}: {type(e).__name__}")
                 kind, wait = error.kind, None
@@ -258,6 +260,19 @@ class GeminiAsr:
             aligner = self._aligner = WhisperCpuAsr(WhisperCpuOptions(model=model, language=lang))
         extra = {"speech": speech} if speech is not None and getattr(aligner, "takes_speech", False) else {}
         return aligner.transcribe(audio, None, **extra).words
+
+
+def _protocol_errors() -> tuple[type, ...]:
+    """httpx/httpx2 errors of a connection that broke mid-answer (network class)."""
+    import importlib
+
+    found: list[type] = []
+    for module_name in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(module_name).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 def parse_answer(response: Any) -> GeminiTranscriptAnswer:
