@@ -323,3 +323,78 @@ def test_one_line_says_what_is_sent_where_before_the_upload(aai_fake, audio, cap
     lines = [r.getMessage() for r in caplog.records if "sending" in r.getMessage()]
     assert len(lines) == 1 and f"to 127.0.0.1:{aai_fake.server.server_port} (assemblyai)" in lines[0]
     assert "s of audio" in lines[0] and KEY not in caplog.text
+
+
+# -- whole runs from the fakes ------------------------------------------------------------------
+
+def test_full_run_with_assemblyai_and_its_speaker_labels(aai_fake, conversation, tmp_path, monkeypatch):
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.types import Document
+    from vtxlib.workspace import Workspace
+
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    options = PipelineOptions(asr="assemblyai", allow_cloud=True, emotion="embedded")
+    with Pipeline(Workspace(tmp_path / "ws"), options) as pipeline:
+        result = pipeline.run(str(conversation.wav), out_dir=tmp_path / "out")
+    assert result.document.stages["diarize"].backend == "assemblyai", "auto with --asr assemblyai: its labels"
+    assert json.loads(aai_fake.seen[1].body)["speaker_labels"] is True
+    doc = Document.load(result.outputs["json"])
+    assert doc.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    reference = _merged([t.speaker for t in conversation.turns])
+    names = {s: f"SPEAKER_{i:02d}" for i, s in enumerate(dict.fromkeys(reference))}
+    assert [t.speaker for t in doc.transcript.turns] == [names[s] for s in reference]
+    assert all(t.emotion is not None and t.emotion.backend != "assemblyai" for t in doc.transcript.turns)
+    assert doc.extras.assemblyai.sentiments and doc.extras.assemblyai.chapters
+    report = result.outputs["report"].read_text()
+    assert "AssemblyAI sentiment (per sentence)" in report and "not vtx&#x27;s emotion" not in report
+    assert "AssemblyAI's own sentiment model" in report and "A conversation" in report
+    assert re.search(r"<v[.a-z]* SPEAKER_00>", result.outputs["vtt"].read_text())
+    record = json.loads((tmp_path / "ws").joinpath("media", result.media.id, "backends.json").read_text()) \
+        if (tmp_path / "ws" / "media").exists() else pipeline.recorded_backends(result.media.id)
+    assert record["asr"]["backend"] == "assemblyai" and record["diarize"]["backend"] == "assemblyai"
+
+
+def _merged(speakers):
+    """Consecutive turns of one speaker become one turn (as align makes them)."""
+    out = []
+    for s in speakers:
+        if not out or out[-1] != s:
+            out.append(s)
+    return out
+
+
+def test_full_run_with_gemini_and_the_local_aligner(gemini_fake, conversation, tmp_path, monkeypatch):
+    from vtxlib.metrics import wer as word_error_rate
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.workspace import Workspace
+
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    options = PipelineOptions(asr="gemini", allow_cloud=True, emotion="embedded")
+    with Pipeline(Workspace(tmp_path / "ws"), options) as pipeline:
+        result = pipeline.run(str(conversation.wav), out_dir=tmp_path / "out")
+    doc = result.document
+    reference = " ".join(t.text for t in conversation.turns)
+    assert word_error_rate(reference, " ".join(w.text for w in doc.transcript.words)) < 0.05
+    assert doc.extras.gemini_asr.aligner.startswith("whisper-cpu") and doc.extras.gemini_asr.words_anchored > 0
+    assert result.document.stages["diarize"].backend == "embedded", "vtx's own diarizer runs with gemini"
+    assert len(doc.speakers) == 2 and "report" in result.outputs and "vtt" in result.outputs
+    assert "Words by Gemini" in result.outputs["report"].read_text()
+
+
+def test_cli_auto_without_consent_sends_nothing_and_a_named_cloud_backend_asks_for_it(
+        aai_fake, gemini_fake, conversation, tmp_path, monkeypatch, capsys):
+    from vtxlib import cli
+
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    status = cli.main(["run", str(conversation.wav), "--workspace", str(tmp_path / "ws"), "--asr", "assemblyai",
+                       "-q"])
+    err = capsys.readouterr().err
+    assert status == 1 and "nothing is uploaded without consent; add --allow-cloud" in err
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.workspace import Workspace
+
+    with Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(asr="auto")) as pipeline:
+        result = pipeline.run(str(conversation.wav), until="asr")
+    assert result.transcript.backend == "whisper-cpu" and result.transcript.words
+    assert aai_fake.seen == [] and gemini_fake.seen == []
