@@ -60,8 +60,8 @@ CPU_REAL_TIME_FACTOR = 12.0
 Hook = Callable[..., None]
 
 
-AsrChoice = Literal["auto", "whisper-cpu", "nemo"]  # vtxlib.asr.ASR_BACKENDS
-DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer"]  # vtxlib.diarize.DIARIZERS
+AsrChoice = Literal["auto", "whisper-cpu", "nemo", "assemblyai", "gemini"]  # vtxlib.asr.ASR_BACKENDS
+DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer", "assemblyai"]  # vtxlib.diarize.DIARIZERS
 EmotionChoice = Literal["auto", "embedded", "speechbrain", "off"]
 EnhanceChoice = Literal["off", "auto", "gemini"]
 VisibleSpeakerChoice = Literal["auto", "off", "name", "chevrons"]
@@ -74,14 +74,19 @@ class PipelineOptions(OptionsModel):
     """Every option of a run: the one list the CLI arguments, the batch runner's per-row options
     and the notebook parameters are made from (see :func:`option_names`)."""
 
-    asr: AsrChoice = Field("auto", description="speech recognition backend (auto: nemo on a GPU, else whisper-cpu)")
+    asr: AsrChoice = Field("auto", description="speech recognition backend (auto: nemo on a GPU, else whisper-cpu; "
+                           "with --allow-cloud the hosted ones first, falling back in order: docs/asr_cloud.md)")
+    allow_cloud: bool = Field(False, description="allow sending the audio to a hosted recognizer (AssemblyAI, "
+                              "Gemini) when its key is set; without it nothing leaves the machine")
+    cloud_dry_run: bool = Field(False, description="with --allow-cloud: write and show the requests a hosted "
+                                "recognizer would get (cloud-requests.json) instead of sending them")
     asr_model: Optional[str] = Field(None, description="ASR model name or local path (default or auto: chosen "
                                      "for the language: tiny.en/base on the CPU, Parakeet v2/v3 or Whisper "
                                      "large-v3-turbo on a GPU)")
     language: str = Field(AUTO, description="spoken language: auto (identified from the speech) or a Whisper "
                           "language code such as en, es, de, ja to force it")
     diarizer: DiarizerChoice = Field("auto", description="diarization backend (auto: pyannote on a GPU "
-                                     "with an HF token, else embedded)")
+                                     "with an HF token, else embedded; with --asr assemblyai its speaker labels)")
     diarizer_model: Optional[str] = Field(None, description="diarization model name or local path")
     num_speakers: Optional[int] = Field(None, description="exact number of speakers, if known")
     min_speakers: Optional[int] = Field(None, description="at least this many speakers")
@@ -452,7 +457,7 @@ class Pipeline:
         finishes and is cached before the error propagates, so the rerun has less to do.
         """
         if any(self._recorded_hit(stage, st.media.id, [st.refs["audio"].digest]) for stage in ("asr", "diarize")) \
-                or self._both_on_gpu():
+                or getattr(self._backend("diarize"), "takes_transcript", False) or self._both_on_gpu():
             self._step_asr(st)
             self._step_diarize(st)
             return
@@ -470,8 +475,10 @@ class Pipeline:
         st.voice_matches = self._match_voices(st.diarization)
 
     def _step_diarize(self, st: "RunResult") -> None:
+        from_asr = getattr(self._backend("diarize"), "takes_transcript", False)
         st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"], st.speech,
-                                                          st.refs.get("speech"))
+                                                          st.refs.get("speech"),
+                                                          (st.transcript, st.refs["asr"]) if from_asr else None)
         st.voice_matches = self._match_voices(st.diarization)
 
     def _check_voices(self, last: int) -> None:
@@ -541,6 +548,10 @@ class Pipeline:
             document.language_probability = transcript.language_probability
             document.language_source = transcript.language_source
             document.language_detection = transcript.language_detection
+        if st.transcript is not None:  # what a hosted recognizer returned besides the words
+            asr_extras = st.transcript.extras
+            document.extras.assemblyai, document.extras.gemini_asr = asr_extras.assemblyai, asr_extras.gemini_asr
+            document.extras.asr_routing = st.transcript.routing
         if self._current().enrollment is not None:
             from .voices import names_of
 
@@ -634,14 +645,19 @@ class Pipeline:
 
                 reused = self._cached(media.id, "asr", backend.name, options, inputs + speech_inputs, compute,
                                       Transcript.model_validate, model_files=_model_files(backend, options))
-                self._record_backend(media.id, "asr", backend.name, reused[1], inputs + speech_inputs)
+                self._record_backend(media.id, "asr", reused[0].backend or backend.name, reused[1],
+                                     inputs + speech_inputs, routed=backend.name == "auto")
         result, ref = reused
+        if result.routing is not None and "asr" in self._records:  # auto with --allow-cloud: name the one used
+            self._records["asr"].backend = f"{result.backend} (auto)"
         self._note_model("asr", result.model, result.model_version)
         return _with_language(result, self._current().language), ref
 
     def diarize(self, media: MediaInfo, audio: AudioFile, audio_ref: Ref, speech: Optional[SpeechRegions] = None,
-                speech_ref: Optional[Ref] = None) -> tuple[Diarization, Ref]:
-        inputs = [audio_ref.digest]
+                speech_ref: Optional[Ref] = None,
+                transcript: Optional[tuple[Transcript, Ref]] = None) -> tuple[Diarization, Ref]:
+        """TRANSCRIPT (with its ref): for a diarizer whose turns came with the transcript (AssemblyAI's)."""
+        inputs = [audio_ref.digest] + ([transcript[1].digest] if transcript else [])
         # enrolled voices are matched in the diarizer's own embedding space: no reuse across backends
         reused = None if self._current().voice_clips else \
             self._reuse_recorded("diarize", media.id, inputs, Diarization.model_validate)
@@ -651,6 +667,8 @@ class Pipeline:
                 count = self.options.speaker_count()
                 options = {**backend.options_dict(), **count.model_dump()}
                 extra, speech_inputs = _speech_input(backend, speech, speech_ref)
+                if transcript is not None and getattr(backend, "takes_transcript", False):
+                    extra["transcript"] = transcript[0]
                 reused = self._cached(media.id, "diarize", backend.name, options, inputs + speech_inputs,
                                       lambda: backend.diarize(audio, count, self._progress("diarize"), **extra),
                                       Diarization.model_validate, model_files=_model_files(backend, options))
@@ -886,8 +904,9 @@ class Pipeline:
         """A backend is shared by runs whose options would create the same one."""
         opts = self.options
         if stage == "asr":
-            return (stage, *self._asr_plan())
-        chosen = {"emotion": (opts.emotion,), "diarize": (opts.diarizer, opts.diarizer_model), "language": ()}
+            return (stage, *self._asr_plan(), opts.allow_cloud, opts.cloud_dry_run,
+                    self._diarizer_name() == "assemblyai", *opts.speaker_count().model_dump().values())
+        chosen = {"emotion": (opts.emotion,), "diarize": (self._diarizer_name(), opts.diarizer_model), "language": ()}
         return (stage, *chosen[stage])
 
     def _asr_plan(self) -> tuple[str, Optional[str], Optional[str]]:
@@ -901,10 +920,16 @@ class Pipeline:
     def _create_backend(self, stage: str):
         opts = self.options
         if stage == "asr":
-            from .asr import create_asr
+            from .asr import CloudSettings, create_asr
 
             backend, model, language = self._asr_plan()
-            return create_asr(backend, model=model, language=language, cache_dir=self.workspace.models_dir)
+            cloud = CloudSettings(allow_cloud=opts.allow_cloud, dry_run=opts.cloud_dry_run,
+                                  secrets_dir=self.workspace.secrets_dir,
+                                  speaker_labels=self._diarizer_name() == "assemblyai",
+                                  **opts.speaker_count().model_dump())
+            name = "auto" if opts.asr == "auto" and opts.allow_cloud else backend
+            return create_asr(name, model=model, language=language, cache_dir=self.workspace.models_dir,
+                              cloud=cloud)
         if stage == "language":
             from .language import WhisperLanguageDetector
 
@@ -912,13 +937,22 @@ class Pipeline:
         if stage == "diarize":
             from .diarize import create_diarizer
 
-            return create_diarizer(opts.diarizer, model=opts.diarizer_model,
+            if self._diarizer_name() == "assemblyai" and opts.asr != "assemblyai" \
+                    and not (opts.asr == "auto" and opts.allow_cloud):
+                raise InputError("--diarizer assemblyai takes AssemblyAI's speaker labels from its transcript: use it "
+                                 "with --asr assemblyai --allow-cloud")
+            return create_diarizer(self._diarizer_name(), model=opts.diarizer_model,
                                    secrets_dir=self.workspace.secrets_dir, models_dir=self.workspace.models_dir)
         if stage == "emotion":
             from .emotion import create_emotion_backend
 
             return create_emotion_backend(opts.emotion, cache_dir=self.workspace.models_dir)
         raise ValueError(stage)
+
+    def _diarizer_name(self) -> str:
+        """The diarizer asked for; ``auto`` with ``--asr assemblyai`` is AssemblyAI's speaker labels."""
+        opts = self.options
+        return "assemblyai" if opts.diarizer == "auto" and opts.asr == "assemblyai" else opts.diarizer
 
     def _forced(self, stage: str) -> bool:
         force = self.options.force
@@ -979,12 +1013,15 @@ class Pipeline:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def _record_backend(self, media_id: str, stage: str, backend: str, ref: Ref, inputs: list[str]) -> None:
+    def _record_backend(self, media_id: str, stage: str, backend: str, ref: Ref, inputs: list[str],
+                        routed: bool = False) -> None:
         if self._records.get(stage) is not None and self._records[stage].incomplete:
             return
         with self._record_lock:
             record = self.recorded_backends(media_id)
             record[stage] = {"backend": backend, "key": ref.key, "inputs": inputs, "request": self._request(stage)}
+            if routed:  # asr auto with --allow-cloud: the router chose BACKEND
+                record[stage]["chosen_by"] = "auto"
             atomic_write_json(self._backends_record_path(media_id), record)
 
     def _recorded_hit(self, stage: str, media_id: str, inputs: list[str]) -> Optional[dict]:

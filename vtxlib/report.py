@@ -264,6 +264,43 @@ def _emotion_note(document: Document) -> str:
     return ""
 
 
+def _hosted_asr_html(document: Document) -> list[str]:
+    """AssemblyAI's sentiment per sentence and chapters, and which recognizer made the words: apart
+    from (and never merged with) vtx's emotion scores above."""
+    parts: list[str] = []
+    routing = document.extras.asr_routing
+    if routing is not None and routing.produced_by:
+        failed = [f"{a.backend} ({html.escape(a.error)})" for a in routing.attempts if not a.ok]
+        parts.append(f'<p class="meta">Words by <b>{html.escape(routing.produced_by)}</b> (asr auto, cloud allowed)'
+                     + (f"; tried first: {'; '.join(failed)}" if failed else "") + "</p>")
+    gemini = document.extras.gemini_asr
+    if gemini is not None:
+        parts.append(f'<p class="meta">Words by Gemini ({html.escape(gemini.model)}, {gemini.chunks} request(s)); '
+                     f"their times from {html.escape(gemini.aligner)}: {gemini.words_anchored} of {gemini.words} "
+                     f"words matched, the rest interpolated.</p>")
+    extras = document.extras.assemblyai
+    if extras is None:
+        return parts
+    if extras.sentiments:
+        rows = "".join(f"<tr><td class=num>{clock(s.start, 1)}</td><td>{html.escape(document.display_name(s.speaker)) if s.speaker else ''}"
+                       f"</td><td>{s.sentiment.lower()}</td><td class=num>{s.confidence:.2f}</td>"
+                       f"<td>{html.escape(s.text)}</td></tr>" for s in extras.sentiments)
+        parts += ["<h2>AssemblyAI sentiment (per sentence)</h2>",
+                  '<p class="meta">AssemblyAI\'s own sentiment model on its sentences: not vtx\'s emotion '
+                  "scores (those are on the turns above).</p>",
+                  "<table><tr><th>time</th><th>speaker</th><th>sentiment</th><th>confidence</th><th>sentence</th>"
+                  f"</tr>{rows}</table>"]
+    if extras.chapters:
+        rows = "".join(f"<tr><td class=num>{clock(c.start, 1)}</td><td><b>{html.escape(c.headline)}</b><br>"
+                       f"{html.escape(c.summary)}</td></tr>" for c in extras.chapters)
+        parts += ["<h2>AssemblyAI chapters</h2>", f"<table><tr><th>start</th><th>chapter</th></tr>{rows}</table>"]
+    language = f"{extras.language_code} ({extras.language_confidence:.2f})" if extras.language_confidence is not None \
+        else extras.language_code or "?"
+    parts.append(f'<p class="meta">AssemblyAI transcript {html.escape(extras.transcript_id)}, model '
+                 f"{html.escape(extras.speech_model or '?')}, language {html.escape(language)}.</p>")
+    return parts
+
+
 def _player_html(audio_src: Optional[str], vtt: Optional[str], language: Optional[str],
                  translations: Optional[list[tuple[str, str, str]]] = None) -> str:
     """The player; ``translations`` are ``(language, label, vtt)`` tracks offered beside the original."""
@@ -320,7 +357,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
     if document.transcript.turns:
         parts += ["<h2>Timeline</h2>", _timeline_section(document, diarization, audio_path, duration)]
     parts += ["<h2>Speakers</h2>", _speakers_html(document, colors), _emotion_note(document),
-              "<h2>Transcript</h2>", _transcript_html(document, colors),
+              "<h2>Transcript</h2>", _transcript_html(document, colors), *_hosted_asr_html(document),
               "<h2>Stage timings</h2>", _stages_html(document, wall_seconds, parallel),
               '<p class="meta">A cached stage shows the seconds it took when it was computed. The total is '
               "the wall clock of the run up to the subtitles; stages that ran side by side are counted once.</p>",

@@ -107,7 +107,8 @@ class LanguageDetection(VtxModel):
 
 
 class Transcript(VtxModel):
-    """ASR output: segments with word timings, no speakers yet."""
+    """ASR output: segments with word timings, no speakers yet (a hosted backend asked for speaker
+    labels puts them on the words and in ``extras``)."""
 
     segments: list[Segment]
     language: Optional[str] = None
@@ -117,6 +118,20 @@ class Transcript(VtxModel):
     backend: str = ""
     model: str = ""
     model_version: Optional[str] = None
+    extras: "AsrExtras" = Field(default_factory=lambda: AsrExtras(), description="what a hosted ASR backend "
+                                "returned besides the words (AssemblyAI's sentiment/chapters, Gemini's "
+                                "alignment figures); copied into the document's extras")
+    routing: Optional["AsrRouting"] = Field(default=None, description="asr auto with --allow-cloud: which "
+                                            "backends were tried, in order, and why each failed")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_extras(self, handler):
+        data = handler(self)
+        if isinstance(data.get("extras"), dict) and not any(data["extras"].values()):
+            del data["extras"]  # a local backend's transcript serialises as before (same digests)
+        if data.get("routing", 0) is None:
+            del data["routing"]
+        return data
 
     @property
     def words(self) -> list[Word]:
@@ -276,6 +291,78 @@ class EnhanceExtras(VtxModel):
     stats: EnhanceStats = Field(default_factory=EnhanceStats)
 
 
+class AssemblyAISentiment(VtxModel):
+    """AssemblyAI's sentiment of one sentence (its own model: not vtx's emotion scores)."""
+
+    start: float
+    end: float
+    text: str
+    sentiment: Literal["POSITIVE", "NEUTRAL", "NEGATIVE"]
+    confidence: float
+    speaker: Optional[str] = None
+
+
+class AssemblyAIChapter(VtxModel):
+    """One of AssemblyAI's auto chapters."""
+
+    start: float
+    end: float
+    headline: str
+    gist: str = ""
+    summary: str = ""
+
+
+class AssemblyAIExtras(VtxModel):
+    """What AssemblyAI returned besides the words: ``Document.extras.assemblyai``."""
+
+    transcript_id: str = ""
+    speech_model: Optional[str] = None
+    language_code: Optional[str] = Field(default=None, description="the language AssemblyAI detected (or was told)")
+    language_confidence: Optional[float] = None
+    speaker_turns: list[SpeakerTurn] = Field(default_factory=list, description="its utterances as speaker "
+                                             "turns (speaker labels on): the diarization with --diarizer assemblyai")
+    sentiments: list[AssemblyAISentiment] = Field(default_factory=list)
+    chapters: list[AssemblyAIChapter] = Field(default_factory=list)
+
+
+class GeminiAsrExtras(VtxModel):
+    """How a Gemini transcript was made: ``Document.extras.gemini_asr``."""
+
+    model: str = ""
+    chunks: int = 0
+    language: Optional[str] = None
+    aligner: str = Field(default="", description="the local recognizer whose word times were matched to "
+                         "Gemini's words")
+    words: int = 0
+    words_anchored: int = Field(default=0, description="words whose times are a local recognizer word's "
+                                "(the same text); the rest are interpolated between anchors")
+
+
+class AsrExtras(VtxModel):
+    """What a hosted ASR backend adds to its transcript (copied into :class:`Extras`)."""
+
+    assemblyai: Optional[AssemblyAIExtras] = None
+    gemini_asr: Optional[GeminiAsrExtras] = None
+
+
+class AsrAttempt(VtxModel):
+    backend: str
+    ok: bool
+    error: str = ""
+
+
+class AsrRouting(VtxModel):
+    """``--asr auto`` with consent: the order the router chose and each backend it tried."""
+
+    allow_cloud: bool
+    order: list[str]
+    attempts: list[AsrAttempt] = Field(default_factory=list)
+
+    @property
+    def produced_by(self) -> Optional[str]:
+        return next((a.backend for a in self.attempts if a.ok), None)
+
+
 class Extras(VtxModel):
     """Optional enrichments keyed by the stage that produced them; enrichments this version does
     not know are kept as they are."""
@@ -283,6 +370,10 @@ class Extras(VtxModel):
     model_config = ConfigDict(extra="allow")
 
     enhance: Optional[EnhanceExtras] = None
+    assemblyai: Optional[AssemblyAIExtras] = Field(default=None, description="AssemblyAI's own results "
+                                                   "(sentiment per sentence, chapters), labelled as its")
+    gemini_asr: Optional[GeminiAsrExtras] = None
+    asr_routing: Optional[AsrRouting] = None
 
 
 # -- translations ------------------------------------------------------------------------------
@@ -435,3 +526,6 @@ class OptionsModel(VtxModel):
             from .errors import InputError
 
             raise InputError(f"{type(self).__name__}: {describe_validation_error(e)}") from None
+
+
+Transcript.model_rebuild()  # its extras are defined further down

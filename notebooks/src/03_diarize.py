@@ -13,7 +13,7 @@
 # papermill injects values after this cell; 0 or empty means automatic
 SOURCE = ''  # @param {type:"string"}
 WORKSPACE = ''  # @param {type:"string"}
-DIARIZER = 'auto'  # @param ["auto", "embedded", "pyannote", "sortformer"]
+DIARIZER = 'auto'  # @param ["auto", "embedded", "pyannote", "sortformer", "assemblyai"]
 DIARIZER_MODEL = ''  # @param {type:"string"}
 NUM_SPEAKERS = 0  # @param {type:"integer"}
 MIN_SPEAKERS = 0  # @param {type:"integer"}
@@ -24,7 +24,7 @@ MAX_SPEAKERS = 0  # @param {type:"integer"}
 form = widgets.parameter_form(globals(), {
     'SOURCE': None,
     'WORKSPACE': None,
-    'DIARIZER': ['auto', 'embedded', 'pyannote', 'sortformer'],
+    'DIARIZER': ['auto', 'embedded', 'pyannote', 'sortformer', 'assemblyai'],
     'DIARIZER_MODEL': None,
     'NUM_SPEAKERS': None,
     'MIN_SPEAKERS': None,

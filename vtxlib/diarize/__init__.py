@@ -11,7 +11,7 @@ from .base import DiarizationBackend, SpeakerCount
 
 log = logging.getLogger("vtxlib.diarize")
 
-DIARIZERS = ("auto", "embedded", "pyannote", "sortformer")
+DIARIZERS = ("auto", "embedded", "pyannote", "sortformer", "assemblyai")
 
 __all__ = ["DIARIZERS", "SpeakerCount", "create_diarizer", "resolve_diarizer_name"]
 
@@ -41,6 +41,10 @@ def create_diarizer(name: str = "auto", model: Optional[str] = None, secrets_dir
     from ..asr import hub_cache
 
     requested, name = name, resolve_diarizer_name(name, secrets_dir)
+    if name == "assemblyai":  # AssemblyAI's speaker labels, from its transcript (vtxlib.diarize.assemblyai)
+        from .assemblyai import AssemblyAISpeakers
+
+        return AssemblyAISpeakers()
     if name == "embedded":
         from .embedded import EmbeddedDiarizer
 
