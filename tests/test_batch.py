@@ -189,7 +189,7 @@ def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path, monke
 
 
 def test_batch_subcommand_registers_with_the_cli():
-    from vtxlib.batch import add_parser, cmd_batch
+    from vtxlib.batch_cli import add_parser, cmd_batch
 
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(dest="command"))

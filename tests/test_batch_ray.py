@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vtxlib.batch import add_parser
+from vtxlib.batch_cli import add_parser
 from vtxlib.batch_ray import (RayOptions, SourceWorker, check_engine_arguments, check_reachable, gpus_per_task,
                               import_ray, read_stage_log, worker_count)
 from vtxlib.errors import InputError, VtxError

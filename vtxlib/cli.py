@@ -151,7 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INCOMPLETE if result.incomplete else 0
 
 
-_EXTRA_COMMANDS: list[str] = ["upload_cli", "batch", "live", "service"]
+_EXTRA_COMMANDS: list[str] = ["upload_cli", "batch_cli", "live", "service"]
 
 
 def _load(module: str):

@@ -505,10 +505,10 @@ class JSONWriter(SubtitleWriter):
     extension = "json"
 
     def render(self, document: Document) -> str:
-        from .report import source_label
+        from .netguard import share_safe_source
 
         data = document.model_dump(mode="json")
-        data["media"]["source"] = source_label(document.media)
+        data["media"]["source"] = share_safe_source(document.media.source)
         return json.dumps(data, ensure_ascii=False, indent=1)
 
 

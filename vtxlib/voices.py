@@ -23,34 +23,29 @@ or a folder per person with several clips (``Carol/intro.wav``, ``Carol/q-and-a.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Optional
 
 import numpy as np
 
 from .errors import InputError
 from .types import Document, VoiceMatch
+from .diarize.voiceprint import (CAMPPLUS_THRESHOLD, MAX_CLIP_S, PYANNOTE_THRESHOLD, CamppVoiceEmbedder,  # noqa: F401
+                                 PyannoteVoiceEmbedder, VoiceEmbedder, campplus_checksum, read_clip,
+                                 rounded_embedding)
 from .audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.voices")
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff")
 MIN_SPEECH_S = 3.0  # below this a voiceprint is mostly noise (and one 1.5 s window cannot show two voices)
-MAX_CLIP_S = 600.0  # only the first ten minutes of a longer clip are used
 SILENCE_DBFS = -60.0  # a clip quieter than this throughout is silent without running any model
 #: bench/voices.py on the dev voices: rejects at most 1 in 40 single-voice clips (a refused good clip
 #: is a dead end; the equal-error-rate point, 0.77, refused 1 in 10)
 SEVERAL_VOICES_COSINE = 0.68
-#: bench/voices.py on the dev voices: equal-error-rate point of diarized speakers against their own
-#: enrolled voice and against the others
-CAMPPLUS_THRESHOLD = 0.805
-#: Not calibrated here (no pretrained pyannote weights offline): see docs/voices.md to calibrate it.
-PYANNOTE_THRESHOLD = 0.5
 CACHE_VERSION = 1  # part of every cached voiceprint's name: bump when the analysis changes
 
 
@@ -103,19 +98,6 @@ class ClipCheck:
     speech: list[tuple[float, float]]  # speech regions (seconds)
     voice_split: float  # cosine of the two halves of a 2-way split of its windows (low: several voices)
     campplus: list[float]  # CAM++ voiceprint
-
-
-def read_clip(path: Path) -> np.ndarray:
-    """The clip as 16 kHz mono float32 (ffmpeg), at most ``MAX_CLIP_S`` seconds."""
-    from .audio import _tool
-
-    cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-t", str(MAX_CLIP_S),
-           "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise InputError(f"voice clip {path}: ffmpeg cannot read it ({reason[-1] if reason else 'unreadable'})")
-    return np.frombuffer(proc.stdout, dtype="<f4").copy()
 
 
 class ArrayReader:
@@ -210,8 +192,6 @@ def regions(mask: np.ndarray, step: float, start: float = 0.0) -> list[tuple[flo
 
 
 def unit_mean(vectors) -> list[float]:
-    from .diarize.embedded import rounded_embedding
-
     return rounded_embedding(np.mean(np.asarray(vectors, dtype=np.float64), axis=0))
 
 
@@ -238,12 +218,6 @@ def _write_cached(path: Path, data: dict) -> None:
 class CacheStats:
     computed: int = 0
     cached: int = 0
-
-
-def campplus_checksum() -> str:
-    from .diarize.models import CAMPPLUS_FILE, SHA256
-
-    return SHA256[CAMPPLUS_FILE][:16]
 
 
 def check_clip(path: Path, cache_dir: Optional[Path], stats: Optional[CacheStats] = None) -> ClipCheck:
@@ -281,86 +255,6 @@ class CheckedClips:
     people: dict[str, list[ClipCheck]]
     cache_dir: Optional[Path] = None
     stats: CacheStats = field(default_factory=CacheStats)
-
-
-# -- voiceprints in the diarizer's space ------------------------------------------------------------
-class VoiceEmbedder(Protocol):
-    name: str
-    threshold: float
-
-    def checksum(self) -> str:
-        ...
-
-    def voiceprint(self, clip: ClipCheck) -> list[float]:
-        ...
-
-
-class CamppVoiceEmbedder:
-    """The embedded diarizer's CAM++: the clip check already computed the voiceprint."""
-
-    name = "campplus"
-    threshold = CAMPPLUS_THRESHOLD
-
-    def checksum(self) -> str:
-        return campplus_checksum()
-
-    def voiceprint(self, clip: ClipCheck) -> list[float]:
-        return clip.campplus
-
-
-class PyannoteVoiceEmbedder:
-    """The pyannote pipeline's own speaker-embedding model (``pipeline._embedding``, the one its
-    ``speaker_embeddings`` come from), over the clip's speech in pieces of the segmentation's
-    duration (10 s), averaged."""
-
-    name = "pyannote"
-    threshold = PYANNOTE_THRESHOLD
-
-    def __init__(self, pipeline, piece_s: float = 10.0):
-        self.pipeline = pipeline
-        self.piece_s = piece_s
-        self._checksum: Optional[str] = None
-
-    @property
-    def embedding(self):
-        embedding = getattr(self.pipeline, "_embedding", None)
-        if embedding is None:
-            raise InputError("--voices: this pyannote pipeline has no speaker-embedding model "
-                             "(oracle clustering?); use --diarizer embedded")
-        return embedding
-
-    def checksum(self) -> str:
-        """SHA-256 of the embedding model's weights (the model files live in a hub cache)."""
-        if self._checksum is None:
-            model = getattr(self.embedding, "model_", None)
-            digest = hashlib.sha256(str(getattr(self.embedding, "embedding", "")).encode())
-            if model is not None:
-                for key, tensor in sorted(model.state_dict().items()):
-                    digest.update(key.encode())
-                    digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-            self._checksum = digest.hexdigest()[:16]
-        return self._checksum
-
-    def voiceprint(self, clip: ClipCheck) -> list[float]:
-        import torch
-
-        samples = read_clip(clip.path)
-        speech = np.concatenate([samples[int(s * SAMPLE_RATE):int(e * SAMPLE_RATE)] for s, e in clip.speech])
-        size = int(self.piece_s * SAMPLE_RATE)
-        minimum = max(int(getattr(self.embedding, "min_num_samples", 1)), SAMPLE_RATE)
-        pieces = [speech[i:i + size] for i in range(0, speech.size, size)]
-        pieces = [p for p in pieces if p.size >= minimum] or [speech]
-        vectors, weights = [], []
-        for piece in pieces:
-            vector = np.asarray(self.embedding(torch.from_numpy(piece)[None, None]), dtype=np.float64)[0]
-            if np.isfinite(vector).all() and np.linalg.norm(vector) > 0:
-                vectors.append(vector / np.linalg.norm(vector))
-                weights.append(piece.size)
-        if not vectors:
-            raise InputError(f"voice clip {clip.path}: the pyannote embedding model gave no usable embedding")
-        from .diarize.embedded import rounded_embedding
-
-        return rounded_embedding(np.average(np.array(vectors), axis=0, weights=weights))
 
 
 @dataclass

