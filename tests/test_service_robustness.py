@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from test_service import FakePipeline, client_for, needs_ffmpeg, tone_wav, wait_for_job  # noqa: E402
+from test_service import FakePipeline, client_for, needs_ffmpeg, tone_wav  # noqa: E402
 
 from vtxlib.workspace import Workspace  # noqa: E402
 

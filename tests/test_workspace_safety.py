@@ -2,8 +2,6 @@
 only vtx's own temporaries are cleaned, concurrent runs publishing the same outputs do not collide,
 damaged source records are recomputed, and a file edited in place (same size and mtime) is seen."""
 
-import json
-import logging
 import math
 import os
 import threading
