@@ -221,3 +221,18 @@ def test_the_service_sweeps_at_start_with_a_retention_setting(workspace, tmp_pat
         assert client.get(f"/jobs/{old}").status_code == 404
         assert client.get("/status").json()["limits"]["retention_days"] == 2
     assert not record.exists() and not (workspace.root / "outputs" / "jobs" / old).exists()
+
+
+def test_the_worker_sweeps_again_while_the_server_runs(tmp_path):
+    from vtxlib.service import JobManager
+
+    sweeps = []
+    manager = JobManager(lambda job: None, tmp_path / "jobs", sweep=lambda: sweeps.append(time.monotonic()),
+                         sweep_every_s=0.05)
+    try:
+        deadline = time.monotonic() + 10
+        while len(sweeps) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        manager.shutdown()
+    assert len(sweeps) >= 3  # once at start, then every sweep_every_s between jobs
