@@ -236,3 +236,24 @@ def test_the_worker_sweeps_again_while_the_server_runs(tmp_path):
     finally:
         manager.shutdown()
     assert len(sweeps) >= 3  # once at start, then every sweep_every_s between jobs
+
+
+def test_an_unexpected_error_is_answered_in_json_too(workspace):
+    from fastapi.testclient import TestClient
+
+    from vtxlib.service import ServiceOptions, create_app
+
+    class Broken(FakePipeline):
+        calls = 0
+
+        def backends(self):  # fine at start-up, then a bug
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("a bug in a backend's bookkeeping")
+            return super().backends()
+
+    app = create_app(workspace, ServiceOptions(), pipeline=Broken(workspace))
+    with TestClient(app, base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:
+        answer = client.get("/status")
+    assert answer.status_code == 500 and answer.headers["content-type"].startswith("application/json")
+    assert answer.json() == {"error": "internal error (RuntimeError); the server log has the details", "status": 500}
