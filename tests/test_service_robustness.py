@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from test_service import FakePipeline, client_for, needs_ffmpeg, tone_wav, wait_for_job  # noqa: E402
+from test_service import FakePipeline, client_for, needs_ffmpeg, tone_wav  # noqa: E402
 
 from vtxlib.workspace import Workspace  # noqa: E402
 
@@ -221,3 +221,39 @@ def test_the_service_sweeps_at_start_with_a_retention_setting(workspace, tmp_pat
         assert client.get(f"/jobs/{old}").status_code == 404
         assert client.get("/status").json()["limits"]["retention_days"] == 2
     assert not record.exists() and not (workspace.root / "outputs" / "jobs" / old).exists()
+
+
+def test_the_worker_sweeps_again_while_the_server_runs(tmp_path):
+    from vtxlib.service import JobManager
+
+    sweeps = []
+    manager = JobManager(lambda job: None, tmp_path / "jobs", sweep=lambda: sweeps.append(time.monotonic()),
+                         sweep_every_s=0.05)
+    try:
+        deadline = time.monotonic() + 10
+        while len(sweeps) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        manager.shutdown()
+    assert len(sweeps) >= 3  # once at start, then every sweep_every_s between jobs
+
+
+def test_an_unexpected_error_is_answered_in_json_too(workspace):
+    from fastapi.testclient import TestClient
+
+    from vtxlib.service import ServiceOptions, create_app
+
+    class Broken(FakePipeline):
+        calls = 0
+
+        def backends(self):  # fine at start-up, then a bug
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("a bug in a backend's bookkeeping")
+            return super().backends()
+
+    app = create_app(workspace, ServiceOptions(), pipeline=Broken(workspace))
+    with TestClient(app, base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:
+        answer = client.get("/status")
+    assert answer.status_code == 500 and answer.headers["content-type"].startswith("application/json")
+    assert answer.json() == {"error": "internal error (RuntimeError); the server log has the details", "status": 500}

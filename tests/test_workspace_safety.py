@@ -2,8 +2,6 @@
 only vtx's own temporaries are cleaned, concurrent runs publishing the same outputs do not collide,
 damaged source records are recomputed, and a file edited in place (same size and mtime) is seen."""
 
-import json
-import logging
 import math
 import os
 import threading
@@ -123,3 +121,21 @@ def test_two_writers_replacing_the_same_output_folder_do_not_collide(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == [target.name]
     contents = {p.read_text() for p in target.iterdir()}
     assert len(contents) == 1, "the published set mixes two writers' files"
+
+
+# -- cache keys name every library that shapes a result -------------------------------------------
+
+def test_the_embedded_emotion_key_changes_with_vader_sentiments_version(monkeypatch):
+    """The embedded estimator scores the words with vaderSentiment's lexicon: another version of it
+    can change every label, so the cached emotion stage must not survive an upgrade."""
+    import importlib.metadata
+
+    from vtxlib import versions
+
+    before = versions.library_versions("emotion", "embedded")
+    installed = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "99.0" if name.lower() == "vadersentiment" else installed(name))
+    after = versions.library_versions("emotion", "embedded")
+    assert after != before
+    assert [name for name in after if after[name] == "99.0"] == ["vaderSentiment"]

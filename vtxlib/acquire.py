@@ -8,7 +8,6 @@ under another name or on Drive hits the same cache.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re

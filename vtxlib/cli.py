@@ -173,12 +173,32 @@ def configure_logging(verbose: int) -> None:
         logging.getLogger("vtxlib").setLevel(logging.WARNING)
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail again at exit."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout: nothing to flush at exit either
+        pass
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(getattr(args, "verbose", 0))
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe can still be caught, not at interpreter exit
+        return code
+    except BrokenPipeError:  # the reader stopped early (`run ... | head -1`): the work is done
+        _detach_stdout()
+        return EXIT_BROKEN_PIPE
     except VtxError as e:
         sys.stderr.write(f"error: {e}\n")
         return getattr(e, "exit_code", 1)

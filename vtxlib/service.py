@@ -462,7 +462,7 @@ def sweep_expired(root: Path, max_age_days: float, now: Optional[float] = None) 
     queued or running is kept whatever its age. Returns what was removed, by kind."""
     root = Path(root)
     cutoff = (now or time.time()) - max_age_days * 86400
-    removed = {"jobs": 0, "outputs": 0, "sources": 0}
+    removed = {"jobs": 0, "outputs": 0, "sources": 0, "media": 0}
     for path in sorted((root / "service" / "jobs").glob("*.json")):
         if _expired_job_record(path, cutoff):
             path.unlink(missing_ok=True)
@@ -476,11 +476,10 @@ def sweep_expired(root: Path, max_age_days: float, now: Optional[float] = None) 
         if _mtime(path) < cutoff:
             path.unlink(missing_ok=True)
             removed["sources"] += 1
-    media = [folder for folder in _subfolders(root / "media") if _newest_mtime(folder) < cutoff]
-    for folder in media:
-        shutil.rmtree(folder, ignore_errors=True)
-    if media:
-        removed["media"] = len(media)
+    for folder in _subfolders(root / "media"):
+        if _newest_mtime(folder) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed["media"] += 1
     if any(removed.values()):
         log.info("retention (%g days): removed %s", max_age_days, removed)
     return removed

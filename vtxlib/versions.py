@@ -25,7 +25,7 @@ BACKEND_LIBRARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("diarize", "pyannote"): ("pyannote.audio", "torch"),
     ("diarize", "sortformer"): ("nemo-toolkit", "torch"),
     ("emotion", "speechbrain"): ("speechbrain", "torch", "torchaudio"),
-    ("emotion", "embedded"): ("numpy",),
+    ("emotion", "embedded"): ("numpy", "vaderSentiment"),
     ("enhance", "gemini"): ("google-genai",),
 }
 
