@@ -152,3 +152,12 @@ def test_the_progress_callback_type_is_defined_once():
             if any(isinstance(t, ast.Name) and t.id == "ProgressFn" for t in targets):
                 definitions.append(module_name(path))
     assert definitions == ["vtxlib.progress"]
+
+
+def test_one_wav_reader():
+    """WAV files are read and written with soundfile only (vtxlib.audio), not also the stdlib's wave."""
+    users = sorted(module_name(path) for path in PACKAGE.rglob("*.py")
+                   if any(isinstance(node, ast.Import) and any(a.name == "wave" for a in node.names)
+                          or isinstance(node, ast.ImportFrom) and node.module == "wave" and not node.level
+                          for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
+    assert users == []
