@@ -161,3 +161,12 @@ def test_one_wav_reader():
                           or isinstance(node, ast.ImportFrom) and node.module == "wave" and not node.level
                           for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
     assert users == []
+
+
+def test_hugging_face_errors_are_mapped_in_one_module():
+    """The hub's exceptions are caught in vtxlib.hub only; backends pass it their wording."""
+    names = {"GatedRepoError", "RepositoryNotFoundError", "OfflineModeIsEnabled"}
+    users = sorted(module_name(path) for path in PACKAGE.rglob("*.py")
+                   if any(isinstance(node, ast.ImportFrom) and any(a.name in names for a in node.names)
+                          for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
+    assert users == ["vtxlib.hub"]

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError
+from ..tiers import is_auto, log_choice
 from .base import AsrBackend
 
 log = logging.getLogger("vtxlib.asr")
@@ -16,16 +16,13 @@ ASR_BACKENDS = ("auto", "whisper-cpu", "nemo")
 
 def resolve_asr_name(name: str) -> str:
     """Map ``auto`` to a concrete backend: NeMo when CUDA and NeMo are present, else whisper-cpu."""
-    if name not in ASR_BACKENDS:
-        raise InputError(f"unknown ASR backend {name!r}; expected one of: {', '.join(ASR_BACKENDS)}")
-    if name != "auto":
+    if not is_auto("ASR backend", name, ASR_BACKENDS):
         return name
     from ..gpu import cuda_available, nemo_available
 
-    chosen = "nemo" if cuda_available() and nemo_available() else "whisper-cpu"
-    log.info("ASR backend auto -> %s (%s)", chosen,
-             "CUDA and NeMo present" if chosen == "nemo" else "no CUDA GPU with NeMo: embedded CPU tier")
-    return chosen
+    if cuda_available() and nemo_available():
+        return log_choice(log, "ASR backend", "nemo", "CUDA and NeMo present")
+    return log_choice(log, "ASR backend", "whisper-cpu", "no CUDA GPU with NeMo: embedded CPU tier")
 
 
 def create_asr(name: str = "auto", model: Optional[str] = None, language: Optional[str] = None,
