@@ -11,8 +11,16 @@ import soundfile as sf
 
 from vtxlib.diarize.base import SpeakerCount
 from vtxlib.diarize.cluster import SpectralOptions, spectral_labels
-from vtxlib.diarize.embedded import (CHUNK_S, EmbeddedDiarizer, EmbeddedDiarizerOptions, FrameFeatures, WavReader,
-                                     Windows, chunk_starts, cluster_windows)
+from vtxlib.diarize.embedded import (
+    CHUNK_S,
+    EmbeddedDiarizer,
+    EmbeddedDiarizerOptions,
+    FrameFeatures,
+    WavReader,
+    Windows,
+    chunk_starts,
+    cluster_windows,
+)
 from vtxlib.errors import BackendUnavailable
 from vtxlib.metrics import der
 from vtxlib.testing.corpus import corpus_specs, make_conversation

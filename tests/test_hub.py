@@ -5,8 +5,13 @@ import errno
 
 import httpx
 import pytest
-from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled,
-                                    RepositoryNotFoundError)
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+)
 
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.hub import hub_errors

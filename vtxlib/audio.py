@@ -65,9 +65,8 @@ def decode(source: Path, target: Path, options: Optional[AudioOptions] = None) -
     options = options or AudioOptions()
     info = probe(source)
     if not any(s.get("codec_type") == "audio" for s in info.get("streams", [])):
-        raise InputError(f"{source} has no audio stream (found: "
-                         f"{', '.join(sorted({s.get('codec_type', '?') for s in info.get('streams', [])})) or 'nothing'}); "
-                         f"expected a video or audio file with sound")
+        found = ", ".join(sorted({s.get("codec_type", "?") for s in info.get("streams", [])})) or "nothing"
+        raise InputError(f"{source} has no audio stream (found: {found}); expected a video or audio file with sound")
     filters = ["loudnorm"] if options.loudnorm else []
     with atomic_path(target, suffix=".wav") as tmp:
         cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source),

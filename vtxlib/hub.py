@@ -51,8 +51,13 @@ def hub_errors(model: str, instead: str, what: Optional[str] = None, cache_dir: 
     is private. ``network_errors``: also map other OSErrors (a connection that failed outside
     huggingface_hub's own wrapping); leave it off where a local path may be missing.
     """
-    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
-                                        OfflineModeIsEnabled, RepositoryNotFoundError)
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
 
     refused = refused or (lambda status: refused_access(model))
     try:

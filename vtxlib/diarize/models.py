@@ -24,9 +24,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE
 from ..errors import BackendUnavailable, missing_dependency
 from ..versions import package_version
-from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.diarize")
 

@@ -158,7 +158,8 @@ class PyannoteDiarizer:
         return Diarization(turns=turns, overlaps=annotation_overlaps(regular, audio.duration),
                            backend=self.name, model=self.options.model, model_version=self.model_version(),
                            num_speakers_estimated=len({t.speaker for t in turns}),
-                           speaker_embeddings=speaker_embeddings_of(regular, getattr(output, "speaker_embeddings", None)))
+                           speaker_embeddings=speaker_embeddings_of(regular,
+                                                                    getattr(output, "speaker_embeddings", None)))
 
     def voice_embedder(self):
         """The pipeline's own speaker-embedding model, for enrolled voices (:mod:`vtxlib.voices`)."""
@@ -213,8 +214,8 @@ def _load_waveform(audio: AudioFile) -> dict:
     if mapped:
         log.warning("diarize: pyannote needs about %.1f GB of RAM for %.1f h of audio and %.1f GB are available; "
                     "its waveform is memory-mapped from a temporary file, and the run may still exhaust memory "
-                    "(--diarizer embedded reads the file in chunks)", needed / 1e9, info.frames / info.samplerate / 3600,
-                    available / 1e9)
+                    "(--diarizer embedded reads the file in chunks)", needed / 1e9,
+                    info.frames / info.samplerate / 3600, available / 1e9)
         data = _mapped_mono(audio.path, info.frames, info.channels)
     else:
         data, _ = sf.read(audio.path, dtype="float32", always_2d=False)

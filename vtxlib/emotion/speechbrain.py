@@ -17,9 +17,8 @@ import logging
 from pathlib import Path
 from typing import Iterable, Optional
 
-from pydantic import Field
-
 import numpy as np
+from pydantic import Field
 
 from ..errors import BackendUnavailable, missing_dependency
 from ..types import AudioFile, Emotion, OptionsModel, Turn
