@@ -233,3 +233,20 @@ def test_a_full_disk_while_decoding_is_not_blamed_on_the_file(tmp_path, ws, monk
     with pytest.raises(OSError) as caught:
         decode(src, ws.audio_path("full"))
     assert caught.value.errno == errno.ENOSPC and not isinstance(caught.value, InputError)
+
+
+def test_load_audio_reads_any_wav_subtype_the_same(tmp_path):
+    """One reader (soundfile): a float or 24-bit wav reads like the 16-bit one, sliced the same."""
+    import soundfile as sf
+
+    from vtxlib.audio import load_audio, read_info, write_wav
+
+    t = np.arange(32000) / 16000
+    pcm16 = write_wav(tmp_path / "pcm16.wav", 0.5 * np.sin(2 * np.pi * 440 * t))
+    reference = load_audio(pcm16, 0.5, 1.5)
+    assert reference.dtype == np.float32 and reference.size == 16000
+    for subtype in ("FLOAT", "PCM_24"):
+        other = tmp_path / f"{subtype}.wav"
+        sf.write(other, sf.read(pcm16, dtype="float32")[0], 16000, subtype=subtype)
+        assert read_info(other).duration == pytest.approx(2.0)
+        np.testing.assert_allclose(load_audio(other, 0.5, 1.5), reference, atol=1e-4)

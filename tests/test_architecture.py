@@ -140,3 +140,33 @@ def test_the_cycle_finder_finds_a_loop_through_three_modules():
 def test_no_module_imports_one_that_imports_it_back():
     cycles = find_cycles(import_graph())
     assert not cycles, "import loops:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_the_progress_callback_type_is_defined_once():
+    """``ProgressFn`` lives in vtxlib.progress; stage packages import it rather than redefine it."""
+    definitions = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+                if isinstance(node, ast.AnnAssign) else []
+            if any(isinstance(t, ast.Name) and t.id == "ProgressFn" for t in targets):
+                definitions.append(module_name(path))
+    assert definitions == ["vtxlib.progress"]
+
+
+def test_one_wav_reader():
+    """WAV files are read and written with soundfile only (vtxlib.audio), not also the stdlib's wave."""
+    users = sorted(module_name(path) for path in PACKAGE.rglob("*.py")
+                   if any(isinstance(node, ast.Import) and any(a.name == "wave" for a in node.names)
+                          or isinstance(node, ast.ImportFrom) and node.module == "wave" and not node.level
+                          for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
+    assert users == []
+
+
+def test_hugging_face_errors_are_mapped_in_one_module():
+    """The hub's exceptions are caught in vtxlib.hub only; backends pass it their wording."""
+    names = {"GatedRepoError", "RepositoryNotFoundError", "OfflineModeIsEnabled"}
+    users = sorted(module_name(path) for path in PACKAGE.rglob("*.py")
+                   if any(isinstance(node, ast.ImportFrom) and any(a.name in names for a in node.names)
+                          for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
+    assert users == ["vtxlib.hub"]

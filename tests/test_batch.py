@@ -15,8 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from vtxlib.batch import (BatchOptions, SourceStatus, expand_playlist, format_table, parameters_from_args,
-                          read_sources, run_batch, source_folder_name)
+from vtxlib.batch import (
+    BatchOptions,
+    SourceStatus,
+    expand_playlist,
+    format_table,
+    parameters_from_args,
+    read_sources,
+    run_batch,
+    source_folder_name,
+)
 from vtxlib.errors import InputError
 from vtxlib.workspace import Workspace
 

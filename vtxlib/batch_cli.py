@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import batch
-from .batch import (DEFAULT_NOTEBOOKS, ENGINES, KERNEL_MODES, NOTEBOOK_DIR, BatchOptions, BatchReport,
-                    parameters_from_args, run_batch)
+from .batch import (
+    DEFAULT_NOTEBOOKS,
+    ENGINES,
+    KERNEL_MODES,
+    NOTEBOOK_DIR,
+    BatchOptions,
+    BatchReport,
+    parameters_from_args,
+    run_batch,
+)
 from .errors import VtxError
 from .workspace import Workspace
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import Callable, Optional
+
+#: A backend's progress callback: ``progress(completed, total)``, seconds of audio (emotion: turns).
+#: The one definition; ``asr.base``, ``diarize.base`` and ``emotion.base`` re-export it.
+ProgressFn = Callable[[float, float], None]
 
 
 class TqdmHook:

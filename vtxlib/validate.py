@@ -19,13 +19,20 @@ _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 def check_speaker_counts(num_speakers: Optional[int] = None, min_speakers: Optional[int] = None,
                          max_speakers: Optional[int] = None) -> None:
-    """Each given count must lie in 1..MAX_SPEAKERS (InputError names the option)."""
+    """The one check of speaker counts (CLI, service, ``SpeakerCount``): each given count an integer
+    in 1..MAX_SPEAKERS, either an exact count or bounds, and the bounds in order. InputError names
+    the option."""
     for name, value in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
                         ("max_speakers", max_speakers)):
         if value is None:
             continue
-        if not 1 <= value <= MAX_SPEAKERS:
-            raise InputError(f"{name} must be between 1 and {MAX_SPEAKERS} (got {value})")
+        if not isinstance(value, int) or not 1 <= value <= MAX_SPEAKERS:
+            raise InputError(f"--{name.replace('_', '-')} must be a positive integer up to {MAX_SPEAKERS}, "
+                             f"got {value!r}")
+    if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
+        raise InputError("give either --num-speakers or --min-speakers/--max-speakers, not both")
+    if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
+        raise InputError(f"--min-speakers ({min_speakers}) is larger than --max-speakers ({max_speakers})")
 
 
 def check_writable_dir(path: Path, what: str) -> Path:

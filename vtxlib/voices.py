@@ -31,12 +31,20 @@ from typing import Optional
 
 import numpy as np
 
+from .audio import SAMPLE_RATE
+from .diarize.voiceprint import (  # noqa: F401
+    CAMPPLUS_THRESHOLD,
+    MAX_CLIP_S,
+    PYANNOTE_THRESHOLD,
+    CamppVoiceEmbedder,
+    PyannoteVoiceEmbedder,
+    VoiceEmbedder,
+    campplus_checksum,
+    read_clip,
+    rounded_embedding,
+)
 from .errors import InputError
 from .types import Document, VoiceMatch
-from .diarize.voiceprint import (CAMPPLUS_THRESHOLD, MAX_CLIP_S, PYANNOTE_THRESHOLD, CamppVoiceEmbedder,  # noqa: F401
-                                 PyannoteVoiceEmbedder, VoiceEmbedder, campplus_checksum, read_clip,
-                                 rounded_embedding)
-from .audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.voices")
 

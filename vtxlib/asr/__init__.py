@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..errors import InputError
+from ..tiers import is_auto
 from .base import AsrBackend
 
 if TYPE_CHECKING:
@@ -46,9 +47,7 @@ GPU_WHISPER_MODEL = "large-v3-turbo"  # faster-whisper on CUDA (downloaded from 
 
 def resolve_asr_name(name: str) -> str:
     """Map ``auto`` to a concrete backend: NeMo when CUDA and NeMo are present, else whisper-cpu."""
-    if name not in ASR_BACKENDS:
-        raise InputError(f"unknown ASR backend {name!r}; expected one of: {', '.join(ASR_BACKENDS)}")
-    if name != "auto":
+    if not is_auto("ASR backend", name, ASR_BACKENDS):
         return name
     from ..gpu import cuda_available, nemo_available
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol
+from typing import Optional, Protocol
 
+from ..progress import ProgressFn  # noqa: F401  (the one definition, re-exported)
 from ..types import AudioFile, Transcript
-
-#: progress(completed_seconds, total_seconds)
-ProgressFn = Callable[[float, float], None]
 
 
 class AsrBackend(Protocol):

@@ -157,16 +157,11 @@ def restore_nemo(model_class, name: str, cache_dir: Optional[Path] = None, token
 
 def _fail_fast_when_offline(name: str, cache_dir: Optional[Path]) -> None:
     """Not cached and the hub unreachable: say so now, not after huggingface_hub's retries."""
-    from ..gpu import hf_offline_reason, hub_file_cached
+    from ..gpu import hub_file_cached
+    from ..hub import fail_fast_when_offline
 
-    if hub_file_cached(name, name.rsplit("/", 1)[-1] + ".nemo", cache_dir):
-        return
-    reason = hf_offline_reason()
-    if reason:
-        where = f" in {cache_dir}" if cache_dir else ""
-        raise BackendUnavailable(
-            f"cannot download the NeMo model {name}: offline ({reason}) and it is not cached{where}. Run once "
-            f"with internet access (e.g. on Colab) so it is stored in the workspace, or use --asr whisper-cpu")
+    cached = hub_file_cached(name, name.rsplit("/", 1)[-1] + ".nemo", cache_dir)
+    fail_fast_when_offline(f"the NeMo model {name}", cached, cache_dir, "--asr whisper-cpu")
 
 
 def fetch_nemo_checkpoint(name: str, cache_dir: Optional[Path], token: Optional[str]) -> Optional[str]:
@@ -185,31 +180,14 @@ def fetch_nemo_checkpoint(name: str, cache_dir: Optional[Path], token: Optional[
             return None
 
 
-@contextlib.contextmanager
 def _hub_errors(name: str, cache_dir: Optional[Path] = None):
     """Turn Hugging Face download failures into one actionable line."""
-    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
-                                        OfflineModeIsEnabled, RepositoryNotFoundError)
+    from ..hub import hub_errors
 
-    where = f" in {cache_dir}" if cache_dir else ""
-    try:
-        yield
-    except GatedRepoError as e:
-        raise BackendUnavailable(f"{name} is gated: accept its conditions at https://huggingface.co/{name} "
-                                 f"and set HF_TOKEN") from e
-    except RepositoryNotFoundError as e:
-        raise BackendUnavailable(f"no model named '{name}' on Hugging Face (or it is private); known "
-                                 f"NeMo ASR models: {', '.join(KNOWN_MODELS)}") from e
-    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
-        raise BackendUnavailable(
-            f"cannot download the NeMo model {name}: offline (HF_HUB_OFFLINE is set or huggingface.co is "
-            f"unreachable) and it is not cached{where}. Run once with internet access (e.g. on Colab) "
-            f"so it is stored in the workspace, or use --asr whisper-cpu") from e
-    except HfHubHTTPError as e:
-        raise BackendUnavailable(f"downloading {name} from Hugging Face failed: {e}") from e
-    except OSError as e:  # connection errors that escape huggingface_hub's own wrapping
-        raise BackendUnavailable(f"cannot reach huggingface.co to download {name} ({e}); check the "
-                                 f"connection or use --asr whisper-cpu") from e
+    known = ", ".join(KNOWN_MODELS)
+    return hub_errors(name, "--asr whisper-cpu", f"the NeMo model {name}", cache_dir,
+                      not_found=lambda: BackendUnavailable(f"no model named '{name}' on Hugging Face (or it is "
+                                                           f"private); known NeMo ASR models: {known}"))
 
 
 # ------------------------------------------------------------------------------ the backend ----

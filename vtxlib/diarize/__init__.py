@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError
+from ..tiers import is_auto, loaded_or_fallback, log_choice
 from .base import DiarizationBackend, SpeakerCount
 
 log = logging.getLogger("vtxlib.diarize")
@@ -18,22 +18,18 @@ __all__ = ["DIARIZERS", "SpeakerCount", "create_diarizer", "resolve_diarizer_nam
 
 def resolve_diarizer_name(name: str, secrets_dir: Optional[Path] = None) -> str:
     """Map ``auto`` to pyannote when CUDA, pyannote.audio and an HF token are present, else embedded."""
-    if name not in DIARIZERS:
-        raise InputError(f"unknown diarizer {name!r}; expected one of: {', '.join(DIARIZERS)}")
-    if name != "auto":
+    if not is_auto("diarizer", name, DIARIZERS):
         return name
     from ..gpu import cuda_available, pyannote_available
     from ..secrets import get_secret
 
     if not (cuda_available() and pyannote_available()):
-        log.info("diarizer auto -> embedded (no CUDA GPU with pyannote.audio: embedded CPU tier)")
-        return "embedded"
+        return log_choice(log, "diarizer", "embedded", "no CUDA GPU with pyannote.audio: embedded CPU tier")
     if not get_secret("HF_TOKEN", secrets_dir):
         log.warning("diarizer auto -> embedded: a GPU and pyannote.audio are here but no HF_TOKEN is set "
                     "(see README, 'Hugging Face token')")
         return "embedded"
-    log.info("diarizer auto -> pyannote (CUDA, pyannote.audio and an HF token present)")
-    return "pyannote"
+    return log_choice(log, "diarizer", "pyannote", "CUDA, pyannote.audio and an HF token present")
 
 
 def create_diarizer(name: str = "auto", model: Optional[str] = None, secrets_dir: Optional[Path] = None,
@@ -61,13 +57,9 @@ def create_diarizer(name: str = "auto", model: Optional[str] = None, secrets_dir
     backend = PyannoteDiarizer(options, token=get_secret("HF_TOKEN", secrets_dir), cache_dir=hub_cache(models_dir),
                                secrets_dir=secrets_dir)
     if requested == "auto":  # a gated model must not end the run: the embedded tier needs no token
+        from .embedded import EmbeddedDiarizer
         from .pyannote import AccessRefused
 
-        try:
-            backend.load()
-        except AccessRefused as e:
-            log.warning("diarizer: auto falls back to the embedded diarizer: %s", e)
-            from .embedded import EmbeddedDiarizer
-
-            return EmbeddedDiarizer()
+        return loaded_or_fallback(backend, EmbeddedDiarizer, log, "diarizer: auto falls back to the embedded "
+                                  "diarizer", refusals=(AccessRefused,))
     return backend

@@ -30,7 +30,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -38,10 +38,20 @@ from ..errors import InputError
 from ..types import AudioFile, Diarization, OptionsModel, SpeakerTurn
 from .base import ProgressFn, SpeakerCount
 from .cluster import SpectralOptions, centroids_of, spectral_labels
-from .models import (MIN_ASSIGN_SAMPLES, SAMPLE_RATE, aggregate_chunks, frame_features_batch, load_campplus,
-                     load_segmentation_model,
-                     models_version, pool_embedding)
+from .models import (
+    MIN_ASSIGN_SAMPLES,
+    SAMPLE_RATE,
+    aggregate_chunks,
+    frame_features_batch,
+    load_campplus,
+    load_segmentation_model,
+    models_version,
+    pool_embedding,
+)
 from .voiceprint import rounded_embedding
+
+if TYPE_CHECKING:
+    from ..vad import SpeechRegions
 
 log = logging.getLogger("vtxlib.diarize")
 

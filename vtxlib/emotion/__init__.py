@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError
+from ..tiers import is_auto, loaded_or_fallback, log_choice
 from .base import LABELS, EmotionBackend
 
 log = logging.getLogger("vtxlib.emotion")
@@ -33,17 +33,14 @@ def available_emotion_backends() -> list[str]:
 
 def resolve_emotion_name(name: str) -> str:
     """Map ``auto`` to speechbrain when CUDA and speechbrain are present, else embedded."""
-    if name not in EMOTION_BACKENDS:
-        raise InputError(f"unknown emotion backend {name!r}; expected one of: {', '.join(EMOTION_BACKENDS)}")
-    if name != "auto":
+    if not is_auto("emotion backend", name, EMOTION_BACKENDS):
         return name
     from ..gpu import cuda_available
 
-    chosen = "speechbrain" if "speechbrain" in available_emotion_backends() and cuda_available() else "embedded"
-    log.info("emotion backend auto -> %s (%s)", chosen,
-             "CUDA and speechbrain present" if chosen == "speechbrain"
-             else "no CUDA GPU with speechbrain: embedded prosody + lexicon estimator")
-    return chosen
+    if "speechbrain" in available_emotion_backends() and cuda_available():
+        return log_choice(log, "emotion backend", "speechbrain", "CUDA and speechbrain present")
+    return log_choice(log, "emotion backend", "embedded",
+                      "no CUDA GPU with speechbrain: embedded prosody + lexicon estimator")
 
 
 def create_emotion_backend(name: str = "auto", cache_dir: Optional[Path] = None,
@@ -62,13 +59,7 @@ def create_emotion_backend(name: str = "auto", cache_dir: Optional[Path] = None,
 
     backend = SpeechBrainEmotion(options, cache_dir=cache_dir)
     if requested == "auto":  # auto must not end the run over a model that cannot load here
-        from ..errors import BackendUnavailable
+        from .embedded import EmbeddedEmotion
 
-        try:
-            backend.load()
-        except BackendUnavailable as e:
-            log.warning("emotion: auto falls back to the embedded estimator: %s", e)
-            from .embedded import EmbeddedEmotion
-
-            return EmbeddedEmotion()
+        return loaded_or_fallback(backend, EmbeddedEmotion, log, "emotion: auto falls back to the embedded estimator")
     return backend

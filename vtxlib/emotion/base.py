@@ -7,15 +7,13 @@ produced them.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol
+from typing import Optional, Protocol
 
+from ..progress import ProgressFn  # noqa: F401  (the one definition, re-exported)
 from ..types import AudioFile, Emotion, Turn
 
 #: The labels every backend emits, in a fixed order (plots and reports use this order).
 LABELS: tuple[str, ...] = ("neutral", "happy", "angry", "sad")
-
-#: progress(completed_turns, total_turns)
-ProgressFn = Callable[[float, float], None]
 
 
 class EmotionBackend(Protocol):

@@ -17,9 +17,8 @@ import logging
 from pathlib import Path
 from typing import Iterable, Optional
 
-from pydantic import Field
-
 import numpy as np
+from pydantic import Field
 
 from ..errors import BackendUnavailable, missing_dependency
 from ..types import AudioFile, Emotion, OptionsModel, Turn
@@ -55,12 +54,11 @@ def load_classifier(source: str, savedir: Path, device: str):
     except ImportError as e:
         raise missing_dependency("speechbrain", "gpu", "The speechbrain emotion backend") from e
     savedir.mkdir(parents=True, exist_ok=True)
-    if not Path(source).is_dir() and not (savedir / "hyperparams.yaml").exists():
-        from ..gpu import hf_offline_reason
+    from ..hub import fail_fast_when_offline
 
-        reason = hf_offline_reason()  # not fetched yet: fail now rather than after the hub's retries
-        if reason:
-            raise BackendUnavailable(_load_failure_message(source, savedir, ConnectionError(f"offline: {reason}")))
+    fail_fast_when_offline(f"the speechbrain emotion model {source} (with {ENCODER_ID})",
+                           Path(source).is_dir() or (savedir / "hyperparams.yaml").exists(), savedir,
+                           "--emotion embedded (offline, CPU)")
     _alias_pre_1_0_wav2vec_module()
     try:
         classifier = foreign_class(
