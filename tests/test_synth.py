@@ -49,3 +49,43 @@ def test_conversation_is_deterministic_and_cached(tmp_path):
 def test_rejects_unsupported_speaker_count(tmp_path):
     with pytest.raises(ValueError, match="num_speakers must be between 1 and"):
         make_conversation(tmp_path, num_speakers=0, target_seconds=10)
+
+
+# -- the corpus's long conversations (vtxlib/testing/corpus.py) -----------------------------------
+
+def test_fresh_sentences_never_repeat_and_are_seeded():
+    import itertools
+    import random
+
+    from vtxlib.testing.corpus import fresh_sentences
+
+    drawn = list(itertools.islice(fresh_sentences(random.Random(5)), 5000))  # > 3 h of talk
+    assert len(set(drawn)) == len(drawn)
+    assert drawn[:20] == list(itertools.islice(fresh_sentences(random.Random(5)), 20))
+    assert all(s[0].isupper() and s[-1] in ".?" for s in drawn)
+
+
+def test_long_conversations_use_only_their_halfs_voices():
+    from vtxlib.testing.corpus import DEV_VARIANTS, TEST_VARIANTS, long_specs
+
+    for half, variants in (("dev", DEV_VARIANTS), ("test", TEST_VARIANTS)):
+        specs = long_specs(half)
+        assert [s.target_seconds / 60 for s in specs] == [15, 30, 45, 60]
+        assert all(2 <= len(s.voices) <= 6 and s.text == "fresh" and s.half == half for s in specs)
+        assert {v.name.split("+")[1] for s in specs for v in s.voices} <= set(variants)
+
+
+@pytest.mark.tools("espeak-ng", "sox")
+def test_a_fresh_text_conversation_says_no_sentence_twice(tmp_path):
+    import dataclasses
+    import json
+
+    from vtxlib.testing.corpus import INTERJECTIONS, long_spec, make_conversation as make_corpus_conversation
+
+    spec = dataclasses.replace(long_spec("dev", 15, 3), target_seconds=40.0)  # the long recipe, shorter
+    file = make_corpus_conversation(tmp_path / spec.name, spec)
+    said = [text for text in json.loads((tmp_path / spec.name / "reference.json").read_text())["text"]
+            if text not in INTERJECTIONS]
+    assert len(said) >= 8 and len(set(said)) == len(said)
+    assert file.num_speakers == 3 and file.duration >= 40.0
+    assert {t.speaker for t in file.reference_turns()} == {"spk0", "spk1", "spk2"}

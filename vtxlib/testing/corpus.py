@@ -10,6 +10,13 @@ disjoint voice variants, so a test voice differs in timbre, not only in pitch.
 The reference turns are the exact sample spans of each dry clip, so scoring at collar 0 is fair.
 Everything is seeded and cached by its parameters: ``make_corpus(folder)`` only reads files the
 second time.
+
+Long conversations (``long_specs``, ``make_long_corpus``: 15-60 min, 2-6 voices of one half) are for
+memory and long-form diarization figures. Their text never repeats: every sentence is drawn once
+from a seeded grammar (``fresh_sentences``, tens of millions of distinct sentences) instead of the
+50 Harvard sentences, so no stretch of audio is a copy of another (a recording made of repeats is a
+degenerate input for any diarizer). Only the sub-second interjections ("Right.", "Yes.") recur, as
+they do in real talk.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ class ConversationSpec:
     noise_db: float  # noise RMS relative to speech RMS
     reverb: Optional[int]  # sox reverberance 0-100, or None
     seed: int
+    text: str = "harvard"  # "harvard": the 50 Harvard sentences in turn; "fresh": never a sentence twice
 
 
 @dataclass
@@ -100,6 +108,35 @@ def corpus_specs(half: str, count: int = 24, seed: int = 0) -> list[Conversation
     return specs
 
 
+#: (minutes, voices) of the long conversations of each half
+LONG_CONVERSATIONS = ((15, 4), (30, 2), (45, 6), (60, 3))
+
+
+def long_spec(half: str, minutes: float, num_speakers: int, seed: int = 0) -> ConversationSpec:
+    """A conversation of MINUTES with NUM_SPEAKERS voices of HALF (2-6), text never repeated."""
+    if not 1 <= num_speakers <= 6:
+        raise ValueError(f"a long conversation has 1-6 voices, not {num_speakers}")
+    pool = voices_for(half, seed)
+    rng = random.Random(f"long-{half}-{minutes:g}-{num_speakers}-{seed}")
+    name = f"long-{half}-{minutes:g}min-{num_speakers}spk"
+    return ConversationSpec(name=name, half=half, voices=tuple(rng.sample(pool, num_speakers)),
+                            target_seconds=60.0 * minutes, overlap_share=rng.choice([0.03, 0.07, 0.1]),
+                            noise_db=round(rng.uniform(-40, -25), 1), reverb=rng.choice([None, rng.randint(20, 50)]),
+                            seed=10_000 + seed * 1000 + int(minutes) * 10 + num_speakers, text="fresh")
+
+
+def long_specs(half: str, seed: int = 0) -> list[ConversationSpec]:
+    """The half's long conversations (``LONG_CONVERSATIONS``)."""
+    return [long_spec(half, minutes, voices, seed) for minutes, voices in LONG_CONVERSATIONS]
+
+
+def make_long_corpus(folder: Path, halves: tuple[str, ...] = ("dev", "test"), seed: int = 0,
+                     max_minutes: float = 60.0) -> list[CorpusFile]:
+    """Generate (or read back) the long conversations of HALVES up to MAX_MINUTES under ``folder``."""
+    return [make_conversation(Path(folder) / f"v{CORPUS_VERSION}" / spec.name, spec)
+            for half in halves for spec in long_specs(half, seed) if spec.target_seconds <= 60.0 * max_minutes]
+
+
 def make_corpus(folder: Path, count_per_half: int = 24, seed: int = 0,
                 halves: tuple[str, ...] = ("dev", "test")) -> list[CorpusFile]:
     """Generate (or read back) the corpus under ``folder``."""
@@ -133,12 +170,13 @@ def _generate(folder: Path, spec: ConversationSpec) -> None:
         mix = np.zeros(total, dtype=np.float32)
         for start, clip, _, _ in placed:
             mix[start:start + clip.size] += clip
+        turns = [SpeakerTurn(speaker, start / SAMPLE_RATE, (start + clip.size) / SAMPLE_RATE)
+                 for start, clip, speaker, _ in placed]
+        placed = [(start, None, speaker, text) for start, _, speaker, text in placed]  # the clips are mixed
         if spec.reverb is not None:
             mix = _reverberate(mix, spec.reverb, Path(tmp))[:total]
         mix = _add_noise(mix, spec.noise_db, rng)
     mix *= 0.9 / max(float(np.abs(mix).max()), 1e-6)
-    turns = [SpeakerTurn(speaker, start / SAMPLE_RATE, (start + clip.size) / SAMPLE_RATE)
-             for start, clip, speaker, _ in placed]
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / ".audio.wav.part"
     sf.write(partial, mix, SAMPLE_RATE, subtype="PCM_16", format="WAV")
@@ -158,6 +196,7 @@ def _place_clips(spec: ConversationSpec, rng: random.Random, tmp: Path) -> list[
     """(start sample, dry clip, speaker, text) for every sentence and interjection of the conversation."""
     sentences = list(HARVARD_SENTENCES)
     rng.shuffle(sentences)
+    fresh = fresh_sentences(random.Random(f"text-{spec.seed}")) if spec.text == "fresh" else None
     k = len(spec.voices)
     placed: list[tuple[int, np.ndarray, str, str]] = []
     cursor, used, speaker, turns_by_speaker = int(0.4 * SAMPLE_RATE), 0, 0, [0] * k
@@ -167,8 +206,10 @@ def _place_clips(spec: ConversationSpec, rng: random.Random, tmp: Path) -> list[
         return clip * rng.uniform(0.5, 1.0)
 
     while cursor < spec.target_seconds * SAMPLE_RATE:
-        for j, sentence in enumerate(_sentences(" ".join(
-                sentences[(used + i) % len(sentences)] for i in range(rng.choice((1, 1, 2, 3)))))):
+        count = rng.choice((1, 1, 2, 3))
+        said = [next(fresh) for _ in range(count)] if fresh is not None else \
+            [sentences[(used + i) % len(sentences)] for i in range(count)]
+        for j, sentence in enumerate(_sentences(" ".join(said))):
             used += 1
             clip = speak(speaker, sentence)
             if clip.size == 0:
@@ -194,6 +235,47 @@ def _place_clips(spec: ConversationSpec, rng: random.Random, tmp: Path) -> list[
         fewest = min(turns_by_speaker[s] for s in others)
         speaker = rng.choice([s for s in others if turns_by_speaker[s] == fewest])
     return placed
+
+
+# A small grammar for sentences that never repeat: 8 frames x 20 names x 25 verbs x 30 adjectives x
+# 40 nouns x 20 places (tens of millions of sentences; a 60-minute conversation says about 1,500).
+_NAMES = ("Anna", "Ben", "Carla", "David", "Elena", "Frank", "Grace", "Hugo", "Irene", "James", "Karin",
+          "Liam", "Maria", "Noah", "Olga", "Peter", "Rosa", "Samuel", "Tina", "Victor")
+_ADJECTIVES = ("old", "new", "small", "large", "quiet", "busy", "bright", "dark", "cheap", "heavy",
+               "narrow", "wide", "wooden", "broken", "famous", "local", "early", "late", "simple", "strange",
+               "yellow", "green", "frozen", "crowded", "empty", "tall", "short", "warm", "cold", "careful")
+_NOUNS = ("report", "garden", "bridge", "market", "kitchen", "train", "letter", "meeting", "river", "window",
+          "budget", "library", "engine", "festival", "harbour", "museum", "contract", "village", "bicycle",
+          "printer", "lecture", "painting", "station", "island", "factory", "concert", "recipe", "mountain",
+          "hospital", "schedule", "building", "project", "camera", "orchard", "ladder", "notebook", "forest",
+          "tunnel", "theatre", "warehouse")
+_VERBS = ("moved", "painted", "repaired", "visited", "described", "measured", "cleaned", "ordered", "checked",
+          "opened", "closed", "found", "lost", "sold", "bought", "finished", "started", "photographed",
+          "explained", "delivered", "packed", "borrowed", "returned", "designed", "tested")
+_PLACES = ("near the harbour", "behind the school", "after lunch", "before the storm", "on Tuesday",
+           "last winter", "in the morning", "at the end of the month", "across town", "by the lake",
+           "next to the station", "during the holiday", "in the north", "after the rain", "on the top floor",
+           "under the old bridge", "in the afternoon", "at the weekend", "outside the city", "last spring")
+_FRAMES = ("{name} {verb} the {adj} {noun} {place}.",
+           "I think the {adj} {noun} was {verb} {place}.",
+           "Did {name} say the {noun} was {verb} {place}?",
+           "We {verb} the {adj} {noun} together {place}.",
+           "As far as I know, {name} never {verb} that {adj} {noun}.",
+           "The {noun} that {name} {verb} {place} looked rather {adj}.",
+           "Nobody expected the {adj} {noun} to be {verb} so soon.",
+           "Honestly, the {adj} {noun} {place} surprised {name}.")
+
+
+def fresh_sentences(rng: random.Random):
+    """An endless stream of distinct sentences drawn with RNG (an iterator; never the same twice)."""
+    seen: set[str] = set()
+    while True:
+        sentence = rng.choice(_FRAMES).format(
+            name=rng.choice(_NAMES), verb=rng.choice(_VERBS), adj=rng.choice(_ADJECTIVES),
+            noun=rng.choice(_NOUNS), place=rng.choice(_PLACES))
+        if sentence not in seen:
+            seen.add(sentence)
+            yield sentence
 
 
 def _reverberate(mix: np.ndarray, reverberance: int, tmp: Path) -> np.ndarray:
@@ -238,9 +320,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="generate the dev/test diarization corpus")
     parser.add_argument("folder", type=Path)
     parser.add_argument("--count", type=int, default=24, help="conversations per half")
+    parser.add_argument("--long", type=float, default=0.0, metavar="MINUTES",
+                        help="the long conversations up to MINUTES (15, 30, 45 or 60) instead")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    files = make_corpus(args.folder, args.count)
+    files = make_long_corpus(args.folder, max_minutes=args.long) if args.long else make_corpus(args.folder, args.count)
     for half in ("dev", "test"):
         chosen = [f for f in files if f.half == half]
         print(f"{half}: {len(chosen)} files, {sum(f.duration for f in chosen) / 60:.1f} min, "
