@@ -378,11 +378,9 @@ class Pipeline:
         detection = run.language
         if detection is None:
             return
-        if detection.source == "detected" and (detection.low_confidence or len(detection.shares) > 1
-                                               and detection.note.startswith("more than one")):
-            log.warning("%s", detection.note)
-        else:
-            log.info("%s", detection.note)
+        from .language import log_note
+
+        log_note(detection)
         if not self._recorded_hit("asr", st.media.id, [st.refs["audio"].digest]):
             self._check_asr_language(self._backend("asr"), detection)
 
@@ -650,6 +648,8 @@ class Pipeline:
         if reused is None:
             with self._released_after("emotion"):
                 backend = self._backend("emotion")
+                if callable(getattr(backend, "for_language", None)):
+                    backend = backend.for_language(aligned.language)  # the embedded lexicon is English only
 
                 def compute() -> _EmotionList:
                     return _EmotionList(emotions=backend.classify_turns(audio, aligned.turns, self._progress("emotion")))
