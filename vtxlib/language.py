@@ -61,7 +61,7 @@ class LanguageOptions(OptionsModel):
 
     window_s: float = 10.0  # seconds of speech per window
     min_window_s: float = 3.0  # a shorter last window joins the one before it
-    max_windows: int = 12  # at most this many windows, spread over the file
+    max_windows: int = 8  # at most this many windows, spread over the file
     min_speech_s: float = 1.5  # less speech than this: low confidence
     min_probability: float = 0.5  # the chosen language below this: low confidence
     window_min_probability: float = 0.5  # a window counts for another language only this sure of it
