@@ -259,3 +259,19 @@ def test_normalise_language():
     assert normalise_language("") == "auto"
     with pytest.raises(InputError):
         normalise_language("english")
+
+
+def test_without_the_detector_model_the_run_goes_on_and_says_so(clips, workspace, caplog):
+    class Missing(FixedDetector):
+        def identify(self, audio_path, regions, options=None):
+            raise BackendUnavailable("the bundled ASR model 'base' is not installed; install it with: pip install x")
+
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False),
+                  backends={"language": Missing({})}) as pipeline:
+        result = pipeline.run(str(clips["de"].wav), until="language")
+    assert result.language.language is None and result.language.low_confidence
+    assert "language" not in result.refs
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language"]
+    assert len(warnings) == 1 and "not installed" in warnings[0] and "--language" in warnings[0]
+    assert plan_asr("whisper-cpu", None, result.language) == ("whisper-cpu", "tiny.en", None)

@@ -74,6 +74,13 @@ def forced(language: str) -> LanguageDetection:
                              note=f"language {language} (forced with --language)")
 
 
+def unidentified(reason: str) -> LanguageDetection:
+    """The result when the language could not be identified here (the detector's model is missing)."""
+    return LanguageDetection(language=None, low_confidence=True,
+                             note=f"language not identified ({reason}); the default model's language is used: "
+                                  f"choose one with --language xx")
+
+
 def speech_windows(regions: Sequence[tuple[float, float]], options: LanguageOptions) -> list[list[tuple[float, float]]]:
     """The regions grouped into windows of about ``window_s`` seconds of speech (a region longer than
     that is cut); a last window under ``min_window_s`` joins the previous one."""
