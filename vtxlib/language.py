@@ -12,9 +12,9 @@ language identification (faster-whisper ``WhisperModel.detect_language``) with t
   it confidently (else for the main language), and the stretches (spans) in each language. When a
   second language holds more than ``second_language_share`` of the speech, one warning line says
   so, and whisper-cpu decodes each stretch in its own language;
-* ``low_confidence`` when there is too little speech or the chosen language's probability is below
-  ``min_probability``: one line says so, and the detector's best guess is used; ``--language xx``
-  chooses instead.
+* ``low_confidence`` when there is too little speech or the windows were unsure of what they heard
+  (their top probability, averaged, below ``min_probability``): one line says so, and the
+  detector's best guess is used; ``--language xx`` chooses instead.
 
 ``--language xx`` (any of Whisper's language codes, :data:`WHISPER_LANGUAGES`) skips detection: the
 result says ``source="forced"``.
@@ -59,9 +59,9 @@ def normalise_language(value: Optional[str]) -> str:
 class LanguageOptions(OptionsModel):
     """How the language is identified (all part of the stage's cache key)."""
 
-    window_s: float = 20.0  # seconds of speech per window
+    window_s: float = 10.0  # seconds of speech per window
     min_window_s: float = 3.0  # a shorter last window joins the one before it
-    max_windows: int = 9  # at most this many windows, spread over the file
+    max_windows: int = 8  # at most this many windows, spread over the file
     min_speech_s: float = 1.5  # less speech than this: low confidence
     min_probability: float = 0.5  # the chosen language below this: low confidence
     window_min_probability: float = 0.5  # a window counts for another language only this sure of it
@@ -72,6 +72,13 @@ def forced(language: str) -> LanguageDetection:
     """The result for ``--language LANGUAGE``: nothing detected."""
     return LanguageDetection(language=language, probability=None, source="forced",
                              note=f"language {language} (forced with --language)")
+
+
+def unidentified(reason: str) -> LanguageDetection:
+    """The result when the language could not be identified here (the detector's model is missing)."""
+    return LanguageDetection(language=None, low_confidence=True,
+                             note=f"language not identified ({reason}); the default model's language is used: "
+                                  f"choose one with --language xx")
 
 
 def speech_windows(regions: Sequence[tuple[float, float]], options: LanguageOptions) -> list[list[tuple[float, float]]]:
@@ -146,7 +153,9 @@ def conclude(heard: list[tuple[list[tuple[float, float]], float, dict[str, float
     for label, (_, seconds, _) in zip(labels, heard):
         shares[label] = shares.get(label, 0.0) + seconds / total
     spans = _spans([(window, label) for (window, _, _), label in zip(heard, labels)])
-    low = speech_s < options.min_speech_s or probability < options.min_probability
+    # how sure the windows were of what they heard: a file that switches language is not unsure
+    confidence = sum(max(probs.values()) * seconds / total for _, seconds, probs in heard)
+    low = speech_s < options.min_speech_s or confidence < options.min_probability
     detection = LanguageDetection(
         language=language, probability=round(probability, 4), source="detected",
         probabilities={k: round(v, 4) for k, v in ranked[:10] if v >= 0.001},
@@ -194,6 +203,15 @@ def describe(detection: LanguageDetection, options: LanguageOptions) -> str:
         seen = ", ".join(f"{lang} {detection.shares[lang]:.0%}" for lang in [detection.language] + others)
         return f"more than one language in the speech ({seen}): each stretch is transcribed in its own language"
     return f"language {detection.language} detected (p={detection.probability:.2f})"
+
+
+def log_note(detection: LanguageDetection, options: Optional[LanguageOptions] = None) -> None:
+    """The detection's one line: a warning when it is unsure or heard a second language."""
+    if detection.source == "detected" and (detection.low_confidence or mixed(detection, options)
+                                           or detection.language is None):
+        log.warning("%s", detection.note)
+    else:
+        log.info("%s", detection.note)
 
 
 def region_languages(regions: Sequence[tuple[float, float]], detection: LanguageDetection) -> list[Optional[str]]:

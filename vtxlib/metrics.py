@@ -69,6 +69,20 @@ def wer(ref_text: str, hyp_text: str) -> float:
     return word_errors(ref_text, hyp_text).rate
 
 
+def character_errors(reference: str, hypothesis: str) -> WordErrors:
+    """Errors counted in characters (spaces dropped): the measure for scripts written without
+    spaces between words (Chinese, Japanese, Thai), where a "word" is whatever the ASR spaced."""
+    def chars(text: str) -> str:
+        return " ".join(normalize_text(text).replace(" ", ""))
+
+    return word_errors(chars(reference), chars(hypothesis))
+
+
+def error_rate(reference: str, hypothesis: str, by_characters: bool = False) -> float:
+    """WER, or the character error rate (CER) with BY_CHARACTERS."""
+    return (character_errors if by_characters else word_errors)(reference, hypothesis).rate
+
+
 @dataclass
 class CpWerResult:
     errors: int

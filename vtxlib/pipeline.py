@@ -404,16 +404,16 @@ class Pipeline:
                                                     seconds=0.0)
         elif st.speech is not None and self._detects_language() and \
                 not self._recorded_hit("asr", st.media.id, [st.refs["audio"].digest]):
-            run.language, st.refs["language"] = self.language(st.media, st.audio, st.speech, st.refs["speech"])
+            run.language, ref = self.language(st.media, st.audio, st.speech, st.refs["speech"])
+            if ref is not None:
+                st.refs["language"] = ref
             st.language = run.language
         detection = run.language
         if detection is None:
             return
-        if detection.source == "detected" and (detection.low_confidence or len(detection.shares) > 1
-                                               and detection.note.startswith("more than one")):
-            log.warning("%s", detection.note)
-        else:
-            log.info("%s", detection.note)
+        from .language import log_note
+
+        log_note(detection)
         if not self._recorded_hit("asr", st.media.id, [st.refs["audio"].digest]):
             self._check_asr_language(self._backend("asr"), detection)
 
@@ -437,13 +437,21 @@ class Pipeline:
                                          f"{getattr(backend, 'model_label', backend.name)}: {e}") from e
 
     def language(self, media: MediaInfo, audio: AudioFile, speech: SpeechRegions,
-                 speech_ref: Ref) -> tuple[LanguageDetection, Ref]:
-        """The language stage: Whisper's language identification over windows of the speech."""
+                 speech_ref: Ref) -> tuple[LanguageDetection, Optional[Ref]]:
+        """The language stage: Whisper's language identification over windows of the speech. Without
+        the detector's model (not installed) the language is not identified: one warning line, the
+        default (English) model, nothing cached."""
+        from .errors import BackendUnavailable
+        from .language import unidentified
+
         detector = self._backend("language")
         options = LanguageOptions()
-        return self._cached(media.id, "language", detector.name, options.model_dump(mode="json"), [speech_ref.digest],
-                            lambda: detector.identify(audio.path, speech.regions, options),
-                            LanguageDetection.model_validate, model_files=detector.model_files())
+        try:
+            return self._cached(media.id, "language", detector.name, options.model_dump(mode="json"),
+                                [speech_ref.digest], lambda: detector.identify(audio.path, speech.regions, options),
+                                LanguageDetection.model_validate, model_files=detector.model_files())
+        except BackendUnavailable as e:
+            return unidentified(str(e)), None
 
     def _step_asr(self, st: "RunResult") -> None:
         st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech, st.refs.get("speech"))
@@ -697,6 +705,8 @@ class Pipeline:
         if reused is None:
             with self._released_after("emotion"):
                 backend = self._backend("emotion")
+                if callable(getattr(backend, "for_language", None)):
+                    backend = backend.for_language(aligned.language)  # the embedded lexicon is English only
 
                 def compute() -> _EmotionList:
                     return _EmotionList(emotions=backend.classify_turns(audio, aligned.turns, self._progress("emotion")))

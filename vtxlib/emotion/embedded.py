@@ -12,6 +12,10 @@ that run offline, so the CPU tier uses two transparent signals and fixed, docume
 
 Both axes map onto the four IEMOCAP labels through the linear logits in :data:`LABEL_LOGITS` and
 a softmax. Every result says ``backend="embedded-prosody-lexicon"``.
+
+The lexicon is English. For speech in any other language (:meth:`EmbeddedEmotion.for_language`)
+the estimator uses prosody only: valence is left at 0 (English word lists are never scored against
+foreign text), and every result says ``backend="embedded-prosody"``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from ..audio import SAMPLE_RATE
 log = logging.getLogger("vtxlib.emotion")
 
 BACKEND_ID = "embedded-prosody-lexicon"
+PROSODY_ONLY_ID = "embedded-prosody"  # no lexicon: speech in a language other than English
+LEXICON_LANGUAGES = ("en",)  # VADER's word list
 
 #: logit(label) = bias + arousal_weight * arousal + valence_weight * valence, then softmax.
 LABEL_LOGITS: dict[str, tuple[float, float, float]] = {
@@ -250,13 +256,26 @@ class EmbeddedEmotion:
         if self.options.use_lexicon:
             self._lexicon = Lexicon()  # fail at construction, not half way through a run
 
+    @property
+    def estimator(self) -> str:
+        return BACKEND_ID if self._lexicon is not None else PROSODY_ONLY_ID
+
     def options_dict(self) -> dict:
-        return {**self.options.model_dump(mode="json"), "estimator": BACKEND_ID, "version": 1}
+        return {**self.options.model_dump(mode="json"), "estimator": self.estimator, "version": 1}
+
+    def for_language(self, language: Optional[str]) -> "EmbeddedEmotion":
+        """This estimator for speech in LANGUAGE: itself for English (or unknown), else one that
+        uses prosody only (the lexicon is English)."""
+        if language is None or language in LEXICON_LANGUAGES or self._lexicon is None:
+            return self
+        log.info("emotion: the speech is in %s, and the embedded estimator's lexicon (VADER) is English: "
+                 "prosody only (arousal), valence not judged", language)
+        return EmbeddedEmotion(self.options.model_copy(update={"use_lexicon": False}))
 
     def classify_turns(self, audio: AudioFile, turns: list[Turn],
                        progress: Optional[ProgressFn] = None) -> list[Optional[Emotion]]:
         return classify_turns_by_windows(audio, turns, self._score_windows, self.options.windows,
-                                         BACKEND_ID, progress)
+                                         self.estimator, progress)
 
     def measure(self, pairs: Iterable[tuple[EmotionWindow, np.ndarray]]) -> list[WindowCues]:
         return [measure_window(window, samples, self._lexicon) for window, samples in pairs]

