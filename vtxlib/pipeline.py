@@ -103,7 +103,8 @@ class PipelineOptions(OptionsModel):
     upload_video: Optional[str] = Field(None, description="YouTube video id/URL to upload the captions to, "
                                         "or 'source' for the transcribed URL")
     upload_dry_run: bool = Field(False, description="write the upload request instead of sending it")
-    upload_language: str = Field("en", description="caption track language")
+    upload_language: Optional[str] = Field(None, description="the original caption track's language (default: "
+                                           "the transcript's); translated tracks carry their own")
     upload_client_secrets: Optional[str] = Field(None, description="OAuth client secrets file (default "
                                                  "<workspace>/secrets/client_secret.json)")
     visible_speaker: VisibleSpeakerChoice = Field("auto", description="speaker names as visible VTT text on "
@@ -449,7 +450,8 @@ class Pipeline:
 
     def _step_upload(self, st: "RunResult") -> None:
         if self.options.upload_video:
-            tracks = [(Path(st.outputs["vtt"]), None)] + [
+            original = self.options.upload_language or st.document.language or "en"
+            tracks = [(Path(st.outputs["vtt"]), original)] + [
                 (Path(st.outputs[f"vtt.{t.language}"]), t.language) for t in st.document.translations]
             st.upload = self.upload(st.media, tracks)
 
@@ -762,7 +764,7 @@ class Pipeline:
         video = media.source if opts.upload_video == "source" else opts.upload_video
         secrets = self.workspace.secrets_dir
         options = UploadOptions(
-            video_id=video, language=opts.upload_language, dry_run=opts.upload_dry_run,
+            video_id=video, language=opts.upload_language or "en", dry_run=opts.upload_dry_run,
             client_secrets=Path(opts.upload_client_secrets) if opts.upload_client_secrets
             else secrets / CLIENT_SECRETS_FILE,
             token_path=secrets / TOKEN_FILE,

@@ -564,7 +564,7 @@ def media_duration(path: Path) -> float:
 
 
 def parse_overrides(num_speakers: Optional[int], min_speakers: Optional[int], max_speakers: Optional[int],
-                    emotion: Optional[str]) -> dict:
+                    emotion: Optional[str], translate: Optional[str] = None) -> dict:
     try:
         check_speaker_counts(num_speakers, min_speakers, max_speakers)
     except InputError as e:
@@ -577,6 +577,13 @@ def parse_overrides(num_speakers: Optional[int], min_speakers: Optional[int], ma
             raise ServiceError(400, f"emotion={emotion!r}: only 'off' can be requested per call "
                                     f"(the backend is chosen when the server starts)")
         overrides["emotion"] = "off"
+    if translate is not None and translate.strip():
+        from .translate import parse_languages
+
+        try:
+            overrides["translate"] = ",".join(parse_languages(translate))
+        except InputError as e:
+            raise ServiceError(400, str(e)) from e
     return overrides
 
 
@@ -868,8 +875,9 @@ def _router(ctx: ServiceContext):
     def transcribe(file: Optional[UploadFile] = File(None), url: Optional[str] = Form(None),
                    num_speakers: Optional[int] = Form(None), min_speakers: Optional[int] = Form(None),
                    max_speakers: Optional[int] = Form(None), emotion: Optional[str] = Form(None),
-                   mode: str = Form("auto"), voices: Optional[list[UploadFile]] = File(None)):
-        overrides = parse_overrides(num_speakers, min_speakers, max_speakers, emotion)
+                   mode: str = Form("auto"), voices: Optional[list[UploadFile]] = File(None),
+                   translate: Optional[str] = Form(None)):
+        overrides = parse_overrides(num_speakers, min_speakers, max_speakers, emotion, translate)
         return _transcribe(ctx, file, url, overrides, mode, voices)
 
     @router.get("/jobs/{job_id}", response_model=JobRecord, responses=errors)
@@ -978,8 +986,10 @@ def _job(ctx: ServiceContext, job_id: str) -> JobRecord:
 def _job_output(ctx: ServiceContext, job_id: str, fmt: str):
     from fastapi.responses import FileResponse, JSONResponse
 
-    if fmt not in OUTPUT_FORMATS:
-        raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    base, _, language = fmt.partition(".")  # "vtt.fr": the French track of a run with translate
+    if base not in OUTPUT_FORMATS or (language and base not in ("vtt", "srt")):
+        raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)} "
+                                f"(or vtt.<lang> / srt.<lang> for a translated track)")
     record = _job(ctx, job_id)
     if record.status != "done":
         raise ServiceError(409, f"job {job_id} is {record.status}; outputs exist once it is done")
@@ -991,7 +1001,7 @@ def _job_output(ctx: ServiceContext, job_id: str, fmt: str):
         if isinstance(data.get("media"), dict):
             data["media"] = public_media(data["media"], record.request.name)
         return JSONResponse(data, headers={"Content-Disposition": 'attachment; filename="transcript.json"'})
-    return FileResponse(path, filename=f"transcript.{fmt}")
+    return FileResponse(path, filename=f"transcript.{language}.{base}" if language else f"transcript.{fmt}")
 
 
 def _output_path(ctx: ServiceContext, job_id: str, result: Optional[TranscriptResponse], fmt: str) -> Optional[Path]:
