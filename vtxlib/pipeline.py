@@ -705,7 +705,7 @@ class Pipeline:
 
                 self._backends[key] = create_translator(
                     name, api_key=get_secret("GEMINI_API_KEY", self.workspace.secrets_dir),
-                    cache_dir=self.workspace.models_dir, model=self.options.enhance_model if name == "gemini" else None)
+                    cache_dir=self.workspace.models_dir)
             return self._backends[key]
 
     def translate(self, document: Document, audio: Optional[AudioFile], audio_ref: Optional[Ref],
@@ -745,6 +745,10 @@ class Pipeline:
                                           model_files=_model_files(backend, options) if backend.uses_audio else ())
             translations.append(translation)
             records.append(self._records["translate"])
+            if backend.name == "canary" and self.options.free_gpu_between_stages and "translate" not in self._injected:
+                with self._backends_lock:
+                    self._backends.pop(("translate", backend.name), None)
+                backend.close()  # the GPU holds one model at a time
         if records:
             self._records["translate"] = StageRecord(
                 backend=",".join(dict.fromkeys(r.backend for r in records)),
