@@ -384,3 +384,28 @@ def test_rejected_translations_fail_the_run_and_write_no_track(cli_run, gemini, 
     status, out, err = cli_run("--translate", "fr")
     assert status == 1 and "rejected 4 times" in err and len(server.requests) == 4
     assert not list(Path(cli_run.out).rglob("transcript.fr.*"))
+
+
+def test_upload_dry_run_sends_the_original_and_each_translation_in_its_language(cli_run, gemini, monkeypatch):
+    from vtxlib.translate import gemini as gemini_module
+
+    server = gemini(right)
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-real")
+    monkeypatch.setattr(gemini_module, "make_client", lambda api_key, options: server.client())
+    status, out, err = cli_run("--translate", "en,de", "--upload", "dQw4w9WgXcQ", "--upload-dry-run")
+    assert status == 0, err
+    folder = next(cli_run.out.iterdir())
+    requests = {p.name: json.loads(p.read_text()) for p in folder.glob("*.youtube-request.json")}
+    assert sorted(requests) == ["transcript.de.vtt.youtube-request.json", "transcript.en.vtt.youtube-request.json",
+                                "transcript.vtt.youtube-request.json"]
+    languages = {name: r["body"]["snippet"]["language"] for name, r in requests.items()}
+    assert languages == {"transcript.vtt.youtube-request.json": "es",  # the detected language, not "en"
+                         "transcript.en.vtt.youtube-request.json": "en", "transcript.de.vtt.youtube-request.json": "de"}
+    assert "3 caption requests" in out
+    # visible speaker labels (chevrons when uploading) are in the translated tracks as in the original
+    original = webvtt.read(str(folder / "transcript.vtt")).captions
+    german = webvtt.read(str(folder / "transcript.de.vtt")).captions
+    import html
+
+    labelled = [html.unescape(c.text).startswith(">> ") for c in original]
+    assert [html.unescape(c.text).startswith(">> ") for c in german] == labelled and sum(labelled) >= 2
