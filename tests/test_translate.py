@@ -409,3 +409,22 @@ def test_upload_dry_run_sends_the_original_and_each_translation_in_its_language(
 
     labelled = [html.unescape(c.text).startswith(">> ") for c in original]
     assert [html.unescape(c.text).startswith(">> ") for c in german] == labelled and sum(labelled) >= 2
+
+
+def test_notebook_upload_sends_the_translations_in_their_languages(tmp_path):
+    from types import SimpleNamespace
+
+    from vtxlib.notebook import upload_captions
+    from vtxlib.subtitles import write_outputs, write_translations
+
+    document = make_document()
+    cues = translation_cues(document)
+    document.translations = [Translation(language="en", backend="test", cue_digest=cue_digest(cues),
+                                         cues={str(k + 1): f"line {k + 1}" for k in range(len(cues))})]
+    out = tmp_path / "out"
+    outputs = {**write_outputs(document, out), **write_translations(document, out)}
+    result = SimpleNamespace(outputs={k: str(v) for k, v in outputs.items()}, document=document, media=document.media)
+    sent = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"))
+    assert [(r.language, r.action) for r in sent.results] == [("es", "insert"), ("en", "insert")]
+    request = json.loads(Path(sent.results[1].request_path).read_text())
+    assert request["media"]["path"].endswith("transcript.en.vtt") and request["body"]["snippet"]["language"] == "en"
