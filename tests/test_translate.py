@@ -372,6 +372,11 @@ def test_cli_translate_writes_tracks_and_json_then_reuses_the_cache(cli_run, gem
     assert asked == 3  # en: a wrong answer, then the right one; fr: right at once
     status, out, err = cli_run("--translate", "en,fr")
     assert status == 0 and len(server.requests) == asked, "the cached translations were asked again"
+    status, out, err = cli_run("--translate", "fr,de")  # cached per target language: only German is asked
+    assert status == 0 and len(server.requests) == asked + 1
+    assert json.loads(server.requests[-1]["body"]["contents"][0]["parts"][0]["text"])["target_language"] == "de"
+    folder = next(cli_run.out.iterdir())
+    assert sorted(p.name for p in folder.glob("transcript.*.vtt")) == ["transcript.de.vtt", "transcript.fr.vtt"]
 
 
 def test_rejected_translations_fail_the_run_and_write_no_track(cli_run, gemini, monkeypatch):

@@ -660,7 +660,7 @@ class Pipeline:
         remove_stale_temporaries(target.parent, self._run_started)
         translating = bool(self.options.translate_targets())
         with atomic_folder(target) as folder:
-            with self._timed("subtitles", "vtxlib", options.model_dump(mode="json")):
+            with self._timed("subtitles", "vtxlib", options.for_language(document.language).model_dump(mode="json")):
                 written = write_outputs(document, folder, diarization=diarization, options=options)
                 if self.options.report and not translating:
                     written.update(self._write_report(document, diarization, audio, folder, options))
