@@ -4,11 +4,13 @@ Endpoints::
 
     GET  /status               ready, backends, library versions, queue
     POST /transcribe           multipart ``file`` upload or a ``url`` form field (+ num_speakers,
-                               min_speakers, max_speakers, emotion=off, mode=auto|sync|async)
+                               min_speakers, max_speakers, emotion=off, mode=auto|sync|async,
+                               translate=en,fr: translated tracks)
                                -> 200 {media, speakers, turns: [{speaker, start, end, text, emotion?}], words}
                                -> 202 {job_id, status_url} for long media, URLs, or mode=async
     GET  /jobs/{id}            a job's state, and its result once done
-    GET  /jobs/{id}/{format}   transcript.{vtt,srt,json,txt,rttm} of a finished job
+    GET  /jobs/{id}/{format}   transcript.{vtt,srt,json,txt,rttm} of a finished job; vtt.<lang> / srt.<lang>
+                               a translated track
 
 One :class:`~vtxlib.pipeline.Pipeline` is created and its models are loaded at start-up; a single
 worker thread runs one job at a time (the models are not thread-safe) from a bounded queue, so a
