@@ -99,6 +99,18 @@ def test_cli_options_become_notebook_parameters():
         parameters_from_args(parser.parse_args(["--param", "novalue"]))
 
 
+def test_translate_options_become_the_subtitles_notebook_parameters():
+    from vtxlib.cli import add_pipeline_arguments
+
+    parser = argparse.ArgumentParser()
+    add_pipeline_arguments(parser)
+    parser.add_argument("--param", action="append", default=[])
+    args = parser.parse_args(["--translate", "en, FR", "--translator", "whisper"])
+    assert parameters_from_args(args) == {"TRANSLATE": "en,fr", "TRANSLATOR": "whisper", "ENHANCE": "off"}
+    with pytest.raises(InputError, match="language codes"):
+        parameters_from_args(parser.parse_args(["--translate", "french!"]))
+
+
 def test_unknown_notebook_is_refused():
     with pytest.raises(InputError, match="99_nothing"):
         BatchOptions(notebooks=("99_nothing",))

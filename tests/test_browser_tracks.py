@@ -3,7 +3,6 @@ switches the caption shown under the player, right-to-left captions running righ
 
 from __future__ import annotations
 
-import pytest
 from browser import Page
 from test_browser import browser, open_report, tone  # noqa: F401 (browser is a fixture)
 from test_subtitles import realistic_document

@@ -194,6 +194,7 @@ def test_every_pipeline_option_reaches_pipeline_options_from_the_command_line():
              "emotion": ("--emotion", "off"), "enhance": ("--enhance", "gemini"),
              "enhance_model": ("--enhance-model", "g"), "report": ("--no-report",),
              "visible_speaker": ("--visible-speaker", "name"), "voices": ("--voices", "people"),
+             "translate": ("--translate", "en,fr"), "translator": ("--translator", "gemini"),
              "force": ("--force", "align"), "upload_video": ("--upload", "dQw4w9WgXcQ"),
              "upload_dry_run": ("--upload-dry-run",), "upload_language": ("--upload-language", "fr"),
              "upload_client_secrets": ("--client-secrets", "c.json")}

@@ -225,7 +225,8 @@ def test_choices_offered_by_the_forms_are_exactly_the_backends():
     def literal_choices(option):
         return typing.get_args(PipelineOptions.model_fields[option].annotation)
 
-    backends = {o: literal_choices(o) for o in ("asr", "diarizer", "emotion", "enhance", "visible_speaker")}
+    backends = {o: literal_choices(o) for o in ("asr", "diarizer", "emotion", "enhance", "visible_speaker",
+                                                "translator")}
     assert sorted(backends["asr"]) == sorted(ASR_BACKENDS) and sorted(backends["diarizer"]) == sorted(DIARIZERS)
     offered = {}
     for name, pairs in _notebook_options().items():

@@ -709,3 +709,37 @@ def test_every_listed_output_is_served_including_the_report(workspace):
         report = client.get(f"/jobs/{body['job_id']}/report")
     assert report.headers["content-type"].startswith("text/html")
     assert report.headers["content-disposition"].startswith("inline") and "<h1>" in report.text
+class TranslatingPipeline(FakePipeline):
+    """The stand-in, writing a translated track for each language of ``translate`` as the pipeline does."""
+
+    def run(self, source, out_dir=None, until="subtitles", options=None, hook=None):
+        from vtxlib.subtitles import cue_digest, translation_cues, write_translations
+        from vtxlib.types import Translation
+
+        result = super().run(source, out_dir, until, options, hook)
+        document = result.document
+        cues = translation_cues(document)
+        document.translations = [Translation(language=lang, backend="test", cue_digest=cue_digest(cues),
+                                             cues={str(k + 1): f"[{lang}] {c.text}" for k, c in enumerate(cues)})
+                                 for lang in self.runs[-1][1].translate_targets()]
+        result.outputs.update(write_translations(document, Path(result.outputs["vtt"]).parent))
+        return result
+
+
+@needs_ffmpeg
+def test_translate_parameter_reaches_the_pipeline_and_its_tracks_are_served(workspace, tmp_path):
+    fake = TranslatingPipeline(workspace)
+    audio = tone_wav(tmp_path / "meeting.wav", 1.0).read_bytes()
+    with client_for(workspace, fake) as client:
+        response = client.post("/transcribe", files={"file": ("meeting.wav", audio, "audio/wav")},
+                               data={"translate": "fr, DE"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert {"vtt.fr", "srt.fr", "vtt.de", "srt.de"} <= set(body["outputs"])
+        french = client.get(f"/jobs/{body['job_id']}/vtt.fr")
+        assert french.status_code == 200 and "[fr] hello there" in french.text
+        assert 'filename="transcript.fr.vtt"' in french.headers["content-disposition"]
+        assert client.get(f"/jobs/{body['job_id']}/json.fr").status_code == 404
+        bad = client.post("/transcribe", files={"file": ("m.wav", audio, "audio/wav")}, data={"translate": "french!"})
+        assert bad.status_code == 400 and "language codes" in bad.json()["error"]
+    assert fake.runs[0][1].translate == "fr,de"

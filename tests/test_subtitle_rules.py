@@ -128,3 +128,15 @@ def test_translated_text_is_tokenised_by_script():
     lines = layout_lines(tokenize_text("週末には晴れるそうです。明日は雨が降るかもしれません。"), 13, 2)
     assert all(len(line) <= 13 and " " not in line for line in lines)  # 27 characters: three lines
     assert lines[0] == "週末には晴れるそうです。" and "".join(lines[1:]) == "明日は雨が降るかもしれません。"
+
+
+def test_text_file_and_report_write_chinese_without_spaces(tmp_path):
+    from vtxlib.report import render_report
+    from vtxlib.subtitles import TextWriter
+
+    doc = document(CHINESE, "zh")
+    assert TextWriter().render(doc).split(": ", 1)[1].strip() == "".join(CHINESE)
+    page = render_report(doc)
+    assert '<span class="w">今天</span><span class="w">天气</span>' in page
+    english = render_report(document(("Hello", "there"), "en"))
+    assert '<span class="w">Hello</span> <span class="w">there</span>' in english

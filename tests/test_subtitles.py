@@ -445,7 +445,7 @@ def test_notebook_upload_sends_a_vtt_with_visible_names_by_default(tmp_path):
     vtt.write_text(VTTWriter().render(doc), encoding="utf-8")
     result = SimpleNamespace(outputs={"vtt": str(vtt)}, document=doc, media=doc.media)
     sent = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"))
-    request = json.loads(Path(sent.request_path).read_text())
+    request = json.loads(Path(sent.results[0].request_path).read_text())  # the original: the only track here
     uploaded = Path(request["media"]["path"])
     assert uploaded.name == "youtube.transcript.vtt"
     assert [plain_lines(c)[0] for c in webvtt.read(str(uploaded)).captions] == [">> ALICE: Hi", ">> B: Yo"]
@@ -500,3 +500,4 @@ def test_system_ffmpeg_muxes_every_cue(tmp_path, container, name):
     assert expected > 40
     assert ffprobe_cue_count(path) == expected  # read directly
     assert ffprobe_cue_count(mux(path, container, tmp_path)) == expected
+    assert Path(json.loads(Path(plain.results[0].request_path).read_text())["media"]["path"]) == vtt

@@ -372,6 +372,11 @@ def test_cli_translate_writes_tracks_and_json_then_reuses_the_cache(cli_run, gem
     assert asked == 3  # en: a wrong answer, then the right one; fr: right at once
     status, out, err = cli_run("--translate", "en,fr")
     assert status == 0 and len(server.requests) == asked, "the cached translations were asked again"
+    status, out, err = cli_run("--translate", "fr,de")  # cached per target language: only German is asked
+    assert status == 0 and len(server.requests) == asked + 1
+    assert json.loads(server.requests[-1]["body"]["contents"][0]["parts"][0]["text"])["target_language"] == "de"
+    folder = next(cli_run.out.iterdir())
+    assert sorted(p.name for p in folder.glob("transcript.*.vtt")) == ["transcript.de.vtt", "transcript.fr.vtt"]
 
 
 def test_rejected_translations_fail_the_run_and_write_no_track(cli_run, gemini, monkeypatch):
@@ -384,3 +389,47 @@ def test_rejected_translations_fail_the_run_and_write_no_track(cli_run, gemini, 
     status, out, err = cli_run("--translate", "fr")
     assert status == 1 and "rejected 4 times" in err and len(server.requests) == 4
     assert not list(Path(cli_run.out).rglob("transcript.fr.*"))
+
+
+def test_upload_dry_run_sends_the_original_and_each_translation_in_its_language(cli_run, gemini, monkeypatch):
+    from vtxlib.translate import gemini as gemini_module
+
+    server = gemini(right)
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-real")
+    monkeypatch.setattr(gemini_module, "make_client", lambda api_key, options: server.client())
+    status, out, err = cli_run("--translate", "en,de", "--upload", "dQw4w9WgXcQ", "--upload-dry-run")
+    assert status == 0, err
+    folder = next(cli_run.out.iterdir())
+    requests = {p.name: json.loads(p.read_text()) for p in folder.glob("*.youtube-request.json")}
+    assert sorted(requests) == ["transcript.de.vtt.youtube-request.json", "transcript.en.vtt.youtube-request.json",
+                                "transcript.vtt.youtube-request.json"]
+    languages = {name: r["body"]["snippet"]["language"] for name, r in requests.items()}
+    assert languages == {"transcript.vtt.youtube-request.json": "es",  # the detected language, not "en"
+                         "transcript.en.vtt.youtube-request.json": "en", "transcript.de.vtt.youtube-request.json": "de"}
+    assert "3 caption requests" in out
+    # visible speaker labels (chevrons when uploading) are in the translated tracks as in the original
+    original = webvtt.read(str(folder / "transcript.vtt")).captions
+    german = webvtt.read(str(folder / "transcript.de.vtt")).captions
+    import html
+
+    labelled = [html.unescape(c.text).startswith(">> ") for c in original]
+    assert [html.unescape(c.text).startswith(">> ") for c in german] == labelled and sum(labelled) >= 2
+
+
+def test_notebook_upload_sends_the_translations_in_their_languages(tmp_path):
+    from types import SimpleNamespace
+
+    from vtxlib.notebook import upload_captions
+    from vtxlib.subtitles import write_outputs, write_translations
+
+    document = make_document()
+    cues = translation_cues(document)
+    document.translations = [Translation(language="en", backend="test", cue_digest=cue_digest(cues),
+                                         cues={str(k + 1): f"line {k + 1}" for k in range(len(cues))})]
+    out = tmp_path / "out"
+    outputs = {**write_outputs(document, out), **write_translations(document, out)}
+    result = SimpleNamespace(outputs={k: str(v) for k, v in outputs.items()}, document=document, media=document.media)
+    sent = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"))
+    assert [(r.language, r.action) for r in sent.results] == [("es", "insert"), ("en", "insert")]
+    request = json.loads(Path(sent.results[1].request_path).read_text())
+    assert request["media"]["path"].endswith("transcript.en.vtt") and request["body"]["snippet"]["language"] == "en"

@@ -80,3 +80,27 @@ def test_whisper_refuses_an_english_only_model():
 
     with pytest.raises(InputError, match="multilingual"):
         WhisperTranslator(WhisperTranslateOptions(model="tiny.en")).model
+
+
+def test_cli_run_without_a_key_makes_the_english_track_with_whisper(spanish_wav, tmp_path, monkeypatch, capsys):
+    from vtxlib import cli
+
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    status = cli.main(["run", spanish_wav.path, "--workspace", str(tmp_path / "ws"), "--out", str(tmp_path / "out"),
+                       "--asr", "whisper-cpu", "--asr-model", "base", "--language", "es", "--translate", "en",
+                       "--emotion", "off", "--no-report", "-q"])
+    assert status == 0, capsys.readouterr().err
+    folder = next((tmp_path / "out").iterdir())
+    original = webvtt.read(str(folder / "transcript.vtt")).captions
+    english = webvtt.read(str(folder / "transcript.en.vtt")).captions
+    assert len(english) == len(original) >= 2
+    assert [(c.start, c.end) for c in english] == [(c.start, c.end) for c in original]
+    assert [c.raw_text.split(">")[0] for c in english] == [c.raw_text.split(">")[0] for c in original]
+    words = words_of(" ".join(c.text for c in english))
+    assert sum(w in ENGLISH_WORDS for w in words) >= 0.3 * len(words), [c.text for c in english]
+    import json
+
+    document = json.loads((folder / "transcript.json").read_text(encoding="utf-8"))
+    assert document["translations"][0]["backend"] == "whisper" and document["translations"][0]["language"] == "en"
+    assert document["stages"]["translate"]["backend"] == "whisper"

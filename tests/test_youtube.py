@@ -437,3 +437,18 @@ def test_two_tracks_in_one_language_or_a_missing_file_are_refused_before_any_req
         yt.upload_caption_tracks([tracks[0], (tmp_path / "transcript.de.vtt", "de")], UploadOptions(video_id=VIDEO),
                                  service=service)
     assert http.request_sequence == []
+
+
+def test_upload_command_sends_the_translations_beside_the_subtitles(tracks, tmp_path, capsys):
+    from vtxlib import cli
+
+    original = tracks[0][0]
+    (original.parent / "transcript.vtt.youtube-request.json").unlink(missing_ok=True)
+    status = cli.main(["upload", str(original), "--video", VIDEO, "--language", "es", "--with-translations",
+                       "--dry-run", "--workspace", str(tmp_path / "ws")])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert [line.split(" request")[0] for line in out.splitlines() if line.startswith("dry run: ")
+            and "request written" in line] == ["dry run: es", "dry run: en", "dry run: fr"]
+    languages = sorted(json.loads(p.read_text())["language"] for p in original.parent.glob("*.youtube-request.json"))
+    assert languages == ["en", "es", "fr"]

@@ -292,11 +292,11 @@ def stage_run(until: str, source: str = "", workspace: str = "", force: Optional
                                        force=normalise_option("force", force))
     save_session(ws, session)
     pipeline = pipeline_for(ws, pipeline_options)
-    if until != "subtitles":
+    if until not in ("subtitles", "translate"):
         return pipeline.run(src, until=until)
     media = pipeline.acquire(src)
     names = dict(session.speaker_names.get(media.id, {}))
-    return pipeline.run(src, out_dir=Path(out_dir) if out_dir else None, until="subtitles",
+    return pipeline.run(src, out_dir=Path(out_dir) if out_dir else None, until=until,
                         options=pipeline_options.replace(speaker_names=names))
 
 
@@ -390,18 +390,21 @@ def set_speaker_names(names: str = "", apply_suggested: bool = False, source: st
     return load_session(ws).speaker_names.get(result.media.id, {})
 
 
-def upload_captions(result, video_id: str = "", language: str = "en", name: str = "vtx",
+def upload_captions(result, video_id: str = "", language: str = "", name: str = "vtx",
                     fmt: str = "vtt", is_draft: bool = False, dry_run: bool = True, workspace: str = "",
                     visible_speaker: str = "chevrons"):
-    """Upload the subtitles of RESULT (a ``stage_run("subtitles")`` result) to YouTube.
+    """Upload the subtitles of RESULT (a ``stage_run("translate")`` result) to YouTube: the original
+    in LANGUAGE (empty: the transcript's language) and each translated track in its own language,
+    each as its own caption track (a :class:`~vtxlib.youtube.TracksUploadResult`).
 
     VIDEO_ID may be empty when the source was a YouTube URL. OAuth files live in the workspace's
     secrets folder (``client_secret.json``; the token is stored there with mode 0600). A VTT is
     uploaded with the speaker's name as visible text where the speaker changes (YouTube shows no
     voice tag): ``visible_speaker`` "chevrons" (``>> NAME:``, YouTube's convention), "name" or "off";
-    that copy is written as ``youtube.transcript.vtt`` beside ``transcript.vtt``.
+    that copy is written as ``youtube.transcript.vtt`` beside ``transcript.vtt`` (translated tracks
+    go as written: their cues are the original's as the run cut them).
     """
-    from .youtube import UploadOptions, upload_captions as upload
+    from .youtube import UploadOptions, upload_caption_tracks
 
     ws = open_workspace(workspace)
     video = (video_id or "").strip() or _youtube_source(result.media.source)
@@ -411,10 +414,14 @@ def upload_captions(result, video_id: str = "", language: str = "en", name: str 
     if fmt not in result.outputs:
         raise InputError(f"no .{fmt} subtitles were written; run 06_subtitles first")
     files = youtube_files(ws)
-    options = UploadOptions(video_id=video, language=language, name=name, is_draft=is_draft, format=fmt,
+    original = (language or "").strip() or result.document.language or "en"
+    options = UploadOptions(video_id=video, language=original, name=name, is_draft=is_draft, format=fmt,
                             dry_run=dry_run, client_secrets=files["client_secrets"], token_path=files["token"],
                             interactive=not dry_run)
-    return upload(_youtube_copy(result, fmt, visible_speaker), options)
+    tracks = [(_youtube_copy(result, fmt, visible_speaker), original)] + [
+        (Path(result.outputs[f"{fmt}.{t.language}"]), t.language) for t in result.document.translations
+        if f"{fmt}.{t.language}" in result.outputs]
+    return upload_caption_tracks(tracks, options)
 
 
 def _youtube_copy(result, fmt: str, visible_speaker: str) -> Path:

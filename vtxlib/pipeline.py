@@ -112,7 +112,8 @@ class PipelineOptions(OptionsModel):
     upload_video: Optional[str] = Field(None, description="YouTube video id/URL to upload the captions to, "
                                         "or 'source' for the transcribed URL")
     upload_dry_run: bool = Field(False, description="write the upload request instead of sending it")
-    upload_language: str = Field("en", description="caption track language")
+    upload_language: Optional[str] = Field(None, description="the original caption track's language (default: "
+                                           "the transcript's); translated tracks carry their own")
     upload_client_secrets: Optional[str] = Field(None, description="OAuth client secrets file (default "
                                                  "<workspace>/secrets/client_secret.json)")
     visible_speaker: VisibleSpeakerChoice = Field("auto", description="speaker names as visible VTT text on "
@@ -544,7 +545,8 @@ class Pipeline:
 
     def _step_upload(self, st: "RunResult") -> None:
         if self.options.upload_video:
-            tracks = [(Path(st.outputs["vtt"]), None)] + [
+            original = self.options.upload_language or st.document.language or "en"
+            tracks = [(Path(st.outputs["vtt"]), original)] + [
                 (Path(st.outputs[f"vtt.{t.language}"]), t.language) for t in st.document.translations]
             st.upload = self.upload(st.media, tracks)
 
@@ -773,7 +775,7 @@ class Pipeline:
         remove_stale_temporaries(target.parent, self._run_started)
         translating = bool(self.options.translate_targets())
         with atomic_folder(target) as folder:
-            with self._timed("subtitles", "vtxlib", options.model_dump(mode="json")):
+            with self._timed("subtitles", "vtxlib", options.for_language(document.language).model_dump(mode="json")):
                 written = write_outputs(document, folder, diarization=diarization, options=options)
             if translating:
                 document.translations = self.translate(document, audio, audio_ref, options)
@@ -816,7 +818,7 @@ class Pipeline:
 
                 self._backends[key] = create_translator(
                     name, api_key=get_secret("GEMINI_API_KEY", self.workspace.secrets_dir),
-                    cache_dir=self.workspace.models_dir, model=self.options.enhance_model if name == "gemini" else None)
+                    cache_dir=self.workspace.models_dir)
             return self._backends[key]
 
     def translate(self, document: Document, audio: Optional[AudioFile], audio_ref: Optional[Ref],
@@ -856,6 +858,10 @@ class Pipeline:
                                           model_files=_model_files(backend, options) if backend.uses_audio else ())
             translations.append(translation)
             records.append(self._records["translate"])
+            if backend.name == "canary" and self.options.free_gpu_between_stages and "translate" not in self._injected:
+                with self._backends_lock:
+                    self._backends.pop(("translate", backend.name), None)
+                backend.close()  # the GPU holds one model at a time
         if records:
             self._records["translate"] = StageRecord(
                 backend=",".join(dict.fromkeys(r.backend for r in records)),
@@ -875,7 +881,7 @@ class Pipeline:
         video = media.source if opts.upload_video == "source" else opts.upload_video
         secrets = self.workspace.secrets_dir
         options = UploadOptions(
-            video_id=video, language=opts.upload_language, dry_run=opts.upload_dry_run,
+            video_id=video, language=opts.upload_language or "en", dry_run=opts.upload_dry_run,
             client_secrets=Path(opts.upload_client_secrets) if opts.upload_client_secrets
             else secrets / CLIENT_SECRETS_FILE,
             token_path=secrets / TOKEN_FILE,

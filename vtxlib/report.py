@@ -179,12 +179,20 @@ def _transcript_html(document: Document, colors: dict[str, str]) -> str:
         color = colors.get(turn.speaker, "#333")
         overlap = ' <span class="overlap" title="overlapping speech">(overlap)</span>' if turn.overlap else ""
         # every word is a span, in document order (the script maps span i to word i of the data)
-        words = " ".join(f'<span class="w">{html.escape(w.text.strip())}</span>' for w in turn.words)
+        words = _joined_spans([w.text.strip() for w in turn.words])
         rows.append(f'<div class="turn" data-u="{u}"><button class="time" data-t="{turn.start:.3f}" '
                     f'title="play from here">{clock(turn.start, 2)}&ndash;{clock(turn.end, 2)}</button> '
                     f'<span class="speaker" style="color:{color}">{name}{overlap}</span> '
                     f"<span{direction}>{words}{_badge(turn)}</span></div>")
     return '<div id="transcript">' + "\n".join(rows) + "</div>"
+
+
+def _joined_spans(tokens: list[str]) -> str:
+    """One span per word, a space between them except where the script has none (Chinese, Japanese, Thai)."""
+    from .subtitle_rules import separator
+
+    return "".join((separator(tokens[k - 1], token) if k else "") + f'<span class="w">{html.escape(token)}</span>'
+                   for k, token in enumerate(tokens))
 
 
 def wall_clock_seconds(document: Document, parallel: tuple[str, ...] = ()) -> float:

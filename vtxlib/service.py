@@ -4,11 +4,13 @@ Endpoints::
 
     GET  /status               ready, backends, library versions, queue
     POST /transcribe           multipart ``file`` upload or a ``url`` form field (+ num_speakers,
-                               min_speakers, max_speakers, emotion=off, mode=auto|sync|async)
+                               min_speakers, max_speakers, emotion=off, mode=auto|sync|async,
+                               translate=en,fr: translated tracks)
                                -> 200 {media, speakers, turns: [{speaker, start, end, text, emotion?}], words}
                                -> 202 {job_id, status_url} for long media, URLs, or mode=async
     GET  /jobs/{id}            a job's state, and its result once done
-    GET  /jobs/{id}/{format}   transcript.{vtt,srt,json,txt,rttm} of a finished job
+    GET  /jobs/{id}/{format}   transcript.{vtt,srt,json,txt,rttm} of a finished job; vtt.<lang> / srt.<lang>
+                               a translated track
 
 One :class:`~vtxlib.pipeline.Pipeline` is created and its models are loaded at start-up; a single
 worker thread runs one job at a time (the models are not thread-safe) from a bounded queue, so a
@@ -674,7 +676,7 @@ def media_duration(path: Path) -> float:
 
 
 def parse_overrides(num_speakers: Optional[int], min_speakers: Optional[int], max_speakers: Optional[int],
-                    emotion: Optional[str]) -> dict:
+                    emotion: Optional[str], translate: Optional[str] = None) -> dict:
     try:
         check_speaker_counts(num_speakers, min_speakers, max_speakers)
     except InputError as e:
@@ -687,6 +689,13 @@ def parse_overrides(num_speakers: Optional[int], min_speakers: Optional[int], ma
             raise ServiceError(400, f"emotion={emotion!r}: only 'off' can be requested per call "
                                     f"(the backend is chosen when the server starts)")
         overrides["emotion"] = "off"
+    if translate is not None and translate.strip():
+        from .translate import parse_languages
+
+        try:
+            overrides["translate"] = ",".join(parse_languages(translate))
+        except InputError as e:
+            raise ServiceError(400, str(e)) from e
     return overrides
 
 
@@ -1054,8 +1063,9 @@ def _router(ctx: ServiceContext):
     def transcribe(file: Optional[UploadFile] = File(None), url: Optional[str] = Form(None),
                    num_speakers: Optional[int] = Form(None), min_speakers: Optional[int] = Form(None),
                    max_speakers: Optional[int] = Form(None), emotion: Optional[str] = Form(None),
-                   mode: str = Form("auto"), voices: Optional[list[UploadFile]] = File(None)):
-        overrides = parse_overrides(num_speakers, min_speakers, max_speakers, emotion)
+                   mode: str = Form("auto"), voices: Optional[list[UploadFile]] = File(None),
+                   translate: Optional[str] = Form(None)):
+        overrides = parse_overrides(num_speakers, min_speakers, max_speakers, emotion, translate)
         return _transcribe(ctx, file, url, overrides, mode, voices)
 
     @router.get("/jobs/{job_id}", response_model=JobRecord, responses=errors)
@@ -1166,8 +1176,11 @@ def _job_output(ctx: ServiceContext, job_id: str, fmt: str):
     from fastapi.responses import FileResponse, JSONResponse
 
     fmt = FORMAT_ALIASES.get(fmt, fmt)
-    if fmt not in OUTPUT_FORMATS:
-        raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    base, _, language = fmt.rpartition(".") if fmt not in OUTPUT_FORMATS else (fmt, "", "")
+    # "vtt.fr": the French track of a run with translate
+    if fmt not in OUTPUT_FORMATS and not (base in ("vtt", "srt") and language):
+        raise ServiceError(404, f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)} "
+                                f"(or vtt.<lang> / srt.<lang> for a translated track)")
     record = _job(ctx, job_id)
     if record.status != "done":
         raise ServiceError(409, f"job {job_id} is {record.status}; outputs exist once it is done")
@@ -1182,7 +1195,7 @@ def _job_output(ctx: ServiceContext, job_id: str, fmt: str):
     if fmt in INLINE_MEDIA_TYPES:  # opened in the browser (the report plays its audio from there)
         return FileResponse(path, media_type=INLINE_MEDIA_TYPES[fmt], filename=path.name,
                             content_disposition_type="inline")
-    return FileResponse(path, filename=f"transcript.{fmt}")
+    return FileResponse(path, filename=f"transcript.{language}.{base}" if language else f"transcript.{fmt}")
 
 
 def _output_path(ctx: ServiceContext, job_id: str, result: Optional[TranscriptResponse], fmt: str) -> Optional[Path]:

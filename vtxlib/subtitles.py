@@ -460,7 +460,8 @@ class TextWriter(SubtitleWriter):
         for turn in document.transcript.turns:
             if turn.text:
                 stamp = cue_timestamp(math.floor(turn.start))[:8]
-                lines.append(f"[{stamp}] {document.display_name(turn.speaker)}: {turn.text}")
+                text = join_tokens([w.text.strip() for w in turn.words if w.text.strip()])  # no spaces in Chinese
+                lines.append(f"[{stamp}] {document.display_name(turn.speaker)}: {text}")
         return "".join(line + "\n" for line in lines)
 
 

@@ -12,6 +12,9 @@ def add_parser(sub) -> None:
     p.add_argument("subtitles", type=Path, help="transcript.vtt or transcript.srt")
     p.add_argument("--video", required=True, help="YouTube video id or URL (you must own the video)")
     p.add_argument("--language", default="en", help="caption language (default en)")
+    p.add_argument("--with-translations", action="store_true",
+                   help="also upload every translated track beside SUBTITLES (transcript.<lang>.vtt), each "
+                        "in its own language")
     p.add_argument("--name", default="vtx", help="caption track name (default vtx)")
     p.add_argument("--draft", action="store_true", help="upload as a draft (not shown to viewers)")
     p.add_argument("--dry-run", action="store_true", help="write the request that would be sent; send nothing")
@@ -23,7 +26,7 @@ def add_parser(sub) -> None:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     from .workspace import Workspace
-    from .youtube import UploadOptions, upload_captions
+    from .youtube import UploadOptions, upload_caption_tracks
 
     workspace = Workspace(args.workspace)
     fmt = "srt" if args.subtitles.suffix.lower() == ".srt" else "vtt"
@@ -31,8 +34,21 @@ def cmd_upload(args: argparse.Namespace) -> int:
                             format=fmt, dry_run=args.dry_run, client_secrets=args.client_secrets,
                             token_path=workspace.secrets_dir / "youtube_token.json",
                             interactive=sys.stdin is not None and sys.stdin.isatty())
-    result = upload_captions(args.subtitles, options)
+    tracks = [(args.subtitles, args.language)] + (translated_tracks(args.subtitles) if args.with_translations else [])
+    result = upload_caption_tracks(tracks, options)
     sys.stdout.write(f"{result.message}\n")
-    if result.request_path:
-        sys.stdout.write(f"dry run: request written to {result.request_path}\n")
+    for track in result.results:
+        if track.request_path:
+            sys.stdout.write(f"dry run: {track.language} request written to {track.request_path}\n")
     return 0
+
+
+def translated_tracks(subtitles: Path) -> list[tuple[Path, str]]:
+    """``transcript.<lang>.<ext>`` files beside SUBTITLES (``transcript.<ext>``), with their language."""
+    stem, ext = subtitles.name.split(".", 1)[0], subtitles.suffix
+    found = []
+    for path in sorted(subtitles.parent.glob(f"{stem}.*{ext}")):
+        language = path.name[len(stem) + 1:-len(ext)]
+        if path != subtitles and language and "." not in language:
+            found.append((path, language))
+    return found

@@ -12,7 +12,8 @@ from typing import Optional
 
 #: The algorithm version of each cached stage. Bump a stage's number by hand whenever a change to
 #: its code (or to a backend of it) changes its output for the same input and options.
-STAGE_VERSIONS: dict[str, int] = {"audio": 1, "speech": 2, "language": 1, "asr": 2, "diarize": 5, "align": 2, "emotion": 1, "enhance": 1}
+STAGE_VERSIONS: dict[str, int] = {"audio": 1, "speech": 2, "language": 1, "asr": 2, "diarize": 5, "align": 2, "emotion": 1,
+                                   "enhance": 1, "translate": 1}
 
 #: The libraries whose version can change a backend's output, by (stage, backend name).
 BACKEND_LIBRARIES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -27,6 +28,9 @@ BACKEND_LIBRARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("emotion", "speechbrain"): ("speechbrain", "torch", "torchaudio"),
     ("emotion", "embedded"): ("numpy", "vaderSentiment"),
     ("enhance", "gemini"): ("google-genai",),
+    ("translate", "gemini"): ("google-genai",),
+    ("translate", "whisper"): ("faster-whisper", "ctranslate2"),
+    ("translate", "canary"): ("nemo-toolkit", "torch"),
 }
 
 
