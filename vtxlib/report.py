@@ -288,7 +288,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         '<link rel="icon" href="data:,">',  # no favicon request
         f"<title>{title} - transcript report</title>", f"<style>{CSS}{TIMELINE_CSS}</style></head><body>",
         f"<h1>{title}</h1>",
-        f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(round(duration))} &middot; '
+        f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(duration)} &middot; '
         f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words{language_note}</p>",
         _player_html(audio_src, vtt, language),
     ]

@@ -233,8 +233,8 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
   var turnsOf = D.speakers.map(function () { return []; });
   for (i = 0; i < T.s.length; i++) turnsOf[T.k[i]].push(i);
   var ctx = document.createElement('canvas').getContext('2d'); ctx.font = '11px system-ui, sans-serif';
-  function clock(t, d) {  // whole seconds round to the nearest, as media players show a duration
-    t = Math.max(0, d ? t : Math.round(t)); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
+  function clock(t, d) {  // whole seconds are cut, not rounded, as media players show a time
+    t = Math.max(0, t); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
     var ss = d ? s.toFixed(d).padStart(3 + d, '0') : String(Math.floor(s)).padStart(2, '0');
     return (h ? h + ':' + String(m).padStart(2, '0') : String(m).padStart(2, '0')) + ':' + ss;
   }
@@ -385,7 +385,7 @@ def timeline_html(source: Source, diarization: Optional[Diarization] = None, env
         f'<div class="vtx-tl" id="{element_id}"{hidden}>',
         '<div class="vtx-bar"><button class="vtx-out" title="zoom out">&minus;</button>'
         '<button class="vtx-in" title="zoom in">+</button><button class="vtx-fit">whole file</button>'
-        f'<span class="vtx-range">00:00&ndash;{clock(round(data["duration"]))}</span>'
+        f'<span class="vtx-range">00:00&ndash;{clock(data["duration"])}</span>'
         f'<span class="vtx-muted">hover for details &middot; click to play from there &middot; Ctrl/&#8984;+wheel '
         f"or double-click to zoom, drag to pan{long_hint}</span></div>",
         f'<div class="vtx-body"><div class="vtx-names">{_names(data)}</div><div class="vtx-plot">',
