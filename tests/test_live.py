@@ -116,6 +116,25 @@ def test_one_utterance_per_sentence_with_low_wer(fast_session, stream):
     assert wer(" ".join(t for _, t in SENTENCES), fast_session.text) <= 0.15
 
 
+def test_a_quick_hand_over_between_voices_is_two_labelled_utterances(transcriber, stream, tmp_path):
+    """Two voices 0.3 s apart (below min_silence_s, so one cut): one utterance per voice, each with
+    its own label, the words in time order across them."""
+    first = np.trim_zeros(load_audio(FIXTURES / "s1.wav"))
+    second = np.trim_zeros(load_audio(FIXTURES / "s2.wav"))
+    clip = tmp_path / "hand-over.wav"
+    write_wav(clip, np.concatenate([np.zeros(8000, np.float32), first, np.zeros(4800, np.float32), second,
+                                    np.zeros(16000, np.float32)]))
+    transcriber.speakers.reset()
+    session = transcriber.run(WavFileSource(clip, realtime=False))
+    transcriber.speakers.reset()
+    change = 0.5 + first.size / SAMPLE_RATE + 0.15
+    assert len(session.utterances) == 2, [(u.start, u.end, u.speaker, u.text) for u in session.utterances]
+    one, two = session.utterances
+    assert one.speaker != two.speaker
+    assert abs(one.end - change) < 0.3 and abs(two.start - change) < 0.3
+    assert wer(SENTENCES[1][1], one.text) <= 0.25 and wer(SENTENCES[2][1], two.text) <= 0.25
+
+
 def test_word_times_are_absolute_stream_times(fast_session, stream):
     for utterance, (start, end) in zip(fast_session.utterances, stream["spans"]):
         assert utterance.words[0].start == pytest.approx(start, abs=0.5)
@@ -219,6 +238,7 @@ def test_live_command_replays_a_wav_and_saves(stream, tmp_path, monkeypatch, cap
     out = capsys.readouterr().out
     assert code == 0
     assert "1 utterances" in out and "morning" in out.lower()
+    assert re.search(r"latency p50 [\d.]+ s, p90 [\d.]+ s, max [\d.]+ s", out)
     saved = Path(out.strip().splitlines()[-1].removeprefix("saved: "))
     assert saved.name == "transcript.vtt" and "morning" in saved.read_text().lower()
 
