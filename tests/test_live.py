@@ -385,14 +385,14 @@ def test_wav_source_realtime_pacing_and_stop(tmp_path):
     assert sum(c.size for c in fast) == SAMPLE_RATE and len(fast) == 10
 
 
-def test_wav_source_rejects_other_sample_rates(tmp_path):
+def test_wav_source_decodes_other_sample_rates_and_channels(tmp_path):
     import wave
 
-    path = tmp_path / "8k.wav"
+    path = tmp_path / "8k-stereo.wav"
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\0\0" * 800)
-    with pytest.raises(InputError, match="16000 Hz"):
-        WavFileSource(path)
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\0\0\0\0" * 8000)
+    source = WavFileSource(path)
+    assert source.samples.dtype == np.float32 and abs(source.samples.size - SAMPLE_RATE) < 200  # 1 s at 16 kHz
 
 
 def test_decode_pcm_chunk_from_browser():
@@ -474,3 +474,16 @@ def test_widget_record_stop_save(transcriber, stream, tmp_path):
     assert "SPEAKER_00" in box.transcript.value and "SPEAKER_01" in box.transcript.value
     buttons["save"].click()
     assert "transcript.vtt" in box.status.value
+
+
+def test_phrases_are_long_enough_to_embed():
+    from vtxlib.live.transcriber import _phrases
+    from vtxlib.types import Word
+
+    def words(*spans):
+        return [Word(f"w{k}", a, b, 0.9) for k, (a, b) in enumerate(spans)]
+
+    groups = _phrases(words((0.0, 0.6), (0.65, 1.2), (1.5, 2.1), (2.1, 2.8), (3.0, 3.3)), 0.2, 1.0)
+    assert [[w.text for w in g] for g in groups] == [["w0", "w1"], ["w2", "w3", "w4"]]  # the short tail joins
+    assert [[w.text for w in g] for g in _phrases(words((0.0, 0.3), (1.6, 1.9)), 0.2, 1.0)] == [["w0", "w1"]]
+    assert _phrases([], 0.2, 1.0) == []

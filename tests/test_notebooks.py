@@ -433,7 +433,7 @@ def test_saved_notebooks_read_as_documents(executed):
     subtitles = executed["notebooks"]["06_subtitles"]
     texts = ["".join(o.get("data", {}).get("text/plain", "")) for c in subtitles.cells for o in c.get("outputs", [])]
     summaries = [t for t in texts if "cached: " in t]
-    assert len(summaries) == 1 and summaries[0].startswith("subtitles "), summaries  # one run, one line
+    assert len(summaries) == 1 and re.search(r"(^| · )subtitles [\d.]+ s · ", summaries[0]), summaries  # one line
     links = [h for c in subtitles.cells for o in c.get("outputs", [])
              for h in re.findall(r'<a download="transcript\.vtt" href="data:text/vtt;base64,([^"]+)"',
                                  "".join(o.get("data", {}).get("text/html", "")))]

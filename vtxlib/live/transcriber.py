@@ -168,8 +168,8 @@ class LiveTranscriber:
         if self.speakers is None:
             pieces = [(first, last, words, None)]
         else:  # one utterance per voice: the cut at a pause may hold a hand-over between speakers
-            pieces = [(a, b, group, self.speakers.assign(self._slice(a, b)))
-                      for a, b, group in self._speaker_pieces(start, end, first, last, words)]
+            pieces = [(a, b, group, self.speakers.assign(self._slice(a, b), vector))
+                      for a, b, group, vector in self._speaker_pieces(start, end, first, last, words)]
         done = time.perf_counter()
         emitted = None
         for piece_first, piece_last, group, speaker in pieces:
@@ -194,25 +194,26 @@ class LiveTranscriber:
         return utterance
 
     def _speaker_pieces(self, start: int, end: int, first: int, last: int, words: list) -> list[tuple]:
-        """(first, last, words) per voice in one cut: the words are grouped into phrases at pauses of
+        """(first, last, words, embedding or None) per voice in one cut: the words are grouped into phrases at pauses of
         ``phrase_gap_s`` (a phrase at least ``min_embed_s`` long, shorter ones joined to the next), and
         a new piece starts where a phrase's voice differs from the previous phrase's (CAM++ cosine
         below the tracker's threshold). One piece when nothing differs."""
         phrases = _phrases(words, self.options.phrase_gap_s, self.options.min_embed_s)
         if len(phrases) < 2:
-            return [(first, last, words)]
+            return [(first, last, words, None)]
         bounds = [(max(start, int(group[0].start * SAMPLE_RATE)), min(end, int(group[-1].end * SAMPLE_RATE)))
                   for group in phrases]
         vectors = [self.speakers.embed(self._slice(a, b)) for a, b in bounds]
-        pieces, current = [], list(phrases[0])
+        pieces, current, mine = [], list(phrases[0]), [vectors[0]]
         piece_first = first
         for k in range(1, len(phrases)):
             if float(vectors[k - 1] @ vectors[k]) < self.speakers.threshold:
                 cut_at = (bounds[k - 1][1] + bounds[k][0]) // 2  # the middle of the pause between them
-                pieces.append((piece_first, cut_at, current))
-                piece_first, current = cut_at, []
+                pieces.append((piece_first, cut_at, current, np.mean(mine, axis=0)))
+                piece_first, current, mine = cut_at, [], []
             current += phrases[k]
-        pieces.append((piece_first, last, current))
+            mine.append(vectors[k])
+        pieces.append((piece_first, last, current, np.mean(mine, axis=0)))  # a piece's voice: its phrases' mean
         return pieces
 
     def _latency(self, utterance: Utterance, speech_end: int, emitted: float) -> tuple[float, bool]:
@@ -278,5 +279,6 @@ def _phrases(words: list, gap_s: float, min_s: float) -> list[list]:
         else:
             merged.append(group)
     if len(merged) > 1 and merged[-1][-1].end - merged[-1][0].start < min_s:
-        merged[-2] += merged.pop()
+        tail = merged.pop()
+        merged[-1] += tail
     return merged
