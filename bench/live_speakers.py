@@ -69,15 +69,21 @@ def main(argv=None) -> int:
     p.add_argument("--half", choices=("dev", "test", "both"), default="both")
     p.add_argument("--files", type=int, default=4, help="conversations per half")
     p.add_argument("--max-seconds", type=float, default=150.0)
+    p.add_argument("--threshold", type=float, default=None, help="the tracker's voice-match threshold "
+                   "(default SPEAKER_THRESHOLD); compare values on --half dev only")
+    p.add_argument("--split-only", action="store_true", help="skip the no-split comparison")
     args = p.parse_args(argv)
-    transcriber = live.create_live_transcriber(options=live.LiveOptions(speaker_labels=True))
+    transcriber = live.create_live_transcriber(options=live.LiveOptions(speaker_labels=True,
+                                                                        speaker_threshold=args.threshold))
+    print(f"threshold {transcriber.speakers.threshold}")
     halves = ("dev", "test") if args.half == "both" else (args.half,)
     print(f"{'file':<16} {'mode':<8} {'spk':>7} {'DER':>6} {'mixed':>6} {'longest':>7} {'utt':>4} "
           f"{'p50':>5} {'p90':>5} {'max':>5}")
     for half in halves:
         totals: dict[str, list[dict]] = {"split": [], "no-split": []}
         for corpus_file in corpus_files(half, args.files, args.max_seconds):
-            for mode, gap in (("split", live.LiveOptions().phrase_gap_s), ("no-split", NO_SPLIT)):
+            modes = (("split", live.LiveOptions().phrase_gap_s),) + (() if args.split_only else (("no-split", NO_SPLIT),))
+            for mode, gap in modes:
                 r = run(transcriber, corpus_file, gap)
                 totals[mode].append(r)
                 print(f"{corpus_file.name:<16} {mode:<8} {r['found']:>3}/{r['true']:<3} {100 * r['der']:5.1f}% "
