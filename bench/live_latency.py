@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         "audio_seconds": round(session.duration, 2), "wall_seconds": round(wall, 2),
         "model_load_seconds": round(load_s, 2), "realtime_replay": not args.fast,
         "utterances": len(session.utterances),
-        "latency_median_s": round(statistics.median(latencies), 3) if latencies else None,
+        "latency_p50_s": round(percentile(latencies, 0.5), 3) if latencies else None,
         "latency_p90_s": round(percentile(latencies, 0.9), 3) if latencies else None,
         "latency_max_s": round(max(latencies), 3) if latencies else None,
         "share_within_2s": round(sum(v <= 2.0 for v in latencies) / len(latencies), 3) if latencies else None,

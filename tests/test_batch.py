@@ -24,6 +24,7 @@ from vtxlib.batch import (
     read_sources,
     run_batch,
     source_folder_name,
+    table_csv,
 )
 from vtxlib.errors import InputError
 from vtxlib.workspace import Workspace
@@ -74,12 +75,13 @@ def test_playlist_expansion_uses_flat_entries():
 
 
 def test_status_table_columns_and_values():
-    rows = [SourceStatus("a.wav", "done", speakers=2, words=75, seconds=12.345),
+    rows = [SourceStatus("a.wav", "done", speakers=2, words=75, seconds=12.345, outputs="ws/outputs/f-a"),
             SourceStatus("bad.wav", "failed", seconds=1.0, error="01_acquire: InputError: bad | file"),
             SourceStatus("c.wav", "done", speakers=1, words=9, seconds=3.0, skipped=True)]
     text = format_table(rows).splitlines()
-    assert text[0].split() == ["source", "status", "speakers", "words", "seconds", "error"]
-    assert text[1].split()[:5] == ["a.wav", "done", "2", "75", "12.3"]
+    assert text[0].split() == ["source", "status", "speakers", "words", "seconds", "outputs", "error"]
+    assert text[1].split()[:6] == ["a.wav", "done", "2", "75", "12.3", "ws/outputs/f-a"]
+    assert table_csv(rows).splitlines()[1].split(",")[5] == "ws/outputs/f-a"
     assert "done (earlier run)" in text[3]
     markdown = format_table(rows, markdown=True).splitlines()
     assert len(markdown) == 5 and "bad / file" in markdown[3]
@@ -187,7 +189,8 @@ def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path, monke
         assert row.speakers >= 1 and row.words > 0 and row.seconds > 0 and row.media_id
         executed = Path(row.folder) / "06_subtitles.ipynb"
         assert executed.is_file()
-        files = json.loads((Path(workspace.root) / "outputs" / row.media_id / "transcript.json").read_text())
+        assert Path(row.outputs) == Path(workspace.root) / "outputs" / row.media_id  # the status says where
+        files = json.loads((Path(row.outputs) / "transcript.json").read_text())
         assert len(files["speakers"]) == row.speakers
         assert sum(len(turn["words"]) for turn in files["turns"]) == row.words
     assert len(report.skipped) == 1 and len(report.failed) == 1
@@ -196,9 +199,9 @@ def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path, monke
 
     with open(batch / "status.csv", newline="") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["source", "status", "speakers", "words", "seconds", "error"]
+    assert table[0] == ["source", "status", "speakers", "words", "seconds", "outputs", "error"]
     assert [row[1] for row in table[1:]] == ["done (earlier run)", "failed", "done"]
-    assert table[2][5] == rows[bad].error
+    assert table[2][6] == rows[bad].error and table[3][5] == rows[last].outputs
     assert "x real time" in (batch / "status.md").read_text() and "x real time" in report.throughput()
 
     lines.clear()

@@ -274,12 +274,13 @@ def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_pa
     for source in (first, last):
         row = rows[source]
         document = json.loads((workspace / "outputs" / row["media_id"] / "transcript.json").read_text())
+        assert Path(row["outputs"]) == workspace / "outputs" / row["media_id"]
         assert row["speakers"] == len(document["speakers"]) >= 1 and row["words"] == sum(len(t["words"]) for t in document["turns"]) > 0  # noqa: E501
     with open(batch / "status.csv", newline="") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["source", "status", "speakers", "words", "seconds", "error"]
+    assert table[0] == ["source", "status", "speakers", "words", "seconds", "outputs", "error"]
     assert [r[1] for r in table[1:]] == ["done (earlier run)", "failed", "done"]
-    assert table[2][5] == rows[bad]["error"]
+    assert table[2][6] == rows[bad]["error"]
 
     # nothing ran twice: every cached stage was computed once over both runs, and no artifact written
     # before the kill was rewritten

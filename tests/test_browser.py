@@ -299,9 +299,41 @@ def test_speaker_names_sit_on_their_lanes_and_durations_read_like_the_player(bro
         lane_top = plot["y"] + wave_h + k * (LANE_H + EMOTION_H + GAP)
         assert abs(top - lane_top) <= 1, (name, top, lane_top)  # each name row starts where its lane starts
         assert abs(height - (LANE_H + EMOTION_H + GAP)) <= 1
-    total = document.media.duration
-    expected = f"{int(round(total)) // 60:02d}:{int(round(total)) % 60:02d}"
+    total = document.media.duration  # the whole file (not the last word), whole seconds cut like a player's
+    expected = f"{int(total) // 60:02d}:{int(total) % 60:02d}"
     assert shown.endswith(f"of {expected}") and f" {expected} " in meta, (shown, meta)
-    if waveform:  # the player rounds the audio's duration the same way
-        assert round(player) == round(total)
+    if waveform:  # the player's own duration (of the report's MP3) is the file's
+        assert abs(player - total) < 0.1, (player, total)
     assert page.errors == []
+
+
+def test_notebook_figure_plays_from_a_click_with_its_own_player(browser, tmp_path):
+    """Notebook 08's figure: with the audio it has a player and a click plays from there; without
+    it, the hint does not promise playback."""
+    from vtxlib.plots import review_figure
+
+    document, diarization = conversation()
+    wav = tone(tmp_path / "audio.wav", document.media.duration)
+    path = review_figure(document, diarization, audio=wav).save_html(tmp_path / "figure.html")
+    silent = review_figure(document, diarization, png=False).html
+    bar = silent[silent.index('<div class="vtx-bar">'):silent.index('<div class="vtx-body">')]
+    assert "click to play" not in bar and "report.html plays" in bar and "<audio" not in silent
+    page = Page(browser)
+    with StaticServer(tmp_path) as server:
+        page.page.goto(server.url + path.name)
+        page.page.wait_for_function("document.querySelector('.vtx-tl').vtx !== undefined && "
+                                    "document.querySelector('audio.vtx-audio').readyState >= 1")
+        assert "click to play from there" in page.page.locator(".vtx-bar").inner_text()
+        page.page.evaluate("""window.seeks = []; const a = document.querySelector('audio.vtx-audio');
+            a.addEventListener('seeking', () => window.seeks.push(a.currentTime));""")
+        turn = document.transcript.turns[2]
+        word = turn.words[len(turn.words) // 2]
+        plot = page.page.locator(".vtx-plot").bounding_box()
+        duration = page.page.evaluate("JSON.parse(document.querySelector('.vtx-data').textContent).duration")
+        lane = document.speakers.index(turn.speaker)
+        page.page.mouse.click(plot["x"] + (word.start + word.end) / 2 / duration * plot["width"],
+                              plot["y"] + 40 + lane * (34 + 10 + 8) + 23)
+        page.page.wait_for_function("window.seeks.length > 0")
+        at = page.page.evaluate("(() => { document.querySelector('audio.vtx-audio').pause(); return window.seeks.pop(); })()")
+    assert math.isclose(at, word.start, abs_tol=0.01)
+    assert page.errors == [] and page.outside(server.url) == []

@@ -72,6 +72,22 @@ def test_writes_the_five_files_and_a_summary(sample_run):
     assert f"outputs: {folder}" in proc.stdout and "real time" in proc.stdout
 
 
+def test_report_stage_total_is_the_wall_clock_the_command_prints(sample_run):
+    import re
+
+    proc, folder, _ = sample_run
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    shown = float(re.search(r"<th>total \(wall clock\)</th><th></th><th></th><th class=num>([\d.]+)</th>", page).group(1))
+    printed = re.search(r"total ([\d.]+) s, .*\(([\d.]+) s to the subtitles, the total report.html shows\)",
+                        proc.stdout)
+    assert printed, proc.stdout
+    assert shown == float(printed.group(2)) <= float(printed.group(1))
+    seconds = {name: float(value) for name, value in re.findall(r"<tr><td>(\w+)</td><td>[^<]*</td><td>[^<]*</td>"
+                                                                 r"<td class=num>([\d.]+)</td>", page)}
+    assert "subtitles" in seconds and {"asr", "diarize"} <= set(seconds)
+    assert shown < sum(seconds.values())  # asr and diarize ran side by side: their time is not added twice
+
+
 def test_json_contract(sample_run):
     _, folder, _ = sample_run
     data = json.loads((folder / "transcript.json").read_text())

@@ -116,6 +116,25 @@ def test_one_utterance_per_sentence_with_low_wer(fast_session, stream):
     assert wer(" ".join(t for _, t in SENTENCES), fast_session.text) <= 0.15
 
 
+def test_a_quick_hand_over_between_voices_is_two_labelled_utterances(transcriber, stream, tmp_path):
+    """Two voices 0.3 s apart (below min_silence_s, so one cut): one utterance per voice, each with
+    its own label, the words in time order across them."""
+    first = np.trim_zeros(load_audio(FIXTURES / "s1.wav"))
+    second = np.trim_zeros(load_audio(FIXTURES / "s2.wav"))
+    clip = tmp_path / "hand-over.wav"
+    write_wav(clip, np.concatenate([np.zeros(8000, np.float32), first, np.zeros(4800, np.float32), second,
+                                    np.zeros(16000, np.float32)]))
+    transcriber.speakers.reset()
+    session = transcriber.run(WavFileSource(clip, realtime=False))
+    transcriber.speakers.reset()
+    change = 0.5 + first.size / SAMPLE_RATE + 0.15
+    assert len(session.utterances) == 2, [(u.start, u.end, u.speaker, u.text) for u in session.utterances]
+    one, two = session.utterances
+    assert one.speaker != two.speaker
+    assert abs(one.end - change) < 0.3 and abs(two.start - change) < 0.3
+    assert wer(SENTENCES[1][1], one.text) <= 0.25 and wer(SENTENCES[2][1], two.text) <= 0.25
+
+
 def test_word_times_are_absolute_stream_times(fast_session, stream):
     for utterance, (start, end) in zip(fast_session.utterances, stream["spans"]):
         assert utterance.words[0].start == pytest.approx(start, abs=0.5)
@@ -219,6 +238,7 @@ def test_live_command_replays_a_wav_and_saves(stream, tmp_path, monkeypatch, cap
     out = capsys.readouterr().out
     assert code == 0
     assert "1 utterances" in out and "morning" in out.lower()
+    assert re.search(r"latency p50 [\d.]+ s, p90 [\d.]+ s, max [\d.]+ s", out)
     saved = Path(out.strip().splitlines()[-1].removeprefix("saved: "))
     assert saved.name == "transcript.vtt" and "morning" in saved.read_text().lower()
 
@@ -365,14 +385,14 @@ def test_wav_source_realtime_pacing_and_stop(tmp_path):
     assert sum(c.size for c in fast) == SAMPLE_RATE and len(fast) == 10
 
 
-def test_wav_source_rejects_other_sample_rates(tmp_path):
+def test_wav_source_decodes_other_sample_rates_and_channels(tmp_path):
     import wave
 
-    path = tmp_path / "8k.wav"
+    path = tmp_path / "8k-stereo.wav"
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\0\0" * 800)
-    with pytest.raises(InputError, match="16000 Hz"):
-        WavFileSource(path)
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\0\0\0\0" * 8000)
+    source = WavFileSource(path)
+    assert source.samples.dtype == np.float32 and abs(source.samples.size - SAMPLE_RATE) < 200  # 1 s at 16 kHz
 
 
 def test_decode_pcm_chunk_from_browser():
@@ -454,3 +474,16 @@ def test_widget_record_stop_save(transcriber, stream, tmp_path):
     assert "SPEAKER_00" in box.transcript.value and "SPEAKER_01" in box.transcript.value
     buttons["save"].click()
     assert "transcript.vtt" in box.status.value
+
+
+def test_phrases_are_long_enough_to_embed():
+    from vtxlib.live.transcriber import _phrases
+    from vtxlib.types import Word
+
+    def words(*spans):
+        return [Word(f"w{k}", a, b, 0.9) for k, (a, b) in enumerate(spans)]
+
+    groups = _phrases(words((0.0, 0.6), (0.65, 1.2), (1.5, 2.1), (2.1, 2.8), (3.0, 3.3)), 0.2, 1.0)
+    assert [[w.text for w in g] for g in groups] == [["w0", "w1"], ["w2", "w3", "w4"]]  # the short tail joins
+    assert [[w.text for w in g] for g in _phrases(words((0.0, 0.3), (1.6, 1.9)), 0.2, 1.0)] == [["w0", "w1"]]
+    assert _phrases([], 0.2, 1.0) == []

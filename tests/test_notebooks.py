@@ -419,6 +419,46 @@ def test_review_renames_speakers_everywhere(executed):
 
 
 @pytest.mark.notebooks
+def test_saved_notebooks_read_as_documents(executed):
+    """Once saved: no INFO lines on stderr, no progress widgets (dead once the kernel is gone), one
+    progress summary per stage run, and links that carry their file (no path relative to the kernel)."""
+    for name, notebook in executed["notebooks"].items():
+        outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
+        stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+        assert not re.search(r"^INFO ", stderr, re.M), f"{name}: {stderr[:300]}"
+        working = [o for c in notebook.cells if "parameter_form(" not in c.source  # the form is meant to be live
+                   for o in c.get("outputs", [])]
+        assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in working), name
+        for page in (o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})):
+            page = "".join(page) if isinstance(page, list) else page
+            hrefs = re.findall(r'<a [^>]*href="([^"]*)"', page)
+            assert all(h.startswith(("data:", "http://", "https://", "#")) for h in hrefs), (name, hrefs)
+    subtitles = executed["notebooks"]["06_subtitles"]
+    texts = ["".join(o.get("data", {}).get("text/plain", "")) for c in subtitles.cells for o in c.get("outputs", [])]
+    summaries = [t for t in texts if "cached: " in t]
+    assert len(summaries) == 1 and re.search(r"(^| · )subtitles [\d.]+ s · ", summaries[0]), summaries  # one line
+    links = [h for c in subtitles.cells for o in c.get("outputs", [])
+             for h in re.findall(r'<a download="transcript\.vtt" href="data:text/vtt;base64,([^"]+)"',
+                                 "".join(o.get("data", {}).get("text/html", "")))]
+    folder = Path(executed["records"]["06_subtitles"]["output_dir"])
+    assert len(links) == 1
+    carried = __import__("base64").b64decode(links[0]).decode("utf-8")  # the file as 06 wrote it (08 renames later)
+    on_disk = (folder / "transcript.vtt").read_text(encoding="utf-8")
+    assert carried.startswith("WEBVTT") and carried.count(" --> ") == on_disk.count(" --> ") > 5
+
+
+@pytest.mark.notebooks
+def test_review_runs_the_subtitles_once_and_its_figure_plays(executed):
+    source = (NOTEBOOK_DIR / "src" / "08_review.py").read_text()
+    assert source.count('stage_run("subtitles"') == 1
+    review = executed["notebooks"]["08_review"]
+    pages = ["".join(o["data"]["text/html"]) for c in review.cells for o in c.get("outputs", [])
+             if "text/html" in o.get("data", {})]
+    figure = next(p for p in pages if "vtx-tl" in p)
+    assert '<audio class="vtx-audio"' in figure and "click to play from there" in figure
+
+
+@pytest.mark.notebooks
 def test_upload_dry_run_writes_the_request(executed):
     r = executed["records"]["09_upload"]
     assert r["dry_run"] is True and r["video_id"] == VIDEO_ID and r["action"] in ("insert", "update")

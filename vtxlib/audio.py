@@ -206,3 +206,17 @@ def is_silent(samples: np.ndarray, threshold_dbfs: float = -60.0) -> bool:
         return True
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
     return 20 * np.log10(rms + 1e-12) < threshold_dbfs
+
+
+def encode_mp3(wav: str | Path, target: Optional[Path] = None, bitrate: str = "32k") -> bytes:
+    """MP3 (mono, BITRATE) of WAV for a page's player: written to TARGET atomically, or returned as bytes."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("ffmpeg is not on PATH (apt-get install ffmpeg)")
+    command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "1",
+               "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3"]
+    if target is None:
+        return subprocess.run(command + ["pipe:1"], check=True, capture_output=True).stdout
+    with atomic_path(target, suffix=".mp3") as tmp:
+        subprocess.run(command + [str(tmp)], check=True, capture_output=True)
+    return b""

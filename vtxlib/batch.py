@@ -44,7 +44,7 @@ log = logging.getLogger("vtxlib.batch")
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 DEFAULT_NOTEBOOKS = ("01_acquire", "02_transcribe", "03_diarize", "04_align", "05_emotion", "06_subtitles",
                      "07_enhance", "08_review")
-STATUS_COLUMNS = ("source", "status", "speakers", "words", "seconds", "error")
+STATUS_COLUMNS = ("source", "status", "speakers", "words", "seconds", "outputs", "error")
 KERNEL_MODES = ("batch", "notebook")
 ENGINES = ("local", "ray")  # ray: vtxlib.batch_ray
 
@@ -87,6 +87,7 @@ class SourceStatus(VtxModel):
     media_id: Optional[str] = None
     duration: Optional[float] = None
     folder: Optional[str] = None
+    outputs: Optional[str] = None  # the folder with this source's transcript.* and report.html
     skipped: bool = False  # done (or failed, without retry_failed) in an earlier run; not rerun now
 
 
@@ -422,6 +423,15 @@ def _run_source(row: SourceStatus, workspace: Workspace, options: BatchOptions, 
         row.duration = values.get("duration", row.duration)
         row.speakers = values.get("speakers", row.speakers)
         row.words = values.get("words", row.words)
+        row.outputs = outputs_folder(workspace, row.media_id) or row.outputs
+
+
+def outputs_folder(workspace: Workspace, media_id: Optional[str]) -> Optional[str]:
+    """Where the notebooks wrote MEDIA_ID's transcript files, if they did."""
+    if not media_id:
+        return None
+    folder = Path(workspace.root) / "outputs" / media_id
+    return str(folder) if (folder / "transcript.vtt").is_file() else None
 
 
 def _parameters(source: str, workspace: Workspace, options: BatchOptions, notebook: Path) -> dict:

@@ -280,6 +280,8 @@ def result_values(result) -> dict:
     if result.document is not None:
         values["speakers"] = len(result.document.speakers)
         values["words"] = len(result.document.transcript.words)
+    if "vtt" in result.outputs:
+        values["outputs"] = str(Path(result.outputs["vtt"]).parent)
     if result.incomplete:
         values["error"] = "incomplete: " + "; ".join(f"{s} ({why})" for s, why in result.incomplete.items())
     return values

@@ -245,18 +245,28 @@ def sample_source() -> str:
 
 # -- running stages --------------------------------------------------------------------------------
 _PIPELINE: dict[str, Any] = {}  # one Pipeline per kernel: models load once however often cells rerun
+_HOOK: Any = None  # the notebook's progress line (vtxlib.progress.NotebookHook), one output per stage_run
 
 
 def pipeline_for(workspace: Workspace, options) -> Any:
     """The kernel's Pipeline for these options; a new one (and the old one closed) when they change."""
     from .pipeline import Pipeline
-    from .progress import TqdmHook
 
     key = json.dumps([str(workspace.root), options.model_dump(mode="json")], sort_keys=True)
     if _PIPELINE.get("key") != key:
         close_pipeline()
-        _PIPELINE.update(key=key, pipeline=Pipeline(workspace, options, hook=TqdmHook()))
+        _PIPELINE.update(key=key, pipeline=Pipeline(workspace, options, hook=progress_hook()))
     return _PIPELINE["pipeline"]
+
+
+def progress_hook():
+    """The kernel's NotebookHook: one progress line per stage run, kept as its summary (no widgets)."""
+    global _HOOK
+    from .progress import NotebookHook
+
+    if _HOOK is None:
+        _HOOK = NotebookHook()
+    return _HOOK
 
 
 def close_pipeline() -> None:
@@ -292,6 +302,7 @@ def stage_run(until: str, source: str = "", workspace: str = "", force: Optional
                                        force=normalise_option("force", force))
     save_session(ws, session)
     pipeline = pipeline_for(ws, pipeline_options)
+    progress_hook().begin()  # this call's own summary line
     if until not in ("subtitles", "translate"):
         return pipeline.run(src, until=until)
     media = pipeline.acquire(src)
@@ -568,25 +579,39 @@ def show_cues(vtt_path: Path | str, limit: int = 8) -> None:
     _display({"text/plain": preview, "text/html": f"<pre>{html.escape(preview)}</pre>"}, raw=True)
 
 
+DOWNLOAD_LINK_MAX_BYTES = 1_000_000  # show_outputs puts smaller files in the notebook as download links
+
+
 def show_outputs(outputs: dict[str, Path]) -> dict[str, int]:
-    """A table of written files with sizes and, on Colab, how to download them; returns the sizes."""
+    """A table of the written files: size, full path and, for files up to
+    :data:`DOWNLOAD_LINK_MAX_BYTES`, a download link that carries the file itself (a ``data:`` URI),
+    so it works wherever the saved notebook is opened (Jupyter, Colab, an exported copy) rather than
+    only beside the kernel's folder. Returns the sizes."""
     sizes = {name: Path(path).stat().st_size for name, path in outputs.items() if path and Path(path).exists()}
-    show_table(["file", "bytes", "path"], [(n, sizes[n], str(outputs[n])) for n in sorted(sizes)])
+    rows, plain = [], []
+    for name in sorted(sizes):
+        path = Path(outputs[name])
+        link = _download_link(path) if sizes[name] <= DOWNLOAD_LINK_MAX_BYTES else "(large: open the path)"
+        rows.append(f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{sizes[name]}</td>"
+                    f"<td>{link}</td><td><code>{html.escape(str(path))}</code></td></tr>")
+        plain.append(f"{name}  {sizes[name]}  {path}")
+    head = "<tr><th>file</th><th>bytes</th><th>download</th><th>path</th></tr>"
+    _display({"text/html": f"<table>{head}{''.join(rows)}</table>", "text/plain": "\n".join(plain)}, raw=True)
     if in_colab():
-        show_markdown("Download a file with `from google.colab import files; files.download(path)`, "
-                      "or open it in Drive (the workspace folder) from the Files panel.")
-    else:
-        try:
-            from IPython.display import FileLink
-        except ImportError:
-            return sizes
-        for name in sorted(sizes):
-            path = Path(outputs[name])
-            try:
-                _display(FileLink(os.path.relpath(path), result_html_prefix=f"{name}: "))
-            except ValueError:  # another drive on Windows: no relative link possible
-                continue
+        show_markdown("The files are in the workspace on Drive (Files panel); "
+                      "`from google.colab import files; files.download(path)` downloads a large one.")
     return sizes
+
+
+def _download_link(path: Path) -> str:
+    import base64
+    import mimetypes
+
+    kind = {".vtt": "text/vtt", ".srt": "application/x-subrip", ".rttm": "text/plain"}.get(
+        path.suffix, mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    name = html.escape(path.name, quote=True)
+    return f'<a download="{name}" href="data:{kind};base64,{data}">{html.escape(path.name)}</a>'
 
 
 def files_written(outputs: dict[str, Path]) -> list[str]:

@@ -214,6 +214,7 @@ class RunResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     upload: Any = None  # vtxlib.youtube.UploadResult when an upload was asked for
     wall_seconds: float = 0.0
+    report_wall_seconds: Optional[float] = None  # the wall clock up to the subtitles, as report.html shows it
     refs: dict[str, Ref] = field(default_factory=dict)
     incomplete: dict[str, str] = field(default_factory=dict)  # stage -> why it did not finish its work
     options: Optional[PipelineOptions] = None  # the options this run used
@@ -242,7 +243,9 @@ class RunResult:
             f"speakers: {len(doc.speakers)} ({', '.join(doc.display_name(s) for s in doc.speakers) or 'none'})",
             f"words: {len(doc.transcript.words)}  turns: {len(doc.transcript.turns)}",
             f"stages: {stages}",
-            f"total {self.wall_seconds:.2f} s, {self.real_time_factor:.1f}x real time",
+            f"total {self.wall_seconds:.2f} s, {self.real_time_factor:.1f}x real time" + (
+                f" ({self.report_wall_seconds:.2f} s to the subtitles, the total report.html shows)"
+                if self.report_wall_seconds is not None else ""),
             f"outputs: {Path(self.outputs['vtt']).parent}" if "vtt" in self.outputs else "outputs: none",
         ]
         if self.upload is not None:
@@ -267,6 +270,7 @@ class Run:
     started: float = field(default_factory=time.time)
     clock_started: float = field(default_factory=time.perf_counter)  # the run's wall clock starts here
     parallel: tuple[str, ...] = ()  # stages that ran side by side (their seconds overlap)
+    report_wall: Optional[float] = None  # the wall clock report.html shows (up to the subtitles)
     voice_clips: Any = None  # vtxlib.voices.CheckedClips of this run's --voices
     enrollment: Any = None  # vtxlib.voices.Enrollment in the diarizer's space
     language: Optional[LanguageDetection] = None  # what the language stage concluded (None: not run)
@@ -356,6 +360,7 @@ class Pipeline:
                 break
             step(state)
         state.wall_seconds = time.perf_counter() - started
+        state.report_wall_seconds = self._current().report_wall
         state.incomplete = {stage: rec.incomplete for stage, rec in self._stage_records().items() if rec.incomplete}
         if state.document is not None:
             state.document.stages = self._stage_records()
@@ -900,9 +905,9 @@ class Pipeline:
         from .report import report_files, write_report
 
         run = self._current()
+        run.report_wall = round(time.perf_counter() - run.clock_started, 2)
         write_report(document, target / "report.html", diarization=diarization, audio_path=audio.path,
-                     subtitle_options=subtitle_options, parallel=run.parallel,
-                     wall_seconds=round(time.perf_counter() - run.clock_started, 3))
+                     subtitle_options=subtitle_options, parallel=run.parallel, wall_seconds=run.report_wall)
         return report_files(target)
 
     # -- machinery -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ log = logging.getLogger("vtxlib.plots")
 
 Source = Union[Document, AlignedTranscript]
 AudioLike = Union[AudioFile, str, Path, None]
+PLAYER_MAX_SECONDS = 600.0  # review_figure embeds a player up to this length (as report.html does)
 
 BACKENDS = ("matplotlib", "plotly")
 MAX_WORD_LABELS = 150  # beyond this many words in view, no labels are tried at all
@@ -552,8 +553,13 @@ class ReviewFigure:
 
 
 def review_figure(source: Source, diarization: Optional[Diarization] = None, audio: AudioLike = None,
-                  png: bool = True) -> ReviewFigure:
-    """The report's interactive timeline for a notebook cell (put it last in the cell to show it)."""
+                  png: bool = True, player_max_seconds: float = PLAYER_MAX_SECONDS) -> ReviewFigure:
+    """The report's interactive timeline for a notebook cell (put it last in the cell to show it).
+
+    With AUDIO up to ``player_max_seconds`` long the figure has a player (MP3 inside the cell, about
+    4 kB a second): a click on the timeline plays from there. Longer files get no player (the
+    notebook would grow by megabytes); report.html plays them.
+    """
     view = _view(source)
     end = _extent(view, diarization)
     envelope = waveform_envelope(audio, 0.0, end) if audio is not None and end > 0 else None
@@ -565,7 +571,26 @@ def review_figure(source: Source, diarization: Optional[Diarization] = None, aud
             log.warning("review figure: static PNG skipped (%s: %s)", type(e).__name__, e)
     summary = (f"timeline: {len(view.speakers)} speaker(s), {len(view.turns)} turns, "
                f"{sum(len(t.words) for t in view.turns)} words, {end:.1f} s")
-    return ReviewFigure(timeline_html(source, diarization, envelope, fallback_png=image), image, summary)
+    player = _player_source(audio, end, player_max_seconds)
+    return ReviewFigure(timeline_html(source, diarization, envelope, fallback_png=image, audio_src=player),
+                        image, summary)
+
+
+def _player_source(audio: AudioLike, duration: float, max_seconds: float) -> Optional[str]:
+    """A data: URI of AUDIO as MP3 for the figure's player, or None (too long, or no encoder)."""
+    if audio is None or not 0 < duration <= max_seconds:
+        return None
+    import base64
+    import subprocess
+
+    from .audio import encode_mp3
+
+    path = audio.path if isinstance(audio, AudioFile) else str(audio)
+    try:
+        return "data:audio/mpeg;base64," + base64.b64encode(encode_mp3(path)).decode("ascii")
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+        log.warning("review figure: no player, the audio could not be encoded (%s: %s)", type(e).__name__, e)
+        return None
 
 
 # -- output --------------------------------------------------------------------------------------

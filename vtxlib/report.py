@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import html
 import logging
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Optional, Union
@@ -31,7 +30,7 @@ from .timeline import CSS as TIMELINE_CSS
 from .timefmt import clock
 from .timeline import EMOTION_COLORS, UNCERTAIN_COLOR, speaker_colors, timeline_html
 from .types import Diarization, Document, MediaInfo, Turn
-from .workspace import atomic_path, atomic_write_text
+from .workspace import atomic_write_text
 
 log = logging.getLogger("vtxlib.report")
 
@@ -358,23 +357,24 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         '<link rel="icon" href="data:,">',  # no favicon request
         f"<title>{title} - transcript report</title>", f"<style>{CSS}{TIMELINE_CSS}</style></head><body>",
         f"<h1>{title}</h1>",
-        f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(round(duration))} &middot; '
+        f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(duration)} &middot; '
         f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words{language_note}</p>",
         _player_html(audio_src, vtt, language, translations),
     ]
     if document.transcript.turns:
-        parts += ["<h2>Timeline</h2>", _timeline_section(document, diarization, audio_path, duration)]
+        parts += ["<h2>Timeline</h2>", _timeline_section(document, diarization, audio_path, duration,
+                                                         playable=bool(audio_src))]
     parts += ["<h2>Speakers</h2>", _speakers_html(document, colors), _emotion_note(document),
               "<h2>Transcript</h2>", _transcript_html(document, colors), *_hosted_asr_html(document),
               "<h2>Stage timings</h2>", _stages_html(document, wall_seconds, parallel),
-              '<p class="meta">A cached stage shows the seconds it took when it was computed. The total is '
-              "the wall clock of the run up to the subtitles; stages that ran side by side are counted once.</p>",
+              ('<p class="meta">A cached stage shows the seconds it took when it was computed. The total is '
+               "the wall clock of the run up to the subtitles; stages that ran side by side are counted once.</p>"),
               f"<script>{PAGE_SCRIPT}</script>", "</body></html>"]
     return "\n".join(parts)
 
 
 def _timeline_section(document: Document, diarization: Optional[Diarization],
-                      audio_path: Optional[Union[str, Path]], duration: float) -> str:
+                      audio_path: Optional[Union[str, Path]], duration: float, playable: bool = True) -> str:
     envelope = None
     if audio_path is not None and duration > 0:
         from .plots import waveform_envelope
@@ -383,23 +383,17 @@ def _timeline_section(document: Document, diarization: Optional[Diarization],
             envelope = waveform_envelope(audio_path, 0.0, duration)
         except Exception as e:  # a waveform must never sink the report
             log.warning("report: waveform skipped (%s: %s)", type(e).__name__, e)
-    return timeline_html(document, diarization, envelope, element_id="timeline", include_css=False)
+    return timeline_html(document, diarization, envelope, element_id="timeline", include_css=False,
+                         page_player=playable)
 
 
 # -- audio ---------------------------------------------------------------------------------------
 
 def encode_audio(wav: Union[str, Path], target: Optional[Path] = None) -> bytes:
     """MP3 (mono, 32 kbit/s) of WAV: written to TARGET atomically, or returned as bytes."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise RuntimeError("ffmpeg is not on PATH (apt-get install ffmpeg)")
-    command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "1",
-               "-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, "-f", "mp3"]
-    if target is None:
-        return subprocess.run(command + ["pipe:1"], check=True, capture_output=True).stdout
-    with atomic_path(target, suffix=".mp3") as tmp:
-        subprocess.run(command + [str(tmp)], check=True, capture_output=True)
-    return b""
+    from .audio import encode_mp3
+
+    return encode_mp3(wav, target, AUDIO_BITRATE)
 
 
 def _audio_source(document: Document, audio_path: Optional[Union[str, Path]], folder: Path,

@@ -207,6 +207,7 @@ max-width:100%;background:#fff}
 .vtx-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;padding-top:9px;
 box-sizing:border-box}
 .vtx-plot{position:relative;cursor:crosshair;user-select:none}
+.vtx-audio{width:100%;height:32px;margin:.2em 0 .4em}
 .vtx-svg{display:block}.vtx-labels{position:absolute;left:0;top:0;pointer-events:none}
 .vtx-labels text{font-size:11px;fill:#222}
 .vtx-axis{display:block;overflow:visible}.vtx-axis text{font-size:11px;fill:#555}
@@ -233,8 +234,8 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
   var turnsOf = D.speakers.map(function () { return []; });
   for (i = 0; i < T.s.length; i++) turnsOf[T.k[i]].push(i);
   var ctx = document.createElement('canvas').getContext('2d'); ctx.font = '11px system-ui, sans-serif';
-  function clock(t, d) {  // whole seconds round to the nearest, as media players show a duration
-    t = Math.max(0, d ? t : Math.round(t)); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
+  function clock(t, d) {  // whole seconds are cut, not rounded, as media players show a time
+    t = Math.max(0, t); var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t - 60 * Math.floor(t / 60);
     var ss = d ? s.toFixed(d).padStart(3 + d, '0') : String(Math.floor(s)).padStart(2, '0');
     return (h ? h + ':' + String(m).padStart(2, '0') : String(m).padStart(2, '0')) + ':' + ss;
   }
@@ -346,6 +347,13 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
   });
   plot.addEventListener('dblclick', function (e) { var r = plot.getBoundingClientRect(); zoom(0.25, timeAt(e.clientX - r.left)); });
   window.addEventListener('resize', draw);
+  var own = root.querySelector('audio.vtx-audio');  // the figure's own player (a notebook), if any
+  if (own) {
+    root.addEventListener('vtx-seek', function (e) {
+      own.currentTime = Math.max(0, e.detail); var p = own.play(); if (p && p.catch) p.catch(function () {});
+    });
+    own.addEventListener('timeupdate', function () { root.vtx.setTime(own.currentTime, !own.paused); });
+  }
   root.vtx = {
     view: view,
     setTime: function (t, follow) {
@@ -360,12 +368,15 @@ window.vtxTimeline = window.vtxTimeline || function (root) {
 
 def timeline_html(source: Source, diarization: Optional[Diarization] = None, envelope=None,
                   element_id: Optional[str] = None, include_css: bool = True,
-                  fallback_png: Optional[bytes] = None) -> str:
+                  fallback_png: Optional[bytes] = None, audio_src: Optional[str] = None,
+                  page_player: bool = False) -> str:
     """The figure as one self-contained HTML fragment (CSS, SVG, data and script inline).
 
     With ``fallback_png`` the fragment shows that picture until its script runs, and the script
     swaps in the interactive figure: where scripts are stripped (a saved notebook opened untrusted,
-    a repository viewer) the picture stays.
+    a repository viewer) the picture stays. With ``audio_src`` (a ``data:`` URI) the figure has its
+    own player: a click plays from there and the playhead follows it; ``page_player`` says the page
+    around it plays the clicks (report.html). Without either, the hint does not promise playback.
     """
     data = timeline_data(source, diarization, envelope)
     element_id = element_id or f"vtx-tl-{secrets.token_hex(4)}"
@@ -380,14 +391,18 @@ def timeline_html(source: Source, diarization: Optional[Diarization] = None, env
         fallback = (f'<img class="vtx-fallback" id="{element_id}-png" style="max-width:100%" alt="speaker lanes" '
                     f'src="data:image/png;base64,{base64.b64encode(fallback_png).decode("ascii")}">')
     hidden = ' style="display:none"' if fallback else ""
+    player = (f'<audio class="vtx-audio" controls preload="metadata" src="{html.escape(audio_src, quote=True)}">'
+              "</audio>" if audio_src else "")
+    click_hint = ("click to play from there" if audio_src or page_player
+                  else "no player here: report.html plays from a click")
     return "".join([
         f"<style>{CSS}</style>" if include_css else "", fallback,
         f'<div class="vtx-tl" id="{element_id}"{hidden}>',
         '<div class="vtx-bar"><button class="vtx-out" title="zoom out">&minus;</button>'
         '<button class="vtx-in" title="zoom in">+</button><button class="vtx-fit">whole file</button>'
-        f'<span class="vtx-range">00:00&ndash;{clock(round(data["duration"]))}</span>'
-        f'<span class="vtx-muted">hover for details &middot; click to play from there &middot; Ctrl/&#8984;+wheel '
-        f"or double-click to zoom, drag to pan{long_hint}</span></div>",
+        f'<span class="vtx-range">00:00&ndash;{clock(data["duration"])}</span>'
+        f'<span class="vtx-muted">hover for details &middot; {click_hint} &middot; Ctrl/&#8984;+wheel '
+        f"or double-click to zoom, drag to pan{long_hint}</span></div>", player,
         f'<div class="vtx-body"><div class="vtx-names">{_names(data)}</div><div class="vtx-plot">',
         _svg(data, envelope), f'<svg class="vtx-labels" width="0" height="{_height(data)}"></svg>',
         _axis(data["duration"]), '<div class="vtx-tip" hidden></div></div></div>',

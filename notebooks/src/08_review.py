@@ -37,17 +37,14 @@ form = widgets.parameter_form(globals(), {
 nb.show_suggested_names(nb.stage_run("enhance", SOURCE, WORKSPACE).document)
 
 # %%
-# @title Names from voice clips (a Drive folder: Alice.wav, or a folder of clips per person); typed names win
-result = nb.stage_run("subtitles", SOURCE, WORKSPACE, voices=VOICES)
-voice_rows = nb.show_voice_matches(result.document)
-
-# %%
+# @title Names: typed (and suggested, if ticked), then from voice clips (a Drive folder: Alice.wav, or a folder of clips per person); typed names win
 names = nb.set_speaker_names(SPEAKER_NAMES, APPLY_SUGGESTED_NAMES, SOURCE, WORKSPACE)
-result = nb.stage_run("subtitles", SOURCE, WORKSPACE)
+result = nb.stage_run("subtitles", SOURCE, WORKSPACE, voices=VOICES)  # the subtitles and the report, once
+voice_rows = nb.show_voice_matches(result.document)
 nb.show_turns(result.document, limit=40)
 
 # %% [markdown]
-# The whole file, the same figure as in report.html: a lane per speaker (pale: diarization turns, dark: words), overlapping speech in orange, the emotion strip under each lane, the waveform on top. Hover a word for its time, probability, speaker and emotion; zoom with − / +, Ctrl/⌘ + wheel or a double-click, drag to pan. Saved and exported notebooks keep a static picture of it.
+# The whole file, the same figure as in report.html: a lane per speaker (pale: diarization turns, dark: words), overlapping speech in orange, the emotion strip under each lane, the waveform on top. Hover a word for its time, probability, speaker and emotion; zoom with − / +, Ctrl/⌘ + wheel or a double-click, drag to pan. The player above the lanes plays the file; a click on the timeline plays from there (files over 10 minutes have no player here: open report.html). Saved and exported notebooks keep a static picture of it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -21,7 +21,7 @@ if importlib.util.find_spec("vtxlib") is None:
 
 import logging
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-logging.getLogger("vtxlib").setLevel(logging.INFO)
+logging.getLogger("vtxlib").setLevel(logging.WARNING)  # warnings only: each stage run shows one summary line
 from vtxlib.colab_install import setup_runtime
 VTX_INSTALL = setup_runtime(VTX_SOURCE)  # Colab only: requirements-colab.txt with Colab's torch kept
 from vtxlib import notebook as nb, widgets

@@ -54,13 +54,26 @@ def cmd_live(args) -> int:
     except KeyboardInterrupt:
         pass
     session = transcriber.stop()
-    latencies = sorted(session.latencies)
-    median = latencies[len(latencies) // 2] if latencies else float("nan")
+    p50, p90, worst = latency_percentiles(session.latencies)
     sys.stdout.write(f"{len(session.utterances)} utterances, {session.duration:.1f} s of audio, "
-                     f"median latency {median:.2f} s\n")
+                     f"latency p50 {p50:.2f} s, p90 {p90:.2f} s, max {worst:.2f} s\n")
     if args.save:
         from ..workspace import Workspace
 
         paths = session.save(Workspace(args.workspace))
         sys.stdout.write(f"saved: {paths['vtt']}\n")
     return 0
+
+
+def latency_percentiles(latencies: list[float]) -> tuple[float, float, float]:
+    """(p50, p90, max) of LATENCIES by the nearest-rank rule; NaNs when there are none."""
+    import math
+
+    ordered = sorted(latencies)
+    if not ordered:
+        return math.nan, math.nan, math.nan
+
+    def rank(q: float) -> float:
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    return rank(0.5), rank(0.9), ordered[-1]

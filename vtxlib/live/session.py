@@ -42,6 +42,7 @@ class LiveOptions(OptionsModel):
     speaker_labels: bool = False
     speaker_threshold: Optional[float] = None  # cosine similarity to a known voice; None: SPEAKER_THRESHOLD
     min_embed_s: float = 1.0  # shorter utterances join the closest known speaker instead
+    phrase_gap_s: float = 0.2  # with speaker labels, a cut is split where the voice changes at such a pause
     keep_audio: bool = True  # keep the session audio so that it can be saved with the transcript
 
 

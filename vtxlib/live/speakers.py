@@ -47,12 +47,13 @@ class SpeakerTracker:
         vector = np.asarray(self._embed(samples), dtype=np.float64)
         return vector / (np.linalg.norm(vector) + 1e-9)
 
-    def assign(self, samples: np.ndarray) -> str:
+    def assign(self, samples: np.ndarray, vector: Optional[np.ndarray] = None) -> str:
+        """The label of SAMPLES' voice (VECTOR: its embedding, when the caller has it already)."""
         if samples.size < self.min_embed_s * SAMPLE_RATE:
             if self.last is None:
                 self.last = self._new(None)
             return self.label(self.last)
-        vector = self.embed(samples)
+        vector = self.embed(samples) if vector is None else vector / (np.linalg.norm(vector) + 1e-9)
         if self.last is not None and self.counts[self.last] == 0:  # a placeholder gets its voice
             self.centroids[self.last], self.counts[self.last] = vector, 1
             return self.label(self.last)

@@ -165,8 +165,19 @@ class LiveTranscriber:
         if not words:
             log.debug("utterance %.2f-%.2f s: no words recognised", first / SAMPLE_RATE, last / SAMPLE_RATE)
             return None
-        speaker = self.speakers.assign(self._slice(start, end)) if self.speakers is not None else None
+        if self.speakers is None:
+            pieces = [(first, last, words, None)]
+        else:  # one utterance per voice: the cut at a pause may hold a hand-over between speakers
+            pieces = [(a, b, group, self.speakers.assign(self._slice(a, b), vector))
+                      for a, b, group, vector in self._speaker_pieces(start, end, first, last, words)]
         done = time.perf_counter()
+        emitted = None
+        for piece_first, piece_last, group, speaker in pieces:
+            emitted = self._record(piece_first, piece_last, group, speaker, cut, end, decided, done)
+        return emitted
+
+    def _record(self, first: int, last: int, words: list, speaker: Optional[str], cut: Cut, end: int,
+                decided: float, done: float) -> Utterance:
         utterance = Utterance(index=len(self.session.utterances), start=round(first / SAMPLE_RATE, 3),
                               end=round(last / SAMPLE_RATE, 3), words=words, speaker=speaker,
                               endpoint_delay_s=round((cut.decided_at - end) / SAMPLE_RATE, 3),
@@ -181,6 +192,29 @@ class LiveTranscriber:
         if self.on_utterance is not None:
             self.on_utterance(utterance)
         return utterance
+
+    def _speaker_pieces(self, start: int, end: int, first: int, last: int, words: list) -> list[tuple]:
+        """(first, last, words, embedding or None) per voice in one cut: the words are grouped into phrases at pauses of
+        ``phrase_gap_s`` (a phrase at least ``min_embed_s`` long, shorter ones joined to the next), and
+        a new piece starts where a phrase's voice differs from the previous phrase's (CAM++ cosine
+        below the tracker's threshold). One piece when nothing differs."""
+        phrases = _phrases(words, self.options.phrase_gap_s, self.options.min_embed_s)
+        if len(phrases) < 2:
+            return [(first, last, words, None)]
+        bounds = [(max(start, int(group[0].start * SAMPLE_RATE)), min(end, int(group[-1].end * SAMPLE_RATE)))
+                  for group in phrases]
+        vectors = [self.speakers.embed(self._slice(a, b)) for a, b in bounds]
+        pieces, current, mine = [], list(phrases[0]), [vectors[0]]
+        piece_first = first
+        for k in range(1, len(phrases)):
+            if float(vectors[k - 1] @ vectors[k]) < self.speakers.threshold:
+                cut_at = (bounds[k - 1][1] + bounds[k][0]) // 2  # the middle of the pause between them
+                pieces.append((piece_first, cut_at, current, np.mean(mine, axis=0)))
+                piece_first, current, mine = cut_at, [], []
+            current += phrases[k]
+            mine.append(vectors[k])
+        pieces.append((piece_first, last, current, np.mean(mine, axis=0)))  # a piece's voice: its phrases' mean
+        return pieces
 
     def _latency(self, utterance: Utterance, speech_end: int, emitted: float) -> tuple[float, bool]:
         if self._realtime and self._started_at is not None:
@@ -227,3 +261,24 @@ def create_live_transcriber(asr_model: Optional[str] = None, language: Optional[
     transcriber = LiveTranscriber(WhisperCpuAsr(asr_options), options, on_utterance=on_utterance)
     transcriber.warm_up()
     return transcriber
+
+
+def _phrases(words: list, gap_s: float, min_s: float) -> list[list]:
+    """WORDS grouped at pauses of at least GAP_S; a group shorter than MIN_S joins the next one (the
+    last joins the one before), so every group is long enough to embed."""
+    groups: list[list] = []
+    for word in words:
+        if groups and word.start - groups[-1][-1].end < gap_s:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    merged: list[list] = []
+    for group in groups:
+        if merged and merged[-1][-1].end - merged[-1][0].start < min_s:
+            merged[-1] += group
+        else:
+            merged.append(group)
+    if len(merged) > 1 and merged[-1][-1].end - merged[-1][0].start < min_s:
+        tail = merged.pop()
+        merged[-1] += tail
+    return merged
