@@ -398,3 +398,18 @@ def test_cli_auto_without_consent_sends_nothing_and_a_named_cloud_backend_asks_f
         result = pipeline.run(str(conversation.wav), until="asr")
     assert result.transcript.backend == "whisper-cpu" and result.transcript.words
     assert aai_fake.seen == [] and gemini_fake.seen == []
+
+
+def test_a_dry_run_needs_no_consent_shows_every_hosted_backend_and_has_its_own_cache_key(
+        aai_fake, gemini_fake, audio, monkeypatch, connections):
+    monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    dry = create_asr("auto", cloud=CloudSettings(dry_run=True))
+    assert [n for n, _ in rank_backends(dry.request, audio.duration)][:2] == ["assemblyai", "gemini"]
+    with pytest.raises(CloudAsrError, match="dry run: nothing was sent"):
+        create_asr("assemblyai", cloud=CloudSettings(dry_run=True)).transcribe(audio)
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    real = create_asr("auto", cloud=CloudSettings(allow_cloud=True))
+    assert real.options_dict() != dry.options_dict() and real.options_dict()["dry_run"] is False
+    assert aai_fake.seen == [] and gemini_fake.seen == [] and connections == []

@@ -73,8 +73,8 @@ class PipelineOptions(OptionsModel):
                            "with --allow-cloud the hosted ones first, falling back in order: docs/asr_cloud.md)")
     allow_cloud: bool = Field(False, description="allow sending the audio to a hosted recognizer (AssemblyAI, "
                               "Gemini) when its key is set; without it nothing leaves the machine")
-    cloud_dry_run: bool = Field(False, description="with --allow-cloud: write and show the requests a hosted "
-                                "recognizer would get (cloud-requests.json) instead of sending them")
+    cloud_dry_run: bool = Field(False, description="write and show the requests the hosted recognizers would "
+                                "get (cloud-requests.json) and send nothing; needs no --allow-cloud")
     asr_model: Optional[str] = Field(None, description="ASR model name or local path (default: the backend's)")
     language: Optional[str] = Field(None, description="spoken language code, e.g. en (default: the model's)")
     diarizer: DiarizerChoice = Field("auto", description="diarization backend (auto: pyannote on a GPU "

@@ -134,8 +134,7 @@ class AssemblyAIAsr:
                                                   http_timeout=self.options.http_timeout_s))
         try:
             announce(NAME, self.url, describe_audio(audio))
-            upload_url = self._call(client, "upload", lambda: aai.api.upload_file(client.http_client,
-                                                                                   Path(audio.path).read_bytes()))
+            upload_url = self._call(client, "upload", lambda: _upload(aai, client, Path(audio.path)))
             request = aai.types.TranscriptRequest(audio_url=upload_url, **self.request_config())
             job = self._call(client, "create", lambda: aai.api.create_transcript(client.http_client, request))
             log.info("asr: AssemblyAI job %s queued", job.id)
@@ -194,6 +193,12 @@ class AssemblyAIAsr:
             log.info("asr: AssemblyAI %s answered %s; retrying in %.1f s", what, kind, wait)
             self._sleep(wait)
         raise AssertionError("unreachable")
+
+
+def _upload(aai, client, path: Path) -> str:
+    """The file streamed from disk (a fresh handle per attempt: a retry sends it from the start)."""
+    with path.open("rb") as handle:
+        return aai.api.upload_file(client.http_client, handle)
 
 
 def _import_sdk():

@@ -75,19 +75,20 @@ class AsrRouter:
     name = "auto"
     takes_speech = True
 
-    def __init__(self, request: AsrRequest, make: Callable[[str], Any]):
-        self.request, self._make = request, make
+    def __init__(self, request: AsrRequest, make: Callable[[str], Any], dry_run: bool = False):
+        self.request, self._make, self.dry_run = request, make, dry_run
         self._backends: dict[str, Any] = {}
 
     @classmethod
     def for_run(cls, language: Optional[str], speakers_from_asr: bool, secrets_dir: Optional[Path],
-                make: Callable[[str], Any]) -> "AsrRouter":
+                make: Callable[[str], Any], dry_run: bool = False) -> "AsrRouter":
+        """A dry run shows every hosted backend's requests, with or without its key."""
         from ..gpu import cuda_available, nemo_available
 
-        keys = tuple(name for name in CLOUD_BACKENDS if key_present(name, secrets_dir))
+        keys = tuple(name for name in CLOUD_BACKENDS if dry_run or key_present(name, secrets_dir))
         request = AsrRequest(language=language, speakers_from_asr=speakers_from_asr,
                              gpu=cuda_available() and nemo_available(), keys=keys)
-        return cls(request, make)
+        return cls(request, make, dry_run=dry_run)
 
     def backend(self, name: str):
         if name not in self._backends:
@@ -97,8 +98,8 @@ class AsrRouter:
     def options_dict(self) -> dict:
         """Consent, the request and every candidate's options: a result made with other candidates
         (a key added, consent withdrawn) has another cache key."""
-        names = sorted({name for name, _ in rank_backends(self.request, 0.0)} | ({"assemblyai"} & set(self.request.keys)))
-        return {"allow_cloud": True, "language": self.request.language,
+        names = sorted({name for name, _ in rank_backends(self.request, 0.0)})
+        return {"allow_cloud": True, "dry_run": self.dry_run, "language": self.request.language,
                 "speakers_from_asr": self.request.speakers_from_asr,
                 "candidates": {name: self.backend(name).options_dict() for name in names}}
 
