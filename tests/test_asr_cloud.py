@@ -413,3 +413,51 @@ def test_a_dry_run_needs_no_consent_shows_every_hosted_backend_and_has_its_own_c
     real = create_asr("auto", cloud=CloudSettings(allow_cloud=True))
     assert real.options_dict() != dry.options_dict() and real.options_dict()["dry_run"] is False
     assert aai_fake.seen == [] and gemini_fake.seen == [] and connections == []
+
+
+def test_auto_records_the_backend_that_made_the_transcript_and_keys_the_cache_by_consent(
+        aai_fake, gemini_fake, conversation, tmp_path, monkeypatch):
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.workspace import Workspace
+
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    workspace = Workspace(tmp_path / "ws")
+    consent = PipelineOptions(asr="auto", allow_cloud=True)
+    with Pipeline(workspace, consent) as pipeline:
+        aai_fake.fail += [("upload", "401")]
+        first = pipeline.run(str(conversation.wav), until="asr")
+        assert first.transcript.backend == "whisper-cpu", "assemblyai refused the key: the local fallback"
+        assert pipeline.recorded_backends(first.media.id)["asr"] == {
+            **pipeline.recorded_backends(first.media.id)["asr"], "backend": "whisper-cpu", "chosen_by": "auto"}
+    with Pipeline(workspace, consent.replace(force="asr")) as pipeline:
+        second = pipeline.run(str(conversation.wav), until="asr")
+    assert second.transcript.backend == "assemblyai" and second.keys["asr"] == first.keys["asr"]
+    assert pipeline.recorded_backends(second.media.id)["asr"]["backend"] == "assemblyai"
+    assert [a.backend for a in second.transcript.routing.attempts] == ["assemblyai"]
+    requests = len(aai_fake.seen)
+    with Pipeline(workspace, consent) as pipeline:
+        cached = pipeline.run(str(conversation.wav), until="asr")
+    assert cached.transcript.backend == "assemblyai" and len(aai_fake.seen) == requests, "served from the cache"
+    with Pipeline(workspace, PipelineOptions(asr="auto")) as pipeline:
+        local = pipeline.run(str(conversation.wav), until="asr")
+    assert local.keys["asr"] != cached.keys["asr"] and local.transcript.backend == "whisper-cpu"
+    assert len(aai_fake.seen) == requests
+
+
+def test_key_is_never_logged_even_at_debug(aai_fake, audio, monkeypatch, caplog):
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    with caplog.at_level(logging.DEBUG):
+        create_asr("assemblyai", cloud=CloudSettings(allow_cloud=True)).transcribe(audio)
+        aai_fake.fail += [("upload", "401")]
+        with pytest.raises(CloudAsrError):
+            create_asr("assemblyai", cloud=CloudSettings(allow_cloud=True)).transcribe(audio)
+    assert caplog.records and KEY not in caplog.text
+
+
+def test_the_service_takes_consent_as_a_setting():
+    pytest.importorskip("fastapi")
+    from vtxlib.cli import build_parser, pipeline_options_from_args
+
+    assert pipeline_options_from_args(build_parser().parse_args(["serve", "--allow-cloud"])).allow_cloud is True
+    assert pipeline_options_from_args(build_parser().parse_args(["serve"])).allow_cloud is False
