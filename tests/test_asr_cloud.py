@@ -461,3 +461,21 @@ def test_the_service_takes_consent_as_a_setting():
 
     assert pipeline_options_from_args(build_parser().parse_args(["serve", "--allow-cloud"])).allow_cloud is True
     assert pipeline_options_from_args(build_parser().parse_args(["serve"])).allow_cloud is False
+
+
+def test_a_router_that_used_the_gpu_model_is_released_after_the_stage(audio):
+    closed = []
+
+    class Gpu(LocalStandIn):
+        name = "nemo"
+
+        def close(self):
+            closed.append(self.name)
+
+    made = {"nemo": Gpu(), "whisper-cpu": LocalStandIn()}
+    routed = AsrRouter(AsrRequest(gpu=True), made.get)
+    assert not routed.uses_gpu
+    routed.transcribe(audio)
+    assert routed.uses_gpu
+    routed.close()
+    assert closed == ["nemo"]

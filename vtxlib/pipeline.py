@@ -741,7 +741,7 @@ class Pipeline:
         with self._backends_lock:
             key = self._backend_key(stage)
             backend = self._injected.get(stage, self._backends.get(key))
-            if backend is None or backend.name not in GPU_BACKENDS:
+            if backend is None or (backend.name not in GPU_BACKENDS and not getattr(backend, "uses_gpu", False)):
                 return
             if not (self.options.free_gpu_between_stages or failed):
                 return

@@ -125,6 +125,11 @@ class AsrRouter:
             return transcript
         raise StageFailed("asr: every backend failed: " + "; ".join(f"{a.backend}: {a.error}" for a in attempts))
 
+    @property
+    def uses_gpu(self) -> bool:
+        """NeMo was made: the pipeline releases the router (and its GPU model) after the stage."""
+        return "nemo" in self._backends
+
     def model_files(self) -> list[Path]:
         files = getattr(self.backend("whisper-cpu"), "model_files", None)
         return list(files()) if callable(files) else []
