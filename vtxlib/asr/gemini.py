@@ -75,7 +75,7 @@ class GeminiAsrOptions(OptionsModel):
     inline_max_bytes: int = INLINE_LIMIT_BYTES
     temperature: float = 0.0
     thinking_budget: Optional[int] = Field(0, description="tokens Gemini 2.5 may think before answering; "
-                                           "0: none (transcription needs none, and thinking is billed)")
+                                           "0: none (transcription needs none, and thinking is billed); None for models that must think (2.5 Pro)")
     timeout_s: float = 300.0
     retries: int = 2
     max_retry_wait_s: float = 30.0
