@@ -697,8 +697,9 @@ class Pipeline:
     def _backend_key(self, stage: str) -> tuple:
         """A backend is shared by runs whose options would create the same one."""
         opts = self.options
-        chosen = {"asr": (opts.asr, opts.asr_model, opts.language, opts.allow_cloud, opts.cloud_dry_run,
-                          self._diarizer_name() == "assemblyai", *opts.speaker_count().model_dump().values()),
+        # the speaker count reaches ASR only as AssemblyAI's speaker labels: a local model is shared across counts
+        labels = (tuple(opts.speaker_count().model_dump().values()),) if self._diarizer_name() == "assemblyai" else ()
+        chosen = {"asr": (opts.asr, opts.asr_model, opts.language, opts.allow_cloud, opts.cloud_dry_run, *labels),
                   "emotion": (opts.emotion,), "diarize": (self._diarizer_name(), opts.diarizer_model)}
         return (stage, *chosen[stage])
 
