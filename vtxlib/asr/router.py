@@ -115,12 +115,13 @@ class AsrRouter:
                 transcript = backend.transcribe(audio, progress, **extra)
             except VtxError as e:
                 attempts.append(AsrAttempt(backend=name, ok=False, error=str(e)))
-                log.warning("asr: %s failed: %s; trying the next backend", name, e)
+                if _dry(str(e)):
+                    log.warning("asr: %s not asked (dry run); trying the next backend", name)
+                else:
+                    log.warning("asr: %s failed: %s; trying the next backend", name, e)
                 continue
             attempts.append(AsrAttempt(backend=name, ok=True))
-            failed = [a.backend for a in attempts if not a.ok]
-            log.warning("asr: transcript by %s (auto%s)", name,
-                        f", after {', '.join(failed)} failed" if failed else "")
+            log.warning("asr: transcript by %s (auto%s)", name, _before(attempts[:-1]))
             transcript.routing = AsrRouting(allow_cloud=True, order=[n for n, _ in ranked], attempts=attempts)
             return transcript
         raise StageFailed("asr: every backend failed: " + "; ".join(f"{a.backend}: {a.error}" for a in attempts))
@@ -137,3 +138,15 @@ class AsrRouter:
     def close(self) -> None:
         for backend in self._backends.values():
             backend.close()
+
+
+def _dry(error: str) -> bool:
+    return ": dry run: nothing was sent" in error
+
+
+def _before(attempts: list[AsrAttempt]) -> str:
+    """', after assemblyai failed' / ', dry run for assemblyai, gemini' / ''."""
+    dry = [a.backend for a in attempts if _dry(a.error)]
+    failed = [a.backend for a in attempts if not _dry(a.error)]
+    return (f", after {', '.join(failed)} failed" if failed else "") + \
+        (f", dry run for {', '.join(dry)}" if dry else "")
