@@ -53,6 +53,7 @@ def aai_fake(script, conversation, monkeypatch):
     monkeypatch.setenv("VTX_ASSEMBLYAI_BASE_URL", fake.url)
     yield fake
     fake.close()
+    assert fake.errors == [], "the fake itself failed"
 
 
 @pytest.fixture
@@ -61,6 +62,7 @@ def gemini_fake(script, monkeypatch):
     monkeypatch.setenv("VTX_GEMINI_BASE_URL", fake.url)
     yield fake
     fake.close()
+    assert fake.errors == [], "the fake itself failed"
 
 
 class ScriptAligner:

@@ -63,7 +63,7 @@ class GeminiSegment(BaseModel):
 class GeminiTranscriptAnswer(BaseModel):
     """The response schema Gemini is asked to fill."""
 
-    language: str = ""
+    language: str = Field(description="ISO 639-1 code of the main language")
     segments: list[GeminiSegment]
 
 
