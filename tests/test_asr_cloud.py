@@ -53,6 +53,7 @@ def aai_fake(script, conversation, monkeypatch):
     monkeypatch.setenv("VTX_ASSEMBLYAI_BASE_URL", fake.url)
     yield fake
     fake.close()
+    assert fake.errors == [], "the fake itself failed"
 
 
 @pytest.fixture
@@ -61,6 +62,7 @@ def gemini_fake(script, monkeypatch):
     monkeypatch.setenv("VTX_GEMINI_BASE_URL", fake.url)
     yield fake
     fake.close()
+    assert fake.errors == [], "the fake itself failed"
 
 
 class ScriptAligner:
@@ -314,6 +316,7 @@ def test_dry_run_writes_the_requests_and_sends_nothing(aai_fake, gemini_fake, au
         ("assemblyai", "POST", "v2/upload"), ("assemblyai", "POST", "v2/transcript")]
     assert any(p["backend"] == "gemini" and ":generateContent" in p["url"] for p in planned)
     assert "dry run, not sent: POST" in caplog.text
+    assert "asr: transcript by whisper-cpu (auto, dry run for assemblyai, gemini)" in caplog.text
     assert aai_fake.seen == [] and gemini_fake.seen == [] and connections == []
 
 
@@ -398,3 +401,84 @@ def test_cli_auto_without_consent_sends_nothing_and_a_named_cloud_backend_asks_f
         result = pipeline.run(str(conversation.wav), until="asr")
     assert result.transcript.backend == "whisper-cpu" and result.transcript.words
     assert aai_fake.seen == [] and gemini_fake.seen == []
+
+
+def test_a_dry_run_needs_no_consent_shows_every_hosted_backend_and_has_its_own_cache_key(
+        aai_fake, gemini_fake, audio, monkeypatch, connections):
+    monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    dry = create_asr("auto", cloud=CloudSettings(dry_run=True))
+    assert [n for n, _ in rank_backends(dry.request, audio.duration)][:2] == ["assemblyai", "gemini"]
+    with pytest.raises(CloudAsrError, match="dry run: nothing was sent"):
+        create_asr("assemblyai", cloud=CloudSettings(dry_run=True)).transcribe(audio)
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    real = create_asr("auto", cloud=CloudSettings(allow_cloud=True))
+    assert real.options_dict() != dry.options_dict() and real.options_dict()["dry_run"] is False
+    assert aai_fake.seen == [] and gemini_fake.seen == [] and connections == []
+
+
+def test_auto_records_the_backend_that_made_the_transcript_and_keys_the_cache_by_consent(
+        aai_fake, gemini_fake, conversation, tmp_path, monkeypatch):
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+    from vtxlib.workspace import Workspace
+
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    workspace = Workspace(tmp_path / "ws")
+    consent = PipelineOptions(asr="auto", allow_cloud=True)
+    with Pipeline(workspace, consent) as pipeline:
+        aai_fake.fail += [("upload", "401")]
+        first = pipeline.run(str(conversation.wav), until="asr")
+        assert first.transcript.backend == "whisper-cpu", "assemblyai refused the key: the local fallback"
+        assert pipeline.recorded_backends(first.media.id)["asr"] == {
+            **pipeline.recorded_backends(first.media.id)["asr"], "backend": "whisper-cpu", "chosen_by": "auto"}
+    with Pipeline(workspace, consent.replace(force="asr")) as pipeline:
+        second = pipeline.run(str(conversation.wav), until="asr")
+    assert second.transcript.backend == "assemblyai" and second.keys["asr"] == first.keys["asr"]
+    assert pipeline.recorded_backends(second.media.id)["asr"]["backend"] == "assemblyai"
+    assert [a.backend for a in second.transcript.routing.attempts] == ["assemblyai"]
+    requests = len(aai_fake.seen)
+    with Pipeline(workspace, consent) as pipeline:
+        cached = pipeline.run(str(conversation.wav), until="asr")
+    assert cached.transcript.backend == "assemblyai" and len(aai_fake.seen) == requests, "served from the cache"
+    with Pipeline(workspace, PipelineOptions(asr="auto")) as pipeline:
+        local = pipeline.run(str(conversation.wav), until="asr")
+    assert local.keys["asr"] != cached.keys["asr"] and local.transcript.backend == "whisper-cpu"
+    assert len(aai_fake.seen) == requests
+
+
+def test_key_is_never_logged_even_at_debug(aai_fake, audio, monkeypatch, caplog):
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
+    with caplog.at_level(logging.DEBUG):
+        create_asr("assemblyai", cloud=CloudSettings(allow_cloud=True)).transcribe(audio)
+        aai_fake.fail += [("upload", "401")]
+        with pytest.raises(CloudAsrError):
+            create_asr("assemblyai", cloud=CloudSettings(allow_cloud=True)).transcribe(audio)
+    assert caplog.records and KEY not in caplog.text
+
+
+def test_the_service_takes_consent_as_a_setting():
+    pytest.importorskip("fastapi")
+    from vtxlib.cli import build_parser, pipeline_options_from_args
+
+    assert pipeline_options_from_args(build_parser().parse_args(["serve", "--allow-cloud"])).allow_cloud is True
+    assert pipeline_options_from_args(build_parser().parse_args(["serve"])).allow_cloud is False
+
+
+def test_a_router_that_used_the_gpu_model_is_released_after_the_stage(audio):
+    closed = []
+
+    class Gpu(LocalStandIn):
+        name = "nemo"
+
+        def close(self):
+            closed.append(self.name)
+
+    made = {"nemo": Gpu(), "whisper-cpu": LocalStandIn()}
+    routed = AsrRouter(AsrRequest(gpu=True), made.get)
+    assert not routed.uses_gpu
+    routed.transcribe(audio)
+    assert routed.uses_gpu
+    routed.close()
+    assert closed == ["nemo"]

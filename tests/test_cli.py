@@ -189,6 +189,7 @@ def test_every_pipeline_option_reaches_pipeline_options_from_the_command_line():
     from vtxlib.pipeline import UPLOAD_OPTIONS, PipelineOptions, option_names
 
     given = {"asr": ("--asr", "nemo"), "asr_model": ("--asr-model", "m"), "language": ("--language", "de"),
+             "allow_cloud": ("--allow-cloud",), "cloud_dry_run": ("--cloud-dry-run",),
              "diarizer": ("--diarizer", "sortformer"), "diarizer_model": ("--diarizer-model", "d"),
              "num_speakers": ("--num-speakers", "2"), "min_speakers": None, "max_speakers": None,
              "emotion": ("--emotion", "off"), "enhance": ("--enhance", "gemini"),

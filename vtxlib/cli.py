@@ -49,7 +49,7 @@ CLI_FLAGS = {"report": "--no-report", "upload_video": "--upload", "upload_client
 #: Help beyond the option's description
 EXTRA_HELP = {"asr_model": "auto (default): chosen for the language (docs/languages.md); whisper-cpu: tiny.en "
                            "(English), base (multilingual), large-v3-turbo (downloaded) or a CTranslate2 folder; "
-                           "nemo: a NeMo model name",
+                           "nemo: a NeMo model name; assemblyai: its speech model (universal); gemini: the model",
               "report": "don't write report.html",
               "upload_video": "then upload the VTT to this YouTube video (id or URL; 'source' = the URL transcribed)",
               "num_speakers": f"exact number of speakers, if known (1-{MAX_SPEAKERS})",

@@ -78,8 +78,8 @@ class PipelineOptions(OptionsModel):
                            "with --allow-cloud the hosted ones first, falling back in order: docs/asr_cloud.md)")
     allow_cloud: bool = Field(False, description="allow sending the audio to a hosted recognizer (AssemblyAI, "
                               "Gemini) when its key is set; without it nothing leaves the machine")
-    cloud_dry_run: bool = Field(False, description="with --allow-cloud: write and show the requests a hosted "
-                                "recognizer would get (cloud-requests.json) instead of sending them")
+    cloud_dry_run: bool = Field(False, description="write and show the requests the hosted recognizers would "
+                                "get (cloud-requests.json) and send nothing; needs no --allow-cloud")
     asr_model: Optional[str] = Field(None, description="ASR model name or local path (default or auto: chosen "
                                      "for the language: tiny.en/base on the CPU, Parakeet v2/v3 or Whisper "
                                      "large-v3-turbo on a GPU)")
@@ -925,8 +925,10 @@ class Pipeline:
         """A backend is shared by runs whose options would create the same one."""
         opts = self.options
         if stage == "asr":
-            return (stage, *self._asr_plan(), opts.allow_cloud, opts.cloud_dry_run,
-                    self._diarizer_name() == "assemblyai", *opts.speaker_count().model_dump().values())
+            # the speaker count reaches ASR only as AssemblyAI's speaker labels: a local model is shared across counts
+            labels = (tuple(opts.speaker_count().model_dump().values()),) \
+                if self._diarizer_name() == "assemblyai" else ()
+            return (stage, *self._asr_plan(), opts.allow_cloud, opts.cloud_dry_run, *labels)
         chosen = {"emotion": (opts.emotion,), "diarize": (self._diarizer_name(), opts.diarizer_model), "language": ()}
         return (stage, *chosen[stage])
 
@@ -948,7 +950,7 @@ class Pipeline:
                                   secrets_dir=self.workspace.secrets_dir,
                                   speaker_labels=self._diarizer_name() == "assemblyai",
                                   **opts.speaker_count().model_dump())
-            name = "auto" if opts.asr == "auto" and opts.allow_cloud else backend
+            name = "auto" if opts.asr == "auto" and (opts.allow_cloud or opts.cloud_dry_run) else backend
             return create_asr(name, model=model, language=language, cache_dir=self.workspace.models_dir,
                               cloud=cloud)
         if stage == "language":
@@ -983,7 +985,7 @@ class Pipeline:
         with self._backends_lock:
             key = self._backend_key(stage)
             backend = self._injected.get(stage, self._backends.get(key))
-            if backend is None or backend.name not in GPU_BACKENDS:
+            if backend is None or (backend.name not in GPU_BACKENDS and not getattr(backend, "uses_gpu", False)):
                 return
             if not (self.options.free_gpu_between_stages or failed):
                 return

@@ -150,11 +150,12 @@ class CloudSettings:
 def create_asr(name: str = "auto", model: Optional[str] = None, language: Optional[str] = None,
                cache_dir: Optional[Path] = None, cloud: Optional[CloudSettings] = None) -> AsrBackend:
     cloud = cloud or CloudSettings()
-    if name == "auto" and cloud.allow_cloud:
+    if name == "auto" and (cloud.allow_cloud or cloud.dry_run):
         from .router import AsrRouter
 
         return AsrRouter.for_run(language, cloud.speaker_labels, cloud.secrets_dir,
-                                 lambda chosen: _create(chosen, model, language, cache_dir, cloud, routed=True))
+                                 lambda chosen: _create(chosen, model, language, cache_dir, cloud, routed=True),
+                                 dry_run=cloud.dry_run)
     return _create(resolve_asr_name(name), model, language, cache_dir, cloud)
 
 
@@ -163,7 +164,8 @@ def _create(name: str, model: Optional[str], language: Optional[str], cache_dir:
     if name in ("assemblyai", "gemini"):
         from .cloud import api_key, require_consent
 
-        require_consent(name, cloud.allow_cloud)  # before anything is built, let alone sent
+        # before anything is built, let alone sent; a dry run sends nothing, so it needs no consent
+        require_consent(name, cloud.allow_cloud or cloud.dry_run)
         key = api_key(name, cloud.secrets_dir)
         if name == "assemblyai":
             from .assemblyai import AssemblyAIAsr, AssemblyAIOptions

@@ -134,8 +134,7 @@ class AssemblyAIAsr:
                                                   http_timeout=self.options.http_timeout_s))
         try:
             announce(NAME, self.url, describe_audio(audio))
-            upload_url = self._call(client, "upload", lambda: aai.api.upload_file(client.http_client,
-                                                                                   Path(audio.path).read_bytes()))
+            upload_url = self._call(client, "upload", lambda: _upload(aai, client, Path(audio.path)))
             request = aai.types.TranscriptRequest(audio_url=upload_url, **self.request_config())
             job = self._call(client, "create", lambda: aai.api.create_transcript(client.http_client, request))
             log.info("asr: AssemblyAI job %s queued", job.id)
@@ -177,23 +176,28 @@ class AssemblyAIAsr:
                 return send()
             except aai.types.AssemblyAIError as e:
                 status = getattr(e, "status_code", None)
-                kind = kind_of_http_status(status)
-                retry_after = _retry_after(client)
-                error = CloudAsrError(NAME, kind, f"{what}: HTTP {status}: {e}", retry_after=retry_after)
+                error = CloudAsrError(NAME, kind_of_http_status(status), f"{what}: HTTP {status}: {e}",
+                                      retry_after=_retry_after(client))
             except httpx.TimeoutException as e:
-                error = CloudAsrError(NAME, "timeout", f"{what}: {type(e).__name__} after {self.options.http_timeout_s:g} s")
-                kind = "timeout"
+                raise CloudAsrError(NAME, "timeout", f"{what}: {type(e).__name__} after "
+                                    f"{self.options.http_timeout_s:g} s") from e
             except httpx.TransportError as e:
                 raise CloudAsrError(NAME, "network", f"{what}: {type(e).__name__}: {e}") from e
             except ValueError as e:  # a body that is not JSON, or JSON of another shape
                 raise CloudAsrError(NAME, "malformed", f"{what}: {type(e).__name__}: {str(e)[:120]}") from e
             wait = error.retry_after if error.retry_after is not None else self.options.poll_first_s * 2 ** attempt
-            if kind not in ("quota", "service") or attempt == self.options.retries \
+            if error.kind not in ("quota", "service") or attempt == self.options.retries \
                     or wait > self.options.max_retry_wait_s:
                 raise error
-            log.info("asr: AssemblyAI %s answered %s; retrying in %.1f s", what, kind, wait)
+            log.info("asr: AssemblyAI %s answered %s; retrying in %.1f s", what, error.kind, wait)
             self._sleep(wait)
         raise AssertionError("unreachable")
+
+
+def _upload(aai, client, path: Path) -> str:
+    """The file streamed from disk (a fresh handle per attempt: a retry sends it from the start)."""
+    with path.open("rb") as handle:
+        return aai.api.upload_file(client.http_client, handle)
 
 
 def _import_sdk():

@@ -63,7 +63,7 @@ class GeminiSegment(BaseModel):
 class GeminiTranscriptAnswer(BaseModel):
     """The response schema Gemini is asked to fill."""
 
-    language: str = ""
+    language: str = Field(description="ISO 639-1 code of the main language")
     segments: list[GeminiSegment]
 
 
@@ -74,6 +74,8 @@ class GeminiAsrOptions(OptionsModel):
                                "the model's output limit: 10 minutes of speech is about 2,000 words)")
     inline_max_bytes: int = INLINE_LIMIT_BYTES
     temperature: float = 0.0
+    thinking_budget: Optional[int] = Field(0, description="tokens Gemini 2.5 may think before answering; "
+                                           "0: none (transcription needs none, and thinking is billed); None for models that must think (2.5 Pro)")
     timeout_s: float = 300.0
     retries: int = 2
     max_retry_wait_s: float = 30.0
@@ -82,7 +84,7 @@ class GeminiAsrOptions(OptionsModel):
     base_url: Optional[str] = None
 
     def cache_dict(self) -> dict:
-        keep = ("model", "language", "chunk_max_s", "temperature", "aligner_model")
+        keep = ("model", "language", "chunk_max_s", "temperature", "thinking_budget", "aligner_model")
         return {**{k: v for k, v in self.model_dump(mode="json").items() if k in keep},
                 "prompt_version": PROMPT_VERSION}
 
@@ -103,6 +105,7 @@ class GeminiAsr:
         self.options = options or GeminiAsrOptions()
         self.api_key, self.allow_cloud, self.dry_run = api_key, allow_cloud, dry_run
         self._aligner, self._client, self._sleep = aligner, client, sleep
+        self._aligners: dict[tuple, Any] = {}  # whisper-cpu by model name, made when first needed
 
     def options_dict(self) -> dict:
         return self.options.cache_dict()
@@ -112,8 +115,9 @@ class GeminiAsr:
         return base_url(NAME, self.options.base_url)
 
     def close(self) -> None:
-        if self._aligner is not None and hasattr(self._aligner, "close"):
-            self._aligner.close()
+        for aligner in [self._aligner, *self._aligners.values()]:
+            if aligner is not None and hasattr(aligner, "close"):
+                aligner.close()
 
     # -- plan -----------------------------------------------------------------------------
     def chunks(self, audio: AudioFile, speech: Any = None) -> list[Chunk]:
@@ -199,9 +203,11 @@ class GeminiAsr:
             audio_part = types.Part.from_uri(file_uri=uploaded.uri, mime_type="audio/wav")
         else:
             audio_part = types.Part.from_bytes(data=data, mime_type="audio/wav")
+        thinking = {} if self.options.thinking_budget is None else {
+            "thinking_config": types.ThinkingConfig(thinking_budget=self.options.thinking_budget)}
         config = types.GenerateContentConfig(
             system_instruction=INSTRUCTIONS, temperature=self.options.temperature,
-            response_mime_type="application/json", response_schema=GeminiTranscriptAnswer)
+            response_mime_type="application/json", response_schema=GeminiTranscriptAnswer, **thinking)
         try:
             response = self._call("generate", lambda: client.models.generate_content(
                 model=self.options.model, contents=[prompt, audio_part], config=config))
@@ -257,7 +263,9 @@ class GeminiAsr:
 
             model = self._aligner_model(language)
             lang = None if model != "tiny.en" and not language else (language or "en")
-            aligner = self._aligner = WhisperCpuAsr(WhisperCpuOptions(model=model, language=lang))
+            if (model, lang) not in self._aligners:
+                self._aligners[(model, lang)] = WhisperCpuAsr(WhisperCpuOptions(model=model, language=lang))
+            aligner = self._aligners[(model, lang)]
         extra = {"speech": speech} if speech is not None and getattr(aligner, "takes_speech", False) else {}
         return aligner.transcribe(audio, None, **extra).words
 

@@ -75,19 +75,20 @@ class AsrRouter:
     name = "auto"
     takes_speech = True
 
-    def __init__(self, request: AsrRequest, make: Callable[[str], Any]):
-        self.request, self._make = request, make
+    def __init__(self, request: AsrRequest, make: Callable[[str], Any], dry_run: bool = False):
+        self.request, self._make, self.dry_run = request, make, dry_run
         self._backends: dict[str, Any] = {}
 
     @classmethod
     def for_run(cls, language: Optional[str], speakers_from_asr: bool, secrets_dir: Optional[Path],
-                make: Callable[[str], Any]) -> "AsrRouter":
+                make: Callable[[str], Any], dry_run: bool = False) -> "AsrRouter":
+        """A dry run shows every hosted backend's requests, with or without its key."""
         from ..gpu import cuda_available, nemo_available
 
-        keys = tuple(name for name in CLOUD_BACKENDS if key_present(name, secrets_dir))
+        keys = tuple(name for name in CLOUD_BACKENDS if dry_run or key_present(name, secrets_dir))
         request = AsrRequest(language=language, speakers_from_asr=speakers_from_asr,
                              gpu=cuda_available() and nemo_available(), keys=keys)
-        return cls(request, make)
+        return cls(request, make, dry_run=dry_run)
 
     def backend(self, name: str):
         if name not in self._backends:
@@ -97,8 +98,8 @@ class AsrRouter:
     def options_dict(self) -> dict:
         """Consent, the request and every candidate's options: a result made with other candidates
         (a key added, consent withdrawn) has another cache key."""
-        names = sorted({name for name, _ in rank_backends(self.request, 0.0)} | ({"assemblyai"} & set(self.request.keys)))
-        return {"allow_cloud": True, "language": self.request.language,
+        names = sorted({name for name, _ in rank_backends(self.request, 0.0)})
+        return {"allow_cloud": True, "dry_run": self.dry_run, "language": self.request.language,
                 "speakers_from_asr": self.request.speakers_from_asr,
                 "candidates": {name: self.backend(name).options_dict() for name in names}}
 
@@ -114,15 +115,21 @@ class AsrRouter:
                 transcript = backend.transcribe(audio, progress, **extra)
             except VtxError as e:
                 attempts.append(AsrAttempt(backend=name, ok=False, error=str(e)))
-                log.warning("asr: %s failed: %s; trying the next backend", name, e)
+                if _dry(str(e)):
+                    log.warning("asr: %s not asked (dry run); trying the next backend", name)
+                else:
+                    log.warning("asr: %s failed: %s; trying the next backend", name, e)
                 continue
             attempts.append(AsrAttempt(backend=name, ok=True))
-            failed = [a.backend for a in attempts if not a.ok]
-            log.warning("asr: transcript by %s (auto%s)", name,
-                        f", after {', '.join(failed)} failed" if failed else "")
+            log.warning("asr: transcript by %s (auto%s)", name, _before(attempts[:-1]))
             transcript.routing = AsrRouting(allow_cloud=True, order=[n for n, _ in ranked], attempts=attempts)
             return transcript
         raise StageFailed("asr: every backend failed: " + "; ".join(f"{a.backend}: {a.error}" for a in attempts))
+
+    @property
+    def uses_gpu(self) -> bool:
+        """NeMo was made: the pipeline releases the router (and its GPU model) after the stage."""
+        return "nemo" in self._backends
 
     def model_files(self) -> list[Path]:
         files = getattr(self.backend("whisper-cpu"), "model_files", None)
@@ -131,3 +138,15 @@ class AsrRouter:
     def close(self) -> None:
         for backend in self._backends.values():
             backend.close()
+
+
+def _dry(error: str) -> bool:
+    return ": dry run: nothing was sent" in error
+
+
+def _before(attempts: list[AsrAttempt]) -> str:
+    """', after assemblyai failed' / ', dry run for assemblyai, gemini' / ''."""
+    dry = [a.backend for a in attempts if _dry(a.error)]
+    failed = [a.backend for a in attempts if not _dry(a.error)]
+    return (f", after {', '.join(failed)} failed" if failed else "") + \
+        (f", dry run for {', '.join(dry)}" if dry else "")
