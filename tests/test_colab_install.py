@@ -406,8 +406,8 @@ def test_walking_every_notebook_in_fresh_runtimes_installs_from_the_drive_cache_
     driver.write_text(RUNTIME_DRIVER)
     nbformat = pytest.importorskip("nbformat")
     make_notebooks = _generator()
-    names = [s.stem for s in make_notebooks.sources()]
-    assert "10_quickstart" in names and len(names) == 11
+    names = [s.stem for s in make_notebooks.sources() if s.stem != "00_quickstart"] + ["00_quickstart"]
+    assert names[0] == "00_setup_gpu" and names[-2] == "09_upload" and len(names) == 11
     base = {**{k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VTX_", "PYTHON"))},
             "PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "FAKE_DRIVE_STORE": str(store)}

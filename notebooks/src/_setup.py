@@ -10,23 +10,29 @@ _repo = next((p for p in (_here, *_here.parents) if (p / "vtxlib" / "colab_insta
 if _repo is not None and str(_repo) not in sys.path:
     sys.path.insert(0, str(_repo))  # opened inside a repository: its own vtxlib, even if another is installed
 os.environ["VTX_USE_DRIVE"] = "1" if USE_DRIVE else "0"  # every later Drive use in this runtime follows it
-if importlib.util.find_spec("vtxlib") is None:
+try:
     _colab = importlib.util.find_spec("google.colab") is not None
-    _drive = pathlib.Path(os.environ.get("VTX_DRIVE_MOUNT", "/content/drive"))
-    _saved = _drive / "MyDrive" / "vtx" / "VTX_SOURCE"  # written by the first notebook that installed vtx
+except ImportError:  # no "google" package at all
+    _colab = False
+_drive = pathlib.Path(os.environ.get("VTX_DRIVE_MOUNT", "/content/drive"))
+_saved = _drive / "MyDrive" / "vtx" / "VTX_SOURCE"  # written by the first notebook that installed vtx
 
-    def _secret(name):  # a Colab secret (key icon in the sidebar), or None
-        try:
-            from google.colab import userdata
-            return (userdata.get(name) or "").strip() or None
-        except Exception:
-            return None
 
-    if _colab and USE_DRIVE and not (_drive / "MyDrive").is_dir():
-        from google.colab import drive
-        drive.mount(str(_drive))
-    VTX_SOURCE = (VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip() or _secret("VTX_SOURCE")
-                  or (_saved.read_text().strip() if USE_DRIVE and _saved.is_file() else ""))
+def _secret(name):  # a Colab secret (key icon in the sidebar), or None
+    try:
+        from google.colab import userdata
+        return (userdata.get(name) or "").strip() or None
+    except Exception:
+        return None
+
+
+if _colab and USE_DRIVE and not (_drive / "MyDrive").is_dir():
+    from google.colab import drive
+    drive.mount(str(_drive))
+VTX_SOURCE = (VTX_SOURCE.strip() or os.environ.get("VTX_SOURCE", "").strip()
+              or (_secret("VTX_SOURCE") if _colab else None)
+              or (_saved.read_text().strip() if USE_DRIVE and _saved.is_file() else ""))
+if importlib.util.find_spec("vtxlib") is None:
     if not VTX_SOURCE:
         raise RuntimeError("vtxlib is missing: set VTX_SOURCE in this cell's form to git+https://github.com/"
                            "<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive, or a folder")
