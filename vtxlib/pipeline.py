@@ -81,7 +81,8 @@ class PipelineOptions(OptionsModel):
     emotion: EmotionChoice = Field("auto", description="emotion backend; off skips the stage")
     enhance: EnhanceChoice = Field("off", description="LLM cleanup/summary: off, auto (gemini when a key "
                                    "is set), gemini (needs a key)")
-    enhance_model: Optional[str] = Field(None, description="Gemini model name")
+    enhance_model: Optional[str] = Field(None, description="Gemini model name (default: $VTX_GEMINI_MODEL, else "
+                                         "gemini-flash-latest, Google's alias for its current Flash model)")
     report: bool = Field(True, description="write report.html next to the subtitles")
     speaker_names: dict[str, str] = Field(default_factory=dict, description="SPEAKER_00 -> display name, "
                                           "shown in the outputs")
