@@ -488,3 +488,11 @@ def test_unticked_use_drive_never_mounts_drive(tmp_path):
     events_off, error_off = run_cell(False)
     assert "mount" not in events_off
     assert "vtxlib is missing: set VTX_SOURCE" in error_off  # the saved source on Drive was not read
+
+
+def test_only_the_loaded_part_of_a_namespace_and_no_installer_is_pinned():
+    """Colab has google.auth imported: google-auth is kept, but google-genai (also under google.) is
+    free to be installed; setuptools' start-up shim (_distutils_hack) pins nothing."""
+    versions = colab_install.installed_versions()
+    kept = colab_install.imported_distributions(versions, {"google", "google.auth", "numpy", "_distutils_hack"})
+    assert kept == {"google-auth": version("google-auth"), "numpy": version("numpy")}

@@ -109,16 +109,27 @@ def runtime_constraints(versions: Optional[dict[str, str]] = None) -> list[str]:
     return [f"{name}=={versions[name]}" for name in TORCH_FAMILY if name in versions]
 
 
+#: installers whose modules are imported at start-up only as inert shims (setuptools' _distutils_hack):
+#: changing them on disk never needs a restart, and pinning them would block needed upgrades
+NO_RESTART = ("pip", "setuptools", "wheel")
+
+
 def imported_distributions(versions: dict[str, str], modules: Optional[Iterable[str]] = None) -> dict[str, str]:
-    """Installed distributions that provide a module the kernel has imported: name -> version."""
-    loaded = {m.split(".", 1)[0] for m in (sys.modules if modules is None else modules)}
+    """Installed distributions that provide a module the kernel has imported: name -> version. A
+    namespace package (``google``) counts only for the distributions whose own part is loaded
+    (``google.auth`` -> google-auth, not google-genai)."""
+    loaded = set(sys.modules if modules is None else modules)
     providers = metadata.packages_distributions()
     found = {}
-    for top in sorted(loaded):
-        for dist in providers.get(top, []):
+    for top in sorted({m.split(".", 1)[0] for m in loaded}):
+        dists = providers.get(top, [])
+        for dist in dists:
             name = canonical(dist)
-            if name in versions and name not in TORCH_FAMILY and name != "vtxlib":
-                found[name] = versions[name]
+            if name not in versions or name in TORCH_FAMILY or name in NO_RESTART or name == "vtxlib":
+                continue
+            if len(dists) > 1 and not (modules_of(dist) - {top}) & loaded:
+                continue  # shares a namespace with a loaded package but is not loaded itself
+            found[name] = versions[name]
     return found
 
 
@@ -147,7 +158,7 @@ def changed_imports(before: dict[str, str], after: dict[str, str],
     changed = {}
     for name, old in before.items():
         new = after.get(name, "removed")
-        if new != old and (modules_of(name) or {name.replace("-", "_")}) & loaded:
+        if new != old and name not in NO_RESTART and (modules_of(name) or {name.replace("-", "_")}) & loaded:
             changed[name] = (old, new)
     return changed
 
