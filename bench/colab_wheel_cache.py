@@ -5,7 +5,8 @@ small, representative requirement set is installed three ways, through vtxlib.co
 
 1. from the package index, pip's own cache off (what every notebook paid before the wheel cache);
 2. building the wheel cache into a folder standing for Drive (what 00_setup_gpu pays once);
-3. from the wheel cache with --no-index (what every later notebook pays).
+3. from the wheel cache with --no-index (what every later notebook pays);
+4. one requirement added: the cache topped up with just the missing wheels, then --no-index.
 
     python bench/colab_wheel_cache.py [--requirements FILE] [--keep DIR]
 
@@ -74,7 +75,10 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PIP_NO_CACHE_DIR": "1"}
     rows = []
     for label, mode in (("index, no pip cache (before)", "index"), ("building the wheel cache (00, once)", "cache"),
-                        ("from the wheel cache (later notebooks)", "cache")):
+                        ("from the wheel cache (later notebooks)", "cache"),
+                        ("one requirement added: cache topped up", "cache")):
+        if label.startswith("one requirement added"):
+            requirements.write_text(requirements.read_text() + "rich\n")
         python = fresh_runtime(work / f"runtime-{len(rows)}")
         result = measure(python, requirements, cache, work / f"stamps-{len(rows)}", mode, env)
         rows.append((label, result["seconds"], result["origin"]))

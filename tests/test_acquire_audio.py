@@ -250,3 +250,63 @@ def test_load_audio_reads_any_wav_subtype_the_same(tmp_path):
         sf.write(other, sf.read(pcm16, dtype="float32")[0], 16000, subtype=subtype)
         assert read_info(other).duration == pytest.approx(2.0)
         np.testing.assert_allclose(load_audio(other, 0.5, 1.5), reference, atol=1e-4)
+# -- YouTube from Colab: cookies, the bot check, yt-dlp's warnings (a stubbed extractor, no network) ----
+BOT_CHECK = ("ERROR: [youtube] dQw4w9WgXcQ: Sign in to confirm you\u2019re not a bot. Use --cookies-from-browser "
+             "or --cookies for the authentication. See  https://github.com/yt-dlp/yt-dlp/wiki/FAQ for how to "
+             "manually pass cookies.")
+
+
+def _cookies(path: Path) -> Path:
+    path.write_text("# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t2147483647\tSID\tabc123\n")
+    return path
+
+
+def test_a_cookies_file_reaches_yt_dlp_and_the_bot_check_is_one_line_of_advice(tmp_path, ws, monkeypatch):
+    yt_dlp = pytest.importorskip("yt_dlp")
+    from vtxlib.acquire import AcquireOptions
+
+    seen = {}
+
+    def bot_check(self, url, download=True, **kwargs):
+        seen["params"] = self.params.get("cookiefile")
+        seen["cookies"] = {c.name: c.value for c in self.cookiejar}
+        raise yt_dlp.utils.DownloadError(BOT_CHECK)
+
+    monkeypatch.setattr(yt_dlp.YoutubeDL, "extract_info", bot_check)
+    cookies = _cookies(tmp_path / "cookies.txt")
+    with pytest.raises(StageFailed) as caught:
+        acquire("https://www.youtube.com/watch?v=dQw4w9WgXcQ", ws, AcquireOptions(cookies=str(cookies)))
+    assert seen == {"params": str(cookies), "cookies": {"SID": "abc123"}}  # yt-dlp read the file
+    message = str(caught.value)
+    assert "\n" not in message and "not a bot" in message and "--cookies FILE" in message
+    assert "cookies.txt" in message and "COOKIES" in message
+    with pytest.raises(InputError, match="cookies file .*missing.txt not found"):
+        acquire("https://www.youtube.com/watch?v=dQw4w9WgXcQ", ws, AcquireOptions(cookies=str(tmp_path / "missing.txt")))
+
+
+def test_cookies_stored_with_the_secrets_are_used_without_the_option(tmp_path, ws):
+    from vtxlib.pipeline import Pipeline, PipelineOptions
+
+    pipeline = Pipeline(ws, PipelineOptions())
+    assert pipeline._cookies_file() is None
+    stored = _cookies(ws.secrets_dir / "cookies.txt")
+    assert pipeline._cookies_file() == str(stored)
+    given = _cookies(tmp_path / "mine.txt")
+    assert Pipeline(ws, PipelineOptions(cookies=str(given)))._cookies_file() == str(given)
+
+
+def test_cli_takes_cookies():
+    from vtxlib.cli import build_parser, pipeline_options_from_args
+
+    args = build_parser().parse_args(["run", "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "--cookies", "c.txt"])
+    assert pipeline_options_from_args(args).cookies == "c.txt"
+
+
+def test_yt_dlp_warnings_are_not_hidden(caplog):
+    yt_dlp = pytest.importorskip("yt_dlp")
+    from vtxlib.acquire import AcquireOptions, _ydl_params
+
+    with caplog.at_level("WARNING", logger="vtxlib.acquire"):
+        with yt_dlp.YoutubeDL(_ydl_params(AcquireOptions())) as ydl:
+            ydl.report_warning("No supported JavaScript runtime could be found")
+    assert [r.getMessage() for r in caplog.records] == ["yt-dlp: No supported JavaScript runtime could be found"]

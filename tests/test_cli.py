@@ -198,7 +198,8 @@ def test_every_pipeline_option_reaches_pipeline_options_from_the_command_line():
              "translate": ("--translate", "en,fr"), "translator": ("--translator", "gemini"),
              "force": ("--force", "align"), "upload_video": ("--upload", "dQw4w9WgXcQ"),
              "upload_dry_run": ("--upload-dry-run",), "upload_language": ("--upload-language", "fr"),
-             "upload_client_secrets": ("--client-secrets", "c.json")}
+             "upload_client_secrets": ("--client-secrets", "c.json"),
+             "cookies": ("--cookies", "cookies.txt")}
     assert set(given) == set(option_names("cli")) | set(UPLOAD_OPTIONS)  # a new option needs a line here
     defaults = pipeline_options_from_args(build_parser().parse_args(["run", "x"]))
     assert defaults == PipelineOptions()

@@ -29,20 +29,44 @@ def test_colab_lock_is_current_with_its_inputs():
     assert lock_colab.main(["--check"]) == 0, "run: python tools/lock_colab.py"
 
 
-def test_colab_lock_keeps_colabs_torch_and_imported_modules_or_says_restart():
+def test_colab_lock_keeps_colabs_torch_and_every_imported_module():
+    """No restart on today's image: numpy, packaging and google-auth (imported before the first cell)
+    stay at Colab's versions, and nothing in the image file is allowed to change."""
     image = lock_colab.read_image()
     header = lock_colab.lock_header()
     kept = dict(re.findall(r"([a-z0-9\-]+)==(\S+?)(?:,|$)", header["left to Colab (resolved, never installed)"]))
-    assert kept["torch"] == "2.11.0" and kept["torchaudio"] == "2.11.0" and kept["torchcodec"].startswith("0.11.")
+    assert kept["torch"] == "2.11.0" and kept["torchaudio"] == "2.11.0"
     pins = lock_colab.lock_pins()
     assert not {"torch", "torchaudio", "torchvision", "torchcodec", "triton"} & set(pins)
     assert not any(name.startswith("nvidia-") for name in pins)
     assert lock_colab.problems({**kept, **pins}, image) == []
     imported = {p.name for p in image if p.imported}
     assert {"numpy", "packaging", "google-auth"} <= imported
-    restart = {p.name for p in image if p.restart}
-    assert restart == {"numpy", "packaging"}, "the modules whose change costs a restart"
-    assert pins["google-auth"].startswith("2.49.")
+    assert [p.name for p in image if p.restart] == [], "an image pin the install may change costs a restart"
+    assert pins["numpy"] == "2.1.3" and pins["packaging"].startswith("26.") and pins["google-auth"].startswith("2.49.")
+
+
+def test_colab_lock_keeps_cuda_packages_to_colabs_cuda_12_torch():
+    pins = lock_colab.lock_pins()
+    cuda = {n: v for n, v in pins.items() if n in lock_colab.CUDA_PACKAGES}
+    assert cuda, "NeMo needs cuda-bindings: it must be in the lock"
+    assert all(v.split(".")[0] == "12" for v in cuda.values()), cuda
+    assert "cuda-toolkit" not in pins  # PyPI's CUDA 13 torch wants it; Colab's torch brings its own CUDA
+    found = lock_colab.problems({"cuda-bindings": "13.5.0", "cuda-python": "12.9.10"}, [])
+    assert found == ["cuda-bindings 13.5.0 is not a CUDA 12 build (Colab's torch is +cu128)"]
+
+
+def test_no_deps_packages_are_pinned_in_the_lock_and_their_other_needs_resolved():
+    nodeps = lock_colab.nodeps_pins()
+    assert nodeps == {"pyannote-audio": "4.0.7", "pyannote-metrics": "4.2.0"}
+    pins = lock_colab.lock_pins()
+    assert all(pins[n] == v for n, v in nodeps.items())
+    # what pyannote.audio 4.0.7 and pyannote.metrics 4.2.0 declare (their wheels' METADATA), numpy aside
+    needed = ["asteroid-filterbanks", "einops", "huggingface-hub", "lightning", "matplotlib", "opentelemetry-api",
+              "opentelemetry-exporter-otlp", "opentelemetry-sdk", "pyannote-core", "pyannote-database",
+              "pyannote-pipeline", "pyannoteai-sdk", "pytorch-metric-learning", "rich", "safetensors",
+              "torch-audiomentations", "torchmetrics", "pandas", "scikit-learn", "scipy"]
+    assert [n for n in needed if n not in pins] == []
 
 
 def test_problems_names_a_replaced_torch_and_a_stale_restart_mark():

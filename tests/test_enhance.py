@@ -303,7 +303,7 @@ def test_exhausted_retries_fall_back_and_stop_asking():
 @pytest.mark.parametrize("code, status, message", [
     (400, "INVALID_ARGUMENT", "rejected the API key (400 INVALID_ARGUMENT)"),
     (403, "PERMISSION_DENIED", "rejected the API key (403 PERMISSION_DENIED)"),
-    (404, "NOT_FOUND", "was not found (404)"),
+    (404, "NOT_FOUND", "was not found or is retired (404 NOT_FOUND); choose a current model with --enhance-model"),
 ])
 def test_key_or_model_errors_skip_the_stage(code, status, message):
     error = api_error(code, status)
@@ -551,7 +551,7 @@ def test_real_sdk_client_429_timeout_then_success(gemini_server):
     assert result.stats.retries == 2 and result.stats.chunks_ok == 1
     assert result.document.transcript.turns[1].text.startswith("Hi this is diane in new jersey and I have")
     seen = gemini_server["seen"]
-    assert len(seen) == 3 and seen[0]["path"].endswith("/models/gemini-2.5-flash:generateContent")
+    assert len(seen) == 3 and seen[0]["path"].endswith("/models/gemini-flash-latest:generateContent")
     body = seen[0]["body"]
     assert body["generationConfig"]["responseMimeType"] == "application/json"
     assert body["generationConfig"]["responseJsonSchema"] == enh.PUNCTUATION_SCHEMA
@@ -658,3 +658,24 @@ def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(
     assert status == 0 and asked > 0 and "incomplete" not in out
     status, out, asked = run(good_model)
     assert status == 0 and asked == 0 and "(cached)" in out.split("enhance", 1)[1].split(",", 1)[0]
+
+
+def test_a_retired_model_is_one_line_naming_the_option_real_sdk(gemini_server, monkeypatch):
+    """gemini-2.5-flash was shut down on 2026-12-01: the API answers 404 NOT_FOUND. The answer becomes one
+    line naming the option (and the environment variable) to change; the env var picks the model."""
+    from google import genai
+
+    monkeypatch.setenv("VTX_GEMINI_MODEL", "gemini-2.5-flash")
+    retired = {"error": {"code": 404, "message": "models/gemini-2.5-flash is not found for API version v1beta, "
+                         "or is not supported for generateContent.", "status": "NOT_FOUND"}}
+    gemini_server["answers"] += [(404, retired, 0)]
+    client = genai.Client(api_key="test-key-not-real", http_options=genai_types.HttpOptions(
+        base_url=gemini_server["url"], retry_options=genai_types.HttpRetryOptions(attempts=1)))
+    with pytest.raises(EnhanceSkipped) as info:
+        enh.enhance(make_document(CALL[:2]), only_punctuation(), client=client, sleep=lambda s: None)
+    message = str(info.value)
+    assert gemini_server["seen"][0]["path"].endswith("/models/gemini-2.5-flash:generateContent")
+    assert "\n" not in message and "'gemini-2.5-flash' was not found or is retired (404 NOT_FOUND)" in message
+    assert "--enhance-model" in message and "ENHANCE_MODEL" in message and "VTX_GEMINI_MODEL" in message
+    monkeypatch.delenv("VTX_GEMINI_MODEL")
+    assert EnhanceOptions().model == "gemini-flash-latest"

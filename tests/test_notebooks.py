@@ -24,7 +24,7 @@ from vtxlib.notebook import recorded  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
-EXPECTED = ["00_setup_gpu", "01_acquire", "02_transcribe", "03_diarize", "04_align", "05_emotion",
+EXPECTED = ["00_quickstart", "00_setup_gpu", "01_acquire", "02_transcribe", "03_diarize", "04_align", "05_emotion",
             "06_subtitles", "07_enhance", "08_review", "09_upload"]
 FAKE_HF_TOKEN = "hf_FAKEtokenForNotebookTests0123456789"
 FAKE_GEMINI_KEY = "AIzaFAKEgeminiKeyForNotebookTests0123456"
@@ -35,7 +35,9 @@ EXTRA_PARAMETERS = {"02_transcribe": {"ASR": "whisper-cpu"},  # the embedded tie
                     "05_emotion": {"EMOTION": "embedded"},
                     "07_enhance": {"ENHANCE": "auto"},  # no key in the env: must skip cleanly
                     "08_review": {"SPEAKER_NAMES": "SPEAKER_00=Alice"},
-                    "09_upload": {"VIDEO_ID": VIDEO_ID, "DRY_RUN": True}}
+                    "09_upload": {"VIDEO_ID": VIDEO_ID, "DRY_RUN": True},
+                    "00_quickstart": {"SPEAKER_NAMES": "SPEAKER_00=Alice", "VIDEO_ID": VIDEO_ID, "DRY_RUN": True}}
+QUICKSTART = "00_quickstart"  # a runtime of its own, with a workspace of its own
 
 
 def _sample_wav() -> Path:
@@ -49,9 +51,9 @@ def _load(name: str):
 
 
 # -- structure (fast) -----------------------------------------------------------------------------
-def test_notebook_list_is_exactly_the_ten():
+def test_notebook_list_is_exactly_the_eleven():
     found = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
-    assert found == EXPECTED, f"notebooks/ must hold exactly the ten notebooks, found {found}"
+    assert found == EXPECTED, f"notebooks/ must hold exactly the eleven notebooks, found {found}"
 
 
 def _generator():
@@ -92,6 +94,23 @@ def test_drift_check_names_the_notebook_that_differs(tmp_path, capsys):
     assert make_notebooks.main(["--check", "--src", str(src), "--out", str(out)]) == 1
     message = capsys.readouterr().err
     assert all(f"{n}.ipynb" in message for n in EXPECTED)
+
+
+def test_repo_option_writes_a_colab_badge_and_the_default_source(tmp_path, capsys):
+    make_notebooks = _generator()
+    out = tmp_path / "fork"
+    assert make_notebooks.main(["--out", str(out), "--repo", "someone/vtx-fork@v1.2"]) == 0
+    notebook = nbformat.read(out / "03_diarize.ipynb", as_version=4)
+    badge = notebook.cells[0]
+    assert badge.cell_type == "markdown" and "colab-badge.svg" in badge.source
+    assert "https://colab.research.google.com/github/someone/vtx-fork/blob/v1.2/notebooks/03_diarize.ipynb" in badge.source
+    setup = next(c for c in notebook.cells if c.cell_type == "code").source
+    assert 'VTX_SOURCE = "git+https://github.com/someone/vtx-fork@v1.2"  # @param' in setup
+    assert make_notebooks.main(["--check", "--out", str(out), "--repo", "someone/vtx-fork@v1.2"]) == 0
+    main_branch = nbformat.read(make_notebooks.SOURCE_DIR.parent / "00_quickstart.ipynb", as_version=4)
+    assert "colab-badge" not in json.dumps(main_branch)  # the committed notebooks: no public address
+    assert make_notebooks.main(["--out", str(out), "--repo", "not a repo"]) == 2
+    assert "expected a GitHub repository" in capsys.readouterr().err
 
 
 def test_generated_notebooks_are_deterministic():
@@ -158,6 +177,7 @@ def test_notebook_structure(name):
         assert ast.literal_eval(form_choices[name]) == json.loads(choices), f"{name}: form and @param choices differ"
     for cell in code:
         assert cell.outputs == [] and cell.execution_count is None, "notebooks are committed without outputs"
+    assert code[-1].source == "nb.finish_runtime()", "every notebook ends by flushing Drive and saying how to release"
     body = "\n".join(c.source for c in code[code.index(tagged[0]) + 2:])
     assert "Pipeline(" not in body and "def " not in body and "class " not in body, "no pipeline logic in notebooks"
     assert "nb." in body
@@ -303,16 +323,18 @@ def executed(tmp_path_factory):
     try:
         for name in EXPECTED:
             setup = name == "00_setup_gpu"
+            alone = setup or name == QUICKSTART
             before = _set_env({"GEMINI_API_KEY": FAKE_GEMINI_KEY if setup else None})
             started = time.perf_counter()
             try:
                 papermill.execute_notebook(
                     str(NOTEBOOK_DIR / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
                     parameters={**({} if setup else {"SOURCE": str(sample)}),
-                                "WORKSPACE": str(workspace), **EXTRA_PARAMETERS.get(name, {})},
+                                "WORKSPACE": str(root / "quickstart-workspace" if name == QUICKSTART else workspace),
+                                **EXTRA_PARAMETERS.get(name, {})},
                     kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False,
                     execution_timeout=300,
-                    **({} if setup else shared.engine_kwargs()))
+                    **({} if alone else shared.engine_kwargs()))
             finally:
                 _set_env(before)
             seconds[name] = round(time.perf_counter() - started, 1)
@@ -356,7 +378,7 @@ def test_setup_notebook_reports_environment_and_secret_presence(executed):
 def test_stage_notebooks_chain_through_the_workspace(executed):
     r = executed["records"]
     media_id = r["01_acquire"]["media_id"]
-    assert all(r[n]["media_id"] == media_id for n in EXPECTED[1:]), "every notebook works on the same media"
+    assert all(r[n]["media_id"] == media_id for n in EXPECTED[2:]), "every notebook works on the same media"
     assert r["01_acquire"]["duration"] == pytest.approx(30.0, abs=0.1)
     words = r["02_transcribe"]["words"]
     assert words >= 50 and r["02_transcribe"]["backend"] == "whisper-cpu"
@@ -377,6 +399,19 @@ def test_stage_notebooks_chain_through_the_workspace(executed):
     # the ASR artifact was computed once (02) and reused by every later notebook
     asr_artifacts = list((executed["workspace"] / "media" / media_id / "asr").glob("*.json"))
     assert len(asr_artifacts) == 1
+
+
+@pytest.mark.notebooks
+def test_quickstart_gives_captions_in_one_pass(executed):
+    r = executed["records"][QUICKSTART]
+    assert {"transcript.vtt", "transcript.srt", "transcript.json", "report.html"} <= set(r["files"])
+    folder = Path(r["output_dir"])
+    assert folder.is_relative_to(executed["dir"].parent / "quickstart-workspace")  # its own runtime and workspace
+    vtt = (folder / "transcript.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and re.search(r"<v(\.\w+)* Alice>", vtt)
+    assert r["speakers"] == 2 and r["words"] >= 50 and r["enhanced"] is False
+    assert r["speaker_names"] == {"SPEAKER_00": "Alice"}
+    assert r["upload"]["dry_run"] is True and r["upload"]["video_id"] == VIDEO_ID
 
 
 @pytest.mark.notebooks

@@ -5,10 +5,13 @@
 
 locks/colab-image.txt mirrors the Colab GPU runtime (Python 3.13, its torch family, the modules Colab
 imports before the first cell). The resolution runs `uv pip compile --python-version 3.13` with those
-pins as constraints, except the ones marked ``restart:`` (allowed to change: the setup cell restarts the
-runtime). The lock records the digest of both inputs and the registry date it was resolved at
-(``--exclude-newer``), so rerunning it gives the same pins. Colab's own torch family and its CUDA
-packages are resolved but not written: the install never touches them.
+pins as constraints (a pin marked ``restart:`` is left out: the install may change it, at the cost of a
+runtime restart; today none is). PyPI's torch 2.11.0 is a CUDA 13 build while Colab's is +cu128, so
+torch's CUDA 13 requirements are overridden with CUDA 12 ones (CUDA12_OVERRIDES). The packages of
+requirements-colab-nodeps.txt (installed with --no-deps) are added as pinned there. The lock records
+the digest of the inputs and the registry date it was resolved at (``--exclude-newer``), so rerunning
+it gives the same pins. Colab's own torch family and its CUDA packages are resolved but not written:
+the install never touches them.
 """
 
 from __future__ import annotations
@@ -28,12 +31,17 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements-colab.txt"
+NODEPS = ROOT / "requirements-colab-nodeps.txt"
 IMAGE = ROOT / "locks" / "colab-image.txt"
 LOCK = ROOT / "locks" / "colab.txt"
 PYTHON_VERSION = "3.13"
 PLATFORM = "x86_64-manylinux_2_28"
 #: resolved (they constrain the rest) but never written or installed: Colab's CUDA builds stay
-LEFT_TO_COLAB = re.compile(r"^(torch|torchaudio|torchvision|torchcodec|triton|nvidia-.*)$")
+LEFT_TO_COLAB = re.compile(r"^(torch|torchaudio|torchvision|torchcodec|triton|nvidia-.*|cuda-toolkit)$")
+#: Colab's torch is built with CUDA 12.8; PyPI's torch 2.11.0 (what the resolver sees) with CUDA 13
+CUDA12_OVERRIDES = ("cuda-bindings>=12.8,<13",)
+#: packages whose major version must match Colab's CUDA 12 torch (checked on the lock)
+CUDA_PACKAGES = ("cuda-bindings", "cuda-python", "cuda-toolkit", "cuda-core")
 _NETWORK_ERRORS = ("dns error", "error sending request", "failed to fetch", "connection refused",
                    "could not connect", "client error (connect)", "network is unreachable")
 
@@ -70,8 +78,16 @@ def read_image(path: Path = IMAGE) -> list[ImagePin]:
     return pins
 
 
+def nodeps_pins(path: Path = NODEPS) -> dict[str, str]:
+    """name -> version of requirements-colab-nodeps.txt (exact pins only)."""
+    if not path.is_file():
+        return {}
+    text = re.sub(r"#.*", "", path.read_text(encoding="utf-8"))
+    return {canonical(n): v for n, v in re.findall(r"^\s*([A-Za-z0-9_.\-]+)==(\S+)", text, re.M)}
+
+
 def input_digest() -> str:
-    data = REQUIREMENTS.read_bytes() + IMAGE.read_bytes()
+    data = REQUIREMENTS.read_bytes() + IMAGE.read_bytes() + (NODEPS.read_bytes() if NODEPS.is_file() else b"")
     return hashlib.sha256(data).hexdigest()[:16]
 
 
@@ -89,8 +105,11 @@ def resolve(exclude_newer: str, uv: Optional[str] = None, timeout: float = 120) 
     with tempfile.TemporaryDirectory() as tmp:
         constraints = Path(tmp) / "colab-constraints.txt"
         constraints.write_text("".join(f"{p.spec}\n" for p in pins if p.restart is None), encoding="utf-8")
+        overrides = Path(tmp) / "cuda12-overrides.txt"
+        overrides.write_text("".join(f"{o}\n" for o in CUDA12_OVERRIDES), encoding="utf-8")
         out = Path(tmp) / "resolved.txt"
         cmd = [uv or find_uv(), "pip", "compile", str(REQUIREMENTS), "-c", str(constraints),
+               "--override", str(overrides),
                "--python-version", PYTHON_VERSION, "--python-platform", PLATFORM,
                "--exclude-newer", exclude_newer, "--no-header", "--no-annotate", "--quiet", "-o", str(out)]
         env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
@@ -101,7 +120,8 @@ def resolve(exclude_newer: str, uv: Optional[str] = None, timeout: float = 120) 
                 raise RegistryUnreachable(f"package registry unreachable: {message.splitlines()[-1]}")
             raise RuntimeError(f"requirements-colab.txt does not resolve on the Colab image:\n{message}")
         text = out.read_text(encoding="utf-8")
-    return {canonical(name): version for name, version in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.M)}
+    resolved = {canonical(name): version for name, version in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.M)}
+    return {**resolved, **nodeps_pins()}
 
 
 def problems(resolved: dict[str, str], image: Optional[list[ImagePin]] = None) -> list[str]:
@@ -115,6 +135,10 @@ def problems(resolved: dict[str, str], image: Optional[list[ImagePin]] = None) -
             found.append(f"{pin.name} {version} replaces Colab's {pin.spec}")
         elif pin.restart is not None and pin.allows(version):
             found.append(f"{pin.name} keeps Colab's {pin.spec}: drop its 'restart:' mark")
+    for name in CUDA_PACKAGES:
+        version = resolved.get(name)
+        if version is not None and not LEFT_TO_COLAB.match(name) and int(version.split(".")[0]) != 12:
+            found.append(f"{name} {version} is not a CUDA 12 build (Colab's torch is +cu128)")
     return found
 
 
@@ -124,6 +148,8 @@ def render(resolved: dict[str, str], exclude_newer: str) -> str:
              f"# input-digest: {input_digest()}",
              f"# exclude-newer: {exclude_newer}",
              f"# python: {PYTHON_VERSION} ({PLATFORM}); constraints: locks/colab-image.txt",
+             "# installed with --no-deps (requirements-colab-nodeps.txt): "
+             + ", ".join(f"{n}=={v}" for n, v in sorted(nodeps_pins().items())),
              "# left to Colab (resolved, never installed): "
              + ", ".join(f"{n}=={resolved[n]}" for n in kept)]
     lines += [f"{name}=={resolved[name]}" for name in sorted(resolved) if name not in kept]
@@ -186,8 +212,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         if not LOCK.is_file() or lock_header().get("input-digest") != input_digest():
-            sys.stderr.write("locks/colab.txt is stale: requirements-colab.txt or locks/colab-image.txt "
-                             "changed; run python tools/lock_colab.py\n")
+            sys.stderr.write("locks/colab.txt is stale: requirements-colab.txt, requirements-colab-nodeps.txt "
+                             "or locks/colab-image.txt changed; run python tools/lock_colab.py\n")
             return 1
         return 0
     resolved = resolve(args.exclude_newer)

@@ -27,10 +27,18 @@ SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 GENERIC_EXTRACTORS = ("Generic",)
 
 
+#: a cookies file kept with the workspace's secrets is used when no --cookies is given
+COOKIES_FILE = "cookies.txt"
+COOKIES_ADVICE = ("export your browser's cookies for the site (signed in) to a cookies.txt file and pass it "
+                  "with --cookies FILE (notebooks: the COOKIES field; or save it as <workspace>/secrets/"
+                  f"{COOKIES_FILE}, on Drive on Colab)")
+
+
 class AcquireOptions(OptionsModel):
     format: str = "bestaudio/best"
     socket_timeout: float = 20.0
     retries: int = 3
+    cookies: Optional[str] = None  # a Netscape cookies.txt for yt-dlp
 
 
 def is_url(source: str) -> bool:
@@ -182,9 +190,9 @@ def _ydl_params(options: AcquireOptions) -> dict:
     return {
         "format": options.format,
         "noplaylist": True,
-        "quiet": True,
-        "no_warnings": True,
+        "quiet": True,  # yt-dlp's own screen output; its warnings still reach the logger below
         "noprogress": True,
+        **({"cookiefile": _cookies_path(options.cookies)} if options.cookies else {}),
         "socket_timeout": options.socket_timeout,
         "retries": options.retries,
         "logger": _YdlLogger(),
@@ -193,6 +201,14 @@ def _ydl_params(options: AcquireOptions) -> dict:
         **({"external_downloader": {"default": "native"}, "hls_prefer_native": True}
            if netguard.current_policy() is not None else {}),
     }
+
+
+def _cookies_path(cookies: str) -> str:
+    path = Path(cookies).expanduser()
+    if not path.is_file():
+        raise InputError(f"cookies file {path} not found: expected a cookies.txt exported from a browser "
+                         f"(Netscape format)")
+    return str(path)
 
 
 def _extract_info(yt_dlp, url: str, options: AcquireOptions, download: bool, extra: Optional[dict] = None) -> dict:
@@ -232,6 +248,9 @@ def _remove_if_empty(folder: Path) -> None:
 
 
 _ERROR_HINTS = [
+    (r"Sign in to confirm you.?re not a bot|confirm you are not a bot",
+     "the site asks this address to sign in to prove it is not a bot (common from Colab and cloud "
+     f"machines): {COOKIES_ADVICE}"),
     (netguard.POLICY_REFUSAL, "the link (or a redirect) points to a loopback, private, link-local or reserved "
      "address, which this server does not download from"),
     (r"Connection refused|ECONNREFUSED|Errno 111\b",
@@ -269,7 +288,8 @@ def _safe_id(text: str) -> str:
 
 
 class _YdlLogger:
-    """Route yt-dlp's chatter to logging so retries don't spray warnings over the terminal."""
+    """Route yt-dlp's output to logging: chatter at debug, its warnings as warnings (a missing
+    JavaScript runtime or a format fallback is worth seeing), errors at debug (they are raised)."""
 
     def debug(self, msg: str) -> None:
         log.debug("yt-dlp: %s", msg)
@@ -278,7 +298,7 @@ class _YdlLogger:
         log.debug("yt-dlp: %s", msg)
 
     def warning(self, msg: str) -> None:
-        log.debug("yt-dlp warning: %s", msg)
+        log.warning("yt-dlp: %s", msg.replace("WARNING: ", "", 1))
 
     def error(self, msg: str) -> None:
         log.debug("yt-dlp error: %s", msg)

@@ -191,9 +191,10 @@ def _extract_flat(url: str) -> dict:
         import yt_dlp
     except ImportError as e:
         raise missing_dependency("yt-dlp", "cpu", "Expanding a playlist") from e
-    from .acquire import explain_download_error
+    from .acquire import _YdlLogger, explain_download_error
 
-    params = {"extract_flat": "in_playlist", "quiet": True, "no_warnings": True, "skip_download": True}
+    # yt-dlp's warnings go to logging (vtxlib.acquire) rather than being dropped
+    params = {"extract_flat": "in_playlist", "quiet": True, "logger": _YdlLogger(), "skip_download": True}
     try:
         with yt_dlp.YoutubeDL(params) as ydl:
             return ydl.sanitize_info(ydl.extract_info(url, download=False))

@@ -8,28 +8,35 @@ What it guarantees on Colab:
 * Colab's torch, torchaudio, torchvision and torchcodec (CUDA builds matched to the driver) are never
   touched: every pip call gets a constraints file pinning the installed versions, read from
   ``importlib.metadata`` at run time, so pip fails loudly rather than replace them.
+* Every distribution whose module the kernel has already imported (Colab imports numpy, packaging and
+  google.auth before the first cell) is pinned the same way, so the runtime does not restart. Only if
+  the requirements cannot be met that way does the install go on without those pins and restart the
+  runtime, the way Colab's own "Restart session" button does (``os.kill(os.getpid(), 9)``); elsewhere
+  it raises one line.
+* ``requirements-colab-nodeps.txt`` (beside the requirements) is installed afterwards with ``--no-deps``:
+  packages whose declared dependencies would change an imported module although they run without.
 * pip's own output is shown line by line as it runs.
-* A module the kernel has already imported whose distribution changed on disk (Colab imports numpy,
-  packaging and google.auth before the first cell) makes the runtime restart itself, the way Colab's
-  own "Restart session" button does (``os.kill(os.getpid(), 9)``); elsewhere it raises one line.
-* Wheels are kept on Drive (``MyDrive/vtx/wheels/<python>-<torch>``): the first notebook builds them,
-  later runtimes install from there with ``--no-index`` (seconds) and fall back to the index when the
-  cache lacks something.
+* Wheels are kept on Drive (``MyDrive/vtx/wheels/<python>-<torch>-<requirements digest>``): the first
+  notebook builds them, later runtimes install from there with ``--no-index`` (seconds); a cache that
+  lacks something is topped up from the index, and folders of other requirements are removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import importlib.metadata as metadata
 import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,15 +48,20 @@ from .workspace import COLAB_DRIVE_ROOT
 log = logging.getLogger("vtxlib.colab_install")
 
 REQUIREMENTS_NAME = "requirements-colab.txt"
+NODEPS_NAME = "requirements-colab-nodeps.txt"  # beside it: installed with --no-deps
 #: Colab's CUDA builds: pinned to the installed versions in every pip call
 TORCH_FAMILY = ("torch", "torchaudio", "torchvision", "torchcodec")
-DRIVE_MOUNT_POINT = "/content/drive"
-WHEEL_CACHE_ROOT = COLAB_DRIVE_ROOT / "wheels"
+#: where Colab mounts Drive (VTX_DRIVE_MOUNT moves it: the tests' fake Drive)
+DRIVE_MOUNT_POINT = os.environ.get("VTX_DRIVE_MOUNT", "/content/drive")
+WHEEL_CACHE_ROOT = (Path(DRIVE_MOUNT_POINT) / "MyDrive" / "vtx" / "wheels" if "VTX_DRIVE_MOUNT" in os.environ
+                    else COLAB_DRIVE_ROOT / "wheels")
+WHEEL_CACHE_NAME = re.compile(r"^py\d+-torch.+-[0-9a-f]{12}$")  # a folder wheel_cache_dir names
 ENV_WHEEL_CACHE = "VTX_WHEEL_CACHE"  # a folder, or "off"
 #: a successful install is stamped here (outside Drive: it lives as long as the VM, across restarts)
 STAMP_DIR = Path(tempfile.gettempdir()) / "vtx-colab-install"
-SOURCE_HELP = ("set VTX_SOURCE in the setup cell's form (or the VTX_SOURCE environment variable) to "
-               "git+https://github.com/<you>/vtx, a vtxlib .whl or a .zip of the repository on Drive "
+SOURCE_HELP = ("set VTX_SOURCE in the setup cell's form (or the VTX_SOURCE Colab secret or environment "
+               "variable) to git+https://github.com/<you>/vtx (a private one: its token in the Colab secret "
+               "VTX_SOURCE_TOKEN), a vtxlib .whl or a .zip of the repository on Drive "
                "(/content/drive/MyDrive/...), or a folder holding the repository")
 
 Echo = Callable[[str], None]
@@ -97,6 +109,30 @@ def runtime_constraints(versions: Optional[dict[str, str]] = None) -> list[str]:
     return [f"{name}=={versions[name]}" for name in TORCH_FAMILY if name in versions]
 
 
+#: installers whose modules are imported at start-up only as inert shims (setuptools' _distutils_hack):
+#: changing them on disk never needs a restart, and pinning them would block needed upgrades
+NO_RESTART = ("pip", "setuptools", "wheel")
+
+
+def imported_distributions(versions: dict[str, str], modules: Optional[Iterable[str]] = None) -> dict[str, str]:
+    """Installed distributions that provide a module the kernel has imported: name -> version. A
+    namespace package (``google``) counts only for the distributions whose own part is loaded
+    (``google.auth`` -> google-auth, not google-genai)."""
+    loaded = set(sys.modules if modules is None else modules)
+    providers = metadata.packages_distributions()
+    found = {}
+    for top in sorted({m.split(".", 1)[0] for m in loaded}):
+        dists = providers.get(top, [])
+        for dist in dists:
+            name = canonical(dist)
+            if name not in versions or name in TORCH_FAMILY or name in NO_RESTART or name == "vtxlib":
+                continue
+            if len(dists) > 1 and not (modules_of(dist) - {top}) & loaded:
+                continue  # shares a namespace with a loaded package but is not loaded itself
+            found[name] = versions[name]
+    return found
+
+
 def modules_of(distribution: str) -> set[str]:
     """Import names a distribution provides (packages and top-level modules), from its file list."""
     try:
@@ -122,7 +158,7 @@ def changed_imports(before: dict[str, str], after: dict[str, str],
     changed = {}
     for name, old in before.items():
         new = after.get(name, "removed")
-        if new != old and (modules_of(name) or {name.replace("-", "_")}) & loaded:
+        if new != old and name not in NO_RESTART and (modules_of(name) or {name.replace("-", "_")}) & loaded:
             changed[name] = (old, new)
     return changed
 
@@ -180,8 +216,17 @@ def _clone(url: str, work_dir: Path) -> Path:
         cmd = ["git", "clone", "-q", "--depth", "1", *(["--branch", ref] if ref else []), url, str(work_dir)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise InputError(f"git clone {url} failed ({proc.stderr.strip().splitlines()[-1:]}): {SOURCE_HELP}")
+            last = redact_url(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
+            raise InputError(f"git clone {redact_url(url)} failed ({last}): {SOURCE_HELP}")
     return work_dir
+
+
+_USERINFO = re.compile(r"(://)[^/@\s]+@")
+
+
+def redact_url(text: str) -> str:
+    """TEXT with the user/token part of every URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 # -- pip -------------------------------------------------------------------------------------------
@@ -207,11 +252,43 @@ def run_pip(cmd: list[str], echo: Echo = _stdout) -> int:
     return proc.wait()
 
 
-def wheel_cache_dir(root: Path, versions: Optional[dict[str, str]] = None) -> Path:
-    """One folder per Python and torch build: a new Colab image starts a fresh cache."""
+def requirements_digest(requirements: Path) -> str:
+    """sha256 of the requirements and the --no-deps list beside them (12 hex digits)."""
+    nodeps = requirements.with_name(NODEPS_NAME)
+    data = requirements.read_bytes() + b"\0" + (nodeps.read_bytes() if nodeps.is_file() else b"")
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def wheel_cache_dir(root: Path, versions: Optional[dict[str, str]] = None,
+                    requirements: Optional[Path] = None) -> Path:
+    """One folder per Python, torch build and requirements digest: a new Colab image or edited
+    requirements start a fresh cache (and :func:`prune_wheel_caches` removes the old one)."""
     versions = installed_versions() if versions is None else versions
-    tag = f"py{sys.version_info.major}{sys.version_info.minor}-torch{versions.get('torch', 'none')}"
+    digest = requirements_digest(requirements) if requirements is not None else "0" * 12
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}-torch{versions.get('torch', 'none')}-{digest}"
     return root / re.sub(r"[^A-Za-z0-9_.+-]", "_", tag)
+
+
+def prune_wheel_caches(keep: Path, echo: Echo = _stdout) -> list[Path]:
+    """Remove the sibling cache folders of KEEP (other requirements or images); returns them."""
+    removed = []
+    for folder in sorted(keep.parent.iterdir()) if keep.parent.is_dir() else []:
+        if folder != keep and folder.is_dir() and WHEEL_CACHE_NAME.match(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        echo(f"removed {len(removed)} old wheel cache folder(s): {', '.join(f.name for f in removed)}")
+    return removed
+
+
+def cached_pins(cache: Path) -> set[str]:
+    """``name==version`` of every wheel in CACHE (from the file names)."""
+    pins = set()
+    for wheel in cache.glob("*.whl"):
+        parts = wheel.name.split("-")
+        if len(parts) >= 2:
+            pins.add(f"{canonical(parts[0])}=={parts[1]}")
+    return pins
 
 
 def fill_wheel_cache(requirements: Path, constraints: Path, cache: Path, echo: Echo = _stdout,
@@ -228,6 +305,9 @@ def fill_wheel_cache(requirements: Path, constraints: Path, cache: Path, echo: E
         wanted = [f"{item['metadata']['name']}=={item['metadata']['version']}"
                   for item in json.loads(report.read_text())["install"]
                   if canonical(item["metadata"]["name"]) not in TORCH_FAMILY]
+        wanted += nodeps_requirements(requirements)
+        have = cached_pins(cache)
+        wanted = [w for w in wanted if f"{canonical(w.split('==')[0])}=={w.split('==', 1)[-1]}" not in have]
         if not wanted:
             return 0
         pins = Path(tmp) / "wanted.txt"
@@ -239,71 +319,130 @@ def fill_wheel_cache(requirements: Path, constraints: Path, cache: Path, echo: E
     return len(wanted)
 
 
+def nodeps_requirements(requirements: Path) -> list[str]:
+    """The requirement lines of the --no-deps list beside REQUIREMENTS (none when it is absent)."""
+    nodeps = requirements.with_name(NODEPS_NAME)
+    if not nodeps.is_file():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in nodeps.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
 @dataclass
 class InstallResult:
     installed: bool  # pip ran (or a stamp showed the same requirements were installed this VM)
-    origin: str  # "wheel cache", "index", "already installed", "not on Colab"
+    origin: str  # "wheel cache", "wheel cache (topped up)", "index", "already installed", "not on Colab"
     changed: dict[str, tuple[str, str]] = field(default_factory=dict)  # imported dists that changed
     wheel_cache: Optional[str] = None
+    seconds: float = 0.0
 
     def describe(self) -> str:
         if self.origin == "not on Colab":
             return "not on Colab: nothing installed (install vtx locally with pip install -e '.[cpu,notebooks]')"
         where = f" (wheel cache {self.wheel_cache})" if self.wheel_cache else ""
-        return f"{REQUIREMENTS_NAME}: {self.origin}{where}"
+        took = f" in {self.seconds:.0f} s" if self.seconds else ""
+        return f"{REQUIREMENTS_NAME}: {self.origin}{where}{took}"
 
 
 def _stamp(requirements: Path, constraints: list[str]) -> Path:
-    digest = hashlib.sha256(requirements.read_bytes() + "\n".join(constraints).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(requirements_digest(requirements).encode() + "\n".join(constraints).encode()).hexdigest()[:16]
     return STAMP_DIR / f"installed-{digest}"
+
+
+def _write_constraints(pins: list[str]) -> Path:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="colab-pins-", delete=False) as handle:
+        handle.write("\n".join(pins) + "\n")
+    return Path(handle.name)
+
+
+def _install_nodeps(requirements: Path, constraints: Path, wheel_cache: Optional[Path], echo: Echo,
+                    run: Callable[[list[str], Echo], int]) -> None:
+    nodeps = requirements.with_name(NODEPS_NAME)
+    if not nodeps_requirements(requirements):
+        return
+    if wheel_cache is not None and wheel_cache.is_dir():
+        cmd = pip_install_command(nodeps, constraints, find_links=wheel_cache, no_index=True, extra=["--no-deps"])
+        if run(cmd, echo) == 0:
+            return
+    code = run(pip_install_command(nodeps, constraints, find_links=wheel_cache, extra=["--no-deps"]), echo)
+    if code != 0:
+        raise VtxError(f"pip install --no-deps -r {nodeps} failed (exit {code}); see pip's output above")
+
+
+def _install_through_cache(requirements: Path, constraints: Path, wheel_cache: Path, echo: Echo,
+                           run: Callable[[list[str], Echo], int]) -> Optional[str]:
+    """Install from the Drive wheel cache (filling or topping it up first); None when unusable."""
+    try:
+        if any(wheel_cache.glob("*.whl")):
+            if run(pip_install_command(requirements, constraints, find_links=wheel_cache, no_index=True), echo) == 0:
+                return "wheel cache"
+            echo("the wheel cache lacks something: topping it up from the package index")
+            origin = "wheel cache (topped up)"
+        else:
+            echo(f"building the wheel cache {wheel_cache} (once; later runtimes install from it)")
+            origin = "index, into the wheel cache"
+        fill_wheel_cache(requirements, constraints, wheel_cache, echo, run)
+        if run(pip_install_command(requirements, constraints, find_links=wheel_cache, no_index=True), echo) == 0:
+            return origin
+    except (OSError, VtxError) as e:  # a full or read-only Drive must not stop the install
+        echo(f"wheel cache unusable ({e})")
+    echo("installing from the package index instead")
+    return None
+
+
+def _install_once(requirements: Path, pins: list[str], wheel_cache: Optional[Path], echo: Echo,
+                  run: Callable[[list[str], Echo], int]) -> tuple[int, str]:
+    constraints = _write_constraints(pins)
+    origin = _install_through_cache(requirements, constraints, wheel_cache, echo, run) if wheel_cache else None
+    if origin is None:
+        code = run(pip_install_command(requirements, constraints, find_links=wheel_cache
+                                       if wheel_cache is not None and wheel_cache.is_dir() else None), echo)
+        if code != 0:
+            return code, "index"
+        origin = "index"
+    _install_nodeps(requirements, constraints, wheel_cache, echo, run)
+    return 0, origin
 
 
 def install_requirements(requirements: Path, wheel_cache: Optional[Path] = None, echo: Echo = _stdout,
                          run: Callable[[list[str], Echo], int] = run_pip,
                          restart: Optional[Callable[[], None]] = None,
                          modules: Optional[Iterable[str]] = None) -> InstallResult:
-    """pip install REQUIREMENTS with the torch family pinned, through WHEEL_CACHE when given.
+    """pip install REQUIREMENTS with the torch family and every already-imported distribution pinned,
+    through WHEEL_CACHE when given, then the ``--no-deps`` list beside it.
 
-    Afterwards, a distribution of an already-imported module that changed version calls RESTART
-    (Colab: kill the kernel, which Colab restarts) or raises :class:`RestartRequired`.
+    Only when the requirements cannot be met with the imported distributions kept does it install
+    without those pins; a distribution of an already-imported module that then changed version calls
+    RESTART (Colab: kill the kernel, which Colab restarts) or raises :class:`RestartRequired`.
     """
+    started = time.perf_counter()
     before = installed_versions()
     pins = runtime_constraints(before)
     stamp = _stamp(requirements, pins)
     if stamp.is_file():
         log.info("%s already installed in this runtime (%s): pip not run", requirements.name, stamp)
         return InstallResult(installed=True, origin="already installed")
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="colab-pins-", delete=False) as handle:
-        handle.write("\n".join(pins) + "\n")
-    constraints = Path(handle.name)
-    origin = "index"
-    if wheel_cache is not None:
-        cached = any(wheel_cache.glob("*.whl"))
-        try:
-            if not cached:
-                echo(f"building the wheel cache {wheel_cache} (once; later runtimes install from it)")
-                fill_wheel_cache(requirements, constraints, wheel_cache, echo, run)
-            code = run(pip_install_command(requirements, constraints, find_links=wheel_cache, no_index=True), echo)
-        except (OSError, VtxError) as e:  # a full or read-only Drive must not stop the install
-            echo(f"wheel cache unusable ({e})")
-            code = 1
-        if code == 0:
-            origin = "wheel cache"
-        else:
-            echo("the wheel cache lacks something: installing from the package index instead")
-    if origin == "index":
-        code = run(pip_install_command(requirements, constraints, find_links=wheel_cache), echo)
-        if code != 0:
-            raise VtxError(f"pip install -r {requirements} failed (exit {code}); see pip's output above")
+    kept = imported_distributions(before, modules)
+    code, origin = _install_once(requirements, pins + [f"{n}=={v}" for n, v in sorted(kept.items())],
+                                 wheel_cache, echo, run)
+    if code != 0 and kept:
+        echo(f"the requirements cannot keep the kernel's imported {', '.join(sorted(kept))} at their versions: "
+             f"installing without those pins (the runtime will restart once)")
+        code, origin = _install_once(requirements, pins, wheel_cache, echo, run)
+    if code != 0:
+        raise VtxError(f"pip install -r {requirements} failed (exit {code}); see pip's output above")
     after = installed_versions()
     torch_changed = {n: (before.get(n), after.get(n)) for n in TORCH_FAMILY if before.get(n) != after.get(n)}
     if torch_changed:  # cannot happen with the pins; a loud stop rather than a broken CUDA stack
         raise VtxError(f"the install changed Colab's torch family {torch_changed}: factory-reset the runtime")
+    if wheel_cache is not None and origin != "index":
+        prune_wheel_caches(wheel_cache, echo)
     STAMP_DIR.mkdir(parents=True, exist_ok=True)
     stamp.touch()
     changed = changed_imports(before, after, modules)
     result = InstallResult(installed=True, origin=origin, changed=changed,
-                           wheel_cache=str(wheel_cache) if wheel_cache else None)
+                           wheel_cache=str(wheel_cache) if wheel_cache else None,
+                           seconds=round(time.perf_counter() - started, 1))
     if changed:
         what = ", ".join(f"{name} {old} -> {new}" for name, (old, new) in sorted(changed.items()))
         message = f"already-imported packages changed on disk ({what})"
@@ -317,15 +456,26 @@ def install_requirements(requirements: Path, wheel_cache: Optional[Path] = None,
 
 def restart_colab_runtime() -> None:
     """Colab's own way to restart a session: the kernel process dies and Colab starts a new one."""
+    sys.stdout.flush()
+    time.sleep(2)  # let the last line reach the browser before the kernel dies
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _colab_wheel_cache(echo: Echo) -> Optional[Path]:
+# -- Drive --------------------------------------------------------------------------------------------
+def drive_wanted() -> bool:
+    """False when the setup cell's USE_DRIVE is unticked (``VTX_USE_DRIVE=0``): nothing mounts Drive."""
+    return os.environ.get("VTX_USE_DRIVE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _colab_wheel_cache(echo: Echo, requirements: Path) -> Optional[Path]:
     setting = os.environ.get(ENV_WHEEL_CACHE, "").strip()
     if setting.lower() in ("off", "0", "no", "false"):
         return None
     if setting:
-        return wheel_cache_dir(Path(setting).expanduser())
+        return wheel_cache_dir(Path(setting).expanduser(), requirements=requirements)
+    if not drive_wanted():
+        echo("USE_DRIVE is off: no wheel cache, installing from the package index")
+        return None
     if not Path(DRIVE_MOUNT_POINT, "MyDrive").is_dir():
         try:
             from google.colab import drive  # type: ignore
@@ -334,20 +484,33 @@ def _colab_wheel_cache(echo: Echo) -> Optional[Path]:
         except Exception as e:  # Colab's helper raises plain exceptions (refused consent, timeout)
             echo(f"Drive not mounted ({e}): no wheel cache, installing from the package index")
             return None
-    return wheel_cache_dir(WHEEL_CACHE_ROOT)
+    return wheel_cache_dir(WHEEL_CACHE_ROOT, requirements=requirements)
+
+
+def flush_drive(mount_point: str = DRIVE_MOUNT_POINT, echo: Echo = _stdout) -> bool:
+    """Write Drive's pending changes through (Colab's ``drive.flush_and_unmount``), so the next
+    runtime sees what this one wrote. False (and nothing done) when Drive is not mounted here."""
+    if not (in_colab() and Path(mount_point, "MyDrive").is_dir()):
+        return False
+    from google.colab import drive  # type: ignore
+
+    drive.flush_and_unmount()
+    echo("Drive flushed and unmounted: everything this runtime wrote is on Drive")
+    return True
 
 
 def setup_runtime(source: str = "", echo: Echo = _stdout, colab: Optional[bool] = None) -> InstallResult:
     """The setup cell's one call: on Colab, install requirements-colab.txt (Drive wheel cache, torch
-    kept, restart when an imported module changed); elsewhere nothing."""
+    and imported modules kept); elsewhere nothing."""
     if not (in_colab() if colab is None else colab):
         return InstallResult(installed=False, origin="not on Colab")
     requirements = requirements_file(source)
-    return install_requirements(requirements, wheel_cache=_colab_wheel_cache(echo), echo=echo,
+    return install_requirements(requirements, wheel_cache=_colab_wheel_cache(echo, requirements), echo=echo,
                                 restart=restart_colab_runtime)
 
 
-__all__ = ["InstallResult", "RestartRequired", "TORCH_FAMILY", "changed_imports", "fill_wheel_cache",
-           "in_colab", "install_requirements", "installed_versions", "modules_of", "pip_install_command",
-           "requirements_file", "restart_colab_runtime", "run_pip", "runtime_constraints", "setup_runtime",
-           "wheel_cache_dir"]
+__all__ = ["InstallResult", "RestartRequired", "TORCH_FAMILY", "changed_imports", "drive_wanted",
+           "fill_wheel_cache", "flush_drive", "imported_distributions", "in_colab", "install_requirements",
+           "installed_versions", "modules_of", "pip_install_command", "prune_wheel_caches", "redact_url",
+           "requirements_digest", "requirements_file", "restart_colab_runtime", "run_pip", "runtime_constraints",
+           "setup_runtime", "wheel_cache_dir"]

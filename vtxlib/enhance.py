@@ -21,6 +21,7 @@ import copy
 import hashlib
 import json
 import logging
+import os
 import random
 import re
 import time
@@ -129,8 +130,22 @@ class ResponseRejected(Exception):
     """A model answer that cannot be used (blocked, garbled, or not matching the request)."""
 
 
+#: Google's alias for its current Flash model: it follows Google's documented replacement when a
+#: Flash version is retired (gemini-2.5-flash was shut down on 2026-12-01), so no code change is needed
+DEFAULT_MODEL = "gemini-flash-latest"
+#: the environment variable that sets the model when no --enhance-model / ENHANCE_MODEL is given
+MODEL_ENV = "VTX_GEMINI_MODEL"
+MODEL_HELP = (f"--enhance-model NAME (notebooks: ENHANCE_MODEL; environment: {MODEL_ENV}; the default is "
+              f"{DEFAULT_MODEL}, Google's alias for its current Flash model)")
+
+
+def default_model() -> str:
+    """$VTX_GEMINI_MODEL, else Google's current-Flash alias."""
+    return os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL
+
+
 class EnhanceOptions(OptionsModel):
-    model: str = "gemini-2.5-flash"
+    model: str = Field(default_factory=default_model)
     chunk_words: int = 300
     timeout_s: float = 120.0
     max_retries: int = 4
@@ -624,8 +639,9 @@ def _permanent_error(error: Exception, model: str) -> Exception:
             return EnhanceSkipped(f"Gemini rejected the API key ({error.code} {error.status}); check "
                                   f"GEMINI_API_KEY. Enhancement skipped.")
         if error.code == 404:
-            return EnhanceSkipped(f"Gemini model {model!r} was not found (404); pass another model "
-                                  f"name in EnhanceOptions(model=...). Enhancement skipped.")
+            answer = " ".join(filter(None, ["404", error.status]))
+            return EnhanceSkipped(f"Gemini model {model!r} was not found or is retired ({answer}); choose a "
+                                  f"current model with {MODEL_HELP}. Enhancement skipped.")
         return StageFailed(f"Gemini refused the request: {_describe(error)}")
     return error
 

@@ -24,7 +24,8 @@ from typing import Any, Callable, Literal, Optional
 
 from pydantic import Field
 
-from .colab_install import in_colab  # noqa: F401  (one Colab detection; widgets import it from here)
+from .colab_install import drive_wanted, flush_drive, in_colab  # noqa: F401  (widgets import in_colab from here)
+from .acquire import COOKIES_FILE
 from .errors import InputError, VtxError
 from .types import VtxModel
 from .workspace import COLAB_DRIVE_ROOT, Workspace, atomic_write_json, default_root
@@ -140,7 +141,7 @@ def workspace_root(workspace: str = "", use_drive: bool = True) -> Path:
     if workspace and str(workspace).strip():
         return Path(str(workspace).strip()).expanduser()
     if in_colab():
-        if not use_drive:
+        if not (use_drive and drive_wanted()):  # the setup cell's USE_DRIVE holds for the whole runtime
             return COLAB_LOCAL_ROOT
         try:
             mount_drive()
@@ -183,6 +184,10 @@ def show_secret_status(workspace: Workspace) -> dict[str, bool]:
         ok = path.is_file()
         status[f"youtube_{label}"] = ok
         rows.append((path.name, "present" if ok else "missing", f"09_upload ({label.replace('_', ' ')})"))
+    cookies = workspace.secrets_dir / COOKIES_FILE
+    status["cookies"] = cookies.is_file()
+    rows.append((cookies.name, "present" if status["cookies"] else "missing",
+                 "01_acquire: sites that ask to sign in (YouTube's \"confirm you're not a bot\")"))
     show_table(["secret", "status", "used by"], rows)
     show_markdown("Set missing secrets in Colab's key panel (left sidebar) or as environment variables; "
                   f"files go in `{workspace.secrets_dir}`. Values are never shown.")
@@ -296,6 +301,8 @@ def stage_run(until: str, source: str = "", workspace: str = "", force: Optional
     ws = open_workspace(workspace)
     session = load_session(ws)
     src = resolve_source(source, session, allow_sample)
+    if normalise_option("cookies", options.get("cookies")):
+        options["cookies"] = str(store_cookies(ws, options["cookies"]))
     session.options.update({k: normalise_option(k, v) for k, v in options.items()})
     session.source = src
     pipeline_options = PipelineOptions(**{k: v for k, v in session.options.items() if k in allowed},
@@ -309,6 +316,37 @@ def stage_run(until: str, source: str = "", workspace: str = "", force: Optional
     names = dict(session.speaker_names.get(media.id, {}))
     return pipeline.run(src, out_dir=Path(out_dir) if out_dir else None, until=until,
                         options=pipeline_options.replace(speaker_names=names))
+
+
+def store_cookies(workspace: Workspace, path: str) -> Path:
+    """Keep a cookies file with the workspace's secrets (Drive on Colab, mode 0600), so later
+    notebooks and runtimes use it without asking; returns where it is kept."""
+    source = Path(str(path).strip()).expanduser()
+    target = workspace.secrets_dir / COOKIES_FILE
+    if source.resolve() == target.resolve():
+        return target
+    if not source.is_file():
+        raise InputError(f"COOKIES: {source} not found; expected a cookies.txt exported from a browser "
+                         f"signed in to the site (upload it to the Colab file panel or to Drive first)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    target.chmod(0o600)
+    log.info("cookies kept at %s for later runs", target)
+    return target
+
+
+def finish_runtime() -> bool:
+    """The last cell of every notebook: flush Drive (Colab), then say how to release the runtime.
+    Returns whether Drive was flushed."""
+    close_pipeline()
+    flushed = flush_drive(echo=log.info)
+    if in_colab():
+        show_markdown("**Done.** " + ("Drive is flushed: the next notebook's runtime sees everything written "
+                      "here. " if flushed else "") + "Colab's free tier holds one GPU runtime at a time: release "
+                      "this one with *Runtime → Disconnect and delete runtime* before opening the next notebook.")
+    else:
+        show_markdown("**Done.** Nothing to release outside Colab.")
+    return flushed
 
 
 def parse_speaker_names(text: str) -> dict[str, str]:

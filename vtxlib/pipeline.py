@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator, Literal, Optional, Sequence
 from pydantic import Field, ValidationInfo, field_validator
 
 from . import versions
-from .acquire import AcquireOptions, acquire
+from .acquire import COOKIES_FILE, AcquireOptions, acquire
 from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
@@ -94,7 +94,8 @@ class PipelineOptions(OptionsModel):
     emotion: EmotionChoice = Field("auto", description="emotion backend; off skips the stage")
     enhance: EnhanceChoice = Field("off", description="LLM cleanup/summary: off, auto (gemini when a key "
                                    "is set), gemini (needs a key)")
-    enhance_model: Optional[str] = Field(None, description="Gemini model name")
+    enhance_model: Optional[str] = Field(None, description="Gemini model name (default: $VTX_GEMINI_MODEL, else "
+                                         "gemini-flash-latest, Google's alias for its current Flash model)")
     report: bool = Field(True, description="write report.html next to the subtitles")
     translate: Optional[str] = Field(None, description="translated caption tracks: target language codes, "
                                      "comma-separated (e.g. en,fr); writes transcript.<lang>.vtt/.srt")
@@ -120,6 +121,10 @@ class PipelineOptions(OptionsModel):
                                                   "a speaker change (players do not show <v> names): name = "
                                                   "'Alice: ...', chevrons = '>> ALICE: ...' (YouTube's style), "
                                                   "auto = chevrons when uploading to YouTube, else off")
+    cookies: Optional[str] = Field(None, description="a cookies.txt file (Netscape format, exported from a "
+                                   "browser signed in to the site) for yt-dlp, for sites that ask to sign in "
+                                   "(YouTube's \"confirm you're not a bot\"); default: <workspace>/secrets/"
+                                   "cookies.txt when it exists")
     force: Optional[StageName] = Field(None, description="recompute this stage and every stage after it")
 
     @field_validator("language", mode="before")
@@ -608,8 +613,17 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------
     def acquire(self, source: str) -> MediaInfo:
         remove_stale_temporaries(self.workspace.root / "sources", self._run_started)
-        with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local", AcquireOptions().model_dump(mode="json")):
-            return acquire(source, self.workspace, AcquireOptions(), force=self._forced("acquire"))
+        options = AcquireOptions(cookies=self._cookies_file())
+        with self._timed("acquire", "yt-dlp" if "://" in str(source) else "local",
+                         options.model_dump(mode="json", exclude={"cookies"})):
+            return acquire(source, self.workspace, options, force=self._forced("acquire"))
+
+    def _cookies_file(self) -> Optional[str]:
+        """--cookies, else the cookies.txt kept with the workspace's secrets (on Drive on Colab)."""
+        if self.options.cookies:
+            return self.options.cookies
+        stored = self.workspace.secrets_dir / COOKIES_FILE
+        return str(stored) if stored.is_file() else None
 
     def audio(self, media: MediaInfo) -> tuple[AudioFile, Ref]:
         options = AudioOptions()

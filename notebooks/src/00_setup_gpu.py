@@ -1,9 +1,9 @@
 # %% [markdown]
 # # 00_setup_gpu: Setup: GPU, packages, Drive workspace, secrets
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
-# Detects the GPU (a T4 on Colab picks the GPU tier; no GPU picks the embedded CPU tier), installs `requirements-colab.txt` on Colab only (the setup cell: Colab's torch is kept, wheels are cached on Drive so the later notebooks install in seconds, and the runtime restarts itself once when an already-imported package changed), mounts Google Drive for the workspace (artifacts, model caches, OAuth token, batch runs) or falls back to a local folder, and checks which secrets exist without showing them. On Colab choose *Runtime > Change runtime type > T4 GPU* first.
+# Detects the GPU (a T4 on Colab picks the GPU tier; no GPU picks the embedded CPU tier), installs `requirements-colab.txt` on Colab only (the setup cell: Colab's torch is kept, wheels are cached on Drive so the later notebooks install in seconds, and nothing Colab has already imported changes, so the runtime never restarts), mounts Google Drive for the workspace (artifacts, model caches, OAuth token, batch runs) or falls back to a local folder (untick USE_DRIVE in the setup cell to keep everything on the runtime's disk), and checks which secrets exist without showing them. On Colab choose *Runtime > Change runtime type > T4 GPU* first.
 
 # %%
 # vtx-setup-cell: the shared setup cell (notebooks/src/_setup.py) goes here
@@ -12,18 +12,15 @@
 # @title Parameters
 # papermill injects values after this cell; 0 or empty means automatic
 WORKSPACE = ''  # @param {type:"string"}
-USE_DRIVE = True  # @param {type:"boolean"}
 MIN_FREE_GB = 1.0  # @param {type:"number"}
 
 # %%
 # @title Form (Jupyter): edits here set the variables above; on Colab use the form above
 form = widgets.parameter_form(globals(), {
     'WORKSPACE': None,
-    'USE_DRIVE': None,
     'MIN_FREE_GB': None,
 }, descriptions={
     'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
-    'USE_DRIVE': 'keep the workspace on Google Drive (Colab)',
     'MIN_FREE_GB': 'refuse to start with less free space than this',
 })
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 01_acquire: Acquire: download or open the media, decode the audio once
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Downloads the audio of a video URL with yt-dlp (or opens a local/Drive file) and decodes it once to 16 kHz mono; every later notebook reads this audio from the workspace. Leave SOURCE empty to use a 30-second two-speaker sample recording.
 
@@ -13,19 +13,22 @@
 # papermill injects values after this cell; 0 or empty means automatic
 SOURCE = ''  # @param {type:"string"}
 WORKSPACE = ''  # @param {type:"string"}
+COOKIES = ''  # @param {type:"string"}
 
 # %%
 # @title Form (Jupyter): edits here set the variables above; on Colab use the form above
 form = widgets.parameter_form(globals(), {
     'SOURCE': None,
     'WORKSPACE': None,
+    'COOKIES': None,
 }, descriptions={
     'SOURCE': 'video URL or media file path; empty = the source of the previous notebook',
     'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
+    'COOKIES': 'a cookies.txt for sites that ask to sign in (YouTube: "confirm you\'re not a bot"); kept with the secrets',
 })
 
 # %%
-result = nb.stage_run("audio", SOURCE, WORKSPACE, allow_sample=True)
+result = nb.stage_run("audio", SOURCE, WORKSPACE, allow_sample=True, cookies=COOKIES)
 nb.show_media(result)
 
 # %%

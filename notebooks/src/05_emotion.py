@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05_emotion: Emotion: per-turn labels and a timeline
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Labels each speaker turn neutral / happy / angry / sad. On a GPU: SpeechBrain's wav2vec2 IEMOCAP model; on CPU: the embedded estimator (prosody + word lexicon, see docs/emotion.md; it is not a trained emotion model). Short turns are marked low-confidence.
 

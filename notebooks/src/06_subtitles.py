@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 06_subtitles: Subtitles: WebVTT / SRT / JSON / RTTM and the HTML report
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Writes the subtitle files (at most 42 characters a line, 2 lines a cue, a new cue at every speaker change, `<v Speaker>` voice tags; Chinese, Japanese and Thai in characters, Arabic and Hebrew right to left) and the HTML report into the workspace's `outputs/<media id>/`. TRANSLATE adds translated tracks (`transcript.<lang>.vtt`/`.srt`, the original's cues and times): Gemini with a GEMINI_API_KEY for any language, Whisper offline into English, Canary on a GPU for English <-> German/Spanish/French.
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07_enhance: Enhance: punctuation, summary and chapters with Gemini
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Restores punctuation and casing (word timings never change), writes a summary, YouTube chapters and suggested speaker names. Needs GEMINI_API_KEY (Colab key panel or environment); without one this notebook says so and leaves the transcript as it is. `auto` = Gemini when a key is set.
 

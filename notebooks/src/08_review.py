@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 08_review: Review: name the speakers, inspect, write the report
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Shows the speaker names Gemini suggested (07) — they are applied only when you tick APPLY_SUGGESTED_NAMES — and applies names you type as `SPEAKER_00=Alice; SPEAKER_01=Bob`. The names are stored in the workspace, so the subtitles, the report and 09_upload use them.
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 09_upload: Upload: the caption track to YouTube
 #
-# Run it on Colab: set `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md).
+# On Colab: the first notebook you run needs `VTX_SOURCE` in the setup cell below (how: docs/notebooks.md); later ones read it from Drive or a Colab secret.
 #
 # Uploads the subtitles, and each translated track made by 06_subtitles (TRANSLATE), as caption tracks of a YouTube video you own, each in its own language: `captions.list` first, then an update of the track with the same language and name, or an insert (400 of 10,000 daily quota units). DRY_RUN (default) writes the exact request instead of sending it. Put the OAuth client file in the workspace as `secrets/client_secret.json`; on Colab you paste the redirect address back.
 
