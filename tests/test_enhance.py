@@ -641,7 +641,7 @@ def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(
     monkeypatch.setattr(Pipeline, "_create_backend",
                         lambda self, stage: {"asr": _Asr, "diarize": _Diarizer}[stage]())
     argv = ["run", str(src), "--workspace", str(tmp_path / "ws"), "--enhance", "gemini", "--emotion", "off",
-            "--no-report", "-q"]
+            "--no-report", "-q", "--language", "en"]  # a given language: no detector beside the fakes
 
     def run(behaviour):
         clients.append(FakeClient(behaviour))

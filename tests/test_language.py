@@ -17,7 +17,8 @@ import pytest
 from vtxlib import metrics
 from vtxlib.asr import choose_asr_model, plan_asr
 from vtxlib.errors import BackendUnavailable, InputError
-from vtxlib.language import (LanguageOptions, WhisperLanguageDetector, conclude, forced, identify, mixed,
+from vtxlib.asr.language_id import WhisperLanguageDetector
+from vtxlib.language import (LanguageOptions, conclude, forced, identify, mixed,
                              normalise_language, speech_windows)
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.testing.multilingual import concatenate, make_clip
@@ -274,4 +275,4 @@ def test_without_the_detector_model_the_run_goes_on_and_says_so(clips, workspace
     assert "language" not in result.refs
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language"]
     assert len(warnings) == 1 and "not installed" in warnings[0] and "--language" in warnings[0]
-    assert plan_asr("whisper-cpu", None, result.language) == ("whisper-cpu", "tiny.en", None)
+    assert plan_asr("whisper-cpu", None, result.language) == ("whisper-cpu", "tiny.en", "en")  # English default

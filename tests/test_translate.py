@@ -329,7 +329,7 @@ def cli_run(tmp_path, monkeypatch, capsys):
 
     def run(*extra):
         status = cli.main(["run", str(src), "--workspace", str(tmp_path / "ws"), "--out", str(tmp_path / "out"),
-                           "--emotion", "off", "--no-report", "-q", *extra])
+                           "--emotion", "off", "--no-report", "-q", "--language", "es", *extra])
         captured = capsys.readouterr()
         return status, captured.out, captured.err
 
@@ -376,7 +376,8 @@ def test_cli_translate_writes_tracks_and_json_then_reuses_the_cache(cli_run, gem
     assert status == 0 and len(server.requests) == asked + 1
     assert json.loads(server.requests[-1]["body"]["contents"][0]["parts"][0]["text"])["target_language"] == "de"
     folder = next(cli_run.out.iterdir())
-    assert sorted(p.name for p in folder.glob("transcript.*.vtt")) == ["transcript.de.vtt", "transcript.fr.vtt"]
+    tracks = sorted(p.name for p in folder.glob("transcript.*.vtt") if p.name != "transcript.styled.vtt")
+    assert tracks == ["transcript.de.vtt", "transcript.fr.vtt"]
 
 
 def test_rejected_translations_fail_the_run_and_write_no_track(cli_run, gemini, monkeypatch):

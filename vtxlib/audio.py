@@ -186,11 +186,13 @@ def load_audio(path: Path | str, start: float = 0.0, end: Optional[float] = None
     return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0].copy()
 
 
-def write_wav(path: Path | str, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
-    """Write float samples in [-1, 1] as 16-bit mono PCM (clipping anything outside)."""
+def write_wav(path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE):
+    """Write float samples in [-1, 1] as 16-bit mono PCM (clipping anything outside) to PATH (a path,
+    returned as a Path, or a binary file object such as ``io.BytesIO``, returned as it is)."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    _soundfile().write(str(path), pcm, sample_rate, subtype="PCM_16", format="WAV")
-    return Path(path)
+    writable = hasattr(path, "write")
+    _soundfile().write(path if writable else str(path), pcm, sample_rate, subtype="PCM_16", format="WAV")
+    return path if writable else Path(path)
 
 
 def _soundfile():

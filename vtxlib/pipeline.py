@@ -476,7 +476,7 @@ class Pipeline:
         finishes and is cached before the error propagates, so the rerun has less to do.
         """
         if any(self._recorded_hit(stage, st.media.id, [st.refs["audio"].digest]) for stage in ("asr", "diarize")) \
-                or getattr(self._backend("diarize"), "takes_transcript", False) or self._both_on_gpu():
+                or self._diarizer_takes_transcript() or self._both_on_gpu():
             self._step_asr(st)
             self._step_diarize(st)
             return
@@ -494,7 +494,7 @@ class Pipeline:
         st.voice_matches = self._match_voices(st.diarization)
 
     def _step_diarize(self, st: "RunResult") -> None:
-        from_asr = getattr(self._backend("diarize"), "takes_transcript", False)
+        from_asr = self._diarizer_takes_transcript()
         st.diarization, st.refs["diarize"] = self.diarize(st.media, st.audio, st.refs["audio"], st.speech,
                                                           st.refs.get("speech"),
                                                           (st.transcript, st.refs["asr"]) if from_asr else None)
@@ -581,7 +581,8 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Create (load) every backend now, e.g. when a service starts, not on the first request."""
-        for stage in ("asr", "diarize") + (("emotion",) if self.options.emotion != "off" else ()):
+        stages = ("language",) if self._detects_language() else ()
+        for stage in stages + ("asr", "diarize") + (("emotion",) if self.options.emotion != "off" else ()):
             backend = self._backend(stage)
             if backend is None:
                 continue
@@ -674,7 +675,7 @@ class Pipeline:
 
                 reused = self._cached(media.id, "asr", backend.name, options, inputs + speech_inputs, compute,
                                       Transcript.model_validate, model_files=_model_files(backend, options))
-                self._record_backend(media.id, "asr", reused[0].backend or backend.name, reused[1],
+                self._record_backend(media.id, "asr", (backend.name == "auto" and reused[0].backend) or backend.name, reused[1],
                                      inputs + speech_inputs, routed=backend.name == "auto")
         result, ref = reused
         if result.routing is not None and "asr" in self._records:  # auto with --allow-cloud: name the one used
@@ -968,7 +969,7 @@ class Pipeline:
             return create_asr(name, model=model, language=language, cache_dir=self.workspace.models_dir,
                               cloud=cloud)
         if stage == "language":
-            from .language import WhisperLanguageDetector
+            from .asr.language_id import WhisperLanguageDetector
 
             return WhisperLanguageDetector()
         if stage == "diarize":
@@ -985,6 +986,13 @@ class Pipeline:
 
             return create_emotion_backend(opts.emotion, cache_dir=self.workspace.models_dir)
         raise ValueError(stage)
+
+    def _diarizer_takes_transcript(self) -> bool:
+        """Whether the diarizer's turns come with the transcript (AssemblyAI's speaker labels), asked
+        without creating a backend: a cached diarization needs none."""
+        if "diarize" in self._injected:
+            return getattr(self._injected["diarize"], "takes_transcript", False)
+        return self._diarizer_name() == "assemblyai"
 
     def _diarizer_name(self) -> str:
         """The diarizer asked for; ``auto`` with ``--asr assemblyai`` is AssemblyAI's speaker labels."""

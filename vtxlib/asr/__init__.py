@@ -107,6 +107,8 @@ def plan_asr(asr: str, asr_model: Optional[str], detection: Optional["LanguageDe
                          f"use --asr auto (chooses {choice.model}, faster-whisper on the GPU) or --language")
     if backend == "nemo" and choice.backend == "whisper-cpu":
         return "whisper-cpu", choice.model, language  # faster-whisper on CUDA
+    if choice.model in (CPU_ENGLISH_MODEL, GPU_ENGLISH_MODEL):
+        language = "en"  # the same backend before and after identification (a service warms it up once)
     return backend, choice.model, language
 
 

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from ..audio import SAMPLE_RATE, load_audio
+from ..audio import SAMPLE_RATE, load_audio, write_wav
 from ..errors import missing_dependency
 from ..types import AsrExtras, AudioFile, GeminiAsrExtras, OptionsModel, Transcript
 from .base import ProgressFn
@@ -380,12 +380,4 @@ def _wav_bytes(seconds: float) -> int:
 
 
 def _wav_slice(audio: AudioFile, chunk: Chunk) -> bytes:
-    import wave
-
-    samples = load_audio(audio.path, chunk.start, chunk.end)
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
-        w.writeframes(pcm)
-    return buffer.getvalue()
+    return write_wav(io.BytesIO(), load_audio(audio.path, chunk.start, chunk.end)).getvalue()

@@ -68,7 +68,6 @@ class WavFileSource:
 def read_samples(path: Path) -> np.ndarray:
     """PATH as 16 kHz mono float32 samples; raises InputError (one line) for a missing or unreadable file."""
     import tempfile
-    import wave
 
     from ..audio import decode, load_audio, read_info
 
@@ -78,7 +77,7 @@ def read_samples(path: Path) -> np.ndarray:
         info = read_info(path)
         if info.sample_rate == SAMPLE_RATE and info.channels == 1:
             return load_audio(path)
-    except (wave.Error, EOFError, InputError):
+    except (RuntimeError, EOFError, InputError):  # soundfile's LibsndfileError is a RuntimeError
         pass  # not a 16-bit PCM wav: ffmpeg decodes it
     with tempfile.TemporaryDirectory(prefix="vtx-live-") as folder:
         return load_audio(decode(path, Path(folder) / "audio.wav").path)

@@ -8,12 +8,10 @@ The track it makes therefore has the original's cue count, times and voice tags 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import Optional, Protocol
 
 from ..errors import InputError
-
-#: progress(completed_cues, total_cues)
-ProgressFn = Callable[[float, float], None]
+from ..progress import ProgressFn  # progress(completed_cues, total_cues)
 
 
 @dataclass(frozen=True)
