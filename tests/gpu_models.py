@@ -3,7 +3,8 @@
 The real weights (Parakeet, pyannote community-1) cannot be downloaded in CI, so the backends are
 exercised with models of the same classes and code paths but a few thousand random parameters.
 Their outputs are meaningless text and speakers; only the structure and timing invariants are
-tested. Every builder imports its heavy library inside the function.
+tested. Every builder imports its heavy library inside the function, and runs under ``seeded``: the
+same weights whatever ran before, and the global random generators left as they were.
 """
 
 from __future__ import annotations

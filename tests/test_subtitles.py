@@ -357,20 +357,21 @@ def rttm_rows(diarization, **options):
 
 
 def test_rttm_bridges_a_short_pause_inside_a_speakers_turn():
-    pause = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_00", 2.8, 4.0)])
+    pause = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_00", 2.75, 4.0)])
     assert rttm_rows(pause) == [("SPEAKER_00", 1.0, 4.0)]
-    assert rttm_rows(pause, rttm_pause_fill=0.0) == [("SPEAKER_00", 1.0, 2.5), ("SPEAKER_00", 2.8, 4.0)]
+    assert rttm_rows(pause, rttm_pause_fill=0.0) == [("SPEAKER_00", 1.0, 2.5), ("SPEAKER_00", 2.75, 4.0)]
     # a pause as long as the fill or longer is a pause
-    assert len(rttm_rows(pause, rttm_pause_fill=0.3)) == 2
+    assert len(rttm_rows(pause, rttm_pause_fill=0.25)) == 2
 
 
 def test_rttm_never_bridges_different_speakers_or_a_pause_someone_else_speaks_in():
-    changes = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_01", 2.8, 4.0),
-                                 SpeakerTurn("SPEAKER_00", 4.2, 5.0)])
-    assert rttm_rows(changes) == [("SPEAKER_00", 1.0, 2.5), ("SPEAKER_01", 2.8, 4.0), ("SPEAKER_00", 4.2, 5.0)]
-    interjection = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_01", 2.6, 2.75),
-                                      SpeakerTurn("SPEAKER_00", 2.9, 4.0)])
+    changes = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_01", 2.6, 4.0),
+                                 SpeakerTurn("SPEAKER_00", 4.1, 5.0)])
+    assert rttm_rows(changes) == [("SPEAKER_00", 1.0, 2.5), ("SPEAKER_01", 2.6, 4.0), ("SPEAKER_00", 4.1, 5.0)]
+    interjection = Diarization(turns=[SpeakerTurn("SPEAKER_00", 1.0, 2.5), SpeakerTurn("SPEAKER_01", 2.55, 2.7),
+                                      SpeakerTurn("SPEAKER_00", 2.75, 4.0)])
     assert len(rttm_rows(interjection)) == 3
+    assert len(rttm_rows(Diarization(turns=[t for t in interjection.turns if t.speaker == "SPEAKER_00"]))) == 1
 
 
 def test_rttm_bridges_the_turns_with_overlap_and_leaves_the_word_turns_alone(tmp_path):

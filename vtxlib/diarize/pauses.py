@@ -16,7 +16,7 @@ from bisect import bisect_right
 
 from ..types import SpeakerTurn
 
-RTTM_PAUSE_FILL = 0.5  # s
+RTTM_PAUSE_FILL = 0.3  # s: lowest mean DER on the dev half against annotated references
 
 
 def bridge_pauses(turns: list[SpeakerTurn], fill: float = RTTM_PAUSE_FILL) -> list[SpeakerTurn]:
