@@ -24,7 +24,7 @@ from vtxlib.pipeline import PipelineOptions
 from vtxlib.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHED_STAGES = ("audio", "speech", "asr", "diarize", "align", "emotion")  # acquire and subtitles run every time
+CACHED_STAGES = ("audio", "speech", "language", "asr", "diarize", "align", "emotion")  # acquire and subtitles run every time
 
 
 def _parse(*argv: str) -> argparse.Namespace:
