@@ -34,7 +34,7 @@ from vtxlib.workspace import Workspace
 from needs import require
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHED_STAGES = ("audio", "speech", "asr", "diarize", "align", "emotion")  # acquire and subtitles run every time
+CACHED_STAGES = ("audio", "speech", "language", "asr", "diarize", "align", "emotion")  # acquire and subtitles run every time
 
 
 def _parse(*argv: str) -> argparse.Namespace:

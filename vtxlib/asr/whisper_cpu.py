@@ -85,6 +85,8 @@ def hub_model_name(name: Optional[str]) -> Optional[str]:
     return HUB_MODELS.get(str(name)) if name else None
 
 
+MULTILINGUAL_PAD_S = 0.6  # see WhisperCpuOptions.multilingual_speech_pad_s
+
 #: model file name -> the pieces (in order) whose concatenation is that file
 ModelFiles = dict[str, list[Path]]
 
@@ -135,6 +137,10 @@ class WhisperCpuOptions(OptionsModel):
     # segmentation-3.0's regions, 40.0 % at 0.4 against 41.8 % at 0.2 for Silero's.
     speech_pad_s: float = 0.2
     silero_pad_s: float = 0.4
+    # segmentation-3.0's regions decoded by a multilingual model: chosen on the dev half of the
+    # multilingual corpus (base, 8 languages x 2 voices, ~20 s clips): summed WER 6.93 at 0.2 s,
+    # 6.64 at 0.6 s and at 1.0 s; base loses words when the pauses between sentences are cut short
+    multilingual_speech_pad_s: float = MULTILINGUAL_PAD_S
     batch_size: int = 1  # >1 decodes VAD chunks in batches: ~30 % faster, but it repeated words on real speech
     condition_on_previous_text: bool = False  # sequential decoding only; avoids carried-over repetition loops
     compute_type: str = "int8"
@@ -146,9 +152,18 @@ class WhisperCpuOptions(OptionsModel):
         data = {k: v for k, v in self.model_dump(mode="json").items() if k not in ("cpu_threads", "window_s")}
         if data["device"] == "cpu":  # the keys of CPU transcripts stay what they were before the option
             del data["device"]
-        if data["language"] is None and (BUNDLED_MODELS.get(self.model) or _NOT_BUNDLED).english_only:
-            data["language"] = "en"  # an English-only model decodes English either way
+        if self.english_only:
+            if data["language"] is None:
+                data["language"] = "en"  # an English-only model decodes English either way
+            del data["multilingual_speech_pad_s"]  # not used: English transcripts keep their keys
         return data
+
+    @property
+    def english_only(self) -> bool:
+        bundled = BUNDLED_MODELS.get(self.model)
+        if bundled is not None:
+            return bundled.english_only
+        return str(self.model).rstrip("/").endswith(".en")
 
     @property
     def batched(self) -> bool:
@@ -259,7 +274,6 @@ def _check_language(model: BundledModel, language: Optional[str]) -> None:
                          f"use --asr-model auto (or base) for other languages")
 
 
-_NOT_BUNDLED = BundledModel("", "", "", {}, dict, english_only=False)
 
 
 class WhisperCpuAsr:
@@ -281,10 +295,7 @@ class WhisperCpuAsr:
     @property
     def languages(self) -> Optional[tuple[str, ...]]:
         """The languages the model transcribes: ("en",) for an English-only one, None for all of Whisper's."""
-        bundled = BUNDLED_MODELS.get(self.options.model)
-        if bundled is not None:
-            return ("en",) if bundled.english_only else None
-        return ("en",) if str(self.options.model).rstrip("/").endswith(".en") else None
+        return ("en",) if self.options.english_only else None
 
     @property
     def model_label(self) -> str:
@@ -343,8 +354,11 @@ class WhisperCpuAsr:
         return self._joined(parts)
 
     def pad_for(self, speech: "SpeechRegions") -> float:
-        """Seconds decoded around each of SPEECH's regions, by the detector that found them."""
-        return self.options.silero_pad_s if speech.backend == "silero" else self.options.speech_pad_s
+        """Seconds decoded around each of SPEECH's regions, by the detector that found them (and, for
+        segmentation-3.0's, whether the model is multilingual)."""
+        if speech.backend == "silero":
+            return self.options.silero_pad_s
+        return self.options.speech_pad_s if self.options.english_only else self.options.multilingual_speech_pad_s
 
     def _transcribe_regions(self, audio: AudioFile, speech: "SpeechRegions", progress: Optional[ProgressFn],
                             language: Optional["LanguageDetection"] = None) -> Transcript:
