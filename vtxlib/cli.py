@@ -51,7 +51,8 @@ EXTRA_HELP = {"asr_model": "auto (default): chosen for the language (docs/langua
                            "(English), base (multilingual), large-v3-turbo (downloaded) or a CTranslate2 folder; "
                            "nemo: a NeMo model name; assemblyai: its speech model (universal); gemini: the model",
               "report": "don't write report.html",
-              "upload_video": "then upload the VTT to this YouTube video (id or URL; 'source' = the URL transcribed)",
+              "upload_video": "then upload the VTT (and each translated track, in its language) to this YouTube "
+                              "video (id or URL; 'source' = the URL transcribed)",
               "num_speakers": f"exact number of speakers, if known (1-{MAX_SPEAKERS})",
               "min_speakers": f"lower bound on the number of speakers (1-{MAX_SPEAKERS})",
               "max_speakers": f"upper bound on the number of speakers (1-{MAX_SPEAKERS})"}
@@ -67,6 +68,8 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, run: bool = False) -> Non
         kwargs: dict = {"dest": name, "help": EXTRA_HELP.get(name, info.description)}
         if name == "upload_video":
             kwargs["metavar"] = "VIDEO"
+        if name == "translate":
+            kwargs["metavar"] = "LANG[,LANG...]"
         choices, kind = _choices_and_type(info.annotation)
         if kind is bool:
             kwargs["action"] = "store_false" if info.default else "store_true"
