@@ -101,7 +101,8 @@ def test_repo_option_writes_a_colab_badge_and_the_default_source(tmp_path, capsy
     notebook = nbformat.read(out / "03_diarize.ipynb", as_version=4)
     badge = notebook.cells[0]
     assert badge.cell_type == "markdown" and "colab-badge.svg" in badge.source
-    assert "https://colab.research.google.com/github/someone/vtx-fork/blob/v1.2/notebooks/03_diarize.ipynb" in badge.source
+    assert ("https://colab.research.google.com/github/someone/vtx-fork/blob/v1.2/notebooks/03_diarize.ipynb"
+            in badge.source)
     setup = next(c for c in notebook.cells if c.cell_type == "code").source
     assert 'VTX_SOURCE = "git+https://github.com/someone/vtx-fork@v1.2"  # @param' in setup
     assert make_notebooks.main(["--check", "--out", str(out), "--repo", "someone/vtx-fork@v1.2"]) == 0
