@@ -527,3 +527,19 @@ def test_secret_status_never_returns_values(tmp_path, monkeypatch):
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     status = secret_status(Workspace(tmp_path))
     assert status == {"HF_TOKEN": True, "GEMINI_API_KEY": False}
+
+
+def test_cookies_given_once_are_kept_with_the_secrets(tmp_path):
+    from vtxlib.errors import InputError
+    from vtxlib.notebook import store_cookies
+    from vtxlib.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    uploaded = tmp_path / "cookies-export.txt"
+    uploaded.write_text("# Netscape HTTP Cookie File\n")
+    kept = store_cookies(ws, str(uploaded))
+    assert kept == ws.secrets_dir / "cookies.txt" and kept.read_text() == uploaded.read_text()
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert store_cookies(ws, str(kept)) == kept  # already there: nothing to copy
+    with pytest.raises(InputError, match="COOKIES: .* not found"):
+        store_cookies(ws, str(tmp_path / "nowhere.txt"))
