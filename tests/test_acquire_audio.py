@@ -281,7 +281,8 @@ def test_a_cookies_file_reaches_yt_dlp_and_the_bot_check_is_one_line_of_advice(t
     assert "\n" not in message and "not a bot" in message and "--cookies FILE" in message
     assert "cookies.txt" in message and "COOKIES" in message
     with pytest.raises(InputError, match="cookies file .*missing.txt not found"):
-        acquire("https://www.youtube.com/watch?v=dQw4w9WgXcQ", ws, AcquireOptions(cookies=str(tmp_path / "missing.txt")))
+        acquire("https://www.youtube.com/watch?v=dQw4w9WgXcQ", ws,
+                AcquireOptions(cookies=str(tmp_path / "missing.txt")))
 
 
 def test_cookies_stored_with_the_secrets_are_used_without_the_option(tmp_path, ws):

@@ -496,3 +496,60 @@ def test_only_the_loaded_part_of_a_namespace_and_no_installer_is_pinned():
     versions = colab_install.installed_versions()
     kept = colab_install.imported_distributions(versions, {"google", "google.auth", "numpy", "_distutils_hack"})
     assert kept == {"google-auth": version("google-auth"), "numpy": version("numpy")}
+
+
+def _fake_colab(folder: Path) -> Path:
+    for name, text in FAKE_COLAB.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_a_token_comes_from_a_colab_secret_as_a_git_header_never_from_the_source(tmp_path):
+    """A token typed into VTX_SOURCE is refused (the form is saved in the notebook); the secret
+    VTX_SOURCE_TOKEN reaches git as a header for that host, and the failure message has no token."""
+    nbformat = pytest.importorskip("nbformat")
+    token = "ghp_SECRETtoken0123456789abcdef"
+    fake = _fake_colab(tmp_path / "fake-colab")
+    cell = next(c.source for c in nbformat.read(ROOT / "notebooks" / "02_transcribe.ipynb", as_version=4).cells
+                if c.cell_type == "code").split("import logging")[0]
+    (tmp_path / "events.txt").write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VTX_SOURCE")}
+    env.update(FAKE_EVENTS=str(tmp_path / "events.txt"), FAKE_DRIVE_STORE=str(tmp_path / "store"),
+               VTX_DRIVE_MOUNT=str(tmp_path / "content"), FAKE_USERDATA=json.dumps({"VTX_SOURCE_TOKEN": token}))
+    (tmp_path / "store").mkdir()
+
+    def run_cell(source: str) -> str:
+        filled = cell.replace('VTX_SOURCE = ""  # @param', f"VTX_SOURCE = {source!r}  # @param", 1)
+        script = tmp_path / "cell.py"
+        script.write_text("\n".join([
+            "import base64, os, sys",
+            f"sys.path.insert(0, {str(fake)!r})",
+            "try:",
+            f"    exec({filled!r})",
+            "except RuntimeError as e:",
+            "    print('ERROR', e)",
+            "value = os.environ.get('GIT_CONFIG_VALUE_0', '').rpartition(' ')[2]",
+            "print('HEADER', os.environ.get('GIT_CONFIG_KEY_0'), base64.b64decode(value).decode())",
+            ""]))
+        proc = subprocess.run([sys.executable, "-I", "-S", str(script)], capture_output=True, text=True,
+                              cwd=tmp_path, env=env, timeout=60)
+        return proc.stdout + proc.stderr
+
+    typed = run_cell(f"git+https://{token}@127.0.0.1:9/me/vtx.git")
+    assert "VTX_SOURCE holds a user or token" in typed and "VTX_SOURCE_TOKEN" in typed
+    assert "HEADER None" in typed  # refused before anything was set up
+    from_secret = run_cell("git+https://127.0.0.1:9/me/vtx.git")
+    error = next(line for line in from_secret.splitlines() if line.startswith("ERROR"))
+    assert "pip could not install" in error and token not in error
+    header = next(line for line in from_secret.splitlines() if line.startswith("HEADER"))
+    assert header == f"HEADER http.https://127.0.0.1:9/.extraHeader x-access-token:{token}"
+
+
+def test_unticked_use_drive_keeps_the_workspace_off_drive_in_every_notebook(monkeypatch, tmp_path):
+    from vtxlib import notebook
+
+    monkeypatch.setattr(notebook, "in_colab", lambda: True)
+    monkeypatch.setattr(notebook, "mount_drive", lambda *a, **k: pytest.fail("Drive mounted"))
+    monkeypatch.setenv("VTX_USE_DRIVE", "0")  # what the setup cell sets when USE_DRIVE is unticked
+    assert notebook.workspace_root("", use_drive=True) == notebook.COLAB_LOCAL_ROOT

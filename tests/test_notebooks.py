@@ -103,7 +103,8 @@ def test_repo_option_writes_a_colab_badge_and_the_default_source(tmp_path, capsy
     notebook = nbformat.read(out / "03_diarize.ipynb", as_version=4)
     badge = notebook.cells[0]
     assert badge.cell_type == "markdown" and "colab-badge.svg" in badge.source
-    assert "https://colab.research.google.com/github/someone/vtx-fork/blob/v1.2/notebooks/03_diarize.ipynb" in badge.source
+    assert ("https://colab.research.google.com/github/someone/vtx-fork/blob/v1.2/notebooks/03_diarize.ipynb"
+            in badge.source)
     setup = next(c for c in notebook.cells if c.cell_type == "code").source
     assert 'VTX_SOURCE = "git+https://github.com/someone/vtx-fork@v1.2"  # @param' in setup
     assert make_notebooks.main(["--check", "--out", str(out), "--repo", "someone/vtx-fork@v1.2"]) == 0
@@ -569,3 +570,19 @@ def test_secret_status_never_returns_values(tmp_path, monkeypatch):
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     status = secret_status(Workspace(tmp_path))
     assert status == {"HF_TOKEN": True, "GEMINI_API_KEY": False}
+
+
+def test_cookies_given_once_are_kept_with_the_secrets(tmp_path):
+    from vtxlib.errors import InputError
+    from vtxlib.notebook import store_cookies
+    from vtxlib.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    uploaded = tmp_path / "cookies-export.txt"
+    uploaded.write_text("# Netscape HTTP Cookie File\n")
+    kept = store_cookies(ws, str(uploaded))
+    assert kept == ws.secrets_dir / "cookies.txt" and kept.read_text() == uploaded.read_text()
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert store_cookies(ws, str(kept)) == kept  # already there: nothing to copy
+    with pytest.raises(InputError, match="COOKIES: .* not found"):
+        store_cookies(ws, str(tmp_path / "nowhere.txt"))

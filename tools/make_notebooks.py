@@ -62,7 +62,8 @@ def build(source: Path, repo: Optional[str] = None):
     setup = _setup_code(source.parent)
     if repo:
         name, ref = parse_repo(repo)
-        setup = setup.replace('VTX_SOURCE = ""  # @param', f'VTX_SOURCE = "git+https://github.com/{name}@{ref}"  # @param', 1)
+        default = f'VTX_SOURCE = "git+https://github.com/{name}@{ref}"  # @param'
+        setup = setup.replace('VTX_SOURCE = ""  # @param', default, 1)
         url = f"https://colab.research.google.com/github/{name}/blob/{ref}/notebooks/{source.stem}.ipynb"
         notebook.cells.insert(0, nbformat.v4.new_markdown_cell(BADGE.format(url=url)))
     for cell in notebook.cells:

@@ -216,7 +216,8 @@ def _clone(url: str, work_dir: Path) -> Path:
         cmd = ["git", "clone", "-q", "--depth", "1", *(["--branch", ref] if ref else []), url, str(work_dir)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            last = redact_url(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
+            lines = proc.stderr.strip().splitlines()
+            last = redact_url(lines[-1] if lines else f"exit {proc.returncode}")
             raise InputError(f"git clone {redact_url(url)} failed ({last}): {SOURCE_HELP}")
     return work_dir
 
@@ -345,7 +346,8 @@ class InstallResult:
 
 
 def _stamp(requirements: Path, constraints: list[str]) -> Path:
-    digest = hashlib.sha256(requirements_digest(requirements).encode() + "\n".join(constraints).encode()).hexdigest()[:16]
+    data = requirements_digest(requirements) + "\n" + "\n".join(constraints)
+    digest = hashlib.sha256(data.encode()).hexdigest()[:16]
     return STAMP_DIR / f"installed-{digest}"
 
 
