@@ -211,7 +211,7 @@ def _stages_html(document: Document, wall_seconds: Optional[float] = None,
     total = wall_seconds if wall_seconds is not None else wall_clock_seconds(document, parallel)
     rows = []
     for name, record in document.stages.items():
-        share = f"{record.seconds / total:.0%}" if total > 0 else "-"
+        share = f"{record.seconds / total:.0%}" if total > 0 and not record.cached else "-"  # cached: not this run's
         model = " ".join(x for x in (record.model, record.model_version) if x)
         note = ""
         if record.cached:
