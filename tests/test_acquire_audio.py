@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from needs import require
 from vtxlib.acquire import acquire, explain_download_error, is_url
 from vtxlib.audio import decode, is_silent, load_audio
 from vtxlib.errors import InputError, StageFailed
@@ -262,7 +263,7 @@ def _cookies(path: Path) -> Path:
 
 
 def test_a_cookies_file_reaches_yt_dlp_and_the_bot_check_is_one_line_of_advice(tmp_path, ws, monkeypatch):
-    yt_dlp = pytest.importorskip("yt_dlp")
+    yt_dlp = require("yt_dlp", extra="cpu")
     from vtxlib.acquire import AcquireOptions
 
     seen = {}
@@ -304,7 +305,7 @@ def test_cli_takes_cookies():
 
 
 def test_yt_dlp_warnings_are_not_hidden(caplog):
-    yt_dlp = pytest.importorskip("yt_dlp")
+    yt_dlp = require("yt_dlp", extra="cpu")
     from vtxlib.acquire import AcquireOptions, _ydl_params
 
     with caplog.at_level("WARNING", logger="vtxlib.acquire"):

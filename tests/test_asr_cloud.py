@@ -9,8 +9,10 @@ import socket
 
 import pytest
 
-pytest.importorskip("assemblyai")
-pytest.importorskip("google.genai")
+from needs import require
+
+require("assemblyai", extra="cloud")
+require("google.genai", extra="cloud")
 
 from cloud_fakes import FakeAssemblyAI, FakeGemini, words_of_script  # noqa: E402
 
@@ -459,7 +461,7 @@ def test_key_is_never_logged_even_at_debug(aai_fake, audio, monkeypatch, caplog)
 
 
 def test_the_service_takes_consent_as_a_setting():
-    pytest.importorskip("fastapi")
+    require("fastapi", extra="service")
     from vtxlib.cli import build_parser, pipeline_options_from_args
 
     assert pipeline_options_from_args(build_parser().parse_args(["serve", "--allow-cloud"])).allow_cloud is True

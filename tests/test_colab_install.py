@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from needs import require
 from vtxlib import colab_install
 from vtxlib.errors import InputError
 
@@ -404,7 +405,7 @@ def test_walking_every_notebook_in_fresh_runtimes_installs_from_the_drive_cache_
         (fake / name).write_text(text)
     driver = tmp_path / "driver.py"
     driver.write_text(RUNTIME_DRIVER)
-    nbformat = pytest.importorskip("nbformat")
+    nbformat = require("nbformat", extra="notebooks")
     make_notebooks = _generator()
     names = [s.stem for s in make_notebooks.sources() if s.stem != "00_quickstart"] + ["00_quickstart"]
     assert names[0] == "00_setup_gpu" and names[-2] == "09_upload" and len(names) == 11
@@ -460,7 +461,7 @@ def test_walking_every_notebook_in_fresh_runtimes_installs_from_the_drive_cache_
 @pytest.mark.slow
 def test_unticked_use_drive_never_mounts_drive(tmp_path):
     """USE_DRIVE=False: the setup cell neither mounts Drive nor reads the saved source from it."""
-    nbformat = pytest.importorskip("nbformat")
+    nbformat = require("nbformat", extra="notebooks")
     fake = tmp_path / "fake-colab"
     for name, text in FAKE_COLAB.items():
         (fake / name).parent.mkdir(parents=True, exist_ok=True)
@@ -508,7 +509,7 @@ def _fake_colab(folder: Path) -> Path:
 def test_a_token_comes_from_a_colab_secret_as_a_git_header_never_from_the_source(tmp_path):
     """A token typed into VTX_SOURCE is refused (the form is saved in the notebook); the secret
     VTX_SOURCE_TOKEN reaches git as a header for that host, and the failure message has no token."""
-    nbformat = pytest.importorskip("nbformat")
+    nbformat = require("nbformat", extra="notebooks")
     token = "ghp_SECRETtoken0123456789abcdef"
     fake = _fake_colab(tmp_path / "fake-colab")
     cell = next(c.source for c in nbformat.read(ROOT / "notebooks" / "02_transcribe.ipynb", as_version=4).cells

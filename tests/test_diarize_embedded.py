@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from needs import require
 from vtxlib.diarize.base import SpeakerCount
 from vtxlib.diarize.cluster import SpectralOptions, spectral_labels
 from vtxlib.diarize.embedded import (
@@ -283,7 +284,7 @@ def test_frame_activity_memory_is_a_few_bytes_per_frame():
 def pyannote_audio_count(path: str, options):
     """The voice count computed the way it was before, with pyannote.audio's own Model, Powerset
     and Inference.aggregate on pyannote's copy of the weights."""
-    pytest.importorskip("pyannote.audio")  # the GPU tier's library, the reference here
+    require("pyannote.audio", extra="gpu")  # the GPU tier's library, the reference here
     import torch
     from pyannote.audio import Model
     from pyannote.audio.core.inference import Inference
@@ -330,7 +331,7 @@ def test_pyannote_free_segmentation_counts_voices_exactly_as_pyannote_audio(samp
 def test_binarize_gives_pyannote_audios_annotation(sample_result, min_duration_off):
     """``binarize`` stands in for pyannote.audio's Binarize (a 9 s import): the same Annotation,
     segment for segment, on random activity with runs at both ends and on a real diarization's."""
-    pytest.importorskip("pyannote.audio")
+    require("pyannote.audio", extra="gpu")
     from pyannote.audio.utils.signal import Binarize
     from pyannote.core import SlidingWindow, SlidingWindowFeature
 

@@ -275,7 +275,7 @@ def test_without_the_detector_model_the_run_goes_on_and_says_so(clips, workspace
     assert "language" not in result.refs
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language"]
     assert len(warnings) == 1 and "not installed" in warnings[0] and "--language" in warnings[0]
-        assert plan_asr("whisper-cpu", None, result.language) == ("whisper-cpu", "tiny.en", "en")  # English default
+    assert plan_asr("whisper-cpu", None, result.language) == ("whisper-cpu", "tiny.en", "en")  # English default
 
 
 def test_whisper_cpu_never_defaults_to_english_on_a_multilingual_model():

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+from needs import require
+
+require("fastapi", extra="service")
+require("httpx", extra="service")
 
 from test_service import FakePipeline, client_for, needs_ffmpeg, tone_wav  # noqa: E402
 

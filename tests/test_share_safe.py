@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from needs import require
 from vtxlib import netguard
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word
@@ -117,7 +118,7 @@ def test_a_failed_download_does_not_echo_the_signature(tmp_path, monkeypatch):
 
 
 def test_the_service_answers_and_stores_no_signature(tmp_path, monkeypatch):
-    pytest.importorskip("fastapi")
+    require("fastapi", extra="service")
     from local_http import LocalServer, stub_resolver
     from test_service import AcquiringPipeline, client_for, wait_for_job
 

@@ -4,7 +4,6 @@ Arabic/Hebrew, English unchanged."""
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 
 import pytest
@@ -94,7 +93,7 @@ def test_arabic_cues_run_right_to_left_in_vtt_and_srt():
     assert text_lines and all(line.startswith(RLM) for line in text_lines)
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@pytest.mark.tools("ffmpeg")
 def test_ffmpeg_reads_the_right_to_left_vtt(tmp_path):
     doc = document(ARABIC * 2, "ar")
     path = tmp_path / "ar.vtt"

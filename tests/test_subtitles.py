@@ -453,12 +453,12 @@ def test_notebook_upload_sends_a_vtt_with_visible_names_by_default(tmp_path):
     assert "ALICE" not in vtt.read_text()  # transcript.vtt itself is unchanged
     plain = upload_captions(result, video_id="dQw4w9WgXcQ", dry_run=True, workspace=str(tmp_path / "ws"),
                             visible_speaker="off")
-    assert Path(json.loads(Path(plain.request_path).read_text())["media"]["path"]) == vtt
+    assert Path(json.loads(Path(plain.results[0].request_path).read_text())["media"]["path"]) == vtt
 
 
 # -- real readers ------------------------------------------------------------------------------
 
-needs_ffmpeg = pytest.mark.skipif(__import__("shutil").which("ffprobe") is None, reason="needs ffmpeg/ffprobe")
+needs_ffmpeg = pytest.mark.tools("ffmpeg", "ffprobe")
 
 
 def ffprobe_cue_count(path: Path) -> int:
@@ -501,4 +501,3 @@ def test_system_ffmpeg_muxes_every_cue(tmp_path, container, name):
     assert expected > 40
     assert ffprobe_cue_count(path) == expected  # read directly
     assert ffprobe_cue_count(mux(path, container, tmp_path)) == expected
-    assert Path(json.loads(Path(plain.results[0].request_path).read_text())["media"]["path"]) == vtt

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import webvtt
 
-genai = pytest.importorskip("google.genai")
+from needs import require
+
+genai = require("google.genai", extra="enhance")
 from google.genai import types as genai_types  # noqa: E402
 
 from vtxlib.errors import InputError, StageFailed  # noqa: E402

@@ -13,7 +13,9 @@ import inspect
 import numpy as np
 import pytest
 
-pytest.importorskip("nemo.collections.asr", reason="nemo_toolkit[asr] is not installed")
+from needs import require
+
+require("nemo.collections.asr", extra="gpu")
 
 from nemo.collections.asr.models import EncDecMultiTaskModel  # noqa: E402
 from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis  # noqa: E402

