@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from vtxlib import metrics  # noqa: E402
-from vtxlib.audio import read_info  # noqa: E402
 from vtxlib.asr.word_times import TextSegment, align_text_to_words, normalise  # noqa: E402
+from vtxlib.audio import read_info  # noqa: E402
 from vtxlib.testing import samples, synth  # noqa: E402
 from vtxlib.types import Word  # noqa: E402
 

@@ -184,6 +184,7 @@ def tune(files: list[CorpusFile], steps: list[float], thresholds=(0.5, 0.6, 0.7,
     speech of the detected speech), then the clustering constants (speaker count, then DER) with
     the speech detection and window embeddings of each file computed once."""
     import torch
+
     from vtxlib.diarize import embedded as E
 
     torch.set_num_threads(1)

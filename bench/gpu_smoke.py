@@ -157,8 +157,8 @@ def _synthetic_long_wav(path: Path, minutes: float) -> None:
 def run_one_strategy(args) -> int:
     import soundfile as sf
     import torch
-
     from gpu_models import build_tdt_model, train_tokenizer
+
     from vtxlib import gpu
     from vtxlib.asr.nemo import NemoAsr, NemoAsrOptions
     from vtxlib.types import AudioFile
@@ -266,6 +266,7 @@ class _WarningCounter(logging.Handler):
 def _asr_job(options: dict):
     def build(tmp: Path, device: str, audio):
         from gpu_models import build_parakeet_size_tdt, train_tokenizer
+
         from vtxlib.asr.nemo import NemoAsr, NemoAsrOptions
 
         model = build_parakeet_size_tdt(train_tokenizer(tmp / "tokenizer-1024", vocab_size=1024))
@@ -288,6 +289,7 @@ def _asr_job(options: dict):
 
 def _diarize_job(tmp: Path, device: str, audio):
     from gpu_models import build_wespeaker_pyannote_pipeline
+
     from vtxlib.diarize.base import SpeakerCount
     from vtxlib.diarize.pyannote import PyannoteDiarizer, PyannoteOptions
 
@@ -302,6 +304,7 @@ def _diarize_job(tmp: Path, device: str, audio):
 
 def _emotion_job(tmp: Path, device: str, audio):
     from gpu_models import write_speechbrain_card
+
     from vtxlib.emotion.speechbrain import SpeechBrainEmotion, SpeechBrainEmotionOptions
     from vtxlib.types import Turn
 

@@ -24,8 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vtxlib.testing.corpus import (CORPUS_VERSION, LONG_CONVERSATIONS, CorpusFile, long_spec,  # noqa: E402
-                                   make_conversation)
+from vtxlib.testing.corpus import CORPUS_VERSION, LONG_CONVERSATIONS, CorpusFile, long_spec, make_conversation  # noqa: E402
 from vtxlib.testing.samples import read_rttm  # noqa: E402
 
 DEFAULT_CORPUS = ROOT / "tests" / ".fixtures" / "corpus"

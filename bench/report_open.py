@@ -26,8 +26,17 @@ import numpy as np
 from vtxlib.emotion.base import LABELS
 from vtxlib.report import write_report
 from vtxlib.testing.static_server import StaticServer
-from vtxlib.types import (AlignedTranscript, Diarization, Document, Emotion, MediaInfo, SpeakerTurn,
-                          StageRecord, Turn, Word)
+from vtxlib.types import (
+    AlignedTranscript,
+    Diarization,
+    Document,
+    Emotion,
+    MediaInfo,
+    SpeakerTurn,
+    StageRecord,
+    Turn,
+    Word,
+)
 
 VOCABULARY = ("so the plan is that we measure it first and then we decide what to change because "
               "nobody wants another week of guessing about numbers we never wrote down").split()

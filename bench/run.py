@@ -177,7 +177,7 @@ def print_table(rows: list[Row]) -> None:
               f"{f['rtf_x']:>6.1f} {f['wer']:>6.1%} {f['der_c0']:>6.1%} {f['der_c025']:>6.1%} {f['cpwer']:>6.1%} "
               f"{f['speakers_found']:>2}/{f['speakers_true']:<2} {f['peak_rss_mb']:>7.0f}")
     if any(r.compared for r in rows):
-        print(f"\n--compare (same bare runs): this checkout | the other")
+        print("\n--compare (same bare runs): this checkout | the other")
         print(f"{'recording':<34} {'pipe s':>7} {'ratio':>6} {'WER':>6} {'DER0':>6} {'RSS MB':>7} | "
               f"{'pipe s':>7} {'ratio':>6} {'WER':>6} {'DER0':>6} {'RSS MB':>7}")
         for r in rows:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vtxlib.types import (AlignedTranscript, Document, Emotion, MediaInfo, Segment, Transcript,  # noqa: E402
-                          Turn, Word)
+from vtxlib.types import AlignedTranscript, Document, Emotion, MediaInfo, Segment, Transcript, Turn, Word  # noqa: E402
 
 
 def build(words: int) -> tuple[Transcript, Document]:

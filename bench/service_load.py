@@ -70,8 +70,7 @@ def make_clips(folder: Path, count: int, seconds: float) -> list[Path]:
     """Distinct clips: one synthetic conversation, each copy with its own faint noise."""
     import numpy as np
 
-    from vtxlib.audio import load_audio
-    from vtxlib.audio import write_wav
+    from vtxlib.audio import load_audio, write_wav
     from vtxlib.testing import synth
 
     base = load_audio(synth.make_conversation(ROOT / "tests" / ".fixtures" / "bench", 2, seconds).wav)

@@ -34,8 +34,17 @@ from vtxlib import metrics  # noqa: E402
 from vtxlib.align import align  # noqa: E402
 from vtxlib.asr.whisper_cpu import WhisperCpuAsr  # noqa: E402
 from vtxlib.diarize.base import SpeakerCount  # noqa: E402
-from vtxlib.diarize.embedded import (EmbeddedDiarizerOptions, WavReader, count_of, diarize_windows,  # noqa: E402
-                                     embed_windows, segment, speaker_count, speech_of, _speaker_bounds)
+from vtxlib.diarize.embedded import (  # noqa: E402
+    EmbeddedDiarizerOptions,
+    WavReader,
+    _speaker_bounds,
+    count_of,
+    diarize_windows,
+    embed_windows,
+    segment,
+    speaker_count,
+    speech_of,
+)
 from vtxlib.testing import samples, synth  # noqa: E402
 from vtxlib.testing.corpus import make_corpus  # noqa: E402
 from vtxlib.types import UNKNOWN_SPEAKER, AudioFile  # noqa: E402

@@ -9,7 +9,6 @@ that need a CUDA device.
 from __future__ import annotations
 
 import pytest
-
 from needs import require_tools
 
 

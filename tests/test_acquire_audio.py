@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from needs import require
+
 from vtxlib.acquire import acquire, explain_download_error, is_url
 from vtxlib.audio import decode, is_silent, load_audio
 from vtxlib.errors import InputError, StageFailed

@@ -5,9 +5,7 @@ import random
 import pytest
 
 from vtxlib.align import AlignOptions, align
-from vtxlib.types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Segment, SpeakerTurn,
-                          Transcript, Word)
-
+from vtxlib.types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Segment, SpeakerTurn, Transcript, Word
 
 PLAIN_MAX_OVERLAP = AlignOptions(smooth=False, boundary_tolerance=0.0)  # what peer tools do
 

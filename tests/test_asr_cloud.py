@@ -8,7 +8,6 @@ import re
 import socket
 
 import pytest
-
 from needs import require
 
 require("assemblyai", extra="cloud")

@@ -10,21 +10,19 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from needs import require, require_tools  # noqa: E402
 
 require("nemo.collections.asr", extra="gpu")
 
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
+from gpu_models import build_ctc_model, build_tdt_model, train_tokenizer  # noqa: E402
 
 from vtxlib import gpu  # noqa: E402
 from vtxlib.asr.long_audio import AsrWindow, merge_windows, plan_windows  # noqa: E402
 from vtxlib.asr.nemo import KNOWN_MODELS, NemoAsr, NemoAsrOptions, hypothesis_to_segments  # noqa: E402
 from vtxlib.errors import BackendUnavailable, InputError  # noqa: E402
 from vtxlib.types import AudioFile, Segment, Transcript, Word  # noqa: E402
-
-from gpu_models import build_ctc_model, build_tdt_model, train_tokenizer  # noqa: E402
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.gpu_tier
@@ -235,8 +233,8 @@ def test_named_model_offline_gives_actionable_error(name, tmp_path, monkeypatch)
 
 
 def test_wrong_model_name_lists_the_known_models(monkeypatch, tmp_path):
-    import huggingface_hub
     import httpx
+    import huggingface_hub
     from huggingface_hub.errors import RepositoryNotFoundError
 
     def not_found(*args, **kwargs):

@@ -8,16 +8,21 @@ import shutil
 
 import numpy as np
 import pytest
+from needs import require
 
 from vtxlib.asr import whisper_cpu
-from vtxlib.asr.whisper_cpu import (BUNDLED_MODELS, BundledModel, WhisperCpuAsr, WhisperCpuOptions,
-                                    read_verified_files, verify_model_files)
+from vtxlib.asr.whisper_cpu import (
+    BUNDLED_MODELS,
+    BundledModel,
+    WhisperCpuAsr,
+    WhisperCpuOptions,
+    read_verified_files,
+    verify_model_files,
+)
 from vtxlib.audio import load_audio
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.metrics import wer
 from vtxlib.testing.samples import pyannote_sample
-
-from needs import require
 
 # Measured with the default options on this 30 s phone call: 0.16-0.185 depending on decoding
 # mode, 0.12-0.19 over copies shifted by up to 2.6 s. Above this the model or decoding regressed.

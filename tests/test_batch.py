@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from needs import require
 
 from vtxlib.batch import (
     BatchOptions,
@@ -28,8 +29,6 @@ from vtxlib.batch import (
 )
 from vtxlib.errors import InputError
 from vtxlib.workspace import Workspace
-
-from needs import require
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = "01_acquire,06_subtitles"  # 06 runs every stage up to the subtitles; 02-05 add only displays

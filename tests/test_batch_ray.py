@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from needs import require
 
 from vtxlib.batch_cli import add_parser
 from vtxlib.batch_ray import (
@@ -30,8 +31,6 @@ from vtxlib.batch_ray import (
 from vtxlib.errors import InputError, VtxError
 from vtxlib.pipeline import PipelineOptions
 from vtxlib.workspace import Workspace
-
-from needs import require
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHED_STAGES = ("audio", "speech", "language", "asr", "diarize", "align", "emotion")  # acquire and subtitles run every time

@@ -15,8 +15,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
 from needs import require
+
 from vtxlib import colab_install
 from vtxlib.errors import InputError
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from needs import require
+
 from vtxlib.diarize.base import SpeakerCount
 from vtxlib.diarize.cluster import SpectralOptions, spectral_labels
 from vtxlib.diarize.embedded import (

@@ -12,22 +12,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from needs import require  # noqa: E402
 
 require("pyannote.audio", extra="gpu")
 
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
+from gpu_models import build_pyannote_pipeline  # noqa: E402
 
 from vtxlib import gpu  # noqa: E402
 from vtxlib.diarize.base import SpeakerCount  # noqa: E402
-from vtxlib.diarize.pyannote import (GATED_PAGES, ProgressBridge, PyannoteDiarizer,  # noqa: E402
-                                     PyannoteOptions, annotation_overlaps, annotation_to_turns)
+from vtxlib.diarize.pyannote import (  # noqa: E402
+    GATED_PAGES,
+    ProgressBridge,
+    PyannoteDiarizer,
+    PyannoteOptions,
+    annotation_overlaps,
+    annotation_to_turns,
+)
 from vtxlib.errors import BackendUnavailable  # noqa: E402
 from vtxlib.types import AudioFile, Diarization  # noqa: E402
-
-from gpu_models import build_pyannote_pipeline  # noqa: E402
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.gpu_tier

@@ -5,21 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from needs import require  # noqa: E402
 
 require("nemo.collections.asr", extra="gpu")
 
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
+from gpu_models import build_sortformer_model  # noqa: E402
 
 from vtxlib.diarize.base import SpeakerCount  # noqa: E402
-from vtxlib.diarize.sortformer import (SortformerDiarizer, SortformerOptions, exclusive_turns,  # noqa: E402
-                                       parse_segments)
+from vtxlib.diarize.sortformer import SortformerDiarizer, SortformerOptions, exclusive_turns, parse_segments  # noqa: E402
 from vtxlib.errors import BackendUnavailable, InputError  # noqa: E402
 from vtxlib.types import AudioFile, Diarization, SpeakerTurn  # noqa: E402
-
-from gpu_models import build_sortformer_model  # noqa: E402
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.gpu_tier

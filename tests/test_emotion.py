@@ -11,19 +11,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from needs import require, require_tools
 
 from vtxlib import audio
 from vtxlib.emotion import create_emotion_backend, resolve_emotion_name
 from vtxlib.emotion.base import LABELS
-from vtxlib.emotion.embedded import (EmbeddedEmotion, count_syllables, label_scores, measure_prosody,
-                                     pitch_track, _analysis_frames)
-from vtxlib.emotion.stage import (WindowOptions, aggregate_scores, apply_emotions,
-                                  classify_turns_by_windows, emotion_from_scores, split_span,
-                                  words_in_span)
+from vtxlib.emotion.embedded import (
+    EmbeddedEmotion,
+    _analysis_frames,
+    count_syllables,
+    label_scores,
+    measure_prosody,
+    pitch_track,
+)
+from vtxlib.emotion.stage import (
+    WindowOptions,
+    aggregate_scores,
+    apply_emotions,
+    classify_turns_by_windows,
+    emotion_from_scores,
+    split_span,
+    words_in_span,
+)
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.types import AlignedTranscript, AudioFile, Emotion, Turn, Word
-
-from needs import require, require_tools
 
 FIXTURES = Path(__file__).parent / ".fixtures" / "emotion"
 SR = 16000

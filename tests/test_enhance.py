@@ -9,7 +9,6 @@ import random
 import re
 
 import pytest
-
 from needs import require  # noqa: E402
 
 genai_types = require("google.genai.types", extra="enhance")
@@ -19,7 +18,6 @@ from vtxlib import enhance as enh  # noqa: E402
 from vtxlib.enhance import EnhanceOptions, EnhanceResult, EnhanceSkipped  # noqa: E402
 from vtxlib.errors import InputError  # noqa: E402
 from vtxlib.types import AlignedTranscript, Document, MediaInfo, Turn, Word  # noqa: E402
-
 
 # -- fixtures ---------------------------------------------------------------------------------
 

@@ -10,13 +10,12 @@ import logging
 import weakref
 
 import pytest
+from test_pipeline_resume import CountingAsr, FlakyDiarizer, GpuNamed, _wav
 
 from vtxlib import gpu
 from vtxlib.pipeline import BACKENDS_RECORD, Pipeline, PipelineOptions
 from vtxlib.types import AudioFile
 from vtxlib.workspace import Workspace
-
-from test_pipeline_resume import CountingAsr, FlakyDiarizer, GpuNamed, _wav
 
 
 def _gpu_run(ws, src):

@@ -16,10 +16,9 @@ import pytest
 
 from vtxlib import metrics
 from vtxlib.asr import choose_asr_model, plan_asr
-from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.asr.language_id import WhisperLanguageDetector
-from vtxlib.language import (LanguageOptions, conclude, forced, identify, mixed,
-                             normalise_language, speech_windows)
+from vtxlib.errors import BackendUnavailable, InputError
+from vtxlib.language import LanguageOptions, conclude, forced, identify, mixed, normalise_language, speech_windows
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.testing.multilingual import concatenate, make_clip
 from vtxlib.types import LanguageDetection
@@ -189,7 +188,7 @@ def test_mixed_language_file_reports_both_and_decodes_each_in_its_own(workspace,
         result = pipeline.run(str(wav), until="asr")
     detection = result.language
     assert set(detection.shares) == {"es", "de"} and min(detection.shares.values()) > 0.2, detection
-    assert mixed(detection) == [l for l in ("es", "de") if l != detection.language]
+    assert mixed(detection) == [code for code in ("es", "de") if code != detection.language]
     assert [s.language for s in detection.spans] == ["es", "de"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("more than one language in the speech" in w and "es" in w and "de" in w for w in warnings)
@@ -201,8 +200,9 @@ def test_mixed_language_file_reports_both_and_decodes_each_in_its_own(workspace,
 
 
 def test_very_short_speech_is_reported_unsure(workspace, tmp_path, caplog):
-    from vtxlib.testing.synth import Voice, _speak
     import soundfile as sf
+
+    from vtxlib.testing.synth import Voice, _speak
 
     samples = _speak(Voice("es", pitch=50, speed=150), "Hola.", tmp_path / "raw.wav")
     wav = tmp_path / "short.wav"

@@ -11,15 +11,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from needs import require
 
 from vtxlib import live
 from vtxlib.audio import load_audio, write_wav
 from vtxlib.errors import BackendUnavailable, InputError
-from vtxlib.live import (FRAME_SAMPLES, SAMPLE_RATE, ColabMicSource, LiveOptions, LiveSession,
-                         SpeakerTracker, UtteranceSegmenter, Utterance, WavFileSource, decode_pcm_chunk)
+from vtxlib.live import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    ColabMicSource,
+    LiveOptions,
+    LiveSession,
+    SpeakerTracker,
+    Utterance,
+    UtteranceSegmenter,
+    WavFileSource,
+    decode_pcm_chunk,
+)
 from vtxlib.types import Document
-
-from needs import require
 
 FIXTURES = Path(__file__).parent / ".fixtures" / "live"
 LEAD_SILENCE_S = 0.5

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 import conftest
+import pytest
 from needs import require, require_tools
 
 TESTS = Path(__file__).parent

@@ -6,14 +6,13 @@ from __future__ import annotations
 import socket
 
 import pytest
+from local_http import stub_resolver
 
 from vtxlib import netguard
 from vtxlib.acquire import acquire
 from vtxlib.errors import InputError
 from vtxlib.netguard import UrlPolicy, check_url, url_policy
 from vtxlib.workspace import Workspace
-
-from local_http import stub_resolver
 
 REFUSED = ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
            "100.64.0.1", "0.0.0.0", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",

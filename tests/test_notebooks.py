@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from needs import require  # noqa: E402
 
 nbformat = require("nbformat", extra="notebooks")

@@ -9,10 +9,9 @@ import socket
 import time
 
 import pytest
+from needs import require
 
 from vtxlib.errors import BackendUnavailable
-
-from needs import require
 
 
 @pytest.fixture

@@ -7,14 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from needs import require
 
 import vtxlib.plots as plots
 from vtxlib.emotion.base import LABELS
 from vtxlib.errors import InputError
-from vtxlib.types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
-                          SpeakerTurn, Turn, Word)
-
-from needs import require
+from vtxlib.types import (
+    AlignedTranscript,
+    AudioFile,
+    Diarization,
+    Document,
+    Emotion,
+    MediaInfo,
+    SpeakerTurn,
+    Turn,
+    Word,
+)
 
 SR = 16000
 

@@ -14,8 +14,18 @@ from vtxlib.emotion.base import LABELS
 from vtxlib.plots import review_figure
 from vtxlib.report import REPORT_AUDIO_NAME, render_report, speaker_table, write_report
 from vtxlib.subtitles import VTTWriter
-from vtxlib.types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, MediaInfo,
-                          SpeakerTurn, StageRecord, Turn, Word)
+from vtxlib.types import (
+    AlignedTranscript,
+    AudioFile,
+    Diarization,
+    Document,
+    Emotion,
+    MediaInfo,
+    SpeakerTurn,
+    StageRecord,
+    Turn,
+    Word,
+)
 
 SR = 16000
 

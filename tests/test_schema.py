@@ -9,10 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from transcript_schema_check import SCHEMA_FILE, problems
-from vtxlib.types import (SCHEMA_VERSION, AlignedTranscript, Document, DocumentError, MediaInfo, Turn, Word,
-                          transcript_schema_text)
+
+from vtxlib.types import (
+    SCHEMA_VERSION,
+    AlignedTranscript,
+    Document,
+    DocumentError,
+    MediaInfo,
+    Turn,
+    Word,
+    transcript_schema_text,
+)
 
 V1_FILE = Path(__file__).parent / "data" / "transcript_v1.json"
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from needs import require  # noqa: E402
 
 require("fastapi", extra="service")
@@ -21,8 +20,8 @@ require("httpx", extra="service")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from vtxlib.errors import InputError  # noqa: E402
 from vtxlib.audio import write_wav  # noqa: E402
+from vtxlib.errors import InputError  # noqa: E402
 from vtxlib.pipeline import PipelineOptions  # noqa: E402
 from vtxlib.service import ServiceOptions, create_app  # noqa: E402
 from vtxlib.types import AlignedTranscript, Document, MediaInfo, Turn, Word  # noqa: E402
@@ -539,8 +538,9 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 
 @needs_ffmpeg
 def test_jobs_of_a_killed_server_are_failed_and_their_uploads_removed(workspace, fake, tmp_path):
-    import httpx
     import sys
+
+    import httpx
 
     port = free_port()
     root = Path(__file__).resolve().parents[1]
@@ -585,8 +585,7 @@ class AcquiringPipeline(FakePipeline):
 
 
 def test_url_jobs_check_every_redirect_in_the_worker(workspace, monkeypatch):
-    from local_http import LocalServer
-    from local_http import stub_resolver
+    from local_http import LocalServer, stub_resolver
 
     stub_resolver(monkeypatch, {"inside.test": "127.0.0.2"})
     with LocalServer({"/secret": (200, {"Content-Type": "audio/wav"}, b"RIFF")}, host="127.0.0.2") as inside:

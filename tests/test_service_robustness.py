@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from needs import require
 
 require("fastapi", extra="service")

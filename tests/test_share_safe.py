@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from needs import require
+
 from vtxlib import netguard
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word

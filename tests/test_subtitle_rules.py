@@ -8,12 +8,11 @@ import subprocess
 
 import pytest
 import webvtt
+from test_subtitles import realistic_document
 
-from vtxlib.subtitle_rules import RLM, RULES, DEFAULT_RULES, join_tokens, rules_for, tokenize_text
+from vtxlib.subtitle_rules import DEFAULT_RULES, RLM, RULES, join_tokens, rules_for, tokenize_text
 from vtxlib.subtitles import SRTWriter, SubtitleOptions, VTTWriter, build_cues, layout_lines
 from vtxlib.types import AlignedTranscript, Document, MediaInfo, Turn, Word
-
-from test_subtitles import realistic_document
 
 # Whisper's word timestamps for Chinese/Japanese/Thai are pieces of a few characters, no spaces
 JAPANESE = ("今日は", "とても", "いい", "天気", "ですね。", "明日", "は", "雨が", "降る", "かも", "しれません", "が、",
@@ -122,7 +121,7 @@ def test_translated_text_is_tokenised_by_script():
     assert tokenize_text("iPhoneを買った") == ["iPhone", "を", "買", "っ", "た"]
     assert tokenize_text("Hello there, friend") == ["Hello", "there,", "friend"]
     thai = tokenize_text("สวัสดีครับ")
-    assert "".join(thai) == "สวัสดีครับ" and all(not t[0] in "\u0e31\u0e34\u0e35\u0e48\u0e49" for t in thai)
+    assert "".join(thai) == "สวัสดีครับ" and all(t[0] not in "\u0e31\u0e34\u0e35\u0e48\u0e49" for t in thai)
     assert join_tokens(["今日", "は", "iPhone", "15", "を"]) == "今日はiPhone 15を"
     lines = layout_lines(tokenize_text("週末には晴れるそうです。明日は雨が降るかもしれません。"), 13, 2)
     assert all(len(line) <= 13 and " " not in line for line in lines)  # 27 characters: three lines

@@ -9,13 +9,32 @@ from pathlib import Path
 
 import pytest
 import webvtt
-
-from vtxlib.subtitles import (Cue, RTTMWriter, SRTWriter, StyledVTTWriter, SubtitleOptions, TextWriter,
-                              VTTWriter, JSONWriter, build_cues, layout_lines, write_outputs)
-from vtxlib.types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, Emotion,
-                          MediaInfo, SpeakerTurn, Turn, Word)
-
 from needs import require
+
+from vtxlib.subtitles import (
+    Cue,
+    JSONWriter,
+    RTTMWriter,
+    SRTWriter,
+    StyledVTTWriter,
+    SubtitleOptions,
+    TextWriter,
+    VTTWriter,
+    build_cues,
+    layout_lines,
+    write_outputs,
+)
+from vtxlib.types import (
+    UNKNOWN_SPEAKER,
+    AlignedTranscript,
+    Diarization,
+    Document,
+    Emotion,
+    MediaInfo,
+    SpeakerTurn,
+    Turn,
+    Word,
+)
 
 SENTENCES = [
     "Well, I think the main problem with the proposal is that nobody has measured anything.",

@@ -80,7 +80,8 @@ def test_a_fresh_text_conversation_says_no_sentence_twice(tmp_path):
     import dataclasses
     import json
 
-    from vtxlib.testing.corpus import INTERJECTIONS, long_spec, make_conversation as make_corpus_conversation
+    from vtxlib.testing.corpus import INTERJECTIONS, long_spec
+    from vtxlib.testing.corpus import make_conversation as make_corpus_conversation
 
     spec = dataclasses.replace(long_spec("dev", 15, 3), target_seconds=40.0)  # the long recipe, shorter
     file = make_corpus_conversation(tmp_path / spec.name, spec)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import webvtt
-
 from needs import require
 
 genai = require("google.genai", extra="enhance")

@@ -12,7 +12,6 @@ import inspect
 
 import numpy as np
 import pytest
-
 from needs import require
 
 require("nemo.collections.asr", extra="gpu")

@@ -9,7 +9,6 @@ import subprocess
 
 import pytest
 import webvtt
-
 from needs import require, require_tools
 
 require("faster_whisper", extra="cpu")

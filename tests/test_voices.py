@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from needs import require
 
 from vtxlib import voices
 from vtxlib.audio import write_wav
 from vtxlib.errors import InputError
 from vtxlib.types import Diarization, Document, SpeakerTurn, VoiceMatch
-
-from needs import require
 
 pytestmark = pytest.mark.tools("espeak-ng", "ffmpeg")
 
@@ -271,6 +270,7 @@ def test_service_job_gets_configured_and_uploaded_voices(tmp_path):
     require("fastapi", extra="service")
     require("httpx", extra="service")
     from test_service import FakePipeline, client_for, tone_wav
+
     from vtxlib.pipeline import PipelineOptions
     from vtxlib.workspace import Workspace
 
@@ -314,6 +314,7 @@ def test_pyannote_tier_enrolls_and_matches_in_the_pipelines_own_embedding_space(
     require("pyannote.audio", extra="gpu")
     import torch
     from gpu_models import build_pyannote_pipeline
+
     from vtxlib.diarize.base import SpeakerCount
     from vtxlib.diarize.pyannote import PyannoteDiarizer, PyannoteOptions
     from vtxlib.testing.synth import make_conversation

@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from needs import require  # noqa: E402
 
 require("googleapiclient", extra="upload")

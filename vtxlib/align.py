@@ -25,11 +25,9 @@ import bisect
 import logging
 import math
 import re
-from dataclasses import replace
 from typing import Optional
 
-from .types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, OptionsModel, SpeakerTurn, Transcript,
-                    Turn, Word)
+from .types import UNKNOWN_SPEAKER, AlignedTranscript, Diarization, OptionsModel, SpeakerTurn, Transcript, Turn, Word
 
 log = logging.getLogger("vtxlib.align")
 

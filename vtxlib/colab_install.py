@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import importlib.metadata as metadata
+import importlib.util
 import json
 import logging
 import os

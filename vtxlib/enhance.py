@@ -34,8 +34,18 @@ from pydantic import Field
 from .errors import BackendUnavailable, InputError, StageFailed, missing_dependency
 from .secrets import get_secret
 from .timefmt import clock
-from .types import (Chapter, Document, EnhanceExtras, EnhanceStats, OptionsModel, SuggestedName, Summary, Turn,
-                    VtxModel, Word)
+from .types import (
+    Chapter,
+    Document,
+    EnhanceExtras,
+    EnhanceStats,
+    OptionsModel,
+    SuggestedName,
+    Summary,
+    Turn,
+    VtxModel,
+    Word,
+)
 from .workspace import atomic_write_json
 
 log = logging.getLogger("vtxlib.enhance")

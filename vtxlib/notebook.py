@@ -24,8 +24,8 @@ from typing import Any, Callable, Literal, Optional
 
 from pydantic import Field
 
-from .colab_install import drive_wanted, flush_drive, in_colab  # noqa: F401  (widgets import in_colab from here)
 from .acquire import COOKIES_FILE
+from .colab_install import drive_wanted, flush_drive, in_colab  # noqa: F401  (widgets import in_colab from here)
 from .errors import InputError, VtxError
 from .types import VtxModel
 from .workspace import COLAB_DRIVE_ROOT, Workspace, atomic_write_json, default_root

@@ -15,16 +15,15 @@ many videos load each model once).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
-import contextvars
-import threading
 import typing
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Optional, Sequence
@@ -37,11 +36,31 @@ from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
 from .errors import InputError, VtxError
 from .language import AUTO, LanguageOptions, normalise_language
-from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, LanguageDetection, MediaInfo,
-                    OptionsModel, VtxModel, StageRecord, Transcript, VoiceMatch)
+from .types import (
+    AlignedTranscript,
+    AudioFile,
+    Diarization,
+    Document,
+    Emotion,
+    LanguageDetection,
+    MediaInfo,
+    OptionsModel,
+    StageRecord,
+    Transcript,
+    VoiceMatch,
+    VtxModel,
+)
 from .vad import SpeechOptions, SpeechRegions, detect_speech
-from .workspace import (Artifact, Workspace, atomic_folder, atomic_write_json, content_digest, normalised,
-                        remove_stale_temporaries, stage_key)
+from .workspace import (
+    Artifact,
+    Workspace,
+    atomic_folder,
+    atomic_write_json,
+    content_digest,
+    normalised,
+    remove_stale_temporaries,
+    stage_key,
+)
 
 log = logging.getLogger("vtxlib.pipeline")
 

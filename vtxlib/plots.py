@@ -27,8 +27,7 @@ import numpy as np
 
 from .emotion.base import LABELS
 from .errors import InputError, missing_dependency
-from .timeline import (EMOTION_COLORS, OVERLAP_COLOR, SPEAKER_PALETTE, UNCERTAIN_COLOR,  # noqa: F401
-                       speaker_colors, timeline_html)
+from .timeline import EMOTION_COLORS, OVERLAP_COLOR, SPEAKER_PALETTE, UNCERTAIN_COLOR, speaker_colors, timeline_html  # noqa: F401
 from .types import AlignedTranscript, AudioFile, Diarization, Document, Turn
 
 log = logging.getLogger("vtxlib.plots")

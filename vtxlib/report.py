@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .emotion.base import LABELS
-from .timeline import CSS as TIMELINE_CSS
 from .timefmt import clock
+from .timeline import CSS as TIMELINE_CSS
 from .timeline import EMOTION_COLORS, UNCERTAIN_COLOR, speaker_colors, timeline_html
 from .types import Diarization, Document, MediaInfo, Turn
 from .workspace import atomic_write_text

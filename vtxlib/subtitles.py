@@ -33,10 +33,19 @@ from .align import ends_clause, ends_sentence
 from .diarize.pauses import RTTM_PAUSE_FILL, bridge_pauses
 from .errors import InputError, missing_dependency
 from .subtitle_rules import join_tokens, right_to_left, rules_for, separator, tokenize_text
-from .types import (UNKNOWN_SPEAKER, AlignedTranscript, Diarization, Document, OptionsModel, SpeakerTurn,
-                    Translation, Turn, Word)
 from .timefmt import cue_timestamp
 from .timeline import EMOTION_COLORS, SPEAKER_PALETTE
+from .types import (
+    UNKNOWN_SPEAKER,
+    AlignedTranscript,
+    Diarization,
+    Document,
+    OptionsModel,
+    SpeakerTurn,
+    Translation,
+    Turn,
+    Word,
+)
 from .workspace import atomic_write_text
 
 log = logging.getLogger("vtxlib.subtitles")

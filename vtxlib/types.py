@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, computed_field, model_serializer,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_serializer, model_validator
 
 SCHEMA_VERSION = 2  # 2: words only inside their turns (version 1 also listed them at the top level)
 READABLE_VERSIONS = (1, 2)

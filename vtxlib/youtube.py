@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 from urllib.parse import parse_qs, urlparse
 
+from .colab_install import in_colab
 from .errors import BackendUnavailable, InputError, StageFailed, VtxError, missing_dependency
 from .types import OptionsModel, VtxModel
-from .colab_install import in_colab
 from .workspace import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("vtxlib.youtube")

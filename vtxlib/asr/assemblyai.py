@@ -24,11 +24,29 @@ from typing import Any, Callable, Optional
 from pydantic import Field
 
 from ..errors import missing_dependency
-from ..types import (AsrExtras, AssemblyAIChapter, AssemblyAIExtras, AssemblyAISentiment, AudioFile, OptionsModel,
-                     Segment, SpeakerTurn, Transcript, Word)
+from ..types import (
+    AsrExtras,
+    AssemblyAIChapter,
+    AssemblyAIExtras,
+    AssemblyAISentiment,
+    AudioFile,
+    OptionsModel,
+    Segment,
+    SpeakerTurn,
+    Transcript,
+    Word,
+)
 from .base import ProgressFn
-from .cloud import (CloudAsrError, PlannedRequest, announce, base_url, describe_audio, kind_of_http_status,
-                    require_consent, write_dry_run)
+from .cloud import (
+    CloudAsrError,
+    PlannedRequest,
+    announce,
+    base_url,
+    describe_audio,
+    kind_of_http_status,
+    require_consent,
+    write_dry_run,
+)
 
 log = logging.getLogger("vtxlib.asr.assemblyai")
 

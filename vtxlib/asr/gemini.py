@@ -32,8 +32,16 @@ from ..audio import SAMPLE_RATE, load_audio, write_wav
 from ..errors import missing_dependency
 from ..types import AsrExtras, AudioFile, GeminiAsrExtras, OptionsModel, Transcript
 from .base import ProgressFn
-from .cloud import (CloudAsrError, PlannedRequest, announce, base_url, describe_audio, kind_of_http_status,
-                    require_consent, write_dry_run)
+from .cloud import (
+    CloudAsrError,
+    PlannedRequest,
+    announce,
+    base_url,
+    describe_audio,
+    kind_of_http_status,
+    require_consent,
+    write_dry_run,
+)
 from .word_times import TextSegment, align_text_to_words
 
 log = logging.getLogger("vtxlib.asr.gemini")
@@ -224,8 +232,9 @@ class GeminiAsr:
                      uploaded.name, type(e).__name__)
 
     def _call(self, what: str, send: Callable[[], Any]) -> Any:
-        from ..enhance import _retry_info_delay, _transport_errors
         from google.genai import errors as genai_errors
+
+        from ..enhance import _retry_info_delay, _transport_errors
 
         for attempt in range(self.options.retries + 1):
             try:

@@ -33,8 +33,8 @@ class WhisperLanguageDetector:
         return self._model
 
     def model_files(self):
-        from .whisper_cpu import BUNDLED_MODELS
         from ..errors import BackendUnavailable
+        from .whisper_cpu import BUNDLED_MODELS
 
         try:
             return [p for pieces in BUNDLED_MODELS[DETECTOR_MODEL].locate().values() for p in pieces]

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..errors import VtxError
-from ..errors import StageFailed
+from ..errors import StageFailed, VtxError
 from ..types import AsrAttempt, AsrRouting, AudioFile, Transcript
 from .base import ProgressFn
 from .cloud import CLOUD_BACKENDS, key_present

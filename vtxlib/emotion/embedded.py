@@ -32,7 +32,6 @@ from ..errors import missing_dependency
 from ..types import AudioFile, Emotion, OptionsModel, Turn, VtxModel
 from .base import LABELS, ProgressFn
 from .stage import EmotionWindow, WindowOptions, classify_turns_by_windows
-from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.emotion")
 

@@ -15,6 +15,7 @@ Capture is an interface (:class:`AudioSource`, chunks of float32 16 kHz mono):
 :func:`live_widget` puts Record / Stop / Save buttons and a live transcript in a notebook.
 """
 
+from ..colab_install import in_colab
 from .capture import (
     COLAB_CALLBACK,
     COLAB_CAPTURE_JS,
@@ -28,7 +29,6 @@ from .capture import (
     import_sounddevice,
     resample_to_16k,
 )
-from ..colab_install import in_colab
 from .cli import add_parser, cmd_live
 from .segment import Cut, StreamingVad, UtteranceSegmenter
 from .session import (

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 from pydantic import computed_field
 
-from ..audio import SAMPLE_RATE, write_wav
+from ..audio import write_wav
 from ..types import (
     AlignedTranscript,
     Diarization,

@@ -6,8 +6,8 @@ import html
 import logging
 from typing import Callable, Optional
 
-from ..errors import missing_dependency
 from ..colab_install import in_colab
+from ..errors import missing_dependency
 from .capture import AudioSource, ColabMicSource, SoundDeviceSource
 from .session import Utterance
 from .transcriber import LiveTranscriber, create_live_transcriber

@@ -26,10 +26,10 @@ from typing import Union
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE
 from ..errors import BackendUnavailable
 from ..types import SpeakerTurn, VtxModel
 from .samples import write_rttm
-from ..audio import SAMPLE_RATE
 
 log = logging.getLogger("vtxlib.testing")
 
