@@ -154,7 +154,7 @@ def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path, monke
     batch = workspace.batch_dir / "videos"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "vtxlib.batch", str(listing), "--workspace", str(workspace.root),
+    command = [sys.executable, "-m", "vtxlib", "batch", str(listing), "--workspace", str(workspace.root),
                "--notebooks", NOTEBOOKS, "--name", "videos", "-q"]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
