@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 from pydantic import computed_field
 
-from ..audio import write_wav
+from ..audio import SAMPLE_RATE, write_wav  # noqa: F401  (SAMPLE_RATE: the live modules import it from here)
 from ..types import (
     AlignedTranscript,
     Diarization,
