@@ -110,7 +110,7 @@ def main() -> None:
             out = folder / f"out-{minutes:g}"
             peak, seconds = peak_rss_mb([sys.executable, "-m", "vtxlib", "run", str(file.wav), "--out",
                                          str(out), "--workspace", str(folder / "ws"), "--no-report"])
-            speakers, der = speakers_and_der(file, read_rttm(out / "transcript.rttm"))
+            speakers, der = speakers_and_der(file, read_rttm(next(out.glob("*/transcript.rttm"))))  # out/<media id>/
             print(f"| vtxlib run (whole pipeline) | {minutes:g} min | {file.num_speakers} | {speakers} | "
                   f"{100 * der:.1f}% | {peak:.0f} MB | {seconds:.0f} s | {file.duration / seconds:.0f}x |", flush=True)
 
