@@ -337,7 +337,7 @@ def test_real_server_on_loopback_with_the_embedded_pipeline(tmp_path, monkeypatc
     torch.set_num_threads(1)
     loads = []
     real_load = whisper_cpu.load_whisper_model
-    monkeypatch.setattr(whisper_cpu, "load_whisper_model", lambda o: loads.append(1) or real_load(o))
+    monkeypatch.setattr(whisper_cpu, "load_whisper_model", lambda o: loads.append(o.model) or real_load(o))
     clip = speech_clip(tmp_path / "two-voices.wav")
     workspace = Workspace(tmp_path / "ws")
     app = create_app(workspace, ServiceOptions(), PipelineOptions(asr="whisper-cpu", diarizer="embedded",
@@ -351,7 +351,8 @@ def test_real_server_on_loopback_with_the_embedded_pipeline(tmp_path, monkeypatc
         while not server.started and time.time() < deadline and thread.is_alive():
             time.sleep(0.05)
         assert server.started, "uvicorn did not start"
-        assert loads == [1]  # loaded at start-up, before any request
+        # loaded at start-up, before any request: the ASR model and the language stage's
+        assert sorted(loads) == ["base", "tiny.en"]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             status = client.get("/status").json()
             assert status["ready"] and status["backends"]["asr"] == "whisper-cpu"
@@ -375,7 +376,7 @@ def test_real_server_on_loopback_with_the_embedded_pipeline(tmp_path, monkeypatc
             # a URL to a loopback address is refused before anything is fetched
             url_job = client.post("/transcribe", data={"url": f"http://127.0.0.1:{port}/status"})
             assert url_job.status_code == 400 and "refused by the URL policy" in url_job.json()["error"]
-        assert loads == [1]
+        assert sorted(loads) == ["base", "tiny.en"]
     finally:
         server.should_exit = True
         thread.join(15)

@@ -34,7 +34,7 @@ from . import versions
 from .acquire import AcquireOptions, acquire
 from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
-from .errors import InputError, VtxError
+from .errors import BackendUnavailable, InputError, VtxError
 from .language import AUTO, LanguageOptions, normalise_language
 from .types import (AlignedTranscript, AudioFile, Diarization, Document, Emotion, LanguageDetection, MediaInfo,
                     OptionsModel, VtxModel, StageRecord, Transcript, VoiceMatch)
@@ -529,14 +529,21 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Create (load) every backend now, e.g. when a service starts, not on the first request."""
-        for stage in ("asr", "diarize") + (("emotion",) if self.options.emotion != "off" else ()):
+        stages = ("asr", "diarize") + (("emotion",) if self.options.emotion != "off" else ()) + \
+            (("language",) if self.options.language == AUTO else ())
+        for stage in stages:
             backend = self._backend(stage)
             if backend is None:
                 continue
-            if callable(getattr(backend, "load", None)):
-                backend.load()
-            elif hasattr(type(backend), "model"):
-                getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
+            try:
+                if callable(getattr(backend, "load", None)):
+                    backend.load()
+                elif hasattr(type(backend), "model"):
+                    getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
+            except BackendUnavailable as e:
+                if stage != "language":
+                    raise
+                log.warning("language identification will not run: %s", e)  # runs go on (docs/languages.md)
 
     def backends(self) -> dict[str, Any]:
         """The backends given or created so far, by stage."""
@@ -775,7 +782,9 @@ class Pipeline:
         """A backend is shared by runs whose options would create the same one."""
         opts = self.options
         if stage == "asr":
-            return (stage, *self._asr_plan())
+            backend, model, language = self._asr_plan()
+            # whisper-cpu takes the language with each call (takes_language): one backend for every language
+            return (stage, backend, model, language if backend == "nemo" else None)
         chosen = {"emotion": (opts.emotion,), "diarize": (opts.diarizer, opts.diarizer_model), "language": ()}
         return (stage, *chosen[stage])
 
@@ -792,7 +801,7 @@ class Pipeline:
         if stage == "asr":
             from .asr import create_asr
 
-            backend, model, language = self._asr_plan()
+            _, backend, model, language = self._backend_key("asr")
             return create_asr(backend, model=model, language=language, cache_dir=self.workspace.models_dir)
         if stage == "language":
             from .language import WhisperLanguageDetector

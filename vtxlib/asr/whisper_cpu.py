@@ -289,7 +289,8 @@ class WhisperCpuAsr:
     @property
     def model(self):
         if self._model is None:
-            self._model = load_whisper_model(self.options, self.cache_dir)
+            hub = {"download_root": self.cache_dir} if hub_model_name(self.options.model) else {}
+            self._model = load_whisper_model(self.options, **hub)
         return self._model
 
     @property
