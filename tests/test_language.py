@@ -150,7 +150,9 @@ def test_missing_multilingual_model_named_with_the_language_before_asr(clips, wo
     monkeypatch.setitem(whisper_cpu.BUNDLED_MODELS, "base",
                         dataclasses.replace(whisper_cpu.BUNDLED_MODELS["base"], locate=not_installed))
     started = Started()
-    with Pipeline(workspace, PipelineOptions(emotion="off", report=False), hook=started,
+    # asr_model named: the language stage runs before diarization (with auto it runs beside it, where
+    # the real detector, base itself, would be missing too and the run goes on in English)
+    with Pipeline(workspace, PipelineOptions(asr_model="base", emotion="off", report=False), hook=started,
                   backends={"language": FixedDetector({"es": 0.95, "pt": 0.05})}) as pipeline:
         with pytest.raises(BackendUnavailable, match=r"language es needs the ASR model base: .*pip install"):
             pipeline.run(str(clips["es"].wav))
@@ -325,3 +327,9 @@ def test_each_stretch_is_decoded_in_its_own_language(tmp_path):
     WhisperCpuAsr(WhisperCpuOptions(model="base"), model=one).transcribe(
         audio, speech=speech, language=detection.model_copy(update={"shares": {"es": 0.9, "de": 0.1}}))
     assert [language for language, _ in one.calls] == ["es"]  # a second language under 20 %: one run
+
+
+def test_language_runs_beside_diarization_when_nothing_it_finds_can_stop_the_run(workspace):
+    assert Pipeline(workspace, PipelineOptions())._language_beside_diarization()
+    for options in (PipelineOptions(asr_model="tiny.en"), PipelineOptions(asr="nemo"), PipelineOptions(language="de")):
+        assert not Pipeline(workspace, options)._language_beside_diarization(), options

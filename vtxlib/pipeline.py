@@ -177,6 +177,7 @@ class RunResult:
     audio: Optional[AudioFile] = None
     speech: Optional[SpeechRegions] = None  # None when neither ASR nor diarizer takes the speech stage's regions
     language: Optional[LanguageDetection] = None  # the language stage's result (forced or detected)
+    language_deferred: bool = False  # the language stage runs beside diarization (Pipeline._step_asr_and_diarize)
     transcript: Optional[Transcript] = None
     diarization: Optional[Diarization] = None
     aligned: Optional[AlignedTranscript] = None
@@ -318,7 +319,7 @@ class Pipeline:
                  self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
                  self._step_upload]
         if last >= STAGES.index("diarize"):
-            steps[3:5] = [self._step_asr_and_diarize, lambda st: None]
+            steps[2:5] = [self._step_language_unless_beside_diarization, self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
                 break
@@ -363,6 +364,19 @@ class Pipeline:
         from .language import forced
 
         return forced(self.options.language)
+
+    def _language_beside_diarization(self) -> bool:
+        """Whether the language stage may run while diarization does (it then costs no time on a
+        two-core machine): only when nothing it finds can stop the run, i.e. the ASR model is chosen
+        for the language (``asr_model`` auto) and the backend is not fixed to NeMo. Otherwise it runs
+        first, so that a model that cannot transcribe the language stops the run before any long work."""
+        return self.options.language == AUTO and self.options.asr_model in (None, "", "auto") \
+            and self.options.asr != "nemo"
+
+    def _step_language_unless_beside_diarization(self, st: "RunResult") -> None:
+        st.language_deferred = self._language_beside_diarization()
+        if not st.language_deferred:
+            self._step_language(st)
 
     def _step_language(self, st: "RunResult") -> None:
         """The language stage, then the ASR model for that language checked before any long work."""
@@ -435,6 +449,8 @@ class Pipeline:
         """
         if any(self._recorded_hit(stage, st.media.id, [st.refs["audio"].digest]) for stage in ("asr", "diarize")) \
                 or self._both_on_gpu():
+            if st.language_deferred:
+                self._step_language(st)
             self._step_asr(st)
             self._step_diarize(st)
             return
@@ -442,6 +458,8 @@ class Pipeline:
             diarizing = pool.submit(contextvars.copy_context().run, self.diarize, st.media, st.audio,
                                     st.refs["audio"], st.speech, st.refs.get("speech"))
             try:
+                if st.language_deferred:  # identified while diarization runs (see _language_beside_diarization)
+                    self._step_language(st)
                 st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech,
                                                          st.refs.get("speech"))
             except BaseException:
