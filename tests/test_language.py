@@ -333,3 +333,16 @@ def test_language_runs_beside_diarization_when_nothing_it_finds_can_stop_the_run
     assert Pipeline(workspace, PipelineOptions())._language_beside_diarization()
     for options in (PipelineOptions(asr_model="tiny.en"), PipelineOptions(asr="nemo"), PipelineOptions(language="de")):
         assert not Pipeline(workspace, options)._language_beside_diarization(), options
+
+
+def test_a_base_transcription_reuses_the_detectors_loaded_model(clips, workspace, monkeypatch):
+    from vtxlib.asr import whisper_cpu
+
+    loads = []
+    real_load = whisper_cpu.load_whisper_model
+    monkeypatch.setattr(whisper_cpu, "load_whisper_model", lambda o, **k: loads.append(o.model) or real_load(o, **k))
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False, force="language")) as pipeline:
+        result = pipeline.run(str(clips["es"].wav), until="asr", options=PipelineOptions(
+            emotion="off", report=False, force="language"))
+    assert result.transcript.language == "es" and result.transcript.words
+    assert loads == ["base"]  # the language stage loaded it; the ASR took the same model

@@ -820,7 +820,9 @@ class Pipeline:
             from .asr import create_asr
 
             _, backend, model, language = self._backend_key("asr")
-            return create_asr(backend, model=model, language=language, cache_dir=self.workspace.models_dir)
+            created = create_asr(backend, model=model, language=language, cache_dir=self.workspace.models_dir)
+            _share_detector_model(created, self._backends.get(("language",)))
+            return created
         if stage == "language":
             from .language import WhisperLanguageDetector
 
@@ -1044,6 +1046,23 @@ def _speech_input(backend: Any, speech: Optional[SpeechRegions], ref: Optional[R
     if speech is None or ref is None or not getattr(backend, "takes_speech", False):
         return {}, []
     return {"speech": speech}, [ref.digest]
+
+
+def _share_detector_model(asr: Any, detector: Any) -> None:
+    """An ASR backend that decodes with the language detector's model (multilingual base, same
+    settings) takes the model already loaded instead of loading it again."""
+    from .asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions
+    from .language import DETECTOR_MODEL, WhisperLanguageDetector
+
+    if not isinstance(asr, WhisperCpuAsr) or not isinstance(detector, WhisperLanguageDetector):
+        return
+    loaded = detector._model
+    settings = ("model", "compute_type", "cpu_threads", "device")
+    same = all(getattr(asr.options, k) == getattr(WhisperCpuOptions(model=DETECTOR_MODEL,
+                                                                     cpu_threads=detector.cpu_threads), k)
+               for k in settings)
+    if loaded is not None and same and asr._model is None:
+        asr._model = loaded
 
 
 def _language_input(backend: Any, options: dict, extra: dict,
