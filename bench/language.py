@@ -1,6 +1,6 @@
 """Language identification and multilingual ASR on the espeak-ng corpus (vtxlib.testing.multilingual).
 
-    python bench/language.py --quick            # one voice per half, clips of 3/10/20 s (~4 min on 2 cores)
+    python bench/language.py --quick            # one voice per half, clips of 3/10/20 s (~5 min on 2 cores)
     python bench/language.py                    # both voices per half, clips of 3/6/10/20 s
     python bench/language.py --halves dev       # choose constants on dev only
 

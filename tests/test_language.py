@@ -49,14 +49,16 @@ def workspace(tmp_path_factory):
 
 
 class Started:
-    """A pipeline hook that notes which stages started computing."""
+    """A pipeline hook that notes which stages started computing (``stages``) or came from the cache."""
 
     def __init__(self):
-        self.stages = []
+        self.stages, self.cached = [], []
 
     def __call__(self, stage, event, completed=None, total=None):
         if event == "start":
             self.stages.append(stage)
+        elif event == "cached":
+            self.cached.append(stage)
 
 
 class FixedDetector:
@@ -111,7 +113,7 @@ def test_english_only_model_on_spanish_speech_stops_before_asr(clips, workspace)
     with Pipeline(workspace, options, hook=started) as pipeline:
         with pytest.raises(InputError, match=r"speech is in es .*tiny.en is English only"):
             pipeline.run(str(clips["es"].wav))
-    assert "language" in started.stages or "speech" in started.stages
+    assert "language" in started.stages + started.cached
     assert "asr" not in started.stages and "diarize" not in started.stages
 
 
@@ -148,7 +150,9 @@ def test_missing_multilingual_model_named_with_the_language_before_asr(clips, wo
     monkeypatch.setitem(whisper_cpu.BUNDLED_MODELS, "base",
                         dataclasses.replace(whisper_cpu.BUNDLED_MODELS["base"], locate=not_installed))
     started = Started()
-    with Pipeline(workspace, PipelineOptions(emotion="off", report=False), hook=started,
+    # asr_model named: the language stage runs before diarization (with auto it runs beside it, where
+    # the real detector, base itself, would be missing too and the run goes on in English)
+    with Pipeline(workspace, PipelineOptions(asr_model="base", emotion="off", report=False), hook=started,
                   backends={"language": FixedDetector({"es": 0.95, "pt": 0.05})}) as pipeline:
         with pytest.raises(BackendUnavailable, match=r"language es needs the ASR model base: .*pip install"):
             pipeline.run(str(clips["es"].wav))
@@ -180,8 +184,8 @@ def test_plan_keeps_a_model_the_user_named_and_chooses_otherwise():
 
 
 def test_mixed_language_file_reports_both_and_decodes_each_in_its_own(workspace, tmp_path, caplog):
-    spanish = make_clip(FIXTURES, "es", "test", 1, 12.0)
-    german = make_clip(FIXTURES, "de", "test", 1, 12.0)
+    spanish = make_clip(FIXTURES, "es", "test", 1, 12.0)  # two voices, as two speakers would be
+    german = make_clip(FIXTURES, "de", "test", 0, 12.0)
     wav = concatenate(tmp_path / "es-de.wav", [spanish, german])
     caplog.set_level(logging.INFO, logger="vtxlib")
     with Pipeline(workspace, PipelineOptions(emotion="off", report=False)) as pipeline:
@@ -264,6 +268,8 @@ def test_normalise_language():
 
 def test_without_the_detector_model_the_run_goes_on_and_says_so(clips, workspace, caplog):
     class Missing(FixedDetector):
+        name = "missing-detector"
+
         def identify(self, audio_path, regions, options=None):
             raise BackendUnavailable("the bundled ASR model 'base' is not installed; install it with: pip install x")
 
@@ -287,3 +293,58 @@ def test_whisper_cpu_never_defaults_to_english_on_a_multilingual_model():
     # English transcripts keep their cache keys: tiny.en's options are what they were
     english = WhisperCpuOptions().cache_dict()
     assert english["language"] == "en" and "multilingual_speech_pad_s" not in english and "device" not in english
+
+
+def test_each_stretch_is_decoded_in_its_own_language(tmp_path):
+    """whisper-cpu decodes the regions of each language's span with that language (and pads them
+    without joining across the switch)."""
+    from types import SimpleNamespace
+
+    import soundfile as sf
+
+    from vtxlib.asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions
+    from vtxlib.types import AudioFile, LanguageSpan
+    from vtxlib.vad import SpeechRegions
+
+    class RecordingModel:
+        def __init__(self):
+            self.calls = []
+
+        def transcribe(self, samples, language=None, **kwargs):
+            self.calls.append((language, round(len(samples) / 16000, 1)))
+            return [], SimpleNamespace(language=language)
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(16000 * 20, np.float32), 16000)
+    audio = AudioFile(path=str(wav), sample_rate=16000, duration=20.0)
+    speech = SpeechRegions(regions=[(0.5, 4.0), (4.5, 9.0), (9.6, 14.0), (14.5, 19.0)], duration=20.0,
+                           backend="segmentation-3.0")
+    detection = LanguageDetection(language="es", probability=0.6, shares={"es": 0.5, "de": 0.5},
+                                  spans=[LanguageSpan(language="es", start=0.5, end=9.0),
+                                         LanguageSpan(language="de", start=9.6, end=19.0)])
+    model = RecordingModel()
+    WhisperCpuAsr(WhisperCpuOptions(model="base"), model=model).transcribe(audio, speech=speech, language=detection)
+    assert [language for language, _ in model.calls] == ["es", "de"]
+    one = RecordingModel()
+    WhisperCpuAsr(WhisperCpuOptions(model="base"), model=one).transcribe(
+        audio, speech=speech, language=detection.model_copy(update={"shares": {"es": 0.9, "de": 0.1}}))
+    assert [language for language, _ in one.calls] == ["es"]  # a second language under 20 %: one run
+
+
+def test_language_runs_beside_diarization_when_nothing_it_finds_can_stop_the_run(workspace):
+    assert Pipeline(workspace, PipelineOptions())._language_beside_diarization()
+    for options in (PipelineOptions(asr_model="tiny.en"), PipelineOptions(asr="nemo"), PipelineOptions(language="de")):
+        assert not Pipeline(workspace, options)._language_beside_diarization(), options
+
+
+def test_a_base_transcription_reuses_the_detectors_loaded_model(clips, workspace, monkeypatch):
+    from vtxlib.asr import whisper_cpu
+
+    loads = []
+    real_load = whisper_cpu.load_whisper_model
+    monkeypatch.setattr(whisper_cpu, "load_whisper_model", lambda o, **k: loads.append(o.model) or real_load(o, **k))
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False, force="language")) as pipeline:
+        result = pipeline.run(str(clips["es"].wav), until="asr", options=PipelineOptions(
+            emotion="off", report=False, force="language"))
+    assert result.transcript.language == "es" and result.transcript.words
+    assert loads == ["base"]  # the language stage loaded it; the ASR took the same model

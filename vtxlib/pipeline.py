@@ -34,7 +34,7 @@ from . import versions
 from .acquire import COOKIES_FILE, AcquireOptions, acquire
 from .audio import AudioOptions, decode, ffmpeg_version
 from .diarize.base import SpeakerCount
-from .errors import InputError, VtxError
+from .errors import BackendUnavailable, InputError, VtxError
 from .language import AUTO, LanguageOptions, normalise_language
 from .types import (
     AlignedTranscript,
@@ -231,6 +231,7 @@ class RunResult:
     audio: Optional[AudioFile] = None
     speech: Optional[SpeechRegions] = None  # None when neither ASR nor diarizer takes the speech stage's regions
     language: Optional[LanguageDetection] = None  # the language stage's result (forced or detected)
+    language_deferred: bool = False  # the language stage runs beside diarization (Pipeline._step_asr_and_diarize)
     transcript: Optional[Transcript] = None
     diarization: Optional[Diarization] = None
     aligned: Optional[AlignedTranscript] = None
@@ -378,7 +379,7 @@ class Pipeline:
                  self._step_align, self._step_emotion, self._step_enhance, lambda st: self._step_outputs(st, out_dir),
                  lambda st: None, self._step_upload]  # translate: written with the outputs
         if last >= STAGES.index("diarize"):
-            steps[3:5] = [self._step_asr_and_diarize, lambda st: None]
+            steps[2:5] = [self._step_language_unless_beside_diarization, self._step_asr_and_diarize, lambda st: None]
         for stage, step in zip(STAGES[1:], steps):
             if STAGES.index(stage) > last:
                 break
@@ -424,6 +425,19 @@ class Pipeline:
         from .language import forced
 
         return forced(self.options.language)
+
+    def _language_beside_diarization(self) -> bool:
+        """Whether the language stage may run while diarization does (it then costs no time on a
+        two-core machine): only when nothing it finds can stop the run, i.e. the ASR model is chosen
+        for the language (``asr_model`` auto) and the backend is not fixed to NeMo. Otherwise it runs
+        first, so that a model that cannot transcribe the language stops the run before any long work."""
+        return self.options.language == AUTO and self.options.asr_model in (None, "", "auto") \
+            and self.options.asr != "nemo"
+
+    def _step_language_unless_beside_diarization(self, st: "RunResult") -> None:
+        st.language_deferred = self._language_beside_diarization()
+        if not st.language_deferred:
+            self._step_language(st)
 
     def _step_language(self, st: "RunResult") -> None:
         """The language stage, then the ASR model for that language checked before any long work."""
@@ -496,6 +510,8 @@ class Pipeline:
         """
         if any(self._recorded_hit(stage, st.media.id, [st.refs["audio"].digest]) for stage in ("asr", "diarize")) \
                 or self._diarizer_takes_transcript() or self._both_on_gpu():
+            if st.language_deferred:
+                self._step_language(st)
             self._step_asr(st)
             self._step_diarize(st)
             return
@@ -504,6 +520,8 @@ class Pipeline:
             diarizing = pool.submit(contextvars.copy_context().run, self.diarize, st.media, st.audio,
                                     st.refs["audio"], st.speech, st.refs.get("speech"))
             try:
+                if st.language_deferred:  # identified while diarization runs (see _language_beside_diarization)
+                    self._step_language(st)
                 st.transcript, st.refs["asr"] = self.asr(st.media, st.audio, st.refs["audio"], st.speech,
                                                          st.refs.get("speech"))
             except BaseException:
@@ -605,10 +623,15 @@ class Pipeline:
             backend = self._backend(stage)
             if backend is None:
                 continue
-            if callable(getattr(backend, "load", None)):
-                backend.load()
-            elif hasattr(type(backend), "model"):
-                getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
+            try:
+                if callable(getattr(backend, "load", None)):
+                    backend.load()
+                elif hasattr(type(backend), "model"):
+                    getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
+            except BackendUnavailable as e:
+                if stage != "language":
+                    raise
+                log.warning("language identification will not run: %s", e)  # runs go on (docs/languages.md)
 
     def backends(self) -> dict[str, Any]:
         """The backends given or created so far, by stage."""
@@ -959,10 +982,13 @@ class Pipeline:
         """A backend is shared by runs whose options would create the same one."""
         opts = self.options
         if stage == "asr":
+            backend, model, language = self._asr_plan()
             # the speaker count reaches ASR only as AssemblyAI's speaker labels: a local model is shared across counts
             labels = (tuple(opts.speaker_count().model_dump().values()),) \
                 if self._diarizer_name() == "assemblyai" else ()
-            return (stage, *self._asr_plan(), opts.allow_cloud, opts.cloud_dry_run, *labels)
+            # whisper-cpu takes the language with each call (takes_language): one backend for every language
+            return (stage, backend, model, None if backend == "whisper-cpu" else language, opts.allow_cloud,
+                    opts.cloud_dry_run, *labels)
         chosen = {"emotion": (opts.emotion,), "diarize": (self._diarizer_name(), opts.diarizer_model), "language": ()}
         return (stage, *chosen[stage])
 
@@ -979,14 +1005,16 @@ class Pipeline:
         if stage == "asr":
             from .asr import CloudSettings, create_asr
 
-            backend, model, language = self._asr_plan()
+            _, backend, model, language = self._backend_key("asr")[:4]
             cloud = CloudSettings(allow_cloud=opts.allow_cloud, dry_run=opts.cloud_dry_run,
                                   secrets_dir=self.workspace.secrets_dir,
                                   speaker_labels=self._diarizer_name() == "assemblyai",
                                   **opts.speaker_count().model_dump())
             name = "auto" if opts.asr == "auto" and (opts.allow_cloud or opts.cloud_dry_run) else backend
-            return create_asr(name, model=model, language=language, cache_dir=self.workspace.models_dir,
-                              cloud=cloud)
+            created = create_asr(name, model=model, language=language, cache_dir=self.workspace.models_dir,
+                                 cloud=cloud)
+            _share_detector_model(created, self._backends.get(("language",)))
+            return created
         if stage == "language":
             from .asr.language_id import WhisperLanguageDetector
 
@@ -1238,6 +1266,24 @@ def _speech_input(backend: Any, speech: Optional[SpeechRegions], ref: Optional[R
     if speech is None or ref is None or not getattr(backend, "takes_speech", False):
         return {}, []
     return {"speech": speech}, [ref.digest]
+
+
+def _share_detector_model(asr: Any, detector: Any) -> None:
+    """An ASR backend that decodes with the language detector's model (multilingual base, same
+    settings) takes the model already loaded instead of loading it again."""
+    from .asr.language_id import WhisperLanguageDetector
+    from .asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions
+    from .language import DETECTOR_MODEL
+
+    if not isinstance(asr, WhisperCpuAsr) or not isinstance(detector, WhisperLanguageDetector):
+        return
+    loaded = detector._model
+    settings = ("model", "compute_type", "cpu_threads", "device")
+    same = all(getattr(asr.options, k) == getattr(WhisperCpuOptions(model=DETECTOR_MODEL,
+                                                                     cpu_threads=detector.cpu_threads), k)
+               for k in settings)
+    if loaded is not None and same and asr._model is None:
+        asr._model = loaded
 
 
 def _language_input(backend: Any, options: dict, extra: dict,

@@ -159,6 +159,8 @@ class TranscriptResponse(VtxModel):
     job_id: Optional[str] = None
     media: PublicMedia
     language: Optional[str] = None
+    language_probability: Optional[float] = None
+    language_source: Optional[str] = Field(default=None, description="detected or forced (--language)")
     speakers: list[str]
     speaker_names: dict[str, str] = Field(default_factory=dict)
     voice_matches: list[VoiceMatch] = Field(default_factory=list, description="with enrolled voices: how "
@@ -584,7 +586,9 @@ def transcript_response(document: Document, outputs: Optional[dict] = None,
                          emotion=t.emotion) for t in document.turns]
     media = public_media(document.media.model_dump(mode="json"), source_name)
     return TranscriptResponse(
-        media=PublicMedia.model_validate(media), language=document.language, speakers=document.speakers,
+        media=PublicMedia.model_validate(media), language=document.language,
+        language_probability=document.language_probability, language_source=document.language_source,
+        speakers=document.speakers,
         speaker_names=dict(document.speaker_names), voice_matches=document.voice_matches, turns=turns,
         words=document.transcript.words,
         outputs={name: Path(path).name for name, path in (outputs or {}).items() if path},

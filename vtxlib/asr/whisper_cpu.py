@@ -289,7 +289,8 @@ class WhisperCpuAsr:
     @property
     def model(self):
         if self._model is None:
-            self._model = load_whisper_model(self.options, self.cache_dir)
+            hub = {"download_root": self.cache_dir} if hub_model_name(self.options.model) else {}
+            self._model = load_whisper_model(self.options, **hub)
         return self._model
 
     @property
@@ -364,9 +365,12 @@ class WhisperCpuAsr:
                             language: Optional["LanguageDetection"] = None) -> Transcript:
         from ..audio import load_audio
 
-        chunks = speech.padded(self.pad_for(speech))
+        pad = self.pad_for(speech)
         parts = []
-        for lang, run in language_runs(chunks, language, self.options.language):
+        # runs of one language are cut from the regions before padding, so that padding never joins
+        # the last region of one language with the first of the next
+        for lang, regions in language_runs(list(speech.regions), language, self.options.language):
+            run = speech.model_copy(update={"regions": regions}).padded(pad)
             for start, group in speech_windows(run, self.options.window_s, audio.path):
                 samples = load_audio(audio.path, start, group[-1][1])
                 relative = [(s - start, e - start) for s, e in group]
