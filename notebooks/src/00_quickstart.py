@@ -73,7 +73,8 @@ nb.record(notebook="00_quickstart", media_id=result.media.id, files=nb.files_wri
           output_dir=pathlib.Path(result.outputs["vtt"]).parent, speakers=len(result.document.speakers),
           words=len(result.document.transcript.words), enhanced=enhanced,
           speaker_names=result.document.speaker_names,
-          upload=upload.model_dump(mode="json") if upload is not None else None)
+          upload=upload.results[0].model_dump(mode="json") if upload is not None else None,
+          tracks=[r.model_dump(mode="json") for r in upload.results] if upload is not None else [])
 
 # %%
 # NBVAL_CHECK_OUTPUT
