@@ -10,7 +10,7 @@ from vtxlib.validate import MAX_SPEAKERS, check_speaker_counts
 
 BAD = [
     ({"num_speakers": 0}, "positive integer"),
-    ({"max_speakers": MAX_SPEAKERS + 1}, f"up to {MAX_SPEAKERS}"),
+    ({"max_speakers": MAX_SPEAKERS + 1}, f"between 1 and {MAX_SPEAKERS}"),
     ({"num_speakers": 2, "max_speakers": 3}, "not both"),
     ({"num_speakers": 2, "min_speakers": 1}, "not both"),
     ({"min_speakers": 4, "max_speakers": 2}, "larger than"),

@@ -27,8 +27,8 @@ def check_speaker_counts(num_speakers: Optional[int] = None, min_speakers: Optio
         if value is None:
             continue
         if not isinstance(value, int) or not 1 <= value <= MAX_SPEAKERS:
-            raise InputError(f"--{name.replace('_', '-')} must be a whole number between 1 and {MAX_SPEAKERS} (a positive integer), "
-                             f"got {value!r}")
+            raise InputError(f"--{name.replace('_', '-')} must be a whole number between 1 and {MAX_SPEAKERS} "
+                             f"(a positive integer), got {value!r}")
     if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
         raise InputError("give either --num-speakers or --min-speakers/--max-speakers, not both")
     if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
