@@ -9,7 +9,8 @@ import random
 import re
 
 import pytest
-from needs import require  # noqa: E402
+from fakes import HelloAsr, OneTurnDiarizer
+from needs import require
 
 genai_types = require("google.genai.types", extra="enhance")
 from google.genai import errors as genai_errors  # noqa: E402
@@ -589,37 +590,6 @@ def test_requests_without_an_answer_leave_the_result_unfinished_but_rejected_ans
     assert enh.enhance(doc, EnhanceOptions(), client=FakeClient()).unfinished() is None
 
 
-class _Asr:
-    name = "fake-asr"
-
-    def options_dict(self):
-        return {}
-
-    def transcribe(self, audio, progress=None):
-        from vtxlib.types import Segment, Transcript
-
-        words = [Word("hello", 0.2, 0.5, 0.9), Word("there", 0.6, 0.9, 0.9)]
-        return Transcript([Segment("hello there", 0.2, 0.9, words)], language="en", backend=self.name)
-
-    def close(self):
-        pass
-
-
-class _Diarizer:
-    name = "fake-diarizer"
-
-    def options_dict(self):
-        return {}
-
-    def diarize(self, audio, count, progress=None):
-        from vtxlib.types import Diarization, SpeakerTurn
-
-        return Diarization([SpeakerTurn("SPEAKER_00", 0.1, 1.0)], backend=self.name)
-
-    def close(self):
-        pass
-
-
 def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(tmp_path, monkeypatch, capsys):
     import wave
 
@@ -637,7 +607,7 @@ def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(
     monkeypatch.setattr(enh, "make_client", lambda api_key, options: clients[-1])
     monkeypatch.setattr(enh, "_backoff", lambda attempt, options, error: 0.0)
     monkeypatch.setattr(Pipeline, "_create_backend",
-                        lambda self, stage: {"asr": _Asr, "diarize": _Diarizer}[stage]())
+                        lambda self, stage: {"asr": HelloAsr, "diarize": OneTurnDiarizer}[stage]())
     argv = ["run", str(src), "--workspace", str(tmp_path / "ws"), "--enhance", "gemini", "--emotion", "off",
             "--no-report", "-q", "--language", "en"]  # a given language: no detector beside the fakes
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import HelloAsr, OneTurnDiarizer
 from needs import require
 
 from vtxlib import netguard
 from vtxlib.pipeline import Pipeline, PipelineOptions
-from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word
 from vtxlib.workspace import Workspace
 
 BUCKET = "bucket.s3.amazonaws.com"
@@ -52,33 +52,6 @@ def _wav_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-class _Asr:
-    name = "fake-asr"
-
-    def options_dict(self):
-        return {}
-
-    def transcribe(self, audio, progress=None):
-        words = [Word("hello", 0.2, 0.5, 0.9), Word("there", 0.6, 0.9, 0.9)]
-        return Transcript([Segment("hello there", 0.2, 0.9, words)], language="en", backend=self.name)
-
-    def close(self):
-        pass
-
-
-class _Diarizer:
-    name = "fake-diarizer"
-
-    def options_dict(self):
-        return {}
-
-    def diarize(self, audio, count, progress=None):
-        return Diarization([SpeakerTurn("SPEAKER_00", 0.1, 1.0)], backend=self.name)
-
-    def close(self):
-        pass
-
-
 def _every_file(*folders: Path) -> dict[Path, str]:
     return {path: path.read_bytes().decode("utf-8", "replace") for folder in folders
             for path in folder.rglob("*") if path.is_file() and path.suffix != ".wav"}
@@ -93,7 +66,7 @@ def test_a_signed_links_query_is_in_no_output_or_stored_record(tmp_path, monkeyp
     with LocalServer({"/v.mp4": (200, {"Content-Type": "audio/wav"}, body)}) as server:
         url = _signed(server.port).replace("https://", "http://")
         pipeline = Pipeline(ws, PipelineOptions(emotion="off", report=True),
-                            backends={"asr": _Asr(), "diarize": _Diarizer()})
+                            backends={"asr": HelloAsr(), "diarize": OneTurnDiarizer()})
         result = pipeline.run(url, out_dir=out)
         assert server.hits and "X-Amz-Signature=abc123sig" in server.hits[0]  # the download used it
     assert {"json", "report"} <= set(result.outputs)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import webvtt
+from fakes import FakeBackend
 from needs import require
 
 genai = require("google.genai", extra="enhance")
@@ -273,12 +274,11 @@ def test_language_lists_are_checked():
 
 # -- the pipeline -------------------------------------------------------------------------------
 
-class _Asr:
+class _Asr(FakeBackend):
+    """The Spanish words of make_document(), counting its calls."""
+
     name = "fake-asr"
     calls = 0
-
-    def options_dict(self):
-        return {}
 
     def transcribe(self, audio, progress=None):
         from vtxlib.types import Segment, Transcript
@@ -290,24 +290,17 @@ class _Asr:
                     for t in document.transcript.turns]
         return Transcript(segments=segments, language="es", backend=self.name)
 
-    def close(self):
-        pass
 
+class _Diarizer(FakeBackend):
+    """make_document()'s speakers, each turn widened by 50 ms."""
 
-class _Diarizer:
     name = "fake-diarizer"
-
-    def options_dict(self):
-        return {}
 
     def diarize(self, audio, count, progress=None):
         from vtxlib.types import Diarization, SpeakerTurn
 
         turns = [SpeakerTurn(t.speaker, t.start - 0.05, t.end + 0.05) for t in make_document().transcript.turns]
         return Diarization(turns, backend=self.name)
-
-    def close(self):
-        pass
 
 
 @pytest.fixture

@@ -10,37 +10,15 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from fakes import HelloAsr, OneTurnDiarizer
 
 from vtxlib.pipeline import Pipeline, PipelineOptions
-from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word
 from vtxlib.workspace import Workspace
 
 
-class _Asr:
-    name = "fake-asr"
+class VersionedAsr(HelloAsr):
+    options = {"v": 1}
 
-    def options_dict(self):
-        return {"v": 1}
-
-    def transcribe(self, audio, progress=None):
-        words = [Word("hello", 0.2, 0.5, 0.9), Word("there", 0.6, 0.9, 0.9)]
-        return Transcript([Segment("hello there", 0.2, 0.9, words)], language="en", backend=self.name)
-
-    def close(self):
-        pass
-
-
-class _Diarizer:
-    name = "fake-diarizer"
-
-    def options_dict(self):
-        return {}
-
-    def diarize(self, audio, count, progress=None):
-        return Diarization([SpeakerTurn("SPEAKER_00", 0.1, 1.0)], backend=self.name)
-
-    def close(self):
-        pass
 
 
 def _wav(path: Path, seconds=1.5, freq=200) -> Path:
@@ -53,7 +31,7 @@ def _wav(path: Path, seconds=1.5, freq=200) -> Path:
 
 def _pipeline(ws):
     return Pipeline(ws, PipelineOptions(emotion="off", report=False),
-                    backends={"asr": _Asr(), "diarize": _Diarizer()})
+                    backends={"asr": VersionedAsr(), "diarize": OneTurnDiarizer()})
 
 
 def _age(path: Path, seconds: float) -> None:
