@@ -95,7 +95,7 @@ def transcriber():
         loads = CountingLoads(whisper_cpu.load_whisper_model)
         mp.setattr(whisper_cpu, "load_whisper_model", loads)
         t = live.create_live_transcriber(options=LiveOptions(speaker_labels=True))
-        t.loads = loads
+        t.loads, t.loads_at_creation = loads, loads.calls
         yield t
 
 
@@ -204,6 +204,7 @@ def test_realtime_start_stop_mid_utterance_and_model_loaded_once(transcriber, st
     stop_at = (second_start + second_end) / 2  # in the middle of the second sentence
     emitted = []
     transcriber.on_utterance = emitted.append
+    loads_before = transcriber.loads.calls  # other tests of this module may load models of their own
     source = WavFileSource(stream["path"], realtime=True, chunk_ms=100)
     started = time.perf_counter()
     transcriber.start(source)
@@ -224,7 +225,7 @@ def test_realtime_start_stop_mid_utterance_and_model_loaded_once(transcriber, st
     assert first.measured_realtime
     # wall-clock latency: at least the silence the cut waited for, at most that plus a slow ASR call
     assert first.endpoint_delay_s <= first.latency_s <= first.endpoint_delay_s + first.processing_s + 1.0, details
-    assert transcriber.loads.calls == 1  # both sessions used the model loaded at creation
+    assert transcriber.loads_at_creation == 1 and transcriber.loads.calls == loads_before  # loaded once, at creation
 
 
 def test_start_twice_is_refused(transcriber, stream):
