@@ -486,3 +486,9 @@ def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:
         except ValueError:
             params[key.strip()] = raw
     return params
+
+
+if __name__ == "__main__":  # the command moved to vtxlib.batch_cli (batch_ray builds on this module)
+    import sys
+
+    sys.exit("error: run batches with: python -m vtxlib batch LIST [options] (see --help)")
