@@ -239,13 +239,12 @@ def make_client(api_key: Optional[str], options: EnhanceOptions):
         raise EnhanceSkipped(
             "Gemini enhancement skipped: no API key. Set GEMINI_API_KEY (or GOOGLE_API_KEY) in the "
             "environment, add it to Colab secrets, or write it to <workspace>/secrets/GEMINI_API_KEY.")
+    from .genai_client import gemini_client
+
     try:
-        from google import genai
-        from google.genai import types
-    except ImportError as e:
-        raise EnhanceSkipped(str(missing_dependency("google-genai", "enhance", "Gemini enhancement"))) from e
-    return genai.Client(api_key=api_key, http_options=types.HttpOptions(
-        timeout=int(options.timeout_s * 1000), retry_options=types.HttpRetryOptions(attempts=1)))
+        return gemini_client(api_key, options.timeout_s, extra="enhance", what="Gemini enhancement")
+    except BackendUnavailable as e:  # google-genai not installed: the run goes on without enhancement
+        raise EnhanceSkipped(str(e)) from e
 
 
 def document_with_enhancements(result: EnhanceResult, base: Optional[Document] = None) -> Document:

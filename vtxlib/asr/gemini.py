@@ -29,7 +29,6 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from ..audio import SAMPLE_RATE, load_audio, write_wav
-from ..errors import missing_dependency
 from ..types import AsrExtras, AudioFile, GeminiAsrExtras, OptionsModel, Transcript
 from .base import ProgressFn
 from .cloud import (
@@ -188,14 +187,10 @@ class GeminiAsr:
             from .cloud import missing_key
 
             raise missing_key(NAME)
-        try:
-            from google import genai
-            from google.genai import types
-        except ImportError as e:
-            raise missing_dependency("google-genai", "cloud", "The gemini ASR backend") from e
-        return genai.Client(api_key=self.api_key, http_options=types.HttpOptions(
-            base_url=self.url, timeout=int(self.options.timeout_s * 1000),
-            retry_options=types.HttpRetryOptions(attempts=1)))
+        from ..genai_client import gemini_client
+
+        return gemini_client(self.api_key, self.options.timeout_s, extra="cloud", what="The gemini ASR backend",
+                             base_url=self.url)
 
     def _transcribe_chunk(self, client, audio: AudioFile, chunk: Chunk, index: int, total: int) -> GeminiTranscriptAnswer:
         from google.genai import types

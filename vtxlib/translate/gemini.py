@@ -157,13 +157,9 @@ def make_client(api_key: Optional[str], options: GeminiTranslateOptions):
     if not api_key:
         raise BackendUnavailable("Gemini translation needs an API key: set GEMINI_API_KEY (environment, Colab "
                                  "secrets or <workspace>/secrets/GEMINI_API_KEY)")
-    try:
-        from google import genai
-        from google.genai import types
-    except ImportError as e:
-        raise missing_dependency("google-genai", "enhance", "Gemini translation") from e
-    return genai.Client(api_key=api_key, http_options=types.HttpOptions(
-        timeout=int(options.timeout_s * 1000), retry_options=types.HttpRetryOptions(attempts=1)))
+    from ..genai_client import gemini_client
+
+    return gemini_client(api_key, options.timeout_s, extra="enhance", what="Gemini translation")
 
 
 def checked_texts(response: Any, ids: list[str]) -> dict[str, str]:
