@@ -178,12 +178,13 @@ def print_table(rows: list[Row]) -> None:
               f"{f['speakers_found']:>2}/{f['speakers_true']:<2} {f['peak_rss_mb']:>7.0f}")
     if any(r.compared for r in rows):
         print("\n--compare (same bare runs): this checkout | the other")
-        print(f"{'recording':<34} {'pipe s':>7} {'ratio':>6} {'WER':>6} {'DER0':>6} {'RSS MB':>7} | "
-              f"{'pipe s':>7} {'ratio':>6} {'WER':>6} {'DER0':>6} {'RSS MB':>7}")
+        columns = f"{'pipe s':>7} {'ratio':>6} {'WER':>6} {'DER0':>6} {'cpWER':>6} {'spk':>5} {'RSS MB':>7}"
+        print(f"{'recording':<34} {columns} | {columns}")
         for r in rows:
             this, other = r.figures, r.compared
             print(f"{r.name:<34} " + " | ".join(
-                f"{f['pipeline_s']:>7.2f} {f['ratio']:>6.2f} {f['wer']:>6.1%} {f['der_c0']:>6.1%} {f['peak_rss_mb']:>7.0f}"
+                f"{f['pipeline_s']:>7.2f} {f['ratio']:>6.2f} {f['wer']:>6.1%} {f['der_c0']:>6.1%} {f['cpwer']:>6.1%} "
+                f"{f['speakers_found']:>2}/{f['speakers_true']:<2} {f['peak_rss_mb']:>7.0f}"
                 for f in (this, other)))
 
 
