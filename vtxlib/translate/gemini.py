@@ -119,7 +119,10 @@ class GeminiTranslator:
 
             if is_transient(e):
                 raise StageFailed(no_answer_line(e, self.options.max_attempts, f"the {request.target} translation")) from e
-            raise _permanent(e, self.options.model) from e
+            mapped = _permanent(e, self.options.model)
+            if mapped is e:
+                raise
+            raise mapped from e
         raise AssertionError("unreachable")
 
     def _ask(self, payload: dict, ids: list[str]) -> dict[str, str]:
