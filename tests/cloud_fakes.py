@@ -4,7 +4,8 @@ The official SDKs are pointed at them (``VTX_ASSEMBLYAI_BASE_URL`` / ``VTX_GEMIN
 ``http://127.0.0.1:<port>``). Every request is recorded; ``fail`` queues failure modes that the next
 matching requests get, in order: ``401``, ``429`` (with ``Retry-After``), ``500``, ``timeout`` (no answer
 before the client gives up), ``malformed`` (a 200 whose body is not JSON), ``partial`` (an incomplete
-transcript), ``job_error`` (AssemblyAI: the job ends in status ``error``).
+transcript), ``job_error`` (AssemblyAI: the job ends in status ``error``); Gemini also ``503`` and ``404``
+(the model is retired or unknown).
 """
 
 from __future__ import annotations
@@ -224,6 +225,13 @@ class FakeGemini(FakeServer):
         if mode == "500":
             return Reply(500, {"error": {"code": 500, "message": "An internal error has occurred.",
                                          "status": "INTERNAL"}})
+        if mode == "503":
+            return Reply(503, {"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
+                                         "status": "UNAVAILABLE"}})
+        if mode == "404":  # what Gemini answers for a retired or unknown model
+            model = request.path.split("/models/", 1)[-1].split(":", 1)[0]
+            return Reply(404, {"error": {"code": 404, "message": f"models/{model} is not found for API version "
+                                         "v1beta, or is not supported for generateContent.", "status": "NOT_FOUND"}})
         if mode == "malformed":
             return Reply(200, b"<html>502 Bad Gateway</html>")
         body = json.loads(request.body)

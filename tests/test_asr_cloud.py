@@ -109,8 +109,8 @@ def assemblyai(**options) -> AssemblyAIAsr:
 
 
 def gemini(script, **options) -> GeminiAsr:
-    return GeminiAsr(GeminiAsrOptions(timeout_s=1.0, **options), api_key=KEY, allow_cloud=True,
-                     aligner=ScriptAligner(script), sleep=lambda s: None)
+    options = {"timeout_s": 1.0, "retry_backoff_s": 0.01, **options}
+    return GeminiAsr(GeminiAsrOptions(**options), api_key=KEY, allow_cloud=True, aligner=ScriptAligner(script))
 
 
 # -- AssemblyAI ---------------------------------------------------------------------------------
@@ -236,6 +236,41 @@ def test_gemini_failure_classes(gemini_fake, audio, script, mode, kind):
     with pytest.raises(CloudAsrError) as caught:
         gemini(script, retries=1).transcribe(audio)
     assert caught.value.kind == kind and str(caught.value).startswith("gemini: ")
+
+
+def generate_requests(fake) -> list:
+    return [r for r in fake.seen if r.path.endswith(":generateContent")]
+
+
+@pytest.mark.parametrize("mode", ["503", "429", "500", "timeout"])
+def test_gemini_transient_failure_then_success_is_retried_by_the_sdk(gemini_fake, audio, script, mode):
+    gemini_fake.fail += [mode]
+    transcript = gemini(script, retries=2).transcribe(audio)
+    assert len(generate_requests(gemini_fake)) == 2, "the SDK asked again, once"
+    assert [w.text for w in transcript.words] == [t for t, *_ in words_of_script(script)]
+
+
+def test_gemini_retries_stop_after_the_configured_attempts(gemini_fake, audio, script):
+    gemini_fake.fail += ["503"] * 10
+    with pytest.raises(CloudAsrError) as caught:
+        gemini(script, retries=2).transcribe(audio)
+    assert caught.value.kind == "service" and "503 UNAVAILABLE" in str(caught.value)
+    assert len(generate_requests(gemini_fake)) == 3
+
+
+def test_a_retired_gemini_asr_model_is_one_line_naming_the_option(gemini_fake, audio, script, monkeypatch):
+    monkeypatch.setenv("VTX_GEMINI_MODEL", "gemini-2.5-flash")
+    gemini_fake.fail += ["404"]
+    with pytest.raises(CloudAsrError) as caught:
+        gemini(script, retries=2).transcribe(audio)
+    message = str(caught.value)
+    assert caught.value.kind == "model" and "\n" not in message
+    assert "'gemini-2.5-flash' was not found or is retired (404 NOT_FOUND)" in message
+    assert "--asr-model NAME with --asr gemini" in message and "VTX_GEMINI_MODEL" in message, message
+    seen = generate_requests(gemini_fake)
+    assert len(seen) == 1 and "/models/gemini-2.5-flash:" in seen[0].path, "the env var picks it; no retry"
+    monkeypatch.delenv("VTX_GEMINI_MODEL")
+    assert GeminiAsrOptions().model == "gemini-flash-latest"
 
 
 # -- the router ---------------------------------------------------------------------------------

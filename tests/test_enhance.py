@@ -107,11 +107,8 @@ class FakeClient:
         return sum("turns" in r["payload"] for r in self.models.requests)
 
 
-def api_error(code: int, status: str, retry_delay: str | None = None) -> genai_errors.APIError:
+def api_error(code: int, status: str) -> genai_errors.APIError:
     body = {"error": {"code": code, "message": status.lower(), "status": status}}
-    if retry_delay:
-        body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                     "retryDelay": retry_delay}]
     return (genai_errors.ClientError if code < 500 else genai_errors.ServerError)(code, body)
 
 
@@ -164,10 +161,26 @@ def test_request_uses_structured_json_output_and_per_call_timeout():
     assert first["model"] == "gemini-x-flash"
     assert isinstance(config, genai_types.GenerateContentConfig)
     assert config.response_mime_type == "application/json"
-    assert config.response_json_schema == enh.PUNCTUATION_SCHEMA
+    assert config.response_schema is enh.PunctuationAnswer
     assert config.http_options.timeout == 7500
+    retry = config.http_options.retry_options  # the SDK retries, whichever client is passed in
+    assert retry.attempts == 5 and retry.initial_delay == 2.0 and retry.max_delay == 60.0
+    assert set(retry.http_status_codes) == {408, 429, 500, 502, 503, 504}
     assert config.thinking_config.thinking_budget == 0
-    assert client.models.requests[1]["config"].response_json_schema == enh.INSIGHTS_SCHEMA
+    assert client.models.requests[1]["config"].response_schema is enh.InsightsAnswer
+
+
+def test_a_schema_valid_answer_parses_into_the_model_and_an_invalid_one_is_malformed():
+    from vtxlib.genai_client import MalformedAnswer, read_answer
+
+    answer = read_answer(response('{"words": [{"id": 0, "text": "Hello,"}, {"id": 1, "text": "world."}]}'),
+                         enh.PunctuationAnswer)
+    assert isinstance(answer, enh.PunctuationAnswer) and isinstance(answer.words[0], enh.WordText)
+    assert [(w.id, w.text) for w in answer.words] == [(0, "Hello,"), (1, "world.")]
+    with pytest.raises(MalformedAnswer, match=r"does not match the schema \(words\.0\.text: Field required\)"):
+        read_answer(response('{"words": [{"id": 0}]}'), enh.PunctuationAnswer)
+    with pytest.raises(MalformedAnswer, match="not valid JSON"):
+        read_answer(response('{"words": ['), enh.PunctuationAnswer)
 
 
 # -- bad answers fall back per chunk -------------------------------------------------------------
@@ -215,18 +228,19 @@ def truncated(answer):
     return response(json.dumps(answer), finish=genai_types.FinishReason.MAX_TOKENS)
 
 
-@pytest.mark.parametrize("corrupt, reason", [
-    (garble, "not valid JSON"), (drop_last, "ids do not match"), (swap_ids, "different ids/order"),
-    (merge_two, "split or merged"), (respell, "changed spelling"), (truncated, "MAX_TOKENS"),
+@pytest.mark.parametrize("corrupt, reason, bad_calls", [
+    (garble, "not valid JSON", (2, 3)),  # a malformed answer is asked for again once
+    (drop_last, "ids do not match", (2,)), (swap_ids, "different ids/order", (2,)),
+    (merge_two, "split or merged", (2,)), (respell, "changed spelling", (2,)), (truncated, "MAX_TOKENS", (2,)),
 ])
-def test_bad_chunk_keeps_original_words_and_warning_names_it(corrupt, reason, caplog):
+def test_bad_chunk_keeps_original_words_and_warning_names_it(corrupt, reason, bad_calls, caplog):
     doc = make_document(CALL)
-    client = FakeClient(corrupting(corrupt, bad_chunks=(2,)))
+    client = FakeClient(corrupting(corrupt, bad_chunks=bad_calls))
     with caplog.at_level(logging.WARNING, logger="vtxlib.enhance"):
         result = enh.enhance(doc, only_punctuation(chunk_words=15), client=client)
 
     chunks = enh._make_chunks(doc.transcript.turns, 15)
-    bad_ids = chunks[1].word_ids  # second call = chunk 1
+    bad_ids = chunks[1].word_ids  # second call (and its retry) = chunk 1
     words, original = result.document.transcript.words, doc.transcript.words
     assert [words[i].text for i in bad_ids] == [original[i].text for i in bad_ids]
     assert any(words[i].text != original[i].text for i in chunks[0].word_ids)
@@ -257,46 +271,60 @@ def test_safety_blocked_prompt_and_safety_finish_fall_back_without_retry():
     assert frozen(result.document) == frozen(doc)
 
 
-# -- retries -------------------------------------------------------------------------------------
+# -- answers that are not JSON of the schema ---------------------------------------------------
 
-def test_429_then_success_retries_with_server_hinted_delay():
-    def behaviour(payload, call_no):
-        return api_error(429, "RESOURCE_EXHAUSTED", "7s") if call_no == 1 else good_model(payload, call_no)
-
-    sleeps: list[float] = []
-    result = enh.enhance(make_document(CALL), only_punctuation(), client=FakeClient(behaviour),
-                         sleep=sleeps.append)
-    assert result.stats.retries == 1 and result.stats.calls == 2
+def test_a_malformed_answer_is_asked_for_again_and_the_second_is_used():
+    client = FakeClient(corrupting(garble, bad_chunks=(1,)))
+    result = enh.enhance(make_document(CALL), only_punctuation(), client=client)
+    assert result.stats.retries == 1 and result.stats.calls == 2 == client.punctuation_calls
     assert result.stats.chunks_ok == 1 and result.stats.chunks_fallback == 0
-    assert len(sleeps) == 1 and 7.0 <= sleeps[0] <= 60.0
 
 
-def test_timeouts_and_5xx_are_retried_with_growing_backoff():
-    import httpx
+def test_a_malformed_answer_is_retried_then_reported_real_sdk(gemini_server, caplog):
+    doc = make_document(CALL[:2])
+    shapeless = {"candidates": [{"content": {"role": "model", "parts": [{"text": '{"words": [{"id": "first"}]}'}]},
+                                 "finishReason": "STOP"}]}
+    gemini_server["answers"] += [(200, shapeless, 0)] * 3
+    with caplog.at_level(logging.INFO, logger="vtxlib.enhance"):
+        result = enh.enhance(doc, only_punctuation(answer_attempts=3), client=sdk_client(gemini_server))
+    assert len(gemini_server["seen"]) == 3, "asked three times (answer_attempts), then given up"
+    assert result.stats.calls == 3 and result.stats.retries == 2
+    reason = result.stats.fallback_reasons["0"]
+    assert reason.startswith("the answer does not match the schema (words.0.id: ")
+    assert result.stats.chunks_fallback == 1 and result.unfinished() is None, "an answer came: the result is final"
+    assert [w.text for w in result.document.transcript.words] == [w.text for w in doc.transcript.words]
+    assert sum("asking again" in r.getMessage() for r in caplog.records) == 2
+    assert any("chunk 0" in r.getMessage() and reason in r.getMessage() for r in caplog.records)
 
-    failures = [httpx.ReadTimeout("read timed out"), api_error(503, "UNAVAILABLE"), api_error(500, "INTERNAL")]
 
-    def behaviour(payload, call_no):
-        return failures[call_no - 1] if call_no <= len(failures) else good_model(payload, call_no)
+# -- transient HTTP failures: retried by google-genai itself -------------------------------------
 
-    sleeps: list[float] = []
-    options = only_punctuation(backoff_s=1.0, max_retries=4)
-    result = enh.enhance(make_document(CALL), options, client=FakeClient(behaviour), sleep=sleeps.append)
-    assert result.stats.retries == 3 and result.stats.chunks_ok == 1
-    assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0 and 2.0 <= sleeps[2] <= 4.0
+def test_503_then_success_is_retried_by_the_sdk(gemini_server):
+    doc = make_document(CALL[:2])
+    unavailable = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    gemini_server["answers"] += [(503, unavailable, 0), (200, good_answer(doc), 0)]
+    result = enh.enhance(doc, only_punctuation(backoff_s=0.01), client=sdk_client(gemini_server))
+    assert len(gemini_server["seen"]) == 2, "the server saw the request twice"
+    assert result.stats.calls == 1 and result.stats.retries == 0, "one generate_content call: the SDK retried"
+    assert result.stats.chunks_ok == 1 and result.unfinished() is None
+    assert result.document.transcript.turns[1].text.startswith("Hi this is diane")
 
 
-def test_exhausted_retries_fall_back_and_stop_asking():
-    client = FakeClient(lambda payload, call_no: api_error(503, "UNAVAILABLE"))
+def test_exhausted_retries_fall_back_and_stop_asking(gemini_server):
+    unavailable = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    gemini_server["answers"] += [(503, unavailable, 0)] * 20
     doc = make_document(CALL)
-    result = enh.enhance(doc, EnhanceOptions(chunk_words=15, max_retries=2), client=client,
-                         sleep=lambda s: None)
+    result = enh.enhance(doc, EnhanceOptions(chunk_words=15, max_retries=2, backoff_s=0.01),
+                         client=sdk_client(gemini_server))
     chunks = result.stats.chunks
-    assert chunks > 1 and result.stats.chunks_fallback == chunks
-    assert len(client.models.requests) == 3, "after one chunk exhausts its retries no more calls are made"
+    assert chunks > 1 and result.stats.chunks_fallback == chunks == result.stats.chunks_unanswered
+    assert len(gemini_server["seen"]) == 3, "3 attempts at the first chunk, then no more requests"
+    assert result.stats.fallback_reasons["0"] == "Gemini did not answer after 3 attempts: 503 UNAVAILABLE " \
+                                                 "The model is overloaded."
     assert "earlier request failed" in result.stats.fallback_reasons[str(chunks - 1)]
     assert result.summary is None and result.chapters == []
     assert [w.text for w in result.document.transcript.words] == [w.text for w in doc.transcript.words]
+    assert "did not answer after 3 attempts" in result.unfinished()
 
 
 @pytest.mark.parametrize("code, status, message", [
@@ -312,7 +340,7 @@ def test_key_or_model_errors_skip_the_stage(code, status, message):
                                                          "details": [{"reason": "API_KEY_INVALID"}]}})
     client = FakeClient(lambda payload, call_no: error)
     with pytest.raises(EnhanceSkipped) as info:
-        enh.enhance(make_document(CALL), EnhanceOptions(), client=client, sleep=lambda s: None)
+        enh.enhance(make_document(CALL), EnhanceOptions(), client=client)
     assert len(client.models.requests) == 1
     assert message in str(info.value)
 
@@ -361,7 +389,7 @@ def test_rerun_is_served_from_the_cache(tmp_path):
 
 def test_fallen_back_chunks_are_not_cached(tmp_path):
     doc = make_document(CALL)
-    enh.enhance(doc, only_punctuation(chunk_words=15), client=FakeClient(corrupting(garble, (1,))),
+    enh.enhance(doc, only_punctuation(chunk_words=15), client=FakeClient(corrupting(drop_last, (1,))),
                 cache_dir=tmp_path)
     again = FakeClient()
     result = enh.enhance(doc, only_punctuation(chunk_words=15), client=again, cache_dir=tmp_path)
@@ -430,7 +458,7 @@ def test_missing_key_raises_enhance_skipped(monkeypatch, tmp_path):
         enh.enhance(make_document(CALL), secrets_dir=tmp_path)
 
 
-def test_key_from_secrets_file_builds_a_real_client_without_retries(monkeypatch, tmp_path):
+def test_key_from_secrets_file_builds_a_real_client_with_the_retry_policy(monkeypatch, tmp_path):
     from google import genai
 
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
@@ -444,7 +472,8 @@ def test_key_from_secrets_file_builds_a_real_client_without_retries(monkeypatch,
     client = made["client"]
     assert isinstance(client, genai.Client)
     assert client._api_client._http_options.timeout == 9000
-    assert client._api_client._http_options.retry_options.attempts == 1
+    retry = client._api_client._http_options.retry_options
+    assert retry.attempts == 5 and retry.initial_delay == 2.0 and 503 in retry.http_status_codes
 
 
 def test_apply_speaker_names_is_explicit_and_checks_speakers():
@@ -468,7 +497,7 @@ def test_chapters_use_real_turn_times_and_youtube_rules():
     items = [{"turn": 0, "title": "Start"}, {"turn": 1, "title": "Too close"}, {"turn": 3, "title": " Later  part "},
              {"turn": 2, "title": "Backwards"}, {"turn": 5, "title": ""}, {"turn": -1, "title": "Neg"},
              {"turn": 5, "title": "End"}]
-    chapters = enh._valid_chapters(items, turns)
+    chapters = enh._valid_chapters([enh.ChapterItem(**item) for item in items], turns)
     assert [(c.start, c.title) for c in chapters] == [(turns[0].start, "Start"), (turns[3].start, "Later part"),
                                                       (turns[5].start, "End")]
     hour = [enh.Chapter(2.0, "Intro"), enh.Chapter(61.4, "Next"), enh.Chapter(3725.0, "Late")]
@@ -531,30 +560,45 @@ def gemini_server():
     server.server_close()
 
 
-def test_real_sdk_client_429_timeout_then_success(gemini_server):
+def sdk_client(server):
+    """The real SDK client, pointed at the loopback server, with no retry of its own: the stage's
+    requests carry the retry policy."""
     from google import genai
 
+    return genai.Client(api_key="test-key-not-real", http_options=genai_types.HttpOptions(
+        base_url=server["url"], retry_options=genai_types.HttpRetryOptions(attempts=1)))
+
+
+def punctuation_payload(doc: Document) -> dict:
+    turns, start = [], 0
+    for turn in doc.transcript.turns:
+        turns.append({"speaker": turn.speaker, "words": [[i, w.text.strip()] for i, w in enumerate(turn.words, start)]})
+        start += len(turn.words)
+    return {"turns": turns}
+
+
+def good_answer(doc: Document) -> dict:
+    return {"candidates": [{"content": {"role": "model", "parts": [
+        {"text": json.dumps(punctuate(punctuation_payload(doc)))}]}, "finishReason": "STOP"}]}
+
+
+def test_real_sdk_client_429_timeout_then_success(gemini_server):
     doc = make_document(CALL[:2])
-    payload = {"turns": [{"speaker": t.speaker, "words": [[i, w.text.strip()] for i, w in enumerate(t.words, start)]}
-                         for t, start in zip(doc.transcript.turns, (0, len(doc.transcript.turns[0].words)))]}
-    good = {"candidates": [{"content": {"role": "model", "parts": [{"text": json.dumps(punctuate(payload))}]},
-                            "finishReason": "STOP"}]}
     quota = {"error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}}
-    gemini_server["answers"] += [(429, quota, 0), (200, good, 1.0), (200, good, 0)]
+    gemini_server["answers"] += [(429, quota, 0), (200, good_answer(doc), 1.0), (200, good_answer(doc), 0)]
 
     options = only_punctuation(timeout_s=0.3, backoff_s=0.01)
-    client = genai.Client(api_key="test-key-not-real", http_options=genai_types.HttpOptions(
-        base_url=gemini_server["url"], retry_options=genai_types.HttpRetryOptions(attempts=1)))
-    result = enh.enhance(doc, options, client=client, sleep=lambda s: None)
+    result = enh.enhance(doc, options, client=sdk_client(gemini_server))
 
-    assert result.stats.retries == 2 and result.stats.chunks_ok == 1
+    assert result.stats.calls == 1 and result.stats.chunks_ok == 1, "the SDK retried inside one call"
     assert result.document.transcript.turns[1].text.startswith("Hi this is diane in new jersey and I have")
     seen = gemini_server["seen"]
     assert len(seen) == 3 and seen[0]["path"].endswith("/models/gemini-flash-latest:generateContent")
     body = seen[0]["body"]
     assert body["generationConfig"]["responseMimeType"] == "application/json"
-    assert body["generationConfig"]["responseJsonSchema"] == enh.PUNCTUATION_SCHEMA
-    assert json.loads(body["contents"][0]["parts"][0]["text"]) == payload
+    schema = body["generationConfig"]["responseSchema"]  # the pydantic response_schema, as the SDK sends it
+    assert set(schema["properties"]) == {"words"} and schema["required"] == ["words"]
+    assert json.loads(body["contents"][0]["parts"][0]["text"]) == punctuation_payload(doc)
     assert "test-key-not-real" not in json.dumps(body), "the key travels in a header only"
     assert seen[0]["headers"]["x-goog-api-key"] == "test-key-not-real"
 
@@ -582,10 +626,10 @@ def unreachable(payload, call_no):
 
 def test_requests_without_an_answer_leave_the_result_unfinished_but_rejected_answers_do_not():
     doc = make_document(CALL)
-    result = enh.enhance(doc, EnhanceOptions(max_retries=1), client=FakeClient(unreachable), sleep=lambda s: None)
+    result = enh.enhance(doc, EnhanceOptions(max_retries=1), client=FakeClient(unreachable))
     assert result.unfinished() is not None and "0 of 1 chunks corrected" in result.unfinished()
     assert "ConnectionError" in result.unfinished()
-    rejected = enh.enhance(doc, only_punctuation(chunk_words=15), client=FakeClient(corrupting(garble, (1,))))
+    rejected = enh.enhance(doc, only_punctuation(chunk_words=15), client=FakeClient(corrupting(drop_last, (1,))))
     assert rejected.stats.chunks_fallback == 1 and rejected.unfinished() is None
     assert enh.enhance(doc, EnhanceOptions(), client=FakeClient()).unfinished() is None
 
@@ -605,7 +649,6 @@ def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(
     clients = []
     monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-real")
     monkeypatch.setattr(enh, "make_client", lambda api_key, options: clients[-1])
-    monkeypatch.setattr(enh, "_backoff", lambda attempt, options, error: 0.0)
     monkeypatch.setattr(Pipeline, "_create_backend",
                         lambda self, stage: {"asr": HelloAsr, "diarize": OneTurnDiarizer}[stage]())
     argv = ["run", str(src), "--workspace", str(tmp_path / "ws"), "--enhance", "gemini", "--emotion", "off",
@@ -631,17 +674,14 @@ def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(
 def test_a_retired_model_is_one_line_naming_the_option_real_sdk(gemini_server, monkeypatch):
     """gemini-2.5-flash was shut down on 2026-12-01: the API answers 404 NOT_FOUND. The answer becomes one
     line naming the option (and the environment variable) to change; the env var picks the model."""
-    from google import genai
-
     monkeypatch.setenv("VTX_GEMINI_MODEL", "gemini-2.5-flash")
     retired = {"error": {"code": 404, "message": "models/gemini-2.5-flash is not found for API version v1beta, "
                          "or is not supported for generateContent.", "status": "NOT_FOUND"}}
     gemini_server["answers"] += [(404, retired, 0)]
-    client = genai.Client(api_key="test-key-not-real", http_options=genai_types.HttpOptions(
-        base_url=gemini_server["url"], retry_options=genai_types.HttpRetryOptions(attempts=1)))
     with pytest.raises(EnhanceSkipped) as info:
-        enh.enhance(make_document(CALL[:2]), only_punctuation(), client=client, sleep=lambda s: None)
+        enh.enhance(make_document(CALL[:2]), only_punctuation(), client=sdk_client(gemini_server))
     message = str(info.value)
+    assert len(gemini_server["seen"]) == 1, "a 404 is not asked again"
     assert gemini_server["seen"][0]["path"].endswith("/models/gemini-2.5-flash:generateContent")
     assert "\n" not in message and "'gemini-2.5-flash' was not found or is retired (404 NOT_FOUND)" in message
     assert "--enhance-model" in message and "ENHANCE_MODEL" in message and "VTX_GEMINI_MODEL" in message

@@ -96,8 +96,18 @@ def not_json(cues):
     return "this is not JSON"
 
 
+def unavailable(cues):
+    return 503, {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+
+
+def model_not_found(cues):
+    return 404, {"error": {"code": 404, "message": "models/gemini-2.5-flash is not found for API version v1beta, "
+                           "or is not supported for generateContent.", "status": "NOT_FOUND"}}
+
+
 class GeminiStandIn:
-    """Answers generateContent with BEHAVIOURS in turn (the last one repeats); records requests."""
+    """Answers generateContent with BEHAVIOURS in turn (the last one repeats); records requests. A behaviour
+    answers cues (a 200 with them as the answer), a text (a 200 with that text) or (status, error body)."""
 
     def __init__(self, *behaviours):
         self.behaviours = list(behaviours)
@@ -111,10 +121,16 @@ class GeminiStandIn:
                 payload = json.loads(body["contents"][0]["parts"][0]["text"])
                 behaviour = outer.behaviours[min(len(outer.requests), len(outer.behaviours)) - 1]
                 cues = behaviour(payload["cues"])
-                data = json.dumps(answer(cues) if not isinstance(cues, str) else
-                                  {"candidates": [{"content": {"role": "model", "parts": [{"text": cues}]},
-                                                   "finishReason": "STOP"}]}).encode()
-                self.send_response(200)
+                status = 200
+                if isinstance(cues, tuple):
+                    status, body = cues
+                elif isinstance(cues, str):
+                    body = {"candidates": [{"content": {"role": "model", "parts": [{"text": cues}]},
+                                            "finishReason": "STOP"}]}
+                else:
+                    body = answer(cues)
+                data = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -173,7 +189,7 @@ def test_a_wrong_answer_is_rejected_and_asked_again(gemini, misbehaviour, caplog
     assert list(texts) == [c.id for c in request.cues]
     assert texts == {c.id: fake_translation(c.text) for c in request.cues}
     body = server.requests[0]["body"]
-    assert server.requests[0]["path"].endswith("/models/gemini-2.5-flash:generateContent")
+    assert server.requests[0]["path"].endswith(f"/models/{FAST.model}:generateContent")
     assert body["generationConfig"]["responseMimeType"] == "application/json"
     schema = body["generationConfig"]["responseSchema"]
     assert set(schema["properties"]) == {"cues"}  # the pydantic response_schema, as the SDK sends it
@@ -189,6 +205,42 @@ def test_every_answer_wrong_fails_and_returns_nothing(gemini):
     with pytest.raises(StageFailed, match=r"rejected 3 times .*no en track was written"):
         GeminiTranslator(FAST, client=server.client()).translate(request)
     assert len(server.requests) == 3
+
+
+def test_503_then_success_is_retried_by_the_sdk_not_counted_as_a_rejection(gemini):
+    server = gemini(unavailable, right)
+    request, _ = request_for(make_document())
+    translator = GeminiTranslator(FAST, client=server.client())
+    texts = translator.translate(request)
+    assert len(server.requests) == 2, "the server saw the request twice"
+    assert translator.attempts == 1 and translator.rejected == [], "one generate_content call: the SDK retried"
+    assert texts == {c.id: fake_translation(c.text) for c in request.cues}
+
+
+def test_no_answer_after_every_attempt_fails_with_one_line(gemini):
+    server = gemini(unavailable)
+    request, _ = request_for(make_document())
+    with pytest.raises(StageFailed) as caught:
+        GeminiTranslator(FAST, client=server.client()).translate(request)
+    assert str(caught.value) == ("Gemini did not answer the en translation after 3 attempts: 503 UNAVAILABLE "
+                                 "The model is overloaded.")
+    assert len(server.requests) == 3
+
+
+def test_a_retired_translation_model_is_one_line_naming_the_variable(gemini, monkeypatch):
+    from vtxlib.errors import BackendUnavailable
+
+    monkeypatch.setenv("VTX_GEMINI_MODEL", "gemini-2.5-flash")
+    server = gemini(model_not_found)
+    request, _ = request_for(make_document())
+    with pytest.raises(BackendUnavailable) as caught:
+        GeminiTranslator(GeminiTranslateOptions(backoff_s=0.0), client=server.client()).translate(request)
+    message = str(caught.value)
+    assert "\n" not in message and "'gemini-2.5-flash' was not found or is retired (404 NOT_FOUND)" in message
+    assert "VTX_GEMINI_MODEL=NAME in the environment" in message and message.endswith("No translation was made.")
+    assert len(server.requests) == 1 and "/models/gemini-2.5-flash:" in server.requests[0]["path"]
+    monkeypatch.delenv("VTX_GEMINI_MODEL")
+    assert GeminiTranslateOptions().model == "gemini-flash-latest"
 
 
 def test_long_documents_go_in_chunks_with_their_own_ids(gemini):

@@ -10,6 +10,11 @@ word count, order, speakers and every start/end are identical before and after.
 Without a key the stage raises :class:`EnhanceSkipped` (a :class:`~vtxlib.errors.VtxError`); the
 pipeline catches it, logs the one-line message and goes on without enhancement.
 
+Answers are structured JSON of a pydantic ``response_schema`` (:class:`PunctuationAnswer`,
+:class:`InsightsAnswer`) read back with ``model_validate_json``. Timeouts, 408, 429 and 5xx are
+retried by google-genai itself (:func:`vtxlib.genai_client.http_options`); an answer that is not
+JSON of the schema is asked for again (tenacity), up to ``answer_attempts`` in all.
+
 A request that got no answer (Gemini unreachable, retries exhausted) is different from an answer
 that was rejected: the result then says so (:meth:`EnhanceResult.unfinished`), and the pipeline
 neither caches it nor reports the run as complete, so a later run asks again.
@@ -21,17 +26,16 @@ import copy
 import hashlib
 import json
 import logging
-import os
-import random
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 
-from .errors import BackendUnavailable, InputError, StageFailed, missing_dependency
+from .errors import BackendUnavailable, InputError, StageFailed
+from .genai_client import AnswerRejected as ResponseRejected
+from .genai_client import MalformedAnswer, default_model, model_help
 from .secrets import get_secret
 from .timefmt import clock
 from .types import (
@@ -50,8 +54,7 @@ from .workspace import atomic_write_json
 
 log = logging.getLogger("vtxlib.enhance")
 
-PROMPT_VERSION = 1  # part of every cache key: change it when a prompt or schema changes
-RETRYABLE_HTTP_CODES = frozenset({408, 429, 500, 502, 503, 504})
+PROMPT_VERSION = 1  # part of every cache key (with the schema): change it when a prompt changes
 YOUTUBE_MIN_CHAPTER_S = 10.0
 
 PUNCTUATION_INSTRUCTIONS = """\
@@ -77,90 +80,61 @@ Return JSON with:
   show it}. Leave out speakers whose name is not evident; never guess.
 """
 
-PUNCTUATION_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "words": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"id": {"type": "integer"}, "text": {"type": "string"}},
-                "required": ["id", "text"],
-            },
-        }
-    },
-    "required": ["words"],
-}
+class WordText(BaseModel):
+    id: int
+    text: str
 
-INSIGHTS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "summary": {
-            "type": "object",
-            "properties": {
-                "overall": {"type": "string"},
-                "speakers": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"speaker": {"type": "string"}, "summary": {"type": "string"}},
-                        "required": ["speaker", "summary"],
-                    },
-                },
-            },
-            "required": ["overall", "speakers"],
-        },
-        "chapters": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"turn": {"type": "integer"}, "title": {"type": "string"}},
-                "required": ["turn", "title"],
-            },
-        },
-        "speaker_names": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"speaker": {"type": "string"}, "name": {"type": "string"},
-                               "evidence": {"type": "string"}},
-                "required": ["speaker", "name", "evidence"],
-            },
-        },
-    },
-    "required": ["summary", "chapters", "speaker_names"],
-}
+
+class PunctuationAnswer(BaseModel):
+    """The punctuation answer (``response_schema``): every word id sent, with its corrected text."""
+
+    words: list[WordText]
+
+
+class SpeakerSummary(BaseModel):
+    speaker: str
+    summary: str
+
+
+class SummaryAnswer(BaseModel):
+    overall: str
+    speakers: list[SpeakerSummary]
+
+
+class ChapterItem(BaseModel):
+    turn: int = Field(description="index of the turn where the chapter begins")
+    title: str
+
+
+class NameItem(BaseModel):
+    speaker: str
+    name: str
+    evidence: str = Field(description="the words of the transcript that show the name")
+
+
+class InsightsAnswer(BaseModel):
+    """The summary/chapters/names answer (``response_schema``)."""
+
+    summary: SummaryAnswer
+    chapters: list[ChapterItem]
+    speaker_names: list[NameItem]
 
 
 class EnhanceSkipped(BackendUnavailable):
     """Enhancement cannot run here (no API key, or google-genai missing); the pipeline goes on."""
 
 
-class ResponseRejected(Exception):
-    """A model answer that cannot be used (blocked, garbled, or not matching the request)."""
-
-
-#: Google's alias for its current Flash model: it follows Google's documented replacement when a
-#: Flash version is retired (gemini-2.5-flash was shut down on 2026-12-01), so no code change is needed
-DEFAULT_MODEL = "gemini-flash-latest"
-#: the environment variable that sets the model when no --enhance-model / ENHANCE_MODEL is given
-MODEL_ENV = "VTX_GEMINI_MODEL"
-MODEL_HELP = (f"--enhance-model NAME (notebooks: ENHANCE_MODEL; environment: {MODEL_ENV}; the default is "
-              f"{DEFAULT_MODEL}, Google's alias for its current Flash model)")
-
-
-def default_model() -> str:
-    """$VTX_GEMINI_MODEL, else Google's current-Flash alias."""
-    return os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL
+MODEL_HELP = model_help("--enhance-model NAME", "notebooks: ENHANCE_MODEL")
 
 
 class EnhanceOptions(OptionsModel):
     model: str = Field(default_factory=default_model)
     chunk_words: int = 300
     timeout_s: float = 120.0
-    max_retries: int = 4
+    max_retries: int = 4  # HTTP retries (timeouts, 408, 429, 5xx), made by google-genai
     backoff_s: float = 2.0
     max_backoff_s: float = 60.0
+    answer_attempts: int = 2  # per request, when an answer is not JSON of the schema
     punctuation: bool = True
     summary: bool = True
     chapters: bool = True
@@ -205,8 +179,7 @@ class EnhanceResult(VtxModel):
 
 def enhance(document: Document, options: Optional[EnhanceOptions] = None, client: Any = None,
             cache_dir: Optional[Path] = None, api_key: Optional[str] = None,
-            secrets_dir: Optional[Path] = None,
-            sleep: Callable[[float], None] = time.sleep) -> EnhanceResult:
+            secrets_dir: Optional[Path] = None) -> EnhanceResult:
     """Restore punctuation/casing and add summary, chapters and suggested names.
 
     ``client`` is anything with ``.models.generate_content(model=, contents=, config=)`` (a
@@ -219,7 +192,7 @@ def enhance(document: Document, options: Optional[EnhanceOptions] = None, client
         raise InputError(f"chunk_words must be at least 1, got {options.chunk_words}")
     if client is None:
         client = make_client(api_key or get_secret("GEMINI_API_KEY", secrets_dir), options)
-    caller = _ModelCaller(client, options, cache_dir, sleep)
+    caller = _ModelCaller(client, options, cache_dir)
     result = EnhanceResult(document=copy.deepcopy(document), model=options.model)
     if options.punctuation:
         _restore_punctuation(result, caller)
@@ -234,7 +207,7 @@ def enhance(document: Document, options: Optional[EnhanceOptions] = None, client
 
 
 def make_client(api_key: Optional[str], options: EnhanceOptions):
-    """A ``google.genai.Client`` for the Gemini Developer API (SDK retries off: we retry)."""
+    """A ``google.genai.Client`` for the Gemini Developer API, with the shared retry policy."""
     if not api_key:
         raise EnhanceSkipped(
             "Gemini enhancement skipped: no API key. Set GEMINI_API_KEY (or GOOGLE_API_KEY) in the "
@@ -242,7 +215,9 @@ def make_client(api_key: Optional[str], options: EnhanceOptions):
     from .genai_client import gemini_client
 
     try:
-        return gemini_client(api_key, options.timeout_s, extra="enhance", what="Gemini enhancement")
+        return gemini_client(api_key, options.timeout_s, extra="enhance", what="Gemini enhancement",
+                             attempts=options.max_retries + 1, backoff_s=options.backoff_s,
+                             max_backoff_s=options.max_backoff_s)
     except BackendUnavailable as e:  # google-genai not installed: the run goes on without enhancement
         raise EnhanceSkipped(str(e)) from e
 
@@ -367,9 +342,8 @@ def _correct_chunk(chunk: _Chunk, words: list[Word], caller: "_ModelCaller"):
     words; unanswered says that no answer came (as opposed to one that was rejected)."""
     originals = [words[i].text for i in chunk.word_ids]
     try:
-        data, cached = caller.generate_json("punctuation", chunk.payload, PUNCTUATION_INSTRUCTIONS,
-                                            PUNCTUATION_SCHEMA,
-                                            validate=lambda d: _validate_words(d, chunk.word_ids, originals))
+        data, cached = caller.generate("punctuation", chunk.payload, PUNCTUATION_INSTRUCTIONS, PunctuationAnswer,
+                                       check=lambda answer: _validate_words(answer, chunk.word_ids, originals))
     except ResponseRejected as e:
         return None, False, str(e), False
     except StageFailed as e:
@@ -377,19 +351,17 @@ def _correct_chunk(chunk: _Chunk, words: list[Word], caller: "_ModelCaller"):
     return data, cached, "", False
 
 
-def _validate_words(data: Any, ids: list[int], originals: list[str]) -> list[str]:
+def _validate_words(answer: PunctuationAnswer, ids: list[int], originals: list[str]) -> list[str]:
     """The corrected texts in id order, or ResponseRejected saying what does not match."""
-    items = data.get("words") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ResponseRejected("the answer has no 'words' list")
-    got_ids = [item.get("id") if isinstance(item, dict) else None for item in items]
+    items = answer.words
+    got_ids = [item.id for item in items]
     if got_ids != ids:
         raise ResponseRejected(f"ids do not match: sent {len(ids)} words, got {len(items)}"
                                + (" (same count, different ids/order)" if len(items) == len(ids) else ""))
     texts = []
     for word_id, item, original in zip(ids, items, originals):
-        text = item.get("text")
-        if not isinstance(text, str) or not text.strip():
+        text = item.text
+        if not text.strip():
             raise ResponseRejected(f"word {word_id} came back empty")
         leading = original[: len(original) - len(original.lstrip())]  # keep ASR's leading space
         text = text.strip()
@@ -414,19 +386,19 @@ def _add_insights(result: EnhanceResult, caller: "_ModelCaller", options: Enhanc
     payload = {"transcript": _insights_lines(turns, options.insights_max_chars),
                "speakers": result.document.speakers}
     try:
-        data, _ = caller.generate_json("insights", payload, INSIGHTS_INSTRUCTIONS, INSIGHTS_SCHEMA,
-                                       validate=lambda d: _validate_insights(d, turns, result.document.speakers))
+        found, _ = caller.generate("insights", payload, INSIGHTS_INSTRUCTIONS, InsightsAnswer,
+                                   check=lambda answer: _validate_insights(answer, turns, result.document.speakers))
     except (ResponseRejected, StageFailed) as e:
         log.warning("enhance: no summary/chapters/names: %s", e)
         if isinstance(e, StageFailed):
             result.stats.insights_unanswered = str(e)
         return
     if options.summary:
-        result.summary = data["summary"]
+        result.summary = found.summary
     if options.chapters:
-        result.chapters = data["chapters"]
+        result.chapters = found.chapters
     if options.suggest_names:
-        result.suggested_speaker_names = data["speaker_names"]
+        result.suggested_speaker_names = found.speaker_names
 
 
 def _insights_lines(turns: list[Turn], max_chars: int) -> str:
@@ -445,31 +417,28 @@ def _insights_lines(turns: list[Turn], max_chars: int) -> str:
     return text
 
 
-def _validate_insights(data: Any, turns: list[Turn], speakers: list[str]) -> dict:
-    if not isinstance(data, dict) or not isinstance(data.get("summary"), dict):
-        raise ResponseRejected("the answer has no 'summary' object")
-    summary = data["summary"]
-    per_speaker = {}
-    for item in summary.get("speakers") or []:
-        if isinstance(item, dict) and item.get("speaker") in speakers and isinstance(item.get("summary"), str):
-            per_speaker[item["speaker"]] = item["summary"].strip()
-    overall = summary.get("overall")
-    if not isinstance(overall, str) or not overall.strip():
+class _Insights(NamedTuple):
+    summary: Summary
+    chapters: list[Chapter]
+    speaker_names: dict[str, SuggestedName]
+
+
+def _validate_insights(answer: InsightsAnswer, turns: list[Turn], speakers: list[str]) -> _Insights:
+    overall = answer.summary.overall.strip()
+    if not overall:
         raise ResponseRejected("the summary is empty")
-    return {"summary": Summary(overall=overall.strip(), speakers=per_speaker),
-            "chapters": _valid_chapters(data.get("chapters") or [], turns),
-            "speaker_names": _valid_names(data.get("speaker_names") or [], speakers)}
+    per_speaker = {item.speaker: item.summary.strip() for item in answer.summary.speakers if item.speaker in speakers}
+    return _Insights(Summary(overall=overall, speakers=per_speaker), _valid_chapters(answer.chapters, turns),
+                     _valid_names(answer.speaker_names, speakers))
 
 
-def _valid_chapters(items: list, turns: list[Turn]) -> list[Chapter]:
+def _valid_chapters(items: list[ChapterItem], turns: list[Turn]) -> list[Chapter]:
     """Chapters at real turn starts, in order, at least 10 s apart (YouTube's minimum length)."""
     chapters: list[Chapter] = []
     last_turn = -1
     for item in items:
-        if not isinstance(item, dict):
-            continue
-        index, title = item.get("turn"), str(item.get("title") or "").strip()
-        if not isinstance(index, int) or not 0 <= index < len(turns) or not title or index <= last_turn:
+        index, title = item.turn, item.title.strip()
+        if not 0 <= index < len(turns) or not title or index <= last_turn:
             log.debug("dropping chapter %r (bad turn index or title)", item)
             continue
         start = turns[index].start
@@ -481,14 +450,12 @@ def _valid_chapters(items: list, turns: list[Turn]) -> list[Chapter]:
     return chapters
 
 
-def _valid_names(items: list, speakers: list[str]) -> dict[str, SuggestedName]:
+def _valid_names(items: list[NameItem], speakers: list[str]) -> dict[str, SuggestedName]:
     names = {}
     for item in items:
-        if not isinstance(item, dict) or item.get("speaker") not in speakers:
-            continue
-        name = str(item.get("name") or "").strip()
-        if name:
-            names[item["speaker"]] = SuggestedName(name=name, evidence=str(item.get("evidence") or "").strip())
+        name = item.name.strip()
+        if item.speaker in speakers and name:
+            names[item.speaker] = SuggestedName(name=name, evidence=item.evidence.strip())
     return names
 
 
@@ -502,58 +469,70 @@ def _extras(result: EnhanceResult) -> EnhanceExtras:
 # -- calling the model --------------------------------------------------------------------------
 
 class _ModelCaller:
-    """One structured-JSON request: disk cache, per-call time limit, retries with backoff."""
+    """One structured-JSON request: disk cache, the shared HTTP retry policy (google-genai's own), and
+    another sample while an answer is malformed (tenacity)."""
 
-    def __init__(self, client: Any, options: EnhanceOptions, cache_dir: Optional[Path],
-                 sleep: Callable[[float], None]):
-        self.client, self.options, self.sleep = client, options, sleep
+    def __init__(self, client: Any, options: EnhanceOptions, cache_dir: Optional[Path]):
+        self.client, self.options = client, options
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.calls = self.retries = 0
-        self.gave_up: Optional[str] = None  # set once retries are exhausted: stop asking
+        self.gave_up: Optional[str] = None  # set once a request got no answer: stop asking
 
-    def generate_json(self, kind: str, payload: dict, instructions: str, schema: dict,
-                      validate: Callable[[Any], Any]):
-        """(validated data, from_cache). Raises ResponseRejected or StageFailed."""
+    def generate(self, kind: str, payload: dict, instructions: str, schema: type[BaseModel],
+                 check: Callable[[Any], Any]):
+        """(checked answer, from_cache). Raises ResponseRejected or StageFailed."""
         key = self._cache_key(kind, payload, instructions, schema)
         cached = self._load(key)
         if cached is not None:
             try:
-                return validate(cached), True
-            except ResponseRejected:
+                return check(schema.model_validate(cached)), True
+            except (ValidationError, ResponseRejected):
                 log.warning("enhance: ignoring a cached %s answer that no longer validates", kind)
         if self.gave_up:
             raise StageFailed(f"not asked, an earlier request failed ({self.gave_up})")
-        response = self._call_with_retries(json.dumps(payload, ensure_ascii=False), instructions, schema)
-        data = _parse_response(response)
-        validated = validate(data)
-        self._store(key, data)
-        return validated, False
+        answer = self._ask(json.dumps(payload, ensure_ascii=False), _generate_config(self.options, instructions, schema),
+                           schema)
+        checked = check(answer)
+        self._store(key, answer.model_dump(mode="json"))
+        return checked, False
 
-    def _call_with_retries(self, contents: str, instructions: str, schema: dict):
-        config = _generate_config(self.options, instructions, schema)
-        for attempt in range(self.options.max_retries + 1):
-            self.calls += 1
-            try:
-                return self.client.models.generate_content(model=self.options.model, contents=contents,
-                                                           config=config)
-            except Exception as e:  # classified below; anything not transient propagates
-                if not _is_transient(e):
-                    mapped = _permanent_error(e, self.options.model)
-                    if mapped is e:
-                        raise
-                    raise mapped from e
-                if attempt == self.options.max_retries:
-                    self.gave_up = _describe(e)
-                    raise StageFailed(f"Gemini did not answer after {attempt + 1} attempts: {_describe(e)}") from e
-                delay = _backoff(attempt, self.options, e)
-                log.info("enhance: %s; retrying in %.1f s", _describe(e), delay)
-                self.retries += 1
-                self.sleep(delay)
+    def _ask(self, contents: str, config: Any, schema: type[BaseModel]) -> Any:
+        """The answer as SCHEMA; one that is not JSON of it is asked for again, up to answer_attempts."""
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+        from .genai_client import read_answer
+
+        retrying = Retrying(stop=stop_after_attempt(max(1, self.options.answer_attempts)),
+                            retry=retry_if_exception_type(MalformedAnswer), before_sleep=self._log_malformed,
+                            reraise=True)
+        for attempt in retrying:
+            with attempt:
+                return read_answer(self._send(contents, config), schema)
         raise AssertionError("unreachable")
 
-    def _cache_key(self, kind: str, payload: dict, instructions: str, schema: dict) -> str:
+    def _log_malformed(self, state) -> None:
+        self.retries += 1
+        log.info("enhance: %s; asking again", state.outcome.exception())
+
+    def _send(self, contents: str, config: Any) -> Any:
+        """One generate_content call (google-genai retries transient HTTP failures inside it)."""
+        from .genai_client import describe, is_transient, no_answer_line
+
+        self.calls += 1
+        try:
+            return self.client.models.generate_content(model=self.options.model, contents=contents, config=config)
+        except Exception as e:  # classified below; anything else propagates
+            if is_transient(e):
+                self.gave_up = describe(e)
+                raise StageFailed(no_answer_line(e, self.options.max_retries + 1)) from e
+            mapped = _permanent_error(e, self.options.model)
+            if mapped is e:
+                raise
+            raise mapped from e
+
+    def _cache_key(self, kind: str, payload: dict, instructions: str, schema: type[BaseModel]) -> str:
         blob = json.dumps({"kind": kind, "payload": payload, "instructions": instructions,
-                           "schema": schema, "options": self.options.cache_options()},
+                           "schema": schema.model_json_schema(), "options": self.options.cache_options()},
                           sort_keys=True, ensure_ascii=False)
         return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:24]}"
 
@@ -574,112 +553,36 @@ class _ModelCaller:
             atomic_write_json(self.cache_dir / f"{key}.json", data)
 
 
-def _generate_config(options: EnhanceOptions, instructions: str, schema: dict):
+def _generate_config(options: EnhanceOptions, instructions: str, schema: type[BaseModel]):
+    from .genai_client import genai_types, http_options
+
     try:
-        from google.genai import types
-    except ImportError as e:
-        raise EnhanceSkipped(str(missing_dependency("google-genai", "enhance", "Gemini enhancement"))) from e
+        types = genai_types("enhance", "Gemini enhancement")
+    except BackendUnavailable as e:
+        raise EnhanceSkipped(str(e)) from e
     extra = {}
     if options.thinking_budget is not None:
         extra["thinking_config"] = types.ThinkingConfig(thinking_budget=options.thinking_budget)
     return types.GenerateContentConfig(
         system_instruction=instructions, temperature=options.temperature,
-        response_mime_type="application/json", response_json_schema=schema,
-        http_options=types.HttpOptions(timeout=int(options.timeout_s * 1000)), **extra)
-
-
-def _parse_response(response: Any) -> Any:
-    """The JSON answer, or ResponseRejected for blocked, truncated or garbled responses."""
-    feedback = getattr(response, "prompt_feedback", None)
-    if feedback is not None and getattr(feedback, "block_reason", None):
-        raise ResponseRejected(f"request blocked ({_enum_name(feedback.block_reason)})")
-    candidates = getattr(response, "candidates", None) or []
-    if not candidates:
-        raise ResponseRejected("the response has no candidates")
-    reason = _enum_name(getattr(candidates[0], "finish_reason", None))
-    if reason not in ("STOP", "FINISH_REASON_UNSPECIFIED", "None"):
-        raise ResponseRejected(f"the answer stopped early (finish_reason {reason})")
-    text = response.text
-    if not text:
-        raise ResponseRejected("the response has no text")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ResponseRejected(f"the answer is not valid JSON ({e.msg} at char {e.pos})") from e
-
-
-def _enum_name(value: Any) -> str:
-    return str(getattr(value, "name", value))
-
-
-def _is_transient(error: Exception) -> bool:
-    try:
-        from google.genai import errors as genai_errors
-    except ImportError:
-        genai_errors = None
-    if genai_errors is not None and isinstance(error, genai_errors.APIError):
-        return error.code in RETRYABLE_HTTP_CODES
-    if isinstance(error, (TimeoutError, ConnectionError)):
-        return True
-    return isinstance(error, _transport_errors())
-
-
-def _transport_errors() -> tuple[type, ...]:
-    """Timeouts and network errors of httpx and of httpx2 (the fork google-genai may use)."""
-    import importlib
-
-    found: list[type] = []
-    for module_name in ("httpx", "httpx2"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        found += [getattr(module, name) for name in ("TimeoutException", "NetworkError") if hasattr(module, name)]
-    return tuple(found)
+        response_mime_type="application/json", response_schema=schema,
+        http_options=http_options(options.timeout_s, options.max_retries + 1, options.backoff_s,
+                                  options.max_backoff_s), **extra)
 
 
 def _permanent_error(error: Exception, model: str) -> Exception:
-    try:
-        from google.genai import errors as genai_errors
-    except ImportError:
-        return error
-    if isinstance(error, genai_errors.APIError):
-        if error.code in (401, 403) or "API_KEY_INVALID" in str(error.details):
-            return EnhanceSkipped(f"Gemini rejected the API key ({error.code} {error.status}); check "
-                                  f"GEMINI_API_KEY. Enhancement skipped.")
-        if error.code == 404:
-            answer = " ".join(filter(None, ["404", error.status]))
-            return EnhanceSkipped(f"Gemini model {model!r} was not found or is retired ({answer}); choose a "
-                                  f"current model with {MODEL_HELP}. Enhancement skipped.")
-        return StageFailed(f"Gemini refused the request: {_describe(error)}")
+    """A refused key or a retired model: the stage is skipped with one line; another refusal fails it."""
+    from .genai_client import api_error_code, describe, key_refused, retired_model_line
+
+    if key_refused(error):
+        return EnhanceSkipped(f"Gemini rejected the API key ({error.code} {error.status}); check GEMINI_API_KEY. "
+                              f"Enhancement skipped.")
+    line = retired_model_line(error, model, MODEL_HELP)
+    if line:
+        return EnhanceSkipped(f"{line}. Enhancement skipped.")
+    if api_error_code(error) is not None:
+        return StageFailed(f"Gemini refused the request: {describe(error)}")
     return error
-
-
-def _describe(error: Exception) -> str:
-    code = getattr(error, "code", None)
-    if code is not None:
-        return f"{code} {getattr(error, 'status', '') or ''} {getattr(error, 'message', '') or ''}".strip()
-    return f"{type(error).__name__}: {error}"
-
-
-def _backoff(attempt: int, options: EnhanceOptions, error: Exception) -> float:
-    """Exponential backoff with jitter; a server-sent RetryInfo delay wins when it is longer."""
-    delay = min(options.max_backoff_s, options.backoff_s * (2 ** attempt)) * (0.5 + random.random() / 2)
-    hinted = _retry_info_delay(getattr(error, "details", None))
-    if hinted is not None:
-        delay = max(delay, min(hinted, options.max_backoff_s))
-    return delay
-
-
-def _retry_info_delay(details: Any) -> Optional[float]:
-    """The ``retryDelay`` ("37s") of a google.rpc.RetryInfo detail in a 429 body, if any."""
-    error = details.get("error", details) if isinstance(details, dict) else None
-    for item in (error or {}).get("details", []) if isinstance(error, dict) else []:
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
-            match = re.fullmatch(r"([0-9.]+)s", str(item.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
 
 
 # -- small helpers ------------------------------------------------------------------------------

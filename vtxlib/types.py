@@ -271,8 +271,10 @@ class EnhanceStats(VtxModel):
     chunks_fallback: int = 0
     chunks_cached: int = 0
     words_changed: int = 0
-    calls: int = 0
-    retries: int = 0
+    calls: int = Field(default=0, description="generate_content calls (google-genai's own HTTP retries inside "
+                       "one call are not counted)")
+    retries: int = Field(default=0, description="calls that asked again because an answer was not JSON of the "
+                         "schema")
     fallback_reasons: dict[str, str] = Field(default_factory=dict, description="chunk index -> reason")
     chunks_unanswered: int = Field(default=0, description="fallbacks because no answer came "
                                    "(not because one was rejected)")

@@ -36,7 +36,7 @@ DEFAULT_BASE_URLS = {"assemblyai": "https://api.assemblyai.com",
 DRY_RUN_FILE = "cloud-requests.json"
 
 FailureKind = Literal["auth", "quota", "too_long", "unsupported", "service", "timeout", "malformed", "partial",
-                      "network", "dry_run"]
+                      "network", "model", "dry_run"]
 
 _ADVICE: dict[str, str] = {
     "auth": "the API key was refused: check {key} (docs/asr_cloud.md, 'Keys')",
@@ -48,6 +48,7 @@ _ADVICE: dict[str, str] = {
     "malformed": "the service's answer could not be read",
     "partial": "the service returned an incomplete transcript",
     "network": "the service could not be reached",
+    "model": "the model is not available",
     "dry_run": "dry run: nothing was sent",
 }
 

@@ -12,23 +12,25 @@ Gemini's own times are too coarse for subtitles, so the words get their times fr
 recognizer (:mod:`vtxlib.asr.word_times`): faster-whisper runs on the same audio and Gemini's words
 are matched to its words by text. The Gemini backend therefore also costs the CPU tier's time.
 
-Errors end as :class:`~vtxlib.asr.cloud.CloudAsrError` (refused key, quota, too large, service
-error, timeout, malformed answer, an answer cut short by the output limit).
+Timeouts, 408, 429 and 5xx are retried by google-genai itself (``retries`` times, the policy of
+:func:`vtxlib.genai_client.http_options`). Errors then end as :class:`~vtxlib.asr.cloud.CloudAsrError`
+(refused key, quota, too large, service error, timeout, malformed answer, an answer cut short by the
+output limit, a model that is retired or unknown).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from ..audio import SAMPLE_RATE, load_audio, write_wav
+from ..genai_client import AnswerRejected, default_model, model_help
 from ..types import AsrExtras, AudioFile, GeminiAsrExtras, OptionsModel, Transcript
 from .base import ProgressFn
 from .cloud import (
@@ -75,7 +77,7 @@ class GeminiTranscriptAnswer(BaseModel):
 
 
 class GeminiAsrOptions(OptionsModel):
-    model: str = "gemini-2.5-flash"
+    model: str = Field(default_factory=default_model)
     language: Optional[str] = Field(None, description="a hint; None: Gemini says which language it heard")
     chunk_max_s: float = Field(600.0, description="at most this much audio per request (the answer must fit "
                                "the model's output limit: 10 minutes of speech is about 2,000 words)")
@@ -84,7 +86,8 @@ class GeminiAsrOptions(OptionsModel):
     thinking_budget: Optional[int] = Field(0, description="tokens Gemini 2.5 may think before answering; "
                                            "0: none (transcription needs none, and thinking is billed); None for models that must think (2.5 Pro)")
     timeout_s: float = 300.0
-    retries: int = 2
+    retries: int = Field(2, description="HTTP retries of a request (timeouts, 408, 429, 5xx), made by google-genai")
+    retry_backoff_s: float = Field(1.0, description="the first wait before a retry; then 2x, 4x ... plus jitter")
     max_retry_wait_s: float = 30.0
     aligner_model: Optional[str] = Field(None, description="whisper-cpu model whose word times are used "
                                          "(default tiny.en for English, base for other languages)")
@@ -107,11 +110,10 @@ class GeminiAsr:
     takes_speech = True  # the speech stage's regions place the chunk boundaries in pauses
 
     def __init__(self, options: Optional[GeminiAsrOptions] = None, api_key: Optional[str] = None,
-                 allow_cloud: bool = False, dry_run: bool = False, aligner: Any = None,
-                 client: Any = None, sleep: Callable[[float], None] = time.sleep):
+                 allow_cloud: bool = False, dry_run: bool = False, aligner: Any = None, client: Any = None):
         self.options = options or GeminiAsrOptions()
         self.api_key, self.allow_cloud, self.dry_run = api_key, allow_cloud, dry_run
-        self._aligner, self._client, self._sleep = aligner, client, sleep
+        self._aligner, self._client = aligner, client
         self._aligners: dict[tuple, Any] = {}  # whisper-cpu by model name, made when first needed
 
     def options_dict(self) -> dict:
@@ -189,8 +191,18 @@ class GeminiAsr:
             raise missing_key(NAME)
         from ..genai_client import gemini_client
 
-        return gemini_client(self.api_key, self.options.timeout_s, extra="cloud", what="The gemini ASR backend",
-                             base_url=self.url)
+        options = self.options
+        return gemini_client(self.api_key, options.timeout_s, extra="cloud", what="The gemini ASR backend",
+                             base_url=self.url, attempts=options.retries + 1, backoff_s=options.retry_backoff_s,
+                             max_backoff_s=options.max_retry_wait_s)
+
+    def _http_options(self):
+        """Every request's time limit and retry policy (whichever client was given)."""
+        from ..genai_client import http_options
+
+        options = self.options
+        return http_options(options.timeout_s, options.retries + 1, options.retry_backoff_s, options.max_retry_wait_s,
+                            extra="cloud", what="The gemini ASR backend")
 
     def _transcribe_chunk(self, client, audio: AudioFile, chunk: Chunk, index: int, total: int) -> GeminiTranscriptAnswer:
         from google.genai import types
@@ -202,7 +214,8 @@ class GeminiAsr:
         uploaded = None
         if len(data) > self.options.inline_max_bytes:
             uploaded = self._call("upload", lambda: client.files.upload(
-                file=io.BytesIO(data), config=types.UploadFileConfig(mime_type="audio/wav")))
+                file=io.BytesIO(data), config=types.UploadFileConfig(mime_type="audio/wav",
+                                                                     http_options=self._http_options())))
             audio_part = types.Part.from_uri(file_uri=uploaded.uri, mime_type="audio/wav")
         else:
             audio_part = types.Part.from_bytes(data=data, mime_type="audio/wav")
@@ -210,7 +223,8 @@ class GeminiAsr:
             "thinking_config": types.ThinkingConfig(thinking_budget=self.options.thinking_budget)}
         config = types.GenerateContentConfig(
             system_instruction=INSTRUCTIONS, temperature=self.options.temperature,
-            response_mime_type="application/json", response_schema=GeminiTranscriptAnswer, **thinking)
+            response_mime_type="application/json", response_schema=GeminiTranscriptAnswer,
+            http_options=self._http_options(), **thinking)
         try:
             response = self._call("generate", lambda: client.models.generate_content(
                 model=self.options.model, contents=[prompt, audio_part], config=config))
@@ -227,34 +241,25 @@ class GeminiAsr:
                      uploaded.name, type(e).__name__)
 
     def _call(self, what: str, send: Callable[[], Any]) -> Any:
+        """SEND's result; what google-genai raises once its retries are spent, as a CloudAsrError."""
         from google.genai import errors as genai_errors
 
-        from ..enhance import _retry_info_delay, _transport_errors
+        from ..genai_client import key_refused, retired_model_line, transport_errors
 
-        for attempt in range(self.options.retries + 1):
-            try:
-                return send()
-            except genai_errors.APIError as e:
-                kind = "auth" if "API_KEY_INVALID" in str(e.details) or e.status in ("UNAUTHENTICATED",
-                                                                                     "PERMISSION_DENIED") \
-                    else kind_of_http_status(e.code)
-                wait = _retry_after_header(e)
-                wait = _retry_info_delay(e.details) if wait is None else wait
-                error = CloudAsrError(NAME, kind, f"{what}: {e.code} {e.status or ''} {e.message or ''}",
-                                      retry_after=wait)
-            except _transport_errors() + _protocol_errors() as e:
-                timeout = "Timeout" in type(e).__name__
-                error = CloudAsrError(NAME, "timeout" if timeout else "network", f"{what}: {type(e).__name__}")
-                kind, wait = error.kind, None
-            except ValueError as e:  # a body that is not JSON
-                raise CloudAsrError(NAME, "malformed", f"{what}: {type(e).__name__}: {str(e)[:120]}") from e
-            wait = 2.0 ** attempt if wait is None else wait
-            if kind not in ("quota", "service", "timeout") or attempt == self.options.retries \
-                    or wait > self.options.max_retry_wait_s:
-                raise error
-            log.info("asr: Gemini %s failed (%s); retrying in %.1f s", what, kind, wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")
+        try:
+            return send()
+        except genai_errors.APIError as e:
+            line = retired_model_line(e, self.options.model, MODEL_HELP) if what == "generate" else None
+            if line:
+                raise CloudAsrError(NAME, "model", line) from e
+            kind = "auth" if key_refused(e) or e.status in ("UNAUTHENTICATED", "PERMISSION_DENIED") \
+                else kind_of_http_status(e.code)
+            raise CloudAsrError(NAME, kind, f"{what}: {e.code} {e.status or ''} {e.message or ''}") from e
+        except transport_errors() as e:
+            timeout = "Timeout" in type(e).__name__
+            raise CloudAsrError(NAME, "timeout" if timeout else "network", f"{what}: {type(e).__name__}") from e
+        except ValueError as e:  # a body that is not JSON
+            raise CloudAsrError(NAME, "malformed", f"{what}: {type(e).__name__}: {str(e)[:120]}") from e
 
     # -- word times -------------------------------------------------------------------------
     def _aligner_model(self, language: Optional[str]) -> str:
@@ -274,50 +279,22 @@ class GeminiAsr:
         return aligner.transcribe(audio, None, **extra).words
 
 
-def _protocol_errors() -> tuple[type, ...]:
-    """httpx/httpx2 errors of a connection that broke mid-answer (network class)."""
-    import importlib
-
-    found: list[type] = []
-    for module_name in ("httpx", "httpx2"):
-        try:
-            found.append(importlib.import_module(module_name).TransportError)
-        except (ImportError, AttributeError):
-            continue
-    return tuple(found)
+#: how to choose another model for the gemini backend
+MODEL_HELP = model_help("--asr-model NAME with --asr gemini", "notebooks: ASR_MODEL")
 
 
 def parse_answer(response: Any) -> GeminiTranscriptAnswer:
     """The structured answer, or CloudAsrError: blocked, cut short (partial), not JSON of the schema."""
-    feedback = getattr(response, "prompt_feedback", None)
-    if feedback is not None and getattr(feedback, "block_reason", None):
-        raise CloudAsrError(NAME, "unsupported", f"request blocked ({_name(feedback.block_reason)})")
-    candidates = getattr(response, "candidates", None) or []
-    if not candidates:
-        raise CloudAsrError(NAME, "malformed", "the response has no candidates")
-    reason = _name(getattr(candidates[0], "finish_reason", None))
-    if reason == "MAX_TOKENS":
-        raise CloudAsrError(NAME, "partial", "the answer was cut at the output limit; lower chunk_max_s")
-    if reason not in ("STOP", "FINISH_REASON_UNSPECIFIED", "None"):
-        raise CloudAsrError(NAME, "unsupported", f"the answer stopped early (finish_reason {reason})")
+    from ..genai_client import MalformedAnswer, read_answer
+
     try:
-        return GeminiTranscriptAnswer.model_validate_json(response.text or "")
-    except ValidationError as e:
-        raise CloudAsrError(NAME, "malformed", f"the answer is not the transcript schema: "
-                            f"{e.errors()[0].get('msg')}") from e
-
-
-def _name(value: Any) -> str:
-    return str(getattr(value, "name", value))
-
-
-def _retry_after_header(error: Any) -> Optional[float]:
-    headers = getattr(getattr(error, "response", None), "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+        return read_answer(response, GeminiTranscriptAnswer)
+    except MalformedAnswer as e:
+        raise CloudAsrError(NAME, "malformed", str(e)) from e
+    except AnswerRejected as e:
+        if e.finish_reason == "MAX_TOKENS":
+            raise CloudAsrError(NAME, "partial", "the answer was cut at the output limit; lower chunk_max_s") from e
+        raise CloudAsrError(NAME, "malformed" if e.kind == "empty" else "unsupported", str(e)) from e
 
 
 def _most_common(values: list[str]) -> Optional[str]:

@@ -4,7 +4,8 @@ The cues are sent in chunks as ``{"id", "speaker", "text"}``; the answer must be
 (a pydantic ``response_schema``) holding exactly the ids that were sent, in order, each with a
 non-empty text. An answer that drops, merges, adds, reorders or renames cues is rejected and the
 chunk asked again (tenacity, with backoff); when every attempt is rejected the stage fails and
-nothing is written: a translated track never has other cues than the original.
+nothing is written: a translated track never has other cues than the original. Timeouts, 408, 429
+and 5xx are retried by google-genai itself, with the policy of :func:`vtxlib.genai_client.http_options`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import json
 import logging
 from typing import Any, Optional
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field
 
-from ..errors import BackendUnavailable, StageFailed, missing_dependency
+from ..errors import BackendUnavailable, StageFailed
+from ..genai_client import AnswerRejected, default_model, model_help
 from ..types import OptionsModel
 from .base import CueSource, TranslationRequest
 
@@ -51,9 +53,9 @@ class CueMismatch(Exception):
 
 
 class GeminiTranslateOptions(OptionsModel):
-    model: str = "gemini-2.5-flash"
+    model: str = Field(default_factory=default_model)
     chunk_cues: int = 60
-    max_attempts: int = 4        # per chunk: rejected answers and transient errors together
+    max_attempts: int = 4        # per chunk, for rejected answers (tenacity) and for each request's HTTP retries (SDK)
     backoff_s: float = 2.0
     max_backoff_s: float = 30.0
     timeout_s: float = 120.0
@@ -98,13 +100,13 @@ class GeminiTranslator:
         return texts
 
     def _translate_chunk(self, chunk: list[CueSource], request: TranslationRequest) -> dict[str, str]:
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
         payload = {"source_language": request.source or "unknown (detect it)", "target_language": request.target,
                    "cues": [{"id": c.id, "speaker": c.speaker, "text": c.text} for c in chunk]}
         retrying = Retrying(stop=stop_after_attempt(self.options.max_attempts),
                             wait=wait_exponential(multiplier=self.options.backoff_s, max=self.options.max_backoff_s),
-                            retry=retry_if_exception(_retryable), before_sleep=self._log_retry, reraise=True)
+                            retry=retry_if_exception_type(CueMismatch), before_sleep=self._log_retry, reraise=True)
         try:
             for attempt in retrying:
                 with attempt:
@@ -113,12 +115,14 @@ class GeminiTranslator:
             raise StageFailed(f"Gemini's {request.target} translation was rejected {self.options.max_attempts} "
                               f"times (last: {e}); no {request.target} track was written") from e
         except Exception as e:
-            from ..enhance import _describe, _is_transient
+            from ..genai_client import is_transient, no_answer_line
 
-            if _is_transient(e):
-                raise StageFailed(f"Gemini did not answer the {request.target} translation after "
-                                  f"{self.options.max_attempts} attempts: {_describe(e)}") from e
-            raise _permanent(e, self.options.model) from e
+            if is_transient(e):
+                raise StageFailed(no_answer_line(e, self.options.max_attempts, f"the {request.target} translation")) from e
+            mapped = _permanent(e, self.options.model)
+            if mapped is e:
+                raise
+            raise mapped from e
         raise AssertionError("unreachable")
 
     def _ask(self, payload: dict, ids: list[str]) -> dict[str, str]:
@@ -134,14 +138,14 @@ class GeminiTranslator:
             raise
 
     def _config(self):
-        try:
-            from google.genai import types
-        except ImportError as e:
-            raise missing_dependency("google-genai", "enhance", "Gemini translation") from e
+        from ..genai_client import genai_types, http_options
+
+        types = genai_types("enhance", "Gemini translation")
         return types.GenerateContentConfig(
             system_instruction=INSTRUCTIONS, temperature=self.options.temperature,
             response_mime_type="application/json", response_schema=CueTexts,
-            http_options=types.HttpOptions(timeout=int(self.options.timeout_s * 1000)))
+            http_options=http_options(self.options.timeout_s, self.options.max_attempts, self.options.backoff_s,
+                                      self.options.max_backoff_s, what="Gemini translation"))
 
     @staticmethod
     def _log_retry(state) -> None:
@@ -153,26 +157,25 @@ class GeminiTranslator:
 
 
 def make_client(api_key: Optional[str], options: GeminiTranslateOptions):
-    """A ``google.genai.Client`` (the SDK's own retries off: the translator retries)."""
+    """A ``google.genai.Client`` with the shared retry policy."""
     if not api_key:
         raise BackendUnavailable("Gemini translation needs an API key: set GEMINI_API_KEY (environment, Colab "
                                  "secrets or <workspace>/secrets/GEMINI_API_KEY)")
     from ..genai_client import gemini_client
 
-    return gemini_client(api_key, options.timeout_s, extra="enhance", what="Gemini translation")
+    return gemini_client(api_key, options.timeout_s, extra="enhance", what="Gemini translation",
+                         attempts=options.max_attempts, backoff_s=options.backoff_s,
+                         max_backoff_s=options.max_backoff_s)
 
 
 def checked_texts(response: Any, ids: list[str]) -> dict[str, str]:
     """id -> text of an answer holding exactly IDS in order, each with text; else CueMismatch."""
-    from ..enhance import ResponseRejected, _parse_response
+    from ..genai_client import read_answer
 
     try:
-        _parse_response(response)  # blocked, stopped early, not JSON
-        answer = CueTexts.model_validate_json(response.text)
-    except ResponseRejected as e:
+        answer = read_answer(response, CueTexts)  # blocked, stopped early, not JSON of the schema
+    except AnswerRejected as e:
         raise CueMismatch(str(e)) from e
-    except ValidationError as e:
-        raise CueMismatch(f"the answer does not match the schema ({e.errors()[0]['msg']})") from e
     got = [c.id for c in answer.cues]
     if got != ids:
         raise CueMismatch(describe_mismatch(ids, got))
@@ -198,16 +201,20 @@ def describe_mismatch(sent: list[str], got: list[str]) -> str:
     return "; ".join(parts)
 
 
-def _retryable(error: BaseException) -> bool:
-    from ..enhance import _is_transient
-
-    return isinstance(error, CueMismatch) or (isinstance(error, Exception) and _is_transient(error))
+#: how to choose another model for the translation (it has no option of its own)
+MODEL_HELP = model_help()
 
 
 def _permanent(error: Exception, model: str) -> Exception:
-    from ..enhance import _permanent_error
+    """A refused key or a retired model: one line, no translation; another refusal fails the stage."""
+    from ..genai_client import api_error_code, describe, key_refused, retired_model_line
 
-    mapped = _permanent_error(error, model)
-    if mapped is error:
-        return error
-    return type(mapped)(str(mapped).replace("Enhancement skipped.", "No translation was made."))
+    if key_refused(error):
+        return BackendUnavailable(f"Gemini rejected the API key ({error.code} {error.status}); check "
+                                  f"GEMINI_API_KEY. No translation was made.")
+    line = retired_model_line(error, model, MODEL_HELP)
+    if line:
+        return BackendUnavailable(f"{line}. No translation was made.")
+    if api_error_code(error) is not None:
+        return StageFailed(f"Gemini refused the request: {describe(error)}")
+    return error
