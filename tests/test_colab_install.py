@@ -548,9 +548,9 @@ def test_a_token_comes_from_a_colab_secret_as_a_git_header_never_from_the_source
 
 
 def test_unticked_use_drive_keeps_the_workspace_off_drive_in_every_notebook(monkeypatch, tmp_path):
-    from vtxlib import notebook
+    from vtxlib.notebook import drive
 
-    monkeypatch.setattr(notebook, "in_colab", lambda: True)
-    monkeypatch.setattr(notebook, "mount_drive", lambda *a, **k: pytest.fail("Drive mounted"))
+    monkeypatch.setattr(drive, "in_colab", lambda: True)
+    monkeypatch.setattr(drive, "mount_drive", lambda *a, **k: pytest.fail("Drive mounted"))
     monkeypatch.setenv("VTX_USE_DRIVE", "0")  # what the setup cell sets when USE_DRIVE is unticked
-    assert notebook.workspace_root("", use_drive=True) == notebook.COLAB_LOCAL_ROOT
+    assert drive.workspace_root("", use_drive=True) == drive.COLAB_LOCAL_ROOT

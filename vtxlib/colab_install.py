@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from .errors import InputError, VtxError
-from .workspace import COLAB_DRIVE_ROOT
+from .workspace import COLAB_DRIVE_MOUNT, COLAB_DRIVE_ROOT
 
 log = logging.getLogger("vtxlib.colab_install")
 
@@ -52,9 +52,8 @@ NODEPS_NAME = "requirements-colab-nodeps.txt"  # beside it: installed with --no-
 #: Colab's CUDA builds: pinned to the installed versions in every pip call
 TORCH_FAMILY = ("torch", "torchaudio", "torchvision", "torchcodec")
 #: where Colab mounts Drive (VTX_DRIVE_MOUNT moves it: the tests' fake Drive)
-DRIVE_MOUNT_POINT = os.environ.get("VTX_DRIVE_MOUNT", "/content/drive")
-WHEEL_CACHE_ROOT = (Path(DRIVE_MOUNT_POINT) / "MyDrive" / "vtx" / "wheels" if "VTX_DRIVE_MOUNT" in os.environ
-                    else COLAB_DRIVE_ROOT / "wheels")
+DRIVE_MOUNT_POINT = os.environ.get("VTX_DRIVE_MOUNT", str(COLAB_DRIVE_MOUNT))
+WHEEL_CACHE_ROOT = Path(DRIVE_MOUNT_POINT) / COLAB_DRIVE_ROOT.relative_to(COLAB_DRIVE_MOUNT) / "wheels"
 WHEEL_CACHE_NAME = re.compile(r"^py\d+-torch.+-[0-9a-f]{12}$")  # a folder wheel_cache_dir names
 ENV_WHEEL_CACHE = "VTX_WHEEL_CACHE"  # a folder, or "off"
 #: a successful install is stamped here (outside Drive: it lives as long as the VM, across restarts)

@@ -105,7 +105,7 @@ def parameter_form(namespace: dict, spec: dict[str, Optional[list]],
     fields = [FormField(name, namespace[name], choices, descriptions.get(name, "")) for name, choices in spec.items()]
     form = Form(namespace, fields)
     if show is None:
-        from .notebook import in_colab
+        from .colab_install import in_colab
 
         show = not in_colab()  # Colab shows the # @param form of the parameters cell instead
     if show:

@@ -49,7 +49,8 @@ from .errors import InputError
 
 log = logging.getLogger("vtxlib.workspace")
 
-COLAB_DRIVE_ROOT = Path("/content/drive/MyDrive/vtx")
+COLAB_DRIVE_MOUNT = Path("/content/drive")  # where Colab mounts Google Drive
+COLAB_DRIVE_ROOT = COLAB_DRIVE_MOUNT / "MyDrive" / "vtx"
 ENV_ROOT = "VTX_WORKSPACE"
 ARTIFACT_RECORD = "_artifact"  # the integrity record inside every stage artifact
 CHECKSUMS_FILE = "checksums.json"  # in models/: model file checksums by (path, size, mtime)
