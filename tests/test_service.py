@@ -275,14 +275,13 @@ def test_not_ready_when_warm_up_fails(workspace, fake):
         assert response.status_code == 503 and "not ready" in response.json()["error"]
 
 
-def test_serve_command_registers_with_the_cli_and_defaults_to_loopback(monkeypatch):
+def test_serve_command_registers_with_the_cli_and_defaults_to_loopback():
     from vtxlib import cli
 
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
     parser = cli.build_parser()
     args = parser.parse_args(["serve"])
     assert (args.host, args.port) == ("127.0.0.1", 8000)
-    assert args.handler.__name__ == "cmd_serve"
+    assert args.func.__name__ == "cmd_serve"
     args = parser.parse_args(["serve", "--port", "9000", "--num-speakers", "2", "--max-upload-mb", "10"])
     assert args.port == 9000 and args.num_speakers == 2 and args.max_upload_mb == 10
     assert cli.pipeline_options_from_args(args).num_speakers == 2
@@ -462,7 +461,6 @@ def test_serve_refuses_a_public_bind_without_a_key_and_never_prints_it(monkeypat
     from vtxlib.service import cli as serve_cli
 
     started = []
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
     monkeypatch.setattr(serve_cli, "create_app", lambda *a, **k: "app")
     monkeypatch.delenv("VTX_API_KEY", raising=False)

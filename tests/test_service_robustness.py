@@ -240,7 +240,6 @@ def _serve(monkeypatch, argv: list[str]) -> tuple[int, list]:
     from vtxlib.service import cli as serve_cli
 
     loaded = []
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
     monkeypatch.setattr(serve_cli, "create_app", lambda *a, **k: loaded.append("models") or "app")
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: loaded.append("server"))
     monkeypatch.delenv("VTX_API_KEY", raising=False)

@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from ..cli_options import add_pipeline_arguments, pipeline_options_from_args
 from ..errors import InputError, missing_dependency
 from .app import create_app
 from .models import ServiceOptions
@@ -13,8 +14,6 @@ log = logging.getLogger("vtxlib.service")
 
 def add_parser(subparsers) -> None:
     """Register ``serve`` (``python -m vtxlib serve``)."""
-    from ..cli import add_pipeline_arguments
-
     defaults = ServiceOptions()
     p = subparsers.add_parser("serve", help="HTTP service: POST /transcribe, GET /status, GET /jobs/{id}")
     p.add_argument("--host", default=defaults.host,
@@ -40,7 +39,7 @@ def add_parser(subparsers) -> None:
                    help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     add_pipeline_arguments(p)
-    p.set_defaults(handler=cmd_serve)
+    p.set_defaults(func=cmd_serve)
 
 
 EXIT_ADDRESS_IN_USE = 4  # `serve`: the port is taken (1: other user errors, 3 is run's "incomplete")
@@ -83,7 +82,6 @@ def cmd_serve(args) -> int:
         import uvicorn
     except ImportError as e:
         raise missing_dependency("uvicorn", "service", "The HTTP service") from e
-    from ..cli import pipeline_options_from_args
     from ..workspace import Workspace
 
     check_port(args.port)
