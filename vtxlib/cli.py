@@ -25,8 +25,6 @@ __all__ = ["main", "build_parser", "configure_logging", "COMMANDS", "EXIT_INCOMP
            # the shared flags, for the callers that import them from here
            "CLI_FLAGS", "EXTRA_HELP", "add_pipeline_arguments", "pipeline_options_from_args"]
 
-log = logging.getLogger("vtxlib.cli")
-
 #: Every command's module, in the order ``--help`` lists them. Each has ``add_parser(subparsers)``,
 #: which adds its subcommand and sets ``func``, the function that runs it and returns the exit code.
 COMMANDS = (run_cli, schema_cli, upload_cli, batch_cli, live_cli, serve_cli)

@@ -32,7 +32,7 @@ crash recovery, retention, the pipeline runner), :mod:`.security` (API key, midd
 """
 
 from .app import create_app, docs_description, media_duration, package_versions, parse_overrides
-from .cli import EXIT_ADDRESS_IN_USE, AddressInUse, add_parser, check_can_listen, check_port, cmd_serve
+from .cli import EXIT_ADDRESS_IN_USE, AddressInUse, check_can_listen, check_port
 from .jobs import (
     ActiveJob,
     JobManager,
@@ -74,7 +74,7 @@ from .security import (
 
 __all__ = [
     "create_app", "docs_description", "media_duration", "package_versions", "parse_overrides",
-    "EXIT_ADDRESS_IN_USE", "AddressInUse", "add_parser", "check_can_listen", "check_port", "cmd_serve",
+    "EXIT_ADDRESS_IN_USE", "AddressInUse", "check_can_listen", "check_port",
     "ActiveJob", "JobManager", "JobRequest", "PipelineRunner", "error_record", "http_status_for", "sweep_expired",
     "ErrorAnswer", "JobAccepted", "JobError", "JobRecord", "JobStatus", "PublicMedia", "RequestSummary",
     "ServiceError", "ServiceOptions", "ServiceStatus", "StageSummary", "TranscriptResponse", "TurnSummary",
