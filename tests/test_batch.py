@@ -216,4 +216,4 @@ def test_batch_subcommand_registers_with_the_cli():
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["batch", "videos.txt", "--kernel", "notebook", "--notebooks", "01_acquire"])
-    assert args.handler is cmd_batch and args.kernel == "notebook" and args.input == "videos.txt"
+    assert args.func is cmd_batch and args.kernel == "notebook" and args.input == "videos.txt"

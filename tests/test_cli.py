@@ -16,6 +16,23 @@ def test_subcommands_are_registered():
     assert set(commands) == {"batch", "live", "run", "schema", "serve", "upload"}  # a new one needs a line here
 
 
+def test_each_command_module_adds_one_subcommand_that_runs_its_own_function():
+    """One style: ``add_parser(subparsers) -> None`` adds the subcommand and sets ``func``."""
+    import argparse
+
+    from vtxlib import cli
+
+    names = []
+    for module in cli.COMMANDS:
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        assert module.add_parser(subparsers) is None
+        [(name, parser)] = subparsers.choices.items()
+        func = parser.get_default("func")
+        assert callable(func) and func.__module__ == module.__name__, (name, func)
+        names.append(name)
+    assert names == ["run", "schema", "upload", "batch", "live", "serve"]  # the order --help lists them in
+
+
 def test_upload_dry_run_writes_the_request(tmp_path):
     vtt = tmp_path / "transcript.vtt"
     vtt.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v SPEAKER_00>Hello there.\n")

@@ -243,7 +243,6 @@ def test_live_command_replays_a_wav_and_saves(stream, tmp_path, monkeypatch, cap
 
     clip = tmp_path / "first.wav"
     write_wav(clip, load_audio(stream["path"], 0.0, stream["spans"][0][1] + 0.7))
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["live"])
     code = cli.main(["live", "--wav", str(clip), "--fast", "--save", "--workspace", str(tmp_path / "ws")])
     out = capsys.readouterr().out
     assert code == 0
@@ -260,7 +259,6 @@ def test_live_command_decodes_any_format_ffmpeg_reads(stream, tmp_path, monkeypa
     write_wav(clip, load_audio(stream["path"], 0.0, stream["spans"][0][1] + 0.7))
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(clip), "-ar", "44100", "-ac", "2", str(mp3)],
                    check=True)
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["live"])
     assert cli.main(["live", "--wav", str(mp3), "--fast"]) == 0
     out = capsys.readouterr().out
     assert "1 utterances" in out and "morning" in out.lower()

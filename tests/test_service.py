@@ -275,14 +275,13 @@ def test_not_ready_when_warm_up_fails(workspace, fake):
         assert response.status_code == 503 and "not ready" in response.json()["error"]
 
 
-def test_serve_command_registers_with_the_cli_and_defaults_to_loopback(monkeypatch):
+def test_serve_command_registers_with_the_cli_and_defaults_to_loopback():
     from vtxlib import cli
 
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
     parser = cli.build_parser()
     args = parser.parse_args(["serve"])
     assert (args.host, args.port) == ("127.0.0.1", 8000)
-    assert args.handler.__name__ == "cmd_serve"
+    assert args.func.__name__ == "cmd_serve"
     args = parser.parse_args(["serve", "--port", "9000", "--num-speakers", "2", "--max-upload-mb", "10"])
     assert args.port == 9000 and args.num_speakers == 2 and args.max_upload_mb == 10
     assert cli.pipeline_options_from_args(args).num_speakers == 2
@@ -458,12 +457,12 @@ def test_an_api_key_guards_every_endpoint_but_a_minimal_status(workspace, fake):
 def test_serve_refuses_a_public_bind_without_a_key_and_never_prints_it(monkeypatch, capsys, caplog):
     import uvicorn
 
-    from vtxlib import cli, service
+    from vtxlib import cli
+    from vtxlib.service import cli as serve_cli
 
     started = []
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
-    monkeypatch.setattr(service, "create_app", lambda *a, **k: "app")
+    monkeypatch.setattr(serve_cli, "create_app", lambda *a, **k: "app")
     monkeypatch.delenv("VTX_API_KEY", raising=False)
     assert cli.main(["serve", "--host", "0.0.0.0"]) == 1
     err = capsys.readouterr().err
@@ -605,7 +604,7 @@ def test_url_jobs_check_every_redirect_in_the_worker(workspace, monkeypatch):
 def test_a_full_disk_is_507_not_500(workspace, tmp_path, monkeypatch):
     import errno
 
-    from vtxlib import service
+    from vtxlib.service import app as service_app
 
     audio = tone_wav(tmp_path / "a.wav", 0.5).read_bytes()
     disk_full = OSError(errno.ENOSPC, "No space left on device", str(workspace.root / "x"))
@@ -616,7 +615,7 @@ def test_a_full_disk_is_507_not_500(workspace, tmp_path, monkeypatch):
         def no_space(*args, **kwargs):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(service, "store_upload", no_space)
+        monkeypatch.setattr(service_app, "store_upload", no_space)
         upload = client.post("/transcribe", files={"file": ("a.wav", audio, "audio/wav")})
         assert upload.status_code == 507 and "disk is full" in upload.json()["error"]
         assert client.get("/status").json()["jobs"]["handled"] == 1  # the worker is alive

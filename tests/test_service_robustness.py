@@ -70,12 +70,12 @@ class _SmallDisk:
 
 @needs_ffmpeg
 def test_a_failed_upload_is_removed_so_the_next_request_succeeds(workspace, tmp_path, monkeypatch):
-    from vtxlib import service
+    from vtxlib.service import security
 
     small = tone_wav(tmp_path / "small.wav", 0.5).read_bytes()
     large = tone_wav(tmp_path / "large.wav", 8.0).read_bytes()
     uploads = workspace.root / "service" / "uploads"
-    monkeypatch.setattr(service, "open", _SmallDisk(uploads, quota=len(small) + 4096), raising=False)
+    monkeypatch.setattr(security, "open", _SmallDisk(uploads, quota=len(small) + 4096), raising=False)
     with client_for(workspace, FakePipeline(workspace)) as client:
         full = client.post("/transcribe", files={"file": ("large.wav", large, "audio/wav")})
         assert full.status_code == 507 and "disk is full" in full.json()["error"]
@@ -113,16 +113,134 @@ def test_a_damaged_job_record_is_a_json_error_not_a_plain_text_500(workspace, ca
     assert any("0123456789abcdef" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
 
 
+# -- job files written by earlier versions --------------------------------------------------------
+
+# Job files as the service has written them since job records were first stored (json.dumps,
+# indent 1, no nulls, the upload folder's name last): a finished job and one a killed server left running.
+DONE_JOB_FILE = """{
+ "job_id": "d9b377772c2c4546",
+ "status": "done",
+ "created": 1796655167.2070415,
+ "started": 1796655167.2188466,
+ "finished": 1796655167.222889,
+ "request": {
+  "name": "réunion.wav",
+  "overrides": {
+   "num_speakers": 2,
+   "voices": "uploaded"
+  }
+ },
+ "result": {
+  "job_id": "d9b377772c2c4546",
+  "media": {
+   "id": "f-1234",
+   "title": "réunion",
+   "source": "réunion.wav",
+   "duration": 1.25,
+   "kind": "file"
+  },
+  "language": "fr",
+  "language_probability": 0.875,
+  "language_source": "detected",
+  "speakers": [
+   "SPEAKER_00"
+  ],
+  "speaker_names": {},
+  "voice_matches": [],
+  "turns": [
+   {
+    "speaker": "SPEAKER_00",
+    "start": 0.5,
+    "end": 0.9,
+    "text": "héllo"
+   }
+  ],
+  "words": [
+   {
+    "text": "héllo",
+    "start": 0.5,
+    "end": 0.9,
+    "speaker": "SPEAKER_00"
+   }
+  ],
+  "outputs": {
+   "vtt": "transcript.vtt",
+   "json": "transcript.json"
+  },
+  "stages": {},
+  "incomplete": {}
+ },
+ "upload_folder": "ababababababababababababababab11"
+}"""
+RUNNING_JOB_FILE = """{
+ "job_id": "ee4534df894a47a0",
+ "status": "running",
+ "created": 1796655167.2590067,
+ "started": 1796655167.2633302,
+ "request": {
+  "name": "stuck.wav",
+  "overrides": {}
+ },
+ "upload_folder": "ababababababababababababababab09"
+}"""
+
+
+def test_job_files_of_earlier_versions_load_and_are_written_back_in_their_format(tmp_path):
+    from vtxlib.service import JobRecord
+
+    path = tmp_path / "d9b377772c2c4546.json"
+    path.write_text(DONE_JOB_FILE, encoding="utf-8")
+    record = JobRecord.from_file(path)
+    assert record.status == "done" and record.upload_folder == "ababababababababababababababab11"
+    assert record.result.turns[0].text == "héllo" and record.request.overrides["voices"] == "uploaded"
+    assert record.stored_json() == DONE_JOB_FILE  # the same bytes, upload folder included
+    answered = record.model_dump(mode="json")
+    assert "upload_folder" not in answered and "upload_folder" not in record.model_dump_json()
+    assert "upload_folder" not in JobRecord.model_json_schema()["properties"]
+
+
+def without_nulls(data):
+    """An answer as stored: the service answers absent fields as null, files leave them out."""
+    if isinstance(data, dict):
+        return {key: without_nulls(value) for key, value in data.items() if value is not None}
+    return [without_nulls(item) for item in data] if isinstance(data, list) else data
+
+
+def test_a_server_answers_old_job_files_and_fails_the_unfinished_ones(workspace):
+    jobs, uploads = workspace.root / "service" / "jobs", workspace.root / "service" / "uploads"
+    jobs.mkdir(parents=True)
+    (jobs / "d9b377772c2c4546.json").write_text(DONE_JOB_FILE, encoding="utf-8")
+    (jobs / "ee4534df894a47a0.json").write_text(RUNNING_JOB_FILE, encoding="utf-8")
+    left = uploads / "ababababababababababababababab09"
+    left.mkdir(parents=True)
+    (left / "stuck.wav").write_bytes(b"RIFF")
+    with client_for(workspace, FakePipeline(workspace)) as client:
+        done = client.get("/jobs/d9b377772c2c4546")
+        running = client.get("/jobs/ee4534df894a47a0")
+    expected = json.loads(DONE_JOB_FILE)
+    del expected["upload_folder"]
+    assert done.status_code == 200 and without_nulls(done.json()) == expected
+    assert running.status_code == 200
+    failed = running.json()
+    assert failed["status"] == "failed" and failed["error"]["type"] == "Interrupted"
+    assert failed["error"]["http_status"] == 503 and "while this job was running" in failed["error"]["message"]
+    assert failed["finished"] >= failed["started"] and "upload_folder" not in failed
+    stored = json.loads((jobs / "ee4534df894a47a0.json").read_text(encoding="utf-8"))
+    assert stored == without_nulls(failed)  # rewritten without the upload folder, which is gone
+    assert not left.exists()
+    assert (jobs / "d9b377772c2c4546.json").read_text(encoding="utf-8") == DONE_JOB_FILE  # left as it was
+
+
 # -- the command line: a bad or busy port, a key file others can read --------------------------------
 
 def _serve(monkeypatch, argv: list[str]) -> tuple[int, list]:
     import uvicorn
 
-    from vtxlib import cli, service
+    from vtxlib import cli
+    from vtxlib.service import cli as serve_cli
 
     loaded = []
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", ["service"])
-    monkeypatch.setattr(service, "create_app", lambda *a, **k: loaded.append("models") or "app")
+    monkeypatch.setattr(serve_cli, "create_app", lambda *a, **k: loaded.append("models") or "app")
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: loaded.append("server"))
     monkeypatch.delenv("VTX_API_KEY", raising=False)
     return cli.main(["serve", *argv]), loaded

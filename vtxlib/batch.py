@@ -464,7 +464,7 @@ def describe_failure(error: Exception) -> str:
 # -- command line (the command itself: vtxlib.batch_cli) -------------------------------------------
 def parameters_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Notebook parameters from --param NAME=VALUE and the pipeline options given on the command line."""
-    from .cli import pipeline_options_from_args
+    from .cli_options import pipeline_options_from_args
     from .pipeline import option_names
 
     options = pipeline_options_from_args(args)  # validated like `run`'s

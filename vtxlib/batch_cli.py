@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from . import batch
 from .batch import (
@@ -23,22 +23,17 @@ from .batch import (
     parameters_from_args,
     run_batch,
 )
-from .errors import VtxError
+from .batch_ray import add_arguments as add_ray_arguments
+from .batch_ray import check_engine_arguments, run_from_args
+from .cli_options import add_pipeline_arguments
 from .workspace import Workspace
 
 DESCRIPTION = (batch.__doc__ or "").split("\n\n")[0]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> None:
     p = subparsers.add_parser("batch", help="run the notebooks headless over a list of sources or a playlist",
                               description=DESCRIPTION)
-    configure_parser(p)
-    return p
-
-
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    from .cli import add_pipeline_arguments
-
     p.add_argument("input", help="text file (one source a line), CSV file (a 'source' column) or playlist URL")
     p.add_argument("--workspace", type=Path, default=None,
                    help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
@@ -58,15 +53,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: the notebooks on this machine (default); ray: the pipeline on a Ray cluster")
     add_pipeline_arguments(p)
-    from .batch_ray import add_arguments
-
-    add_arguments(p)
-    p.set_defaults(handler=cmd_batch)
+    add_ray_arguments(p)
+    p.set_defaults(func=cmd_batch)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch_ray import check_engine_arguments, run_from_args
-
     check_engine_arguments(args, {"notebooks": ",".join(DEFAULT_NOTEBOOKS), "notebook_dir": NOTEBOOK_DIR,
                                   "kernel": "batch", "param": [], "cell_timeout": None})
     echo = (lambda line: None) if args.quiet else (lambda line: sys.stdout.write(line + "\n") or sys.stdout.flush())
@@ -89,20 +80,5 @@ def _run_notebooks(args: argparse.Namespace, echo: Callable[[str], None]) -> Bat
     return run_batch(args.input, Workspace(args.workspace), options, echo=echo)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    """``python -m vtxlib.batch_cli`` (the same as ``python -m vtxlib batch``)."""
-    from .cli import configure_logging
-
-    parser = argparse.ArgumentParser(prog="python -m vtxlib.batch_cli", description=DESCRIPTION)
-    configure_parser(parser)
-    args = parser.parse_args(argv)
-    configure_logging(args.verbose)
-    try:
-        return args.handler(args)
-    except VtxError as e:
-        sys.stderr.write(f"error: {e}\n")
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the command is a subcommand of python -m vtxlib
+    sys.exit("error: run batches with: python -m vtxlib batch LIST [options] (see --help)")

@@ -432,7 +432,7 @@ def check_engine_arguments(args, local_only: dict) -> None:
 
 
 def run_from_args(args, workspace: Workspace, echo: Callable[[str], None]) -> BatchReport:
-    from .cli import pipeline_options_from_args
+    from .cli_options import pipeline_options_from_args
 
     if args.force:
         log.warning("--force is not applied in batch runs; use `python -m vtxlib run --force` per source")

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("upload", help="upload a .vtt/.srt as a YouTube caption track (update, never duplicate)")
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("upload", help="upload a .vtt/.srt as a YouTube caption track (update, never duplicate)")
     p.add_argument("subtitles", type=Path, help="transcript.vtt or transcript.srt")
     p.add_argument("--video", required=True, help="YouTube video id or URL (you must own the video)")
     p.add_argument("--language", default="en", help="caption language (default en)")
@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--client-secrets", type=Path, default=None, help="OAuth client JSON (Desktop app)")
     p.add_argument("--workspace", type=Path, default=None, help="workspace whose secrets/ holds the token")
     p.add_argument("-v", "--verbose", action="count", default=0)
-    p.set_defaults(handler=cmd_upload)
+    p.set_defaults(func=cmd_upload)
 
 
 def cmd_upload(args: argparse.Namespace) -> int:

@@ -29,7 +29,6 @@ from .capture import (
     import_sounddevice,
     resample_to_16k,
 )
-from .cli import add_parser, cmd_live
 from .segment import Cut, StreamingVad, UtteranceSegmenter
 from .session import (
     CONTEXT_SAMPLES,
@@ -73,6 +72,4 @@ __all__ = [
     "create_live_transcriber",
     "default_source",
     "live_widget",
-    "add_parser",
-    "cmd_live",
 ]

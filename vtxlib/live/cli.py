@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workspace", type=Path, default=None,
                    help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    p.set_defaults(handler=cmd_live)
+    p.set_defaults(func=cmd_live)
 
 
 def cmd_live(args) -> int:
