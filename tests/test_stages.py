@@ -290,3 +290,38 @@ def test_a_failure_beside_waits_for_the_partner_and_is_raised(tmp_path):
     with pytest.raises(RuntimeError, match="side failed"):
         graph.run(ctx, state, "last")
     assert state.get("partner") is not None and state.get("last") is None
+
+
+def test_load_now_loads_through_load_or_a_lazy_model_property():
+    loads = []
+
+    class Lazy:
+        @property
+        def model(self):
+            loads.append("lazy")
+            return object()
+
+    class Explicit:
+        def load(self):
+            loads.append("load")
+
+    class Neither:
+        model = "a name, not a loader"
+
+    for backend in (Lazy(), Explicit(), Neither()):
+        capabilities.load_now(backend)
+    assert loads == ["lazy", "load"]
+    assert not isinstance(Lazy(), capabilities.Loadable) and loads == ["lazy", "load"]  # asking loads nothing
+
+
+def test_warm_up_loads_the_given_backends(tmp_path):
+    loaded = []
+
+    class LoadingAsr(FixedAsr):
+        def load(self):
+            loaded.append(self.name)
+
+    pipeline = Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(emotion="off", language="en"),
+                        backends={"asr": LoadingAsr(), "diarize": OneSpeaker()})
+    pipeline.warm_up()
+    assert loaded == ["fixed-asr"] and set(pipeline.backends()) == {"asr", "diarize"}

@@ -8,6 +8,7 @@ value, since a backend may declare it False.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Iterable, Optional, Protocol, Sequence, runtime_checkable
 
@@ -105,6 +106,15 @@ class KnowsItsLanguages(Protocol):
     """An ASR backend that says which languages its model transcribes (None: any)."""
 
     languages: Optional[Sequence[str]]
+
+
+def load_now(backend: Any) -> None:
+    """Load a backend's model now: ``load()``, or the first read of a lazily loading ``model``
+    property (whisper-cpu, NeMo), looked up on the class so that only this read loads it."""
+    if isinstance(backend, Loadable):
+        backend.load()
+    elif isinstance(inspect.getattr_static(backend, "model", None), property):
+        backend.model
 
 
 def takes_speech(backend: Any) -> bool:

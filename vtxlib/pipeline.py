@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .acquire import COOKIES_FILE, AcquireOptions, acquire
-from .capabilities import Loadable
+from .capabilities import load_now
 from .errors import BackendUnavailable
 from .options import (  # noqa: F401  (re-exported: callers import them from here)
     CODE_OPTIONS,
@@ -210,10 +210,7 @@ class Pipeline:
             if backend is None:
                 continue
             try:
-                if isinstance(backend, Loadable):
-                    backend.load()
-                elif hasattr(type(backend), "model"):
-                    getattr(backend, "model")  # whisper-cpu and NeMo load lazily on first access
+                load_now(backend)
             except BackendUnavailable as e:
                 if stage != "language":
                     raise
