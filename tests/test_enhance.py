@@ -640,7 +640,7 @@ def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(
     import numpy as np
 
     from vtxlib import cli
-    from vtxlib.pipeline import Pipeline
+    from vtxlib.stages.backends import BackendRegistry
 
     src = tmp_path / "talk.wav"
     with wave.open(str(src), "wb") as w:
@@ -649,8 +649,8 @@ def test_cli_run_with_gemini_unreachable_fails_the_run_and_asks_again_next_time(
     clients = []
     monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-real")
     monkeypatch.setattr(enh, "make_client", lambda api_key, options: clients[-1])
-    monkeypatch.setattr(Pipeline, "_create_backend",
-                        lambda self, stage: {"asr": HelloAsr, "diarize": OneTurnDiarizer}[stage]())
+    monkeypatch.setattr(BackendRegistry, "_create",
+                        lambda self, ctx, stage: {"asr": HelloAsr, "diarize": OneTurnDiarizer}[stage]())
     argv = ["run", str(src), "--workspace", str(tmp_path / "ws"), "--enhance", "gemini", "--emotion", "off",
             "--no-report", "-q", "--language", "en"]  # a given language: no detector beside the fakes
 

@@ -20,6 +20,7 @@ from vtxlib.asr.language_id import WhisperLanguageDetector
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.language import LanguageOptions, conclude, forced, identify, mixed, normalise_language, speech_windows
 from vtxlib.pipeline import Pipeline, PipelineOptions
+from vtxlib.stages.diarize import language_beside_diarization
 from vtxlib.testing.multilingual import concatenate, make_clip
 from vtxlib.types import LanguageDetection
 from vtxlib.workspace import Workspace
@@ -331,10 +332,10 @@ def test_each_stretch_is_decoded_in_its_own_language(tmp_path):
     assert [language for language, _ in one.calls] == ["es"]  # a second language under 20 %: one run
 
 
-def test_language_runs_beside_diarization_when_nothing_it_finds_can_stop_the_run(workspace):
-    assert Pipeline(workspace, PipelineOptions())._language_beside_diarization()
+def test_language_runs_beside_diarization_when_nothing_it_finds_can_stop_the_run():
+    assert language_beside_diarization(PipelineOptions())
     for options in (PipelineOptions(asr_model="tiny.en"), PipelineOptions(asr="nemo"), PipelineOptions(language="de")):
-        assert not Pipeline(workspace, options)._language_beside_diarization(), options
+        assert not language_beside_diarization(options), options
 
 
 def test_a_base_transcription_reuses_the_detectors_loaded_model(clips, workspace, monkeypatch):

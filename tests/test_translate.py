@@ -362,13 +362,13 @@ def cli_run(tmp_path, monkeypatch, capsys):
     import numpy as np
 
     from vtxlib import cli
-    from vtxlib.pipeline import Pipeline
+    from vtxlib.stages.backends import BackendRegistry
 
     src = tmp_path / "show.wav"
     with wave.open(str(src), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
         w.writeframes((0.2 * np.sin(np.arange(16000 * 20) / 10) * 32767).astype("<i2").tobytes())
-    monkeypatch.setattr(Pipeline, "_create_backend", lambda self, stage: {"asr": _Asr, "diarize": _Diarizer}[stage]())
+    monkeypatch.setattr(BackendRegistry, "_create", lambda self, ctx, stage: {"asr": _Asr, "diarize": _Diarizer}[stage]())
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     _Asr.calls = 0
