@@ -1,4 +1,10 @@
-"""Stand-in ASR and diarization backends, for tests of what runs around those stages."""
+"""Stand-in ASR and diarization backends, for tests of what runs around those stages, and a tone file."""
+
+import math
+import wave
+from pathlib import Path
+
+import numpy as np
 
 from vtxlib.types import Diarization, Segment, SpeakerTurn, Transcript, Word
 
@@ -31,3 +37,12 @@ class OneTurnDiarizer(FakeBackend):
 
     def diarize(self, audio, count, progress=None):
         return Diarization([SpeakerTurn("SPEAKER_00", 0.1, 1.0)], backend=self.name)
+
+
+def tone_wav(path: Path, seconds: float = 2.2, freq: float = 200.0, amplitude: float = 0.2) -> Path:
+    """A 16 kHz mono 16-bit sine tone at PATH: media to push through the stages around stand-in backends."""
+    t = np.arange(int(seconds * 16000)) / 16000
+    data = (amplitude * np.sin(2 * math.pi * freq * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(data.tobytes())
+    return path

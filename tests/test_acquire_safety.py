@@ -3,14 +3,13 @@ edited in place (same size and mtime) gets its new content's id, download leftov
 and errors name the real cause (a refused connection, a text file named .mp4)."""
 
 import logging
-import math
 import os
 import socket
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import tone_wav
 
 from vtxlib.acquire import acquire
 from vtxlib.errors import InputError, StageFailed
@@ -18,11 +17,7 @@ from vtxlib.workspace import Workspace
 
 
 def _wav(path: Path, seconds: float = 0.5, freq: float = 440.0) -> Path:
-    t = np.arange(int(seconds * 16000)) / 16000
-    tone = (0.3 * np.sin(2 * math.pi * freq * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(tone.tobytes())
-    return path
+    return tone_wav(path, seconds, freq, amplitude=0.3)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ checked before reuse, a moved workspace still reads its own files, leftovers are
 
 import json
 import logging
-import math
 import os
 import shutil
 import stat
@@ -15,8 +14,8 @@ import time
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
+from fakes import tone_wav
 
 from vtxlib.errors import InputError
 from vtxlib.pipeline import Pipeline, PipelineOptions
@@ -66,14 +65,6 @@ class FlakyDiarizer:
         pass
 
 
-def _wav(path: Path, seconds=2.2) -> Path:
-    t = np.arange(int(seconds * 16000)) / 16000
-    data = (0.2 * np.sin(2 * math.pi * 200 * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(data.tobytes())
-    return path
-
-
 def _pipeline(ws, asr, diarizer, **options):
     return Pipeline(ws, PipelineOptions(**{"emotion": "off", "report": False, **options}),
                     backends={"asr": asr, "diarize": diarizer})
@@ -99,9 +90,9 @@ class CountingDiarizer:
 def test_two_runs_at_once_keep_their_own_options_and_records(tmp_path):
     ws = Workspace(tmp_path / "ws")
     pipeline = _pipeline(ws, CountingAsr(), CountingDiarizer())
-    jobs = {"one": (_wav(tmp_path / "one.wav"), PipelineOptions(emotion="off", report=False, num_speakers=1,
+    jobs = {"one": (tone_wav(tmp_path / "one.wav"), PipelineOptions(emotion="off", report=False, num_speakers=1,
                                                                   speaker_names={"SPEAKER_00": "Ann"})),
-            "two": (_wav(tmp_path / "two.wav", 2.4), PipelineOptions(emotion="off", report=False, num_speakers=2,
+            "two": (tone_wav(tmp_path / "two.wav", 2.4), PipelineOptions(emotion="off", report=False, num_speakers=2,
                                                                        speaker_names={"SPEAKER_00": "Bo"}))}
     results: dict = {}
 
@@ -127,7 +118,7 @@ def test_two_runs_at_once_keep_their_own_options_and_records(tmp_path):
 
 def test_resume_after_failure_inside_a_stage(tmp_path):
     ws = Workspace(tmp_path / "ws")
-    src = _wav(tmp_path / "talk.wav")
+    src = tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=1)
     with pytest.raises(RuntimeError, match="injected"):
         _pipeline(ws, asr, diarizer).run(str(src))
@@ -150,7 +141,7 @@ def test_resume_after_failure_inside_a_stage(tmp_path):
 
 def test_rerun_is_fully_cached_and_force_recomputes_from_a_stage(tmp_path):
     ws = Workspace(tmp_path / "ws")
-    src = _wav(tmp_path / "talk.wav")
+    src = tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     _pipeline(ws, asr, diarizer).run(str(src))
     again = _pipeline(ws, asr, diarizer).run(str(src))
@@ -170,7 +161,7 @@ class SlowAsr(CountingAsr):
 
 
 def test_cached_stages_report_the_seconds_they_took_when_computed(tmp_path):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = SlowAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src), out_dir=tmp_path / "out")
     again = _pipeline(ws, asr, diarizer).run(str(src), out_dir=tmp_path / "out")
@@ -187,7 +178,7 @@ def test_cached_stages_report_the_seconds_they_took_when_computed(tmp_path):
 
 def test_changed_options_change_the_key(tmp_path):
     ws = Workspace(tmp_path / "ws")
-    src = _wav(tmp_path / "talk.wav")
+    src = tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     _pipeline(ws, asr, diarizer).run(str(src))
     _pipeline(ws, asr, diarizer, num_speakers=2).run(str(src))
@@ -196,7 +187,7 @@ def test_changed_options_change_the_key(tmp_path):
 
 def test_corrupt_artifact_is_recomputed_not_trusted(tmp_path):
     ws = Workspace(tmp_path / "ws")
-    src = _wav(tmp_path / "talk.wav")
+    src = tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src))
     artifact = ws.artifact_path(first.media.id, "asr", first.keys["asr"])
@@ -209,7 +200,7 @@ def test_corrupt_artifact_is_recomputed_not_trusted(tmp_path):
 def test_until_stops_early(tmp_path):
     ws = Workspace(tmp_path / "ws")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
-    result = _pipeline(ws, asr, diarizer).run(str(_wav(tmp_path / "t.wav")), until="asr")
+    result = _pipeline(ws, asr, diarizer).run(str(tone_wav(tmp_path / "t.wav")), until="asr")
     assert result.transcript is not None and result.diarization is None and result.document is None
     assert diarizer.calls == 0
 
@@ -295,7 +286,7 @@ def test_gpu_models_are_released_after_their_stage_and_not_run_together(tmp_path
     ws = Workspace(tmp_path / "ws")
     asr, diarizer = GpuNamed(CountingAsr(), "nemo"), GpuNamed(FlakyDiarizer(failures=0), "pyannote")
     pipeline = _pipeline(ws, asr, diarizer)
-    pipeline.run(str(_wav(tmp_path / "t.wav")))
+    pipeline.run(str(tone_wav(tmp_path / "t.wav")))
     assert (asr.closed, diarizer.closed) == (1, 1)
     assert asr.threads == diarizer.threads == ["MainThread"]  # sequential: one device's memory
     assert "asr" not in pipeline.backends() and "diarize" not in pipeline.backends()
@@ -305,7 +296,7 @@ def test_cpu_asr_and_diarization_run_side_by_side(tmp_path):
     ws = Workspace(tmp_path / "ws")
     asr, diarizer = GpuNamed(CountingAsr(), "whisper-cpu"), GpuNamed(FlakyDiarizer(failures=0), "embedded")
     pipeline = _pipeline(ws, asr, diarizer)
-    pipeline.run(str(_wav(tmp_path / "t.wav")))
+    pipeline.run(str(tone_wav(tmp_path / "t.wav")))
     assert asr.threads == ["MainThread"] and diarizer.threads[0].startswith("vtx-diarize")
     assert (asr.closed, diarizer.closed) == (0, 0)  # CPU models stay loaded for the next run
 
@@ -319,7 +310,7 @@ def _stages_cached(result, *stages):
 def test_a_bumped_stage_version_recomputes_that_stage(tmp_path, monkeypatch):
     import vtxlib.versions
 
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     _pipeline(ws, asr, diarizer).run(str(src))
     bumped = {**getattr(vtxlib.versions, "STAGE_VERSIONS", {}), "align": 10_000}
@@ -331,7 +322,7 @@ def test_a_bumped_stage_version_recomputes_that_stage(tmp_path, monkeypatch):
 def test_an_upgraded_library_recomputes_the_stage_that_uses_it(tmp_path, monkeypatch):
     import importlib.metadata
 
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = GpuNamed(CountingAsr(), "whisper-cpu"), FlakyDiarizer(failures=0)
     _pipeline(ws, asr, diarizer).run(str(src))
     installed = importlib.metadata.version
@@ -356,7 +347,7 @@ class FolderModelAsr(CountingAsr):
 def test_other_model_files_in_the_same_folder_recompute_and_are_hashed_once(tmp_path, monkeypatch):
     import vtxlib.workspace
 
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "model.bin").write_bytes(b"weights A" * 1000)
@@ -388,7 +379,7 @@ class LocalModelDiarizer(FlakyDiarizer):
 
 
 def test_a_local_model_named_by_an_option_is_part_of_the_key(tmp_path):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     model = tmp_path / "diarizer" / "config.yaml"
     model.parent.mkdir()
     model.write_text("threshold: 0.5\n")
@@ -414,7 +405,7 @@ class VaryingAsr(CountingAsr):
 
 
 def test_truncated_audio_is_decoded_again_and_later_stages_follow_its_content(tmp_path, caplog):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src))
     audio = Path(first.audio.path)
@@ -430,7 +421,7 @@ def test_truncated_audio_is_decoded_again_and_later_stages_follow_its_content(tm
 
 
 def test_a_recomputed_transcript_with_other_words_is_realigned(tmp_path):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = VaryingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src))
     ws.artifact_path(first.media.id, "asr", first.keys["asr"]).unlink()  # lost, e.g. a Drive sync conflict
@@ -441,7 +432,7 @@ def test_a_recomputed_transcript_with_other_words_is_realigned(tmp_path):
 
 
 def test_an_edited_artifact_is_recomputed_with_a_warning(tmp_path, caplog):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src))
     artifact = ws.artifact_path(first.media.id, "asr", first.keys["asr"])
@@ -453,7 +444,7 @@ def test_an_edited_artifact_is_recomputed_with_a_warning(tmp_path, caplog):
 
 
 def test_an_artifact_of_the_wrong_shape_is_recomputed_not_a_traceback(tmp_path, caplog):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src))
     ws.save_artifact(first.media.id, "asr", first.keys["asr"], {"language": "en"})  # no "segments"
@@ -466,7 +457,7 @@ def test_an_artifact_of_the_wrong_shape_is_recomputed_not_a_traceback(tmp_path, 
 # -- a moved workspace reads its own files -----------------------------------------------------
 
 def test_a_moved_workspace_is_served_from_its_own_cache(tmp_path):
-    src = _wav(tmp_path / "talk.wav")
+    src = tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(Workspace(tmp_path / "ws"), asr, diarizer).run(str(src))
     shutil.move(str(tmp_path / "ws"), str(tmp_path / "moved"))
@@ -486,7 +477,7 @@ def test_a_moved_workspace_finds_its_downloaded_media(tmp_path, monkeypatch):
 
     def download(url, workspace, options, *rest):
         path = workspace.media_dir("Youtube-abc") / "original.wav"
-        _wav(path)
+        tone_wav(path)
         return MediaInfo(id="Youtube-abc", title="talk", source=url, kind="url", path=str(path))
 
     monkeypatch.setattr(acq, "_download", download)
@@ -506,7 +497,7 @@ def test_a_moved_workspace_finds_its_downloaded_media(tmp_path, monkeypatch):
 def test_a_failure_while_writing_outputs_keeps_the_previous_set_whole(tmp_path, monkeypatch):
     from vtxlib import subtitles
 
-    ws, src, out = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav"), tmp_path / "out"
+    ws, src, out = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav"), tmp_path / "out"
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src), out_dir=out)
     folder = out / first.media.id
@@ -523,7 +514,7 @@ def test_a_failure_while_writing_outputs_keeps_the_previous_set_whole(tmp_path, 
 
 
 def test_no_report_leaves_no_older_report_beside_new_outputs(tmp_path):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer, report=True).run(str(src))
     assert Path(first.outputs["report"]).exists()
@@ -557,7 +548,7 @@ def _leave_temporary(target: Path, how: str):
 
 
 def test_temporaries_of_killed_writers_are_removed_at_the_start_of_a_stage(tmp_path):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src))
     media = ws.media_dir(first.media.id)
@@ -589,7 +580,7 @@ with atomic_folder(Path(sys.argv[1])) as folder:
 
 
 def test_a_kill_while_writing_outputs_leaves_the_old_set_and_the_next_run_cleans_up(tmp_path):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     asr, diarizer = CountingAsr(), FlakyDiarizer(failures=0)
     first = _pipeline(ws, asr, diarizer).run(str(src))
     folder = Path(first.outputs["vtt"]).parent

@@ -3,13 +3,10 @@ the stage cache (hits, misses, keys as before), ``backends.json`` as a model, th
 protocols, and a stage running beside another on its own thread."""
 
 import json
-import math
 import threading
-import wave
-from pathlib import Path
 
-import numpy as np
 import pytest
+from fakes import tone_wav
 
 from vtxlib import capabilities
 from vtxlib.errors import InputError
@@ -78,14 +75,6 @@ class WordCountStage(Stage):
                                          count, self.load))
 
 
-def _wav(path: Path, seconds=2.2) -> Path:
-    t = np.arange(int(seconds * 16000)) / 16000
-    data = (0.2 * np.sin(2 * math.pi * 200 * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(data.tobytes())
-    return path
-
-
 def _context(ws: Workspace, **options) -> RunContext:
     return RunContext(options=PipelineOptions(**options), hook=lambda *a, **k: None, workspace=ws,
                       cache=StageCache(ws), backends=BackendRegistry(ws))
@@ -123,7 +112,7 @@ def test_a_run_stops_at_until(tmp_path):
     ws = Workspace(tmp_path / "ws")
     pipeline = Pipeline(ws, PipelineOptions(emotion="off", report=False, language="en"),
                         backends={"asr": FixedAsr(), "diarize": OneSpeaker()})
-    result = pipeline.run(str(_wav(tmp_path / "a.wav")), until="asr")
+    result = pipeline.run(str(tone_wav(tmp_path / "a.wav")), until="asr")
     assert result.transcript is not None and result.diarization is None and result.document is None
     assert set(result.results) == {"audio", "language", "asr"}  # no stage takes the speech regions
     assert not (ws.media_dir(result.media.id) / "align").exists()
@@ -136,7 +125,7 @@ def test_a_stage_added_by_one_registration_line_runs_and_is_cached(tmp_path):
     ws = Workspace(tmp_path / "ws")
     pipeline = Pipeline(ws, PipelineOptions(emotion="off", report=False, language="en"),
                         backends={"asr": FixedAsr(), "diarize": OneSpeaker()}, graph=graph)
-    source = str(_wav(tmp_path / "talk.wav"))
+    source = str(tone_wav(tmp_path / "talk.wav"))
     first = pipeline.run(source, until="wordcount")
     assert first.results["wordcount"] == WordCount(words=3) and words.computed == 1
     assert first.document.stages["wordcount"].cached is False
@@ -204,7 +193,7 @@ def test_backends_json_is_read_as_a_model_and_written_as_before(tmp_path):
     # a run records its backends in the same shape
     pipeline = Pipeline(ws, PipelineOptions(emotion="off", report=False, language="en"),
                         backends={"asr": FixedAsr(), "diarize": OneSpeaker()})
-    result = pipeline.run(str(_wav(tmp_path / "b.wav")), until="align")
+    result = pipeline.run(str(tone_wav(tmp_path / "b.wav")), until="align")
     written = json.loads((ws.media_dir(result.media.id) / BACKENDS_RECORD).read_text())
     assert written["asr"] == {"backend": "fixed-asr", "key": result.refs["asr"].key,
                               "inputs": [result.refs["audio"].digest], "request": {"model": None, "language": "en"}}
@@ -244,7 +233,7 @@ def test_capabilities_are_protocols_that_read_what_a_backend_declares():
 def test_the_speech_stage_uses_a_diarizer_that_detects_speech(tmp_path):
     ws = Workspace(tmp_path / "ws")
     pipeline = Pipeline(ws, PipelineOptions())
-    media = pipeline.acquire(str(_wav(tmp_path / "c.wav")))
+    media = pipeline.acquire(str(tone_wav(tmp_path / "c.wav")))
     audio, audio_ref = pipeline.audio(media)
     regions, _ = pipeline.speech(media, audio, audio_ref, DetectsSpeech())
     assert regions.regions == [(0.1, 0.9)] and regions.backend == "test-segmentation"
@@ -254,7 +243,7 @@ def test_voices_need_a_diarizer_that_embeds_voices(tmp_path):
     pipeline = Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(voices=str(tmp_path)),
                         backends={"asr": FixedAsr(), "diarize": OneSpeaker()})
     with pytest.raises(InputError, match="--voices needs speaker embeddings"):
-        pipeline.run(str(_wav(tmp_path / "d.wav")))
+        pipeline.run(str(tone_wav(tmp_path / "d.wav")))
 
 
 # -- a stage beside another -----------------------------------------------------------------

@@ -2,15 +2,12 @@
 only vtx's own temporaries are cleaned, concurrent runs publishing the same outputs do not collide,
 damaged source records are recomputed, and a file edited in place (same size and mtime) is seen."""
 
-import math
 import os
 import threading
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
-from fakes import HelloAsr, OneTurnDiarizer
+from fakes import HelloAsr, OneTurnDiarizer, tone_wav
 
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.workspace import Workspace
@@ -20,13 +17,8 @@ class VersionedAsr(HelloAsr):
     options = {"v": 1}
 
 
-
 def _wav(path: Path, seconds=1.5, freq=200) -> Path:
-    t = np.arange(int(seconds * 16000)) / 16000
-    data = (0.2 * np.sin(2 * math.pi * freq * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(data.tobytes())
-    return path
+    return tone_wav(path, seconds, freq)
 
 
 def _pipeline(ws):

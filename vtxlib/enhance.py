@@ -572,17 +572,9 @@ def _generate_config(options: EnhanceOptions, instructions: str, schema: type[Ba
 
 def _permanent_error(error: Exception, model: str) -> Exception:
     """A refused key or a retired model: the stage is skipped with one line; another refusal fails it."""
-    from .genai_client import api_error_code, describe, key_refused, retired_model_line
+    from .genai_client import permanent_error
 
-    if key_refused(error):
-        return EnhanceSkipped(f"Gemini rejected the API key ({error.code} {error.status}); check GEMINI_API_KEY. "
-                              f"Enhancement skipped.")
-    line = retired_model_line(error, model, MODEL_HELP)
-    if line:
-        return EnhanceSkipped(f"{line}. Enhancement skipped.")
-    if api_error_code(error) is not None:
-        return StageFailed(f"Gemini refused the request: {describe(error)}")
-    return error
+    return permanent_error(error, model, MODEL_HELP, lambda why: EnhanceSkipped(f"{why} Enhancement skipped."))
 
 
 # -- small helpers ------------------------------------------------------------------------------

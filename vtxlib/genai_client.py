@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -135,6 +135,22 @@ def retired_model_line(error: BaseException, model: str, choose: str) -> Optiona
         return None
     answer = " ".join(filter(None, ["404", getattr(error, "status", None)]))
     return f"Gemini model {model!r} was not found or is retired ({answer}); choose a current model with {choose}"
+
+
+def permanent_error(error: Exception, model: str, choose: str,
+                    unavailable: Callable[[str], Exception]) -> Exception:
+    """What a stage raises for an error the SDK did not retry: a refused key or a retired model gives
+    UNAVAILABLE(one line), another refusal fails the stage, anything else is raised as it is."""
+    from .errors import StageFailed
+
+    if key_refused(error):
+        return unavailable(f"Gemini rejected the API key ({error.code} {error.status}); check GEMINI_API_KEY.")
+    line = retired_model_line(error, model, choose)
+    if line:
+        return unavailable(f"{line}.")
+    if api_error_code(error) is not None:
+        return StageFailed(f"Gemini refused the request: {describe(error)}")
+    return error
 
 
 def api_error_code(error: BaseException) -> Optional[int]:

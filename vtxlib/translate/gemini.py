@@ -207,14 +207,7 @@ MODEL_HELP = model_help()
 
 def _permanent(error: Exception, model: str) -> Exception:
     """A refused key or a retired model: one line, no translation; another refusal fails the stage."""
-    from ..genai_client import api_error_code, describe, key_refused, retired_model_line
+    from ..genai_client import permanent_error
 
-    if key_refused(error):
-        return BackendUnavailable(f"Gemini rejected the API key ({error.code} {error.status}); check "
-                                  f"GEMINI_API_KEY. No translation was made.")
-    line = retired_model_line(error, model, MODEL_HELP)
-    if line:
-        return BackendUnavailable(f"{line}. No translation was made.")
-    if api_error_code(error) is not None:
-        return StageFailed(f"Gemini refused the request: {describe(error)}")
-    return error
+    return permanent_error(error, model, MODEL_HELP,
+                           lambda why: BackendUnavailable(f"{why} No translation was made."))
