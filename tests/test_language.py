@@ -389,7 +389,7 @@ def test_a_sure_identification_is_not_rescored():
 def test_english_is_chosen_only_when_it_decodes_fluently():
     from vtxlib.language import Decoded
 
-    heard = {"en": 0.6, "nl": 0.2, "de": 0.2}
+    heard = {"en": 0.45, "nl": 0.3, "de": 0.25}
     # Dutch heard as English: the English decode is a halting translation, Dutch decodes better
     halting = _identify_with(heard, ScriptedDecoder({"en": Decoded(-1.2, 40, 1.3), "nl": Decoded(-0.9, 40, 1.3),
                                                      "de": Decoded(-1.3, 40, 1.3)}))
@@ -401,6 +401,10 @@ def test_english_is_chosen_only_when_it_decodes_fluently():
     assert gave_up.language == "nl"
     fluent = _identify_with(heard, ScriptedDecoder({"en": Decoded(-0.3, 40, 1.3), "nl": Decoded(-0.2, 40, 1.3)}))
     assert fluent.language == "en"  # fluent English keeps its acoustic lead
+    # English heard with some confidence is kept as it is: an English recording in noise need not decode well
+    decoder = ScriptedDecoder({"en": Decoded(-2.0, 40, 1.3), "nl": Decoded(-0.2, 40, 1.3)})
+    sure = _identify_with({"en": 0.7, "nl": 0.3}, decoder)
+    assert sure.language == "en" and decoder.calls == [] and not sure.candidates
 
 
 def test_a_decode_that_repeats_itself_is_penalised():

@@ -20,10 +20,11 @@ language identification (faster-whisper ``WhisperModel.detect_language``) with t
   longest) is decoded with each of the ``rescore_candidates`` most probable languages forced, and
   each candidate is scored by the decoder's mean log-probability per token plus
   ``rescore_prior_weight`` times the log of its acoustic probability, less ``degenerate_penalty``
-  when the decode repeats itself or yields almost nothing. English is only chosen when its decode is
-  fluent (mean log-probability at least ``english_min_logprob``): a voice Whisper cannot place is
-  often heard as English, and its English decode is then a translation or a hallucination, so an
-  unsure English never sends other speech to the English-only model. The candidates and their
+  when the decode repeats itself or yields almost nothing. English below
+  ``english_sure_probability`` is only chosen when its decode is fluent (mean log-probability at
+  least ``english_min_logprob``): a voice Whisper cannot place is often heard as English, and its
+  English decode is then a translation or a hallucination, so an unsure English does not send other
+  speech to the English-only model. English at least that probable is kept without rescoring. The candidates and their
   scores are kept in the result (``candidates``, ``acoustic_language``).
 
 ``--language xx`` (any of Whisper's language codes, :data:`WHISPER_LANGUAGES`) skips detection: the
@@ -84,7 +85,9 @@ class LanguageOptions(OptionsModel):
     degenerate_penalty: float = 3.0  # subtracted from a repeating or empty decode's score (dev: 26/33 at 3, 24 at 1)
     max_compression_ratio: float = 2.4  # a decode compressing better than this repeats itself (faster-whisper's own)
     min_tokens_per_s: float = 1.0  # fewer tokens per second of speech: the decode gave up ("I'm", "The")
-    english_min_logprob: float = -0.7  # English only if its decode is this fluent (dev: English >= -0.54, others <= -0.81)
+    english_min_logprob: float = -0.7  # unsure English needs a decode this fluent (dev: English >= -0.55, others <= -0.81)
+    english_sure_probability: float = 0.6  # English at least this probable is kept, not rescored (dev: others heard
+    # as English <= 0.53; English conversations whose decode is not fluent >= 0.66)
 
 
 def forced(language: str) -> LanguageDetection:
@@ -171,7 +174,8 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
             longest = samples
     speech_s = sum(e - s for s, e in regions)
     detection = conclude(heard, speech_s, options)
-    if decode is None or detection.language is None or detection.probability >= options.rescore_below:
+    if decode is None or detection.language is None or detection.probability >= options.rescore_below or \
+            (detection.language == "en" and detection.probability >= options.english_sure_probability):
         return detection
     candidates = rescore(decode, longest, _mean_probabilities(heard), options)
     winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
@@ -193,7 +197,8 @@ def rescore(decode: Decoder, samples: np.ndarray, probabilities: dict[str, float
         degenerate = d.compression_ratio > options.max_compression_ratio or d.tokens < options.min_tokens_per_s * seconds
         score: Optional[float] = d.avg_logprob + options.rescore_prior_weight * math.log(max(p, 1e-4)) \
             - (options.degenerate_penalty if degenerate else 0.0)
-        if lang == "en" and (degenerate or d.avg_logprob < options.english_min_logprob):
+        if lang == "en" and p < options.english_sure_probability and \
+                (degenerate or d.avg_logprob < options.english_min_logprob):
             score = None  # not fluent English: the English-only model would turn it into English text
         out.append(LanguageCandidate(language=lang, probability=round(p, 4), avg_logprob=round(d.avg_logprob, 3),
                                      degenerate=degenerate, score=None if score is None else round(score, 3)))
