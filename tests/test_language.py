@@ -425,6 +425,17 @@ def test_without_a_usable_decode_the_acoustic_choice_stands():
     assert only_english.language == "en" and only_english.candidates[0].score is None
 
 
+def test_a_failing_decoder_leaves_the_acoustic_choice_and_says_so(caplog):
+    def broken(samples, languages):
+        raise RuntimeError("out of memory")
+
+    caplog.set_level(logging.WARNING, logger="vtxlib.language")
+    detection = _identify_with({"fr": 0.4, "hu": 0.2}, broken)
+    assert detection.language == "fr" and detection.candidates == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "language: rescoring by decoding failed (RuntimeError: out of memory); keeping fr from the sound alone"]
+
+
 def test_real_decoding_overrules_a_wrong_acoustic_top_language(clips):
     """Whisper base decodes a Spanish clip with each candidate forced: the acoustic side is made to
     rank English above Spanish (as it does for voices it cannot place), and decoding finds Spanish."""

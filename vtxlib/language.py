@@ -177,7 +177,12 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
     if decode is None or detection.language is None or detection.probability >= options.rescore_below or \
             (detection.language == "en" and detection.probability >= options.english_sure_probability):
         return detection
-    candidates = rescore(decode, longest, _mean_probabilities(heard), options)
+    try:
+        candidates = rescore(decode, longest, _mean_probabilities(heard), options)
+    except Exception as e:  # noqa: BLE001 - a refinement: without it the acoustic choice stands
+        log.warning("language: rescoring by decoding failed (%s: %s); keeping %s from the sound alone",
+                    type(e).__name__, e, detection.language)
+        return detection
     winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
     main = winner.language if winner is not None else detection.language
     return conclude(heard, speech_s, options, main=main, candidates=candidates)
