@@ -379,6 +379,18 @@ def test_rescoring_picks_the_language_that_decodes_best_and_keeps_the_acoustic_c
     assert detection.shares == {"pt": 1.0}
 
 
+def test_windows_sure_of_the_overruled_language_count_for_the_choice():
+    """Each window sure of Thai (p=0.6) but the mean under 0.9: decoding chooses French, and the file is
+    French throughout, not French with a Thai second language."""
+    from vtxlib.language import Decoded
+
+    decoder = ScriptedDecoder({"th": Decoded(-1.5, 40, 1.3), "fr": Decoded(-0.3, 40, 1.3)})
+    detection = _identify_with({"th": 0.6, "fr": 0.35, "en": 0.05}, decoder, seconds=30.0)
+    assert detection.language == "fr" and detection.acoustic_language == "th"
+    assert detection.shares == {"fr": 1.0} and mixed(detection) == []
+    assert [s.language for s in detection.spans] == ["fr"] and "fr" in detection.note
+
+
 def test_a_sure_identification_is_not_rescored():
     decoder = ScriptedDecoder({})
     detection = _identify_with({"de": 0.95, "en": 0.05}, decoder)

@@ -164,14 +164,14 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
     windows = speech_windows(regions, options)
     chosen = [windows[i] for i in spread(len(windows), options.max_windows)]
     heard: Heard = []
-    longest = np.zeros(0, np.float32)
+    longest, longest_top = np.zeros(0, np.float32), None
     for window in chosen:
         samples = np.concatenate([read(s, e) for s, e in window]) if window else np.zeros(0, np.float32)
         if len(samples) < int(0.1 * SAMPLE_RATE):
             continue
         heard.append((window, len(samples) / SAMPLE_RATE, dict(detect(samples))))
         if len(samples) > len(longest):
-            longest = samples
+            longest, longest_top = samples, max(heard[-1][2].items(), key=lambda kv: kv[1])[0]
     speech_s = sum(e - s for s, e in regions)
     detection = conclude(heard, speech_s, options)
     if decode is None or detection.language is None or detection.probability >= options.rescore_below or \
@@ -185,7 +185,9 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
         return detection
     winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
     main = winner.language if winner is not None else detection.language
-    return conclude(heard, speech_s, options, main=main, candidates=candidates)
+    # windows heard as a language the decoding overruled count for the choice, not as a second language
+    overruled = {c.language for c in candidates if c.score is None} | ({longest_top} - {main})
+    return conclude(heard, speech_s, options, main=main, candidates=candidates, overruled=overruled)
 
 
 def rescore(decode: Decoder, samples: np.ndarray, probabilities: dict[str, float],
@@ -220,9 +222,11 @@ def _mean_probabilities(heard: Heard) -> dict[str, float]:
 
 
 def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Optional[str] = None,
-             candidates: Optional[list[LanguageCandidate]] = None) -> LanguageDetection:
+             candidates: Optional[list[LanguageCandidate]] = None,
+             overruled: frozenset[str] | set[str] = frozenset()) -> LanguageDetection:
     """The detection from each window's (regions, seconds, probabilities); MAIN (the rescoring's
-    choice) replaces the acoustic top language when given."""
+    choice) replaces the acoustic top language when given, and windows heard as an OVERRULED
+    language count for it."""
     total = sum(seconds for _, seconds, _ in heard)
     if not heard or total <= 0:
         return LanguageDetection(language=None, probability=None, low_confidence=True, windows=0,
@@ -233,8 +237,7 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
     acoustic = ranked[0][0]
     language = main or acoustic
     probability = mean.get(language, 0.0)
-    ruled_out = {c.language for c in candidates or [] if c.score is None}
-    labels = [_window_label(probs, language, options, ruled_out) for _, _, probs in heard]
+    labels = [_window_label(probs, language, options, overruled) for _, _, probs in heard]
     shares: dict[str, float] = {}
     for label, (_, seconds, _) in zip(labels, heard):
         shares[label] = shares.get(label, 0.0) + seconds / total
@@ -252,9 +255,9 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
     return detection
 
 
-def _window_label(probs: dict[str, float], main: str, options: LanguageOptions, ruled_out: set[str]) -> str:
+def _window_label(probs: dict[str, float], main: str, options: LanguageOptions, overruled) -> str:
     best, p = max(probs.items(), key=lambda kv: kv[1])
-    return best if p >= options.window_min_probability and best not in ruled_out else main
+    return best if p >= options.window_min_probability and best not in overruled else main
 
 
 def _spans(labelled: list[tuple[list[tuple[float, float]], str]]) -> list[LanguageSpan]:
@@ -289,7 +292,7 @@ def describe(detection: LanguageDetection, options: LanguageOptions) -> str:
                 f"choose another with --language xx")
     others = mixed(detection, options)
     if others:
-        seen = ", ".join(f"{lang} {detection.shares[lang]:.0%}" for lang in [detection.language] + others)
+        seen = ", ".join(f"{lang} {detection.shares.get(lang, 0.0):.0%}" for lang in [detection.language] + others)
         return f"more than one language in the speech ({seen}): each stretch is transcribed in its own language"
     return f"language {detection.language} detected (p={detection.probability:.2f}{rescored})"
 
