@@ -8,7 +8,9 @@ For each half (dev, test: other voices AND other sentences) and each of the ten 
 
 * **language identification by clip length**: the pipeline's speech and language stages
   (``Pipeline.run(until="language")``, ``--language auto``) on clips of about 3, 6, 10 and 20 s;
-  correct when the detected language is the spoken one. Printed by length bucket, with every miss;
+  correct when the detected language is the spoken one. Printed by length bucket, the acoustic
+  identification alone (``acoustic_language``) beside the rescored one (the stage's result), with
+  every miss and the seconds the rescoring's decoding took;
 * **WER per language** (CER for Japanese, written without spaces) on the ~20 s clips: the pipeline
   up to ASR (language detected, model chosen by ``asr_model=auto``: tiny.en for English, base for
   the rest) beside bare faster-whisper with the model for the true language (the same model when the
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vtxlib import metrics  # noqa: E402
 from vtxlib.asr import choose_asr_model  # noqa: E402
+from vtxlib.asr.language_id import WhisperLanguageDetector  # noqa: E402
 from vtxlib.pipeline import Pipeline, PipelineOptions  # noqa: E402
 from vtxlib.testing.multilingual import LANGUAGES, NO_SPACE_LANGUAGES, make_clip  # noqa: E402
 from vtxlib.workspace import Workspace  # noqa: E402
@@ -61,10 +64,26 @@ def bare_transcript(models: dict, model_name: str, wav: Path, language: str) -> 
     return " ".join(s.text.strip() for s in segments)
 
 
+class TimedDetector(WhisperLanguageDetector):
+    """The language stage's detector, counting the files rescored and the seconds spent decoding."""
+
+    def __init__(self):
+        super().__init__()
+        self.decodes, self.decode_seconds = 0, 0.0
+
+    def decode(self, samples, languages):
+        started = time.perf_counter()
+        try:
+            return super().decode(samples, languages)
+        finally:
+            self.decodes += 1
+            self.decode_seconds += time.perf_counter() - started
+
+
 def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str]) -> dict:
     lengths = (3.0, 10.0, WER_SECONDS) if quick else (3.0, 6.0, 10.0, WER_SECONDS)
     voices = (0,) if quick else (0, 1)
-    lid = defaultdict(list)  # length bucket -> [correct]
+    lid = defaultdict(list)  # length bucket -> [(acoustic correct, rescored correct)]
     misses, wer_rows, english_out = [], [], []
     bare_models: dict = {}
     timing = defaultdict(float)
@@ -77,11 +96,13 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str]) -
                 result = pipeline.run(str(clip.wav), until=until)
                 timing["pipeline " + until] += time.perf_counter() - started
                 detected = result.language.language if result.language else None
+                acoustic = (result.language.acoustic_language or detected) if result.language else None
                 bucket = "<5 s" if clip.duration < 5 else "5-10 s" if clip.duration < 10 else ">=10 s"
-                lid[bucket].append(detected == language)
-                if detected != language:
+                lid[bucket].append((acoustic == language, detected == language))
+                if detected != language or acoustic != language:
                     misses.append(f"{language} {clip.voice} {clip.duration:.1f}s -> {detected} "
-                                  f"(p={result.language.probability if result.language else None})")
+                                  f"(p={result.language.probability if result.language else None}; "
+                                  f"acoustic {acoustic})")
                 if until != "asr":
                     continue
                 transcript = result.transcript
@@ -102,11 +123,16 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str]) -
 
 def report(half: str, out: dict) -> None:
     print(f"\n== {half} half ==")
-    print("language identification (pipeline speech + language stages), correct / clips:")
+    print("language identification (pipeline speech + language stages), correct / clips: "
+          "acoustic only | rescored (the stage's result)")
     for bucket in ("<5 s", "5-10 s", ">=10 s"):
         hits = out["lid"].get(bucket, [])
         if hits:
-            print(f"  {bucket:7s} {sum(hits)}/{len(hits)} = {100 * sum(hits) / len(hits):.1f} %")
+            acoustic, rescored = sum(h[0] for h in hits), sum(h[1] for h in hits)
+            print(f"  {bucket:7s} {acoustic}/{len(hits)} = {100 * acoustic / len(hits):5.1f} % | "
+                  f"{rescored}/{len(hits)} = {100 * rescored / len(hits):5.1f} %")
+    print(f"  rescored {out['decodes']} of {sum(len(h) for h in out['lid'].values())} clips, decoding "
+          f"{out['decode_seconds']:.1f} s in all ({out['decode_seconds'] / max(out['decodes'], 1):.2f} s per rescored clip)")
     for miss in out["misses"]:
         print(f"  miss: {miss}")
     print("error rate per language on the ~20 s clips (CER for ja): pipeline | bare faster-whisper "
@@ -140,10 +166,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
-    options = PipelineOptions(emotion="off", report=False)
-    with Pipeline(Workspace(args.workspace), options) as pipeline:
+    options = PipelineOptions(emotion="off", report=False, force="language")  # the stage computed, timed
+    detector = TimedDetector()
+    with Pipeline(Workspace(args.workspace), options, backends={"language": detector}) as pipeline:
         for half in args.halves.split(","):
-            report(half, run_half(half, pipeline, args.quick, args.languages.split(",")))
+            detector.decodes, detector.decode_seconds = 0, 0.0
+            out = run_half(half, pipeline, args.quick, args.languages.split(","))
+            report(half, {**out, "decodes": detector.decodes, "decode_seconds": detector.decode_seconds})
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -349,3 +349,125 @@ def test_a_base_transcription_reuses_the_detectors_loaded_model(clips, workspace
             emotion="off", report=False, force="language"))
     assert result.transcript.language == "es" and result.transcript.words
     assert loads == ["base"]  # the language stage loaded it; the ASR took the same model
+
+
+class ScriptedDecoder:
+    """Stands in for decoding with a language forced: a Decoded per language, and the calls made."""
+
+    def __init__(self, decoded):
+        self.decoded, self.calls = decoded, []
+
+    def __call__(self, samples, languages):
+        self.calls.append(list(languages))
+        return {lang: self.decoded[lang] for lang in languages if lang in self.decoded}
+
+
+def _identify_with(probabilities, decoder, seconds=12.0, options=None):
+    return identify(lambda s, e: np.zeros(int((e - s) * 16000), np.float32), [(0.0, seconds)],
+                    lambda samples: sorted(probabilities.items(), key=lambda kv: -kv[1]), options, decode=decoder)
+
+
+def test_rescoring_picks_the_language_that_decodes_best_and_keeps_the_acoustic_choice():
+    from vtxlib.language import Decoded
+
+    decoder = ScriptedDecoder({"la": Decoded(-1.4, 40, 1.3), "pt": Decoded(-0.4, 40, 1.3), "es": Decoded(-0.9, 40, 1.2)})
+    detection = _identify_with({"la": 0.4, "pt": 0.3, "es": 0.2, "it": 0.1}, decoder)
+    assert detection.language == "pt" and detection.acoustic_language == "la"
+    assert detection.probability == pytest.approx(0.3)
+    assert decoder.calls == [["la", "pt", "es", "it"]]  # one window, the top candidates
+    assert [c.language for c in detection.candidates] == ["la", "pt", "es"]  # "it" was not decoded
+    assert "chosen by decoding, the sound alone said la" in detection.note
+    assert detection.shares == {"pt": 1.0}
+
+
+def test_windows_sure_of_the_overruled_language_count_for_the_choice():
+    """Each window sure of Thai (p=0.6) but the mean under 0.9: decoding chooses French, and the file is
+    French throughout, not French with a Thai second language."""
+    from vtxlib.language import Decoded
+
+    decoder = ScriptedDecoder({"th": Decoded(-1.5, 40, 1.3), "fr": Decoded(-0.3, 40, 1.3)})
+    detection = _identify_with({"th": 0.6, "fr": 0.35, "en": 0.05}, decoder, seconds=30.0)
+    assert detection.language == "fr" and detection.acoustic_language == "th"
+    assert detection.shares == {"fr": 1.0} and mixed(detection) == []
+    assert [s.language for s in detection.spans] == ["fr"] and "fr" in detection.note
+
+
+def test_a_sure_identification_is_not_rescored():
+    decoder = ScriptedDecoder({})
+    detection = _identify_with({"de": 0.95, "en": 0.05}, decoder)
+    assert detection.language == "de" and decoder.calls == [] and detection.candidates == []
+    assert detection.acoustic_language is None
+
+
+def test_english_is_chosen_only_when_it_decodes_fluently():
+    from vtxlib.language import Decoded
+
+    heard = {"en": 0.45, "nl": 0.3, "de": 0.25}
+    # Dutch heard as English: the English decode is a halting translation, Dutch decodes better
+    halting = _identify_with(heard, ScriptedDecoder({"en": Decoded(-1.2, 40, 1.3), "nl": Decoded(-0.9, 40, 1.3),
+                                                     "de": Decoded(-1.3, 40, 1.3)}))
+    assert halting.language == "nl" and halting.acoustic_language == "en"
+    assert next(c for c in halting.candidates if c.language == "en").score is None
+    assert halting.shares == {"nl": 1.0}  # the windows that heard English count for the choice
+    # a decode that gives up ("I'm") is not English either, however probable
+    gave_up = _identify_with(heard, ScriptedDecoder({"en": Decoded(-0.1, 2, 1.0), "nl": Decoded(-2.0, 40, 1.3)}))
+    assert gave_up.language == "nl"
+    fluent = _identify_with(heard, ScriptedDecoder({"en": Decoded(-0.3, 40, 1.3), "nl": Decoded(-0.2, 40, 1.3)}))
+    assert fluent.language == "en"  # fluent English keeps its acoustic lead
+    # English heard with some confidence is kept as it is: an English recording in noise need not decode well
+    decoder = ScriptedDecoder({"en": Decoded(-2.0, 40, 1.3), "nl": Decoded(-0.2, 40, 1.3)})
+    sure = _identify_with({"en": 0.7, "nl": 0.3}, decoder)
+    assert sure.language == "en" and decoder.calls == [] and not sure.candidates
+
+
+def test_a_decode_that_repeats_itself_is_penalised():
+    from vtxlib.language import Decoded
+
+    looping = ScriptedDecoder({"cy": Decoded(-0.2, 120, 9.0), "nl": Decoded(-1.2, 40, 1.3)})
+    detection = _identify_with({"cy": 0.3, "nl": 0.25}, looping)
+    assert detection.language == "nl"
+    assert [c.degenerate for c in detection.candidates] == [True, False]
+
+
+def test_without_a_usable_decode_the_acoustic_choice_stands():
+    from vtxlib.language import Decoded
+
+    assert _identify_with({"fr": 0.4, "hu": 0.2}, ScriptedDecoder({})).language == "fr"
+    only_english = _identify_with({"en": 0.4, "nl": 0.3}, ScriptedDecoder({"en": Decoded(-2.0, 40, 1.3)}),
+                                  options=LanguageOptions(rescore_candidates=1))
+    assert only_english.language == "en" and only_english.candidates[0].score is None
+
+
+def test_a_failing_decoder_leaves_the_acoustic_choice_and_says_so(caplog):
+    def broken(samples, languages):
+        raise RuntimeError("out of memory")
+
+    caplog.set_level(logging.WARNING, logger="vtxlib.language")
+    detection = _identify_with({"fr": 0.4, "hu": 0.2}, broken)
+    assert detection.language == "fr" and detection.candidates == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "language: rescoring by decoding failed (RuntimeError: out of memory); keeping fr from the sound alone"]
+
+
+def test_real_decoding_overrules_a_wrong_acoustic_top_language(clips):
+    """Whisper base decodes a Spanish clip with each candidate forced: the acoustic side is made to
+    rank English above Spanish (as it does for voices it cannot place), and decoding finds Spanish."""
+    from vtxlib.audio import load_audio
+
+    detector = WhisperLanguageDetector()
+    wav, clip = str(clips["es"].wav), clips["es"]
+    wrong = {"en": 0.5, "es": 0.2, "it": 0.2, "pt": 0.1}
+    detection = identify(lambda s, e: load_audio(wav, s, e), [(0.3, clip.duration - 0.3)],
+                         lambda samples: sorted(wrong.items(), key=lambda kv: -kv[1]), decode=detector.decode)
+    assert (detection.language, detection.acoustic_language) == ("es", "en"), detection.candidates
+    scores = {c.language: c for c in detection.candidates}
+    assert scores["en"].score is None and scores["es"].score > scores["it"].score
+
+
+def test_real_detector_keeps_clear_english_without_rescoring():
+    from vtxlib.audio import load_audio
+
+    clip = make_clip(FIXTURES, "en", "test", 0, 10.0)
+    detection = WhisperLanguageDetector().identify(str(clip.wav), [(0.3, clip.duration - 0.3)])
+    assert detection.language == "en" and detection.acoustic_language in (None, "en")
+    assert load_audio  # the detector reads the file itself

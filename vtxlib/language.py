@@ -16,6 +16,17 @@ language identification (faster-whisper ``WhisperModel.detect_language``) with t
   (their top probability, averaged, below ``min_probability``): one line says so, and the
   detector's best guess is used; ``--language xx`` chooses instead.
 
+* **rescoring** when the windows' top language is below ``rescore_below``: one window (the
+  longest) is decoded with each of the ``rescore_candidates`` most probable languages forced, and
+  each candidate is scored by the decoder's mean log-probability per token plus
+  ``rescore_prior_weight`` times the log of its acoustic probability, less ``degenerate_penalty``
+  when the decode repeats itself or yields almost nothing. English below
+  ``english_sure_probability`` is only chosen when its decode is fluent (mean log-probability at
+  least ``english_min_logprob``): a voice Whisper cannot place is often heard as English, and its
+  English decode is then a translation or a hallucination, so an unsure English does not send other
+  speech to the English-only model. English at least that probable is kept without rescoring. The candidates and their
+  scores are kept in the result (``candidates``, ``acoustic_language``).
+
 ``--language xx`` (any of Whisper's language codes, :data:`WHISPER_LANGUAGES`) skips detection: the
 result says ``source="forced"``.
 """
@@ -23,13 +34,14 @@ result says ``source="forced"``.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional, Sequence
+import math
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from .audio import SAMPLE_RATE
 from .errors import InputError
-from .types import LanguageDetection, LanguageSpan, OptionsModel
+from .types import LanguageCandidate, LanguageDetection, LanguageSpan, OptionsModel
 
 log = logging.getLogger("vtxlib.language")
 
@@ -66,6 +78,16 @@ class LanguageOptions(OptionsModel):
     min_probability: float = 0.5  # the chosen language below this: low confidence
     window_min_probability: float = 0.5  # a window counts for another language only this sure of it
     second_language_share: float = 0.2  # a second language above this share of the speech is reported
+    # rescoring by decoding (constants chosen on the multilingual corpus's dev half, docs/languages.md)
+    rescore_below: float = 0.9  # top language below this: rescore (dev: same accuracy from 0.5 to 0.9; English 0.78-0.98)
+    rescore_candidates: int = 5  # the top-k languages decoded (dev, clips >= 10 s: 26/33 at k=5 and 6, 25 at k=3)
+    rescore_prior_weight: float = 1.5  # weight of ln(acoustic probability) (dev: 26/33 at 1.5 and 2, 25 at 1, 23 at 0)
+    degenerate_penalty: float = 3.0  # subtracted from a repeating or empty decode's score (dev: 26/33 at 3, 24 at 1)
+    max_compression_ratio: float = 2.4  # a decode compressing better than this repeats itself (faster-whisper's own)
+    min_tokens_per_s: float = 1.0  # fewer tokens per second of speech: the decode gave up ("I'm", "The")
+    english_min_logprob: float = -0.7  # unsure English needs a decode this fluent (dev: English >= -0.55, others <= -0.81)
+    english_sure_probability: float = 0.53  # English this probable is kept, not rescored (dev gap: other languages
+    # heard as English <= 0.48, English conversations that decode poorly >= 0.58)
 
 
 def forced(language: str) -> LanguageDetection:
@@ -119,36 +141,103 @@ def window_seconds(window: Sequence[tuple[float, float]]) -> float:
 Detector = Callable[[np.ndarray], list[tuple[str, float]]]
 
 
+class Decoded(NamedTuple):
+    """One window decoded with a language forced."""
+
+    avg_logprob: float  # the decoder's mean log-probability per token
+    tokens: int
+    compression_ratio: float  # of the text (gzip): high when it repeats itself
+    text: str = ""
+
+
+#: decode(samples, languages) -> {language: Decoded} (each language forced in turn)
+Decoder = Callable[[np.ndarray, Sequence[str]], dict[str, Decoded]]
+Heard = list[tuple[list[tuple[float, float]], float, dict[str, float]]]
+
+
 def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple[float, float]],
-             detect: Detector, options: Optional[LanguageOptions] = None) -> LanguageDetection:
-    """Identify the language of the speech in REGIONS; READ(start, end) gives the samples."""
+             detect: Detector, options: Optional[LanguageOptions] = None,
+             decode: Optional[Decoder] = None) -> LanguageDetection:
+    """Identify the language of the speech in REGIONS; READ(start, end) gives the samples. With DECODE,
+    an unsure identification is rescored by decoding its longest window in each top candidate."""
     options = options or LanguageOptions()
     windows = speech_windows(regions, options)
     chosen = [windows[i] for i in spread(len(windows), options.max_windows)]
-    heard: list[tuple[list[tuple[float, float]], float, dict[str, float]]] = []
+    heard: Heard = []
+    longest, longest_top = np.zeros(0, np.float32), None
     for window in chosen:
         samples = np.concatenate([read(s, e) for s, e in window]) if window else np.zeros(0, np.float32)
         if len(samples) < int(0.1 * SAMPLE_RATE):
             continue
         heard.append((window, len(samples) / SAMPLE_RATE, dict(detect(samples))))
-    return conclude(heard, sum(e - s for s, e in regions), options)
+        if len(samples) > len(longest):
+            longest, longest_top = samples, max(heard[-1][2].items(), key=lambda kv: kv[1])[0]
+    speech_s = sum(e - s for s, e in regions)
+    detection = conclude(heard, speech_s, options)
+    if decode is None or detection.language is None or detection.probability >= options.rescore_below or \
+            (detection.language == "en" and detection.probability >= options.english_sure_probability):
+        return detection
+    try:
+        candidates = rescore(decode, longest, _mean_probabilities(heard), options)
+    except Exception as e:  # noqa: BLE001 - a refinement: without it the acoustic choice stands
+        log.warning("language: rescoring by decoding failed (%s: %s); keeping %s from the sound alone",
+                    type(e).__name__, e, detection.language)
+        return detection
+    winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
+    main = winner.language if winner is not None else detection.language
+    # windows heard as a language the decoding overruled count for the choice, not as a second language
+    overruled = {c.language for c in candidates if c.score is None} | ({longest_top} - {main})
+    return conclude(heard, speech_s, options, main=main, candidates=candidates, overruled=overruled)
 
 
-def conclude(heard: list[tuple[list[tuple[float, float]], float, dict[str, float]]], speech_s: float,
-             options: LanguageOptions) -> LanguageDetection:
-    """The detection from each window's (regions, seconds, probabilities)."""
+def rescore(decode: Decoder, samples: np.ndarray, probabilities: dict[str, float],
+            options: LanguageOptions) -> list[LanguageCandidate]:
+    """The top candidates, each scored by decoding SAMPLES with its language forced."""
+    ranked = sorted(probabilities.items(), key=lambda kv: -kv[1])[:options.rescore_candidates]
+    decoded = decode(samples, [lang for lang, _ in ranked])
+    seconds = len(samples) / SAMPLE_RATE
+    out = []
+    for lang, p in ranked:
+        d = decoded.get(lang)
+        if d is None:
+            continue
+        degenerate = d.compression_ratio > options.max_compression_ratio or d.tokens < options.min_tokens_per_s * seconds
+        score: Optional[float] = d.avg_logprob + options.rescore_prior_weight * math.log(max(p, 1e-4)) \
+            - (options.degenerate_penalty if degenerate else 0.0)
+        if lang == "en" and p < options.english_sure_probability and \
+                (degenerate or d.avg_logprob < options.english_min_logprob):
+            score = None  # not fluent English: the English-only model would turn it into English text
+        out.append(LanguageCandidate(language=lang, probability=round(p, 4), avg_logprob=round(d.avg_logprob, 3),
+                                     degenerate=degenerate, score=None if score is None else round(score, 3)))
+    return out
+
+
+def _mean_probabilities(heard: Heard) -> dict[str, float]:
+    total = sum(seconds for _, seconds, _ in heard)
+    mean: dict[str, float] = {}
+    for _, seconds, probs in heard:
+        for lang, p in probs.items():
+            mean[lang] = mean.get(lang, 0.0) + p * seconds / total
+    return mean
+
+
+def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Optional[str] = None,
+             candidates: Optional[list[LanguageCandidate]] = None,
+             overruled: frozenset[str] | set[str] = frozenset()) -> LanguageDetection:
+    """The detection from each window's (regions, seconds, probabilities); MAIN (the rescoring's
+    choice) replaces the acoustic top language when given, and windows heard as an OVERRULED
+    language count for it."""
     total = sum(seconds for _, seconds, _ in heard)
     if not heard or total <= 0:
         return LanguageDetection(language=None, probability=None, low_confidence=True, windows=0,
                                  speech_seconds=round(speech_s, 2),
                                  note="language: no speech to identify the language from")
-    mean: dict[str, float] = {}
-    for _, seconds, probs in heard:
-        for lang, p in probs.items():
-            mean[lang] = mean.get(lang, 0.0) + p * seconds / total
+    mean = _mean_probabilities(heard)
     ranked = sorted(mean.items(), key=lambda kv: -kv[1])
-    language, probability = ranked[0]
-    labels = [_window_label(probs, language, options) for _, _, probs in heard]
+    acoustic = ranked[0][0]
+    language = main or acoustic
+    probability = mean.get(language, 0.0)
+    labels = [_window_label(probs, language, options, overruled) for _, _, probs in heard]
     shares: dict[str, float] = {}
     for label, (_, seconds, _) in zip(labels, heard):
         shares[label] = shares.get(label, 0.0) + seconds / total
@@ -160,14 +249,15 @@ def conclude(heard: list[tuple[list[tuple[float, float]], float, dict[str, float
         language=language, probability=round(probability, 4), source="detected",
         probabilities={k: round(v, 4) for k, v in ranked[:10] if v >= 0.001},
         shares={k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])},
-        spans=spans, low_confidence=low, windows=len(heard), speech_seconds=round(speech_s, 2))
+        spans=spans, low_confidence=low, windows=len(heard), speech_seconds=round(speech_s, 2),
+        acoustic_language=acoustic if candidates else None, candidates=candidates or [])
     detection.note = describe(detection, options)
     return detection
 
 
-def _window_label(probs: dict[str, float], main: str, options: LanguageOptions) -> str:
+def _window_label(probs: dict[str, float], main: str, options: LanguageOptions, overruled) -> str:
     best, p = max(probs.items(), key=lambda kv: kv[1])
-    return best if p >= options.window_min_probability else main
+    return best if p >= options.window_min_probability and best not in overruled else main
 
 
 def _spans(labelled: list[tuple[list[tuple[float, float]], str]]) -> list[LanguageSpan]:
@@ -193,16 +283,18 @@ def describe(detection: LanguageDetection, options: LanguageOptions) -> str:
         return f"language {detection.language} (forced with --language)"
     if detection.language is None:
         return "language: no speech to identify the language from"
+    rescored = (f"; chosen by decoding, the sound alone said {detection.acoustic_language}"
+                if detection.acoustic_language not in (None, detection.language) else "")
     if detection.low_confidence:
         why = (f"only {detection.speech_seconds:.1f} s of speech" if detection.speech_seconds < options.min_speech_s
                else f"p={detection.probability:.2f}, music or noise?")
-        return (f"language identification is unsure ({why}): transcribing as {detection.language}; "
+        return (f"language identification is unsure ({why}{rescored}): transcribing as {detection.language}; "
                 f"choose another with --language xx")
     others = mixed(detection, options)
     if others:
-        seen = ", ".join(f"{lang} {detection.shares[lang]:.0%}" for lang in [detection.language] + others)
+        seen = ", ".join(f"{lang} {detection.shares.get(lang, 0.0):.0%}" for lang in [detection.language] + others)
         return f"more than one language in the speech ({seen}): each stretch is transcribed in its own language"
-    return f"language {detection.language} detected (p={detection.probability:.2f})"
+    return f"language {detection.language} detected (p={detection.probability:.2f}{rescored})"
 
 
 def log_note(detection: LanguageDetection, options: Optional[LanguageOptions] = None) -> None:

@@ -77,6 +77,17 @@ class LanguageSpan(VtxModel):
     end: float
 
 
+class LanguageCandidate(VtxModel):
+    """One language of the acoustic top candidates, decoded with that language forced (rescoring)."""
+
+    language: str
+    probability: float = Field(description="the acoustic identification's probability of it")
+    avg_logprob: float = Field(description="the decoder's mean log-probability per token with the language forced")
+    degenerate: bool = Field(False, description="the decode repeated itself or produced almost nothing")
+    score: Optional[float] = Field(None, description="the combined score (None: ruled out, e.g. English that "
+                                   "did not decode fluently)")
+
+
 class LanguageDetection(VtxModel):
     """The language stage's result: which language the speech is in, and how sure that is.
 
@@ -97,6 +108,10 @@ class LanguageDetection(VtxModel):
     low_confidence: bool = False
     windows: int = 0
     speech_seconds: float = 0.0
+    acoustic_language: Optional[str] = Field(None, description="the acoustic identification's own choice, when "
+                                             "the candidates were rescored by decoding")
+    candidates: list[LanguageCandidate] = Field(default_factory=list, description="the candidates rescored by "
+                                                "decoding one window with each language forced (empty: not rescored)")
     note: str = Field(default="", description="one line on what was concluded (a warning when there is one)")
 
     @property

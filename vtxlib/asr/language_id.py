@@ -6,11 +6,12 @@ logic it feeds is :mod:`vtxlib.language`, which knows no model.
 
 from __future__ import annotations
 
+import zlib
 from typing import Optional, Sequence
 
 import numpy as np
 
-from ..language import DETECTOR_MODEL, LanguageOptions, identify
+from ..language import DETECTOR_MODEL, Decoded, LanguageOptions, identify
 from ..types import LanguageDetection
 
 
@@ -46,11 +47,53 @@ class WhisperLanguageDetector:
                                                   language_detection_segments=1)
         return [(lang, float(p)) for lang, p in ranked]
 
+    def decode(self, samples: np.ndarray, languages: Sequence[str]) -> dict[str, Decoded]:
+        """SAMPLES (one window, at most 30 s) decoded greedily with each of LANGUAGES forced: one
+        encoder pass, the languages decoded as one batch."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        if not languages:
+            return {}
+        model = self.model
+        features = model.feature_extractor(np.asarray(samples, dtype=np.float32))
+        encoded = _repeat(model, pad_or_trim(features[..., :model.feature_extractor.nb_max_frames]), len(languages))
+        tokenizers = [Tokenizer(model.hf_tokenizer, True, task="transcribe", language=lang) for lang in languages]
+        prompts = [[*t.sot_sequence, t.no_timestamps] for t in tokenizers]
+        results = model.model.generate(encoded, prompts, beam_size=1, return_scores=True, max_length=224,
+                                       suppress_blank=True, suppress_tokens=[-1])
+        out = {}
+        for lang, tokenizer, result in zip(languages, tokenizers, results):
+            tokens = result.sequences_ids[0]
+            text = tokenizer.decode(tokens).strip()
+            # generate's score is the sum of log-probabilities over the tokens (length penalty 1): back
+            # to faster-whisper's avg_logprob, which counts the end-of-text token too
+            out[lang] = Decoded(avg_logprob=result.scores[0] * len(tokens) / (len(tokens) + 1), tokens=len(tokens),
+                                compression_ratio=_compression_ratio(text), text=text)
+        return out
+
     def identify(self, audio_path: str, regions: Sequence[tuple[float, float]],
                  options: Optional[LanguageOptions] = None) -> LanguageDetection:
         from ..audio import load_audio
 
-        return identify(lambda s, e: load_audio(audio_path, s, e), regions, self, options)
+        return identify(lambda s, e: load_audio(audio_path, s, e), regions, self, options, decode=self.decode)
 
     def close(self) -> None:
         self._model = None
+
+
+def _repeat(model, features: np.ndarray, count: int):
+    """The encoder's output for FEATURES, COUNT times over (one row per forced language): encoded once
+    on the CPU; on a GPU, where the output cannot be copied as an array, the batch is encoded."""
+    import ctranslate2
+
+    if model.model.device == "cpu":
+        encoded = np.asarray(model.encode(features))
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, count, axis=0)))
+    return model.encode(np.ascontiguousarray(np.repeat(features[np.newaxis], count, axis=0)))
+
+
+def _compression_ratio(text: str) -> float:
+    """How much better than 1 the text compresses (gzip): a decode that repeats itself compresses well."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
