@@ -10,7 +10,8 @@ import logging
 import weakref
 
 import pytest
-from test_pipeline_resume import CountingAsr, FlakyDiarizer, GpuNamed, _wav
+from fakes import tone_wav
+from test_pipeline_resume import CountingAsr, FlakyDiarizer, GpuNamed
 
 from vtxlib import gpu
 from vtxlib.pipeline import BACKENDS_RECORD, Pipeline, PipelineOptions
@@ -30,7 +31,7 @@ def test_a_runtime_without_cuda_reuses_the_gpu_results(tmp_path, monkeypatch):
     import vtxlib.asr
     import vtxlib.diarize
 
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     first = _gpu_run(ws, src)
     record = json.loads((ws.media_dir(first.media.id) / BACKENDS_RECORD).read_text())
     assert {stage: entry["backend"] for stage, entry in record.items()} == {"asr": "nemo", "diarize": "pyannote"}
@@ -52,7 +53,7 @@ def test_a_runtime_without_cuda_reuses_the_gpu_results(tmp_path, monkeypatch):
 
 
 def test_a_different_request_is_not_served_by_the_recorded_result(tmp_path, monkeypatch):
-    ws, src = Workspace(tmp_path / "ws"), _wav(tmp_path / "talk.wav")
+    ws, src = Workspace(tmp_path / "ws"), tone_wav(tmp_path / "talk.wav")
     _gpu_run(ws, src)
     monkeypatch.setattr(gpu, "cuda_available", lambda: False)
     cpu_asr = GpuNamed(CountingAsr(), "whisper-cpu")
@@ -104,7 +105,7 @@ def test_a_failed_gpu_stage_releases_its_model_while_the_exception_is_kept(tmp_p
     pipeline = Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(emotion="off", report=False),
                         backends={"asr": asr, "diarize": GpuNamed(FlakyDiarizer(failures=0), "pyannote")})
     with pytest.raises(RuntimeError, match="device-side") as info:
-        pipeline.run(str(_wav(tmp_path / "talk.wav")))
+        pipeline.run(str(tone_wav(tmp_path / "talk.wav")))
     gc.collect()
     assert info.value.__traceback__ is not None  # kept, as a notebook keeps sys.last_value
     assert asr.closed == 1 and "asr" not in pipeline.backends()
