@@ -116,6 +116,8 @@ def fix_torchaudio(check_only: bool) -> bool:
 
 
 def check_torchcodec() -> bool:
+    if importlib.util.find_spec("pyannote") is None or importlib.util.find_spec("pyannote.audio") is None:
+        return True  # only pyannote.audio decodes files with it (the embedded CPU tier installs neither)
     if importlib.util.find_spec("torchcodec") is None:
         print("torchcodec: not installed (pyannote.audio 4 needs it to decode files; "
               f"vtxlib passes it waveforms, so this is optional) - pin {TORCHCODEC_PIN} on CPU")
