@@ -22,8 +22,7 @@ DiarizerChoice = Literal["auto", "embedded", "pyannote", "sortformer", "assembly
 EmotionChoice = Literal["auto", "embedded", "speechbrain", "off"]
 EnhanceChoice = Literal["off", "auto", "gemini"]
 VisibleSpeakerChoice = Literal["auto", "off", "name", "chevrons"]
-StageName = Literal["acquire", "audio", "speech", "language", "asr", "diarize", "align", "emotion", "enhance",
-                    "subtitles", "translate", "upload"]
+StageName = Literal[STAGES]  # the same names, as the type --force takes
 TranslatorChoice = Literal["auto", "gemini", "whisper", "canary"]  # vtxlib.translate.TRANSLATORS
 
 
