@@ -127,7 +127,10 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], w
                 bucket = "<5 s" if clip.duration < 5 else "5-10 s" if clip.duration < 10 else ">=10 s"
                 lid[bucket].append((acoustic == language, detected == language))
                 if result.language and result.language.language:
-                    second[0] += bool(mixed(result.language))
+                    if mixed(result.language):
+                        second[0] += 1
+                        misses.append(f"{language} {clip.voice} {clip.duration:.1f}s: second language "
+                                      f"reported, shares {result.language.shares}")
                     second[1] += result.language.speech_seconds
                     second[2] += result.language.speech_seconds * (1 - result.language.shares.get(detected, 0.0))
                 if detected != language or acoustic != language:
