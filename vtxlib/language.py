@@ -191,7 +191,7 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
             return detection
         winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
         main = winner.language if winner is not None else detection.language
-        if _window_label(heard[longest][2], main, options) != main:
+        if winner is not None and _window_label(heard[longest][2], main, options) != main:
             decided = {longest}  # its decodes were just scored, and the choice won: it counts for it
     unconfirmed = decided | confirm_windows(decode, heard, sounds, main, options, skip=decided)
     if candidates is None and not unconfirmed:
