@@ -17,7 +17,12 @@ For each half (dev, test: other voices AND other sentences) and each of the ten 
   language was identified right) and the true language
   (``WhisperModel.transcribe(wav, language=..., vad_filter=True)``), and the ratio of the two;
 * **English text from non-English speech**: a non-English clip whose transcript is labelled ``en``
-  or whose words are mostly English function words.
+  or whose words are mostly English function words;
+* **second languages**: on the single-language clips, those reported as holding a second language
+  (above ``second_language_share``) and the share of all their speech counted for a language other
+  than the main one (false); on mixed clips (the ~20 s clip of one language followed by the ~10 s
+  clip of the next language in another voice of the half), those whose second language is found
+  with a span of its own.
 
 Asserts nothing; prints dev and test.
 """
@@ -39,8 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vtxlib import metrics  # noqa: E402
 from vtxlib.asr import choose_asr_model  # noqa: E402
 from vtxlib.asr.language_id import WhisperLanguageDetector  # noqa: E402
+from vtxlib.language import mixed  # noqa: E402
 from vtxlib.pipeline import Pipeline, PipelineOptions  # noqa: E402
-from vtxlib.testing.multilingual import LANGUAGES, NO_SPACE_LANGUAGES, make_clip  # noqa: E402
+from vtxlib.testing.multilingual import LANGUAGES, NO_SPACE_LANGUAGES, concatenate, make_clip  # noqa: E402
 from vtxlib.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,33 +71,54 @@ def bare_transcript(models: dict, model_name: str, wav: Path, language: str) -> 
 
 
 class TimedDetector(WhisperLanguageDetector):
-    """The language stage's detector, counting the files rescored and the seconds spent decoding."""
+    """The language stage's detector, counting the files rescored, the windows checked by decoding (two
+    languages forced: the main one and the window's; rescoring forces ``rescore_candidates``) and the
+    seconds spent decoding each way."""
 
     def __init__(self):
         super().__init__()
-        self.decodes, self.decode_seconds = 0, 0.0
+        self.decodes, self.decode_seconds, self.checks, self.check_seconds = 0, 0.0, 0, 0.0
 
     def decode(self, samples, languages):
         started = time.perf_counter()
         try:
             return super().decode(samples, languages)
         finally:
-            self.decodes += 1
-            self.decode_seconds += time.perf_counter() - started
+            if len(languages) == 2:
+                self.checks += 1
+                self.check_seconds += time.perf_counter() - started
+            else:
+                self.decodes += 1
+                self.decode_seconds += time.perf_counter() - started
 
 
-def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str]) -> dict:
+def run_mixed(half: str, pipeline: Pipeline, languages: list[str]) -> list[str]:
+    """Each language's ~20 s clip (first voice) followed by the next language's ~10 s clip (second voice)."""
+    lines = []
+    for first, second in zip(languages, languages[1:] + languages[:1]):
+        clips = [make_clip(FIXTURES, first, half, 0, WER_SECONDS, first_sentence=3),
+                 make_clip(FIXTURES, second, half, 1, 10.0, first_sentence=5)]
+        wav = concatenate(FIXTURES / f"mixed-{half}-{first}-{second}.wav", clips)
+        detection = pipeline.run(str(wav), until="language").language
+        found = second in mixed(detection) and any(s.language == second for s in detection.spans)
+        lines.append(f"{'found' if found else 'MISSED'} {first}+{second}: main {detection.language}, "
+                     f"shares {detection.shares}, spans {[(s.language, s.start, s.end) for s in detection.spans]}")
+    return lines
+
+
+def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], wer: bool = True) -> dict:
     lengths = (3.0, 10.0, WER_SECONDS) if quick else (3.0, 6.0, 10.0, WER_SECONDS)
     voices = (0,) if quick else (0, 1)
     lid = defaultdict(list)  # length bucket -> [(acoustic correct, rescored correct)]
     misses, wer_rows, english_out = [], [], []
     bare_models: dict = {}
     timing = defaultdict(float)
+    second = [0, 0.0, 0.0]  # clips reported with a second language, seconds of speech, seconds counted for another
     for language in languages:
         for voice in voices:
             for n, length in enumerate(lengths):
                 clip = make_clip(FIXTURES, language, half, voice, length, first_sentence=(n + 3 * voice) % 6)
-                until = "asr" if length == WER_SECONDS else "language"
+                until = "asr" if length == WER_SECONDS and wer else "language"
                 started = time.perf_counter()
                 result = pipeline.run(str(clip.wav), until=until)
                 timing["pipeline " + until] += time.perf_counter() - started
@@ -99,6 +126,13 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str]) -
                 acoustic = (result.language.acoustic_language or detected) if result.language else None
                 bucket = "<5 s" if clip.duration < 5 else "5-10 s" if clip.duration < 10 else ">=10 s"
                 lid[bucket].append((acoustic == language, detected == language))
+                if result.language and result.language.language:
+                    if mixed(result.language):
+                        second[0] += 1
+                        misses.append(f"{language} {clip.voice} {clip.duration:.1f}s: second language "
+                                      f"reported, shares {result.language.shares}")
+                    second[1] += result.language.speech_seconds
+                    second[2] += result.language.speech_seconds * (1 - result.language.shares.get(detected, 0.0))
                 if detected != language or acoustic != language:
                     misses.append(f"{language} {clip.voice} {clip.duration:.1f}s -> {detected} "
                                   f"(p={result.language.probability if result.language else None}; "
@@ -118,7 +152,11 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str]) -
                                  metrics.error_rate(clip.text, bare, by_chars), transcript.language))
                 if language != "en" and (transcript.language == "en" or english_share(hyp) > 0.25):
                     english_out.append(f"{language} {clip.voice}: {hyp[:80]}")
-    return {"lid": lid, "misses": misses, "wer": wer_rows, "english_out": english_out, "timing": timing}
+    started = time.perf_counter()
+    mixed_lines = run_mixed(half, pipeline, languages)
+    timing["mixed clips"] += time.perf_counter() - started
+    return {"lid": lid, "misses": misses, "wer": wer_rows, "english_out": english_out, "timing": timing,
+            "second": second, "mixed": mixed_lines}
 
 
 def report(half: str, out: dict) -> None:
@@ -133,6 +171,7 @@ def report(half: str, out: dict) -> None:
                   f"{rescored}/{len(hits)} = {100 * rescored / len(hits):5.1f} %")
     print(f"  rescored {out['decodes']} of {sum(len(h) for h in out['lid'].values())} clips, decoding "
           f"{out['decode_seconds']:.1f} s in all ({out['decode_seconds'] / max(out['decodes'], 1):.2f} s per rescored clip)")
+    print(f"  windows heard as another language checked by decoding: {out['checks']}, {out['check_seconds']:.1f} s in all")
     for miss in out["misses"]:
         print(f"  miss: {miss}")
     print("error rate per language on the ~20 s clips (CER for ja): pipeline | bare faster-whisper "
@@ -151,6 +190,12 @@ def report(half: str, out: dict) -> None:
     if ratios:
         print(f"  worst ratio {max(ratios):.2f}x; languages within 1.1x: "
               f"{sum(r <= 1.1 for r in ratios)}/{len(ratios)}")
+    clips, seconds, other = out["second"]
+    print(f"single-language clips reported with a second language: {clips}/{sum(len(h) for h in out['lid'].values())}; "
+          f"speech counted for another language than the main one: {100 * other / max(seconds, 1e-9):.1f} %")
+    print(f"mixed clips whose second language is found: {sum(x.startswith('found') for x in out['mixed'])}/{len(out['mixed'])}")
+    for line in out["mixed"]:
+        print(f"  {line}")
     print(f"non-English clips that came out as English text: {len(out['english_out'])}")
     for line in out["english_out"]:
         print(f"  {line}")
@@ -162,6 +207,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="one voice per half, three clip lengths")
     parser.add_argument("--halves", default="dev,test")
     parser.add_argument("--languages", default=",".join(LANGUAGES))
+    parser.add_argument("--no-wer", action="store_true", help="the language stage only (no ASR)")
     parser.add_argument("--workspace", default=str(ROOT / "tests" / ".fixtures" / "bench-language-ws"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
@@ -170,9 +216,10 @@ def main(argv=None) -> int:
     detector = TimedDetector()
     with Pipeline(Workspace(args.workspace), options, backends={"language": detector}) as pipeline:
         for half in args.halves.split(","):
-            detector.decodes, detector.decode_seconds = 0, 0.0
-            out = run_half(half, pipeline, args.quick, args.languages.split(","))
-            report(half, {**out, "decodes": detector.decodes, "decode_seconds": detector.decode_seconds})
+            detector.decodes, detector.decode_seconds, detector.checks, detector.check_seconds = 0, 0.0, 0, 0.0
+            out = run_half(half, pipeline, args.quick, args.languages.split(","), wer=not args.no_wer)
+            report(half, {**out, "decodes": detector.decodes, "decode_seconds": detector.decode_seconds,
+                          "checks": detector.checks, "check_seconds": detector.check_seconds})
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 

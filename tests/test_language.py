@@ -471,3 +471,52 @@ def test_real_detector_keeps_clear_english_without_rescoring():
     detection = WhisperLanguageDetector().identify(str(clip.wav), [(0.3, clip.duration - 0.3)])
     assert detection.language == "en" and detection.acoustic_language in (None, "en")
     assert load_audio  # the detector reads the file itself
+
+
+class WindowByWindow:
+    """Stands in for the acoustic identification: the next scripted probabilities for each window."""
+
+    def __init__(self, *probabilities):
+        self.script = list(probabilities)
+
+    def __call__(self, samples):
+        return sorted(self.script.pop(0).items(), key=lambda kv: -kv[1])
+
+
+def _identify_recorded(wav, regions, detect, options):
+    """Real decoding with base (the calls recorded), scripted acoustic probabilities."""
+    from vtxlib.audio import load_audio
+
+    detector, calls = WhisperLanguageDetector(), []
+
+    def decode(samples, languages):
+        calls.append(list(languages))
+        return detector.decode(samples, languages)
+
+    return identify(lambda s, e: load_audio(str(wav), s, e), regions, detect, options, decode=decode), calls
+
+
+def test_a_window_heard_as_another_language_counts_for_it_only_when_decoding_agrees(clips):
+    """Spanish throughout: the acoustic side is made to hear Italian in the first window (as it hears
+    Thai in some French); decoding that window in Spanish and in Italian prefers Spanish, so no second
+    language is reported and the file is decoded as Spanish throughout."""
+    clip = clips["es"]
+    options = LanguageOptions(window_s=4.0, rescore_below=0.5)  # the main language is not rescored
+    detection, calls = _identify_recorded(clip.wav, [(0.3, clip.duration - 0.3)],
+                                          WindowByWindow({"it": 0.52, "es": 0.45}, {"es": 0.97, "it": 0.02}), options)
+    assert calls == [["it", "es"]]  # only the window that disagreed, its language and the main one
+    assert detection.language == "es" and detection.windows == 2 and detection.unconfirmed_windows == 1
+    assert detection.shares == {"es": 1.0} and mixed(detection) == [] and "more than one" not in detection.note
+
+
+def test_a_genuine_second_language_is_confirmed_by_decoding(clips, tmp_path):
+    es, de = clips["es"], clips["de"]
+    wav = concatenate(tmp_path / "es-de.wav", [es, de])
+    regions = [(0.3, es.duration - 0.3), (es.duration + 0.3, es.duration + de.duration - 0.3)]
+    detection, calls = _identify_recorded(wav, regions, WindowByWindow({"es": 0.97, "it": 0.02},
+                                                                       {"de": 0.6, "es": 0.2, "en": 0.1}),
+                                          LanguageOptions(window_s=8.0, rescore_below=0.5))
+    assert calls == [["de", "es"]]
+    assert detection.language == "es" and detection.unconfirmed_windows == 0
+    assert set(detection.shares) == {"es", "de"} and mixed(detection) == ["de"]
+    assert [s.language for s in detection.spans] == ["es", "de"] and "more than one language" in detection.note

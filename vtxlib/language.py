@@ -9,9 +9,12 @@ language identification (faster-whisper ``WhisperModel.detect_language``) with t
 * the probabilities per language (the windows' mean, weighted by their speech), the chosen
   language and its probability;
 * each language's share of the speech, counting a window for the language it chose when it chose
-  it confidently (else for the main language), and the stretches (spans) in each language. When a
-  second language holds more than ``second_language_share`` of the speech, one warning line says
-  so, and whisper-cpu decodes each stretch in its own language;
+  it confidently (else for the main language) and, with a decoder, when decoding confirms it (the
+  window decoded with the main language and with its own forced, scored as the rescoring below scores
+  its candidates with the window's own probabilities; its own language must win without a decode
+  that repeats itself or gives up), and the stretches (spans) in each language. When a second
+  language holds more than ``second_language_share`` of the speech, one warning line says so, and
+  whisper-cpu decodes each stretch in its own language;
 * ``low_confidence`` when there is too little speech or the windows were unsure of what they heard
   (their top probability, averaged, below ``min_probability``): one line says so, and the
   detector's best guess is used; ``--language xx`` chooses instead.
@@ -159,35 +162,65 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
              detect: Detector, options: Optional[LanguageOptions] = None,
              decode: Optional[Decoder] = None) -> LanguageDetection:
     """Identify the language of the speech in REGIONS; READ(start, end) gives the samples. With DECODE,
-    an unsure identification is rescored by decoding its longest window in each top candidate."""
+    an unsure identification is rescored by decoding its longest window in each top candidate, and a
+    window heard as another language counts for it only if it decodes better in it than in the main one."""
     options = options or LanguageOptions()
     windows = speech_windows(regions, options)
     chosen = [windows[i] for i in spread(len(windows), options.max_windows)]
     heard: Heard = []
-    longest, longest_top = np.zeros(0, np.float32), None
+    sounds: list[np.ndarray] = []
     for window in chosen:
         samples = np.concatenate([read(s, e) for s, e in window]) if window else np.zeros(0, np.float32)
         if len(samples) < int(0.1 * SAMPLE_RATE):
             continue
         heard.append((window, len(samples) / SAMPLE_RATE, dict(detect(samples))))
-        if len(samples) > len(longest):
-            longest, longest_top = samples, max(heard[-1][2].items(), key=lambda kv: kv[1])[0]
+        sounds.append(samples)
     speech_s = sum(e - s for s, e in regions)
     detection = conclude(heard, speech_s, options)
-    if decode is None or detection.language is None or detection.probability >= options.rescore_below or \
-            (detection.language == "en" and detection.probability >= options.english_sure_probability):
+    if decode is None or detection.language is None:
         return detection
-    try:
-        candidates = rescore(decode, longest, _mean_probabilities(heard), options)
-    except Exception as e:  # noqa: BLE001 - a refinement: without it the acoustic choice stands
-        log.warning("language: rescoring by decoding failed (%s: %s); keeping %s from the sound alone",
-                    type(e).__name__, e, detection.language)
+    main, candidates, decided = detection.language, None, set()
+    if detection.probability < options.rescore_below and \
+            not (detection.language == "en" and detection.probability >= options.english_sure_probability):
+        longest = max(range(len(heard)), key=lambda i: len(sounds[i]))
+        try:
+            candidates = rescore(decode, sounds[longest], _mean_probabilities(heard), options)
+        except Exception as e:  # noqa: BLE001 - a refinement: without it the acoustic choice stands
+            log.warning("language: rescoring by decoding failed (%s: %s); keeping %s from the sound alone",
+                        type(e).__name__, e, detection.language)
+            return detection
+        winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
+        main = winner.language if winner is not None else detection.language
+        if winner is not None and _window_label(heard[longest][2], main, options) != main:
+            decided = {longest}  # its decodes were just scored, and the choice won: it counts for it
+    unconfirmed = decided | confirm_windows(decode, heard, sounds, main, options, skip=decided)
+    if candidates is None and not unconfirmed:
         return detection
-    winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
-    main = winner.language if winner is not None else detection.language
-    # windows heard as a language the decoding overruled count for the choice, not as a second language
-    overruled = {c.language for c in candidates if c.score is None} | ({longest_top} - {main})
-    return conclude(heard, speech_s, options, main=main, candidates=candidates, overruled=overruled)
+    return conclude(heard, speech_s, options, main=main, candidates=candidates, unconfirmed=unconfirmed)
+
+
+def confirm_windows(decode: Decoder, heard: Heard, sounds: Sequence[np.ndarray], main: str,
+                    options: LanguageOptions, skip: set[int]) -> set[int]:
+    """The windows heard confidently as another language than MAIN that do not decode better in it: each
+    such window is decoded with MAIN and with its own language forced (one batch) and scored as the
+    rescoring scores its candidates, with the window's own acoustic probabilities; its own language
+    must win, and not by a decode that repeats itself or gives up (no evidence of any language)."""
+    pair_options = options.model_copy(update={"rescore_candidates": 2})
+    unconfirmed: set[int] = set()
+    for i, ((_, _, probs), samples) in enumerate(zip(heard, sounds)):
+        own = _window_label(probs, main, options)
+        if own == main or i in skip:
+            continue
+        try:
+            scored = rescore(decode, samples, {main: probs.get(main, 0.0), own: probs[own]}, pair_options)
+        except Exception as e:  # noqa: BLE001 - a refinement: without it the windows count as heard
+            log.warning("language: checking a window heard as %s by decoding failed (%s: %s); it counts as heard",
+                        own, type(e).__name__, e)
+            return unconfirmed
+        winner = max((c for c in scored if c.score is not None), key=lambda c: c.score, default=None)
+        if winner is None or winner.language != own or winner.degenerate:
+            unconfirmed.add(i)
+    return unconfirmed
 
 
 def rescore(decode: Decoder, samples: np.ndarray, probabilities: dict[str, float],
@@ -223,10 +256,10 @@ def _mean_probabilities(heard: Heard) -> dict[str, float]:
 
 def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Optional[str] = None,
              candidates: Optional[list[LanguageCandidate]] = None,
-             overruled: frozenset[str] | set[str] = frozenset()) -> LanguageDetection:
+             unconfirmed: frozenset[int] | set[int] = frozenset()) -> LanguageDetection:
     """The detection from each window's (regions, seconds, probabilities); MAIN (the rescoring's
-    choice) replaces the acoustic top language when given, and windows heard as an OVERRULED
-    language count for it."""
+    choice) replaces the acoustic top language when given, and the windows UNCONFIRMED by decoding
+    (their indices) count for the main language."""
     total = sum(seconds for _, seconds, _ in heard)
     if not heard or total <= 0:
         return LanguageDetection(language=None, probability=None, low_confidence=True, windows=0,
@@ -237,7 +270,8 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
     acoustic = ranked[0][0]
     language = main or acoustic
     probability = mean.get(language, 0.0)
-    labels = [_window_label(probs, language, options, overruled) for _, _, probs in heard]
+    labels = [language if i in unconfirmed else _window_label(probs, language, options)
+              for i, (_, _, probs) in enumerate(heard)]
     shares: dict[str, float] = {}
     for label, (_, seconds, _) in zip(labels, heard):
         shares[label] = shares.get(label, 0.0) + seconds / total
@@ -250,14 +284,15 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
         probabilities={k: round(v, 4) for k, v in ranked[:10] if v >= 0.001},
         shares={k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])},
         spans=spans, low_confidence=low, windows=len(heard), speech_seconds=round(speech_s, 2),
-        acoustic_language=acoustic if candidates else None, candidates=candidates or [])
+        acoustic_language=acoustic if candidates else None, candidates=candidates or [],
+        unconfirmed_windows=len(unconfirmed))
     detection.note = describe(detection, options)
     return detection
 
 
-def _window_label(probs: dict[str, float], main: str, options: LanguageOptions, overruled) -> str:
+def _window_label(probs: dict[str, float], main: str, options: LanguageOptions) -> str:
     best, p = max(probs.items(), key=lambda kv: kv[1])
-    return best if p >= options.window_min_probability and best not in overruled else main
+    return best if p >= options.window_min_probability else main
 
 
 def _spans(labelled: list[tuple[list[tuple[float, float]], str]]) -> list[LanguageSpan]:

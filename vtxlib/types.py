@@ -112,6 +112,8 @@ class LanguageDetection(VtxModel):
                                              "the candidates were rescored by decoding")
     candidates: list[LanguageCandidate] = Field(default_factory=list, description="the candidates rescored by "
                                                 "decoding one window with each language forced (empty: not rescored)")
+    unconfirmed_windows: int = Field(0, description="windows heard as another language that decoded better in "
+                                     "the chosen one, so counted for it")
     note: str = Field(default="", description="one line on what was concluded (a warning when there is one)")
 
     @property
