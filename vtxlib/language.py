@@ -179,7 +179,7 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
     detection = conclude(heard, speech_s, options)
     if decode is None or detection.language is None:
         return detection
-    main, candidates, decided = detection.language, None, set()
+    main, candidates = detection.language, None
     if detection.probability < options.rescore_below and \
             not (detection.language == "en" and detection.probability >= options.english_sure_probability):
         longest = max(range(len(heard)), key=lambda i: len(sounds[i]))
@@ -191,16 +191,16 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
             return detection
         winner = max((c for c in candidates if c.score is not None), key=lambda c: c.score, default=None)
         main = winner.language if winner is not None else detection.language
-        if winner is not None and _window_label(heard[longest][2], main, options) != main:
-            decided = {longest}  # its decodes were just scored, and the choice won: it counts for it
-    unconfirmed = decided | confirm_windows(decode, heard, sounds, main, options, skip=decided)
+    # every window heard as another language is checked with its own probabilities, the longest too:
+    # the file's mean probabilities, which chose MAIN, would hold a genuine second language down
+    unconfirmed = confirm_windows(decode, heard, sounds, main, options)
     if candidates is None and not unconfirmed:
         return detection
     return conclude(heard, speech_s, options, main=main, candidates=candidates, unconfirmed=unconfirmed)
 
 
 def confirm_windows(decode: Decoder, heard: Heard, sounds: Sequence[np.ndarray], main: str,
-                    options: LanguageOptions, skip: set[int]) -> set[int]:
+                    options: LanguageOptions) -> set[int]:
     """The windows heard confidently as another language than MAIN that do not decode better in it: each
     such window is decoded with MAIN and with its own language forced (one batch) and scored as the
     rescoring scores its candidates, with the window's own acoustic probabilities; its own language
@@ -209,7 +209,7 @@ def confirm_windows(decode: Decoder, heard: Heard, sounds: Sequence[np.ndarray],
     unconfirmed: set[int] = set()
     for i, ((_, _, probs), samples) in enumerate(zip(heard, sounds)):
         own = _window_label(probs, main, options)
-        if own == main or i in skip:
+        if own == main:
             continue
         try:
             scored = rescore(decode, samples, {main: probs.get(main, 0.0), own: probs[own]}, pair_options)
