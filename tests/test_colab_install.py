@@ -16,20 +16,12 @@ from pathlib import Path
 
 import pytest
 from needs import require
+from repo_tools import make_notebooks_module
 
 from vtxlib import colab_install
 from vtxlib.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _generator():
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import make_notebooks
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    return make_notebooks
 
 
 def _done(code: int = 0):
@@ -406,7 +398,7 @@ def test_walking_every_notebook_in_fresh_runtimes_installs_from_the_drive_cache_
     driver = tmp_path / "driver.py"
     driver.write_text(RUNTIME_DRIVER)
     nbformat = require("nbformat", extra="notebooks")
-    make_notebooks = _generator()
+    make_notebooks = make_notebooks_module()
     names = [s.stem for s in make_notebooks.sources() if s.stem != "00_quickstart"] + ["00_quickstart"]
     assert names[0] == "00_setup_gpu" and names[-2] == "09_upload" and len(names) == 11
     base = {**{k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VTX_", "PYTHON"))},

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from needs import require  # noqa: E402
+from needs import require
+from repo_tools import make_notebooks_module  # noqa: E402
 
 nbformat = require("nbformat", extra="notebooks")
 papermill = require("papermill", extra="notebooks")
@@ -55,24 +56,15 @@ def test_notebook_list_is_exactly_the_eleven():
     assert found == EXPECTED, f"notebooks/ must hold exactly the eleven notebooks, found {found}"
 
 
-def _generator():
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import make_notebooks
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    return make_notebooks
-
-
 def test_notebooks_are_generated_from_their_percent_sources():
-    make_notebooks = _generator()
+    make_notebooks = make_notebooks_module()
     assert [s.stem for s in make_notebooks.sources()] == EXPECTED
     assert make_notebooks.stale_notebooks() == ([], []), "run: python tools/make_notebooks.py"
     assert make_notebooks.main(["--check"]) == 0
 
 
 def test_drift_check_names_the_notebook_that_differs(tmp_path, capsys):
-    make_notebooks = _generator()
+    make_notebooks = make_notebooks_module()
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     for source in [*make_notebooks.sources(), make_notebooks.SOURCE_DIR / make_notebooks.SETUP_FILE]:
@@ -96,7 +88,7 @@ def test_drift_check_names_the_notebook_that_differs(tmp_path, capsys):
 
 
 def test_repo_option_writes_a_colab_badge_and_the_default_source(tmp_path, capsys):
-    make_notebooks = _generator()
+    make_notebooks = make_notebooks_module()
     out = tmp_path / "fork"
     assert make_notebooks.main(["--out", str(out), "--repo", "someone/vtx-fork@v1.2"]) == 0
     notebook = nbformat.read(out / "03_diarize.ipynb", as_version=4)
@@ -114,7 +106,7 @@ def test_repo_option_writes_a_colab_badge_and_the_default_source(tmp_path, capsy
 
 
 def test_generated_notebooks_are_deterministic():
-    make_notebooks = _generator()
+    make_notebooks = make_notebooks_module()
     source = make_notebooks.SOURCE_DIR / "05_emotion.py"
     first, second = make_notebooks.render(source), make_notebooks.render(source)
     assert first == second
