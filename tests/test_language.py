@@ -476,10 +476,12 @@ def test_real_detector_keeps_clear_english_without_rescoring():
 class WindowByWindow:
     """Stands in for the acoustic identification: the next scripted probabilities for each window."""
 
-    def __init__(self, *probabilities):
-        self.script = list(probabilities)
+    def __init__(self, *probabilities, then=None):
+        self.script, self.then = list(probabilities), then
 
     def __call__(self, samples):
+        if not self.script and self.then is not None:
+            return self.then(samples)
         return sorted(self.script.pop(0).items(), key=lambda kv: -kv[1])
 
 
@@ -513,10 +515,61 @@ def test_a_genuine_second_language_is_confirmed_by_decoding(clips, tmp_path):
     es, de = clips["es"], clips["de"]
     wav = concatenate(tmp_path / "es-de.wav", [es, de])
     regions = [(0.3, es.duration - 0.3), (es.duration + 0.3, es.duration + de.duration - 0.3)]
-    detection, calls = _identify_recorded(wav, regions, WindowByWindow({"es": 0.97, "it": 0.02},
-                                                                       {"de": 0.6, "es": 0.2, "en": 0.1}),
-                                          LanguageOptions(window_s=8.0, rescore_below=0.5))
-    assert calls == [["de", "es"]]
+    # the two windows scripted; the parts next to the change (the Spanish window's end, then the German
+    # window's start) heard again for real
+    detect = WindowByWindow({"es": 0.97, "it": 0.02}, {"de": 0.6, "es": 0.2, "en": 0.1}, then=WhisperLanguageDetector())
+    detection, calls = _identify_recorded(wav, regions, detect, LanguageOptions(window_s=8.0, rescore_below=0.5))
+    assert calls[0] == ["de", "es"] and len(calls) >= 3 and all(sorted(c) == ["de", "es"] for c in calls)
     assert detection.language == "es" and detection.unconfirmed_windows == 0
     assert set(detection.shares) == {"es", "de"} and mixed(detection) == ["de"]
     assert [s.language for s in detection.spans] == ["es", "de"] and "more than one language" in detection.note
+    assert detection.spans[1].start == pytest.approx(es.duration + 0.3, abs=0.5)  # the change, within a word
+
+
+class TwoLanguageSpeech:
+    """A scripted file of 30 s of speech in Japanese until CHANGE_S, then English: the samples carry the
+    language (0.1 Japanese, 0.2 English); the detector's probabilities follow the English share of
+    what it hears, and each language decodes fluently only where most of the sound is in it."""
+
+    def __init__(self, change_s: float):
+        self.change_s, self.detected = change_s, 0
+
+    def read(self, start, end):
+        times = np.arange(int(round((end - start) * 16000))) / 16000 + start
+        return np.where(times < self.change_s, 0.1, 0.2).astype(np.float32)
+
+    def english(self, samples) -> float:
+        return float(np.mean(samples > 0.15))
+
+    def detect(self, samples):
+        self.detected += 1
+        share = self.english(samples)
+        return [("en", 0.05 + 0.9 * share), ("ja", 0.95 - 0.9 * share)]
+
+    def decode(self, samples, languages):
+        from vtxlib.language import Decoded
+
+        majority = "en" if self.english(samples) > 0.5 else "ja"
+        return {lang: Decoded(-0.3 if lang == majority else -1.5, 40, 1.3) for lang in languages}
+
+
+@pytest.mark.parametrize("change_s", [11.0, 16.0, 23.0])
+def test_the_change_of_language_is_located_inside_the_windows(change_s):
+    """Windows of 10 s see the change only at their edges; the halves next to it are heard again, so
+    the second language's span starts within a quarter window of the true change, wherever it lies."""
+    speech = TwoLanguageSpeech(change_s)
+    options = LanguageOptions(window_s=10.0)
+    detection = identify(speech.read, [(0.0, 30.0)], speech.detect, options, decode=speech.decode)
+    assert [s.language for s in detection.spans] == ["ja", "en"], detection.spans
+    assert abs(detection.spans[1].start - change_s) <= 2.5, detection.spans
+    assert detection.shares["en"] == pytest.approx((30.0 - change_s) / 30.0, abs=2.5 / 30.0)
+    unrefined = identify(speech.read, [(0.0, 30.0)], speech.detect, options.model_copy(
+        update={"change_search_depth": 0}), decode=speech.decode)
+    assert unrefined.spans[1].start in (10.0, 20.0)  # at a window's edge
+
+
+def test_a_single_language_file_is_not_searched_for_a_change():
+    speech = TwoLanguageSpeech(change_s=60.0)  # Japanese throughout
+    detection = identify(speech.read, [(0.0, 30.0)], speech.detect, LanguageOptions(window_s=10.0),
+                         decode=speech.decode)
+    assert detection.shares == {"ja": 1.0} and speech.detected == 3  # the three windows, nothing more

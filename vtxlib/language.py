@@ -91,6 +91,9 @@ class LanguageOptions(OptionsModel):
     english_min_logprob: float = -0.7  # unsure English needs a decode this fluent (dev: English >= -0.55, others <= -0.81)
     english_sure_probability: float = 0.53  # English this probable is kept, not rescored (dev gap: other languages
     # heard as English <= 0.48, English conversations that decode poorly >= 0.58)
+    # where the language changes between two windows, the change is looked for inside them by halving
+    change_search_depth: int = 2  # halvings per window (10 s windows: to within 2.5 s)
+    change_min_s: float = 2.0  # a part with less speech than this is not heard on its own
 
 
 def forced(language: str) -> LanguageDetection:
@@ -166,15 +169,16 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
     window heard as another language counts for it only if it decodes better in it than in the main one."""
     options = options or LanguageOptions()
     windows = speech_windows(regions, options)
-    chosen = [windows[i] for i in spread(len(windows), options.max_windows)]
     heard: Heard = []
     sounds: list[np.ndarray] = []
-    for window in chosen:
-        samples = np.concatenate([read(s, e) for s, e in window]) if window else np.zeros(0, np.float32)
+    indices: list[int] = []
+    for index in spread(len(windows), options.max_windows):
+        samples = _samples(read, windows[index])
         if len(samples) < int(0.1 * SAMPLE_RATE):
             continue
-        heard.append((window, len(samples) / SAMPLE_RATE, dict(detect(samples))))
+        heard.append((windows[index], len(samples) / SAMPLE_RATE, dict(detect(samples))))
         sounds.append(samples)
+        indices.append(index)
     speech_s = sum(e - s for s, e in regions)
     detection = conclude(heard, speech_s, options)
     if decode is None or detection.language is None:
@@ -194,9 +198,108 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
     # every window heard as another language is checked with its own probabilities, the longest too:
     # the file's mean probabilities, which chose MAIN, would hold a genuine second language down
     unconfirmed = confirm_windows(decode, heard, sounds, main, options)
-    if candidates is None and not unconfirmed:
+    pieces = labelled(heard, main, unconfirmed, options)
+    if len({language for _, _, language in pieces}) > 1:
+        adjacent = [later == earlier + 1 for earlier, later in zip(indices, indices[1:])]
+        pieces = locate_changes(read, detect, decode, pieces, adjacent, options)
+    if candidates is None and not unconfirmed and pieces == labelled(heard, main, (), options):
         return detection
-    return conclude(heard, speech_s, options, main=main, candidates=candidates, unconfirmed=unconfirmed)
+    return conclude(heard, speech_s, options, main=main, candidates=candidates, unconfirmed=unconfirmed,
+                    pieces=pieces)
+
+
+def _samples(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple[float, float]]) -> np.ndarray:
+    return np.concatenate([read(s, e) for s, e in regions]) if regions else np.zeros(0, np.float32)
+
+
+#: a stretch of speech (its regions), its seconds of speech and its language
+Piece = tuple[list[tuple[float, float]], float, str]
+
+
+def labelled(heard: Heard, main: str, unconfirmed: frozenset[int] | set[int] | tuple,
+             options: LanguageOptions) -> list[Piece]:
+    """Each window with the language it counts for: its own when it chose it confidently and decoding
+    did not overrule it (UNCONFIRMED), else MAIN."""
+    return [(window, seconds, main if i in unconfirmed else _window_label(probs, main, options))
+            for i, (window, seconds, probs) in enumerate(heard)]
+
+
+def cut(regions: Sequence[tuple[float, float]], start_s: float, end_s: float) -> list[tuple[float, float]]:
+    """The part of REGIONS between START_S and END_S seconds of speech from their start."""
+    out, offset = [], 0.0
+    for start, end in regions:
+        lo, hi = max(start_s - offset, 0.0), min(end_s - offset, end - start)
+        if hi - lo > 1e-6:
+            out.append((start + lo, start + hi))
+        offset += end - start
+    return out
+
+
+def locate_changes(read: Callable[[float, float], np.ndarray], detect: Detector, decode: Decoder,
+                   pieces: list[Piece], adjacent: Sequence[bool], options: LanguageOptions) -> list[Piece]:
+    """Where two neighbouring windows count for different languages, the change lies somewhere in
+    them, not at their edge: the half of the earlier window next to the change is heard again (and
+    decoded in both languages, as a window is confirmed); if it is in the later language the change
+    moves to its start and the earlier half is searched, else the change is searched in that half;
+    ``change_search_depth`` times. When the earlier window keeps all of its speech, the later window's
+    first half is searched the same way. Windows not next to each other in the file (a long file's
+    windows are spread over it) are left as they are."""
+    out: list[Piece] = [pieces[0]]
+    for piece, next_to in zip(pieces[1:], adjacent):
+        (before, _, language_before), (after, _, language_after) = out[-1], piece
+        if not next_to or language_before == language_after:
+            out.append(piece)
+            continue
+        kept = _search_change(read, detect, decode, before, language_before, language_after, True, options)
+        if kept == window_seconds(before):
+            given = _search_change(read, detect, decode, after, language_after, language_before, False, options)
+            moved = cut(after, 0.0, given)
+            out[-1] = (before + moved, window_seconds(before + moved), language_before)
+            rest = cut(after, given, window_seconds(after))
+            out.append((rest, window_seconds(rest), language_after))
+        else:
+            head = cut(before, 0.0, kept)
+            out[-1] = (head, window_seconds(head), language_before)
+            moved = cut(before, kept, window_seconds(before))
+            out.append((moved + after, window_seconds(moved + after), language_after))
+    return [p for p in out if p[1] > 0]
+
+
+def _search_change(read, detect: Detector, decode: Decoder, regions: list[tuple[float, float]], own: str,
+                   other: str, at_end: bool, options: LanguageOptions) -> float:
+    """Where in REGIONS (seconds of their speech) OWN changes to OTHER: AT_END, OTHER is found at their end
+    and the seconds before it are returned (all of them: none found); else OTHER is found at their
+    start and its seconds are returned (0: none found)."""
+    total = window_seconds(regions)
+    lo, hi = 0.0, total
+    change = total if at_end else 0.0
+    for _ in range(options.change_search_depth):
+        middle = (lo + hi) / 2
+        near = (middle, hi) if at_end else (lo, middle)
+        if near[1] - near[0] < options.change_min_s:
+            break
+        if _heard_as(read, detect, decode, cut(regions, *near), own, other, options):
+            change = middle
+            lo, hi = (lo, middle) if at_end else (middle, hi)
+        else:
+            lo, hi = near
+    return change
+
+
+def _heard_as(read, detect: Detector, decode: Decoder, regions: list[tuple[float, float]], own: str,
+              other: str, options: LanguageOptions) -> bool:
+    """Whether REGIONS are in OTHER rather than OWN: decoded in both, scored with their own probabilities
+    (as a window is confirmed); a decode that repeats itself or gives up is no evidence."""
+    samples = _samples(read, regions)
+    probabilities = dict(detect(samples))
+    try:
+        scored = rescore(decode, samples, {own: probabilities.get(own, 0.0), other: probabilities.get(other, 0.0)},
+                         options.model_copy(update={"rescore_candidates": 2}))
+    except Exception as e:  # noqa: BLE001 - a refinement: without it the change stays at the window's edge
+        log.warning("language: looking for where %s changes to %s failed (%s: %s)", own, other, type(e).__name__, e)
+        return False
+    winner = max((c for c in scored if c.score is not None), key=lambda c: c.score, default=None)
+    return winner is not None and winner.language == other and not winner.degenerate
 
 
 def confirm_windows(decode: Decoder, heard: Heard, sounds: Sequence[np.ndarray], main: str,
@@ -256,10 +359,12 @@ def _mean_probabilities(heard: Heard) -> dict[str, float]:
 
 def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Optional[str] = None,
              candidates: Optional[list[LanguageCandidate]] = None,
-             unconfirmed: frozenset[int] | set[int] = frozenset()) -> LanguageDetection:
+             unconfirmed: frozenset[int] | set[int] = frozenset(),
+             pieces: Optional[list[Piece]] = None) -> LanguageDetection:
     """The detection from each window's (regions, seconds, probabilities); MAIN (the rescoring's
     choice) replaces the acoustic top language when given, and the windows UNCONFIRMED by decoding
-    (their indices) count for the main language."""
+    (their indices) count for the main language. PIECES, when given, are the speech with its language
+    (the windows relabelled where the change between languages was located)."""
     total = sum(seconds for _, seconds, _ in heard)
     if not heard or total <= 0:
         return LanguageDetection(language=None, probability=None, low_confidence=True, windows=0,
@@ -270,12 +375,11 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
     acoustic = ranked[0][0]
     language = main or acoustic
     probability = mean.get(language, 0.0)
-    labels = [language if i in unconfirmed else _window_label(probs, language, options)
-              for i, (_, _, probs) in enumerate(heard)]
+    pieces = pieces if pieces is not None else labelled(heard, language, unconfirmed, options)
     shares: dict[str, float] = {}
-    for label, (_, seconds, _) in zip(labels, heard):
+    for _, seconds, label in pieces:
         shares[label] = shares.get(label, 0.0) + seconds / total
-    spans = _spans([(window, label) for (window, _, _), label in zip(heard, labels)])
+    spans = _spans([(regions, label) for regions, _, label in pieces])
     # how sure the windows were of what they heard: a file that switches language is not unsure
     confidence = sum(max(probs.values()) * seconds / total for _, seconds, probs in heard)
     low = speech_s < options.min_speech_s or confidence < options.min_probability
