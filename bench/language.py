@@ -101,7 +101,7 @@ def run_mixed(half: str, pipeline: Pipeline, languages: list[str]) -> list[str]:
         wav = concatenate(FIXTURES / f"mixed-{half}-{first}-{second}.wav", clips)
         detection = pipeline.run(str(wav), until="language").language
         found = second in mixed(detection) and any(s.language == second for s in detection.spans)
-        located = next((s.start for s in detection.spans if s.language == second), None)
+        located = next((s.start for s in detection.spans if s.language == second), None) if found else None
         change = "" if located is None else f", change at {located:.1f} s (true {clips[0].duration:.1f} s)"
         lines.append(f"{'found' if found else 'MISSED'} {first}+{second}: main {detection.language}, "
                      f"shares {detection.shares}{change}, spans {[(s.language, s.start, s.end) for s in detection.spans]}")

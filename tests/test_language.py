@@ -573,3 +573,30 @@ def test_a_single_language_file_is_not_searched_for_a_change():
     detection = identify(speech.read, [(0.0, 30.0)], speech.detect, LanguageOptions(window_s=10.0),
                          decode=speech.decode)
     assert detection.shares == {"ja": 1.0} and speech.detected == 3  # the three windows, nothing more
+
+
+class SureFrenchThenUnsureGerman(TwoLanguageSpeech):
+    """French until CHANGE_S, heard surely; then German, heard as German only at p=0.55 (Dutch 0.4)."""
+
+    def detect(self, samples):
+        self.detected += 1
+        if self.english(samples) > 0.5:
+            return [("de", 0.55), ("nl", 0.4), ("fr", 0.05)]
+        return [("fr", 0.95), ("de", 0.05)]
+
+    def decode(self, samples, languages):
+        from vtxlib.language import Decoded
+
+        majority = "de" if self.english(samples) > 0.5 else "fr"
+        return {lang: Decoded(-0.3 if lang == majority else -1.5, 40, 1.3) for lang in languages}
+
+
+def test_the_files_language_is_the_one_most_of_its_speech_is_in():
+    """The longest window (the first: French) is rescored with the file's mean probabilities, where the
+    sure French window outweighs the unsure German ones, and French wins it; the two German windows are
+    then confirmed as German by decoding, so German holds most of the speech and is the file's language."""
+    speech = SureFrenchThenUnsureGerman(change_s=8.0)
+    detection = identify(speech.read, [(0.0, 30.0)], speech.detect, LanguageOptions(window_s=10.0),
+                         decode=speech.decode)
+    assert detection.language == "de" and mixed(detection) == ["fr"], detection
+    assert detection.shares["de"] > 0.6 and [s.language for s in detection.spans] == ["fr", "de"]
