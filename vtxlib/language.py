@@ -198,29 +198,21 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
     # every window heard as another language is checked with its own probabilities, the longest too:
     # the file's mean probabilities, which chose MAIN, would hold a genuine second language down
     adjacent = [later == earlier + 1 for earlier, later in zip(indices, indices[1:])]
-    unconfirmed, pieces = _label_speech(read, detect, decode, heard, sounds, adjacent, main, options)
-    leading = _leading(pieces, main)
+    unconfirmed = confirm_windows(decode, heard, sounds, main, options)
+    leading = _leading(labelled(heard, main, unconfirmed, options), main)
     if leading != main:
         # windows confirmed in another language hold more of the speech than the language chosen for the
         # longest window: the file's language is the one most of it is in, and the windows are checked
         # against it instead
         main = leading
-        unconfirmed, pieces = _label_speech(read, detect, decode, heard, sounds, adjacent, main, options)
+        unconfirmed = confirm_windows(decode, heard, sounds, main, options)
+    pieces = labelled(heard, main, unconfirmed, options)
+    if len({language for _, _, language in pieces}) > 1:
+        pieces = locate_changes(read, detect, decode, pieces, adjacent, options)
     if candidates is None and not unconfirmed and pieces == labelled(heard, main, (), options):
         return detection
     return conclude(heard, speech_s, options, main=main, candidates=candidates, unconfirmed=unconfirmed,
                     pieces=pieces)
-
-
-def _label_speech(read, detect: Detector, decode: Decoder, heard: Heard, sounds: Sequence[np.ndarray],
-                  adjacent: Sequence[bool], main: str, options: LanguageOptions) -> tuple[set[int], list["Piece"]]:
-    """The windows decoding did not confirm in another language than MAIN, and the speech in pieces with
-    their language (the changes between languages located inside the windows)."""
-    unconfirmed = confirm_windows(decode, heard, sounds, main, options)
-    pieces = labelled(heard, main, unconfirmed, options)
-    if len({language for _, _, language in pieces}) > 1:
-        pieces = locate_changes(read, detect, decode, pieces, adjacent, options)
-    return unconfirmed, pieces
 
 
 def _leading(pieces: list["Piece"], main: str) -> str:
