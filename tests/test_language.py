@@ -291,7 +291,7 @@ def test_whisper_cpu_never_defaults_to_english_on_a_multilingual_model():
     assert WhisperCpuOptions(model="base").language is None  # "en" made base translate into English
     assert WhisperCpuAsr(WhisperCpuOptions(model="base")).languages is None
     assert WhisperCpuAsr(WhisperCpuOptions()).languages == ("en",)
-    # English transcripts keep their cache keys: tiny.en's options are what they were
+    # tiny.en's cache key holds English and no option it does not use
     english = WhisperCpuOptions().cache_dict()
     assert english["language"] == "en" and "multilingual_speech_pad_s" not in english and "device" not in english
 
