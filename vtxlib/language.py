@@ -12,9 +12,11 @@ language identification (faster-whisper ``WhisperModel.detect_language``) with t
   it confidently (else for the main language) and, with a decoder, when decoding confirms it (the
   window decoded with the main language and with its own forced, scored as the rescoring below scores
   its candidates with the window's own probabilities; its own language must win without a decode
-  that repeats itself or gives up), and the stretches (spans) in each language. When a second
-  language holds more than ``second_language_share`` of the speech, one warning line says so, and
-  whisper-cpu decodes each stretch in its own language;
+  that repeats itself or gives up), and the stretches (spans) in each language, each change of
+  language located inside the two windows around it by halving them (``change_search_depth``). The
+  file's language is the one most of its speech is in. When a second language holds more than
+  ``second_language_share`` of the speech, one warning line says so, and whisper-cpu decodes each
+  stretch in its own language;
 * ``low_confidence`` when there is too little speech or the windows were unsure of what they heard
   (their top probability, averaged, below ``min_probability``): one line says so, and the
   detector's best guess is used; ``--language xx`` chooses instead.
