@@ -198,9 +198,12 @@ def report(half: str, out: dict) -> None:
     print(f"mixed clips whose second language is found: {sum(x.startswith('found') for x in out['mixed'])}/{len(out['mixed'])}")
     for line in out["mixed"]:
         print(f"  {line}")
-    print(f"non-English clips that came out as English text: {len(out['english_out'])}")
-    for line in out["english_out"]:
-        print(f"  {line}")
+    if out["wer"]:
+        print(f"non-English clips that came out as English text: {len(out['english_out'])}")
+        for line in out["english_out"]:
+            print(f"  {line}")
+    else:
+        print("non-English clips that came out as English text: not measured (--no-wer: no transcripts)")
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in out["timing"].items()))
 
 
