@@ -600,3 +600,30 @@ def test_the_files_language_is_the_one_most_of_its_speech_is_in():
                          decode=speech.decode)
     assert detection.language == "de" and mixed(detection) == ["fr"], detection
     assert detection.shares["de"] > 0.6 and [s.language for s in detection.spans] == ["fr", "de"]
+
+
+class ScriptedSegments(TwoLanguageSpeech):
+    """Japanese, with English from START_S to END_S (see TwoLanguageSpeech)."""
+
+    def __init__(self, start_s: float, end_s: float):
+        super().__init__(change_s=start_s)
+        self.end_s = end_s
+
+    def read(self, start, end):
+        times = np.arange(int(round((end - start) * 16000))) / 16000 + start
+        return np.where((times >= self.change_s) & (times < self.end_s), 0.2, 0.1).astype(np.float32)
+
+
+def test_in_a_long_file_the_windows_between_two_languages_are_heard_until_the_change_is_found():
+    """300 s of speech, English from 105 to 195 s: of the 30 windows only 8 are spread over the file,
+    and English is heard in two of them (120-130 and 170-180 s). The windows in between are heard by
+    bisection and the changes located inside them, so the English span is the English speech, not
+    the two windows, and the shares are those of all the speech."""
+    speech = ScriptedSegments(105.0, 195.0)
+    detection = identify(speech.read, [(0.0, 300.0)], speech.detect, LanguageOptions(window_s=10.0),
+                         decode=speech.decode)
+    assert [s.language for s in detection.spans] == ["ja", "en", "ja"], detection.spans
+    english = detection.spans[1]
+    assert abs(english.start - 105.0) <= 2.5 and abs(english.end - 195.0) <= 2.5, english
+    assert detection.shares["en"] == pytest.approx(90.0 / 300.0, abs=5.0 / 300.0) and mixed(detection) == ["en"]
+    assert speech.detected <= 8 + 2 * (3 + 2)  # the spread windows, then a few per change

@@ -199,7 +199,6 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
         main = winner.language if winner is not None else detection.language
     # every window heard as another language is checked with its own probabilities, the longest too:
     # the file's mean probabilities, which chose MAIN, would hold a genuine second language down
-    adjacent = [later == earlier + 1 for earlier, later in zip(indices, indices[1:])]
     unconfirmed = confirm_windows(decode, heard, sounds, main, options)
     leading = _leading(labelled(heard, main, unconfirmed, options), main)
     if leading != main:
@@ -208,10 +207,10 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
         # against it instead
         main = leading
         unconfirmed = confirm_windows(decode, heard, sounds, main, options)
-    pieces = labelled(heard, main, unconfirmed, options)
-    if len({language for _, _, language in pieces}) > 1:
-        pieces = locate_changes(read, detect, decode, pieces, adjacent, options)
-    if candidates is None and not unconfirmed and pieces == labelled(heard, main, (), options):
+    pieces = labelled(heard, main, unconfirmed, options, indices)
+    if len({piece.language for piece in pieces}) > 1:
+        pieces = locate_changes(read, detect, decode, pieces, windows, options)
+    if candidates is None and not unconfirmed and pieces == labelled(heard, main, (), options, indices):
         return detection
     return conclude(heard, speech_s, options, main=main, candidates=candidates, unconfirmed=unconfirmed,
                     pieces=pieces)
@@ -220,8 +219,8 @@ def identify(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
 def _leading(pieces: list["Piece"], main: str) -> str:
     """The language most of the speech is in (MAIN on a tie)."""
     seconds: dict[str, float] = {main: 0.0}
-    for _, held, language in pieces:
-        seconds[language] = seconds.get(language, 0.0) + held
+    for piece in pieces:
+        seconds[piece.language] = seconds.get(piece.language, 0.0) + piece.seconds
     return max(seconds, key=lambda language: (seconds[language], language == main))
 
 
@@ -229,16 +228,22 @@ def _samples(read: Callable[[float, float], np.ndarray], regions: Sequence[tuple
     return np.concatenate([read(s, e) for s, e in regions]) if regions else np.zeros(0, np.float32)
 
 
-#: a stretch of speech (its regions), its seconds of speech and its language
-Piece = tuple[list[tuple[float, float]], float, str]
+class Piece(NamedTuple):
+    """A stretch of speech with its language: a window, or part of one."""
+
+    regions: list[tuple[float, float]]
+    seconds: float  # of speech
+    language: str
+    window: int  # the index of the window it is (part of), in the file's order
 
 
 def labelled(heard: Heard, main: str, unconfirmed: frozenset[int] | set[int] | tuple,
-             options: LanguageOptions) -> list[Piece]:
-    """Each window with the language it counts for: its own when it chose it confidently and decoding
-    did not overrule it (UNCONFIRMED), else MAIN."""
-    return [(window, seconds, main if i in unconfirmed else _window_label(probs, main, options))
-            for i, (window, seconds, probs) in enumerate(heard)]
+             options: LanguageOptions, indices: Optional[Sequence[int]] = None) -> list[Piece]:
+    """Each window (its index in INDICES) with the language it counts for: its own when it chose it
+    confidently and decoding did not overrule it (UNCONFIRMED), else MAIN."""
+    indices = list(range(len(heard))) if indices is None else indices
+    return [Piece(window, seconds, main if i in unconfirmed else _window_label(probs, main, options), index)
+            for i, ((window, seconds, probs), index) in enumerate(zip(heard, indices))]
 
 
 def cut(regions: Sequence[tuple[float, float]], start_s: float, end_s: float) -> list[tuple[float, float]]:
@@ -253,33 +258,73 @@ def cut(regions: Sequence[tuple[float, float]], start_s: float, end_s: float) ->
 
 
 def locate_changes(read: Callable[[float, float], np.ndarray], detect: Detector, decode: Decoder,
-                   pieces: list[Piece], adjacent: Sequence[bool], options: LanguageOptions) -> list[Piece]:
-    """Where two neighbouring windows count for different languages, the change lies somewhere in
-    them, not at their edge: the half of the earlier window next to the change is heard again (and
-    decoded in both languages, as a window is confirmed); if it is in the later language the change
-    moves to its start and the earlier half is searched, else the change is searched in that half;
-    ``change_search_depth`` times. When the earlier window keeps all of its speech, the later window's
-    first half is searched the same way. Windows not next to each other in the file (a long file's
-    windows are spread over it) are left as they are."""
+                   pieces: list[Piece], windows: Sequence[list[tuple[float, float]]],
+                   options: LanguageOptions) -> list[Piece]:
+    """Where two successive pieces are in different languages, the change lies somewhere between their
+    starts, not at a window's edge. The windows between them that were not heard (a long file's
+    windows are spread over it) are heard by bisection, each judged between the two languages (heard
+    and decoded in both, as a window is confirmed), until the change lies between two neighbouring
+    windows; then the half of the earlier one next to the change is heard again: if it is in the later
+    language the change moves to its start and the half before it is searched, else the change is
+    searched inside it, ``change_search_depth`` times; when the earlier window keeps all of its speech,
+    the later window's first half is searched the same way. The windows left unheard are then in the
+    language on both sides of them, so the pieces cover all of the speech (and the shares are of all
+    of it, not of the windows heard, which the bisection would crowd around each change)."""
     out: list[Piece] = [pieces[0]]
-    for piece, next_to in zip(pieces[1:], adjacent):
-        (before, _, language_before), (after, _, language_after) = out[-1], piece
-        if not next_to or language_before == language_after:
+    for piece in pieces[1:]:
+        before = out[-1]
+        if before.language == piece.language:
             out.append(piece)
             continue
-        kept = _search_change(read, detect, decode, before, language_before, language_after, True, options)
-        if kept == window_seconds(before):
-            given = _search_change(read, detect, decode, after, language_after, language_before, False, options)
-            moved = cut(after, 0.0, given)
-            out[-1] = (before + moved, window_seconds(before + moved), language_before)
-            rest = cut(after, given, window_seconds(after))
-            out.append((rest, window_seconds(rest), language_after))
-        else:
-            head = cut(before, 0.0, kept)
-            out[-1] = (head, window_seconds(head), language_before)
-            moved = cut(before, kept, window_seconds(before))
-            out.append((moved + after, window_seconds(moved + after), language_after))
-    return [p for p in out if p[1] > 0]
+        sequence = [out.pop(), *_bisect(read, detect, decode, windows, before, piece, options), piece]
+        last = max(i for i, p in enumerate(sequence) if p.language == before.language)
+        out += sequence[:last] + _halve(read, detect, decode, sequence[last], sequence[last + 1], options)
+        out += sequence[last + 2:]
+    return _fill([p for p in out if p.seconds > 0], windows)
+
+
+def _fill(pieces: list[Piece], windows: Sequence[list[tuple[float, float]]]) -> list[Piece]:
+    """PIECES with the windows still unheard, each in the language of the pieces on both sides of it
+    (after the bisection, two pieces around an unheard window are in the same language)."""
+    heard = {p.window for p in pieces}
+    out: list[Piece] = []
+    for piece in pieces:
+        if out:
+            out += [Piece(windows[i], window_seconds(windows[i]), out[-1].language, i)
+                    for i in range(out[-1].window + 1, piece.window) if i not in heard]
+        out.append(piece)
+    return out
+
+
+def _bisect(read, detect: Detector, decode: Decoder, windows: Sequence[list[tuple[float, float]]],
+            before: Piece, after: Piece, options: LanguageOptions) -> list[Piece]:
+    """The windows between BEFORE's and AFTER's heard until the change lies between two neighbours, in
+    the file's order (those in BEFORE's language first)."""
+    heard: list[Piece] = []
+    low, high = before.window, after.window
+    while high - low > 1:
+        middle = (low + high) // 2
+        regions = windows[middle]
+        later = _heard_as(read, detect, decode, regions, before.language, after.language, options)
+        heard.append(Piece(regions, window_seconds(regions), after.language if later else before.language, middle))
+        low, high = (low, middle) if later else (middle, high)
+    return sorted(heard, key=lambda p: p.window)
+
+
+def _halve(read, detect: Detector, decode: Decoder, before: Piece, after: Piece,
+           options: LanguageOptions) -> list[Piece]:
+    """BEFORE and AFTER (neighbours, in different languages) with the change located inside them."""
+    total = window_seconds(before.regions)
+    kept = _search_change(read, detect, decode, before.regions, before.language, after.language, True, options)
+    if kept < total:
+        head, moved = cut(before.regions, 0.0, kept), cut(before.regions, kept, total)
+        return [before._replace(regions=head, seconds=window_seconds(head)),
+                before._replace(regions=moved, seconds=window_seconds(moved), language=after.language), after]
+    total = window_seconds(after.regions)
+    given = _search_change(read, detect, decode, after.regions, after.language, before.language, False, options)
+    moved, rest = cut(after.regions, 0.0, given), cut(after.regions, given, total)
+    return [before, after._replace(regions=moved, seconds=window_seconds(moved), language=before.language),
+            after._replace(regions=rest, seconds=window_seconds(rest))]
 
 
 def _search_change(read, detect: Detector, decode: Decoder, regions: list[tuple[float, float]], own: str,
@@ -394,9 +439,10 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
     probability = mean.get(language, 0.0)
     pieces = pieces if pieces is not None else labelled(heard, language, unconfirmed, options)
     shares: dict[str, float] = {}
-    for _, seconds, label in pieces:
-        shares[label] = shares.get(label, 0.0) + seconds / total
-    spans = _spans([(regions, label) for regions, _, label in pieces])
+    covered = sum(piece.seconds for piece in pieces)
+    for piece in pieces:
+        shares[piece.language] = shares.get(piece.language, 0.0) + piece.seconds / covered
+    spans = _spans([(piece.regions, piece.language) for piece in pieces])
     # how sure the windows were of what they heard: a file that switches language is not unsure
     confidence = sum(max(probs.values()) * seconds / total for _, seconds, probs in heard)
     low = speech_s < options.min_speech_s or confidence < options.min_probability
