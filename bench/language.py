@@ -18,6 +18,9 @@ For each half (dev, test: other voices AND other sentences) and each of the ten 
   (``WhisperModel.transcribe(wav, language=..., vad_filter=True)``), and the ratio of the two;
 * **English text from non-English speech**: a non-English clip whose transcript is labelled ``en``
   or whose words are mostly English function words;
+* **long files**: ~230 s, one language with ~60 s of another in the middle (only 8 of their ~20
+  windows are heard at first): whether the second language is reported and how much of its true
+  stretch its spans cover;
 * **second languages**: on the single-language clips, those reported as holding a second language
   (above ``second_language_share``) and the share of all their speech counted for a language other
   than the main one (false); on mixed clips (the ~20 s clip of one language followed by the ~10 s
@@ -108,6 +111,26 @@ def run_mixed(half: str, pipeline: Pipeline, languages: list[str]) -> list[str]:
     return lines
 
 
+def run_long(half: str, pipeline: Pipeline, pairs=(("es", "de"), ("en", "fr"), ("de", "fr"))) -> list[str]:
+    """Long files (~230 s): four ~20 s clips of one language (first voice), three of another (second
+    voice), four of the first again. Of their ~20 windows only 8 are heard at first, spread over the
+    file: how much of the middle language's true stretch its span covers, and whether it is reported."""
+    lines = []
+    for first, second in pairs:
+        clips = [make_clip(FIXTURES, first, half, 0, WER_SECONDS, first_sentence=i) for i in range(4)]
+        clips += [make_clip(FIXTURES, second, half, 1, WER_SECONDS, first_sentence=i) for i in range(3)]
+        clips += [make_clip(FIXTURES, first, half, 0, WER_SECONDS, first_sentence=(i + 4) % 6) for i in range(4)]
+        wav = concatenate(FIXTURES / f"long-{half}-{first}-{second}.wav", clips)
+        start = sum(c.duration for c in clips[:4])
+        end = start + sum(c.duration for c in clips[4:7])
+        detection = pipeline.run(str(wav), until="language").language
+        covered = sum(max(0.0, min(s.end, end) - max(s.start, start)) for s in detection.spans if s.language == second)
+        lines.append(f"{'found' if second in mixed(detection) else 'MISSED'} {first}+{second}+{first}: {second} "
+                     f"{start:.1f}-{end:.1f} s, its spans cover {100 * covered / (end - start):.0f} % of it; "
+                     f"main {detection.language}, shares {detection.shares}")
+    return lines
+
+
 def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], wer: bool = True) -> dict:
     lengths = (3.0, 10.0, WER_SECONDS) if quick else (3.0, 6.0, 10.0, WER_SECONDS)
     voices = (0,) if quick else (0, 1)
@@ -157,8 +180,11 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], w
     started = time.perf_counter()
     mixed_lines = run_mixed(half, pipeline, languages)
     timing["mixed clips"] += time.perf_counter() - started
+    started = time.perf_counter()
+    long_lines = run_long(half, pipeline)
+    timing["long files"] += time.perf_counter() - started
     return {"lid": lid, "misses": misses, "wer": wer_rows, "english_out": english_out, "timing": timing,
-            "second": second, "mixed": mixed_lines}
+            "second": second, "mixed": mixed_lines, "long": long_lines}
 
 
 def report(half: str, out: dict) -> None:
@@ -197,6 +223,10 @@ def report(half: str, out: dict) -> None:
           f"speech counted for another language than the main one: {100 * other / max(seconds, 1e-9):.1f} %")
     print(f"mixed clips whose second language is found: {sum(x.startswith('found') for x in out['mixed'])}/{len(out['mixed'])}")
     for line in out["mixed"]:
+        print(f"  {line}")
+    print(f"long files with a second language in the middle, reported: "
+          f"{sum(x.startswith('found') for x in out['long'])}/{len(out['long'])}")
+    for line in out["long"]:
         print(f"  {line}")
     if out["wer"]:
         print(f"non-English clips that came out as English text: {len(out['english_out'])}")
