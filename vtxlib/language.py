@@ -353,13 +353,20 @@ def _heard_as(read, detect: Detector, decode: Decoder, regions: list[tuple[float
     """Whether REGIONS are in OTHER rather than OWN: decoded in both, scored with their own probabilities
     (as a window is confirmed); a decode that repeats itself or gives up is no evidence."""
     samples = _samples(read, regions)
-    probabilities = dict(detect(samples))
     try:
-        scored = rescore(decode, samples, {own: probabilities.get(own, 0.0), other: probabilities.get(other, 0.0)},
-                         options.model_copy(update={"rescore_candidates": 2}))
+        return decodes_better_in(decode, samples, dict(detect(samples)), own, other, options)
     except Exception as e:  # noqa: BLE001 - a refinement: without it the change stays at the window's edge
         log.warning("language: looking for where %s changes to %s failed (%s: %s)", own, other, type(e).__name__, e)
         return False
+
+
+def decodes_better_in(decode: Decoder, samples: np.ndarray, probabilities: dict[str, float], main: str,
+                      other: str, options: LanguageOptions) -> bool:
+    """Whether SAMPLES, decoded with MAIN and with OTHER forced (one batch) and scored as the rescoring
+    scores its candidates with their own acoustic PROBABILITIES, are in OTHER: it must win, and not by a
+    decode that repeats itself or gives up (no evidence of any language)."""
+    scored = rescore(decode, samples, {main: probabilities.get(main, 0.0), other: probabilities.get(other, 0.0)},
+                     options.model_copy(update={"rescore_candidates": 2}))
     winner = max((c for c in scored if c.score is not None), key=lambda c: c.score, default=None)
     return winner is not None and winner.language == other and not winner.degenerate
 
@@ -370,20 +377,18 @@ def confirm_windows(decode: Decoder, heard: Heard, sounds: Sequence[np.ndarray],
     such window is decoded with MAIN and with its own language forced (one batch) and scored as the
     rescoring scores its candidates, with the window's own acoustic probabilities; its own language
     must win, and not by a decode that repeats itself or gives up (no evidence of any language)."""
-    pair_options = options.model_copy(update={"rescore_candidates": 2})
     unconfirmed: set[int] = set()
     for i, ((_, _, probs), samples) in enumerate(zip(heard, sounds)):
         own = _window_label(probs, main, options)
         if own == main:
             continue
         try:
-            scored = rescore(decode, samples, {main: probs.get(main, 0.0), own: probs[own]}, pair_options)
+            confirmed = decodes_better_in(decode, samples, probs, main, own, options)
         except Exception as e:  # noqa: BLE001 - a refinement: without it the windows count as heard
             log.warning("language: checking a window heard as %s by decoding failed (%s: %s); it counts as heard",
                         own, type(e).__name__, e)
             return unconfirmed
-        winner = max((c for c in scored if c.score is not None), key=lambda c: c.score, default=None)
-        if winner is None or winner.language != own or winner.degenerate:
+        if not confirmed:
             unconfirmed.add(i)
     return unconfirmed
 
