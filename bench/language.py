@@ -3,6 +3,7 @@
     python bench/language.py --quick            # one voice per half, clips of 3/10/20 s (~5 min on 2 cores)
     python bench/language.py                    # both voices per half, clips of 3/6/10/20 s
     python bench/language.py --halves dev       # choose constants on dev only
+    python bench/language.py --detector large-v3-turbo   # the GPU tier's detector (CUDA, hub download)
 
 For each half (dev, test: other voices AND other sentences) and each of the ten languages:
 
@@ -78,8 +79,8 @@ class TimedDetector(WhisperLanguageDetector):
     languages forced: the main one and the window's; rescoring forces ``rescore_candidates``) and the
     seconds spent decoding each way."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, **settings):
+        super().__init__(**settings)
         self.decodes, self.decode_seconds, self.checks, self.check_seconds = 0, 0.0, 0, 0.0
 
     def decode(self, samples, languages):
@@ -244,11 +245,15 @@ def main(argv=None) -> int:
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     parser.add_argument("--no-wer", action="store_true", help="the language stage only (no ASR)")
     parser.add_argument("--workspace", default=str(ROOT / "tests" / ".fixtures" / "bench-language-ws"))
+    parser.add_argument("--detector", default="base",
+                        help="the language detector's Whisper model: base (bundled, CPU) or a hub model on CUDA, "
+                             "e.g. large-v3-turbo (the GPU tier's; downloaded once)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
     options = PipelineOptions(emotion="off", report=False, force="language")  # the stage computed, timed
-    detector = TimedDetector()
+    detector = TimedDetector() if args.detector == "base" else \
+        TimedDetector(model_name=args.detector, device="cuda", compute_type="float16")
     with Pipeline(Workspace(args.workspace), options, backends={"language": detector}) as pipeline:
         for half in args.halves.split(","):
             detector.decodes, detector.decode_seconds, detector.checks, detector.check_seconds = 0, 0.0, 0, 0.0

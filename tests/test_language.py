@@ -627,3 +627,81 @@ def test_in_a_long_file_the_windows_between_two_languages_are_heard_until_the_ch
     assert abs(english.start - 105.0) <= 2.5 and abs(english.end - 195.0) <= 2.5, english
     assert detection.shares["en"] == pytest.approx(90.0 / 300.0, abs=5.0 / 300.0) and mixed(detection) == ["en"]
     assert speech.detected <= 8 + 2 * (3 + 2)  # the spread windows, then a few per change
+
+
+# -- the GPU tier's detector ---------------------------------------------------------------------
+def _gpu_tier(monkeypatch):
+    import vtxlib.gpu as gpu
+
+    monkeypatch.setattr(gpu, "cuda_available", lambda: True)
+    monkeypatch.setattr(gpu, "nemo_available", lambda: True)
+
+
+def _offline_hub(monkeypatch):
+    """The hub model's load as it fails without a network (faster-whisper's download refused), recorded."""
+    from vtxlib.asr import whisper_cpu
+
+    real, asked = whisper_cpu._load_hub_model, []
+
+    def no_network(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find "
+                      "them in the cached files.")
+
+    def load(WhisperModel, options, common, download_root):
+        asked.append((options.model, common["device"], common["compute_type"], download_root))
+        return real(no_network, options, common, download_root)
+
+    monkeypatch.setattr(whisper_cpu, "_load_hub_model", load)
+    return asked
+
+
+def test_each_tier_identifies_with_its_own_whisper_model(workspace, monkeypatch):
+    from vtxlib.stages.backends import BackendRegistry
+    from vtxlib.stages.base import RunContext
+    from vtxlib.stages.cache import StageCache
+
+    def detector():
+        ctx = RunContext(options=PipelineOptions(), hook=lambda *a, **k: None, workspace=workspace,
+                         cache=StageCache(workspace), backends=BackendRegistry(workspace))
+        return ctx.backends.get(ctx, "language")
+
+    cpu = detector()
+    assert (cpu.name, cpu.device, cpu.compute_type) == ("whisper-base", "cpu", "int8") and cpu.fallback() is None
+    _gpu_tier(monkeypatch)
+    gpu = detector()
+    assert (gpu.name, gpu.device, gpu.compute_type) == ("whisper-large-v3-turbo", "cuda", "float16")
+    assert gpu.download_root == workspace.models_dir / "huggingface" / "hub"  # on Drive with the workspace
+    assert gpu.fallback().name == "whisper-base" and gpu.model_files() == []
+
+
+def test_the_gpu_detector_gives_way_to_base_when_its_model_cannot_be_downloaded(clips, workspace, monkeypatch,
+                                                                                  caplog):
+    """On a GPU machine that cannot reach the hub, the language is still identified, by base on the CPU
+    (one warning line naming the model and why), and the download is tried once, not once per file."""
+    _gpu_tier(monkeypatch)
+    asked = _offline_hub(monkeypatch)
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    with Pipeline(workspace, PipelineOptions(emotion="off", report=False)) as pipeline:
+        first = pipeline.run(str(clips["de"].wav), until="language")
+        second = pipeline.run(str(clips["es"].wav), until="language")
+    assert first.language.language == "de" and second.language.language == "es"
+    assert [a[:3] for a in asked] == [("large-v3-turbo", "cuda", "float16")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language"]
+    assert len(warnings) == 2 and all("large-v3-turbo" in w and "whisper-base on the CPU" in w for w in warnings)
+    assert "network needed once" in warnings[0]
+
+
+def test_the_gpu_tiers_whisper_shares_the_detectors_model(monkeypatch):
+    from vtxlib.asr import create_asr
+    from vtxlib.stages.backends import share_detector_model
+
+    loaded = object()
+    _gpu_tier(monkeypatch)
+    detector = WhisperLanguageDetector.for_gpu()
+    detector._model = loaded
+    turbo = create_asr("whisper-cpu", model="large-v3-turbo")  # faster-whisper on CUDA, fp16: the same settings
+    share_detector_model(turbo, detector)
+    assert turbo._model is loaded
+    base = create_asr("whisper-cpu", model="base")  # another model: loads its own
+    share_detector_model(base, detector)
+    assert base._model is None

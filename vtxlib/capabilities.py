@@ -62,6 +62,13 @@ class ChecksAvailability(Protocol):
 
 
 @runtime_checkable
+class FallsBack(Protocol):
+    """A backend that names another to use when its own model cannot be loaded (None: no other)."""
+
+    def fallback(self) -> Any: ...
+
+
+@runtime_checkable
 class HasModelFiles(Protocol):
     """Names the local model files it reads (their checksum joins the cache key)."""
 

@@ -7,6 +7,7 @@ logic it feeds is :mod:`vtxlib.language`, which knows no model.
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -16,29 +17,67 @@ from ..types import LanguageDetection
 
 
 class WhisperLanguageDetector:
-    """Whisper's language identification with the bundled multilingual ``base`` model (CPU)."""
+    """Whisper's language identification: the bundled multilingual ``base`` model on the CPU (the
+    embedded tier), or a hub model such as ``large-v3-turbo`` on CUDA (the GPU tier, downloaded once)."""
 
-    name = "whisper-base"
-
-    def __init__(self, model=None, cpu_threads: int = 1):
+    def __init__(self, model=None, cpu_threads: int = 1, model_name: str = DETECTOR_MODEL, device: str = "cpu",
+                 compute_type: str = "int8", download_root: Optional[Path] = None):
         self._model = model
         self.cpu_threads = cpu_threads
+        self.model_name, self.device, self.compute_type = model_name, device, compute_type
+        self.download_root = download_root
+        self._unavailable: Optional[Exception] = None
+
+    @classmethod
+    def for_gpu(cls, download_root: Optional[Path] = None) -> "WhisperLanguageDetector":
+        """The GPU tier's detector: the Whisper model the tier transcribes Whisper's languages with, on
+        CUDA in fp16 (one download serves both)."""
+        from . import GPU_WHISPER_MODEL
+
+        return cls(model_name=GPU_WHISPER_MODEL, device="cuda", compute_type="float16", download_root=download_root)
+
+    @property
+    def name(self) -> str:
+        return f"whisper-{self.model_name}"
+
+    @property
+    def options(self):
+        """The faster-whisper settings this detector loads its model with."""
+        from .whisper_cpu import WhisperCpuOptions
+
+        return WhisperCpuOptions(model=self.model_name, language=None, device=self.device,
+                                 compute_type=self.compute_type, cpu_threads=self.cpu_threads)
 
     @property
     def model(self):
         if self._model is None:
-            from .whisper_cpu import WhisperCpuOptions, load_whisper_model
+            from ..errors import BackendUnavailable
+            from .whisper_cpu import load_whisper_model
 
-            self._model = load_whisper_model(WhisperCpuOptions(model=DETECTOR_MODEL, language=None,
-                                                               cpu_threads=self.cpu_threads))
+            if self._unavailable is not None:  # tried once in this process: a batch does not retry per file
+                raise self._unavailable
+            try:
+                self._model = load_whisper_model(self.options, download_root=self.download_root)
+            except BackendUnavailable as e:
+                self._unavailable = e
+                raise
         return self._model
+
+    def fallback(self) -> Optional["WhisperLanguageDetector"]:
+        """The bundled CPU detector, for a hub model that cannot be loaded (offline on first use, no
+        CUDA libraries); None for the bundled one itself."""
+        return None if self.model_name == DETECTOR_MODEL and self.device == "cpu" else \
+            WhisperLanguageDetector(cpu_threads=self.cpu_threads)
 
     def model_files(self):
         from ..errors import BackendUnavailable
         from .whisper_cpu import BUNDLED_MODELS
 
+        bundled = BUNDLED_MODELS.get(self.model_name)
+        if bundled is None:
+            return []  # a hub model: its name pins it
         try:
-            return [p for pieces in BUNDLED_MODELS[DETECTOR_MODEL].locate().values() for p in pieces]
+            return [p for pieces in bundled.locate().values() for p in pieces]
         except BackendUnavailable:
             return []
 

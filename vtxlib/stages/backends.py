@@ -41,8 +41,16 @@ class BackendRegistry:
             return self._created[key]
 
     def loaded(self, stage: str) -> Any:
-        """A created backend of STAGE whose key has no options (the language detector), if any."""
-        return self._created.get((stage,))
+        """A created backend of STAGE (the language detector), if any."""
+        return next((backend for key, backend in self._created.items() if key[0] == stage), None)
+
+    @staticmethod
+    def language_tier(ctx: "RunContext") -> str:
+        """Where the language is identified: "gpu" (a hub Whisper on CUDA) when the ASR runs on the GPU
+        tier (NeMo), else "cpu" (the bundled base)."""
+        from ..asr import resolve_asr_name
+
+        return "gpu" if resolve_asr_name(ctx.options.asr) == "nemo" else "cpu"
 
     def key(self, ctx: "RunContext", stage: str) -> tuple:
         """A backend is shared by runs whose options would create the same one."""
@@ -56,7 +64,7 @@ class BackendRegistry:
             return (stage, backend, model, None if backend == "whisper-cpu" else language, opts.allow_cloud,
                     opts.cloud_dry_run, *labels)
         chosen = {"emotion": (opts.emotion,), "diarize": (self.diarizer_name(ctx), opts.diarizer_model),
-                  "language": ()}
+                  "language": (self.language_tier(ctx),)}
         return (stage, *chosen[stage])
 
     def asr_plan(self, ctx: "RunContext") -> tuple[str, Optional[str], Optional[str]]:
@@ -82,8 +90,11 @@ class BackendRegistry:
             share_detector_model(created, self.loaded("language"))
             return created
         if stage == "language":
+            from ..asr import hub_cache
             from ..asr.language_id import WhisperLanguageDetector
 
+            if self.language_tier(ctx) == "gpu":
+                return WhisperLanguageDetector.for_gpu(hub_cache(self.workspace.models_dir))
             return WhisperLanguageDetector()
         if stage == "diarize":
             from ..diarize import create_diarizer
@@ -204,18 +215,15 @@ def gpu_tier_available() -> bool:
 
 
 def share_detector_model(asr: Any, detector: Any) -> None:
-    """An ASR backend that decodes with the language detector's model (multilingual base, same
-    settings) takes the model already loaded instead of loading it again."""
+    """An ASR backend that decodes with the language detector's model (the same model and settings:
+    base on the CPU, large-v3-turbo on CUDA) takes the model already loaded instead of loading it again."""
     from ..asr.language_id import WhisperLanguageDetector
-    from ..asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions
-    from ..language import DETECTOR_MODEL
+    from ..asr.whisper_cpu import WhisperCpuAsr
 
     if not isinstance(asr, WhisperCpuAsr) or not isinstance(detector, WhisperLanguageDetector):
         return
     loaded = detector._model
     settings = ("model", "compute_type", "cpu_threads", "device")
-    same = all(getattr(asr.options, k) == getattr(WhisperCpuOptions(model=DETECTOR_MODEL,
-                                                                     cpu_threads=detector.cpu_threads), k)
-               for k in settings)
+    same = all(getattr(asr.options, k) == getattr(detector.options, k) for k in settings)
     if loaded is not None and same and asr._model is None:
         asr._model = loaded

@@ -3,15 +3,18 @@ then the ASR model for that language checked before any long work."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional
 
-from ..capabilities import ChecksAvailability, model_label, model_languages
+from ..capabilities import ChecksAvailability, FallsBack, model_label, model_languages
 from ..errors import BackendUnavailable
 from ..language import AUTO, LanguageOptions, forced
 from ..types import AudioFile, LanguageDetection, MediaInfo, StageRecord
 from ..vad import SpeechRegions
 from .base import Ref, RunContext, RunState, Stage
 from .speech import detects_language
+
+log = logging.getLogger("vtxlib.language")
 
 
 class LanguageStage(Stage):
@@ -43,18 +46,24 @@ class LanguageStage(Stage):
 
     def identify(self, ctx: RunContext, media: MediaInfo, audio: AudioFile, speech: SpeechRegions,
                  speech_ref: Ref) -> tuple[LanguageDetection, Optional[Ref]]:
-        """Without the detector's model (not installed) the language is not identified: one warning
-        line, the default (English) model, nothing cached."""
+        """A hub detector (the GPU tier's) that cannot be loaded gives way to the bundled one on the CPU,
+        with one warning line. Without the detector's model (not installed) the language is not
+        identified: one warning line, the default (English) model, nothing cached."""
         from ..language import unidentified
 
         detector = ctx.backends.get(ctx, self.name)
         options = LanguageOptions()
-        try:
-            return ctx.cached(media.id, self.name, detector.name, options.model_dump(mode="json"),
-                              [speech_ref.digest], lambda: detector.identify(audio.path, speech.regions, options),
-                              LanguageDetection.model_validate, model_files=detector.model_files())
-        except BackendUnavailable as e:
-            return unidentified(str(e)), None
+        while True:
+            try:
+                return ctx.cached(media.id, self.name, detector.name, options.model_dump(mode="json"),
+                                  [speech_ref.digest], lambda: detector.identify(audio.path, speech.regions, options),
+                                  LanguageDetection.model_validate, model_files=detector.model_files())
+            except BackendUnavailable as e:
+                fallback = detector.fallback() if isinstance(detector, FallsBack) else None
+                if fallback is None:
+                    return unidentified(str(e)), None
+                log.warning("language: %s; identifying the language with %s on the CPU instead", e, fallback.name)
+                detector = fallback
 
 
 def check_asr_language(backend: Any, detection: LanguageDetection) -> None:
