@@ -705,3 +705,23 @@ def test_the_gpu_tiers_whisper_shares_the_detectors_model(monkeypatch):
     base = create_asr("whisper-cpu", model="base")  # another model: loads its own
     share_detector_model(base, detector)
     assert base._model is None
+
+
+def test_a_gpu_detector_that_loads_but_cannot_run_gives_way_to_base(clips, tmp_path, monkeypatch, caplog):
+    """CTranslate2 loads a model on CUDA without the cuDNN it needs and fails only at the first encoder
+    pass: that is found when the model loads (a half-second pass), and base identifies the language."""
+    from vtxlib.asr import whisper_cpu
+
+    class WithoutCudnn:
+        def detect_language(self, **kwargs):
+            raise RuntimeError("Library libcudnn_ops.so.9.1.0 is not found or cannot be loaded")
+
+    _gpu_tier(monkeypatch)
+    monkeypatch.setattr(whisper_cpu, "_load_hub_model", lambda *args: WithoutCudnn())
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    with Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(emotion="off", report=False)) as pipeline:
+        result = pipeline.run(str(clips["de"].wav), until="language")
+    assert result.language.language == "de"
+    warning = next(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language")
+    assert "large-v3-turbo loaded but could not run on cuda" in warning and "libcudnn" in warning
+    assert "whisper-base on the CPU" in warning

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE
 from ..language import DETECTOR_MODEL, Decoded, LanguageOptions, identify
 from ..types import LanguageDetection
 
@@ -57,10 +58,13 @@ class WhisperLanguageDetector:
             if self._unavailable is not None:  # tried once in this process: a batch does not retry per file
                 raise self._unavailable
             try:
-                self._model = load_whisper_model(self.options, download_root=self.download_root)
+                model = load_whisper_model(self.options, download_root=self.download_root)
+                if self.device != "cpu":
+                    _runs_on_device(model, self.model_name, self.device)
             except BackendUnavailable as e:
                 self._unavailable = e
                 raise
+            self._model = model
         return self._model
 
     def fallback(self) -> Optional["WhisperLanguageDetector"]:
@@ -119,6 +123,18 @@ class WhisperLanguageDetector:
 
     def close(self) -> None:
         self._model = None
+
+
+def _runs_on_device(model, name: str, device: str) -> None:
+    """BackendUnavailable when MODEL loaded but cannot run on DEVICE: CTranslate2 loads the CUDA
+    libraries it lacks (cuDNN, cuBLAS) only at the first encoder pass, not when the model loads."""
+    from ..errors import BackendUnavailable
+
+    try:
+        model.detect_language(audio=np.zeros(SAMPLE_RATE // 2, dtype=np.float32), language_detection_segments=1)
+    except Exception as e:  # noqa: BLE001 - any failure here means the device cannot run it
+        raise BackendUnavailable(f"the Whisper model {name} loaded but could not run on {device}: "
+                                 f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
 
 
 def _repeat(model, features: np.ndarray, count: int):
