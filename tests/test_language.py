@@ -725,3 +725,26 @@ def test_a_gpu_detector_that_loads_but_cannot_run_gives_way_to_base(clips, tmp_p
     warning = next(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language")
     assert "large-v3-turbo loaded but could not run on cuda" in warning and "libcudnn" in warning
     assert "whisper-base on the CPU" in warning
+
+
+def test_warming_up_offline_on_the_gpu_tier_loads_base_for_the_runs_to_use(clips, tmp_path, monkeypatch, caplog):
+    """A service warming up on a GPU machine that cannot download turbo loads base instead, once: the runs
+    then identify with that same loaded model."""
+    class TakesLanguage:  # an ASR stand-in that takes the language it is told (nothing to load)
+        name, takes_language = "stand-in", True
+
+    _gpu_tier(monkeypatch)
+    asked = _offline_hub(monkeypatch)
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    with Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(emotion="off", report=False),
+                  backends={"asr": TakesLanguage(), "diarize": object()}) as pipeline:
+        pipeline.warm_up()
+        detector = pipeline.backends()["language"]
+        base = detector.fallback()
+        assert base._model is not None and base.name == "whisper-base"
+        loaded = base._model
+        assert pipeline.run(str(clips["es"].wav), until="language").language.language == "es"
+        assert detector.fallback()._model is loaded and len(asked) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("whisper-base on the CPU instead" in w for w in warnings)
+    assert not any("will not run" in w for w in warnings)

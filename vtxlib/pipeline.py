@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .acquire import COOKIES_FILE, AcquireOptions, acquire
-from .capabilities import load_now
+from .capabilities import FallsBack, load_now
 from .errors import BackendUnavailable
 from .options import (  # noqa: F401  (re-exported: callers import them from here)
     CODE_OPTIONS,
@@ -214,7 +214,21 @@ class Pipeline:
             except BackendUnavailable as e:
                 if stage != "language":
                     raise
-                log.warning("language identification will not run: %s", e)  # runs go on (docs/languages.md)
+                self._warm_up_fallback(backend, e)
+
+    @staticmethod
+    def _warm_up_fallback(detector: Any, error: BackendUnavailable) -> None:
+        """The language detector that the stage falls back to (base on the CPU for the GPU tier's), loaded;
+        without one, runs go on unidentified (docs/languages.md)."""
+        fallback = detector.fallback() if isinstance(detector, FallsBack) else None
+        if fallback is None:
+            log.warning("language identification will not run: %s", error)
+            return
+        log.warning("language: %s; identifying the language with %s on the CPU instead", error, fallback.name)
+        try:
+            load_now(fallback)
+        except BackendUnavailable as e:
+            log.warning("language identification will not run: %s", e)
 
     def backends(self) -> dict[str, Any]:
         """The backends given or created so far, by stage."""

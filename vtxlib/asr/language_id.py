@@ -28,6 +28,7 @@ class WhisperLanguageDetector:
         self.model_name, self.device, self.compute_type = model_name, device, compute_type
         self.download_root = download_root
         self._unavailable: Optional[Exception] = None
+        self._fallback: Optional[WhisperLanguageDetector] = None
 
     @classmethod
     def for_gpu(cls, download_root: Optional[Path] = None) -> "WhisperLanguageDetector":
@@ -68,10 +69,13 @@ class WhisperLanguageDetector:
         return self._model
 
     def fallback(self) -> Optional["WhisperLanguageDetector"]:
-        """The bundled CPU detector, for a hub model that cannot be loaded (offline on first use, no
-        CUDA libraries); None for the bundled one itself."""
-        return None if self.model_name == DETECTOR_MODEL and self.device == "cpu" else \
-            WhisperLanguageDetector(cpu_threads=self.cpu_threads)
+        """The bundled CPU detector (one, loaded once), for a hub model that cannot be loaded (offline
+        on first use, no CUDA libraries); None for the bundled one itself."""
+        if self.model_name == DETECTOR_MODEL and self.device == "cpu":
+            return None
+        if self._fallback is None:
+            self._fallback = WhisperLanguageDetector(cpu_threads=self.cpu_threads)
+        return self._fallback
 
     def model_files(self):
         from ..errors import BackendUnavailable
@@ -123,6 +127,8 @@ class WhisperLanguageDetector:
 
     def close(self) -> None:
         self._model = None
+        if self._fallback is not None:
+            self._fallback.close()
 
 
 def _runs_on_device(model, name: str, device: str) -> None:

@@ -259,7 +259,7 @@ def _load_hub_model(WhisperModel, options: "WhisperCpuOptions", common: dict, do
                             **common)
     except Exception as e:  # offline, no such repository, no CUDA libraries
         raise BackendUnavailable(f"the Whisper model {options.model} ({hub_model_name(options.model)}) could not be "
-                                 f"loaded: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. It is "
+                                 f"loaded: {type(e).__name__}: {str(e).splitlines()[0].rstrip('.') if str(e) else ''}. It is "
                                  f"downloaded from the Hugging Face hub on first use (network needed once)") from e
 
 
