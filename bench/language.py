@@ -22,6 +22,8 @@ For each half (dev, test: other voices AND other sentences) and each of the ten 
 * **long files**: ~230 s, one language with ~60 s of another in the middle (only 8 of their ~20
   windows are heard at first): whether the second language is reported and how much of its true
   stretch its spans cover;
+* **other languages** (with the test half): twelve more languages, among them Greek, Arabic, Hindi,
+  Korean and Ukrainian, read by the test voices (10-14 s): the language identified, each clip;
 * **second languages**: on the single-language clips, those reported as holding a second language
   (above ``second_language_share``) and the share of all their speech counted for a language other
   than the main one (false); on mixed clips (the ~20 s clip of one language followed by the ~10 s
@@ -50,7 +52,14 @@ from vtxlib.asr import choose_asr_model  # noqa: E402
 from vtxlib.asr.language_id import WhisperLanguageDetector  # noqa: E402
 from vtxlib.language import mixed  # noqa: E402
 from vtxlib.pipeline import Pipeline, PipelineOptions  # noqa: E402
-from vtxlib.testing.multilingual import LANGUAGES, NO_SPACE_LANGUAGES, concatenate, make_clip  # noqa: E402
+from vtxlib.testing.multilingual import (  # noqa: E402
+    BREADTH_SENTENCES,
+    LANGUAGES,
+    NO_SPACE_LANGUAGES,
+    concatenate,
+    make_breadth_clip,
+    make_clip,
+)
 from vtxlib.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +138,20 @@ def run_long(half: str, pipeline: Pipeline, pairs=(("es", "de"), ("en", "fr"), (
         lines.append(f"{'found' if second in mixed(detection) else 'MISSED'} {first}+{second}+{first}: {second} "
                      f"{start:.1f}-{end:.1f} s, its spans cover {100 * covered / (end - start):.0f} % of it; "
                      f"main {detection.language}, shares {detection.shares}")
+    return lines
+
+
+def run_breadth(pipeline: Pipeline) -> list[str]:
+    """Twelve languages outside the corpus (:data:`BREADTH_SENTENCES`), each read by the test half's two
+    voices (10-14 s): the language the stage identifies, and how sure it was."""
+    lines = []
+    for language in BREADTH_SENTENCES:
+        for voice in (0, 1):
+            clip = make_breadth_clip(FIXTURES, language, voice)
+            detection = pipeline.run(str(clip.wav), until="language").language
+            mark = "ok  " if detection.language == language else "MISS"
+            lines.append(f"{mark} {language} {clip.voice} {clip.duration:.1f}s -> {detection.language} "
+                         f"(p={detection.probability}{', unsure' if detection.low_confidence else ''})")
     return lines
 
 
@@ -260,6 +283,12 @@ def main(argv=None) -> int:
             out = run_half(half, pipeline, args.quick, args.languages.split(","), wer=not args.no_wer)
             report(half, {**out, "decodes": detector.decodes, "decode_seconds": detector.decode_seconds,
                           "checks": detector.checks, "check_seconds": detector.check_seconds})
+        if "test" in args.halves.split(",") and not args.quick:
+            lines = run_breadth(pipeline)
+            print(f"\n== other languages (test voices; outside the corpus, nothing chosen on them): "
+                  f"{sum(line.startswith('ok') for line in lines)}/{len(lines)} identified ==")
+            for line in lines:
+                print(f"  {line}")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -748,3 +748,17 @@ def test_warming_up_offline_on_the_gpu_tier_loads_base_for_the_runs_to_use(clips
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("whisper-base on the CPU instead" in w for w in warnings)
     assert not any("will not run" in w for w in warnings)
+
+
+def test_languages_outside_the_corpus_are_read_by_the_test_voices(tmp_path):
+    import soundfile as sf
+
+    from vtxlib.testing.multilingual import BREADTH_SENTENCES, LANGUAGES, make_breadth_clip
+
+    assert not set(BREADTH_SENTENCES) & set(LANGUAGES) and {"ar", "el", "hi", "ko", "uk"} <= set(BREADTH_SENTENCES)
+    clip = make_breadth_clip(tmp_path, "el", 1)
+    assert clip.voice == "el+f4" and clip.half == "test"
+    assert clip.text.startswith(BREADTH_SENTENCES["el"][0]) and 10.0 <= clip.duration <= 16.0
+    audio, rate = sf.read(clip.wav, dtype="float32")
+    assert rate == 16000 and float(np.sqrt(np.mean(audio ** 2))) > 0.01  # speech, not silence
+    assert make_breadth_clip(tmp_path, "el", 1) == clip  # read back, not made again

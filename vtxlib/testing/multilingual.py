@@ -182,6 +182,37 @@ SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 LANGUAGES = tuple(SENTENCES)
 
+#: twelve more languages, three sentences each, read only by the test half's voices: a check of
+#: identification beyond the corpus (nothing is chosen on them); Greek, Arabic (right to left),
+#: Devanagari, Hangul and Cyrillic scripts among them
+BREADTH_SENTENCES: dict[str, tuple[str, ...]] = {
+    "sv": ("Tåget till staden var försenat igen i dag.", "Min syster arbetar på ett bibliotek nära floden.",
+           "Barnen spelade fotboll i parken efter skolan."),
+    "tr": ("Pazar her sabah saat sekizde açılır.", "Kız kardeşim nehrin yakınındaki bir kütüphanede çalışıyor.",
+           "Çocuklar okuldan sonra parkta futbol oynadılar."),
+    "el": ("Η αγορά ανοίγει κάθε πρωί στις οκτώ.", "Η αδερφή μου δουλεύει σε μια βιβλιοθήκη κοντά στο ποτάμι.",
+           "Τα παιδιά έπαιξαν ποδόσφαιρο στο πάρκο μετά το σχολείο."),
+    "ar": ("يفتح السوق كل صباح في الساعة الثامنة.", "تعمل أختي في مكتبة قريبة من النهر.",
+           "لعب الأطفال كرة القدم في الحديقة بعد المدرسة."),
+    "hi": ("बाज़ार हर सुबह आठ बजे खुलता है।", "मेरी बहन नदी के पास एक पुस्तकालय में काम करती है।",
+           "बच्चों ने स्कूल के बाद पार्क में फुटबॉल खेला।"),
+    "ko": ("시장은 매일 아침 여덟 시에 문을 엽니다.", "제 여동생은 강 근처의 도서관에서 일합니다.",
+           "아이들은 방과 후에 공원에서 축구를 했습니다."),
+    "vi": ("Chợ mở cửa mỗi sáng lúc tám giờ.", "Em gái tôi làm việc ở một thư viện gần sông.",
+           "Bọn trẻ chơi bóng đá trong công viên sau giờ học."),
+    "uk": ("Ринок відкривається щоранку о восьмій годині.", "Моя сестра працює в бібліотеці біля річки.",
+           "Діти грали у футбол у парку після школи."),
+    "fi": ("Tori aukeaa joka aamu kello kahdeksan.", "Siskoni työskentelee kirjastossa joen lähellä.",
+           "Lapset pelasivat jalkapalloa puistossa koulun jälkeen."),
+    "cs": ("Trh se otevírá každé ráno v osm hodin.", "Moje sestra pracuje v knihovně blízko řeky.",
+           "Děti hrály fotbal v parku po škole."),
+    "hu": ("A piac minden reggel nyolc órakor nyit.", "A nővérem egy könyvtárban dolgozik a folyó közelében.",
+           "A gyerekek iskola után fociztak a parkban."),
+    "id": ("Pasar buka setiap pagi pukul delapan.", "Kakak saya bekerja di perpustakaan dekat sungai.",
+           "Anak-anak bermain sepak bola di taman sepulang sekolah."),
+}
+ESPEAK_VOICES.update({language: language for language in BREADTH_SENTENCES})
+
 #: voice variants (espeak-ng "+variant", pitch, speed) of each half; the same for every language
 VOICE_VARIANTS: dict[str, tuple[tuple[str, int, int], ...]] = {
     "dev": (("m3", 35, 150), ("f3", 65, 160)),
@@ -220,12 +251,25 @@ def make_clip(out_dir: Union[str, Path], language: str, half: Half, voice_index:
                 duration=data["duration"])
 
 
-def _generate(folder: Path, language: str, half: str, voice: Voice, target_seconds: float, first: int) -> None:
+def make_breadth_clip(out_dir: Union[str, Path], language: str, voice_index: int = 0) -> Clip:
+    """VOICE_INDEX of the test half reading LANGUAGE's :data:`BREADTH_SENTENCES` (10-14 s); cached."""
+    voice = voices(language, "test")[voice_index]
+    folder = Path(out_dir) / f"ml-v{FORMAT_VERSION}-breadth-{language}-{voice_index}"
+    meta = folder / "clip.json"
+    if not meta.is_file():
+        _generate(folder, language, "breadth", voice, 12.0, 0, BREADTH_SENTENCES[language])
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    return Clip(language=language, half="test", voice=voice.name, wav=folder / "audio.wav", text=data["text"],
+                duration=data["duration"])
+
+
+def _generate(folder: Path, language: str, half: str, voice: Voice, target_seconds: float, first: int,
+              sentences: Sequence[str] = ()) -> None:
     if shutil.which("espeak-ng") is None:
         raise BackendUnavailable("the multilingual corpus needs espeak-ng: apt-get install -y espeak-ng")
     import soundfile as sf
 
-    sentences = SENTENCES[language][half]
+    sentences = sentences or SENTENCES[language][half]
     rng = random.Random(f"{language}-{half}-{voice.name}-{first}")
     pieces, texts, length = [np.zeros(int(0.3 * SAMPLE_RATE), np.float32)], [], 0.3
     with tempfile.TemporaryDirectory(prefix="vtx-ml-") as tmp:
