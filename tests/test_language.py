@@ -18,7 +18,16 @@ from vtxlib import metrics
 from vtxlib.asr import choose_asr_model, plan_asr
 from vtxlib.asr.language_id import WhisperLanguageDetector
 from vtxlib.errors import BackendUnavailable, InputError
-from vtxlib.language import LanguageOptions, conclude, forced, identify, mixed, normalise_language, speech_windows
+from vtxlib.language import (
+    LanguageOptions,
+    conclude,
+    forced,
+    identify,
+    log_note,
+    mixed,
+    normalise_language,
+    speech_windows,
+)
 from vtxlib.pipeline import Pipeline, PipelineOptions
 from vtxlib.stages.diarize import language_beside_diarization
 from vtxlib.testing.multilingual import concatenate, make_clip
@@ -378,6 +387,27 @@ def test_rescoring_picks_the_language_that_decodes_best_and_keeps_the_acoustic_c
     assert [c.language for c in detection.candidates] == ["la", "pt", "es"]  # "it" was not decoded
     assert "chosen by decoding, the sound alone said la" in detection.note
     assert detection.shares == {"pt": 1.0}
+
+
+def test_a_language_the_sound_found_improbable_is_said_to_be_unsure(caplog):
+    """Hindi as espeak-ng reads it: the sound says Danish (0.56), Danish decodes as a loop, decoding
+    chooses German (0.12). That choice is a guess, and the one warning line says so."""
+    from vtxlib.language import Decoded
+
+    decoder = ScriptedDecoder({"da": Decoded(-0.5, 120, 9.0), "de": Decoded(-1.1, 40, 1.3),
+                               "en": Decoded(-3.6, 3, 1.0)})
+    detection = _identify_with({"da": 0.56, "de": 0.12, "en": 0.06}, decoder)
+    assert detection.language == "de" and detection.low_confidence
+    assert detection.note == ("language identification is unsure (p=0.12; chosen by decoding, the sound alone said "
+                              "da): transcribing as de; choose another with --language xx")
+    caplog.set_level(logging.INFO, logger="vtxlib")
+    log_note(detection)
+    assert [r.levelno for r in caplog.records if r.name == "vtxlib.language"] == [logging.WARNING]
+    # a file of two languages whose main one was chosen by decoding says so, not that it is unsure
+    es, de = [(0.0, 10.0)], [(10.0, 20.0)]
+    two = conclude([(es, 10.0, {"es": 0.9, "de": 0.05}), (de, 10.0, {"de": 0.6, "es": 0.3})], 20.0,
+                   LanguageOptions(), main="de", candidates=[], unconfirmed=set())
+    assert two.acoustic_language is None and not two.low_confidence and mixed(two) == ["es"]
 
 
 def test_windows_sure_of_the_overruled_language_count_for_the_choice():

@@ -17,9 +17,10 @@ language identification (faster-whisper ``WhisperModel.detect_language``) with t
   file's language is the one most of its speech is in. When a second language holds more than
   ``second_language_share`` of the speech, one warning line says so, and whisper-cpu decodes each
   stretch in its own language;
-* ``low_confidence`` when there is too little speech or the windows were unsure of what they heard
-  (their top probability, averaged, below ``min_probability``): one line says so, and the
-  detector's best guess is used; ``--language xx`` chooses instead.
+* ``low_confidence`` when there is too little speech, the windows were unsure of what they heard
+  (their top probability, averaged, below ``min_probability``), or decoding chose another language
+  than the sound did in a file of one language: one line says so, and the best guess is used;
+  ``--language xx`` chooses instead.
 
 * **rescoring** when the windows' top language is below ``rescore_below``: one window (the
   longest) is decoded with each of the ``rescore_candidates`` most probable languages forced, and
@@ -450,7 +451,11 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
     spans = _spans([(piece.regions, piece.language) for piece in pieces])
     # how sure the windows were of what they heard: a file that switches language is not unsure
     confidence = sum(max(probs.values()) * seconds / total for _, seconds, probs in heard)
-    low = speech_s < options.min_speech_s or confidence < options.min_probability
+    # decoding chose another language than the sound (which then found it under 0.5) in a file of one
+    # language: a guess, said as one
+    overruled = language != acoustic and \
+        not any(share > options.second_language_share for lang, share in shares.items() if lang != language)
+    low = speech_s < options.min_speech_s or confidence < options.min_probability or overruled
     detection = LanguageDetection(
         language=language, probability=round(probability, 4), source="detected",
         probabilities={k: round(v, 4) for k, v in ranked[:10] if v >= 0.001},
@@ -494,7 +499,7 @@ def describe(detection: LanguageDetection, options: LanguageOptions) -> str:
                 if detection.acoustic_language not in (None, detection.language) else "")
     if detection.low_confidence:
         why = (f"only {detection.speech_seconds:.1f} s of speech" if detection.speech_seconds < options.min_speech_s
-               else f"p={detection.probability:.2f}, music or noise?")
+               else f"p={detection.probability:.2f}" + ("" if rescored else ", music or noise?"))
         return (f"language identification is unsure ({why}{rescored}): transcribing as {detection.language}; "
                 f"choose another with --language xx")
     others = mixed(detection, options)
