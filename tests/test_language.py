@@ -792,3 +792,24 @@ def test_languages_outside_the_corpus_are_read_by_the_test_voices(tmp_path):
     audio, rate = sf.read(clip.wav, dtype="float32")
     assert rate == 16000 and float(np.sqrt(np.mean(audio ** 2))) > 0.01  # speech, not silence
     assert make_breadth_clip(tmp_path, "el", 1) == clip  # read back, not made again
+
+
+def test_the_gpu_detector_leaves_the_gpu_after_its_stage_unless_kept(clips, tmp_path, monkeypatch):
+    """Like every GPU model, the GPU tier's detector is released after its stage (the default), so ASR
+    and diarization have the memory; kept (``free_gpu_between_stages`` off), it stays for the next runs.
+    base, loaded on the CPU, stands in for turbo on CUDA."""
+    from vtxlib.asr import whisper_cpu
+
+    base = whisper_cpu.load_whisper_model(whisper_cpu.WhisperCpuOptions(model="base", language=None))
+    loads = []
+    _gpu_tier(monkeypatch)
+    monkeypatch.setattr(whisper_cpu, "_load_hub_model", lambda _, options, *rest: loads.append(options.model) or base)
+    with Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(emotion="off", report=False)) as pipeline:
+        assert pipeline.run(str(clips["de"].wav), until="language").language.language == "de"
+        assert "language" not in pipeline.backends()  # released
+        kept = PipelineOptions(emotion="off", report=False, free_gpu_between_stages=False, force="language")
+        assert pipeline.run(str(clips["es"].wav), until="language", options=kept).language.language == "es"
+        assert pipeline.run(str(clips["de"].wav), until="language", options=kept).language.language == "de"
+        detector = pipeline.backends()["language"]
+        assert detector.name == "whisper-large-v3-turbo" and detector.uses_gpu
+    assert loads == ["large-v3-turbo", "large-v3-turbo"]  # loaded again after the release, then kept

@@ -43,6 +43,11 @@ class WhisperLanguageDetector:
         return f"whisper-{self.model_name}"
 
     @property
+    def uses_gpu(self) -> bool:
+        """Its model is loaded on a GPU (released after the language stage like every GPU model)."""
+        return self.device != "cpu" and self._model is not None
+
+    @property
     def options(self):
         """The faster-whisper settings this detector loads its model with."""
         from .whisper_cpu import WhisperCpuOptions

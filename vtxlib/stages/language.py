@@ -47,23 +47,26 @@ class LanguageStage(Stage):
     def identify(self, ctx: RunContext, media: MediaInfo, audio: AudioFile, speech: SpeechRegions,
                  speech_ref: Ref) -> tuple[LanguageDetection, Optional[Ref]]:
         """A hub detector (the GPU tier's) that cannot be loaded gives way to the bundled one on the CPU,
-        with one warning line. Without the detector's model (not installed) the language is not
+        with one warning line; loaded on the GPU, it is released after the stage like every GPU model
+        (``free_gpu_between_stages``). Without the detector's model (not installed) the language is not
         identified: one warning line, the default (English) model, nothing cached."""
         from ..language import unidentified
 
-        detector = ctx.backends.get(ctx, self.name)
         options = LanguageOptions()
-        while True:
-            try:
-                return ctx.cached(media.id, self.name, detector.name, options.model_dump(mode="json"),
-                                  [speech_ref.digest], lambda: detector.identify(audio.path, speech.regions, options),
-                                  LanguageDetection.model_validate, model_files=detector.model_files())
-            except BackendUnavailable as e:
-                fallback = detector.fallback() if isinstance(detector, FallsBack) else None
-                if fallback is None:
-                    return unidentified(str(e)), None
-                log.warning("language: %s; identifying the language with %s on the CPU instead", e, fallback.name)
-                detector = fallback
+        with ctx.backends.released_after(ctx, self.name):
+            detector = ctx.backends.get(ctx, self.name)
+            while True:
+                try:
+                    return ctx.cached(media.id, self.name, detector.name, options.model_dump(mode="json"),
+                                      [speech_ref.digest], lambda: detector.identify(audio.path, speech.regions, options),
+                                      LanguageDetection.model_validate, model_files=detector.model_files())
+                except BackendUnavailable as e:
+                    fallback = detector.fallback() if isinstance(detector, FallsBack) else None
+                    if fallback is None:
+                        return unidentified(str(e)), None
+                    log.warning("language: %s; identifying the language with %s on the CPU instead", e,
+                                fallback.name)
+                    detector = fallback
 
 
 def check_asr_language(backend: Any, detection: LanguageDetection) -> None:
