@@ -274,7 +274,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
-    options = PipelineOptions(emotion="off", report=False, force="language")  # the stage computed, timed
+    # the stage computed, timed; a GPU detector stays loaded from clip to clip
+    options = PipelineOptions(emotion="off", report=False, force="language", free_gpu_between_stages=False)
     detector = TimedDetector() if args.detector == "base" else \
         TimedDetector(model_name=args.detector, device="cuda", compute_type="float16")
     with Pipeline(Workspace(args.workspace), options, backends={"language": detector}) as pipeline:
