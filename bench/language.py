@@ -155,7 +155,9 @@ def run_breadth(pipeline: Pipeline) -> list[str]:
     return lines
 
 
-def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], wer: bool = True) -> dict:
+def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], wer: bool = True,
+             counts=dict) -> dict:
+    """COUNTS() gives the detector's decoding counters so far (reset before each half)."""
     lengths = (3.0, 10.0, WER_SECONDS) if quick else (3.0, 6.0, 10.0, WER_SECONDS)
     voices = (0,) if quick else (0, 1)
     lid = defaultdict(list)  # length bucket -> [(acoustic correct, rescored correct)]
@@ -201,6 +203,7 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], w
                                  metrics.error_rate(clip.text, bare, by_chars), transcript.language))
                 if language != "en" and (transcript.language == "en" or english_share(hyp) > 0.25):
                     english_out.append(f"{language} {clip.voice}: {hyp[:80]}")
+    decoding = counts()  # the single-language clips' decoding, before the mixed and long files add theirs
     started = time.perf_counter()
     mixed_lines = run_mixed(half, pipeline, languages)
     timing["mixed clips"] += time.perf_counter() - started
@@ -208,7 +211,7 @@ def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], w
     long_lines = run_long(half, pipeline)
     timing["long files"] += time.perf_counter() - started
     return {"lid": lid, "misses": misses, "wer": wer_rows, "english_out": english_out, "timing": timing,
-            "second": second, "mixed": mixed_lines, "long": long_lines}
+            "second": second, "mixed": mixed_lines, "long": long_lines, **decoding}
 
 
 def report(half: str, out: dict) -> None:
@@ -281,9 +284,10 @@ def main(argv=None) -> int:
     with Pipeline(Workspace(args.workspace), options, backends={"language": detector}) as pipeline:
         for half in args.halves.split(","):
             detector.decodes, detector.decode_seconds, detector.checks, detector.check_seconds = 0, 0.0, 0, 0.0
-            out = run_half(half, pipeline, args.quick, args.languages.split(","), wer=not args.no_wer)
-            report(half, {**out, "decodes": detector.decodes, "decode_seconds": detector.decode_seconds,
-                          "checks": detector.checks, "check_seconds": detector.check_seconds})
+            out = run_half(half, pipeline, args.quick, args.languages.split(","), wer=not args.no_wer,
+                           counts=lambda: {"decodes": detector.decodes, "decode_seconds": detector.decode_seconds,
+                                           "checks": detector.checks, "check_seconds": detector.check_seconds})
+            report(half, out)
         if "test" in args.halves.split(",") and not args.quick:
             lines = run_breadth(pipeline)
             print(f"\n== other languages (test voices; outside the corpus, nothing chosen on them): "
