@@ -738,23 +738,37 @@ def test_the_gpu_tiers_whisper_shares_the_detectors_model(monkeypatch):
 
 
 def test_a_gpu_detector_that_loads_but_cannot_run_gives_way_to_base(clips, tmp_path, monkeypatch, caplog):
-    """CTranslate2 loads a model on CUDA without the cuDNN it needs and fails only at the first encoder
+    """CTranslate2 loads a model on CUDA without the cuBLAS it needs and fails only at the first encoder
     pass: that is found when the model loads (a half-second pass), and base identifies the language."""
     from vtxlib.asr import whisper_cpu
 
-    class WithoutCudnn:
+    class WithoutCublas:
         def detect_language(self, **kwargs):
-            raise RuntimeError("Library libcudnn_ops.so.9.1.0 is not found or cannot be loaded")
+            raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
 
     _gpu_tier(monkeypatch)
-    monkeypatch.setattr(whisper_cpu, "_load_hub_model", lambda *args: WithoutCudnn())
+    monkeypatch.setattr(whisper_cpu, "_load_hub_model", lambda *args: WithoutCublas())
     caplog.set_level(logging.INFO, logger="vtxlib")
     with Pipeline(Workspace(tmp_path / "ws"), PipelineOptions(emotion="off", report=False)) as pipeline:
         result = pipeline.run(str(clips["de"].wav), until="language")
     assert result.language.language == "de"
     warning = next(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "vtxlib.language")
-    assert "large-v3-turbo loaded but could not run on cuda" in warning and "libcudnn" in warning
-    assert "whisper-base on the CPU" in warning
+    assert "large-v3-turbo loaded but could not run on cuda" in warning and "libcublas.so.12" in warning
+    assert "nvidia-cublas-cu12" in warning and "whisper-base on the CPU" in warning
+
+
+def test_whisper_asr_that_cannot_run_on_the_gpu_says_what_to_install(monkeypatch):
+    from vtxlib.asr import whisper_cpu
+
+    class WithoutCublas:
+        def detect_language(self, **kwargs):
+            raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+
+    monkeypatch.setattr(whisper_cpu, "_load_hub_model", lambda *args: WithoutCublas())
+    asr = whisper_cpu.WhisperCpuAsr(whisper_cpu.WhisperCpuOptions(model="large-v3-turbo", device="cuda",
+                                                                  compute_type="float16"))
+    with pytest.raises(BackendUnavailable, match="nvidia-cublas-cu12.*--asr whisper-cpu"):
+        asr.model
 
 
 def test_warming_up_offline_on_the_gpu_tier_loads_base_for_the_runs_to_use(clips, tmp_path, monkeypatch, caplog):

@@ -12,7 +12,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE
 from ..language import DETECTOR_MODEL, Decoded, LanguageOptions, identify
 from ..types import LanguageDetection
 
@@ -64,13 +63,10 @@ class WhisperLanguageDetector:
             if self._unavailable is not None:  # tried once in this process: a batch does not retry per file
                 raise self._unavailable
             try:
-                model = load_whisper_model(self.options, download_root=self.download_root)
-                if self.device != "cpu":
-                    _runs_on_device(model, self.model_name, self.device)
+                self._model = load_whisper_model(self.options, download_root=self.download_root)
             except BackendUnavailable as e:
                 self._unavailable = e
                 raise
-            self._model = model
         return self._model
 
     def fallback(self) -> Optional["WhisperLanguageDetector"]:
@@ -134,18 +130,6 @@ class WhisperLanguageDetector:
         self._model = None
         if self._fallback is not None:
             self._fallback.close()
-
-
-def _runs_on_device(model, name: str, device: str) -> None:
-    """BackendUnavailable when MODEL loaded but cannot run on DEVICE: CTranslate2 loads the CUDA
-    libraries it lacks (cuDNN, cuBLAS) only at the first encoder pass, not when the model loads."""
-    from ..errors import BackendUnavailable
-
-    try:
-        model.detect_language(audio=np.zeros(SAMPLE_RATE // 2, dtype=np.float32), language_detection_segments=1)
-    except Exception as e:  # noqa: BLE001 - any failure here means the device cannot run it
-        raise BackendUnavailable(f"the Whisper model {name} loaded but could not run on {device}: "
-                                 f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
 
 
 def _repeat(model, features: np.ndarray, count: int):

@@ -228,6 +228,29 @@ def read_verified_files(model: BundledModel, files: ModelFiles) -> dict[str, byt
 
 
 def load_whisper_model(options: WhisperCpuOptions, download_root: Optional[Path] = None):
+    """The faster-whisper model of OPTIONS; on a GPU, checked to run there (a half-second pass)."""
+    model = _load_model(options, download_root)
+    if options.device != "cpu":
+        _check_runs_on_device(model, options)
+    return model
+
+
+def _check_runs_on_device(model, options: WhisperCpuOptions) -> None:
+    """BackendUnavailable when MODEL loaded but cannot run on its device: CTranslate2 loads the CUDA
+    libraries it needs (cuBLAS) only at the first encoder pass, not with the model."""
+    import numpy as np
+
+    try:
+        model.detect_language(audio=np.zeros(8000, dtype=np.float32), language_detection_segments=1)
+    except Exception as e:  # noqa: BLE001 - any failure here means the device cannot run it
+        raise BackendUnavailable(
+            f"the Whisper model {options.model} loaded but could not run on {options.device}: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}. CTranslate2 on CUDA needs the CUDA 12 libraries it was "
+            f"built for (cuBLAS: pip install nvidia-cublas-cu12, its lib folder on LD_LIBRARY_PATH); "
+            f"--asr whisper-cpu runs on the CPU instead") from e
+
+
+def _load_model(options: WhisperCpuOptions, download_root: Optional[Path] = None):
     try:
         from faster_whisper import WhisperModel
     except ImportError as e:
