@@ -453,8 +453,7 @@ def conclude(heard: Heard, speech_s: float, options: LanguageOptions, main: Opti
     confidence = sum(max(probs.values()) * seconds / total for _, seconds, probs in heard)
     # decoding chose another language than the sound (which then found it under 0.5) in a file of one
     # language: a guess, said as one
-    overruled = language != acoustic and \
-        not any(share > options.second_language_share for lang, share in shares.items() if lang != language)
+    overruled = language != acoustic and not _second_languages(shares, language, options)
     low = speech_s < options.min_speech_s or confidence < options.min_probability or overruled
     detection = LanguageDetection(
         language=language, probability=round(probability, 4), source="detected",
@@ -485,8 +484,13 @@ def _spans(labelled: list[tuple[list[tuple[float, float]], str]]) -> list[Langua
 
 def mixed(detection: LanguageDetection, options: Optional[LanguageOptions] = None) -> list[str]:
     """Languages besides the main one holding more than ``second_language_share`` of the speech."""
-    options = options or LanguageOptions()
-    return [lang for lang in detection.secondary if detection.shares[lang] > options.second_language_share]
+    return _second_languages(detection.shares, detection.language, options or LanguageOptions())
+
+
+def _second_languages(shares: dict[str, float], main: Optional[str], options: LanguageOptions) -> list[str]:
+    """The languages of SHARES besides MAIN above ``second_language_share``, by share."""
+    return [lang for lang, share in sorted(shares.items(), key=lambda kv: -kv[1])
+            if lang != main and share > options.second_language_share]
 
 
 def describe(detection: LanguageDetection, options: LanguageOptions) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .acquire import COOKIES_FILE, AcquireOptions, acquire
-from .capabilities import FallsBack, load_now
+from .capabilities import load_now
 from .errors import BackendUnavailable
 from .options import (  # noqa: F401  (re-exported: callers import them from here)
     CODE_OPTIONS,
@@ -220,11 +220,12 @@ class Pipeline:
     def _warm_up_fallback(detector: Any, error: BackendUnavailable) -> None:
         """The language detector that the stage falls back to (base on the CPU for the GPU tier's), loaded;
         without one, runs go on unidentified (docs/languages.md)."""
-        fallback = detector.fallback() if isinstance(detector, FallsBack) else None
+        from .stages.language import fall_back
+
+        fallback = fall_back(detector, error)
         if fallback is None:
             log.warning("language identification will not run: %s", error)
             return
-        log.warning("language: %s; identifying the language with %s on the CPU instead", error, fallback.name)
         try:
             load_now(fallback)
         except BackendUnavailable as e:

@@ -61,12 +61,18 @@ class LanguageStage(Stage):
                                       [speech_ref.digest], lambda: detector.identify(audio.path, speech.regions, options),
                                       LanguageDetection.model_validate, model_files=detector.model_files())
                 except BackendUnavailable as e:
-                    fallback = detector.fallback() if isinstance(detector, FallsBack) else None
-                    if fallback is None:
+                    detector = fall_back(detector, e)
+                    if detector is None:
                         return unidentified(str(e)), None
-                    log.warning("language: %s; identifying the language with %s on the CPU instead", e,
-                                fallback.name)
-                    detector = fallback
+
+
+def fall_back(detector: Any, error: BackendUnavailable) -> Any:
+    """The detector to use instead of DETECTOR, whose model could not be loaded (ERROR), said in one
+    warning line; None when it has none."""
+    fallback = detector.fallback() if isinstance(detector, FallsBack) else None
+    if fallback is not None:
+        log.warning("language: %s; identifying the language with %s on the CPU instead", error, fallback.name)
+    return fallback
 
 
 def check_asr_language(backend: Any, detection: LanguageDetection) -> None:

@@ -240,36 +240,36 @@ def make_clip(out_dir: Union[str, Path], language: str, half: Half, voice_index:
               target_seconds: float = 12.0, first_sentence: int = 0) -> Clip:
     """VOICE_INDEX of HALF reading LANGUAGE's HALF sentences (from FIRST_SENTENCE, wrapping) until
     about TARGET_SECONDS (at least one sentence); cached."""
-    voice = voices(language, half)[voice_index]
     folder = Path(out_dir) / (f"ml-v{FORMAT_VERSION}-{language}-{half}-{voice_index}-"
                               f"{int(target_seconds * 10)}ds-{first_sentence}")
+    return _clip(folder, language, half, voices(language, half)[voice_index], target_seconds, first_sentence,
+                 SENTENCES[language][half])
+
+
+def make_breadth_clip(out_dir: Union[str, Path], language: str, voice_index: int = 0) -> Clip:
+    """VOICE_INDEX of the test half reading LANGUAGE's :data:`BREADTH_SENTENCES` (10-14 s); cached."""
+    folder = Path(out_dir) / f"ml-v{FORMAT_VERSION}-breadth-{language}-{voice_index}"
+    return _clip(folder, language, "test", voices(language, "test")[voice_index], 12.0, 0,
+                 BREADTH_SENTENCES[language], made_as="breadth")
+
+
+def _clip(folder: Path, language: str, half: str, voice: Voice, target_seconds: float, first: int,
+          sentences: Sequence[str], made_as: str = "") -> Clip:
+    """The clip in FOLDER, made first when it is not there (its pauses drawn by MADE_AS, else HALF)."""
     meta = folder / "clip.json"
     if not meta.is_file():
-        _generate(folder, language, half, voice, target_seconds, first_sentence)
+        _generate(folder, language, made_as or half, voice, target_seconds, first, sentences)
     data = json.loads(meta.read_text(encoding="utf-8"))
     return Clip(language=language, half=half, voice=voice.name, wav=folder / "audio.wav", text=data["text"],
                 duration=data["duration"])
 
 
-def make_breadth_clip(out_dir: Union[str, Path], language: str, voice_index: int = 0) -> Clip:
-    """VOICE_INDEX of the test half reading LANGUAGE's :data:`BREADTH_SENTENCES` (10-14 s); cached."""
-    voice = voices(language, "test")[voice_index]
-    folder = Path(out_dir) / f"ml-v{FORMAT_VERSION}-breadth-{language}-{voice_index}"
-    meta = folder / "clip.json"
-    if not meta.is_file():
-        _generate(folder, language, "breadth", voice, 12.0, 0, BREADTH_SENTENCES[language])
-    data = json.loads(meta.read_text(encoding="utf-8"))
-    return Clip(language=language, half="test", voice=voice.name, wav=folder / "audio.wav", text=data["text"],
-                duration=data["duration"])
-
-
 def _generate(folder: Path, language: str, half: str, voice: Voice, target_seconds: float, first: int,
-              sentences: Sequence[str] = ()) -> None:
+              sentences: Sequence[str]) -> None:
     if shutil.which("espeak-ng") is None:
         raise BackendUnavailable("the multilingual corpus needs espeak-ng: apt-get install -y espeak-ng")
     import soundfile as sf
 
-    sentences = sentences or SENTENCES[language][half]
     rng = random.Random(f"{language}-{half}-{voice.name}-{first}")
     pieces, texts, length = [np.zeros(int(0.3 * SAMPLE_RATE), np.float32)], [], 0.3
     with tempfile.TemporaryDirectory(prefix="vtx-ml-") as tmp:
