@@ -20,6 +20,7 @@ from vtxlib.types import (
     Diarization,
     Document,
     Emotion,
+    LanguageDetection,
     MediaInfo,
     SpeakerTurn,
     StageRecord,
@@ -227,3 +228,36 @@ def test_one_palette_speakers_apart_from_emotions():
         assert f"color:{colour}" in page  # the report's lane / name colour
         voice = html.unescape(document.display_name(speaker))
         assert f'::cue(v[voice="{voice}"]) {{ color: {on_dark_background(colour)}; }}' in styled
+
+
+def with_detection(detection: LanguageDetection) -> Document:
+    document = sample_document()
+    transcript = document.transcript.model_copy(update={"language": detection.language})
+    return document.model_copy(update={"language": detection.language, "language_detection": detection,
+                                       "transcript": transcript})
+
+
+def test_an_unsure_language_is_said_on_the_page_with_how_to_choose_it():
+    note = ("language identification is unsure (p=0.15, music or noise?): transcribing as hu; "
+            "choose another with --language xx")
+    page = render_report(with_detection(LanguageDetection(language="hu", probability=0.1454, low_confidence=True,
+                                                          shares={"hu": 1.0}, note=note)))
+    assert "(unsure, p 0.15)" in page
+    assert re.search(r'<p class="warning language-note">[^<]*--language xx</p>', page)
+
+
+def test_a_second_language_is_said_on_the_page():
+    note = "more than one language in the speech (en 62%, es 38%): each stretch is transcribed in its own language"
+    page = render_report(with_detection(LanguageDetection(language="en", probability=0.61,
+                                                          shares={"en": 0.624, "es": 0.376}, note=note)))
+    assert '<p class="warning language-note">more than one language in the speech (en 62%, es 38%)' in page
+    assert "(detected, p 0.61)" in page
+
+
+def test_a_confident_or_forced_language_gets_no_warning():
+    confident = render_report(with_detection(LanguageDetection(language="es", probability=0.8975, shares={"es": 1.0},
+                                                               note="language es detected (p=0.90)")))
+    assert "(detected, p 0.90)" in confident and "language-note" not in confident
+    forced = render_report(with_detection(LanguageDetection(language="de", source="forced",
+                                                            note="language de (forced with --language)")))
+    assert "(forced)" in forced and "language-note" not in forced

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .emotion.base import LABELS
+from .language import mixed
 from .timefmt import clock
 from .timeline import CSS as TIMELINE_CSS
 from .timeline import EMOTION_COLORS, UNCERTAIN_COLOR, speaker_colors, timeline_html
@@ -46,7 +47,8 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto 3em;max-width:1200px;
 color:#222;line-height:1.45;padding:0 1.2em}
 h1{font-size:1.5em;margin:.6em 0 .1em} h2{font-size:1.15em;margin-top:1.4em;border-bottom:1px solid #ddd}
-.meta{color:#666;font-size:.9em;margin:.2em 0} table{border-collapse:collapse;font-size:.9em}
+.meta{color:#666;font-size:.9em;margin:.2em 0}
+.warning{background:#fff6e0;border-left:3px solid #e0a000;padding:.3em .6em;margin:.4em 0;font-size:.9em} table{border-collapse:collapse;font-size:.9em}
 td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:left} th{background:#f6f6f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .player{position:sticky;top:0;z-index:10;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd}
@@ -308,6 +310,31 @@ def _hosted_asr_html(document: Document) -> list[str]:
     return parts
 
 
+def _language_meta(document: Document) -> str:
+    """The header's language and how it was found: forced, detected with its probability, or unsure."""
+    language = document.transcript.language
+    if not language:
+        return ""
+    detection = document.language_detection
+    how = ""
+    if detection is not None and detection.source == "forced":
+        how = " (forced)"
+    elif detection is not None and detection.probability is not None:
+        how = f" ({'unsure' if detection.low_confidence else 'detected'}, p {detection.probability:.2f})"
+    return f' &middot; language <b class="language">{html.escape(language)}</b>{html.escape(how)}'
+
+
+def _language_warning(document: Document) -> list[str]:
+    """The language stage's one line where it warned (unsure, or a second language heard): a reader of
+    the page is told what the run's log said, and how to choose the language."""
+    detection = document.language_detection
+    if detection is None or detection.source != "detected" or not detection.note:
+        return []
+    if not (detection.low_confidence or detection.language is None or mixed(detection)):
+        return []
+    return [f'<p class="warning language-note">{html.escape(detection.note)}</p>']
+
+
 def _player_html(audio_src: Optional[str], vtt: Optional[str], language: Optional[str],
                  translations: Optional[list[tuple[str, str, str]]] = None) -> str:
     """The player; ``translations`` are ``(language, label, vtt)`` tracks offered beside the original."""
@@ -347,7 +374,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
     media = document.media
     duration = media.duration or max((t.end for t in document.transcript.turns), default=0.0)
     language = document.transcript.language
-    language_note = f" &middot; language <b class=\"language\">{html.escape(language)}</b>" if language else ""
+    language_note = _language_meta(document)
     if document.translations:
         language_note += " &middot; translated into " + ", ".join(html.escape(t.language) for t in document.translations)
     title = html.escape(media.title or media.id)
@@ -359,6 +386,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         f"<h1>{title}</h1>",
         f'<p class="meta">{html.escape(source_label(media))} &middot; {clock(duration)} &middot; '
         f"{len(document.speakers)} speaker(s) &middot; {len(document.transcript.words)} words{language_note}</p>",
+        *_language_warning(document),
         _player_html(audio_src, vtt, language, translations),
     ]
     if document.transcript.turns:
