@@ -10,7 +10,7 @@ from test_subtitles import realistic_document
 from vtxlib.report import write_report
 from vtxlib.subtitles import cue_digest, cue_id, translation_cues
 from vtxlib.testing.static_server import StaticServer
-from vtxlib.types import Translation
+from vtxlib.types import LanguageDetection, LanguageSpan, Translation
 
 
 def translated(document, language: str, text) -> Translation:
@@ -75,4 +75,25 @@ def test_arabic_transcript_runs_right_to_left(browser, tmp_path):  # noqa: F811
         page.page.goto(server.url + report.name)
         assert page.page.evaluate("Array.from(document.querySelectorAll('.turn > span:last-child'))"
                                   ".every(s => s.matches(':dir(rtl)'))")
+    assert page.errors == []
+
+
+def test_a_click_on_a_language_plays_from_where_it_starts(browser, tmp_path):  # noqa: F811
+    document = realistic_document(n_turns=6)
+    duration = document.media.duration
+    change = round(duration * 0.6, 3)
+    document.language = "es"
+    document.language_detection = LanguageDetection(
+        language="es", probability=0.6, shares={"es": 0.6, "de": 0.4},
+        spans=[LanguageSpan(language="es", start=0.0, end=change), LanguageSpan(language="de", start=change,
+                                                                                end=duration)])
+    wav = tone(tmp_path / "audio.wav", duration)
+    report = write_report(document, tmp_path / "site" / "report.html", audio_path=wav)
+    page = Page(browser)
+    with StaticServer(report.parent) as server:
+        open_report(page, server.url + report.name)
+        p = page.page
+        p.click(".langbar .lang >> nth=1")
+        p.wait_for_function(f"document.getElementById('player').currentTime >= {change}")
+        assert p.evaluate("document.getElementById('player').currentTime") < change + 1.0
     assert page.errors == []

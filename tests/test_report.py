@@ -261,3 +261,26 @@ def test_a_confident_or_forced_language_gets_no_warning():
     forced = render_report(with_detection(LanguageDetection(language="de", source="forced",
                                                             note="language de (forced with --language)")))
     assert "(forced)" in forced and "language-note" not in forced
+
+
+def test_a_file_in_two_languages_shows_where_each_is_spoken():
+    from vtxlib.types import LanguageSpan
+
+    note = "more than one language in the speech (en 62%, es 38%): each stretch is transcribed in its own language"
+    detection = LanguageDetection(language="en", probability=0.61, shares={"en": 0.624, "es": 0.376}, note=note,
+                                  spans=[LanguageSpan(language="en", start=0.0, end=7.5),
+                                         LanguageSpan(language="es", start=7.5, end=12.0)])
+    page = render_report(with_detection(detection))
+    bars = re.findall(r'<button class="lang" data-t="([\d.]+)" style="left:([\d.]+)%;width:([\d.]+)%[^>]*>(\w+)<',
+                      page)
+    assert bars == [("0.000", "0.000", "62.500", "en"), ("7.500", "62.500", "37.500", "es")]  # of 12 s
+    assert "en 62% of the speech" in page and "es 38% of the speech" in page
+
+
+def test_one_language_draws_no_language_bar():
+    from vtxlib.types import LanguageSpan
+
+    detection = LanguageDetection(language="es", probability=0.9, shares={"es": 1.0},
+                                  spans=[LanguageSpan(language="es", start=0.0, end=12.0)])
+    page = render_report(with_detection(detection))
+    assert '<div class="langbar">' not in page and "<h2>Languages</h2>" not in page

@@ -48,6 +48,9 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 aut
 color:#222;line-height:1.45;padding:0 1.2em}
 h1{font-size:1.5em;margin:.6em 0 .1em} h2{font-size:1.15em;margin-top:1.4em;border-bottom:1px solid #ddd}
 .meta{color:#666;font-size:.9em;margin:.2em 0}
+.langbar{position:relative;height:1.6em;background:#f2f2f2;border-radius:3px;margin:.4em 0}
+.langbar .lang{position:absolute;top:0;bottom:0;border:0;color:#fff;font:inherit;font-size:.8em;overflow:hidden;
+cursor:pointer;padding:0 .3em;text-align:left}
 .warning{background:#fff6e0;border-left:3px solid #e0a000;padding:.3em .6em;margin:.4em 0;font-size:.9em} table{border-collapse:collapse;font-size:.9em}
 td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:left} th{background:#f6f6f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -90,6 +93,10 @@ PAGE_SCRIPT = r"""
     var el = e.target;
     if (el.classList.contains('w')) seek(W.s[Array.prototype.indexOf.call(spans, el)]);
     else if (el.dataset && el.dataset.t) seek(parseFloat(el.dataset.t));
+  });
+  var langbar = document.querySelector('.langbar');
+  if (langbar) langbar.addEventListener('click', function (e) {
+    if (e.target.dataset && e.target.dataset.t) seek(parseFloat(e.target.dataset.t));
   });
   document.addEventListener('vtx-seek', function (e) { seek(e.detail); });
   function wordAt(t) {
@@ -335,6 +342,27 @@ def _language_warning(document: Document) -> list[str]:
     return [f'<p class="warning language-note">{html.escape(detection.note)}</p>']
 
 
+LANGUAGE_COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f", "#76b7b2")
+
+
+def _languages_html(document: Document, duration: float) -> list[str]:
+    """Where each language is spoken, when more than one was heard: the language stage's spans as a bar
+    over the file (a click plays from a span's start), with each language's share of the speech."""
+    detection = document.language_detection
+    languages = list(dict.fromkeys(span.language for span in detection.spans)) if detection else []
+    if len(languages) < 2 or duration <= 0:
+        return []
+    color = {lang: LANGUAGE_COLORS[k % len(LANGUAGE_COLORS)] for k, lang in enumerate(languages)}
+    bars = "".join(
+        f'<button class="lang" data-t="{span.start:.3f}" style="left:{100 * span.start / duration:.3f}%;'
+        f'width:{100 * (span.end - span.start) / duration:.3f}%;background:{color[span.language]}" '
+        f'title="{html.escape(span.language)} {clock(span.start, 1)}&ndash;{clock(span.end, 1)}: play from here">'
+        f"{html.escape(span.language)}</button>" for span in detection.spans)
+    shares = " &middot; ".join(f'<span style="color:{color[lang]}">&#9632;</span> {html.escape(lang)} '
+                               f"{detection.shares.get(lang, 0.0):.0%} of the speech" for lang in languages)
+    return ["<h2>Languages</h2>", f'<div class="langbar">{bars}</div>', f'<p class="meta">{shares}</p>']
+
+
 def _player_html(audio_src: Optional[str], vtt: Optional[str], language: Optional[str],
                  translations: Optional[list[tuple[str, str, str]]] = None) -> str:
     """The player; ``translations`` are ``(language, label, vtt)`` tracks offered beside the original."""
@@ -389,6 +417,7 @@ def render_report(document: Document, diarization: Optional[Diarization] = None,
         *_language_warning(document),
         _player_html(audio_src, vtt, language, translations),
     ]
+    parts += _languages_html(document, duration)
     if document.transcript.turns:
         parts += ["<h2>Timeline</h2>", _timeline_section(document, diarization, audio_path, duration,
                                                          playable=bool(audio_src))]
