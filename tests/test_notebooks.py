@@ -374,6 +374,10 @@ def test_stage_notebooks_chain_through_the_workspace(executed):
     assert r["01_acquire"]["duration"] == pytest.approx(30.0, abs=0.1)
     words = r["02_transcribe"]["words"]
     assert words >= 50 and r["02_transcribe"]["backend"] == "whisper-cpu"
+    # 02 shows how the language was found (the English sample: detected, no warning line)
+    language = [o for o in _outputs_of(executed["notebooks"]["02_transcribe"], "text/html")
+                if "spoken language" in "".join(o["data"]["text/html"])]
+    assert language and "en (detected, p " in "".join(language[0]["data"]["text/html"])
     assert r["03_diarize"]["speakers"] == 2 and r["03_diarize"]["backend"].startswith("embedded")
     assert r["05_emotion"]["backend"].startswith("embedded")
     assert r["04_align"]["words"] == words and r["04_align"]["speakers"] == 2

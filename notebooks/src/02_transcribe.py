@@ -44,6 +44,7 @@ form = widgets.parameter_form(globals(), {
 # %%
 result = nb.stage_run("asr", SOURCE, WORKSPACE, asr=ASR, asr_model=ASR_MODEL, language=LANGUAGE,
                       allow_cloud=ALLOW_CLOUD, cloud_dry_run=CLOUD_DRY_RUN)
+nb.show_language(result.transcript.language_detection)
 nb.show_segments(result.transcript)
 
 # %%

@@ -51,7 +51,9 @@ from .session import (
 from .upload import upload_captions
 from .views import (
     emotion_counts,
+    language_rows,
     show_enhancement,
+    show_language,
     show_media,
     show_segments,
     show_speakers,
@@ -66,10 +68,11 @@ __all__ = [
     "COLAB_LOCAL_ROOT", "DOWNLOAD_LINK_MAX_BYTES", "DRIVE_MOUNT_POINT", "DriveUnavailable", "EnvironmentInfo",
     "NotebookSession", "RECORD_MIME", "SECRETS", "SESSION_FILE", "check_free_space", "close_pipeline",
     "detect_environment", "drive_wanted", "emotion_counts", "files_written", "finish_runtime", "flush_drive",
-    "in_colab", "load_session", "mount_drive", "normalise_option", "open_workspace", "parse_speaker_names",
-    "pipeline_for", "progress_hook", "record", "recorded", "resolve_source", "sample_source", "save_session",
-    "secret_status", "session_options", "set_speaker_names", "show_cues", "show_enhancement", "show_figure",
-    "show_markdown", "show_media", "show_outputs", "show_secret_status", "show_segments", "show_speakers",
-    "show_suggested_names", "show_table", "show_turns", "show_voice_matches", "speaker_seconds", "stage_run",
-    "store_cookies", "suggested_names", "upload_captions", "workspace_root", "youtube_files",
+    "in_colab", "language_rows", "load_session", "mount_drive", "normalise_option", "open_workspace",
+    "parse_speaker_names", "pipeline_for", "progress_hook", "record", "recorded", "resolve_source", "sample_source",
+    "save_session", "secret_status", "session_options", "set_speaker_names", "show_cues", "show_enhancement",
+    "show_figure", "show_language", "show_markdown", "show_media", "show_outputs", "show_secret_status",
+    "show_segments", "show_speakers", "show_suggested_names", "show_table", "show_turns", "show_voice_matches",
+    "speaker_seconds", "stage_run", "store_cookies", "suggested_names", "upload_captions", "workspace_root",
+    "youtube_files",
 ]
