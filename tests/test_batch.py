@@ -74,13 +74,15 @@ def test_playlist_expansion_uses_flat_entries():
 
 
 def test_status_table_columns_and_values():
-    rows = [SourceStatus("a.wav", "done", speakers=2, words=75, seconds=12.345, outputs="ws/outputs/f-a"),
+    rows = [SourceStatus("a.wav", "done", speakers=2, words=75, language="es+de", seconds=12.345,
+                         outputs="ws/outputs/f-a"),
             SourceStatus("bad.wav", "failed", seconds=1.0, error="01_acquire: InputError: bad | file"),
-            SourceStatus("c.wav", "done", speakers=1, words=9, seconds=3.0, skipped=True)]
+            SourceStatus("c.wav", "done", speakers=1, words=9, language="hu (unsure)", seconds=3.0, skipped=True)]
     text = format_table(rows).splitlines()
-    assert text[0].split() == ["source", "status", "speakers", "words", "seconds", "outputs", "error"]
-    assert text[1].split()[:6] == ["a.wav", "done", "2", "75", "12.3", "ws/outputs/f-a"]
-    assert table_csv(rows).splitlines()[1].split(",")[5] == "ws/outputs/f-a"
+    assert text[0].split() == ["source", "status", "speakers", "words", "language", "seconds", "outputs", "error"]
+    assert text[1].split()[:7] == ["a.wav", "done", "2", "75", "es+de", "12.3", "ws/outputs/f-a"]
+    assert table_csv(rows).splitlines()[1].split(",")[6] == "ws/outputs/f-a"
+    assert table_csv(rows).splitlines()[3].split(",")[4] == "hu (unsure)"
     assert "done (earlier run)" in text[3]
     markdown = format_table(rows, markdown=True).splitlines()
     assert len(markdown) == 5 and "bad / file" in markdown[3]
@@ -121,6 +123,14 @@ def test_source_folders_are_unique_and_safe():
     a = source_folder_name(0, "https://www.youtube.com/watch?v=aaaaaaaaaaa")
     b = source_folder_name(0, "https://www.youtube.com/watch?v=bbbbbbbbbbb")
     assert a != b and "/" not in a and "?" not in a
+
+
+def language_label(transcript_json: dict) -> str:
+    from vtxlib.language import label
+    from vtxlib.types import Document
+
+    document = Document.model_validate(transcript_json)
+    return label(document.language_detection, document.language)
 
 
 # -- a real batch, killed and resumed -------------------------------------------------------------
@@ -192,15 +202,16 @@ def test_batch_isolates_failures_and_resumes_after_kill(sources, tmp_path, monke
         files = json.loads((Path(row.outputs) / "transcript.json").read_text())
         assert len(files["speakers"]) == row.speakers
         assert sum(len(turn["words"]) for turn in files["turns"]) == row.words
+        assert row.language and row.language == language_label(files)  # the transcript's language, as a label
     assert len(report.skipped) == 1 and len(report.failed) == 1
     assert report.audio_seconds == pytest.approx(rows[last].duration) and report.real_time_factor > 0
     assert any(line.startswith("skip") for line in lines)
 
     with open(batch / "status.csv", newline="") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["source", "status", "speakers", "words", "seconds", "outputs", "error"]
+    assert table[0] == ["source", "status", "speakers", "words", "language", "seconds", "outputs", "error"]
     assert [row[1] for row in table[1:]] == ["done (earlier run)", "failed", "done"]
-    assert table[2][6] == rows[bad].error and table[3][5] == rows[last].outputs
+    assert table[2][7] == rows[bad].error and table[3][6] == rows[last].outputs
     assert "x real time" in (batch / "status.md").read_text() and "x real time" in report.throughput()
 
     lines.clear()

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 from needs import require
+from test_batch import language_label
 
 from vtxlib.batch_cli import add_parser
 from vtxlib.batch_ray import (
@@ -145,7 +146,8 @@ class _FakeRay:
         folder, source = ref
         if "crash" in source:
             raise self.exceptions.RayActorError("The actor died unexpectedly before finishing this task.")
-        return {"status": "done", "speakers": 2, "words": 7, "media_id": "m", "duration": 3.0, "worker": "h:1"}
+        return {"status": "done", "speakers": 2, "words": 7, "language": "en", "media_id": "m", "duration": 3.0,
+                "worker": "h:1"}
 
     def kill(self, actor):
         self.killed.append(actor)
@@ -162,7 +164,7 @@ def test_pool_fails_the_source_of_a_dead_worker_and_replaces_it(tmp_path):
     pool.run(rows, lambda: saves.append([r.status for r in rows]), lines.append)
     assert [r.status for r in rows] == ["done", "failed", "done", "done"]
     assert rows[1].error.startswith("worker: RayActorError: The actor died") and rows[1].seconds >= 0
-    assert rows[0].words == 7 and rows[0].speakers == 2 and rows[0].duration == 3.0
+    assert rows[0].words == 7 and rows[0].speakers == 2 and rows[0].duration == 3.0 and rows[0].language == "en"
     assert len(ray.spawned) == 3 and ray.killed == [ray.spawned[1]], "the dead worker was replaced"
     assert ray.resources == {"num_cpus": 1.0, "num_gpus": 0.5, "max_restarts": 0, "max_task_retries": 0}
     assert len(saves) == 8 and sum(line.startswith("start") for line in lines) == 4
@@ -275,11 +277,12 @@ def test_ray_batch_resumes_after_kill_without_rerunning_anything(sources, tmp_pa
         document = json.loads((workspace / "outputs" / row["media_id"] / "transcript.json").read_text())
         assert Path(row["outputs"]) == workspace / "outputs" / row["media_id"]
         assert row["speakers"] == len(document["speakers"]) >= 1 and row["words"] == sum(len(t["words"]) for t in document["turns"]) > 0  # noqa: E501
+        assert row["language"] and row["language"] == language_label(document)
     with open(batch / "status.csv", newline="") as fh:
         table = list(csv.reader(fh))
-    assert table[0] == ["source", "status", "speakers", "words", "seconds", "outputs", "error"]
+    assert table[0] == ["source", "status", "speakers", "words", "language", "seconds", "outputs", "error"]
     assert [r[1] for r in table[1:]] == ["done (earlier run)", "failed", "done"]
-    assert table[2][6] == rows[bad]["error"]
+    assert table[2][7] == rows[bad]["error"]
 
     # nothing ran twice: every cached stage was computed once over both runs, and no artifact written
     # before the kill was rewritten

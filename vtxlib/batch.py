@@ -5,7 +5,7 @@ first column) or a playlist URL (expanded with yt-dlp's ``extract_flat``, nothin
 
 For each source the chosen notebooks (default ``01_acquire`` ... ``08_review``) run with papermill,
 ``SOURCE`` and ``WORKSPACE`` injected into their ``parameters`` cell; each executed notebook is kept
-under ``<workspace>/batch/<name>/<NNN>-<source>/``. A status table (source, status, speakers, words,
+under ``<workspace>/batch/<name>/<NNN>-<source>/``. A status table (source, status, speakers, words, language,
 seconds, error) is printed and written as ``status.csv`` / ``status.md`` next to ``status.json``,
 which is rewritten atomically whenever a source starts or ends. So a batch that is killed resumes
 where it stopped: sources already done are skipped, the one that was running is redone (its
@@ -44,7 +44,7 @@ log = logging.getLogger("vtxlib.batch")
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 DEFAULT_NOTEBOOKS = ("01_acquire", "02_transcribe", "03_diarize", "04_align", "05_emotion", "06_subtitles",
                      "07_enhance", "08_review")
-STATUS_COLUMNS = ("source", "status", "speakers", "words", "seconds", "outputs", "error")
+STATUS_COLUMNS = ("source", "status", "speakers", "words", "language", "seconds", "outputs", "error")
 KERNEL_MODES = ("batch", "notebook")
 ENGINES = ("local", "ray")  # ray: vtxlib.batch_ray
 
@@ -82,6 +82,7 @@ class SourceStatus(VtxModel):
     status: SourceState = "pending"
     speakers: Optional[int] = None
     words: Optional[int] = None
+    language: Optional[str] = None  # vtxlib.language.label: "es", "es+de", "hu (unsure)", "de (forced)"
     seconds: Optional[float] = None
     error: str = ""
     media_id: Optional[str] = None
@@ -424,6 +425,7 @@ def _run_source(row: SourceStatus, workspace: Workspace, options: BatchOptions, 
         row.duration = values.get("duration", row.duration)
         row.speakers = values.get("speakers", row.speakers)
         row.words = values.get("words", row.words)
+        row.language = values.get("language", row.language)
         row.outputs = outputs_folder(workspace, row.media_id) or row.outputs
 
 

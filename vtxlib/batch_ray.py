@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from .batch import BatchReport, SourceStatus, describe_failure, end_line, prepare_batch
 from .errors import InputError, StageFailed, missing_dependency
+from .language import label as language_label
 from .workspace import Workspace
 
 log = logging.getLogger("vtxlib.batch_ray")
@@ -280,6 +281,7 @@ def result_values(result) -> dict:
     if result.document is not None:
         values["speakers"] = len(result.document.speakers)
         values["words"] = len(result.document.transcript.words)
+        values["language"] = language_label(result.document.language_detection, result.document.language)
     if "vtt" in result.outputs:
         values["outputs"] = str(Path(result.outputs["vtt"]).parent)
     if result.incomplete:

@@ -513,6 +513,18 @@ def describe(detection: LanguageDetection, options: LanguageOptions) -> str:
     return f"language {detection.language} detected (p={detection.probability:.2f}{rescored})"
 
 
+def label(detection: Optional[LanguageDetection], language: Optional[str] = None) -> str:
+    """A short label for a table (the batch status): "es", "es+de" (a second language heard),
+    "hu (unsure)", "de (forced)"; LANGUAGE when nothing was detected."""
+    if detection is None or detection.language is None:
+        return language or ""
+    if detection.source == "forced":
+        return f"{detection.language} (forced)"
+    if detection.low_confidence:
+        return f"{detection.language} (unsure)"
+    return "+".join([detection.language] + mixed(detection))
+
+
 def log_note(detection: LanguageDetection, options: Optional[LanguageOptions] = None) -> None:
     """The detection's one line: a warning when it is unsure or heard a second language."""
     if detection.source == "detected" and (detection.low_confidence or mixed(detection, options)

@@ -50,7 +50,8 @@ nb.show_segments(result.transcript)
 # %%
 # NBVAL_IGNORE_OUTPUT
 nb.record(notebook="02_transcribe", media_id=result.media.id, words=len(result.transcript.words),
-          segments=len(result.transcript.segments), language=result.transcript.language,
+          segments=len(result.transcript.segments),
+          language=nb.language_label(result.transcript.language_detection, result.transcript.language),
           backend=result.transcript.backend, model=result.transcript.model)
 
 # %%

@@ -52,6 +52,7 @@ sizes = nb.show_outputs(result.outputs)
 nb.record(notebook="06_subtitles", media_id=result.media.id, files=nb.files_written(result.outputs),
           sizes=sizes, output_dir=pathlib.Path(result.outputs["vtt"]).parent,
           speakers=len(result.document.speakers), words=len(result.document.transcript.words),
+          language=nb.language_label(result.document.language_detection, result.document.language),
           duration=round(result.audio.duration, 2))
 
 # %%

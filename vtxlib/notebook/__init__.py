@@ -13,6 +13,7 @@ own form fields, so any notebook can be rerun alone after a disconnect.
 """
 
 from ..colab_install import drive_wanted, flush_drive, in_colab
+from ..language import label as language_label
 from .credentials import SECRETS, secret_status, show_secret_status, store_cookies, youtube_files
 from .display import (
     DOWNLOAD_LINK_MAX_BYTES,
@@ -68,11 +69,11 @@ __all__ = [
     "COLAB_LOCAL_ROOT", "DOWNLOAD_LINK_MAX_BYTES", "DRIVE_MOUNT_POINT", "DriveUnavailable", "EnvironmentInfo",
     "NotebookSession", "RECORD_MIME", "SECRETS", "SESSION_FILE", "check_free_space", "close_pipeline",
     "detect_environment", "drive_wanted", "emotion_counts", "files_written", "finish_runtime", "flush_drive",
-    "in_colab", "language_rows", "load_session", "mount_drive", "normalise_option", "open_workspace",
-    "parse_speaker_names", "pipeline_for", "progress_hook", "record", "recorded", "resolve_source", "sample_source",
-    "save_session", "secret_status", "session_options", "set_speaker_names", "show_cues", "show_enhancement",
-    "show_figure", "show_language", "show_markdown", "show_media", "show_outputs", "show_secret_status",
-    "show_segments", "show_speakers", "show_suggested_names", "show_table", "show_turns", "show_voice_matches",
-    "speaker_seconds", "stage_run", "store_cookies", "suggested_names", "upload_captions", "workspace_root",
-    "youtube_files",
+    "in_colab", "language_label", "language_rows", "load_session", "mount_drive", "normalise_option",
+    "open_workspace", "parse_speaker_names", "pipeline_for", "progress_hook", "record", "recorded", "resolve_source",
+    "sample_source", "save_session", "secret_status", "session_options", "set_speaker_names", "show_cues",
+    "show_enhancement", "show_figure", "show_language", "show_markdown", "show_media", "show_outputs",
+    "show_secret_status", "show_segments", "show_speakers", "show_suggested_names", "show_table", "show_turns",
+    "show_voice_matches", "speaker_seconds", "stage_run", "store_cookies", "suggested_names", "upload_captions",
+    "workspace_root", "youtube_files",
 ]
