@@ -69,6 +69,7 @@ def test_writes_the_five_files_and_a_summary(sample_run):
     assert all(float(r[4]) > 0 and 0 <= float(r[3]) <= float(r[3]) + float(r[4]) <= 30.05 for r in rttm)
     assert f"speakers: 2 ({', '.join(doc.speakers)})" in proc.stdout
     assert f"words: {len(doc.transcript.words)}  turns: {len(doc.transcript.turns)}" in proc.stdout
+    assert "\nlanguage: en\n" in proc.stdout  # the English sample, identified without a warning
     assert f"outputs: {folder}" in proc.stdout and "real time" in proc.stdout
 
 

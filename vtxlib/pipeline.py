@@ -25,6 +25,7 @@ from typing import Any, Optional
 from .acquire import COOKIES_FILE, AcquireOptions, acquire
 from .capabilities import load_now
 from .errors import BackendUnavailable
+from .language import label as language_label
 from .options import (  # noqa: F401  (re-exported: callers import them from here)
     CODE_OPTIONS,
     STAGES,
@@ -107,6 +108,7 @@ class RunResult:
             f"{doc.media.title} [{doc.media.id}] {self.audio.duration:.1f} s of audio",
             f"speakers: {len(doc.speakers)} ({', '.join(doc.display_name(s) for s in doc.speakers) or 'none'})",
             f"words: {len(doc.transcript.words)}  turns: {len(doc.transcript.turns)}",
+            *([f"language: {language_label(doc.language_detection, doc.language)}"] if doc.language else []),
             f"stages: {stages}",
             f"total {self.wall_seconds:.2f} s, {self.real_time_factor:.1f}x real time" + (
                 f" ({self.report_wall_seconds:.2f} s to the subtitles, the total report.html shows)"
