@@ -362,6 +362,9 @@ def test_real_server_on_loopback_with_the_embedded_pipeline(tmp_path, monkeypatc
             text = " ".join(t["text"] for t in body["turns"])
             assert word_error_rate(" ".join(SPOKEN), text) <= 0.35, text
             assert len(body["speakers"]) == 2
+            detection = body["language_detection"]  # the language stage's result, its note included
+            assert body["language"] == detection["language"] == "en" and detection["source"] == "detected"
+            assert detection["note"] and detection["shares"]["en"] > 0.5
             assert body["turns"][0]["speaker"] != body["turns"][-1]["speaker"]
             assert all("emotion" in t for t in body["turns"])  # the embedded emotion stage ran
             assert body["outputs"]["vtt"] == "transcript.vtt"  # a file name, not a server path

@@ -8,7 +8,7 @@ from pydantic import Field, SerializationInfo, model_serializer
 from pydantic.json_schema import SkipJsonSchema
 
 from .. import netguard
-from ..types import Document, Emotion, MediaInfo, OptionsModel, VoiceMatch, VtxModel, Word
+from ..types import Document, Emotion, LanguageDetection, MediaInfo, OptionsModel, VoiceMatch, VtxModel, Word
 
 
 class ServiceOptions(OptionsModel):
@@ -88,6 +88,9 @@ class TranscriptResponse(VtxModel):
     language: Optional[str] = None
     language_probability: Optional[float] = None
     language_source: Optional[str] = Field(default=None, description="detected or forced (--language)")
+    language_detection: Optional[LanguageDetection] = Field(
+        default=None, description="the language stage's result: low_confidence, shares of speech, spans, and its "
+                                  "one-line note (the warning when it was unsure or heard a second language)")
     speakers: list[str]
     speaker_names: dict[str, str] = Field(default_factory=dict)
     voice_matches: list[VoiceMatch] = Field(default_factory=list, description="with enrolled voices: how "
@@ -190,7 +193,7 @@ def transcript_response(document: Document, outputs: Optional[dict] = None,
     return TranscriptResponse(
         media=PublicMedia.model_validate(media), language=document.language,
         language_probability=document.language_probability, language_source=document.language_source,
-        speakers=document.speakers,
+        language_detection=document.language_detection, speakers=document.speakers,
         speaker_names=dict(document.speaker_names), voice_matches=document.voice_matches, turns=turns,
         words=document.transcript.words,
         outputs={name: Path(path).name for name, path in (outputs or {}).items() if path},
