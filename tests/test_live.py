@@ -495,3 +495,29 @@ def test_phrases_are_long_enough_to_embed():
     assert [[w.text for w in g] for g in groups] == [["w0", "w1"], ["w2", "w3", "w4"]]  # the short tail joins
     assert [[w.text for w in g] for g in _phrases(words((0.0, 0.3), (1.6, 1.9)), 0.2, 1.0)] == [["w0", "w1"]]
     assert _phrases([], 0.2, 1.0) == []
+
+
+# -- languages -------------------------------------------------------------------------------------
+
+def test_live_command_transcribes_the_language_it_is_told(tmp_path, capsys):
+    from vtxlib import cli
+    from vtxlib.metrics import error_rate
+    from vtxlib.testing.multilingual import make_clip
+
+    clip = make_clip(Path(__file__).parent / ".fixtures" / "multilingual", "es", "test", 0, 10.0)
+    assert cli.main(["live", "--wav", str(clip.wav), "--fast", "--language", "es"]) == 0
+    out = capsys.readouterr().out
+    heard = " ".join(line.split("] ", 1)[1].rsplit("   (", 1)[0] for line in out.splitlines() if line.startswith("["))
+    # base in Spanish; tiny.en (the default before --language) turned this clip into English words
+    assert error_rate(clip.text, heard) < 0.6, heard
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--language", "auto"], "needs the spoken language"),
+    (["--language", "xx"], "expected auto or one of Whisper's language codes"),
+    (["--language", "es", "--asr-model", "tiny.en"], "is English only, and --language es was asked"),
+])
+def test_live_command_refuses_a_language_it_cannot_transcribe_in_one_line(stream, args, expected):
+    proc = live_command("--wav", stream["path"], "--fast", *args)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -74,6 +74,16 @@ def normalise_language(value: Optional[str]) -> str:
                      f"({', '.join(WHISPER_LANGUAGES)})")
 
 
+def live_language(value: Optional[str]) -> str:
+    """The language of live transcription: a Whisper code (default en). Not ``auto``: identifying it
+    needs several seconds of speech (docs/languages.md), more than one utterance holds."""
+    code = normalise_language(value or "en")
+    if code == AUTO:
+        raise InputError("live transcription needs the spoken language: --language xx (default en); identifying "
+                         "it needs more speech than one utterance holds")
+    return code
+
+
 class LanguageOptions(OptionsModel):
     """How the language is identified (all part of the stage's cache key)."""
 

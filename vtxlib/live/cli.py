@@ -21,7 +21,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--labels", action="store_true", help="label speakers by voice (SPEAKER_00, ...)")
     p.add_argument("--min-silence", type=float, default=LiveOptions().min_silence_s,
                    help="seconds of silence that end an utterance (default 0.5)")
-    p.add_argument("--asr-model", default=None, help="CTranslate2 Whisper folder (default: bundled tiny.en)")
+    p.add_argument("--language", default="en",
+                   help="spoken language, a Whisper code such as en, es, de, ja (default en); not auto: "
+                        "identifying it needs more speech than one utterance holds")
+    p.add_argument("--asr-model", default=None,
+                   help="CTranslate2 Whisper folder (default: bundled tiny.en for English, base for the others)")
     p.add_argument("--save", action="store_true", help="save audio + transcript.{vtt,srt,json,...} to the workspace")
     p.add_argument("--workspace", type=Path, default=None,
                    help="cache folder (default: $VTX_WORKSPACE, Drive on Colab, else ./vtx-workspace)")
@@ -37,14 +41,18 @@ def cmd_live(args) -> int:
         sys.stdout.write(f"[{u.start:7.2f}-{u.end:7.2f}] {who}{u.text}   ({u.latency_s:.2f} s)\n")
         sys.stdout.flush()
 
+    from ..language import live_language
+
     options = LiveOptions(speaker_labels=args.labels, min_silence_s=args.min_silence)
+    language = live_language(args.language)  # a bad code is one line, before anything opens
     # the input first: a missing file or no PortAudio is one line, before any model loads
     if args.wav is not None:
         source = WavFileSource(args.wav, realtime=not args.fast)
     else:
         import_sounddevice()
         source = SoundDeviceSource()
-    transcriber = create_live_transcriber(asr_model=args.asr_model, options=options, on_utterance=show)
+    transcriber = create_live_transcriber(asr_model=args.asr_model, language=language, options=options,
+                                          on_utterance=show)
     if args.wav is None:
         sys.stderr.write("recording from the microphone; press Ctrl-C to stop\n")
     transcriber.start(source)

@@ -250,15 +250,20 @@ class LiveTranscriber:
 def create_live_transcriber(asr_model: Optional[str] = None, language: Optional[str] = "en",
                             options: Optional[LiveOptions] = None, beam_size: int = 1,
                             on_utterance: Optional[Callable[[Utterance], None]] = None) -> LiveTranscriber:
-    """A transcriber on the embedded tier (whisper-cpu, bundled tiny.en unless ``asr_model``),
-    with its models loaded now. Greedy decoding without faster-whisper's own VAD: utterances are
-    already cut at silences, and latency matters more than the last bit of accuracy."""
+    """A transcriber on the embedded tier (whisper-cpu) for speech in LANGUAGE (a Whisper code:
+    bundled tiny.en for English, bundled base for the others, unless ``asr_model``), with its
+    models loaded now. Greedy decoding without faster-whisper's own VAD: utterances are already cut
+    at silences, and latency matters more than the last bit of accuracy."""
+    from ..asr import check_model_languages, choose_asr_model
     from ..asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions
+    from ..capabilities import model_languages
+    from ..language import forced, live_language
 
-    asr_options = WhisperCpuOptions(language=language, beam_size=beam_size, vad_filter=False)
-    if asr_model:
-        asr_options.model = asr_model
-    transcriber = LiveTranscriber(WhisperCpuAsr(asr_options), options, on_utterance=on_utterance)
+    language = live_language(language)
+    model = asr_model or choose_asr_model([language], "cpu").model
+    asr = WhisperCpuAsr(WhisperCpuOptions(model=model, language=language, beam_size=beam_size, vad_filter=False))
+    check_model_languages(model_languages(asr), model, forced(language), [language])  # tiny.en asked for es
+    transcriber = LiveTranscriber(asr, options, on_utterance=on_utterance)
     transcriber.warm_up()
     return transcriber
 
