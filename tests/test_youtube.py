@@ -451,3 +451,22 @@ def test_upload_command_sends_the_translations_beside_the_subtitles(tracks, tmp_
             and "request written" in line] == ["dry run: es", "dry run: en", "dry run: fr"]
     languages = sorted(json.loads(p.read_text())["language"] for p in original.parent.glob("*.youtube-request.json"))
     assert languages == ["en", "es", "fr"]
+
+
+def test_upload_command_takes_the_language_of_the_transcript_beside_the_subtitles(tracks, tmp_path, capsys):
+    from vtxlib import cli
+    from vtxlib.types import AlignedTranscript, Document, MediaInfo
+
+    original = tracks[0][0]  # Spanish text, no --language: it was uploaded as English
+    document = Document(media=MediaInfo(id="m", title="talk", source="talk.mp4"), transcript=AlignedTranscript(turns=[]))
+    document.language = "es"
+    (original.parent / "transcript.json").write_text(document.model_dump_json(), encoding="utf-8")
+    assert cli.main(["upload", str(original), "--video", VIDEO, "--dry-run", "--workspace", str(tmp_path / "ws")]) == 0
+    assert "caption language: es (from transcript.json" in capsys.readouterr().out
+    request = json.loads((original.parent / "transcript.vtt.youtube-request.json").read_text())
+    assert request["body"]["snippet"]["language"] == "es"
+
+    (original.parent / "transcript.json").unlink()  # a VTT alone: English, and the line says why and how to choose
+    assert cli.main(["upload", str(original), "--video", VIDEO, "--dry-run", "--workspace", str(tmp_path / "ws")]) == 0
+    assert "caption language: en (default: no transcript.json beside transcript.vtt; --language xx to choose)" \
+        in capsys.readouterr().out

@@ -11,7 +11,9 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("upload", help="upload a .vtt/.srt as a YouTube caption track (update, never duplicate)")
     p.add_argument("subtitles", type=Path, help="transcript.vtt or transcript.srt")
     p.add_argument("--video", required=True, help="YouTube video id or URL (you must own the video)")
-    p.add_argument("--language", default="en", help="caption language (default en)")
+    p.add_argument("--language", default=None,
+                   help="caption language (default: the language of the transcript.json beside SUBTITLES, "
+                        "else en)")
     p.add_argument("--with-translations", action="store_true",
                    help="also upload every translated track beside SUBTITLES (transcript.<lang>.vtt), each "
                         "in its own language")
@@ -30,11 +32,13 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
     workspace = Workspace(args.workspace)
     fmt = "srt" if args.subtitles.suffix.lower() == ".srt" else "vtt"
-    options = UploadOptions(video_id=args.video, language=args.language, name=args.name, is_draft=args.draft,
+    language, whence = caption_language(args.subtitles, args.language)
+    sys.stdout.write(f"caption language: {language} ({whence})\n")
+    options = UploadOptions(video_id=args.video, language=language, name=args.name, is_draft=args.draft,
                             format=fmt, dry_run=args.dry_run, client_secrets=args.client_secrets,
                             token_path=workspace.secrets_dir / "youtube_token.json",
                             interactive=sys.stdin is not None and sys.stdin.isatty())
-    tracks = [(args.subtitles, args.language)] + (translated_tracks(args.subtitles) if args.with_translations else [])
+    tracks = [(args.subtitles, language)] + (translated_tracks(args.subtitles) if args.with_translations else [])
     result = upload_caption_tracks(tracks, options)
     sys.stdout.write(f"{result.message}\n")
     for track in result.results:
@@ -52,3 +56,22 @@ def translated_tracks(subtitles: Path) -> list[tuple[Path, str]]:
         if path != subtitles and language and "." not in language:
             found.append((path, language))
     return found
+
+
+def caption_language(subtitles: Path, given: str | None) -> tuple[str, str]:
+    """The original track's language and where it came from: --language, else the transcript.json that vtx
+    wrote beside SUBTITLES (so a Spanish transcript is not uploaded as English), else en."""
+    from .types import Document, DocumentError
+
+    if given:
+        return given, "--language"
+    beside = subtitles.parent / "transcript.json"
+    if not beside.is_file():
+        return "en", f"default: no transcript.json beside {subtitles.name}; --language xx to choose"
+    try:
+        language = Document.load(beside).language
+    except DocumentError as e:
+        return "en", f"default: {e}; --language xx to choose"
+    if not language:
+        return "en", f"default: {beside.name} names no language; --language xx to choose"
+    return language, f"from {beside.name}; --language xx to choose another"
