@@ -687,3 +687,19 @@ def test_a_retired_model_is_one_line_naming_the_option_real_sdk(gemini_server, m
     assert "--enhance-model" in message and "ENHANCE_MODEL" in message and "VTX_GEMINI_MODEL" in message
     monkeypatch.delenv("VTX_GEMINI_MODEL")
     assert EnhanceOptions().model == "gemini-flash-latest"
+
+
+def test_the_summary_and_chapters_are_asked_for_in_the_transcripts_language():
+    spanish = make_document(CALL)
+    spanish.language = "es"
+    client = FakeClient()
+    enh.enhance(spanish, EnhanceOptions(chunk_words=1000), client=client)
+    insights = [r["config"] for r in client.models.requests if r["config"].response_schema is enh.InsightsAnswer]
+    assert len(insights) == 1
+    assert "in the transcript's language (ISO 639-1 code es); do not translate" in insights[0].system_instruction
+
+    unknown = make_document(CALL)
+    unknown.language = None
+    client = FakeClient()
+    enh.enhance(unknown, EnhanceOptions(chunk_words=1000), client=client)
+    assert all("transcript's language" not in r["config"].system_instruction for r in client.models.requests)

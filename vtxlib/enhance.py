@@ -54,7 +54,7 @@ from .workspace import atomic_write_json
 
 log = logging.getLogger("vtxlib.enhance")
 
-PROMPT_VERSION = 1  # part of every cache key (with the schema): change it when a prompt changes
+PROMPT_VERSION = 2  # part of every cache key (with the schema): change it when a prompt changes
 YOUTUBE_MIN_CHAPTER_S = 10.0
 
 PUNCTUATION_INSTRUCTIONS = """\
@@ -386,7 +386,7 @@ def _add_insights(result: EnhanceResult, caller: "_ModelCaller", options: Enhanc
     payload = {"transcript": _insights_lines(turns, options.insights_max_chars),
                "speakers": result.document.speakers}
     try:
-        found, _ = caller.generate("insights", payload, INSIGHTS_INSTRUCTIONS, InsightsAnswer,
+        found, _ = caller.generate("insights", payload, insights_instructions(result.document.language), InsightsAnswer,
                                    check=lambda answer: _validate_insights(answer, turns, result.document.speakers))
     except (ResponseRejected, StageFailed) as e:
         log.warning("enhance: no summary/chapters/names: %s", e)
@@ -399,6 +399,15 @@ def _add_insights(result: EnhanceResult, caller: "_ModelCaller", options: Enhanc
         result.chapters = found.chapters
     if options.suggest_names:
         result.suggested_speaker_names = found.speaker_names
+
+
+def insights_instructions(language: Optional[str]) -> str:
+    """The insights prompt, told to write in the transcript's LANGUAGE (a Spanish talk gets a Spanish
+    summary and chapter titles, not English ones)."""
+    if not language:
+        return INSIGHTS_INSTRUCTIONS
+    return INSIGHTS_INSTRUCTIONS + (f"Write the summaries and chapter titles in the transcript's language "
+                                    f"(ISO 639-1 code {language}); do not translate them.\n")
 
 
 def _insights_lines(turns: list[Turn], max_chars: int) -> str:
