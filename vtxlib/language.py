@@ -535,10 +535,24 @@ def label(detection: Optional[LanguageDetection], language: Optional[str] = None
     return "+".join([detection.language] + mixed(detection))
 
 
+def how_found(detection: Optional[LanguageDetection]) -> str:
+    """How the language was found, for a reader: "forced", "detected, p 0.90" or "unsure, p 0.15"."""
+    if detection is None:
+        return ""
+    if detection.source == "forced":
+        return "forced"
+    return f"{'unsure' if detection.low_confidence else 'detected'}, p {detection.probability or 0.0:.2f}"
+
+
+def warns(detection: Optional[LanguageDetection], options: Optional[LanguageOptions] = None) -> bool:
+    """Whether the detection's note is a warning: unsure, nothing identified, or a second language heard."""
+    return detection is not None and detection.source == "detected" and \
+        (detection.low_confidence or detection.language is None or bool(mixed(detection, options)))
+
+
 def log_note(detection: LanguageDetection, options: Optional[LanguageOptions] = None) -> None:
     """The detection's one line: a warning when it is unsure or heard a second language."""
-    if detection.source == "detected" and (detection.low_confidence or mixed(detection, options)
-                                           or detection.language is None):
+    if warns(detection, options):
         log.warning("%s", detection.note)
     else:
         log.info("%s", detection.note)

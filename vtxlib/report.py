@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .emotion.base import LABELS
-from .language import mixed
+from .language import how_found, warns
 from .timefmt import clock
 from .timeline import CSS as TIMELINE_CSS
 from .timeline import EMOTION_COLORS, UNCERTAIN_COLOR, speaker_colors, timeline_html
@@ -51,7 +51,8 @@ h1{font-size:1.5em;margin:.6em 0 .1em} h2{font-size:1.15em;margin-top:1.4em;bord
 .langbar{position:relative;height:1.6em;background:#f2f2f2;border-radius:3px;margin:.4em 0}
 .langbar .lang{position:absolute;top:0;bottom:0;border:0;color:#fff;font:inherit;font-size:.8em;overflow:hidden;
 cursor:pointer;padding:0 .3em;text-align:left}
-.warning{background:#fff6e0;border-left:3px solid #e0a000;padding:.3em .6em;margin:.4em 0;font-size:.9em} table{border-collapse:collapse;font-size:.9em}
+.warning{background:#fff6e0;border-left:3px solid #e0a000;padding:.3em .6em;margin:.4em 0;font-size:.9em}
+table{border-collapse:collapse;font-size:.9em}
 td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:left} th{background:#f6f6f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .player{position:sticky;top:0;z-index:10;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd}
@@ -322,22 +323,15 @@ def _language_meta(document: Document) -> str:
     language = document.transcript.language
     if not language:
         return ""
-    detection = document.language_detection
-    how = ""
-    if detection is not None and detection.source == "forced":
-        how = " (forced)"
-    elif detection is not None and detection.probability is not None:
-        how = f" ({'unsure' if detection.low_confidence else 'detected'}, p {detection.probability:.2f})"
-    return f' &middot; language <b class="language">{html.escape(language)}</b>{html.escape(how)}'
+    how = how_found(document.language_detection)
+    return f' &middot; language <b class="language">{html.escape(language)}</b>' + (f" ({html.escape(how)})" if how else "")
 
 
 def _language_warning(document: Document) -> list[str]:
     """The language stage's one line where it warned (unsure, or a second language heard): a reader of
     the page is told what the run's log said, and how to choose the language."""
     detection = document.language_detection
-    if detection is None or detection.source != "detected" or not detection.note:
-        return []
-    if not (detection.low_confidence or detection.language is None or mixed(detection)):
+    if not warns(detection) or not detection.note:
         return []
     return [f'<p class="warning language-note">{html.escape(detection.note)}</p>']
 

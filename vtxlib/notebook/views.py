@@ -26,12 +26,13 @@ def show_segments(transcript, limit: int = 12) -> None:
 def language_rows(detection) -> list[tuple]:
     """The language stage's result as table rows: how the language was found, the most probable
     languages, each language's share of the speech and where it was heard."""
+    from ..language import how_found
+
     if detection is None:
         return [("language", "not identified (the transcript's backend chose it)")]
     if detection.source == "forced":
         return [("language", f"{detection.language} (forced)")]
-    how = "unsure" if detection.low_confidence else "detected"
-    rows = [("language", f"{detection.language} ({how}, p {detection.probability or 0.0:.2f})"),
+    rows = [("language", f"{detection.language} ({how_found(detection)})"),
             ("most probable", ", ".join(f"{lang} {p:.2f}" for lang, p in list(detection.probabilities.items())[:5])),
             ("share of the speech", ", ".join(f"{lang} {share:.0%}" for lang, share in detection.shares.items()))]
     if len(detection.spans) > 1:
@@ -44,11 +45,10 @@ def language_rows(detection) -> list[tuple]:
 def show_language(detection) -> None:
     """The language stage's result, and its warning line in bold where it warned (unsure, or a second
     language heard), so the notebook says what the log said."""
-    from ..language import mixed
+    from ..language import warns
 
     show_table(["", ""], language_rows(detection), caption="spoken language")
-    if detection is not None and detection.source == "detected" and \
-            (detection.low_confidence or detection.language is None or mixed(detection)):
+    if warns(detection):
         show_markdown(f"**{detection.note}** (the `LANGUAGE` field above forces one)")
 
 
