@@ -408,6 +408,9 @@ def test_quickstart_gives_captions_in_one_pass(executed):
     assert r["speakers"] == 2 and r["words"] >= 50 and r["enhanced"] is False
     assert r["speaker_names"] == {"SPEAKER_00": "Alice"}
     assert r["upload"]["dry_run"] is True and r["upload"]["video_id"] == VIDEO_ID
+    language = [o for o in _outputs_of(executed["notebooks"][QUICKSTART], "text/html")
+                if "spoken language" in "".join(o["data"]["text/html"])]
+    assert language and "en (detected, p " in "".join(language[0]["data"]["text/html"])  # LANGUAGE empty: identified
 
 
 @pytest.mark.notebooks

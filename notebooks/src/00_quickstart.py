@@ -15,6 +15,7 @@ SOURCE = ''  # @param {type:"string"}
 WORKSPACE = ''  # @param {type:"string"}
 COOKIES = ''  # @param {type:"string"}
 NUM_SPEAKERS = 0  # @param {type:"integer"}
+LANGUAGE = ''  # @param {type:"string"}
 ENHANCE = 'auto'  # @param ["auto", "gemini", "off"]
 SPEAKER_NAMES = ''  # @param {type:"string"}
 VIDEO_ID = ''  # @param {type:"string"}
@@ -27,6 +28,7 @@ form = widgets.parameter_form(globals(), {
     'WORKSPACE': None,
     'COOKIES': None,
     'NUM_SPEAKERS': None,
+    'LANGUAGE': None,
     'ENHANCE': ['auto', 'gemini', 'off'],
     'SPEAKER_NAMES': None,
     'VIDEO_ID': None,
@@ -36,6 +38,7 @@ form = widgets.parameter_form(globals(), {
     'WORKSPACE': 'workspace folder; empty = Drive on Colab (vtx folder), else ./vtx-workspace',
     'COOKIES': 'a cookies.txt for sites that ask to sign in (YouTube: "confirm you\'re not a bot"); kept with the secrets',
     'NUM_SPEAKERS': 'exact number of speakers; 0 = estimate',
+    'LANGUAGE': 'spoken language code such as es; empty = identified from the speech',
     'ENHANCE': 'Gemini punctuation, summary, chapters: auto = when GEMINI_API_KEY is set',
     'SPEAKER_NAMES': 'SPEAKER_00=Alice; SPEAKER_01=Bob (empty = keep the labels)',
     'VIDEO_ID': 'YouTube video to caption; empty = no upload (or the source, when DRY_RUN is unticked and it is a YouTube URL)',
@@ -51,10 +54,12 @@ audio = nb.stage_run("audio", SOURCE, WORKSPACE, allow_sample=True, cookies=COOK
 nb.show_media(audio)
 
 # %%
-result = nb.stage_run("subtitles", SOURCE, WORKSPACE, num_speakers=NUM_SPEAKERS, enhance=ENHANCE)
+result = nb.stage_run("subtitles", SOURCE, WORKSPACE, num_speakers=NUM_SPEAKERS, language=LANGUAGE,
+                      enhance=ENHANCE)
 if SPEAKER_NAMES.strip():
     nb.set_speaker_names(SPEAKER_NAMES, source=SOURCE, workspace=WORKSPACE)
-    result = nb.stage_run("subtitles", SOURCE, WORKSPACE)
+    result = nb.stage_run("subtitles", SOURCE, WORKSPACE, language=LANGUAGE)
+nb.show_language(result.document.language_detection)
 nb.show_cues(result.outputs["vtt"], 8)
 
 # %%
