@@ -21,6 +21,7 @@ from vtxlib.errors import BackendUnavailable, InputError
 from vtxlib.language import (
     LanguageOptions,
     conclude,
+    describe,
     forced,
     identify,
     log_note,
@@ -827,3 +828,13 @@ def test_the_gpu_detector_leaves_the_gpu_after_its_stage_unless_kept(clips, tmp_
         detector = pipeline.backends()["language"]
         assert detector.name == "whisper-large-v3-turbo" and detector.uses_gpu
     assert loads == ["large-v3-turbo", "large-v3-turbo"]  # loaded again after the release, then kept
+
+
+def test_an_unplaced_voice_is_not_blamed_on_music_or_noise():
+    """Clear speech that the model hears at p 0.40 is usually a voice or language it cannot place, not
+    noise: the line names that too (it said only "music or noise?" before)."""
+    detection = LanguageDetection(language="fr", probability=0.40, low_confidence=True, speech_seconds=12.0,
+                                  shares={"fr": 1.0})
+    note = describe(detection, LanguageOptions())
+    assert note == ("language identification is unsure (p=0.40: music, noise, or a voice or language the model "
+                    "cannot place): transcribing as fr; choose another with --language xx")

@@ -8,8 +8,8 @@ import pytest
 from vtxlib.notebook import views
 from vtxlib.types import LanguageDetection, LanguageSpan
 
-UNSURE_NOTE = ("language identification is unsure (p=0.15, music or noise?): transcribing as hu; "
-               "choose another with --language xx")
+UNSURE_NOTE = ("language identification is unsure (p=0.15: music, noise, or a voice or language the model cannot "
+               "place): transcribing as hu; choose another with --language xx")
 
 
 @pytest.fixture

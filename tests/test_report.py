@@ -238,8 +238,8 @@ def with_detection(detection: LanguageDetection) -> Document:
 
 
 def test_an_unsure_language_is_said_on_the_page_with_how_to_choose_it():
-    note = ("language identification is unsure (p=0.15, music or noise?): transcribing as hu; "
-            "choose another with --language xx")
+    note = ("language identification is unsure (p=0.15: music, noise, or a voice or language the model cannot "
+            "place): transcribing as hu; choose another with --language xx")
     page = render_report(with_detection(LanguageDetection(language="hu", probability=0.1454, low_confidence=True,
                                                           shares={"hu": 1.0}, note=note)))
     assert "(unsure, p 0.15)" in page

@@ -513,7 +513,7 @@ def describe(detection: LanguageDetection, options: LanguageOptions) -> str:
                 if detection.acoustic_language not in (None, detection.language) else "")
     if detection.low_confidence:
         why = (f"only {detection.speech_seconds:.1f} s of speech" if detection.speech_seconds < options.min_speech_s
-               else f"p={detection.probability:.2f}" + ("" if rescored else ", music or noise?"))
+               else f"p={detection.probability:.2f}" + ("" if rescored else ": music, noise, or a voice or language the model cannot place"))
         return (f"language identification is unsure ({why}{rescored}): transcribing as {detection.language}; "
                 f"choose another with --language xx")
     others = mixed(detection, options)
