@@ -277,6 +277,17 @@ def test_normalise_language():
         normalise_language("english")
 
 
+def test_a_language_tag_with_a_region_or_another_spelling_is_read_as_whispers_code():
+    """YouTube and browsers write pt-BR, en_US, zh-Hant-TW; ISO writes jv and nb where Whisper writes jw and
+    no. These were refused as unknown codes."""
+    assert [normalise_language(tag) for tag in ("pt-BR", "en_US", "zh-Hant-TW", "jv", "nb", "iw", "fil")] == \
+        ["pt", "en", "zh", "jw", "no", "he", "tl"]
+    assert PipelineOptions(language="es-419").language == "es"
+    for unknown in ("xx-YY", "-es", "english"):
+        with pytest.raises(InputError, match="a tag with a region such as pt-BR is read as its language"):
+            normalise_language(unknown)
+
+
 def test_without_the_detector_model_the_run_goes_on_and_says_so(clips, workspace, caplog):
     class Missing(FixedDetector):
         name = "missing-detector"

@@ -63,15 +63,28 @@ AUTO = "auto"
 DETECTOR_MODEL = "base"  # the bundled multilingual model (vtxlib.asr.whisper_cpu.BUNDLED_MODELS)
 
 
+#: ISO 639 codes that Whisper spells otherwise: Javanese, Norwegian Bokmål, Filipino, and the withdrawn
+#: codes of Hebrew, Indonesian and Yiddish that some systems still write.
+WHISPER_SPELLING = {"jv": "jw", "nb": "no", "fil": "tl", "iw": "he", "in": "id", "ji": "yi"}
+
+
 def normalise_language(value: Optional[str]) -> str:
-    """``auto`` (None or empty too) or a Whisper language code; anything else is an InputError."""
+    """``auto`` (None or empty too) or a Whisper language code; anything else is an InputError.
+
+    A language tag with a region or script (``pt-BR``, ``en_US``, ``zh-Hant-TW``, as YouTube and
+    browsers write them) is read as its language, since Whisper knows no regions; ISO codes that
+    Whisper spells otherwise (``jv``, ``nb``, ...) are read as Whisper's."""
     if value is None or not str(value).strip():
         return AUTO
     code = str(value).strip().lower()
     if code == AUTO or code in WHISPER_LANGUAGES:
         return code
+    language = code.replace("_", "-").split("-")[0]
+    language = WHISPER_SPELLING.get(language, language)
+    if language in WHISPER_LANGUAGES:
+        return language
     raise InputError(f"--language {value!r}: expected auto or one of Whisper's language codes "
-                     f"({', '.join(WHISPER_LANGUAGES)})")
+                     f"({', '.join(WHISPER_LANGUAGES)}); a tag with a region such as pt-BR is read as its language")
 
 
 def live_language(value: Optional[str]) -> str:
