@@ -4,6 +4,7 @@
     python bench/language.py                    # both voices per half, clips of 3/6/10/20 s
     python bench/language.py --halves dev       # choose constants on dev only
     python bench/language.py --detector large-v3-turbo   # the GPU tier's detector (CUDA, hub download)
+    python bench/language.py --speakers         # diarization only: one voice, one speaker? (~20 min)
 
 For each half (dev, test: other voices AND other sentences) and each of the ten languages:
 
@@ -158,6 +159,40 @@ def run_breadth(pipeline: Pipeline) -> list[str]:
     return lines
 
 
+def run_speakers(workspace: Workspace, halves: list[str], languages: list[str]) -> None:
+    """Single-voice clips of about 10 and 20 s (every sentence start, both voices) and the other
+    languages' clips, each diarized with its true language given (no identification): speakers reported."""
+    clips = defaultdict(list)  # (group, language) -> clips
+    for half in halves:
+        for language in languages:
+            for voice in (0, 1):
+                for first in range(6):
+                    for length in (10.0, WER_SECONDS):
+                        clips[(half, language)].append(make_clip(FIXTURES, language, half, voice, length, first))
+    if "test" in halves:
+        for language in BREADTH_SENTENCES:
+            clips[("other", language)] += [make_breadth_clip(FIXTURES, language, voice) for voice in (0, 1)]
+    totals = defaultdict(lambda: [0, 0])
+    splits = []
+    for (group, language), group_clips in clips.items():
+        options = PipelineOptions(emotion="off", report=False, language=language, free_gpu_between_stages=False)
+        with Pipeline(workspace, options) as pipeline:
+            for clip in group_clips:
+                turns = pipeline.run(str(clip.wav), until="diarize").diarization.turns
+                speakers = len({t.speaker for t in turns})
+                totals[(group, language)][0] += speakers == 1
+                totals[(group, language)][1] += 1
+                if speakers != 1:
+                    splits.append(f"{group} {language} {clip.voice} {clip.duration:.1f}s: {speakers} speakers")
+    for group in dict.fromkeys(g for g, _ in totals):
+        rows = {lang: v for (g, lang), v in totals.items() if g == group}
+        one, n = sum(v[0] for v in rows.values()), sum(v[1] for v in rows.values())
+        print(f"\n== {group}: single-voice clips reported as one speaker: {one}/{n} = {100 * one / n:.1f} % ==")
+        print("  " + ", ".join(f"{lang} {v[0]}/{v[1]}" for lang, v in rows.items()))
+    for line in splits:
+        print(f"  split: {line}")
+
+
 def run_half(half: str, pipeline: Pipeline, quick: bool, languages: list[str], wer: bool = True,
              counts=dict) -> dict:
     """COUNTS() gives the detector's decoding counters so far (reset before each half)."""
@@ -281,12 +316,18 @@ def main(argv=None) -> int:
     parser.add_argument("--detector", default="base",
                         help="the language detector's Whisper model: base (bundled, CPU) or a hub model on CUDA, "
                              "e.g. large-v3-turbo (the GPU tier's; downloaded once)")
+    parser.add_argument("--speakers", action="store_true",
+                        help="only diarize the single-voice clips of 10 s and more: how many come out as one speaker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     # OpenMP's threads change CTranslate2's last digits and can flip near ties between languages
     # (docs/languages.md): measured as `vtxlib run` runs unless the variable is set
     print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, detector {args.detector}")
     started = time.perf_counter()
+    if args.speakers:
+        run_speakers(Workspace(args.workspace), args.halves.split(","), args.languages.split(","))
+        print(f"\ntotal {time.perf_counter() - started:.0f} s")
+        return 0
     # the stage computed, timed; a GPU detector stays loaded from clip to clip
     options = PipelineOptions(emotion="off", report=False, force="language", free_gpu_between_stages=False)
     detector = TimedDetector() if args.detector == "base" else \
