@@ -317,7 +317,7 @@ def main(argv=None) -> int:
                         help="the language detector's Whisper model: base (bundled, CPU) or a hub model on CUDA, "
                              "e.g. large-v3-turbo (the GPU tier's; downloaded once)")
     parser.add_argument("--speakers", action="store_true",
-                        help="only diarize the single-voice clips of 10 s and more: how many come out as one speaker")
+                        help="only diarize the single-voice clips of about 10 and 20 s: how many come out as one speaker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     # OpenMP's threads change CTranslate2's last digits and can flip near ties between languages
