@@ -29,7 +29,11 @@ For each half (dev, test: other voices AND other sentences) and each of the ten 
   (above ``second_language_share``) and the share of all their speech counted for a language other
   than the main one (false); on mixed clips (the ~20 s clip of one language followed by the ~10 s
   clip of the next language in another voice of the half), those whose second language is found
-  with a span of its own.
+  with a span of its own;
+* **speakers** (``--speakers``, instead of all the above): every single-voice clip of about 10 and
+  20 s of both halves and the twelve other languages' clips, diarized with the language given: how
+  many are reported as one speaker, per language. Diarization reads no text, so this shows whether
+  a language's sound alone makes the embedded diarizer split a voice.
 
 Runs with OpenMP as ``vtxlib run`` does (``OMP_NUM_THREADS`` unset: torch's default threads), whose
 arithmetic differs in the last digits from ``OMP_NUM_THREADS=1``: near ties between languages can
