@@ -160,6 +160,28 @@ def test_stop_flushes_the_last_utterance_without_trailing_silence(fast_session, 
     assert last.end >= fast_session.duration - 0.5
 
 
+def test_the_last_utterance_reaches_the_asr_when_the_padded_frame_ends_it():
+    """This clip ends 0.48 s after its last word: the frame that flush pads out completes the 0.5 s of
+    silence and closes the utterance there. That cut was dropped, so 8-20 s of the clip was never
+    transcribed (one utterance of 7 s out of 21 s)."""
+    from vtxlib.live.segment import StreamingVad
+    from vtxlib.testing.multilingual import make_clip
+    from vtxlib.types import Transcript
+
+    class Heard:
+        def __init__(self):
+            self.spans = []
+
+        def transcribe_array(self, samples, duration, offset=0.0):
+            self.spans.append((offset, offset + duration))
+            return Transcript(segments=[], language="pl")
+
+    clip = make_clip(Path(__file__).parent / ".fixtures" / "multilingual", "pl", "dev", 0, 20.0)
+    asr = Heard()
+    live.LiveTranscriber(asr, vad=StreamingVad()).run(WavFileSource(clip.wav, realtime=False))
+    assert len(asr.spans) == 2 and asr.spans[-1][1] > clip.duration - 1.0, (asr.spans, clip.duration)
+
+
 def test_latency_is_recorded_per_utterance(fast_session):
     emitted = fast_session.emitted
     assert [u.index for u in emitted] == [0, 1, 2, 3]  # the callback saw every utterance, in order
@@ -225,7 +247,8 @@ def test_realtime_start_stop_mid_utterance_and_model_loaded_once(transcriber, st
     assert first.measured_realtime
     # wall-clock latency: at least the silence the cut waited for, at most that plus a slow ASR call
     assert first.endpoint_delay_s <= first.latency_s <= first.endpoint_delay_s + first.processing_s + 1.0, details
-    assert transcriber.loads_at_creation == 1 and transcriber.loads.calls == loads_before  # loaded once, at creation
+    # loaded once, at creation: tiny.en and the language check's base
+    assert transcriber.loads_at_creation == 2 and transcriber.loads.calls == loads_before
 
 
 def test_start_twice_is_refused(transcriber, stream):
@@ -484,6 +507,20 @@ def test_widget_record_stop_save(transcriber, stream, tmp_path):
     assert "transcript.vtt" in box.status.value
 
 
+def test_widget_shows_the_language_checks_line(transcriber, stream, tmp_path):
+    """Log lines from the recording thread do not reach a notebook cell: the widget shows the check's line."""
+    require("ipywidgets", extra="notebooks")
+    box = live.live_widget(transcriber, source_factory=lambda: WavFileSource(stream["path"], realtime=False))
+    box.buttons["record"].click()
+    deadline = time.time() + 60
+    while transcriber.running and time.time() < deadline:
+        time.sleep(0.1)
+    box.buttons["stop"].click()
+    note = box.session().language_note
+    assert note and note.startswith("language en detected (p="), note
+    assert box.transcript.value.count("vtx-live-language") == 1 and note in box.transcript.value
+
+
 def test_phrases_are_long_enough_to_embed():
     from vtxlib.live.transcriber import _phrases
     from vtxlib.types import Word
@@ -513,7 +550,6 @@ def test_live_command_transcribes_the_language_it_is_told(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--language", "auto"], "needs the spoken language"),
     (["--language", "xx"], "expected auto or one of Whisper's language codes"),
     (["--language", "es", "--asr-model", "tiny.en"], "is English only, and --language es was asked"),
 ])
@@ -521,3 +557,96 @@ def test_live_command_refuses_a_language_it_cannot_transcribe_in_one_line(stream
     proc = live_command("--wav", stream["path"], "--fast", *args)
     assert proc.returncode == 1 and proc.stderr.startswith("error: "), proc.stderr
     assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_live_command_without_a_language_switches_to_the_one_it_hears(tmp_path):
+    """No --language: English at first, and the first ~10 s of speech are identified. Japanese came out
+    as English words (tiny.en) for the whole session before; now the warning names ja and the text is
+    written in Japanese."""
+    from vtxlib.testing.multilingual import make_clip
+
+    clip = make_clip(Path(__file__).parent / ".fixtures" / "multilingual", "ja", "test", 0, 20.0)
+    proc = live_command("--wav", str(clip.wav), "--fast")
+    assert proc.returncode == 0, proc.stderr
+    assert "the speech is ja (p=" in proc.stderr and "not en: transcribing it in ja" in proc.stderr, proc.stderr
+    heard = "".join(line.split("] ", 1)[1].rsplit("   (", 1)[0] for line in proc.stdout.splitlines()
+                    if line.startswith("["))
+    japanese = sum("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in heard)
+    assert heard and japanese / len(heard.replace(" ", "")) > 0.8, heard
+
+
+def test_the_language_check_keeps_english_speech_english(fast_session):
+    assert fast_session.language == "en"
+    assert fast_session.language_detection is not None and fast_session.language_detection.language == "en"
+    assert fast_session.to_document().language_source == "detected"
+
+
+class NotTranscribing:
+    def transcribe_array(self, *args, **kwargs):
+        raise AssertionError("the language check runs before any transcription here")
+
+
+class HearsGerman:
+    """A detector that hears German for sure (no decoding needed at p >= 0.9)."""
+
+    def __call__(self, samples):
+        return [("de", 0.95), ("en", 0.03)]
+
+    def decode(self, samples, languages):
+        raise AssertionError("a sure identification is not rescored")
+
+    @property
+    def model(self):
+        return self
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_language_check_switches_from_the_next_utterance_or_only_says_so(switch, caplog):
+    """Once the first seconds are surely German, the rest is transcribed in German and the line says how
+    many utterances came before; with a model the user named (no switch), the line says to restart."""
+    from vtxlib.live.language_check import LanguageCheck
+
+    english, german = NotTranscribing(), NotTranscribing()
+    transcriber = live.LiveTranscriber(english, language="en", language_check=LanguageCheck(HearsGerman(), after_s=2.0),
+                                       switch_asr=(lambda language: german) if switch else None)
+    transcriber.session.utterances = [Utterance(index=i, start=i, end=i + 1, words=[]) for i in range(2)]
+    caplog.set_level("INFO", logger="vtxlib.live")
+    one_second = np.zeros(SAMPLE_RATE, np.float32)
+    transcriber._check_language(one_second)
+    assert not caplog.records and transcriber.asr is english  # under 2 s of speech: not yet
+    transcriber._check_language(one_second)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "the speech is de (p=0.95), not en" in warnings[0]
+    assert transcriber.session.language_note == warnings[0]  # what the notebook widget shows
+    if switch:
+        assert transcriber.asr is german and transcriber.language == transcriber.session.language == "de"
+        assert "from here on; the 2 utterance(s) before were transcribed as en" in warnings[0]
+    else:
+        assert transcriber.asr is english and transcriber.language == "en"
+        assert "restart with --language de" in warnings[0]
+    transcriber._check_language(one_second)  # decided once
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+
+
+class UnsureOfRussian(HearsGerman):
+    def __call__(self, samples):
+        return [("ru", 0.34), ("pl", 0.30), ("en", 0.2)]
+
+    def decode(self, samples, languages):
+        from vtxlib.language import Decoded
+
+        return {lang: Decoded(-1.0, 20, 1.5) for lang in languages}
+
+
+def test_an_unsure_language_check_keeps_english_and_says_what_it_may_be(caplog):
+    from vtxlib.live.language_check import LanguageCheck
+
+    transcriber = live.LiveTranscriber(NotTranscribing(), language="en",
+                                       language_check=LanguageCheck(UnsureOfRussian(), after_s=2.0),
+                                       switch_asr=lambda language: pytest.fail("an unsure check does not switch"))
+    caplog.set_level("INFO", logger="vtxlib.live")
+    transcriber._check_language(np.zeros(2 * SAMPLE_RATE, np.float32))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert transcriber.language == "en" and transcriber.session.language_detection.low_confidence
+    assert warnings == ["the first 2 s of speech may be ru, but not surely (p=0.34): still transcribed as en; "
+                        "name the language with --language xx"], warnings

@@ -87,14 +87,12 @@ def normalise_language(value: Optional[str]) -> str:
                      f"({', '.join(WHISPER_LANGUAGES)}); a tag with a region such as pt-BR is read as its language")
 
 
-def live_language(value: Optional[str]) -> str:
-    """The language of live transcription: a Whisper code (default en). Not ``auto``: identifying it
-    needs several seconds of speech (docs/languages.md), more than one utterance holds."""
-    code = normalise_language(value or "en")
-    if code == AUTO:
-        raise InputError("live transcription needs the spoken language: --language xx (default en); identifying "
-                         "it needs more speech than one utterance holds")
-    return code
+def live_language(value: Optional[str]) -> Optional[str]:
+    """The language named for live transcription: a Whisper code, or None when none was named (None,
+    empty or ``auto``): English at first, then the language the first ~10 s of speech are identified
+    as (``vtxlib.live.language_check``; one utterance is too little speech to identify)."""
+    code = normalise_language(value)
+    return None if code == AUTO else code
 
 
 class LanguageOptions(OptionsModel):

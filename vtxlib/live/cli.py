@@ -21,9 +21,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--labels", action="store_true", help="label speakers by voice (SPEAKER_00, ...)")
     p.add_argument("--min-silence", type=float, default=LiveOptions().min_silence_s,
                    help="seconds of silence that end an utterance (default 0.5)")
-    p.add_argument("--language", default="en",
-                   help="spoken language, a Whisper code such as en, es, de, ja (default en); not auto: "
-                        "identifying it needs more speech than one utterance holds")
+    p.add_argument("--language", default=None,
+                   help="spoken language, a Whisper code such as en, es, de, ja (default auto: English at first, "
+                        "and the first ~10 s of speech are identified: when they are surely another language, the "
+                        "rest is transcribed in it)")
     p.add_argument("--asr-model", default=None,
                    help="CTranslate2 Whisper folder (default: bundled tiny.en for English, base for the others)")
     p.add_argument("--save", action="store_true", help="save audio + transcript.{vtt,srt,json,...} to the workspace")

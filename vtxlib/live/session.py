@@ -16,6 +16,7 @@ from ..types import (
     AlignedTranscript,
     Diarization,
     Document,
+    LanguageDetection,
     MediaInfo,
     OptionsModel,
     SpeakerTurn,
@@ -78,6 +79,9 @@ class LiveSession:
     duration: float = 0.0
     started_wall: Optional[float] = None  # time.time() of the first sample
     language: Optional[str] = None
+    language_detection: Optional[LanguageDetection] = None  # the language check's, when one ran
+    language_decided_after: Optional[int] = None  # utterances transcribed before the language check decided
+    language_note: Optional[str] = None  # the language check's one line
     audio: Optional[np.ndarray] = None
 
     @property
@@ -108,7 +112,11 @@ class LiveSession:
                           source="microphone", duration=round(self.duration, 3), kind="live")
         stages = {"live": StageRecord(backend="live", options={}, seconds=round(
             sum(u.processing_s for u in self.utterances), 3))}
-        return Document(media=media, transcript=self.to_aligned(), stages=stages)
+        detection = self.language_detection
+        found = detection is not None and detection.language == self.language  # the check's language was used
+        return Document(media=media, transcript=self.to_aligned(), stages=stages, language_detection=detection,
+                        language_probability=detection.probability if found else None,
+                        language_source="detected" if found else None)
 
     def save(self, workspace, out_dir: Optional[Path] = None, media_id: Optional[str] = None,
              title: Optional[str] = None) -> dict[str, Path]:
@@ -127,6 +135,7 @@ class LiveSession:
         paths["utterances"] = atomic_write_json(
             workspace.media_dir(media_id) / "live" / "utterances.json",
             {"duration": self.duration, "language": self.language,
+             "language_detection": self.language_detection.model_dump(mode="json") if self.language_detection else None,
              "utterances": [u.model_dump(mode="json") for u in self.utterances]})
         target_dir = Path(out_dir) / media_id if out_dir else workspace.outputs_dir(media_id)
         paths.update(write_outputs(document, target_dir, diarization=self.to_diarization()))

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, InputError, VtxError
 from .capture import AudioSource
+from .language_check import LanguageCheck, another_language
 from .segment import Cut, StreamingVad, UtteranceSegmenter
 from .session import FRAME_SAMPLES, SAMPLE_RATE, LiveOptions, LiveSession, Utterance
 from .speakers import SPEAKER_THRESHOLD, SpeakerTracker
@@ -23,11 +24,17 @@ class LiveTranscriber:
     ``asr`` needs ``transcribe_array(samples, duration, offset=...) -> Transcript`` (the
     ``whisper-cpu`` backend has it). Use :meth:`run` to consume a source to its end, or
     :meth:`start` / :meth:`stop` to run in a background thread (notebook widget).
+
+    With a ``language_check`` (no language was named), the first seconds of speech are identified
+    once; when they are surely another language than ``language``, ``switch_asr(language)`` gives
+    the backend that transcribes the rest (None: the mismatch is only said, in one warning line).
     """
 
     def __init__(self, asr, options: Optional[LiveOptions] = None, vad: Optional[StreamingVad] = None,
                  speakers: Optional[SpeakerTracker] = None,
-                 on_utterance: Optional[Callable[[Utterance], None]] = None):
+                 on_utterance: Optional[Callable[[Utterance], None]] = None,
+                 language: Optional[str] = None, language_check: Optional[LanguageCheck] = None,
+                 switch_asr: Optional[Callable[[str], object]] = None):
         if not hasattr(asr, "transcribe_array"):
             raise BackendUnavailable(f"live transcription needs an ASR backend with transcribe_array "
                                      f"(whisper-cpu); {getattr(asr, 'name', type(asr).__name__)} has none")
@@ -38,6 +45,9 @@ class LiveTranscriber:
         if self.speakers is None and self.options.speaker_labels:
             self.speakers = SpeakerTracker(self.options.speaker_threshold or SPEAKER_THRESHOLD, self.options.min_embed_s)
         self.on_utterance = on_utterance
+        self.language = language
+        self.language_check = language_check
+        self.switch_asr = switch_asr
         self._thread: Optional[threading.Thread] = None
         self._source: Optional[AudioSource] = None
         self.error: Optional[BaseException] = None
@@ -55,6 +65,8 @@ class LiveTranscriber:
             from ..diarize.models import load_campplus
 
             load_campplus()
+        if self.language_check is not None:
+            self.language_check.load()
 
     def _reset(self) -> None:
         self.session = LiveSession()
@@ -68,6 +80,8 @@ class LiveTranscriber:
             self.vad.reset()
         if self.speakers is not None:
             self.speakers.reset()
+        if self.language_check is not None:
+            self.language_check.reset()
 
     def run(self, source: AudioSource) -> LiveSession:
         """Consume SOURCE to its end (or until :meth:`stop`), flush, and return the session."""
@@ -138,11 +152,12 @@ class LiveTranscriber:
 
     def flush(self) -> list[Utterance]:
         """Transcribe the utterance still open (on stop or end of stream)."""
+        closed: list[Cut] = []
         if self.vad is not None and self.vad.pending.size:
             tail = self.vad.pending.size
             pad = np.zeros(FRAME_SAMPLES - tail, dtype=np.float32)
-            self.segmenter.push(self.vad.process(pad))  # complete the last partial frame
-        closed = self.segmenter.flush()
+            closed += self.segmenter.push(self.vad.process(pad))  # completing the last frame may end the utterance
+        closed += self.segmenter.flush()
         for cut in closed:
             cut.end, cut.decided_at = min(cut.end, self._samples), min(cut.decided_at, self._samples)
         results = [self._emit(cut) for cut in closed]
@@ -159,6 +174,7 @@ class LiveTranscriber:
         samples = self._slice(first, last)
         if samples.size == 0:
             return None
+        self._check_language(samples)  # may switch the model before this utterance is transcribed
         transcript = self.asr.transcribe_array(samples, samples.size / SAMPLE_RATE, offset=first / SAMPLE_RATE)
         self.session.language = self.session.language or transcript.language
         words = [w for s in transcript.segments for w in s.words]
@@ -175,6 +191,43 @@ class LiveTranscriber:
         for piece_first, piece_last, group, speaker in pieces:
             emitted = self._record(piece_first, piece_last, group, speaker, cut, end, decided, done)
         return emitted
+
+    def _check_language(self, samples: np.ndarray) -> None:
+        """Hear SAMPLES (the utterance about to be transcribed) for the language check; once it has
+        decided, keep the language or switch to the one found, from this utterance on."""
+        if self.language_check is None or self.language_check.done:
+            return
+        detection = self.language_check.hear(samples)
+        if detection is None:
+            return
+        self.session.language_detection = detection
+        self.session.language_decided_after = len(self.session.utterances)
+        found = another_language(detection, self.language)
+        if found is None:
+            if detection.low_confidence and detection.language not in (None, self.language):
+                self._say(logging.WARNING,
+                          f"the first {detection.speech_seconds:.0f} s of speech may be {detection.language}, but "
+                          f"not surely (p={detection.probability:.2f}): still transcribed as {self.language}; name "
+                          f"the language with --language xx")
+            else:
+                self._say(logging.INFO, detection.note)
+            return
+        heard = f"the speech is {found} (p={detection.probability:.2f}), not {self.language}"
+        if self.switch_asr is None:
+            self._say(logging.WARNING, f"{heard}, but the model named transcribes {self.language}; restart with "
+                                       f"--language {found} and a model for it")
+            return
+        self.asr = self.switch_asr(found)
+        before = len(self.session.utterances)
+        self._say(logging.WARNING, f"{heard}: transcribing it in {found}" + ("" if not before else (
+            f" from here on; the {before} utterance(s) before were transcribed as {self.language} "
+            f"(--language {found} from the start avoids that)")))
+        self.language = self.session.language = found
+
+    def _say(self, level: int, note: str) -> None:
+        """The language check's one line: logged, and kept on the session for the notebook widget."""
+        self.session.language_note = note
+        log.log(level, "%s", note)
 
     def _record(self, first: int, last: int, words: list, speaker: Optional[str], cut: Cut, end: int,
                 decided: float, done: float) -> Utterance:
@@ -247,23 +300,38 @@ class LiveTranscriber:
             self._offset += self._chunks.pop(0).size
 
 
-def create_live_transcriber(asr_model: Optional[str] = None, language: Optional[str] = "en",
+def create_live_transcriber(asr_model: Optional[str] = None, language: Optional[str] = None,
                             options: Optional[LiveOptions] = None, beam_size: int = 1,
                             on_utterance: Optional[Callable[[Utterance], None]] = None) -> LiveTranscriber:
     """A transcriber on the embedded tier (whisper-cpu) for speech in LANGUAGE (a Whisper code:
     bundled tiny.en for English, bundled base for the others, unless ``asr_model``), with its
     models loaded now. Greedy decoding without faster-whisper's own VAD: utterances are already cut
-    at silences, and latency matters more than the last bit of accuracy."""
+    at silences, and latency matters more than the last bit of accuracy.
+
+    LANGUAGE None or ``auto``: English, checked. The first ~10 s of speech are identified (the bundled base
+    model, loaded now too); when they are surely another language, the rest is transcribed in it
+    with the model ``auto`` chooses for it (only said, when ``asr_model`` was named)."""
     from ..asr import check_model_languages, choose_asr_model
+    from ..asr.language_id import WhisperLanguageDetector
     from ..asr.whisper_cpu import WhisperCpuAsr, WhisperCpuOptions
     from ..capabilities import model_languages
-    from ..language import forced, live_language
+    from ..language import DETECTOR_MODEL, forced, live_language
 
-    language = live_language(language)
+    named = live_language(language)
+    checked, language = named is None, named or "en"
     model = asr_model or choose_asr_model([language], "cpu").model
     asr = WhisperCpuAsr(WhisperCpuOptions(model=model, language=language, beam_size=beam_size, vad_filter=False))
     check_model_languages(model_languages(asr), model, forced(language), [language])  # tiny.en asked for es
-    transcriber = LiveTranscriber(asr, options, on_utterance=on_utterance)
+    check = LanguageCheck(WhisperLanguageDetector()) if checked else None
+
+    def switch_asr(found: str):
+        chosen = choose_asr_model([found], "cpu").model
+        shared = check.detector.model if chosen == DETECTOR_MODEL else None  # the detector's base, loaded once
+        return WhisperCpuAsr(WhisperCpuOptions(model=chosen, language=found, beam_size=beam_size, vad_filter=False),
+                             model=shared)
+
+    transcriber = LiveTranscriber(asr, options, on_utterance=on_utterance, language=language, language_check=check,
+                                  switch_asr=switch_asr if checked and asr_model is None else None)
     transcriber.warm_up()
     return transcriber
 

@@ -41,6 +41,9 @@ def live_widget(transcriber: Optional[LiveTranscriber] = None, workspace=None,
     lines: list[str] = []
 
     def show(utterance: Utterance) -> None:
+        note = transcriber.session.language_note
+        if note and not any("vtx-live-language" in line for line in lines):  # the language check decided
+            lines.append(f"<div class='vtx-live-language'><i>{html.escape(note)}</i></div>")
         who = f"<b>{html.escape(utterance.speaker)}</b>: " if utterance.speaker else ""
         lines.append(f"<div>[{utterance.start:7.2f}] {who}{html.escape(utterance.text)} "
                      f"<small style='color:#888'>({utterance.latency_s:.1f} s)</small></div>")
