@@ -4,7 +4,6 @@ go on coming out as English words."""
 
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 import numpy as np
@@ -12,8 +11,6 @@ import numpy as np
 from ..language import LanguageOptions, identify
 from ..types import LanguageDetection
 from .session import SAMPLE_RATE
-
-log = logging.getLogger("vtxlib.live")
 
 #: Seconds of speech heard before the check: one of the language stage's windows (LanguageOptions.window_s).
 #: Under 5 s the stage identifies espeak-ng's voices about half the time (docs/languages.md).
