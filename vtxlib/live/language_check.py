@@ -19,9 +19,10 @@ CHECK_AFTER_S = LanguageOptions().window_s
 
 class LanguageCheck:
     """Collects the speech of the first utterances and, once ``after_s`` seconds of it are in, identifies
-    its language once (``vtxlib.language.identify`` with decoding, as the language stage does)."""
+    its language once with DETECTOR (a ``WhisperLanguageDetector``: ``vtxlib.language.identify`` with
+    decoding, as the language stage does)."""
 
-    def __init__(self, detector=None, after_s: float = CHECK_AFTER_S, options: Optional[LanguageOptions] = None):
+    def __init__(self, detector, after_s: float = CHECK_AFTER_S, options: Optional[LanguageOptions] = None):
         self.detector = detector
         self.after_s = after_s
         self.options = options or LanguageOptions()
@@ -29,10 +30,6 @@ class LanguageCheck:
         self._speech: list[np.ndarray] = []
 
     def load(self) -> None:
-        if self.detector is None:
-            from ..asr.language_id import WhisperLanguageDetector
-
-            self.detector = WhisperLanguageDetector()
         self.detector.model  # noqa: B018 - loaded now, not in the middle of the stream
 
     def reset(self) -> None:

@@ -319,16 +319,18 @@ def create_live_transcriber(asr_model: Optional[str] = None, language: Optional[
 
     named = live_language(language)
     checked, language = named is None, named or "en"
+    def live_asr(model: str, spoken: str, loaded=None) -> WhisperCpuAsr:
+        return WhisperCpuAsr(WhisperCpuOptions(model=model, language=spoken, beam_size=beam_size, vad_filter=False),
+                             model=loaded)
+
     model = asr_model or choose_asr_model([language], "cpu").model
-    asr = WhisperCpuAsr(WhisperCpuOptions(model=model, language=language, beam_size=beam_size, vad_filter=False))
+    asr = live_asr(model, language)
     check_model_languages(model_languages(asr), model, forced(language), [language])  # tiny.en asked for es
     check = LanguageCheck(WhisperLanguageDetector()) if checked else None
 
-    def switch_asr(found: str):
+    def switch_asr(found: str) -> WhisperCpuAsr:
         chosen = choose_asr_model([found], "cpu").model
-        shared = check.detector.model if chosen == DETECTOR_MODEL else None  # the detector's base, loaded once
-        return WhisperCpuAsr(WhisperCpuOptions(model=chosen, language=found, beam_size=beam_size, vad_filter=False),
-                             model=shared)
+        return live_asr(chosen, found, check.detector.model if chosen == DETECTOR_MODEL else None)  # base loaded once
 
     transcriber = LiveTranscriber(asr, options, on_utterance=on_utterance, language=language, language_check=check,
                                   switch_asr=switch_asr if checked and asr_model is None else None)
